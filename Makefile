@@ -1,0 +1,51 @@
+# OpenKWh: every target installs what it needs first (a virtualenv in .venv
+# from pyproject.toml + constraints.txt, node_modules from package-lock.json)
+# and reinstalls nothing when nothing changed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+NETWORK ?= anvil
+# Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k wallet"`.
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test chain deploy bench lint clean
+
+help:  ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+setup: $(VENV)/.installed node_modules/.installed  ## install the Python and node dependencies
+
+demo: setup  ## the main job: a local chain, the contracts, a token sale
+	$(PY) -m scripts.demo
+
+test: setup  ## every test: contracts in-process, then against a real anvil
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+chain: setup  ## anvil on 127.0.0.1:8545 in the foreground (its dev accounts are printed)
+	node_modules/.bin/anvil --host 127.0.0.1 --port 8545
+
+deploy: setup  ## deploy to NETWORK (default: anvil, the chain of `make chain`)
+	$(PY) -m scripts.deploy --network $(NETWORK)
+
+bench: setup  ## gas per operation, written to bench/gas.json
+	$(PY) -m scripts.bench
+
+lint: setup  ## ruff, and every contract compiled
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/vyper contracts/*.vy > /dev/null
+
+clean:  ## remove the installed dependencies and build output
+	rm -rf $(VENV) node_modules out .pytest_cache .hypothesis

@@ -1,0 +1,146 @@
+"""Deploy the OpenKWh contracts, wired together, to a network named in moccasin.toml.
+
+Writes ``deployments/<network>.json``::
+
+    {"chain_id": 31337, "network": "anvil",
+     "contracts": {"Wallet": {"address": "0x…", "block": 1, "abi": [...]}, ...}}
+
+The meter bridge and the dApp read only this file. Deploying is idempotent:
+a contract whose code is already on chain at the recorded address (and whose
+dependencies were reused too) is reused and said so; anything else is deployed.
+
+    python -m scripts.deploy --network anvil      # what `make deploy` runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import boa
+from boa.deployments import DeploymentsDB, set_deployments_db
+from vyper.compiler.output import build_abi_output
+
+from scripts.anvil import PROJECT_ROOT
+from scripts.network import Connection, ConnectionSetupError, add_network_arguments
+from scripts.network import connect_from_args
+
+logger = logging.getLogger(__name__)
+
+CONTRACTS_DIR = PROJECT_ROOT / "contracts"
+DEPLOYMENTS_DIR = PROJECT_ROOT / "deployments"
+
+
+def deployments_path(network: str, directory: Path = DEPLOYMENTS_DIR) -> Path:
+    return directory / f"{network}.json"
+
+
+def load_deployments(path: Path) -> dict | None:
+    """The deployments file at ``path``, or None when there is none."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
+    """Deploy (or reuse) every contract on ``conn`` and write the deployments file."""
+    path = deployments_path(conn.network, directory)
+    previous = load_deployments(path) or {}
+    if previous.get("chain_id") != conn.chain_id:
+        previous = {}
+    record = {"chain_id": conn.chain_id, "network": conn.network, "contracts": {}}
+    deployer = _Deployer(conn, previous.get("contracts", {}), record["contracts"])
+
+    wallet = conn.extra_data["wallet"]
+    now = conn.w3.eth.get_block("latest")["timestamp"]
+    deployer.deploy(
+        "Wallet",
+        lambda: (
+            wallet["name"],
+            wallet["symbol"],
+            wallet["decimals"],
+            wallet["supply"],
+            wallet["sale_cap"],
+            wallet["sale_rate"],
+            now + wallet["sale_duration"],
+        ),
+    )
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(temporary, path)
+    logger.info("wrote %s", path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT)
+                else path)
+    return record
+
+
+class _Deployer:
+    """Deploys contracts in order, reusing what is on chain when nothing it depends on changed."""
+
+    def __init__(self, conn: Connection, previous: dict, out: dict):
+        self.conn = conn
+        self.previous = previous
+        self.out = out
+        self.fresh: set[str] = set()
+
+    def deploy(
+        self, name: str, args: Callable[[], Sequence], depends_on: Sequence[str] = ()
+    ) -> str:
+        partial = boa.load_partial(CONTRACTS_DIR / f"{name}.vy")
+        abi = build_abi_output(partial.compiler_data)
+        runtime = partial.compiler_data.bytecode_runtime
+        known = self.previous.get(name)
+        if known and not self.fresh.intersection(depends_on) and self._on_chain(known, runtime):
+            logger.info("%s: already deployed at %s (block %d), reused",
+                        name, known["address"], known["block"])
+            self.out[name] = {**known, "abi": abi}
+            return known["address"]
+
+        with set_deployments_db(DeploymentsDB(":memory:")) as db:
+            contract = partial.deploy(*args())
+            receipt = next(db.get_deployments()).receipt_dict
+        address = str(contract.address)
+        block = int(receipt["blockNumber"], 16)
+        logger.info("%s: deployed at %s (block %d, %d gas)",
+                    name, address, block, int(receipt["gasUsed"], 16))
+        self.fresh.add(name)
+        self.out[name] = {"address": address, "block": block, "abi": abi}
+        return address
+
+    def _on_chain(self, known: dict, runtime: bytes) -> bool:
+        # Vyper appends immutables after the runtime code, so a prefix match
+        # means "this very source was deployed here".
+        return bytes(self.conn.w3.eth.get_code(known["address"])).startswith(runtime)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.deploy",
+        description="Deploy the OpenKWh contracts to a network named in moccasin.toml and "
+        "write deployments/<network>.json. Run again, it reuses what is already deployed.",
+    )
+    add_network_arguments(parser)
+    parser.add_argument(
+        "--out", type=Path, default=DEPLOYMENTS_DIR, help="folder of the deployments file"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        conn = connect_from_args(args)
+    except ConnectionSetupError as exc:
+        parser.exit(2, f"deploy: {exc}\n")
+    logger.info("deploying to %s (chain %d) from %s", conn.network, conn.chain_id,
+                conn.account.address)
+    deploy_all(conn, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+pytest_plugins = [
+    "tests.fixtures.accounts",
+    "tests.fixtures.wallet",
+    "tests.fixtures.chain",
+]

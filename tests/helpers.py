@@ -1,0 +1,26 @@
+"""Small helpers shared by the contract tests."""
+
+
+def events(contract, name: str) -> list:
+    """The decoded events called ``name`` logged by the last call to ``contract``.
+
+    Read them right after the call: a later view call replaces "the last call".
+    """
+    return [event for event in contract.get_logs() if type(event).__name__ == name]
+
+
+def only_event(contract, name: str):
+    """The one event called ``name`` from the last call; fails when there is not exactly one."""
+    found = events(contract, name)
+    assert len(found) == 1, f"expected one {name} event, got {found}"
+    return found[0]
+
+
+# The order of secp256k1's group: a signature (r, s) has a twin (r, n - s)
+# that recovers the same signer unless the verifier insists on low s.
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+
+
+def high_s_twin(v: int, r: int, s: int) -> tuple[int, int, int]:
+    """The malleated twin of a low-s signature: same signer, s flipped, v flipped."""
+    return (55 - v, r, SECP256K1_N - s)
