@@ -113,8 +113,9 @@ def run_anvil(
             tail = "\n".join(output)
             raise AnvilError(f"anvil did not start (exit code {process.poll()}):\n{tail}")
         host, bound_port = address
-        yield Anvil(url=f"http://{host}:{bound_port}", port=bound_port, process=process,
-                    output=output)
+        yield Anvil(
+            url=f"http://{host}:{bound_port}", port=bound_port, process=process, output=output
+        )
     finally:
         process.terminate()
         try:

@@ -15,6 +15,8 @@ dependencies were reused too) is reused and said so; anything else is deployed.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import logging
 import os
@@ -27,8 +29,12 @@ from boa.deployments import DeploymentsDB, set_deployments_db
 from vyper.compiler.output import build_abi_output
 
 from scripts.anvil import PROJECT_ROOT
-from scripts.network import Connection, ConnectionSetupError, add_network_arguments
-from scripts.network import connect_from_args
+from scripts.network import (
+    Connection,
+    ConnectionSetupError,
+    add_network_arguments,
+    connect_from_args,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,8 +82,9 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
     temporary = path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(record, indent=2) + "\n")
     os.replace(temporary, path)
-    logger.info("wrote %s", path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT)
-                else path)
+    logger.info(
+        "wrote %s", path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+    )
     return record
 
 
@@ -98,18 +105,32 @@ class _Deployer:
         runtime = partial.compiler_data.bytecode_runtime
         known = self.previous.get(name)
         if known and not self.fresh.intersection(depends_on) and self._on_chain(known, runtime):
-            logger.info("%s: already deployed at %s (block %d), reused",
-                        name, known["address"], known["block"])
+            logger.info(
+                "%s: already deployed at %s (block %d), reused",
+                name,
+                known["address"],
+                known["block"],
+            )
             self.out[name] = {**known, "abi": abi}
             return known["address"]
 
-        with set_deployments_db(DeploymentsDB(":memory:")) as db:
+        # boa prints each transaction it broadcasts; that goes to the debug log.
+        with (
+            set_deployments_db(DeploymentsDB(":memory:")) as db,
+            contextlib.redirect_stdout(io.StringIO()) as chatter,
+        ):
             contract = partial.deploy(*args())
             receipt = next(db.get_deployments()).receipt_dict
+        logger.debug(chatter.getvalue().rstrip())
         address = str(contract.address)
         block = int(receipt["blockNumber"], 16)
-        logger.info("%s: deployed at %s (block %d, %d gas)",
-                    name, address, block, int(receipt["gasUsed"], 16))
+        logger.info(
+            "%s: deployed at %s (block %d, %d gas)",
+            name,
+            address,
+            block,
+            int(receipt["gasUsed"], 16),
+        )
         self.fresh.add(name)
         self.out[name] = {"address": address, "block": block, "abi": abi}
         return address
@@ -136,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         conn = connect_from_args(args)
     except ConnectionSetupError as exc:
         parser.exit(2, f"deploy: {exc}\n")
-    logger.info("deploying to %s (chain %d) from %s", conn.network, conn.chain_id,
-                conn.account.address)
+    logger.info(
+        "deploying to %s (chain %d) from %s", conn.network, conn.chain_id, conn.account.address
+    )
     deploy_all(conn, args.out)
     return 0
 

@@ -60,7 +60,9 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
         help="keystore name (from `mox wallet import`) or keystore file path",
     )
     group.add_argument(
-        "--password-file", type=Path, help=f"file holding the keystore password (or ${PASSWORD_ENV})"
+        "--password-file",
+        type=Path,
+        help=f"file holding the keystore password (or ${PASSWORD_ENV})",
     )
 
 
@@ -93,7 +95,7 @@ def connect(
 
     w3 = Web3(Web3.HTTPProvider(active.url))
     chain_id = w3.eth.chain_id
-    signer = _load_account(account or active.default_account_name, password_file, chain_id)
+    signer = load_account(account or active.default_account_name, password_file, chain_id)
     boa.env.add_account(signer, force_eoa=True)
     extra = dict(config.extra_data)
     for key, value in (active.extra_data or {}).items():
@@ -101,9 +103,9 @@ def connect(
     return Connection(network, active.url, chain_id, signer, extra, w3)
 
 
-def _load_account(name: str | None, password_file: Path | None, chain_id: int) -> LocalAccount:
+def load_account(name: str | None, password_file: Path | None, chain_id: int) -> LocalAccount:
     if name:
-        return _unlock_keystore(name, password_file)
+        return unlock_keystore(name, password_file)
     if key := os.environ.get(PRIVATE_KEY_ENV):
         return Account.from_key(key)
     if chain_id == DEV_CHAIN_ID:
@@ -114,7 +116,7 @@ def _load_account(name: str | None, password_file: Path | None, chain_id: int) -
     )
 
 
-def _unlock_keystore(name: str, password_file: Path | None) -> LocalAccount:
+def unlock_keystore(name: str, password_file: Path | None) -> LocalAccount:
     from moccasin.constants.vars import MOCCASIN_KEYSTORE_PATH
 
     path = Path(name)

@@ -67,8 +67,15 @@ def sign_permit(wallet, alice_account):
 def test_domain_separator_matches_eth_account(wallet, alice_account):
     from eth_account.messages import encode_typed_data
 
-    data = permit_typed_data(alice_account.address, alice_account.address, 0, 0, 0,
-                             boa.env.evm.patch.chain_id, wallet.address)
+    data = permit_typed_data(
+        alice_account.address,
+        alice_account.address,
+        0,
+        0,
+        0,
+        boa.env.evm.patch.chain_id,
+        wallet.address,
+    )
     assert wallet.DOMAIN_SEPARATOR() == encode_typed_data(full_message=data).header
 
 
@@ -101,8 +108,9 @@ def test_permit_reverts_for_other_chain_id(wallet, alice, bob, sign_permit):
         wallet.permit(alice, bob, VALUE, deadline, v, r.to_bytes(32), s.to_bytes(32))
 
 
-def test_permit_reverts_for_other_contract(wallet, alice, bob, sign_permit, wallet_deployer,
-                                           deployer, sale_end):
+def test_permit_reverts_for_other_contract(
+    wallet, alice, bob, sign_permit, wallet_deployer, deployer, sale_end
+):
     """A permit for one deployment cannot be played on another (cross-contract replay)."""
     with boa.env.prank(deployer):
         twin = wallet_deployer.deploy(NAME, "OKWH", 18, 10**24, 0, 1, sale_end)

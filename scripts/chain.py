@@ -1,0 +1,42 @@
+"""Talk to deployed contracts over JSON-RPC with web3.py, as the bridge and the dApp do."""
+
+from __future__ import annotations
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
+from web3.types import TxReceipt
+
+
+class TransactionFailed(RuntimeError):
+    """A transaction was mined but reverted."""
+
+
+def contract(w3: Web3, deployments: dict, name: str) -> Contract:
+    """The contract ``name`` from a deployments file's content."""
+    entry = deployments["contracts"][name]
+    return w3.eth.contract(address=entry["address"], abi=entry["abi"])
+
+
+def transact(w3: Web3, account: LocalAccount, call: ContractFunction, value: int = 0) -> TxReceipt:
+    """Sign ``call`` with ``account``, send it and wait for its receipt.
+
+    The gas limit comes from ``eth_estimateGas``, which also surfaces a revert
+    reason before anything is sent.
+    """
+    tx = call.build_transaction(
+        {
+            "from": account.address,
+            "value": value,
+            "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+            "chainId": w3.eth.chain_id,
+        }
+    )
+    signed = account.sign_transaction(tx)
+    receipt = w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(signed.raw_transaction)
+    )
+    if receipt["status"] != 1:
+        raise TransactionFailed(f"{call.fn_name} reverted in block {receipt['blockNumber']}")
+    return receipt
