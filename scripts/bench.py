@@ -26,7 +26,7 @@ from web3 import Web3
 from scripts.anvil import PROJECT_ROOT, dev_accounts, run_anvil
 from scripts.chain import contract, transact
 from scripts.deploy import deploy_all
-from scripts.network import connect
+from scripts.network import connected
 
 GAS_FILE = PROJECT_ROOT / "bench" / "gas.json"
 HARDFORK = "cancun"
@@ -170,8 +170,11 @@ def format_table(gas: dict) -> str:
 
 
 def run(out: Path = GAS_FILE) -> dict:
-    with run_anvil(hardfork=HARDFORK) as node, tempfile.TemporaryDirectory() as folder:
-        conn = connect("anvil", url=node.url)
+    with (
+        run_anvil(hardfork=HARDFORK) as node,
+        tempfile.TemporaryDirectory() as folder,
+        connected("anvil", url=node.url) as conn,
+    ):
         deployments = deploy_all(conn, Path(folder))
         accounts = dev_accounts(4)
         gas: dict[str, dict] = {}

@@ -19,7 +19,7 @@ from web3.logs import DISCARD
 from scripts.anvil import dev_accounts, run_anvil
 from scripts.chain import contract, transact
 from scripts.deploy import deploy_all
-from scripts.network import connect
+from scripts.network import connected
 
 ETHER = 10**18  # wei
 PURCHASES = [("prosumer", 1, 3 * ETHER // 2), ("household", 2, ETHER // 4)]  # wei paid
@@ -44,9 +44,12 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 def run(say=print) -> dict:
     """Run the scenario; returns the final balances by label for callers and tests."""
     accounts = dev_accounts(3)
-    with run_anvil() as node, tempfile.TemporaryDirectory() as folder:
+    with (
+        run_anvil() as node,
+        tempfile.TemporaryDirectory() as folder,
+        connected("anvil", url=node.url) as conn,
+    ):
         say(f"anvil listening on {node.url} (chain id {node.chain_id})")
-        conn = connect("anvil", url=node.url)
         deployments = deploy_all(conn, Path(folder))
         w3 = conn.w3
         wallet = contract(w3, deployments, "Wallet")

@@ -16,6 +16,8 @@ import argparse
 import getpass
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +103,16 @@ def connect(
     for key, value in (active.extra_data or {}).items():
         extra[key] = {**extra.get(key, {}), **value} if isinstance(value, dict) else value
     return Connection(network, active.url, chain_id, signer, extra, w3)
+
+
+@contextmanager
+def connected(network: str, **options) -> Iterator[Connection]:
+    """``connect``, and give boa back its previous environment on exit."""
+    previous = boa.env
+    try:
+        yield connect(network, **options)
+    finally:
+        boa.set_env(previous)
 
 
 def load_account(name: str | None, password_file: Path | None, chain_id: int) -> LocalAccount:
