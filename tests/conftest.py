@@ -2,4 +2,5 @@ pytest_plugins = [
     "tests.fixtures.accounts",
     "tests.fixtures.wallet",
     "tests.fixtures.chain",
+    "tests.fixtures.meters",
 ]

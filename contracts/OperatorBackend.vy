@@ -1,0 +1,572 @@
+# pragma version ~=0.4.3
+"""
+@title OpenKWh grid operator backend
+@license GNU Affero General Public License v3.0 only
+@notice Seed 003's OperatorBackend, made fair: the grid operator's tariffs,
+        a prepaid ledger per account in the settlement token, and the
+        settlement of every measured interval, once. Feed-in is rewarded and
+        consumption billed at the tariff in effect when the interval begins;
+        tariffs and the set of trusted meter backends change only after a
+        notice period. A bill the ledger cannot pay becomes recorded debt, and
+        a reward the treasury cannot pay becomes recorded arrears: settlement
+        never reverts for lack of funds, so no meter's data flow is blocked.
+@custom:security The operator is trusted to set tariffs (announced ahead),
+                 to trust meter backends (announced ahead) and to take the
+                 treasury's revenue; it cannot touch an account's ledger.
+                 Settlement reads only measurements of trusted backends.
+"""
+
+
+from ethereum.ercs import IERC20
+
+from snekmate.auth import access_control
+initializes: access_control
+
+
+exports: (
+    access_control.DEFAULT_ADMIN_ROLE,
+    access_control.hasRole,
+    access_control.getRoleAdmin,
+    access_control.grantRole,
+    access_control.revokeRole,
+    access_control.renounceRole,
+    access_control.supportsInterface,
+)
+
+
+interface ISmartMeterBackend:
+    def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, uint256): view
+
+
+struct Interval:
+    meter_id: bytes32
+    interval_begin: uint256
+
+
+OPERATOR_ROLE: public(constant(bytes32)) = keccak256("OPERATOR_ROLE")
+
+MAX_BATCH: constant(uint256) = 96  # intervals per settle_many
+MAX_INITIAL_BACKENDS: constant(uint256) = 4
+MAX_TARIFFS: constant(uint256) = 2**32
+
+# Settled intervals are bits in words: bit (begin / 900) of the meter's
+# bitmap, whatever the backend's interval length (3600 or 900 seconds).
+_MIN_INTERVAL: constant(uint256) = 900  # seconds
+
+# Packed tariff: bits 0-95 retail price, 96-191 feed-in reward (token base
+# units per Wh), 192-255 effective from (unix seconds).
+_UINT96_MASK: constant(uint256) = 2**96 - 1
+_UINT64_MASK: constant(uint256) = 2**64 - 1
+
+
+# @dev The settlement token.
+token: public(immutable(IERC20))
+
+# @dev Seconds between announcing a tariff or a trust change and its effect.
+notice_period: public(immutable(uint256))
+
+# @dev Token base units held for rewards, and collected from bills.
+treasury: public(uint256)
+
+# @dev Prepaid ledger balance per account, in token base units.
+balance_of: public(HashMap[address, uint256])
+
+# @dev Unpaid bills per account, in token base units; deposits pay them first.
+debt_of: public(HashMap[address, uint256])
+
+# @dev Rewards the treasury could not pay yet, per account, in token base units.
+arrears_of: public(HashMap[address, uint256])
+
+# @dev Sum of all arrears, in token base units.
+total_arrears: public(uint256)
+
+# @dev Number of tariffs ever announced; tariff 0 is the one set at deployment.
+tariff_count: public(uint256)
+
+_tariffs: HashMap[uint256, uint256]
+
+# @dev Per backend: trusted from (bits 0-63) and untrusted from (bits 64-127), unix seconds.
+_trust: HashMap[address, uint256]
+
+# @dev backend => meter => word => bitmap of settled intervals.
+_settled: HashMap[address, HashMap[bytes32, HashMap[uint256, uint256]]]
+
+
+event TariffAnnounced:
+    index: indexed(uint256)
+    retail_price: uint256
+    feed_in_reward: uint256
+    effective_from: uint256
+    operator: indexed(address)
+
+
+event BackendTrustAnnounced:
+    backend: indexed(address)
+    trusted: bool
+    effective_from: uint256
+    operator: indexed(address)
+
+
+event Deposited:
+    account: indexed(address)
+    amount: uint256
+    debt_paid: uint256
+
+
+event Withdrawn:
+    account: indexed(address)
+    amount: uint256
+
+
+event TreasuryFunded:
+    funder: indexed(address)
+    amount: uint256
+
+
+event RevenueWithdrawn:
+    operator: indexed(address)
+    recipient: indexed(address)
+    amount: uint256
+
+
+event ArrearsRecorded:
+    account: indexed(address)
+    amount: uint256
+
+
+event ArrearsPaid:
+    account: indexed(address)
+    amount: uint256
+
+
+event DebtRecorded:
+    account: indexed(address)
+    amount: uint256
+
+
+event IntervalSettled:
+    backend: indexed(address)
+    meter_id: indexed(bytes32)
+    interval_begin: indexed(uint256)
+    account: address
+    feed_in_wh: uint256
+    retail_wh: uint256
+    reward: uint256
+    bill: uint256
+
+
+@deploy
+def __init__(
+    token_: IERC20,
+    notice_period_: uint256,
+    retail_price: uint96,
+    feed_in_reward: uint96,
+    backends: DynArray[address, MAX_INITIAL_BACKENDS],
+):
+    """
+    @dev The deployer becomes admin and operator. The first tariff applies to
+         every interval until the next one takes effect; the first backends
+         are trusted at once.
+    @param token_ The settlement token (an ERC-20, with EIP-2612 permit for `deposit_with_permit`).
+    @param notice_period_ Seconds of notice for tariff and trust changes.
+    @param retail_price The first retail price, in token base units per Wh.
+    @param feed_in_reward The first feed-in reward, in token base units per Wh.
+    @param backends The SmartMeterBackend contracts trusted from the start.
+    """
+    access_control.__init__()
+    access_control._grant_role(OPERATOR_ROLE, msg.sender)
+    token = token_
+    notice_period = notice_period_
+
+    self._tariffs[0] = self._pack_tariff(retail_price, feed_in_reward, 0)
+    self.tariff_count = 1
+    log TariffAnnounced(index=0, retail_price=convert(retail_price, uint256), feed_in_reward=convert(feed_in_reward, uint256), effective_from=0, operator=msg.sender)
+
+    for backend: address in backends:
+        self._trust[backend] = block.timestamp
+        log BackendTrustAnnounced(backend=backend, trusted=True, effective_from=block.timestamp, operator=msg.sender)
+
+
+# PERMISSIONLESS
+
+
+@external
+def settle(backend: address, meter_id: bytes32, interval_begin: uint256):
+    """
+    @notice Settles one measured interval of a meter: credits its owner the
+            feed-in reward and debits the retail bill. Anyone may call it; each
+            measurement is settled once.
+    @param backend The trusted SmartMeterBackend holding the measurement.
+    @param meter_id The meter.
+    @param interval_begin Unix seconds, the begin of the measurement.
+    """
+    assert self._is_trusted(backend), "operator: backend not trusted"
+    assert self._settle(backend, meter_id, interval_begin, True), "operator: interval already settled"
+
+
+@external
+def settle_many(backend: address, intervals: DynArray[Interval, MAX_BATCH]) -> uint256:
+    """
+    @notice Settles a batch; intervals already settled are skipped, so a
+            keeper may resend a batch safely.
+    @param backend The trusted SmartMeterBackend holding the measurements.
+    @param intervals The (meter, interval begin) pairs.
+    @return uint256 The number of intervals settled by this call.
+    """
+    assert self._is_trusted(backend), "operator: backend not trusted"
+    settled: uint256 = 0
+    for item: Interval in intervals:
+        if self._settle(backend, item.meter_id, item.interval_begin, False):
+            settled += 1
+    return settled
+
+
+@external
+def fund_treasury(amount: uint256):
+    """
+    @notice Adds tokens to the reward treasury (the operator does; anyone may).
+    @param amount In token base units; needs the token's allowance.
+    """
+    assert amount != 0, "operator: amount is zero"
+    self.treasury += amount
+    log TreasuryFunded(funder=msg.sender, amount=amount)
+    assert extcall token.transferFrom(msg.sender, self, amount, default_return_value=True), "operator: token transfer failed"
+
+
+# ACCOUNT
+
+
+@external
+def deposit(amount: uint256):
+    """
+    @notice Prepays the caller's ledger; recorded debt is paid first.
+    @param amount In token base units; needs the token's allowance.
+    """
+    self._deposit(msg.sender, amount)
+
+
+@external
+def deposit_with_permit(amount: uint256, deadline: uint256, v: uint8, r: bytes32, s: bytes32):
+    """
+    @notice `deposit` with an EIP-2612 permit instead of a prior approval.
+    @dev A permit that someone else already used (front-running) is not an
+         error as long as the allowance is there.
+    """
+    permitted: bool = raw_call(
+        token.address,
+        abi_encode(msg.sender, self, amount, deadline, v, r, s, method_id=method_id("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)")),
+        revert_on_failure=False,
+    )
+    if not permitted:
+        assert staticcall token.allowance(msg.sender, self) >= amount, "operator: permit failed and allowance is short"
+    self._deposit(msg.sender, amount)
+
+
+@external
+def withdraw(amount: uint256):
+    """
+    @notice Pays out part of the caller's ledger balance (pull payment).
+    @param amount In token base units.
+    """
+    balance: uint256 = self.balance_of[msg.sender]
+    assert amount != 0, "operator: amount is zero"
+    assert amount <= balance, "operator: amount exceeds ledger balance"
+    self.balance_of[msg.sender] = unsafe_sub(balance, amount)
+    log Withdrawn(account=msg.sender, amount=amount)
+    assert extcall token.transfer(msg.sender, amount, default_return_value=True), "operator: token transfer failed"
+
+
+@external
+def claim_arrears():
+    """
+    @notice Moves unpaid rewards from the treasury to the caller's ledger, as
+            far as the treasury now allows; recorded debt is paid first.
+    """
+    owed: uint256 = self.arrears_of[msg.sender]
+    assert owed != 0, "operator: no arrears"
+    paid: uint256 = min(owed, self.treasury)
+    assert paid != 0, "operator: treasury is empty"
+    self.arrears_of[msg.sender] = unsafe_sub(owed, paid)
+    self.total_arrears -= paid
+    self.treasury -= paid
+    log ArrearsPaid(account=msg.sender, amount=paid)
+    self._credit(msg.sender, paid)
+
+
+# OPERATOR
+
+
+@external
+def announce_tariff(retail_price: uint96, feed_in_reward: uint96, effective_from: uint64):
+    """
+    @notice Announces the tariff for intervals that begin at or after `effective_from`.
+    @param retail_price In token base units per Wh consumed from the grid.
+    @param feed_in_reward In token base units per Wh fed in.
+    @param effective_from Unix seconds, at least the notice period from now and
+           after every tariff announced before.
+    """
+    access_control._check_role(OPERATOR_ROLE, msg.sender)
+    assert convert(effective_from, uint256) >= block.timestamp + notice_period, "operator: tariff needs the notice period"
+    count: uint256 = self.tariff_count
+    last: uint256 = self._tariffs[count - 1] >> 192
+    assert convert(effective_from, uint256) > last, "operator: tariff must follow the last announced one"
+    self._tariffs[count] = self._pack_tariff(retail_price, feed_in_reward, effective_from)
+    self.tariff_count = count + 1
+    log TariffAnnounced(index=count, retail_price=convert(retail_price, uint256), feed_in_reward=convert(feed_in_reward, uint256), effective_from=convert(effective_from, uint256), operator=msg.sender)
+
+
+@external
+def announce_backend_trust(backend: address, trusted: bool):
+    """
+    @notice Starts or ends trusting a SmartMeterBackend after the notice period.
+    @param backend The SmartMeterBackend contract.
+    @param trusted True to trust it, False to stop.
+    """
+    access_control._check_role(OPERATOR_ROLE, msg.sender)
+    assert backend != empty(address), "operator: backend is the zero address"
+    window: uint256 = self._trust[backend]
+    start: uint256 = window & _UINT64_MASK
+    stop: uint256 = window >> 64
+    effective: uint256 = block.timestamp + notice_period
+    if trusted:
+        assert start == 0 or stop != 0, "operator: backend already trusted"
+        if stop > block.timestamp:
+            # An announced end that has not come yet is called off: the
+            # backend stays trusted without a gap.
+            self._trust[backend] = start
+            effective = max(start, block.timestamp)
+        else:
+            self._trust[backend] = effective
+    else:
+        assert start != 0 and stop == 0, "operator: backend not trusted"
+        self._trust[backend] = start | (effective << 64)
+    log BackendTrustAnnounced(backend=backend, trusted=trusted, effective_from=effective, operator=msg.sender)
+
+
+@external
+def withdraw_revenue(amount: uint256, recipient: address):
+    """
+    @notice Takes collected bills out of the treasury. Rewards the treasury
+            then cannot pay become arrears.
+    @param amount In token base units.
+    @param recipient Who receives the tokens.
+    """
+    access_control._check_role(OPERATOR_ROLE, msg.sender)
+    assert amount != 0, "operator: amount is zero"
+    assert recipient != empty(address), "operator: recipient is the zero address"
+    treasury: uint256 = self.treasury
+    assert amount <= treasury, "operator: amount exceeds treasury"
+    self.treasury = unsafe_sub(treasury, amount)
+    log RevenueWithdrawn(operator=msg.sender, recipient=recipient, amount=amount)
+    assert extcall token.transfer(recipient, amount, default_return_value=True), "operator: token transfer failed"
+
+
+# VIEW
+
+
+@external
+@view
+def tariff(index: uint256) -> (uint256, uint256, uint256):
+    """
+    @return (retail price, feed-in reward, effective from) of tariff `index`;
+            prices in token base units per Wh, time in unix seconds.
+    """
+    assert index < self.tariff_count, "operator: no such tariff"
+    return self._unpack_tariff(self._tariffs[index])
+
+
+@external
+@view
+def tariff_at(timestamp: uint256) -> (uint256, uint256, uint256):
+    """
+    @return The tariff in effect at `timestamp` (see `tariff`).
+    """
+    return self._unpack_tariff(self._tariff_at(timestamp))
+
+
+@external
+@view
+def is_trusted(backend: address) -> bool:
+    """
+    @return bool Whether settlements read `backend` now.
+    """
+    return self._is_trusted(backend)
+
+
+@external
+@view
+def trust_window(backend: address) -> (uint256, uint256):
+    """
+    @return (trusted from, untrusted from) in unix seconds; zero means never.
+    """
+    window: uint256 = self._trust[backend]
+    return window & _UINT64_MASK, window >> 64
+
+
+@external
+@view
+def is_settled(backend: address, meter_id: bytes32, interval_begin: uint256) -> bool:
+    index: uint256 = interval_begin // _MIN_INTERVAL
+    return (self._settled[backend][meter_id][index >> 8] >> (index & 255)) & 1 == 1
+
+
+@external
+@pure
+def billable_wh(produced_wh: uint256, consumed_wh: uint256, sold_wh: uint256, bought_wh: uint256) -> (uint256, uint256):
+    """
+    @notice The Wh the operator pays and bills for an interval.
+    @return (feed-in Wh: produced beyond what was sold forward, retail Wh:
+            consumed beyond what was bought and delivered).
+    """
+    return self._billable_wh(produced_wh, consumed_wh, sold_wh, bought_wh)
+
+
+# INTERNAL
+
+
+@internal
+def _settle(backend: address, meter_id: bytes32, interval_begin: uint256, strict: bool) -> bool:
+    index: uint256 = interval_begin // _MIN_INTERVAL
+    word: uint256 = index >> 8
+    bit: uint256 = 1 << (index & 255)
+    settled: uint256 = self._settled[backend][meter_id][word]
+    if settled & bit != 0:
+        return False
+
+    account: address = empty(address)
+    end: uint256 = 0
+    produced: uint256 = 0
+    consumed: uint256 = 0
+    account, end, produced, consumed = staticcall ISmartMeterBackend(backend).settlement_data(meter_id, interval_begin)
+    assert end != 0, "operator: no measurement for this interval"
+    self._settled[backend][meter_id][word] = settled | bit
+
+    # The Exchange issue subtracts the Wh sold and bought for the interval here.
+    feed_in_wh: uint256 = 0
+    retail_wh: uint256 = 0
+    feed_in_wh, retail_wh = self._billable_wh(produced, consumed, 0, 0)
+
+    tariff: uint256 = self._tariff_at(interval_begin)
+    reward: uint256 = feed_in_wh * ((tariff >> 96) & _UINT96_MASK)
+    bill: uint256 = retail_wh * (tariff & _UINT96_MASK)
+
+    if reward >= bill:
+        gain: uint256 = unsafe_sub(reward, bill)
+        if gain != 0:
+            treasury: uint256 = self.treasury
+            paid: uint256 = min(gain, treasury)
+            self.treasury = unsafe_sub(treasury, paid)
+            if gain > paid:
+                short: uint256 = unsafe_sub(gain, paid)
+                self.arrears_of[account] += short
+                self.total_arrears += short
+                log ArrearsRecorded(account=account, amount=short)
+            self._credit(account, paid)
+    else:
+        self._charge(account, unsafe_sub(bill, reward))
+
+    log IntervalSettled(
+        backend=backend,
+        meter_id=meter_id,
+        interval_begin=interval_begin,
+        account=account,
+        feed_in_wh=feed_in_wh,
+        retail_wh=retail_wh,
+        reward=reward,
+        bill=bill,
+    )
+    return True
+
+
+@internal
+def _deposit(account: address, amount: uint256):
+    assert amount != 0, "operator: amount is zero"
+    debt: uint256 = self.debt_of[account]
+    debt_paid: uint256 = min(debt, amount)
+    if debt_paid != 0:
+        self.debt_of[account] = unsafe_sub(debt, debt_paid)
+        self.treasury += debt_paid
+    self.balance_of[account] += unsafe_sub(amount, debt_paid)
+    log Deposited(account=account, amount=amount, debt_paid=debt_paid)
+    assert extcall token.transferFrom(account, self, amount, default_return_value=True), "operator: token transfer failed"
+
+
+@internal
+def _credit(account: address, amount: uint256):
+    """
+    @dev Adds tokens already held by this contract to `account`: its debt is
+         paid first (into the treasury), the rest goes to its balance.
+    """
+    if amount == 0:
+        return
+    debt: uint256 = self.debt_of[account]
+    if debt != 0:
+        debt_paid: uint256 = min(debt, amount)
+        self.debt_of[account] = unsafe_sub(debt, debt_paid)
+        self.treasury += debt_paid
+        amount = unsafe_sub(amount, debt_paid)
+    if amount != 0:
+        self.balance_of[account] += amount
+
+
+@internal
+def _charge(account: address, amount: uint256):
+    """
+    @dev Bills `account`: from its balance first, then against rewards the
+         operator still owes it, and what remains becomes debt.
+    """
+    balance: uint256 = self.balance_of[account]
+    taken: uint256 = min(balance, amount)
+    if taken != 0:
+        self.balance_of[account] = unsafe_sub(balance, taken)
+        self.treasury += taken
+    rest: uint256 = unsafe_sub(amount, taken)
+    if rest == 0:
+        return
+    owed: uint256 = self.arrears_of[account]
+    if owed != 0:
+        offset: uint256 = min(owed, rest)
+        self.arrears_of[account] = unsafe_sub(owed, offset)
+        self.total_arrears -= offset
+        rest = unsafe_sub(rest, offset)
+    if rest != 0:
+        self.debt_of[account] += rest
+        log DebtRecorded(account=account, amount=rest)
+
+
+@internal
+@view
+def _tariff_at(timestamp: uint256) -> uint256:
+    count: uint256 = self.tariff_count
+    for back: uint256 in range(count, bound=MAX_TARIFFS):
+        packed: uint256 = self._tariffs[unsafe_sub(unsafe_sub(count, back), 1)]
+        if packed >> 192 <= timestamp:
+            return packed
+    raise "dev: tariff 0 is effective from 0"
+
+
+@internal
+@view
+def _is_trusted(backend: address) -> bool:
+    window: uint256 = self._trust[backend]
+    start: uint256 = window & _UINT64_MASK
+    stop: uint256 = window >> 64
+    return start != 0 and start <= block.timestamp and (stop == 0 or block.timestamp < stop)
+
+
+@internal
+@pure
+def _billable_wh(produced_wh: uint256, consumed_wh: uint256, sold_wh: uint256, bought_wh: uint256) -> (uint256, uint256):
+    return produced_wh - min(sold_wh, produced_wh), consumed_wh - min(bought_wh, consumed_wh)
+
+
+@internal
+@pure
+def _pack_tariff(retail_price: uint96, feed_in_reward: uint96, effective_from: uint64) -> uint256:
+    return convert(retail_price, uint256) | (convert(feed_in_reward, uint256) << 96) | (convert(effective_from, uint256) << 192)
+
+
+@internal
+@pure
+def _unpack_tariff(packed: uint256) -> (uint256, uint256, uint256):
+    return packed & _UINT96_MASK, (packed >> 96) & _UINT96_MASK, packed >> 192

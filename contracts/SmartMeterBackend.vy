@@ -1,0 +1,613 @@
+# pragma version ~=0.4.3
+"""
+@title OpenKWh smart meter backend
+@license GNU Affero General Public License v3.0 only
+@notice The registry of certified meters and the store of their measurements:
+        the single source of truth that the operator, the certificate registry
+        and the exchange read. A meter signs each interval reading of its
+        cumulative registers as EIP-712 typed data (seed 003's SmartMeter that
+        reports to the blockchain); anyone may relay it. The first reading of
+        a meter is its baseline; every later one stores the produced and
+        consumed Wh of `[last end, interval end)`.
+@custom:security Trusted roles: the admin names the issuing body of each
+                 sector; an issuing body certifies the installers of its
+                 sector; a certified installer vouches for the meter key it
+                 registers; the operator may suspend a meter (and resume it),
+                 each act with a logged reason. Nobody can alter or delete a
+                 recorded measurement. The raw telegrams' digest is signed
+                 and logged with each measurement but not kept in storage:
+                 it would cost a fresh storage slot per reading.
+"""
+
+
+from snekmate.auth import access_control
+initializes: access_control
+
+from snekmate.utils import eip712_domain_separator
+initializes: eip712_domain_separator
+
+from snekmate.utils import ecdsa
+
+
+exports: (
+    access_control.DEFAULT_ADMIN_ROLE,
+    access_control.hasRole,
+    access_control.getRoleAdmin,
+    access_control.grantRole,
+    access_control.revokeRole,
+    access_control.renounceRole,
+    access_control.supportsInterface,
+    eip712_domain_separator.eip712Domain,
+    # @notice Not exported: `set_role_admin`; the operator role is
+    # administered by the admin and nothing else needs a role hierarchy.
+)
+
+
+flag MeterKind:
+    PRODUCTION
+    CONSUMPTION
+
+
+struct Reading:
+    meter_id: bytes32
+    interval_end: uint64
+    import_wh: uint64
+    export_wh: uint64
+    data_digest: bytes32
+    v: uint8
+    r: bytes32
+    s: bytes32
+
+
+struct MeterInfo:
+    owner: address
+    signer: address
+    installer: address
+    sector: String[16]
+    tech_code: String[16]
+    fuel_code: String[16]
+    capacity_w: uint256
+    kind: MeterKind
+    registered_at: uint256
+
+
+OPERATOR_ROLE: public(constant(bytes32)) = keccak256("OPERATOR_ROLE")
+
+READING_TYPEHASH: public(constant(bytes32)) = keccak256(
+    "Reading(bytes32 meterId,uint64 intervalEnd,uint64 importWh,uint64 exportWh,bytes32 dataDigest)"
+)
+
+MAX_BATCH: constant(uint256) = 96  # readings: four days of hours, one day of quarter hours
+MAX_REASON: constant(uint256) = 128  # characters
+
+# Packed hot state of a meter, one storage slot:
+# bits 0-63 last interval end (unix seconds), 64-127 import register (Wh),
+# 128-191 export register (Wh), then three flags.
+_UINT64_MASK: constant(uint256) = 2**64 - 1
+_REGISTERED: constant(uint256) = 1 << 192
+_SUSPENDED: constant(uint256) = 1 << 193
+_HAS_BASELINE: constant(uint256) = 1 << 194
+
+
+# @dev Length of an interval in seconds; interval ends lie on multiples of it.
+interval_length: public(immutable(uint256))
+
+# @dev Seconds a reading may be dated after the current block time.
+future_tolerance: public(immutable(uint256))
+
+# @dev Issuing body of a sector: keccak256(sector) => account => appointed.
+_issuing_bodies: HashMap[bytes32, HashMap[address, bool]]
+
+# @dev Certified installers: keccak256(sector) => installer => certified.
+_installers: HashMap[bytes32, HashMap[address, bool]]
+
+_meters: HashMap[bytes32, MeterInfo]
+_state: HashMap[bytes32, uint256]
+_baseline: HashMap[bytes32, uint256]
+
+# @dev Measurements: meter => interval begin => packed (end, produced Wh, consumed Wh),
+# laid out like `_state`'s first three fields; zero means no measurement.
+_measurements: HashMap[bytes32, HashMap[uint256, uint256]]
+
+
+event IssuingBodySet:
+    sector: String[16]
+    account: indexed(address)
+    appointed: bool
+    admin: indexed(address)
+
+
+event InstallerCertified:
+    sector: String[16]
+    installer: indexed(address)
+    issuing_body: indexed(address)
+
+
+event InstallerCertificationWithdrawn:
+    sector: String[16]
+    installer: indexed(address)
+    issuing_body: indexed(address)
+
+
+event MeterRegistered:
+    meter_id: indexed(bytes32)
+    owner: indexed(address)
+    installer: indexed(address)
+    signer: address
+    sector: String[16]
+    tech_code: String[16]
+    fuel_code: String[16]
+    capacity_w: uint256
+    kind: MeterKind
+
+
+event SignerRotated:
+    meter_id: indexed(bytes32)
+    installer: indexed(address)
+    previous_signer: address
+    new_signer: address
+
+
+event MeterOwnerChanged:
+    meter_id: indexed(bytes32)
+    previous_owner: indexed(address)
+    new_owner: indexed(address)
+
+
+event MeterSuspended:
+    meter_id: indexed(bytes32)
+    operator: indexed(address)
+    reason: String[MAX_REASON]
+
+
+event MeterResumed:
+    meter_id: indexed(bytes32)
+    operator: indexed(address)
+    reason: String[MAX_REASON]
+
+
+event BaselineRecorded:
+    meter_id: indexed(bytes32)
+    interval_end: uint256
+    import_wh: uint256
+    export_wh: uint256
+    data_digest: bytes32
+
+
+event MeasurementRecorded:
+    meter_id: indexed(bytes32)
+    interval_begin: indexed(uint256)
+    interval_end: uint256
+    produced_wh: uint256
+    consumed_wh: uint256
+    data_digest: bytes32
+
+
+@deploy
+def __init__(interval_length_: uint256, future_tolerance_: uint256):
+    """
+    @dev The deployer becomes the admin.
+    @param interval_length_ Interval length in seconds: 3600 or 900.
+    @param future_tolerance_ Seconds a reading may be dated after block time
+           (clock drift between the meter and the chain).
+    """
+    assert interval_length_ == 3_600 or interval_length_ == 900, "meter: interval must be 3600 or 900 seconds"
+    assert future_tolerance_ < interval_length_, "meter: future tolerance must be under one interval"
+    access_control.__init__()
+    eip712_domain_separator.__init__("OpenKWh SmartMeterBackend", "1")
+    interval_length = interval_length_
+    future_tolerance = future_tolerance_
+
+
+# PERMISSIONLESS
+
+
+@external
+def submit_reading(
+    meter_id: bytes32,
+    interval_end: uint64,
+    import_wh: uint64,
+    export_wh: uint64,
+    data_digest: bytes32,
+    v: uint8,
+    r: bytes32,
+    s: bytes32,
+):
+    """
+    @notice Records a reading signed by the meter's key; anyone may relay it.
+    @dev The first reading of a meter is its baseline; each later one stores
+         the measurement of `[last interval end, interval_end)`.
+    @param meter_id The meter (salted hash of its GSRN/EAN).
+    @param interval_end Unix seconds, on the interval grid.
+    @param import_wh The cumulative import register, in Wh.
+    @param export_wh The cumulative export register, in Wh.
+    @param data_digest The sha256 digest of the raw telegrams behind the reading.
+    @param v The signature's recovery id, 27 or 28.
+    @param r The signature's r.
+    @param s The signature's s, in the lower half of the curve order.
+    """
+    self._record(Reading(
+        meter_id=meter_id,
+        interval_end=interval_end,
+        import_wh=import_wh,
+        export_wh=export_wh,
+        data_digest=data_digest,
+        v=v,
+        r=r,
+        s=s,
+    ))
+
+
+@external
+def submit_readings(readings: DynArray[Reading, MAX_BATCH]):
+    """
+    @notice Records a batch of signed readings, in order; one bad reading
+            reverts the batch.
+    @param readings The readings, oldest first per meter.
+    """
+    for reading: Reading in readings:
+        self._record(reading)
+
+
+# METER OWNER
+
+
+@external
+def transfer_meter(meter_id: bytes32, new_owner: address):
+    """
+    @notice Hands a meter, and the right to its future measurements, to a new owner.
+    @param meter_id The meter.
+    @param new_owner The new owner.
+    """
+    previous: address = self._meters[meter_id].owner
+    assert previous != empty(address), "meter: unknown meter"
+    assert msg.sender == previous, "meter: caller is not the meter owner"
+    assert new_owner != empty(address), "meter: owner is the zero address"
+    self._meters[meter_id].owner = new_owner
+    log MeterOwnerChanged(meter_id=meter_id, previous_owner=previous, new_owner=new_owner)
+
+
+# INSTALLER
+
+
+@external
+def register_meter(
+    meter_id: bytes32,
+    signer: address,
+    owner: address,
+    sector: String[16],
+    tech_code: String[16],
+    fuel_code: String[16],
+    capacity_w: uint256,
+    kind: MeterKind,
+):
+    """
+    @notice Registers a sealed meter: a certified installer of the sector
+            vouches that `signer` is the key made on the meter's device.
+    @param meter_id The salted hash of the meter's GSRN/EAN; the raw number never goes on chain.
+    @param signer The address of the meter's signing key.
+    @param owner The owner of the meter and of its measurements.
+    @param sector The bidding zone, e.g. "DK1".
+    @param tech_code The AIB EECS technology code, e.g. "T020002"; empty for consumption only.
+    @param fuel_code The AIB EECS fuel code, e.g. "F01050100"; empty for consumption only.
+    @param capacity_w The rated production capacity, in W.
+    @param kind Production, consumption, or both.
+    """
+    assert self._installers[keccak256(sector)][msg.sender], "meter: caller is not a certified installer for this sector"
+    assert meter_id != empty(bytes32), "meter: meter id is empty"
+    assert self._state[meter_id] == 0, "meter: already registered"
+    assert signer != empty(address), "meter: signer is the zero address"
+    assert owner != empty(address), "meter: owner is the zero address"
+    assert kind != empty(MeterKind), "meter: kind is empty"
+    if MeterKind.PRODUCTION in kind:
+        assert capacity_w != 0, "meter: producing meter needs a capacity"
+
+    self._meters[meter_id] = MeterInfo(
+        owner=owner,
+        signer=signer,
+        installer=msg.sender,
+        sector=sector,
+        tech_code=tech_code,
+        fuel_code=fuel_code,
+        capacity_w=capacity_w,
+        kind=kind,
+        registered_at=block.timestamp,
+    )
+    self._state[meter_id] = _REGISTERED
+    log MeterRegistered(
+        meter_id=meter_id,
+        owner=owner,
+        installer=msg.sender,
+        signer=signer,
+        sector=sector,
+        tech_code=tech_code,
+        fuel_code=fuel_code,
+        capacity_w=capacity_w,
+        kind=kind,
+    )
+
+
+@external
+def rotate_signer(meter_id: bytes32, new_signer: address):
+    """
+    @notice Replaces the meter's signing key (device replaced); any installer
+            certified for the meter's sector may do it.
+    @param meter_id The meter.
+    @param new_signer The address of the new device's key.
+    """
+    assert self._state[meter_id] & _REGISTERED != 0, "meter: unknown meter"
+    assert self._installers[keccak256(self._meters[meter_id].sector)][msg.sender], "meter: caller is not a certified installer for this sector"
+    assert new_signer != empty(address), "meter: signer is the zero address"
+    previous: address = self._meters[meter_id].signer
+    self._meters[meter_id].signer = new_signer
+    log SignerRotated(meter_id=meter_id, installer=msg.sender, previous_signer=previous, new_signer=new_signer)
+
+
+# ISSUING BODY
+
+
+@external
+def certify_installer(sector: String[16], installer: address):
+    """
+    @notice Certifies an installer for the caller's sector.
+    @param sector The sector the caller is the issuing body of.
+    @param installer The installer's address.
+    """
+    sector_key: bytes32 = keccak256(sector)
+    assert self._issuing_bodies[sector_key][msg.sender], "meter: caller is not the issuing body of this sector"
+    assert installer != empty(address), "meter: installer is the zero address"
+    self._installers[sector_key][installer] = True
+    log InstallerCertified(sector=sector, installer=installer, issuing_body=msg.sender)
+
+
+@external
+def withdraw_certification(sector: String[16], installer: address):
+    """
+    @notice Withdraws an installer's certification; meters it registered stay registered.
+    @param sector The sector the caller is the issuing body of.
+    @param installer The installer's address.
+    """
+    sector_key: bytes32 = keccak256(sector)
+    assert self._issuing_bodies[sector_key][msg.sender], "meter: caller is not the issuing body of this sector"
+    assert self._installers[sector_key][installer], "meter: installer is not certified"
+    self._installers[sector_key][installer] = False
+    log InstallerCertificationWithdrawn(sector=sector, installer=installer, issuing_body=msg.sender)
+
+
+# OPERATOR
+
+
+@external
+def suspend_meter(meter_id: bytes32, reason: String[MAX_REASON]):
+    """
+    @notice Stops accepting the meter's readings (tamper alarm).
+    @param meter_id The meter.
+    @param reason Why, for the record.
+    """
+    access_control._check_role(OPERATOR_ROLE, msg.sender)
+    state: uint256 = self._state[meter_id]
+    assert state & _REGISTERED != 0, "meter: unknown meter"
+    assert state & _SUSPENDED == 0, "meter: already suspended"
+    self._state[meter_id] = state | _SUSPENDED
+    log MeterSuspended(meter_id=meter_id, operator=msg.sender, reason=reason)
+
+
+@external
+def resume_meter(meter_id: bytes32, reason: String[MAX_REASON]):
+    """
+    @notice Accepts the meter's readings again. The first reading after a
+            suspension measures the whole time since the last one.
+    @param meter_id The meter.
+    @param reason Why, for the record.
+    """
+    access_control._check_role(OPERATOR_ROLE, msg.sender)
+    state: uint256 = self._state[meter_id]
+    assert state & _SUSPENDED != 0, "meter: not suspended"
+    self._state[meter_id] = state ^ _SUSPENDED
+    log MeterResumed(meter_id=meter_id, operator=msg.sender, reason=reason)
+
+
+# ADMIN
+
+
+@external
+def set_issuing_body(sector: String[16], account: address, appointed: bool):
+    """
+    @notice Appoints (or removes) an issuing body for a sector.
+    @param sector The bidding zone, e.g. "DK1".
+    @param account The issuing body's address.
+    @param appointed True to appoint, False to remove.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    assert len(sector) != 0, "meter: sector is empty"
+    assert account != empty(address), "meter: issuing body is the zero address"
+    self._issuing_bodies[keccak256(sector)][account] = appointed
+    log IssuingBodySet(sector=sector, account=account, appointed=appointed, admin=msg.sender)
+
+
+# VIEW
+
+
+@external
+@view
+def is_issuing_body(sector: String[16], account: address) -> bool:
+    """
+    @return bool Whether `account` is an issuing body of `sector`.
+    """
+    return self._issuing_bodies[keccak256(sector)][account]
+
+
+@external
+@view
+def is_certified_installer(sector: String[16], installer: address) -> bool:
+    """
+    @return bool Whether `installer` is certified for `sector`.
+    """
+    return self._installers[keccak256(sector)][installer]
+
+
+@external
+@view
+def meter(meter_id: bytes32) -> MeterInfo:
+    """
+    @notice The registration of a meter; all fields empty for an unknown meter.
+    """
+    return self._meters[meter_id]
+
+
+@external
+@view
+def owner_of(meter_id: bytes32) -> address:
+    """
+    @return address The meter's owner; the zero address for an unknown meter.
+    """
+    return self._meters[meter_id].owner
+
+
+@external
+@view
+def is_suspended(meter_id: bytes32) -> bool:
+    return self._state[meter_id] & _SUSPENDED != 0
+
+
+@external
+@view
+def last_reading(meter_id: bytes32) -> (uint256, uint256, uint256):
+    """
+    @return (interval end in unix seconds, import register in Wh, export
+            register in Wh) of the meter's last accepted reading; zeros before
+            its baseline.
+    """
+    return self._unpack(self._state[meter_id])
+
+
+@external
+@view
+def baseline(meter_id: bytes32) -> (uint256, uint256, uint256):
+    """
+    @return (interval end, import register in Wh, export register in Wh) of
+            the meter's first reading; zeros before it.
+    """
+    return self._unpack(self._baseline[meter_id])
+
+
+@external
+@view
+def measurement(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256, uint256):
+    """
+    @notice The measurement that begins at `interval_begin`.
+    @return (interval end in unix seconds, produced Wh, consumed Wh); all
+            zero when there is none.
+    """
+    return self._unpack(self._measurements[meter_id][interval_begin])
+
+
+@external
+@view
+def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, uint256):
+    """
+    @notice What a settlement needs in one call.
+    @return (meter owner, interval end, produced Wh, consumed Wh); the end is
+            zero when there is no such measurement.
+    """
+    end: uint256 = 0
+    produced: uint256 = 0
+    consumed: uint256 = 0
+    end, produced, consumed = self._unpack(self._measurements[meter_id][interval_begin])
+    return self._meters[meter_id].owner, end, produced, consumed
+
+
+@external
+@view
+def DOMAIN_SEPARATOR() -> bytes32:
+    """
+    @return bytes32 The EIP-712 domain separator readings are signed under.
+    """
+    return eip712_domain_separator._domain_separator_v4()
+
+
+@external
+@view
+def reading_digest(
+    meter_id: bytes32, interval_end: uint64, import_wh: uint64, export_wh: uint64, data_digest: bytes32
+) -> bytes32:
+    """
+    @return bytes32 The EIP-712 digest a meter signs for this reading.
+    """
+    return self._reading_digest(meter_id, interval_end, import_wh, export_wh, data_digest)
+
+
+# INTERNAL
+
+
+@internal
+@view
+def _reading_digest(
+    meter_id: bytes32, interval_end: uint64, import_wh: uint64, export_wh: uint64, data_digest: bytes32
+) -> bytes32:
+    return eip712_domain_separator._hash_typed_data_v4(
+        keccak256(abi_encode(READING_TYPEHASH, meter_id, interval_end, import_wh, export_wh, data_digest))
+    )
+
+
+@internal
+@pure
+def _unpack(packed: uint256) -> (uint256, uint256, uint256):
+    return packed & _UINT64_MASK, (packed >> 64) & _UINT64_MASK, (packed >> 128) & _UINT64_MASK
+
+
+@internal
+def _record(reading: Reading):
+    state: uint256 = self._state[reading.meter_id]
+    assert state & _REGISTERED != 0, "meter: unknown meter"
+    assert state & _SUSPENDED == 0, "meter: meter is suspended"
+
+    end: uint256 = convert(reading.interval_end, uint256)
+    assert end % interval_length == 0, "meter: interval end not on the interval grid"
+    assert end <= block.timestamp + future_tolerance, "meter: reading dated in the future"
+
+    assert reading.v == 27 or reading.v == 28, "meter: signature v must be 27 or 28"
+    digest: bytes32 = self._reading_digest(
+        reading.meter_id, reading.interval_end, reading.import_wh, reading.export_wh, reading.data_digest
+    )
+    signer: address = ecdsa._recover_vrs(
+        digest, convert(reading.v, uint256), convert(reading.r, uint256), convert(reading.s, uint256)
+    )
+    assert signer == self._meters[reading.meter_id].signer, "meter: signer does not match meter"
+
+    import_wh: uint256 = convert(reading.import_wh, uint256)
+    export_wh: uint256 = convert(reading.export_wh, uint256)
+    new_state: uint256 = end | (import_wh << 64) | (export_wh << 128) | _REGISTERED | _HAS_BASELINE
+
+    if state & _HAS_BASELINE == 0:
+        self._state[reading.meter_id] = new_state
+        self._baseline[reading.meter_id] = end | (import_wh << 64) | (export_wh << 128)
+        log BaselineRecorded(
+            meter_id=reading.meter_id,
+            interval_end=end,
+            import_wh=import_wh,
+            export_wh=export_wh,
+            data_digest=reading.data_digest,
+        )
+        return
+
+    last_end: uint256 = 0
+    last_import: uint256 = 0
+    last_export: uint256 = 0
+    last_end, last_import, last_export = self._unpack(state)
+    assert end > last_end, "meter: reading not newer than last"
+    assert import_wh >= last_import, "meter: import register decreased"
+    assert export_wh >= last_export, "meter: export register decreased"
+
+    produced: uint256 = unsafe_sub(export_wh, last_export)
+    consumed: uint256 = unsafe_sub(import_wh, last_import)
+    self._state[reading.meter_id] = new_state
+    self._measurements[reading.meter_id][last_end] = end | (produced << 64) | (consumed << 128)
+    log MeasurementRecorded(
+        meter_id=reading.meter_id,
+        interval_begin=last_end,
+        interval_end=end,
+        produced_wh=produced,
+        consumed_wh=consumed,
+        data_digest=reading.data_digest,
+    )

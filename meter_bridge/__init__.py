@@ -1,0 +1,1 @@
+"""The meter bridge: serial meter to signed readings to chain, losing nothing."""

@@ -1,0 +1,136 @@
+"""A meter reading as EIP-712 typed data, and its signature by the meter key.
+
+This is the exact message SmartMeterBackend.vy verifies; every client signs it:
+
+    domain  {name: "OpenKWh SmartMeterBackend", version: "1", chainId, verifyingContract}
+    Reading(bytes32 meterId,uint64 intervalEnd,uint64 importWh,uint64 exportWh,bytes32 dataDigest)
+
+Pure logic: no I/O. Amounts are integer Wh, times unix seconds UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+
+DOMAIN_NAME = "OpenKWh SmartMeterBackend"
+DOMAIN_VERSION = "1"
+UINT64_MAX = 2**64 - 1
+
+EIP712_DOMAIN_TYPE = [
+    {"name": "name", "type": "string"},
+    {"name": "version", "type": "string"},
+    {"name": "chainId", "type": "uint256"},
+    {"name": "verifyingContract", "type": "address"},
+]
+READING_TYPE = [
+    {"name": "meterId", "type": "bytes32"},
+    {"name": "intervalEnd", "type": "uint64"},
+    {"name": "importWh", "type": "uint64"},
+    {"name": "exportWh", "type": "uint64"},
+    {"name": "dataDigest", "type": "bytes32"},
+]
+
+
+class ReadingError(ValueError):
+    """A reading field is out of its range; the message says which and what came."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The cumulative registers of a meter at the end of an interval."""
+
+    meter_id: bytes  # 32 bytes: the salted hash of the GSRN/EAN
+    interval_end: int  # unix seconds, on the interval grid
+    import_wh: int  # cumulative import register, Wh
+    export_wh: int  # cumulative export register, Wh
+    data_digest: bytes  # 32 bytes: sha256 of the raw telegrams behind the reading
+
+    def __post_init__(self):
+        for name in ("meter_id", "data_digest"):
+            value = getattr(self, name)
+            if not isinstance(value, bytes) or len(value) != 32:
+                raise ReadingError(f"{name} must be 32 bytes, got {value!r}")
+        for name in ("interval_end", "import_wh", "export_wh"):
+            value = getattr(self, name)
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or not 0 <= value <= UINT64_MAX
+            ):
+                raise ReadingError(f"{name} must be an integer in [0, 2**64), got {value!r}")
+
+
+@dataclass(frozen=True)
+class SignedReading:
+    reading: Reading
+    v: int
+    r: int
+    s: int
+
+    def contract_args(self) -> tuple:
+        """Arguments of ``submit_reading``, in order (also a ``Reading`` struct for batches)."""
+        reading = self.reading
+        return (
+            reading.meter_id,
+            reading.interval_end,
+            reading.import_wh,
+            reading.export_wh,
+            reading.data_digest,
+            self.v,
+            self.r.to_bytes(32, "big"),
+            self.s.to_bytes(32, "big"),
+        )
+
+
+def typed_data(reading: Reading, chain_id: int, verifying_contract: str) -> dict:
+    """The full EIP-712 message, as eth_signTypedData_v4 and eth-account take it."""
+    return {
+        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "Reading": READING_TYPE},
+        "primaryType": "Reading",
+        "domain": {
+            "name": DOMAIN_NAME,
+            "version": DOMAIN_VERSION,
+            "chainId": chain_id,
+            "verifyingContract": verifying_contract,
+        },
+        "message": {
+            "meterId": reading.meter_id,
+            "intervalEnd": reading.interval_end,
+            "importWh": reading.import_wh,
+            "exportWh": reading.export_wh,
+            "dataDigest": reading.data_digest,
+        },
+    }
+
+
+def sign_reading(
+    account: LocalAccount, reading: Reading, chain_id: int, verifying_contract: str
+) -> SignedReading:
+    """Sign with the meter key; eth-account always produces low-s signatures with v in 27/28."""
+    signed = account.sign_typed_data(full_message=typed_data(reading, chain_id, verifying_contract))
+    return SignedReading(reading, signed.v, signed.r, signed.s)
+
+
+def gsrn_is_valid(gsrn: str) -> bool:
+    """GS1 check digit of an 18-digit GSRN (or EAN-18 metering point id)."""
+    if len(gsrn) != 18 or not gsrn.isdigit():
+        return False
+    digits = [int(c) for c in gsrn]
+    weighted = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits[:-1]))
+    return (10 - weighted % 10) % 10 == digits[-1]
+
+
+def meter_id(gsrn: str, salt: bytes) -> bytes:
+    """The on-chain meter id: keccak256(salt || GSRN). The raw number never goes on chain.
+
+    The salt is kept by the operator and the meter owner; without it the id
+    cannot be linked back to a metering point by trying all GSRNs.
+    """
+    if not gsrn_is_valid(gsrn):
+        raise ReadingError(f"not a valid 18-digit GSRN: {gsrn!r}")
+    if len(salt) < 16:
+        raise ReadingError(f"salt must be at least 16 bytes, got {len(salt)}")
+    return keccak(salt + gsrn.encode("ascii"))
