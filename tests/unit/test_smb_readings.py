@@ -94,7 +94,7 @@ def test_submit_readings_records_a_batch_in_order(smb, solar_meter, meter_key, s
         for i, end in enumerate(ends, start=1)
     ]
     smb.submit_readings(batch)
-    for i, end in enumerate(ends, start=1):
+    for end in ends:
         assert smb.measurement(solar_meter, end - INTERVAL) == (end, 100, 10)
     assert smb.last_reading(solar_meter) == (ends[-1], 1_040, 900)
 
