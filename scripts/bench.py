@@ -24,7 +24,7 @@ from eth_utils import keccak
 from web3 import Web3
 
 from scripts.anvil import PROJECT_ROOT, dev_accounts, run_anvil
-from scripts.chain import contract, transact
+from scripts.chain import contract, permit_typed_data, transact
 from scripts.deploy import deploy_all
 from scripts.network import connected
 
@@ -87,11 +87,17 @@ def measure_wallet(w3: Web3, deployments: dict, accounts: list[LocalAccount]) ->
 
     signer = fresh_account("permit-signer")
     deadline = w3.eth.get_block("latest")["timestamp"] + 3_600
-    signed = signer.sign_typed_data(
-        full_message=_permit(
-            wallet, signer.address, spender.address, 10**18, 0, deadline, w3.eth.chain_id
-        )
+    permit = permit_typed_data(
+        fn.name().call(),
+        signer.address,
+        spender.address,
+        10**18,
+        0,
+        deadline,
+        w3.eth.chain_id,
+        wallet.address,
     )
+    signed = signer.sign_typed_data(full_message=permit)
     record(
         "Wallet.permit",
         transact(
@@ -117,43 +123,6 @@ def measure_wallet(w3: Web3, deployments: dict, accounts: list[LocalAccount]) ->
         "buyer's first purchase; the sale has sold before",
     )
     return gas
-
-
-def _permit(
-    wallet, owner: str, spender: str, value: int, nonce: int, deadline: int, chain_id: int
-) -> dict:
-    name, version = wallet.functions.name().call(), "1"
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Permit": [
-                {"name": "owner", "type": "address"},
-                {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {
-            "name": name,
-            "version": version,
-            "chainId": chain_id,
-            "verifyingContract": wallet.address,
-        },
-        "message": {
-            "owner": owner,
-            "spender": spender,
-            "value": value,
-            "nonce": nonce,
-            "deadline": deadline,
-        },
-    }
 
 
 SECTIONS: list[Callable[[Web3, dict, list[LocalAccount]], dict]] = [measure_wallet]

@@ -40,3 +40,47 @@ def transact(w3: Web3, account: LocalAccount, call: ContractFunction, value: int
     if receipt["status"] != 1:
         raise TransactionFailed(f"{call.fn_name} reverted in block {receipt['blockNumber']}")
     return receipt
+
+
+def permit_typed_data(
+    token_name: str,
+    owner: str,
+    spender: str,
+    value: int,
+    nonce: int,
+    deadline: int,
+    chain_id: int,
+    token: str,
+) -> dict:
+    """EIP-2612 ``Permit`` typed data for the Wallet token (EIP-712 domain version "1")."""
+    return {
+        "types": {
+            "EIP712Domain": [
+                {"name": "name", "type": "string"},
+                {"name": "version", "type": "string"},
+                {"name": "chainId", "type": "uint256"},
+                {"name": "verifyingContract", "type": "address"},
+            ],
+            "Permit": [
+                {"name": "owner", "type": "address"},
+                {"name": "spender", "type": "address"},
+                {"name": "value", "type": "uint256"},
+                {"name": "nonce", "type": "uint256"},
+                {"name": "deadline", "type": "uint256"},
+            ],
+        },
+        "primaryType": "Permit",
+        "domain": {
+            "name": token_name,
+            "version": "1",
+            "chainId": chain_id,
+            "verifyingContract": token,
+        },
+        "message": {
+            "owner": owner,
+            "spender": spender,
+            "value": value,
+            "nonce": nonce,
+            "deadline": deadline,
+        },
+    }

@@ -3,4 +3,5 @@ pytest_plugins = [
     "tests.fixtures.wallet",
     "tests.fixtures.chain",
     "tests.fixtures.meters",
+    "tests.fixtures.operator",
 ]

@@ -3,6 +3,7 @@
 import boa
 import pytest
 
+from scripts import chain
 from tests.fixtures.wallet import NAME
 from tests.helpers import high_s_twin, only_event
 
@@ -11,37 +12,9 @@ DEADLINE_IN = 3_600  # seconds
 
 
 def permit_typed_data(owner, spender, value, nonce, deadline, chain_id, verifying_contract):
-    return {
-        "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"},
-                {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"},
-                {"name": "verifyingContract", "type": "address"},
-            ],
-            "Permit": [
-                {"name": "owner", "type": "address"},
-                {"name": "spender", "type": "address"},
-                {"name": "value", "type": "uint256"},
-                {"name": "nonce", "type": "uint256"},
-                {"name": "deadline", "type": "uint256"},
-            ],
-        },
-        "primaryType": "Permit",
-        "domain": {
-            "name": NAME,
-            "version": "1",
-            "chainId": chain_id,
-            "verifyingContract": str(verifying_contract),
-        },
-        "message": {
-            "owner": owner,
-            "spender": str(spender),
-            "value": value,
-            "nonce": nonce,
-            "deadline": deadline,
-        },
-    }
+    return chain.permit_typed_data(
+        NAME, owner, str(spender), value, nonce, deadline, chain_id, str(verifying_contract)
+    )
 
 
 @pytest.fixture
