@@ -186,7 +186,7 @@ event MeasurementRecorded:
 @deploy
 def __init__(interval_length_: uint256, future_tolerance_: uint256):
     """
-    @dev The deployer becomes the admin.
+    @dev The deployer becomes admin and operator.
     @param interval_length_ Interval length in seconds: 3600 or 900.
     @param future_tolerance_ Seconds a reading may be dated after block time
            (clock drift between the meter and the chain).
@@ -194,6 +194,7 @@ def __init__(interval_length_: uint256, future_tolerance_: uint256):
     assert interval_length_ == 3_600 or interval_length_ == 900, "meter: interval must be 3600 or 900 seconds"
     assert future_tolerance_ < interval_length_, "meter: future tolerance must be under one interval"
     access_control.__init__()
+    access_control._grant_role(OPERATOR_ROLE, msg.sender)
     eip712_domain_separator.__init__("OpenKWh SmartMeterBackend", "1")
     interval_length = interval_length_
     future_tolerance = future_tolerance_

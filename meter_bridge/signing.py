@@ -114,13 +114,15 @@ def sign_reading(
     return SignedReading(reading, signed.v, signed.r, signed.s)
 
 
+def gs1_check_digit(digits: str) -> int:
+    """The GS1 check digit of a number's data digits: weights 3, 1, 3, … from the right."""
+    weighted = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits)))
+    return (10 - weighted % 10) % 10
+
+
 def gsrn_is_valid(gsrn: str) -> bool:
-    """GS1 check digit of an 18-digit GSRN (or EAN-18 metering point id)."""
-    if len(gsrn) != 18 or not gsrn.isdigit():
-        return False
-    digits = [int(c) for c in gsrn]
-    weighted = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits[:-1]))
-    return (10 - weighted % 10) % 10 == digits[-1]
+    """Whether ``gsrn`` is 18 digits whose last is the GS1 check digit of the first 17."""
+    return len(gsrn) == 18 and gsrn.isdigit() and gs1_check_digit(gsrn[:17]) == int(gsrn[17])
 
 
 def meter_id(gsrn: str, salt: bytes) -> bytes:

@@ -6,11 +6,12 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
+from web3.exceptions import ContractLogicError
 from web3.types import TxReceipt
 
 
 class TransactionFailed(RuntimeError):
-    """A transaction was mined but reverted."""
+    """A transaction would revert (caught by gas estimation) or was mined and reverted."""
 
 
 def contract(w3: Web3, deployments: dict, name: str) -> Contract:
@@ -25,14 +26,18 @@ def transact(w3: Web3, account: LocalAccount, call: ContractFunction, value: int
     The gas limit comes from ``eth_estimateGas``, which also surfaces a revert
     reason before anything is sent.
     """
-    tx = call.build_transaction(
-        {
-            "from": account.address,
-            "value": value,
-            "nonce": w3.eth.get_transaction_count(account.address, "pending"),
-            "chainId": w3.eth.chain_id,
-        }
-    )
+    try:
+        tx = call.build_transaction(
+            {
+                "from": account.address,
+                "value": value,
+                "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+                "chainId": w3.eth.chain_id,
+            }
+        )
+    except ContractLogicError as exc:
+        reason = str(exc.message).removeprefix("execution reverted: ")
+        raise TransactionFailed(f"{call.fn_name} would revert: {reason}") from exc
     signed = account.sign_transaction(tx)
     receipt = w3.eth.wait_for_transaction_receipt(
         w3.eth.send_raw_transaction(signed.raw_transaction)
@@ -40,6 +45,13 @@ def transact(w3: Web3, account: LocalAccount, call: ContractFunction, value: int
     if receipt["status"] != 1:
         raise TransactionFailed(f"{call.fn_name} reverted in block {receipt['blockNumber']}")
     return receipt
+
+
+def advance_time(w3: Web3, timestamp: int) -> None:
+    """anvil: mine an empty block at ``timestamp`` (unix seconds), so that calls and
+    gas estimates see that time too."""
+    w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])
+    w3.provider.make_request("evm_mine", [])
 
 
 def permit_typed_data(

@@ -1,8 +1,12 @@
-"""make demo: a local chain, the OpenKWh contracts, and a token sale, end to end.
+"""make demo: two days of a small energy community on a local chain.
 
-Starts anvil on loopback, deploys with the same code as `make deploy`, lets two
-of anvil's dev accounts buy settlement tokens over JSON-RPC, prints everyone's
-balances, and stops the chain.
+Starts anvil on loopback and deploys with the same code as `make deploy`. The
+admin appoints an issuing body for DK1, which certifies an installer, who
+registers two rooftop-solar households and one household without panels, each
+meter with its own key. Then anvil's clock moves hour by hour through 48 hours:
+every meter signs its registers from a realistic profile, a relayer submits the
+readings, a keeper settles every interval with the operator, and a table shows
+what each meter produced and consumed and what it earned and paid.
 """
 
 from __future__ import annotations
@@ -11,23 +15,73 @@ import argparse
 import logging
 import sys
 import tempfile
+import time
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
 from web3.logs import DISCARD
 
+from meter_bridge import profiles
+from meter_bridge.signing import Reading, gs1_check_digit, meter_id, sign_reading
+from scripts import actions
 from scripts.anvil import dev_accounts, run_anvil
-from scripts.chain import contract, transact
+from scripts.chain import advance_time
 from scripts.deploy import deploy_all
 from scripts.network import connected
 
 ETHER = 10**18  # wei
-PURCHASES = [("prosumer", 1, 3 * ETHER // 2), ("household", 2, ETHER // 4)]  # wei paid
+HOURS = 48
+SECTOR = "DK1"
+SALT = keccak(text="openkwh demo salt")  # the operator's salt for meter ids (demo only)
 
 
-def units(amount: int, decimals: int) -> str:
-    """A base-unit amount shown in whole units, exactly (display only)."""
-    return f"{Decimal(amount).scaleb(-decimals):,.4f}"
+@dataclass
+class DemoMeter:
+    label: str
+    owner_index: int  # anvil dev account
+    gsrn_body: str  # 17 digits; the check digit is computed
+    kind: str
+    peak_w: int = 0  # solar array
+    load_percent: int = 100  # household consumption, percent of the reference profile
+    key: LocalAccount = field(default_factory=Account.create)  # made "on the device"
+    imported: int = 4_210_000  # register, Wh
+    exported: int = 1_870_000  # register, Wh
+    produced: int = 0  # Wh measured on chain during the demo
+    consumed: int = 0
+    reward: int = 0  # token base units
+    bill: int = 0
+
+    @property
+    def gsrn(self) -> str:
+        return self.gsrn_body + str(gs1_check_digit(self.gsrn_body))
+
+    @property
+    def id(self) -> bytes:
+        return meter_id(self.gsrn, SALT)
+
+    def step(self, begin: int) -> None:
+        """Moves the registers through the hour that begins at ``begin``."""
+        solar = profiles.solar_wh(self.peak_w, begin) if self.peak_w else 0
+        load = profiles.household_wh(begin, self.load_percent)
+        imported, exported = profiles.net_flows(solar, load)
+        self.imported += imported
+        self.exported += exported
+
+
+METERS = [
+    DemoMeter("Anna, 6 kWp solar", 1, "57131310000000001", "both", peak_w=6_000),
+    DemoMeter("Ben, household", 2, "57131310000000002", "consumption", load_percent=120),
+    DemoMeter("Carl, 4 kWp solar", 3, "57131310000000003", "both", peak_w=4_000, load_percent=80),
+]
+
+
+def units(amount: int, decimals: int, places: int = 4) -> str:
+    """A base-unit amount in whole units, exactly (display only)."""
+    return f"{Decimal(amount).scaleb(-decimals):,.{places}f}"
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
@@ -42,8 +96,19 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def run(say=print) -> dict:
-    """Run the scenario; returns the final balances by label for callers and tests."""
-    accounts = dev_accounts(3)
+    """Runs the scenario; returns the final figures per meter label, for tests."""
+    began = time.monotonic()
+    accounts = dev_accounts(8)
+    operator, body, installer, relayer, keeper = (accounts[i] for i in (0, 4, 5, 6, 7))
+    meters = [
+        DemoMeter(
+            **{
+                k: getattr(m, k)
+                for k in ("label", "owner_index", "gsrn_body", "kind", "peak_w", "load_percent")
+            }
+        )
+        for m in METERS
+    ]
     with (
         run_anvil() as node,
         tempfile.TemporaryDirectory() as folder,
@@ -52,42 +117,157 @@ def run(say=print) -> dict:
         say(f"anvil listening on {node.url} (chain id {node.chain_id})")
         deployments = deploy_all(conn, Path(folder))
         w3 = conn.w3
-        wallet = contract(w3, deployments, "Wallet")
-        symbol = wallet.functions.symbol().call()
-        decimals = wallet.functions.decimals().call()
-        say(
-            f"Wallet ({symbol}) at {wallet.address}, "
-            f"{units(wallet.functions.sale_rate().call() * ETHER, decimals)} {symbol} per ether"
-        )
+        as_operator = actions.Actor(w3, operator, deployments)
+        token = as_operator.contract("Wallet")
+        smb = as_operator.contract("SmartMeterBackend")
+        ob = as_operator.contract("OperatorBackend")
+        symbol = token.functions.symbol().call()
+        decimals = token.functions.decimals().call()
 
-        for label, index, paid in PURCHASES:
-            buyer = accounts[index]
-            receipt = transact(w3, buyer, wallet.functions.buyTokens(), value=paid)
-            (bought,) = wallet.events.TokensPurchased().process_receipt(receipt, errors=DISCARD)
+        say("\n1. Token sale")
+        for meter in meters:
+            owner = accounts[meter.owner_index]
+            receipt = actions.Actor(w3, owner, deployments).send(
+                token.functions.buyTokens(), value=ETHER // 10
+            )
+            (bought,) = token.events.TokensPurchased().process_receipt(receipt, errors=DISCARD)
             say(
-                f"{label} {buyer.address} bought {units(bought['args']['tokens'], decimals)} "
-                f"{symbol} for {units(paid, 18)} ETH"
+                f"   {meter.label:<20} bought {units(bought['args']['tokens'], decimals, 2)} "
+                f"{symbol} for 0.1 ETH"
             )
 
-        holders = [("operator (deployer)", accounts[0].address)]
-        holders += [(label, accounts[index].address) for label, index, _ in PURCHASES]
-        holders += [("Wallet (unsold)", wallet.address)]
-        balances = {}
+        say("\n2. Roles and meters")
+        actions.set_issuing_body(as_operator, SECTOR, body.address)
+        actions.certify_installer(actions.Actor(w3, body, deployments), SECTOR, installer.address)
+        say(
+            f"   issuing body {body.address} appointed for {SECTOR}; "
+            f"installer {installer.address} certified"
+        )
+        as_installer = actions.Actor(w3, installer, deployments)
+        for meter in meters:
+            producing = meter.kind != "consumption"
+            actions.register_meter(
+                as_installer,
+                meter.id,
+                meter.key.address,
+                accounts[meter.owner_index].address,
+                SECTOR,
+                meter.kind,
+                meter.peak_w,
+                "T020002" if producing else "",
+                "F01050100" if producing else "",
+            )
+            say(
+                f"   {meter.label:<20} GSRN {meter.gsrn} -> meter id 0x{meter.id.hex()[:12]}…, "
+                f"key {meter.key.address}"
+            )
+
+        tariff = ob.functions.tariff_at(0).call()
+        say(
+            f"\n3. Operator: retail {units(tariff[0] * 1000, decimals)} {symbol}/kWh, feed-in "
+            f"{units(tariff[1] * 1000, decimals)} {symbol}/kWh; treasury funded with 500 {symbol}"
+        )
+        actions.fund_treasury(as_operator, 500 * 10**decimals)
+        ben = actions.Actor(w3, accounts[2], deployments)
+        ben.send(token.functions.approve(ob.address, 20 * 10**decimals))
+        ben.send(ob.functions.deposit(20 * 10**decimals))
+        say(f"   Ben prepays 20 {symbol} into his ledger")
+
+        interval = smb.functions.interval_length().call()
+        now = w3.eth.get_block("latest")["timestamp"]
+        start = now - now % interval + interval
+        say(
+            f"\n4. {HOURS} hours of readings and settlements, from {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(start))}"
+        )
+        as_relayer = actions.Actor(w3, relayer, deployments)
+        as_keeper = actions.Actor(w3, keeper, deployments)
+        for hour in range(HOURS + 1):
+            end = start + hour * interval
+            if hour:
+                for meter in meters:
+                    meter.step(end - interval)
+            advance_time(w3, end)
+            batch = [
+                sign_reading(
+                    meter.key,
+                    Reading(
+                        meter.id,
+                        end,
+                        meter.imported,
+                        meter.exported,
+                        keccak(text=f"telegrams {meter.gsrn} {end}"),
+                    ),
+                    conn.chain_id,
+                    smb.address,
+                ).contract_args()
+                for meter in meters
+            ]
+            receipt = as_relayer.send(smb.functions.submit_readings(batch))
+            if hour == 0:
+                continue
+            measured = smb.events.MeasurementRecorded().process_receipt(receipt, errors=DISCARD)
+            for meter, event in zip(meters, measured, strict=True):
+                meter.produced += event["args"]["produced_wh"]
+                meter.consumed += event["args"]["consumed_wh"]
+            receipt = as_keeper.send(
+                ob.functions.settle_many(
+                    smb.address, [(meter.id, end - interval) for meter in meters]
+                )
+            )
+            settled = ob.events.IntervalSettled().process_receipt(receipt, errors=DISCARD)
+            for meter, event in zip(meters, settled, strict=True):
+                meter.reward += event["args"]["reward"]
+                meter.bill += event["args"]["bill"]
+            if hour % 12 == 0:
+                say(
+                    f"   hour {hour:>2}: {len(meters)} readings relayed, {len(settled)} intervals settled"
+                )
+
         rows = []
-        for label, address in holders:
-            tokens = wallet.functions.balanceOf(address).call()
-            ether = w3.eth.get_balance(address)
-            balances[label] = tokens
-            rows.append([label, address, units(ether, 18), units(tokens, decimals)])
-        say("")
-        say(table(rows, ["holder", "address", "ETH", symbol]))
+        figures = {}
+        for meter in meters:
+            owner = accounts[meter.owner_index].address
+            balance = ob.functions.balance_of(owner).call()
+            debt = ob.functions.debt_of(owner).call()
+            figures[meter.label] = {
+                "produced_wh": meter.produced,
+                "consumed_wh": meter.consumed,
+                "reward": meter.reward,
+                "bill": meter.bill,
+                "balance": balance,
+                "debt": debt,
+            }
+            rows.append(
+                [
+                    meter.label,
+                    units(meter.produced, 3, 3),
+                    units(meter.consumed, 3, 3),
+                    units(meter.reward, decimals),
+                    units(meter.bill, decimals),
+                    units(balance, decimals),
+                    units(debt, decimals),
+                ]
+            )
         say("")
         say(
-            f"sold {units(wallet.functions.tokens_sold().call(), decimals)} {symbol} "
-            f"for {units(wallet.functions.wei_raised().call(), 18)} ETH; "
-            f"total supply {units(wallet.functions.totalSupply().call(), decimals)} {symbol}"
+            table(
+                rows,
+                [
+                    "meter",
+                    "produced kWh",
+                    "consumed kWh",
+                    f"feed-in {symbol}",
+                    f"bill {symbol}",
+                    f"ledger {symbol}",
+                    f"debt {symbol}",
+                ],
+            )
         )
-    return balances
+        say(
+            f"\noperator treasury: {units(ob.functions.treasury().call(), decimals)} {symbol}; "
+            f"{HOURS * len(meters)} measurements settled in {time.monotonic() - began:.1f} s"
+        )
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,7 +65,7 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
 
     wallet = conn.extra_data["wallet"]
     now = conn.w3.eth.get_block("latest")["timestamp"]
-    deployer.deploy(
+    wallet_address = deployer.deploy(
         "Wallet",
         lambda: (
             wallet["name"],
@@ -76,6 +76,23 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
             wallet["sale_rate"],
             now + wallet["sale_duration"],
         ),
+    )
+
+    meters = conn.extra_data["meters"]
+    backend = deployer.deploy(
+        "SmartMeterBackend", lambda: (meters["interval_length"], meters["future_tolerance"])
+    )
+    operator = conn.extra_data["operator"]
+    deployer.deploy(
+        "OperatorBackend",
+        lambda: (
+            wallet_address,
+            operator["notice_period"],
+            operator["retail_price"],
+            operator["feed_in_reward"],
+            [backend],
+        ),
+        depends_on=["Wallet", "SmartMeterBackend"],
     )
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,10 +23,23 @@ def test_deploy_writes_the_deployments_file(anvil_connection, tmp_path):
     assert on_disk == record
     assert on_disk["chain_id"] == 31_337
     assert on_disk["network"] == "anvil"
-    wallet = on_disk["contracts"]["Wallet"]
-    assert Web3.is_checksum_address(wallet["address"])
-    assert wallet["block"] == anvil_connection.w3.eth.block_number
-    assert {entry.get("name") for entry in wallet["abi"]} >= {"buyTokens", "permit", "transfer"}
+    contracts = on_disk["contracts"]
+    assert list(contracts) == ["Wallet", "SmartMeterBackend", "OperatorBackend"]
+    assert [entry["block"] for entry in contracts.values()] == [1, 2, 3]
+    for entry in contracts.values():
+        assert Web3.is_checksum_address(entry["address"])
+    wallet_functions = {entry.get("name") for entry in contracts["Wallet"]["abi"]}
+    assert wallet_functions >= {"buyTokens", "permit", "transfer"}
+
+
+def test_deploy_wires_the_contracts(anvil_connection, tmp_path):
+    record = deploy_all(anvil_connection, tmp_path)
+    w3 = anvil_connection.w3
+    operator = contract(w3, record, "OperatorBackend")
+    backend = record["contracts"]["SmartMeterBackend"]["address"]
+    assert operator.functions.token().call() == record["contracts"]["Wallet"]["address"]
+    assert operator.functions.is_trusted(backend).call()
+    assert contract(w3, record, "SmartMeterBackend").functions.interval_length().call() == 3_600
 
 
 def test_deploy_again_reuses_what_is_on_chain(anvil_connection, tmp_path, caplog):
@@ -47,6 +60,9 @@ def test_deploy_again_after_chain_reset_deploys_anew(anvil_connection, tmp_path)
     second = deploy_all(anvil_connection, tmp_path)
     assert second["contracts"]["Wallet"]["address"] != record["contracts"]["Wallet"]["address"]
     assert second["contracts"]["Wallet"]["block"] > first["contracts"]["Wallet"]["block"]
+    # The operator backend names the token: it is deployed anew with it.
+    assert second["contracts"]["OperatorBackend"] != first["contracts"]["OperatorBackend"]
+    assert second["contracts"]["SmartMeterBackend"] == first["contracts"]["SmartMeterBackend"]
 
 
 def test_buy_tokens_over_json_rpc(anvil_connection, anvil_accounts, tmp_path):

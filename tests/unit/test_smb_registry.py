@@ -39,10 +39,11 @@ def register(
     )
 
 
-def test_init_sets_grid_and_admin(smb, deployer):
+def test_init_sets_grid_admin_and_operator(smb, deployer):
     assert smb.interval_length() == INTERVAL
     assert smb.future_tolerance() == 300
     assert smb.hasRole(smb.DEFAULT_ADMIN_ROLE(), deployer)
+    assert smb.hasRole(smb.OPERATOR_ROLE(), deployer)
     assert smb.eip712Domain()[1:3] == ("OpenKWh SmartMeterBackend", "1")
 
 
@@ -266,20 +267,28 @@ def call_privileged(smb, name, meter, who):
 
 
 OWNERS = {
-    "set_issuing_body": ("deployer", "access_control: account is missing role"),
-    "grantRole": ("deployer", "access_control: account is missing role"),
-    "revokeRole": ("deployer", "access_control: account is missing role"),
-    "certify_installer": ("issuing_body", "meter: caller is not the issuing body of this sector"),
-    "withdraw_certification": (
-        "issuing_body",
+    "set_issuing_body": (("deployer",), "access_control: account is missing role"),
+    "grantRole": (("deployer",), "access_control: account is missing role"),
+    "revokeRole": (("deployer",), "access_control: account is missing role"),
+    "certify_installer": (
+        ("issuing_body",),
         "meter: caller is not the issuing body of this sector",
     ),
-    "register_meter": ("installer", "meter: caller is not a certified installer for this sector"),
-    "rotate_signer": ("installer", "meter: caller is not a certified installer for this sector"),
-    "suspend_meter": ("operator", "access_control: account is missing role"),
-    "transfer_meter": ("alice", "meter: caller is not the meter owner"),
+    "withdraw_certification": (
+        ("issuing_body",),
+        "meter: caller is not the issuing body of this sector",
+    ),
+    "register_meter": (
+        ("installer",),
+        "meter: caller is not a certified installer for this sector",
+    ),
+    "rotate_signer": (("installer",), "meter: caller is not a certified installer for this sector"),
+    "suspend_meter": (("operator", "deployer"), "access_control: account is missing role"),
+    "transfer_meter": (("alice",), "meter: caller is not the meter owner"),
 }
-MATRIX = [(name, role) for name, (owner, _) in OWNERS.items() for role in ROLES if role != owner]
+MATRIX = [
+    (name, role) for name, (owners, _) in OWNERS.items() for role in ROLES if role not in owners
+]
 
 
 @pytest.mark.parametrize(("function", "role"), MATRIX)
@@ -295,6 +304,7 @@ def test_resume_meter_rejects_every_non_operator(
     smb, solar_meter, operator, issuing_body, installer, actors
 ):
     smb.suspend_meter(solar_meter, "tamper", sender=operator)
-    for who in [*actors.values(), issuing_body, installer]:
+    non_operators = [actors[name] for name in ("alice", "bob", "carol")]
+    for who in [*non_operators, issuing_body, installer]:
         with boa.reverts("access_control: account is missing role"):
             smb.resume_meter(solar_meter, "ok", sender=who)

@@ -1,0 +1,365 @@
+"""What the admin, the grid operator, an issuing body and an installer do on chain.
+
+Each action is a plain function (web3 + an account + the deployments file), used
+by the demo and the benchmarks, and a sub-command of its role's command line:
+
+    python -m scripts.admin         set-issuing-body, grant-operator
+    python -m scripts.operator      announce-tariff, fund-treasury, suspend-meter,
+                                    resume-meter, trust-backend, untrust-backend
+    python -m scripts.issuing_body  certify-installer, withdraw-certification
+    python -m scripts.installer     register-meter, rotate-signer
+
+Amounts are integers: token base units, token base units per Wh, W, unix seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from meter_bridge.signing import meter_id as meter_id_from_gsrn
+from scripts.chain import TransactionFailed, contract, transact
+from scripts.deploy import DEPLOYMENTS_DIR, deployments_path, load_deployments
+from scripts.network import ConnectionSetupError, add_network_arguments, connect_from_args
+
+logger = logging.getLogger(__name__)
+
+KINDS = {"production": 1, "consumption": 2, "both": 3}  # SmartMeterBackend.MeterKind flags
+
+
+class Actor:
+    """An account acting on one deployment."""
+
+    def __init__(self, w3: Web3, account: LocalAccount, deployments: dict):
+        self.w3 = w3
+        self.account = account
+        self.deployments = deployments
+
+    def contract(self, name: str):
+        return contract(self.w3, self.deployments, name)
+
+    def send(self, call, value: int = 0):
+        return transact(self.w3, self.account, call, value)
+
+
+# ADMIN
+
+
+def set_issuing_body(actor: Actor, sector: str, body: str, appointed: bool = True):
+    smb = actor.contract("SmartMeterBackend")
+    return actor.send(smb.functions.set_issuing_body(sector, body, appointed))
+
+
+def grant_operator(actor: Actor, account: str):
+    """Makes ``account`` operator of both backends."""
+    receipts = []
+    for name in ("SmartMeterBackend", "OperatorBackend"):
+        backend = actor.contract(name)
+        role = backend.functions.OPERATOR_ROLE().call()
+        receipts.append(actor.send(backend.functions.grantRole(role, account)))
+    return receipts
+
+
+# ISSUING BODY
+
+
+def certify_installer(actor: Actor, sector: str, installer: str):
+    smb = actor.contract("SmartMeterBackend")
+    return actor.send(smb.functions.certify_installer(sector, installer))
+
+
+def withdraw_certification(actor: Actor, sector: str, installer: str):
+    smb = actor.contract("SmartMeterBackend")
+    return actor.send(smb.functions.withdraw_certification(sector, installer))
+
+
+# INSTALLER
+
+
+def register_meter(
+    actor: Actor,
+    meter_id: bytes,
+    signer: str,
+    owner: str,
+    sector: str,
+    kind: str,
+    capacity_w: int = 0,
+    tech_code: str = "",
+    fuel_code: str = "",
+):
+    smb = actor.contract("SmartMeterBackend")
+    return actor.send(
+        smb.functions.register_meter(
+            meter_id, signer, owner, sector, tech_code, fuel_code, capacity_w, KINDS[kind]
+        )
+    )
+
+
+def rotate_signer(actor: Actor, meter_id: bytes, signer: str):
+    smb = actor.contract("SmartMeterBackend")
+    return actor.send(smb.functions.rotate_signer(meter_id, signer))
+
+
+# OPERATOR
+
+
+def announce_tariff(actor: Actor, retail_price: int, feed_in_reward: int, effective_from: int):
+    ob = actor.contract("OperatorBackend")
+    return actor.send(ob.functions.announce_tariff(retail_price, feed_in_reward, effective_from))
+
+
+def fund_treasury(actor: Actor, amount: int):
+    """Approves the OperatorBackend for ``amount`` and funds the treasury with it."""
+    ob = actor.contract("OperatorBackend")
+    token = actor.contract("Wallet")
+    actor.send(token.functions.approve(ob.address, amount))
+    return actor.send(ob.functions.fund_treasury(amount))
+
+
+def suspend_meter(actor: Actor, meter_id: bytes, reason: str):
+    smb = actor.contract("SmartMeterBackend")
+    return actor.send(smb.functions.suspend_meter(meter_id, reason))
+
+
+def resume_meter(actor: Actor, meter_id: bytes, reason: str):
+    smb = actor.contract("SmartMeterBackend")
+    return actor.send(smb.functions.resume_meter(meter_id, reason))
+
+
+def announce_backend_trust(actor: Actor, backend: str, trusted: bool):
+    ob = actor.contract("OperatorBackend")
+    return actor.send(ob.functions.announce_backend_trust(backend, trusted))
+
+
+# COMMAND LINE
+
+
+def _address(text: str) -> str:
+    if not Web3.is_address(text):
+        raise argparse.ArgumentTypeError(f"not an address: {text!r}")
+    return Web3.to_checksum_address(text)
+
+
+def _bytes32(text: str) -> bytes:
+    raw = bytes.fromhex(text.removeprefix("0x"))
+    if len(raw) != 32:
+        raise argparse.ArgumentTypeError(f"expected 32 bytes of hex, got {len(raw)}")
+    return raw
+
+
+def _natural(text: str) -> int:
+    value = int(text.replace("_", ""))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text}")
+    return value
+
+
+def _meter_id(args: argparse.Namespace) -> bytes:
+    if args.meter_id:
+        return args.meter_id
+    return meter_id_from_gsrn(args.gsrn, args.salt_file.read_bytes().strip())
+
+
+def _add_meter_arguments(parser: argparse.ArgumentParser) -> None:
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--meter-id", type=_bytes32, help="the on-chain meter id (32 bytes hex)")
+    which.add_argument("--gsrn", help="the meter's 18-digit GSRN/EAN; hashed with --salt-file")
+    parser.add_argument(
+        "--salt-file", type=Path, help="file with the salt for --gsrn (>= 16 bytes)"
+    )
+
+
+# role => {sub-command: (help, add arguments, run(actor, args))}
+COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
+    "admin": {
+        "set-issuing-body": (
+            "appoint (or with --remove, remove) the issuing body of a sector",
+            lambda p: (
+                p.add_argument("--sector", required=True, help='bidding zone, e.g. "DK1"'),
+                p.add_argument("--body", type=_address, required=True, help="issuing body address"),
+                p.add_argument("--remove", action="store_true", help="remove instead of appoint"),
+            ),
+            lambda a, args: set_issuing_body(a, args.sector, args.body, not args.remove),
+        ),
+        "grant-operator": (
+            "make an account operator of the meter and operator backends",
+            lambda p: p.add_argument("--account-address", type=_address, required=True),
+            lambda a, args: grant_operator(a, args.account_address),
+        ),
+    },
+    "operator": {
+        "announce-tariff": (
+            "announce a tariff, at least the notice period ahead",
+            lambda p: (
+                p.add_argument(
+                    "--retail",
+                    type=_natural,
+                    required=True,
+                    help="retail price, token base units per Wh",
+                ),
+                p.add_argument(
+                    "--feed-in",
+                    type=_natural,
+                    required=True,
+                    help="feed-in reward, token base units per Wh",
+                ),
+                p.add_argument(
+                    "--effective-from", type=_natural, required=True, help="unix seconds"
+                ),
+            ),
+            lambda a, args: announce_tariff(a, args.retail, args.feed_in, args.effective_from),
+        ),
+        "fund-treasury": (
+            "approve and move tokens into the reward treasury",
+            lambda p: p.add_argument(
+                "--amount", type=_natural, required=True, help="token base units"
+            ),
+            lambda a, args: fund_treasury(a, args.amount),
+        ),
+        "suspend-meter": (
+            "stop accepting a meter's readings (tamper alarm)",
+            lambda p: (_add_meter_arguments(p), p.add_argument("--reason", required=True)),
+            lambda a, args: suspend_meter(a, _meter_id(args), args.reason),
+        ),
+        "resume-meter": (
+            "accept a suspended meter's readings again",
+            lambda p: (_add_meter_arguments(p), p.add_argument("--reason", required=True)),
+            lambda a, args: resume_meter(a, _meter_id(args), args.reason),
+        ),
+        "trust-backend": (
+            "announce trusting a SmartMeterBackend, effective after the notice period",
+            lambda p: p.add_argument("--backend", type=_address, required=True),
+            lambda a, args: announce_backend_trust(a, args.backend, True),
+        ),
+        "untrust-backend": (
+            "announce no longer trusting a SmartMeterBackend, effective after the notice period",
+            lambda p: p.add_argument("--backend", type=_address, required=True),
+            lambda a, args: announce_backend_trust(a, args.backend, False),
+        ),
+    },
+    "issuing_body": {
+        "certify-installer": (
+            "certify an installer for your sector",
+            lambda p: (
+                p.add_argument("--sector", required=True),
+                p.add_argument("--installer", type=_address, required=True),
+            ),
+            lambda a, args: certify_installer(a, args.sector, args.installer),
+        ),
+        "withdraw-certification": (
+            "withdraw an installer's certification",
+            lambda p: (
+                p.add_argument("--sector", required=True),
+                p.add_argument("--installer", type=_address, required=True),
+            ),
+            lambda a, args: withdraw_certification(a, args.sector, args.installer),
+        ),
+    },
+    "installer": {
+        "register-meter": (
+            "register a sealed meter and the key made on its device",
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument(
+                    "--signer",
+                    type=_address,
+                    required=True,
+                    help="address of the meter key (from `meter-bridge keygen`)",
+                ),
+                p.add_argument("--owner", type=_address, required=True),
+                p.add_argument("--sector", required=True, help='bidding zone, e.g. "DK1"'),
+                p.add_argument("--kind", choices=sorted(KINDS), required=True),
+                p.add_argument(
+                    "--capacity-w",
+                    type=_natural,
+                    default=0,
+                    help="rated production capacity in W (producers)",
+                ),
+                p.add_argument("--tech-code", default="", help='AIB EECS, e.g. "T020002"'),
+                p.add_argument("--fuel-code", default="", help='AIB EECS, e.g. "F01050100"'),
+            ),
+            lambda a, args: register_meter(
+                a,
+                _meter_id(args),
+                args.signer,
+                args.owner,
+                args.sector,
+                args.kind,
+                args.capacity_w,
+                args.tech_code,
+                args.fuel_code,
+            ),
+        ),
+        "rotate-signer": (
+            "replace a meter's key (device replaced)",
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument("--signer", type=_address, required=True),
+            ),
+            lambda a, args: rotate_signer(a, _meter_id(args), args.signer),
+        ),
+    },
+}
+
+
+def main(role: str, argv: list[str] | None = None) -> int:
+    """The command line of one role."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m scripts.{role}",
+        description=f"OpenKWh {role.replace('_', ' ')} actions on a deployment "
+        "(deployments/<network>.json).",
+    )
+    add_network_arguments(parser)
+    parser.add_argument(
+        "--deployments", type=Path, help="deployments file (default: deployments/<network>.json)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (text, add_arguments, _) in COMMANDS[role].items():
+        add_arguments(commands.add_parser(name, help=text, description=text))
+    args = parser.parse_args(argv)
+    if getattr(args, "gsrn", None) and not args.salt_file:
+        parser.error("--gsrn needs --salt-file")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    path = args.deployments or deployments_path(args.network, DEPLOYMENTS_DIR)
+    deployments = load_deployments(path)
+    if deployments is None:
+        parser.exit(2, f"{parser.prog}: no deployments file {path}: run `make deploy` first\n")
+    try:
+        conn = connect_from_args(args)
+    except ConnectionSetupError as exc:
+        parser.exit(2, f"{parser.prog}: {exc}\n")
+    if conn.chain_id != deployments["chain_id"]:
+        parser.exit(
+            2,
+            f"{parser.prog}: {path} is for chain {deployments['chain_id']}, "
+            f"the node is chain {conn.chain_id}\n",
+        )
+    run = COMMANDS[role][args.command][2]
+    try:
+        result = run(Actor(conn.w3, conn.account, deployments), args)
+    except (TransactionFailed, ValueError) as exc:
+        parser.exit(1, f"{parser.prog} {args.command}: {exc}\n")
+    receipts = result if isinstance(result, list) else [result]
+    for receipt in receipts:
+        print(
+            json.dumps(
+                {
+                    "tx": receipt["transactionHash"].to_0x_hex(),
+                    "block": receipt["blockNumber"],
+                    "gas": receipt["gasUsed"],
+                }
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(sys.argv[1]))

@@ -1,0 +1,164 @@
+"""The role command lines (admin, issuing body, installer, operator) against a real anvil."""
+
+import json
+
+import boa
+import pytest
+
+from meter_bridge.signing import gs1_check_digit, meter_id
+from scripts import actions
+from scripts.deploy import deploy_all
+from scripts.network import PRIVATE_KEY_ENV
+
+pytestmark = pytest.mark.anvil
+
+GSRN_BODY = "57131310000000042"
+
+
+@pytest.fixture
+def deployment(anvil_connection, tmp_path):
+    deploy_all(anvil_connection, tmp_path)
+    return tmp_path / "anvil.json"
+
+
+@pytest.fixture
+def cli(anvil, deployment, monkeypatch, capsys):
+    """Runs ``python -m scripts.<role> …`` in-process as the given dev account."""
+    previous = boa.env
+
+    def run(role, account, *argv):
+        monkeypatch.setenv(PRIVATE_KEY_ENV, account.key.hex())
+        try:
+            code = actions.main(
+                role, ["--rpc-url", anvil.url, "--deployments", str(deployment), *argv]
+            )
+        except SystemExit as exit_:
+            code = exit_.code
+        finally:
+            boa.set_env(previous)
+        return code, capsys.readouterr()
+
+    return run
+
+
+def test_roles_register_and_suspend_a_meter(
+    cli, anvil_connection, anvil_accounts, deployment, tmp_path
+):
+    admin, body, installer, owner, signer = (anvil_accounts[i] for i in (0, 4, 5, 6, 7))
+    salt = tmp_path / "salt"
+    salt.write_bytes(b"0123456789abcdef-demo-salt")
+    gsrn = GSRN_BODY + str(gs1_check_digit(GSRN_BODY))
+
+    code, out = cli("admin", admin, "set-issuing-body", "--sector", "DK1", "--body", body.address)
+    assert code == 0, out.err
+    assert json.loads(out.out)["gas"] > 21_000
+    assert (
+        cli(
+            "issuing_body",
+            body,
+            "certify-installer",
+            "--sector",
+            "DK1",
+            "--installer",
+            installer.address,
+        )[0]
+        == 0
+    )
+    code, out = cli(
+        "installer",
+        installer,
+        "register-meter",
+        "--gsrn",
+        gsrn,
+        "--salt-file",
+        str(salt),
+        "--signer",
+        signer.address,
+        "--owner",
+        owner.address,
+        "--sector",
+        "DK1",
+        "--kind",
+        "both",
+        "--capacity-w",
+        "5000",
+        "--tech-code",
+        "T020002",
+        "--fuel-code",
+        "F01050100",
+    )
+    assert code == 0, out.err
+    assert (
+        cli(
+            "operator",
+            admin,
+            "suspend-meter",
+            "--gsrn",
+            gsrn,
+            "--salt-file",
+            str(salt),
+            "--reason",
+            "seal broken",
+        )[0]
+        == 0
+    )
+
+    deployments = json.loads(deployment.read_text())
+    smb = anvil_connection.w3.eth.contract(
+        **{k: deployments["contracts"]["SmartMeterBackend"][k] for k in ("address", "abi")}
+    )
+    meter = meter_id(gsrn, salt.read_bytes())
+    info = smb.functions.meter(meter).call()
+    assert info[0] == owner.address
+    assert info[1] == signer.address
+    assert smb.functions.is_suspended(meter).call()
+
+
+def test_revert_reason_reaches_the_user(cli, anvil_accounts):
+    code, out = cli(
+        "issuing_body",
+        anvil_accounts[3],
+        "certify-installer",
+        "--sector",
+        "DK1",
+        "--installer",
+        anvil_accounts[5].address,
+    )
+    assert code == 1
+    assert "meter: caller is not the issuing body of this sector" in out.err
+
+
+def test_bad_gsrn_is_refused_before_anything_is_sent(cli, anvil_accounts, tmp_path):
+    salt = tmp_path / "salt"
+    salt.write_bytes(b"0123456789abcdef")
+    code, out = cli(
+        "operator",
+        anvil_accounts[0],
+        "suspend-meter",
+        "--gsrn",
+        "123",
+        "--salt-file",
+        str(salt),
+        "--reason",
+        "x",
+    )
+    assert code == 1
+    assert "not a valid 18-digit GSRN" in out.err
+
+
+def test_missing_deployments_file_says_what_to_do(anvil, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        actions.main(
+            "operator",
+            [
+                "--rpc-url",
+                anvil.url,
+                "--deployments",
+                str(tmp_path / "none.json"),
+                "fund-treasury",
+                "--amount",
+                "1",
+            ],
+        )
+    assert exit_.value.code == 2
+    assert "run `make deploy` first" in capsys.readouterr().err
