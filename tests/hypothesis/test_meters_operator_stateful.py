@@ -58,8 +58,9 @@ class MetersAndOperator(RuleBasedStateMachine):
     @initialize()
     def deploy(self):
         with boa.env.prank(ADMIN):
-            self.token = WALLET.deploy("OpenKWh Token", "OKWH", 18, 10**27, 0, 1,
-                                       boa.env.evm.patch.timestamp + 1)
+            self.token = WALLET.deploy(
+                "OpenKWh Token", "OKWH", 18, 10**27, 0, 1, boa.env.evm.patch.timestamp + 1
+            )
             self.smb = SMB.deploy(HOUR, TOLERANCE)
             self.ob = OB.deploy(self.token.address, NOTICE, RETAIL, FEED_IN, [self.smb.address])
             self.smb.set_issuing_body("DK1", BODY, True)
@@ -71,8 +72,17 @@ class MetersAndOperator(RuleBasedStateMachine):
         self.meters = []
         baseline_end = self.now() - self.now() % HOUR
         for i in range(3):
-            self.smb.register_meter(METER_IDS[i], KEYS[i].address, OWNERS[i], "DK1", "T020002",
-                                    "F01050100", 5_000, KINDS[i], sender=INSTALLER)
+            self.smb.register_meter(
+                METER_IDS[i],
+                KEYS[i].address,
+                OWNERS[i],
+                "DK1",
+                "T020002",
+                "F01050100",
+                5_000,
+                KINDS[i],
+                sender=INSTALLER,
+            )
             self.submit(i, baseline_end, 1_000, 1_000)
             last = (baseline_end, 1_000, 1_000)
             self.meters.append(MeterModel(owner=i, baseline=last, last=last))
@@ -90,8 +100,9 @@ class MetersAndOperator(RuleBasedStateMachine):
 
     def submit(self, i, end, imported, exported, key=None):
         reading = Reading(METER_IDS[i], end, imported, exported, keccak(text=f"{i}{end}"))
-        signed = sign_reading(key or KEYS[i], reading, boa.env.evm.patch.chain_id,
-                              str(self.smb.address))
+        signed = sign_reading(
+            key or KEYS[i], reading, boa.env.evm.patch.chain_id, str(self.smb.address)
+        )
         self.smb.submit_reading(*signed.contract_args())
 
     def tariff_at(self, timestamp):
@@ -114,8 +125,10 @@ class MetersAndOperator(RuleBasedStateMachine):
 
     # meters
 
-    @rule(hours=st.integers(min_value=1, max_value=3),
-          flows=st.lists(st.tuples(wh, wh), min_size=3, max_size=3))
+    @rule(
+        hours=st.integers(min_value=1, max_value=3),
+        flows=st.lists(st.tuples(wh, wh), min_size=3, max_size=3),
+    )
     def meters_report(self, hours, flows):
         """Every meter reports its registers ``hours`` after its last reading."""
         for i, (imported, exported) in enumerate(flows):
@@ -134,8 +147,10 @@ class MetersAndOperator(RuleBasedStateMachine):
             meter.last = (end, new_import, new_export)
             self.touched.add((i, last_end))
 
-    @rule(i=meter_index, forgery=st.sampled_from(["replay", "backwards", "unaligned", "future",
-                                                  "impostor"]))
+    @rule(
+        i=meter_index,
+        forgery=st.sampled_from(["replay", "backwards", "unaligned", "future", "impostor"]),
+    )
     def forged_reading(self, i, forgery):
         meter = self.meters[i]
         if meter.suspended:
@@ -264,9 +279,11 @@ class MetersAndOperator(RuleBasedStateMachine):
             self.ob.withdraw_revenue(amount, ADMIN, sender=ADMIN)
             self.treasury -= amount
 
-    @rule(retail=st.integers(min_value=0, max_value=10**15),
-          feed_in=st.integers(min_value=0, max_value=10**15),
-          delay=st.integers(min_value=0, max_value=3 * NOTICE))
+    @rule(
+        retail=st.integers(min_value=0, max_value=10**15),
+        feed_in=st.integers(min_value=0, max_value=10**15),
+        delay=st.integers(min_value=0, max_value=3 * NOTICE),
+    )
     def announce_tariff(self, retail, feed_in, delay):
         effective = self.now() + delay
         if delay < NOTICE:
