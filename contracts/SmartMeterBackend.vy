@@ -520,6 +520,21 @@ def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uin
 
 @external
 @view
+def consumption_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, bytes32):
+    """
+    @notice What a retirement against consumption needs in one call.
+    @return (meter owner, interval end, consumed Wh, keccak256 of the meter's
+            sector); the end is zero when there is no such measurement.
+    """
+    end: uint256 = 0
+    produced: uint256 = 0
+    consumed: uint256 = 0
+    end, produced, consumed = self._unpack(self._measurements[meter_id][interval_begin])
+    return self._meters[meter_id].owner, end, consumed, keccak256(self._meters[meter_id].sector)
+
+
+@external
+@view
 def DOMAIN_SEPARATOR() -> bytes32:
     """
     @return bytes32 The EIP-712 domain separator readings are signed under.

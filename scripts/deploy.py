@@ -95,6 +95,13 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
         depends_on=["Wallet", "SmartMeterBackend"],
     )
 
+    registry = conn.extra_data["registry"]
+    deployer.deploy(
+        "GGORegistry",
+        lambda: (backend, registry["validity"]),
+        depends_on=["SmartMeterBackend"],
+    )
+
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".json.tmp")
     temporary.write_text(json.dumps(record, indent=2) + "\n")

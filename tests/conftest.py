@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.chain",
     "tests.fixtures.meters",
     "tests.fixtures.operator",
+    "tests.fixtures.registry",
 ]

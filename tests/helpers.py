@@ -24,3 +24,12 @@ SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 def high_s_twin(v: int, r: int, s: int) -> tuple[int, int, int]:
     """The malleated twin of a low-s signature: same signer, s flipped, v flipped."""
     return (55 - v, r, SECP256K1_N - s)
+
+
+def values(event) -> tuple:
+    """An event's decoded fields in declaration order, without the emitting address.
+
+    The standard ERC events name their fields with a leading underscore
+    (``_from``, ``_id``), which the decoded named tuple cannot keep as names.
+    """
+    return tuple(event)[1:]

@@ -24,8 +24,8 @@ def test_deploy_writes_the_deployments_file(anvil_connection, tmp_path):
     assert on_disk["chain_id"] == 31_337
     assert on_disk["network"] == "anvil"
     contracts = on_disk["contracts"]
-    assert list(contracts) == ["Wallet", "SmartMeterBackend", "OperatorBackend"]
-    assert [entry["block"] for entry in contracts.values()] == [1, 2, 3]
+    assert list(contracts) == ["Wallet", "SmartMeterBackend", "OperatorBackend", "GGORegistry"]
+    assert [entry["block"] for entry in contracts.values()] == [1, 2, 3, 4]
     for entry in contracts.values():
         assert Web3.is_checksum_address(entry["address"])
     wallet_functions = {entry.get("name") for entry in contracts["Wallet"]["abi"]}
@@ -40,6 +40,7 @@ def test_deploy_wires_the_contracts(anvil_connection, tmp_path):
     assert operator.functions.token().call() == record["contracts"]["Wallet"]["address"]
     assert operator.functions.is_trusted(backend).call()
     assert contract(w3, record, "SmartMeterBackend").functions.interval_length().call() == 3_600
+    assert contract(w3, record, "GGORegistry").functions.backend().call() == backend
 
 
 def test_deploy_again_reuses_what_is_on_chain(anvil_connection, tmp_path, caplog):

@@ -1,0 +1,648 @@
+# pragma version ~=0.4.3
+"""
+@title OpenKWh granular guarantees of origin
+@license GNU Affero General Public License v3.0 only
+@notice Hourly certificates of origin (seed 002, Energinet's Project Origin)
+        as ERC-1155 tokens of whole Wh, with ERC-1888 claims. A certificate
+        is the production measurement of one interval of one certified meter:
+        its id is `uint256(keccak256(abi_encode(meter_id, interval_begin)))`.
+        Issuance is permissionless and idempotent; Wh sold forward are minted
+        to the Exchange's custody, the rest to the meter's owner. A holder
+        retires (claims) Wh against its own consumption measurement of the same
+        interval and sector; an interval's retired Wh never exceed its
+        consumed Wh.
+@custom:security Trusted: the SmartMeterBackend this registry certifies (its
+                 measurements and its issuing bodies), and the admin, who
+                 wires the Exchange once. An issuing body can revoke the
+                 certificates of its sector. Expired or revoked certificates
+                 neither move nor retire.
+@custom:storage The ERC-1155 logic is written here rather than taken from
+                snekmate's `erc1155` module because the layout is what makes
+                hourly certificates affordable: a certificate is one packed
+                slot; the owner's share is not written at issuance but
+                credited the first time the owner moves or retires it (the
+                TransferSingle event is logged at issuance as usual); a
+                holder's balance and claimed balance share one slot.
+"""
+
+
+from ethereum.ercs import IERC165
+implements: IERC165
+
+from snekmate.tokens.interfaces import IERC1155
+implements: IERC1155
+
+from snekmate.tokens.interfaces import IERC1155MetadataURI
+implements: IERC1155MetadataURI
+
+from snekmate.tokens.interfaces import IERC1155Receiver
+
+from snekmate.auth import access_control
+initializes: access_control
+
+
+exports: (
+    access_control.DEFAULT_ADMIN_ROLE,
+    access_control.hasRole,
+    access_control.getRoleAdmin,
+    access_control.grantRole,
+    access_control.revokeRole,
+    access_control.renounceRole,
+    # @notice Not exported: `supportsInterface` (this contract answers for
+    # ERC-1155 and its metadata too) and `set_role_admin`.
+)
+
+
+flag MeterKind:
+    PRODUCTION
+    CONSUMPTION
+
+
+struct MeterInfo:
+    owner: address
+    signer: address
+    installer: address
+    sector: String[16]
+    tech_code: String[16]
+    fuel_code: String[16]
+    capacity_w: uint256
+    kind: MeterKind
+    registered_at: uint256
+
+
+struct Certificate:
+    meter_id: bytes32
+    interval_begin: uint256
+    interval_end: uint256
+    sector: String[16]
+    tech_code: String[16]
+    fuel_code: String[16]
+    issued_wh: uint256
+    custody_wh: uint256
+    expiry: uint256
+    revoked: bool
+
+
+struct Retirement:
+    id: uint256
+    wh: uint256
+    consumption_meter_id: bytes32
+
+
+interface ISmartMeterBackend:
+    def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, uint256): view
+    def consumption_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, bytes32): view
+    def meter(meter_id: bytes32) -> MeterInfo: view
+    def is_issuing_body(sector: String[16], account: address) -> bool: view
+    def interval_length() -> uint256: view
+
+
+interface IExchange:
+    def sold_wh(meter_id: bytes32, interval_begin: uint256) -> uint256: view
+
+
+MAX_BATCH: constant(uint256) = 96
+MAX_CLAIM_DATA: constant(uint256) = 256  # bytes
+MAX_REASON: constant(uint256) = 128  # characters
+ENERGY_TOPIC: constant(int256) = 1  # ERC-1888 topic of these claims: energy attribute certificates
+
+_SUPPORTED_INTERFACES: constant(bytes4[4]) = [
+    0x01FFC9A7,  # ERC-165
+    0xD9B67A26,  # ERC-1155
+    0x0E89341C,  # ERC-1155 metadata URI
+    0x7965DB0B,  # access control
+]
+_ON_RECEIVED: constant(bytes4) = method_id("onERC1155Received(address,address,uint256,uint256,bytes)", output_type=bytes4)
+_ON_BATCH_RECEIVED: constant(bytes4) = method_id("onERC1155BatchReceived(address,address,uint256[],uint256[],bytes)", output_type=bytes4)
+
+# Certificate slot: begin (bits 0-39, unix seconds), issued Wh (40-87), Wh in
+# the Exchange's custody (88-135), meter number (136-159), owner epoch
+# (160-175), sector number (176-191), flags: owner's share credited (192),
+# revoked (193), expiry logged (194).
+_UINT40: constant(uint256) = 2**40 - 1
+_UINT48: constant(uint256) = 2**48 - 1
+_UINT24: constant(uint256) = 2**24 - 1
+_UINT16: constant(uint256) = 2**16 - 1
+_CREDITED: constant(uint256) = 1 << 192
+_REVOKED: constant(uint256) = 1 << 193
+_EXPIRY_LOGGED: constant(uint256) = 1 << 194
+
+# Meter record: owner at the last issuance (bits 0-159), meter number
+# (160-183), owner epoch (184-199), sector number (200-215).
+_UINT160: constant(uint256) = 2**160 - 1
+
+# Holding slot: balance (bits 0-127) and claimed balance (128-255), in Wh.
+_UINT128: constant(uint256) = 2**128 - 1
+
+
+# @dev The SmartMeterBackend whose measurements this registry certifies.
+backend: public(immutable(ISmartMeterBackend))
+
+# @dev Interval length of the backend, in seconds.
+interval_length: public(immutable(uint256))
+
+# @dev Seconds a certificate stays valid after its interval ends.
+validity: public(immutable(uint256))
+
+# @dev The Exchange holding sold Wh in custody; wired once by the admin.
+exchange: public(address)
+
+isApprovedForAll: public(HashMap[address, HashMap[address, bool]])
+
+_certificates: HashMap[uint256, uint256]
+_holdings: HashMap[address, HashMap[uint256, uint256]]
+_meters: HashMap[bytes32, uint256]
+_meter_ids: HashMap[uint256, bytes32]  # meter number => meter id
+_owners: HashMap[uint256, HashMap[uint256, address]]  # meter number => epoch => owner
+_sector_numbers: HashMap[bytes32, uint256]  # keccak256(sector) => sector number
+_sector_names: HashMap[uint256, String[16]]
+_sector_keys: HashMap[uint256, bytes32]
+_meter_count: uint256
+_sector_count: uint256
+
+# @dev Retired Wh per consumption meter and interval begin.
+retired_against: public(HashMap[bytes32, HashMap[uint256, uint256]])
+
+
+event CertificateIssued:
+    id: indexed(uint256)
+    meter_id: indexed(bytes32)
+    interval_begin: uint256
+    issued_wh: uint256
+    custody_wh: uint256
+
+
+event ClaimSingle:
+    _claimIssuer: indexed(address)
+    _claimSubject: indexed(address)
+    _topic: indexed(int256)
+    _id: uint256
+    _value: uint256
+    _claimData: Bytes[MAX_CLAIM_DATA]
+
+
+event CertificateRetired:
+    id: indexed(uint256)
+    consumption_meter_id: indexed(bytes32)
+    holder: indexed(address)
+    wh: uint256
+
+
+event CertificateRevoked:
+    id: indexed(uint256)
+    issuing_body: indexed(address)
+    reason: String[MAX_REASON]
+
+
+event CertificateExpired:
+    id: indexed(uint256)
+    expiry: uint256
+
+
+event ExchangeWired:
+    exchange: indexed(address)
+    admin: indexed(address)
+
+
+@deploy
+def __init__(backend_: ISmartMeterBackend, validity_: uint256):
+    """
+    @dev The deployer becomes admin.
+    @param backend_ The SmartMeterBackend to certify.
+    @param validity_ Seconds a certificate stays valid after its interval ends (e.g. 365 days).
+    """
+    assert validity_ != 0, "registry: validity is zero"
+    access_control.__init__()
+    backend = backend_
+    interval_length = staticcall backend_.interval_length()
+    validity = validity_
+
+
+# PERMISSIONLESS
+
+
+@external
+def issue(meter_id: bytes32, interval_begin: uint256) -> uint256:
+    """
+    @notice Issues the certificate of a production measurement; anyone may
+            call it, and a second call issues nothing.
+    @param meter_id A certified producing meter with AIB technology and fuel codes.
+    @param interval_begin Unix seconds, the begin of a measurement exactly one interval long.
+    @return uint256 The Wh issued by this call.
+    """
+    return self._issue(meter_id, interval_begin)
+
+
+@external
+def issue_many(meter_ids: DynArray[bytes32, MAX_BATCH], interval_begins: DynArray[uint256, MAX_BATCH]) -> uint256:
+    """
+    @notice `issue` for a batch of (meter, interval begin) pairs.
+    @return uint256 The Wh issued by this call.
+    """
+    assert len(meter_ids) == len(interval_begins), "registry: batch lengths differ"
+    issued: uint256 = 0
+    for i: uint256 in range(len(meter_ids), bound=MAX_BATCH):
+        issued += self._issue(meter_ids[i], interval_begins[i])
+    return issued
+
+
+@external
+def expire(id: uint256):
+    """
+    @notice Logs `CertificateExpired` once the certificate's validity has
+            passed (it stops moving at that moment whether or not this is called).
+    """
+    cert: uint256 = self._certificates[id]
+    assert cert != 0, "registry: unknown certificate"
+    expiry: uint256 = self._expiry(cert)
+    assert block.timestamp >= expiry, "registry: certificate has not expired"
+    assert cert & _EXPIRY_LOGGED == 0, "registry: expiry already logged"
+    self._certificates[id] = cert | _EXPIRY_LOGGED
+    log CertificateExpired(id=id, expiry=expiry)
+
+
+# HOLDER
+
+
+@external
+def safeTransferFrom(_from: address, _to: address, _id: uint256, _value: uint256, _data: Bytes[1_024]):
+    """
+    @notice Moves `_value` Wh of certificate `_id`; a part of a balance is a split.
+    """
+    assert _from == msg.sender or self.isApprovedForAll[_from][msg.sender], "registry: caller is not holder or approved"
+    assert _to != empty(address), "registry: transfer to the zero address"
+    self._check_movable(self._certificates[_id])
+    self._move(_from, _to, _id, _value)
+    log IERC1155.TransferSingle(_operator=msg.sender, _from=_from, _to=_to, _id=_id, _value=_value)
+    if _to.is_contract:
+        assert extcall IERC1155Receiver(_to).onERC1155Received(msg.sender, _from, _id, _value, _data) == _ON_RECEIVED, "registry: receiver rejected the certificate"
+
+
+@external
+def safeBatchTransferFrom(
+    _from: address,
+    _to: address,
+    _ids: DynArray[uint256, 128],
+    _values: DynArray[uint256, 128],
+    _data: Bytes[1_024],
+):
+    """
+    @notice Moves several certificates at once.
+    """
+    assert _from == msg.sender or self.isApprovedForAll[_from][msg.sender], "registry: caller is not holder or approved"
+    assert _to != empty(address), "registry: transfer to the zero address"
+    assert len(_ids) == len(_values), "registry: batch lengths differ"
+    for i: uint256 in range(len(_ids), bound=128):
+        self._check_movable(self._certificates[_ids[i]])
+        self._move(_from, _to, _ids[i], _values[i])
+    log IERC1155.TransferBatch(_operator=msg.sender, _from=_from, _to=_to, _ids=_ids, _values=_values)
+    if _to.is_contract:
+        assert extcall IERC1155Receiver(_to).onERC1155BatchReceived(msg.sender, _from, _ids, _values, _data) == _ON_BATCH_RECEIVED, "registry: receiver rejected the certificate"
+
+
+@external
+def setApprovalForAll(_operator: address, _approved: bool):
+    """
+    @notice Lets `_operator` move and retire the caller's certificates, and
+            claim against the caller's consumption meters.
+    """
+    assert _operator != msg.sender, "registry: approving self"
+    self.isApprovedForAll[msg.sender][_operator] = _approved
+    log IERC1155.ApprovalForAll(_owner=msg.sender, _operator=_operator, _approved=_approved)
+
+
+@external
+def retire(id: uint256, wh: uint256, consumption_meter_id: bytes32, claim_data: Bytes[MAX_CLAIM_DATA]):
+    """
+    @notice Retires (claims) `wh` of the caller's certificate against a
+            consumption measurement of the same interval and sector.
+    @param id The certificate.
+    @param wh Whole Wh to retire.
+    @param consumption_meter_id A meter the caller owns, or whose owner approved the caller.
+    @param claim_data Free data logged with the claim (beneficiary, purpose).
+    """
+    self._retire(msg.sender, id, wh, consumption_meter_id, claim_data)
+
+
+@external
+def retire_many(retirements: DynArray[Retirement, MAX_BATCH], claim_data: Bytes[MAX_CLAIM_DATA]):
+    """
+    @notice `retire` for a batch, all with the same claim data.
+    """
+    for item: Retirement in retirements:
+        self._retire(msg.sender, item.id, item.wh, item.consumption_meter_id, claim_data)
+
+
+# ISSUING BODY
+
+
+@external
+def revoke(id: uint256, reason: String[MAX_REASON]):
+    """
+    @notice Revokes a certificate of the caller's sector (a tampered meter,
+            say): it moves and retires no more; what was retired stays retired.
+    """
+    cert: uint256 = self._certificates[id]
+    assert cert != 0, "registry: unknown certificate"
+    sector: String[16] = self._sector_names[(cert >> 176) & _UINT16]
+    assert staticcall backend.is_issuing_body(sector, msg.sender), "registry: caller is not the issuing body of this sector"
+    assert cert & _REVOKED == 0, "registry: certificate already revoked"
+    self._certificates[id] = cert | _REVOKED
+    log CertificateRevoked(id=id, issuing_body=msg.sender, reason=reason)
+
+
+# ADMIN
+
+
+@external
+def wire_exchange(exchange_: address):
+    """
+    @notice Names the Exchange whose sold Wh are minted to its custody; once.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    assert self.exchange == empty(address), "registry: exchange already wired"
+    assert exchange_.is_contract, "registry: exchange is not a contract"
+    self.exchange = exchange_
+    log ExchangeWired(exchange=exchange_, admin=msg.sender)
+
+
+# VIEW
+
+
+@external
+@view
+def supportsInterface(interfaceId: bytes4) -> bool:
+    return interfaceId in _SUPPORTED_INTERFACES
+
+
+@external
+@view
+def certificate_id(meter_id: bytes32, interval_begin: uint256) -> uint256:
+    """
+    @return uint256 The id of the certificate of that measurement:
+            uint256(keccak256(abi_encode(meter_id, interval_begin))).
+    """
+    return self._id(meter_id, interval_begin)
+
+
+@external
+@view
+def balanceOf(_owner: address, _id: uint256) -> uint256:
+    """
+    @return uint256 Wh of certificate `_id` held by `_owner`.
+    """
+    return self._balance(_owner, _id)
+
+
+@external
+@view
+def balanceOfBatch(_owners: DynArray[address, 128], _ids: DynArray[uint256, 128]) -> DynArray[uint256, 128]:
+    assert len(_owners) == len(_ids), "registry: batch lengths differ"
+    balances: DynArray[uint256, 128] = []
+    for i: uint256 in range(len(_owners), bound=128):
+        balances.append(self._balance(_owners[i], _ids[i]))
+    return balances
+
+
+@external
+@view
+def claimedBalanceOf(_owner: address, _id: uint256) -> uint256:
+    """
+    @notice ERC-1888: Wh of certificate `_id` retired by `_owner`.
+    """
+    return self._holdings[_owner][_id] >> 128
+
+
+@external
+@view
+def certificate(id: uint256) -> Certificate:
+    """
+    @notice Everything known of a certificate; all empty for an unknown id.
+    """
+    cert: uint256 = self._certificates[id]
+    if cert == 0:
+        return empty(Certificate)
+    meter_id: bytes32 = self._meter_ids[(cert >> 136) & _UINT24]
+    info: MeterInfo = staticcall backend.meter(meter_id)
+    begin: uint256 = cert & _UINT40
+    return Certificate(
+        meter_id=meter_id,
+        interval_begin=begin,
+        interval_end=begin + interval_length,
+        sector=info.sector,
+        tech_code=info.tech_code,
+        fuel_code=info.fuel_code,
+        issued_wh=(cert >> 40) & _UINT48,
+        custody_wh=(cert >> 88) & _UINT48,
+        expiry=self._expiry(cert),
+        revoked=cert & _REVOKED != 0,
+    )
+
+
+@external
+@view
+def is_active(id: uint256) -> bool:
+    """
+    @return bool Whether the certificate exists, is not revoked and has not expired.
+    """
+    cert: uint256 = self._certificates[id]
+    return cert != 0 and cert & _REVOKED == 0 and block.timestamp < self._expiry(cert)
+
+
+@external
+@view
+def uri(_id: uint256) -> String[512]:
+    """
+    @notice ERC-1155 metadata as a JSON data URI, so that wallets show what
+            the certificate is; empty for an unknown id.
+    """
+    cert: uint256 = self._certificates[_id]
+    if cert == 0:
+        return ""
+    info: MeterInfo = staticcall backend.meter(self._meter_ids[(cert >> 136) & _UINT24])
+    begin: uint256 = cert & _UINT40
+    return concat(
+        'data:application/json;utf8,{"name":"OpenKWh guarantee of origin","decimals":0,',
+        '"description":"Whole Wh of electricity produced',
+        ' in [', uint2str(convert(begin, uint64)), ', ', uint2str(convert(begin + interval_length, uint64)),
+        ') unix seconds",', '"properties":{"sector":"', info.sector, '","tech_code":"', info.tech_code,
+        '","fuel_code":"', info.fuel_code, '","issued_wh":', uint2str(convert((cert >> 40) & _UINT48, uint64)),
+        ',"expiry":', uint2str(convert(self._expiry(cert), uint64)), '}}',
+    )
+
+
+# INTERNAL
+
+
+@internal
+@pure
+def _id(meter_id: bytes32, interval_begin: uint256) -> uint256:
+    return convert(keccak256(abi_encode(meter_id, interval_begin)), uint256)
+
+
+@internal
+@view
+def _expiry(cert: uint256) -> uint256:
+    return (cert & _UINT40) + interval_length + validity
+
+
+@internal
+@view
+def _check_movable(cert: uint256):
+    assert cert != 0, "registry: unknown certificate"
+    assert cert & _REVOKED == 0, "registry: certificate revoked"
+    assert block.timestamp < self._expiry(cert), "registry: certificate expired"
+
+
+@internal
+@view
+def _is_uncredited_owner(holder: address, cert: uint256) -> bool:
+    """
+    @dev Whether `holder` is the meter's owner at issuance and its share of
+         the certificate (issued minus custody) is not yet in its holding.
+    """
+    return cert & _CREDITED == 0 and holder == self._owners[(cert >> 136) & _UINT24][(cert >> 160) & _UINT16]
+
+
+@internal
+@pure
+def _owner_share(cert: uint256) -> uint256:
+    return ((cert >> 40) & _UINT48) - ((cert >> 88) & _UINT48)
+
+
+@internal
+@view
+def _balance(holder: address, id: uint256) -> uint256:
+    balance: uint256 = self._holdings[holder][id] & _UINT128
+    cert: uint256 = self._certificates[id]
+    if self._is_uncredited_owner(holder, cert):
+        balance += self._owner_share(cert)
+    return balance
+
+
+@internal
+def _credit_owner_share(holder: address, id: uint256, cert: uint256) -> uint256:
+    """
+    @dev The holding of `holder`, with the owner's share written into it
+         first if `holder` is that owner and it was not yet.
+    """
+    holding: uint256 = self._holdings[holder][id]
+    if self._is_uncredited_owner(holder, cert):
+        self._certificates[id] = cert | _CREDITED
+        holding += self._owner_share(cert)
+    return holding
+
+
+@internal
+def _move(owner: address, to: address, id: uint256, amount: uint256):
+    holding: uint256 = self._credit_owner_share(owner, id, self._certificates[id])
+    assert holding & _UINT128 >= amount, "registry: insufficient balance for transfer"
+    self._holdings[owner][id] = unsafe_sub(holding, amount)
+    self._holdings[to][id] += amount
+
+
+@internal
+def _issue(meter_id: bytes32, interval_begin: uint256) -> uint256:
+    id: uint256 = self._id(meter_id, interval_begin)
+    if self._certificates[id] != 0:
+        return 0
+
+    meter: uint256 = self._meters[meter_id]
+    if meter == 0:
+        meter = self._enrol(meter_id)
+
+    owner: address = empty(address)
+    end: uint256 = 0
+    produced: uint256 = 0
+    consumed: uint256 = 0
+    owner, end, produced, consumed = staticcall backend.settlement_data(meter_id, interval_begin)
+    assert end != 0, "registry: no measurement for this interval"
+    assert end - interval_begin == interval_length, "registry: measurement spans more than one interval"
+    if produced == 0:
+        return 0
+    assert produced <= _UINT48, "registry: production too large for one certificate"
+
+    number: uint256 = (meter >> 160) & _UINT24
+    epoch: uint256 = (meter >> 184) & _UINT16
+    if owner != convert(meter & _UINT160, address):
+        epoch += 1
+        self._owners[number][epoch] = owner
+        self._meters[meter_id] = (meter & ~(_UINT160 | (_UINT16 << 184))) | convert(owner, uint256) | (epoch << 184)
+
+    custody: uint256 = 0
+    exchange: address = self.exchange
+    if exchange != empty(address):
+        custody = min(staticcall IExchange(exchange).sold_wh(meter_id, interval_begin), produced)
+
+    sector: uint256 = (meter >> 200) & _UINT16
+    self._certificates[id] = interval_begin | (produced << 40) | (custody << 88) | (number << 136) | (epoch << 160) | (sector << 176)
+    log CertificateIssued(id=id, meter_id=meter_id, interval_begin=interval_begin, issued_wh=produced, custody_wh=custody)
+
+    if custody != 0:
+        self._holdings[exchange][id] = custody
+        log IERC1155.TransferSingle(_operator=msg.sender, _from=empty(address), _to=exchange, _id=id, _value=custody)
+        assert extcall IERC1155Receiver(exchange).onERC1155Received(msg.sender, empty(address), id, custody, b"") == _ON_RECEIVED, "registry: receiver rejected the certificate"
+    share: uint256 = produced - custody
+    if share != 0:
+        log IERC1155.TransferSingle(_operator=msg.sender, _from=empty(address), _to=owner, _id=id, _value=share)
+        if owner.is_contract:
+            assert extcall IERC1155Receiver(owner).onERC1155Received(msg.sender, empty(address), id, share, b"") == _ON_RECEIVED, "registry: receiver rejected the certificate"
+    return produced
+
+
+@internal
+def _enrol(meter_id: bytes32) -> uint256:
+    """
+    @dev First issuance for a meter: checks it may get certificates and gives
+         it a number, and its sector one.
+    """
+    info: MeterInfo = staticcall backend.meter(meter_id)
+    assert info.owner != empty(address), "registry: unknown meter"
+    assert MeterKind.PRODUCTION in info.kind, "registry: meter does not produce"
+    assert len(info.tech_code) != 0 and len(info.fuel_code) != 0, "registry: meter has no technology and fuel codes"
+
+    sector_key: bytes32 = keccak256(info.sector)
+    sector: uint256 = self._sector_numbers[sector_key]
+    if sector == 0:
+        sector = self._sector_count + 1
+        self._sector_count = sector
+        self._sector_numbers[sector_key] = sector
+        self._sector_names[sector] = info.sector
+        self._sector_keys[sector] = sector_key
+
+    number: uint256 = self._meter_count + 1
+    self._meter_count = number
+    self._meter_ids[number] = meter_id
+    # Epoch 0 has no owner: the first issuance starts epoch 1 with the meter's owner.
+    meter: uint256 = (number << 160) | (sector << 200)
+    self._meters[meter_id] = meter
+    return meter
+
+
+@internal
+def _retire(holder: address, id: uint256, wh: uint256, consumption_meter_id: bytes32, claim_data: Bytes[MAX_CLAIM_DATA]):
+    cert: uint256 = self._certificates[id]
+    self._check_movable(cert)
+    assert wh != 0, "registry: nothing to retire"
+
+    begin: uint256 = cert & _UINT40
+    subject: address = empty(address)
+    end: uint256 = 0
+    consumed: uint256 = 0
+    sector_key: bytes32 = empty(bytes32)
+    subject, end, consumed, sector_key = staticcall backend.consumption_data(consumption_meter_id, begin)
+    assert end == begin + interval_length, "registry: no consumption measurement for this interval"
+    assert sector_key == self._sector_keys[(cert >> 176) & _UINT16], "registry: consumption is in another sector"
+    assert holder == subject or self.isApprovedForAll[subject][holder], "registry: caller may not claim for this consumption meter"
+
+    retired: uint256 = self.retired_against[consumption_meter_id][begin] + wh
+    assert retired <= consumed, "registry: retiring more than was consumed"
+    self.retired_against[consumption_meter_id][begin] = retired
+
+    holding: uint256 = self._credit_owner_share(holder, id, cert)
+    assert holding & _UINT128 >= wh, "registry: retiring more than held"
+    self._holdings[holder][id] = unsafe_sub(holding, wh) + (wh << 128)
+
+    log IERC1155.TransferSingle(_operator=holder, _from=holder, _to=empty(address), _id=id, _value=wh)
+    log ClaimSingle(_claimIssuer=holder, _claimSubject=subject, _topic=ENERGY_TOPIC, _id=id, _value=wh, _claimData=claim_data)
+    log CertificateRetired(id=id, consumption_meter_id=consumption_meter_id, holder=holder, wh=wh)
