@@ -249,8 +249,9 @@ def test_retire_for_someone_elses_meter_needs_approval(registry, cert, household
     )
 
 
-def test_retire_against_a_longer_consumption_measurement_reverts(registry, smb, installer, cert,
-                                                                 sign, alice, hour):
+def test_retire_against_a_longer_consumption_measurement_reverts(
+    registry, smb, installer, cert, sign, alice, hour
+):
     """Hourly matching: a consumption measurement spanning two hours does not match one."""
     from tests.fixtures.accounts import keyed_account
 
