@@ -35,8 +35,6 @@ implements: IERC1155
 from snekmate.tokens.interfaces import IERC1155MetadataURI
 implements: IERC1155MetadataURI
 
-from snekmate.tokens.interfaces import IERC1155Receiver
-
 from snekmate.auth import access_control
 initializes: access_control
 
@@ -275,7 +273,7 @@ def safeTransferFrom(_from: address, _to: address, _id: uint256, _value: uint256
     self._move(_from, _to, _id, _value)
     log IERC1155.TransferSingle(_operator=msg.sender, _from=_from, _to=_to, _id=_id, _value=_value)
     if _to.is_contract:
-        assert extcall IERC1155Receiver(_to).onERC1155Received(msg.sender, _from, _id, _value, _data) == _ON_RECEIVED, "registry: receiver rejected the certificate"
+        self._check_received(_to, abi_encode(msg.sender, _from, _id, _value, _data, method_id=_ON_RECEIVED), _ON_RECEIVED)
 
 
 @external
@@ -297,7 +295,15 @@ def safeBatchTransferFrom(
         self._move(_from, _to, _ids[i], _values[i])
     log IERC1155.TransferBatch(_operator=msg.sender, _from=_from, _to=_to, _ids=_ids, _values=_values)
     if _to.is_contract:
-        assert extcall IERC1155Receiver(_to).onERC1155BatchReceived(msg.sender, _from, _ids, _values, _data) == _ON_BATCH_RECEIVED, "registry: receiver rejected the certificate"
+        success: bool = False
+        response: Bytes[256] = b""
+        success, response = raw_call(
+            _to,
+            abi_encode(msg.sender, _from, _ids, _values, _data, method_id=_ON_BATCH_RECEIVED),
+            max_outsize=256,
+            revert_on_failure=False,
+        )
+        self._check_answer(success, response, _ON_BATCH_RECEIVED)
 
 
 @external
@@ -581,13 +587,38 @@ def _issue(meter_id: bytes32, interval_begin: uint256) -> uint256:
     if custody != 0:
         self._holdings[exchange][id] = custody
         log IERC1155.TransferSingle(_operator=msg.sender, _from=empty(address), _to=exchange, _id=id, _value=custody)
-        assert extcall IERC1155Receiver(exchange).onERC1155Received(msg.sender, empty(address), id, custody, b"") == _ON_RECEIVED, "registry: receiver rejected the certificate"
+        self._check_received(exchange, abi_encode(msg.sender, empty(address), id, custody, b"", method_id=_ON_RECEIVED), _ON_RECEIVED)
     share: uint256 = produced - custody
     if share != 0:
         log IERC1155.TransferSingle(_operator=msg.sender, _from=empty(address), _to=owner, _id=id, _value=share)
         if owner.is_contract:
-            assert extcall IERC1155Receiver(owner).onERC1155Received(msg.sender, empty(address), id, share, b"") == _ON_RECEIVED, "registry: receiver rejected the certificate"
+            self._check_received(owner, abi_encode(msg.sender, empty(address), id, share, b"", method_id=_ON_RECEIVED), _ON_RECEIVED)
     return produced
+
+
+@internal
+def _check_received(receiver: address, payload: Bytes[1_220], expected: bytes4):
+    """
+    @dev Calls a contract receiver's `onERC1155Received` with `payload`. (The
+         batch hook is called in place: its larger buffer here would make
+         every single transfer pay for the memory.)
+    """
+    success: bool = False
+    response: Bytes[256] = b""
+    success, response = raw_call(receiver, payload, max_outsize=256, revert_on_failure=False)
+    self._check_answer(success, response, expected)
+
+
+@internal
+@pure
+def _check_answer(success: bool, response: Bytes[256], expected: bytes4):
+    """
+    @dev A receiver's revert with a reason is passed on; no answer, a revert
+         without reason or a wrong answer is refused in the registry's words.
+    """
+    if not success and len(response) != 0:
+        raw_revert(response)
+    assert success and len(response) >= 4 and convert(slice(response, 0, 4), bytes4) == expected, "registry: receiver rejected the certificate"
 
 
 @internal

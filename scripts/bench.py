@@ -18,15 +18,17 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import boa
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from vyper.compiler.output import build_abi_output
 from web3 import Web3
 
 from meter_bridge.signing import Reading, sign_reading
 from scripts import actions
 from scripts.anvil import PROJECT_ROOT, dev_accounts, run_anvil
-from scripts.chain import advance_time, contract, permit_typed_data, transact
+from scripts.chain import advance_time, contract, deploy_contract, permit_typed_data, transact
 from scripts.deploy import deploy_all
 from scripts.network import connected
 
@@ -43,6 +45,10 @@ TARGETS = {
     "SmartMeterBackend.submit_reading": 75_000,
     "SmartMeterBackend.submit_readings_24_per_reading": 40_000,
     "OperatorBackend.settle": 60_000,
+    "GGORegistry.issue": 90_000,
+    "GGORegistry.issue_many_24_per_cert": 45_000,
+    "GGORegistry.transfer_fresh": 56_000,
+    "GGORegistry.retire": 80_000,
 }
 
 SOLADY = {
@@ -228,7 +234,189 @@ def measure_meters(w3: Web3, deployments: dict, accounts: list[LocalAccount]) ->
     return gas
 
 
-SECTIONS: list[Callable[[Web3, dict, list[LocalAccount]], dict]] = [measure_wallet, measure_meters]
+def measure_registry(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
+    """Gas of issuing, splitting and retiring hourly certificates."""
+    admin, body, installer, producer_owner, holder = (accounts[i] for i in (0, 4, 5, 6, 9))
+    as_admin = actions.Actor(w3, admin, deployments)
+    smb = as_admin.contract("SmartMeterBackend")
+    registry = as_admin.contract("GGORegistry")
+    interval = smb.functions.interval_length().call()
+    gas: dict[str, dict] = {}
+
+    actions.set_issuing_body(as_admin, "DK1", body.address)
+    actions.certify_installer(actions.Actor(w3, body, deployments), "DK1", installer.address)
+    as_installer = actions.Actor(w3, installer, deployments)
+    keys = {"solar": fresh_account("registry-solar"), "home": fresh_account("registry-home")}
+    ids = {name: keccak(text=f"bench-registry-{name}") for name in keys}
+    actions.register_meter(
+        as_installer,
+        ids["solar"],
+        keys["solar"].address,
+        producer_owner.address,
+        "DK1",
+        "both",
+        6_000,
+        "T020002",
+        "F01050100",
+    )
+    actions.register_meter(
+        as_installer, ids["home"], keys["home"].address, holder.address, "DK1", "consumption"
+    )
+
+    start = GENESIS_TIME + 40 * interval
+    hours = 26
+    advance_time(w3, start + hours * interval)
+    chain_id = w3.eth.chain_id
+    for name in keys:
+        batch = [
+            sign_reading(
+                keys[name],
+                Reading(
+                    ids[name],
+                    start + h * interval,
+                    400 * h,
+                    3_000 * h if name == "solar" else 0,
+                    keccak(text=f"{name}-{h}"),
+                ),
+                chain_id,
+                smb.address,
+            ).contract_args()
+            for h in range(hours + 1)
+        ]
+        actions.Actor(w3, accounts[7], deployments).send(smb.functions.submit_readings(batch))
+    begins = [start + h * interval for h in range(hours)]
+    cert = [registry.functions.certificate_id(ids["solar"], b).call() for b in begins]
+
+    keeper = actions.Actor(w3, accounts[8], deployments)
+    gas["GGORegistry.issue_first"] = {
+        "gas": keeper.send(registry.functions.issue(ids["solar"], begins[0]))["gasUsed"],
+        "state": "a meter's first certificate: enrols the meter (number, sector, owner)",
+    }
+    gas["GGORegistry.issue"] = {
+        "gas": keeper.send(registry.functions.issue(ids["solar"], begins[1]))["gasUsed"],
+        "state": "one hour of an enrolled meter, minted to its owner",
+    }
+    receipt = keeper.send(registry.functions.issue_many([ids["solar"]] * 24, begins[2:26]))
+    gas["GGORegistry.issue_many_24_per_cert"] = {
+        "gas": receipt["gasUsed"] // 24,
+        "state": f"24 hours of one meter ({receipt['gasUsed']:,} gas / 24, floored)",
+    }
+
+    owner = actions.Actor(w3, producer_owner, deployments)
+    first = owner.send(
+        registry.functions.safeTransferFrom(
+            producer_owner.address, holder.address, cert[0], 1_000, b""
+        )
+    )
+    gas["GGORegistry.transfer_first_split"] = {
+        "gas": first["gasUsed"],
+        "state": "the owner's first move of a certificate: its issued share is written now",
+    }
+    gas["GGORegistry.transfer_fresh"] = {
+        "gas": owner.send(
+            registry.functions.safeTransferFrom(
+                producer_owner.address,
+                fresh_account("registry-receiver").address,
+                cert[0],
+                500,
+                b"",
+            )
+        )["gasUsed"],
+        "state": "sender holds a balance; receiver had none of this certificate",
+    }
+    as_holder = actions.Actor(w3, holder, deployments)
+    gas["GGORegistry.retire"] = {
+        "gas": as_holder.send(registry.functions.retire(cert[0], 400, ids["home"], b"heat pump"))[
+            "gasUsed"
+        ],
+        "state": "holder retires against its consumption of the same hour (first claim of that hour)",
+    }
+    owner.send(
+        registry.functions.safeBatchTransferFrom(
+            producer_owner.address, holder.address, cert[2:26], [400] * 24, b""
+        )
+    )
+    receipt = as_holder.send(
+        registry.functions.retire_many([(c, 400, ids["home"]) for c in cert[2:26]], b"heat pump")
+    )
+    gas["GGORegistry.retire_many_24_per_cert"] = {
+        "gas": receipt["gasUsed"] // 24,
+        "state": f"24 hours against 24 consumption hours ({receipt['gasUsed']:,} gas / 24, floored)",
+    }
+    return gas
+
+
+ENERGY_WEB_ARTIFACT = (
+    PROJECT_ROOT
+    / "node_modules"
+    / "@energyweb"
+    / "issuer"
+    / "dist"
+    / "js"
+    / "build"
+    / "contracts"
+    / "RegistryExtended.json"
+)
+STAND_IN = PROJECT_ROOT / "bench" / "contracts" / "EnergyWebIssuerStandIn.vy"
+
+
+def measure_energy_web(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
+    """Energy Web's published registry (npm @energyweb/issuer 7.0.1) on the same chain.
+
+    Its plain ``batchIssue`` loops one past the end (``i <= _values.length``) and
+    reverts, so batches use ``batchIssueMultiple``. Each certificate carries the
+    64 bytes that name its measurement (meter id, interval begin) as data.
+    """
+    admin, owner, holder = accounts[0], accounts[6], accounts[9]
+    artifact = json.loads(ENERGY_WEB_ARTIFACT.read_text())
+    registry, _ = deploy_contract(w3, admin, artifact["abi"], artifact["bytecode"], "")
+    stand_in_code = boa.load_partial(STAND_IN).compiler_data
+    issuer, _ = deploy_contract(
+        w3, admin, build_abi_output(stand_in_code), stand_in_code.bytecode, registry.address
+    )
+    as_admin = actions.Actor(w3, admin, deployments)
+    data = [keccak(text="ew-meter") + (GENESIS_TIME + h * 3_600).to_bytes(32) for h in range(25)]
+    gas: dict[str, dict] = {}
+
+    receipt = as_admin.send(issuer.functions.issue(owner.address, 1, 3_000, data[0]))
+    gas["EnergyWebRegistry.issue"] = {
+        "gas": receipt["gasUsed"],
+        "state": "through the issuer stand-in (adds its forwarding)",
+    }
+    receipt = as_admin.send(
+        issuer.functions.issue_many([owner.address] * 24, [1] * 24, [3_000] * 24, data[1:25])
+    )
+    gas["EnergyWebRegistry.batchIssueMultiple_24_per_cert"] = {
+        "gas": receipt["gasUsed"] // 24,
+        "state": f"24 certificates ({receipt['gasUsed']:,} gas / 24, floored)",
+    }
+    as_owner = actions.Actor(w3, owner, deployments)
+    gas["EnergyWebRegistry.transfer_fresh"] = {
+        "gas": as_owner.send(
+            registry.functions.safeTransferFrom(
+                owner.address, fresh_account("ew-receiver").address, 1, 500, b""
+            )
+        )["gasUsed"],
+        "state": "sender holds a balance; receiver had none of this certificate",
+    }
+    as_owner.send(registry.functions.safeTransferFrom(owner.address, holder.address, 1, 1_000, b""))
+    gas["EnergyWebRegistry.claim"] = {
+        "gas": actions.Actor(w3, holder, deployments).send(
+            registry.functions.safeTransferAndClaimFrom(
+                holder.address, holder.address, 1, 400, b"", b"heat pump"
+            )
+        )["gasUsed"],
+        "state": "safeTransferAndClaimFrom by the holder; no bound against consumption",
+    }
+    return gas
+
+
+SECTIONS: list[Callable[[Web3, dict, list[LocalAccount]], dict]] = [
+    measure_wallet,
+    measure_meters,
+    measure_registry,
+    measure_energy_web,
+]
 
 
 def format_table(gas: dict) -> str:
@@ -244,6 +432,32 @@ def format_table(gas: dict) -> str:
         else:
             versus = ""
         lines.append(f"{key:<{width}} {entry['gas']:>10,}  {versus:<28} {entry['state']}")
+    return "\n".join(lines)
+
+
+# Our registry and Energy Web's, operation by operation.
+SIDE_BY_SIDE = [
+    ("issue one certificate", "GGORegistry.issue", "EnergyWebRegistry.issue"),
+    (
+        "issue 24, per certificate",
+        "GGORegistry.issue_many_24_per_cert",
+        "EnergyWebRegistry.batchIssueMultiple_24_per_cert",
+    ),
+    (
+        "transfer to a fresh address",
+        "GGORegistry.transfer_fresh",
+        "EnergyWebRegistry.transfer_fresh",
+    ),
+    ("retire / claim one", "GGORegistry.retire", "EnergyWebRegistry.claim"),
+]
+
+
+def format_side_by_side(gas: dict) -> str:
+    lines = [f"{'':<30} {'OpenKWh':>10} {'Energy Web':>11}  ratio"]
+    for label, ours, theirs in SIDE_BY_SIDE:
+        if ours in gas and theirs in gas:
+            a, b = gas[ours]["gas"], gas[theirs]["gas"]
+            lines.append(f"{label:<30} {a:>10,} {b:>11,}  {a / b:.2f}")
     return "\n".join(lines)
 
 
@@ -276,6 +490,11 @@ def main(argv: list[str] | None = None) -> int:
     gas = run(args.out)
     print(f"\nGas per operation (whole transactions on anvil, {HARDFORK}):\n")
     print(format_table(gas))
+    print(
+        "\nCertificate registries side by side (retire includes the bound against consumption; "
+        "Energy Web's claim has none):\n"
+    )
+    print(format_side_by_side(gas))
     print(f"\nwritten to {args.out}")
     return 0
 

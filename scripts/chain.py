@@ -37,14 +37,23 @@ def transact(w3: Web3, account: LocalAccount, call: ContractFunction, value: int
         )
     except ContractLogicError as exc:
         reason = str(exc.message).removeprefix("execution reverted: ")
-        raise TransactionFailed(f"{call.fn_name} would revert: {reason}") from exc
+        name = getattr(call, "fn_name", "constructor")
+        raise TransactionFailed(f"{name} would revert: {reason}") from exc
     signed = account.sign_transaction(tx)
     receipt = w3.eth.wait_for_transaction_receipt(
         w3.eth.send_raw_transaction(signed.raw_transaction)
     )
     if receipt["status"] != 1:
-        raise TransactionFailed(f"{call.fn_name} reverted in block {receipt['blockNumber']}")
+        name = getattr(call, "fn_name", "constructor")
+        raise TransactionFailed(f"{name} reverted in block {receipt['blockNumber']}")
     return receipt
+
+
+def deploy_contract(w3: Web3, account: LocalAccount, abi: list, bytecode: str | bytes, *args):
+    """Deploy a contract from its ABI and creation code; returns (contract, receipt)."""
+    factory = w3.eth.contract(abi=abi, bytecode=bytecode)
+    receipt = transact(w3, account, factory.constructor(*args))
+    return w3.eth.contract(address=receipt["contractAddress"], abi=abi), receipt
 
 
 def advance_time(w3: Web3, timestamp: int) -> None:

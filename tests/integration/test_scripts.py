@@ -22,6 +22,15 @@ KEYS = {
     "SmartMeterBackend.submit_readings_24_per_reading",
     "OperatorBackend.settle",
     "OperatorBackend.settle_many_24_per_interval",
+    "GGORegistry.issue",
+    "GGORegistry.issue_many_24_per_cert",
+    "GGORegistry.transfer_fresh",
+    "GGORegistry.retire",
+    "GGORegistry.retire_many_24_per_cert",
+    "EnergyWebRegistry.issue",
+    "EnergyWebRegistry.batchIssueMultiple_24_per_cert",
+    "EnergyWebRegistry.transfer_fresh",
+    "EnergyWebRegistry.claim",
 }
 
 

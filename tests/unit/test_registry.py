@@ -183,10 +183,22 @@ def test_transfer_to_receiver_contract(registry, cert, alice):
     assert registry.balanceOf(receiver.address, cert) == 10
 
 
-def test_transfer_to_contract_without_receiver_hook_reverts(registry, cert, alice):
+def test_transfer_to_contract_without_receiver_hook_reverts(registry, smb, cert, alice):
+    with boa.reverts("registry: receiver rejected the certificate"):
+        registry.safeTransferFrom(alice, smb.address, cert, 10, b"", sender=alice)
+    assert registry.balanceOf(alice, cert) == 2_000
+
+
+def test_receiver_revert_reason_is_passed_on(registry, cert, alice):
     refuser = boa.load(TEST_CONTRACTS / "RevertingReceiver.vy")
     with boa.reverts("receiver: no ether accepted"):
         registry.safeTransferFrom(alice, refuser.address, cert, 10, b"", sender=alice)
+
+
+def test_batch_transfer_to_receiver_contract(registry, cert, alice):
+    receiver = boa.load(TEST_CONTRACTS / "CertificateReceiver.vy")
+    registry.safeBatchTransferFrom(alice, receiver.address, [cert], [7], b"", sender=alice)
+    assert registry.balanceOf(receiver.address, cert) == 7
 
 
 def test_batch_transfer(registry, solar_meter, meter_key, measure, alice, bob):

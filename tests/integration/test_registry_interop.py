@@ -1,0 +1,86 @@
+"""Certificates move into OpenZeppelin's ERC1155Holder, compiled from the npm package
+@openzeppelin/contracts by solc-js and deployed on a real anvil; a contract without
+the receiver hook is refused."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_utils import keccak
+
+from meter_bridge.signing import Reading, sign_reading
+from scripts import actions
+from scripts.chain import TransactionFailed, advance_time, contract, deploy_contract
+from scripts.deploy import deploy_all
+
+pytestmark = pytest.mark.anvil
+
+COMPILE_HOLDER = Path(__file__).resolve().parents[1] / "js" / "compile_holder.mjs"
+
+
+@pytest.fixture
+def certificate(anvil_connection, anvil_accounts, tmp_path):
+    """One hour of a solar meter on anvil, certified; returns (actor of its owner, deployments, id)."""
+    w3 = anvil_connection.w3
+    deployments = deploy_all(anvil_connection, tmp_path)
+    admin, body, installer, owner, relayer = (anvil_accounts[i] for i in (0, 4, 5, 6, 7))
+    as_admin = actions.Actor(w3, admin, deployments)
+    actions.set_issuing_body(as_admin, "DK1", body.address)
+    actions.certify_installer(actions.Actor(w3, body, deployments), "DK1", installer.address)
+    key = Account.create()
+    meter = keccak(text="interop-solar")
+    actions.register_meter(
+        actions.Actor(w3, installer, deployments),
+        meter,
+        key.address,
+        owner.address,
+        "DK1",
+        "both",
+        5_000,
+        "T020002",
+        "F01050100",
+    )
+    smb = contract(w3, deployments, "SmartMeterBackend")
+    now = w3.eth.get_block("latest")["timestamp"]
+    begin = now - now % 3_600 + 3_600
+    advance_time(w3, begin + 3_600)
+    relay = actions.Actor(w3, relayer, deployments)
+    for end, exported in ((begin, 0), (begin + 3_600, 2_500)):
+        signed = sign_reading(
+            key, Reading(meter, end, 0, exported, b"\x07" * 32), w3.eth.chain_id, smb.address
+        )
+        relay.send(smb.functions.submit_reading(*signed.contract_args()))
+    registry = contract(w3, deployments, "GGORegistry")
+    relay.send(registry.functions.issue(meter, begin))
+    return (
+        actions.Actor(w3, owner, deployments),
+        registry,
+        registry.functions.certificate_id(meter, begin).call(),
+    )
+
+
+def test_transfer_to_openzeppelin_erc1155_holder(certificate, anvil_accounts):
+    owner, registry, cert = certificate
+    compiled = json.loads(
+        subprocess.run(
+            ["node", str(COMPILE_HOLDER)], capture_output=True, text=True, check=True, timeout=120
+        ).stdout
+    )
+    holder, _ = deploy_contract(owner.w3, anvil_accounts[0], compiled["abi"], compiled["bytecode"])
+    owner.send(
+        registry.functions.safeTransferFrom(owner.account.address, holder.address, cert, 1_000, b"")
+    )
+    assert registry.functions.balanceOf(holder.address, cert).call() == 1_000
+    assert registry.functions.balanceOf(owner.account.address, cert).call() == 1_500
+
+
+def test_transfer_to_contract_without_hook_is_refused(certificate):
+    owner, registry, cert = certificate
+    no_hook = owner.deployments["contracts"]["OperatorBackend"]["address"]
+    with pytest.raises(TransactionFailed, match="registry: receiver rejected the certificate"):
+        owner.send(
+            registry.functions.safeTransferFrom(owner.account.address, no_hook, cert, 1, b"")
+        )
+    assert registry.functions.balanceOf(owner.account.address, cert).call() == 2_500
