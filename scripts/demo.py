@@ -52,6 +52,10 @@ class DemoMeter:
     exported: int = 1_870_000  # register, Wh
     produced: int = 0  # Wh measured on chain during the demo
     consumed: int = 0
+    hourly: dict = field(default_factory=dict)  # interval begin -> (produced Wh, consumed Wh)
+    issued: int = 0  # certificate Wh
+    held: int = 0
+    retired: int = 0
     reward: int = 0  # token base units
     bill: int = 0
 
@@ -209,6 +213,10 @@ def run(say=print) -> dict:
             for meter, event in zip(meters, measured, strict=True):
                 meter.produced += event["args"]["produced_wh"]
                 meter.consumed += event["args"]["consumed_wh"]
+                meter.hourly[event["args"]["interval_begin"]] = (
+                    event["args"]["produced_wh"],
+                    event["args"]["consumed_wh"],
+                )
             receipt = as_keeper.send(
                 ob.functions.settle_many(
                     smb.address, [(meter.id, end - interval) for meter in meters]
@@ -222,6 +230,58 @@ def run(say=print) -> dict:
                 say(
                     f"   hour {hour:>2}: {len(meters)} readings relayed, {len(settled)} intervals settled"
                 )
+
+        registry = as_operator.contract("GGORegistry")
+        producers = [meter for meter in meters if meter.kind != "consumption"]
+        say("\n5. Certificates of origin")
+        for meter in producers:
+            begins = sorted(begin for begin, (p, _) in meter.hourly.items() if p)
+            receipt = as_keeper.send(
+                registry.functions.issue_many([meter.id] * len(begins), begins)
+            )
+            issued = registry.events.CertificateIssued().process_receipt(receipt, errors=DISCARD)
+            meter.issued = sum(event["args"]["issued_wh"] for event in issued)
+            say(
+                f"   {meter.label:<20} {len(issued)} hourly certificates, "
+                f"{units(meter.issued, 3, 3)} kWh"
+            )
+
+        anna, ben = meters[0], meters[1]
+        matched = sorted(
+            (begin, min(anna.hourly[begin][0], ben.hourly[begin][1]))
+            for begin in anna.hourly
+            if anna.hourly[begin][0] and ben.hourly[begin][1]
+        )
+        ids = [registry.functions.certificate_id(anna.id, begin).call() for begin, _ in matched]
+        amounts = [wh for _, wh in matched]
+        as_anna = actions.Actor(w3, accounts[anna.owner_index], deployments)
+        as_ben = actions.Actor(w3, accounts[ben.owner_index], deployments)
+        as_anna.send(
+            registry.functions.safeBatchTransferFrom(
+                as_anna.account.address, as_ben.account.address, ids, amounts, b""
+            )
+        )
+        say(
+            f"   Anna splits {len(ids)} certificates and passes {units(sum(amounts), 3, 3)} kWh "
+            "to Ben, hour by hour"
+        )
+        as_ben.send(
+            registry.functions.retire_many(
+                [(i, wh, ben.id) for i, wh in zip(ids, amounts, strict=True)],
+                b"Ben's household, hourly matched",
+            )
+        )
+        say("   Ben retires them against his consumption of the same hours")
+        for meter in meters:
+            owner = accounts[meter.owner_index].address
+            owned = [
+                registry.functions.certificate_id(m.id, b).call()
+                for m in producers
+                for b in m.hourly
+                if m.hourly[b][0]
+            ]
+            meter.held = sum(registry.functions.balanceOfBatch([owner] * len(owned), owned).call())
+            meter.retired = sum(registry.functions.claimedBalanceOf(owner, i).call() for i in owned)
 
         rows = []
         figures = {}
@@ -265,8 +325,31 @@ def run(say=print) -> dict:
         )
         say(
             f"\noperator treasury: {units(ob.functions.treasury().call(), decimals)} {symbol}; "
-            f"{HOURS * len(meters)} measurements settled in {time.monotonic() - began:.1f} s"
+            f"{HOURS * len(meters)} measurements settled"
         )
+        say("")
+        say(
+            table(
+                [
+                    [
+                        m.label,
+                        units(m.issued, 3, 3),
+                        units(m.held, 3, 3),
+                        units(m.retired, 3, 3),
+                        f"{Decimal(m.retired * 100) / m.consumed:.1f} %" if m.consumed else "-",
+                    ]
+                    for m in meters
+                ],
+                [
+                    "meter",
+                    "certificates issued kWh",
+                    "held kWh",
+                    "retired kWh",
+                    "hourly-matched share",
+                ],
+            )
+        )
+        say(f"\ndone in {time.monotonic() - began:.1f} s")
     return figures
 
 

@@ -46,9 +46,13 @@ def test_demo_runs_two_days_of_readings_and_settlements():
         assert meter["reward"] == meter["produced_wh"] * feed_in
         assert meter["bill"] == meter["consumed_wh"] * retail
     assert ben["balance"] == 20 * 10**18 - ben["bill"]
+    assert anna["issued_wh"] == anna["produced_wh"]
+    assert 0 < ben["retired_wh"] <= ben["consumed_wh"]
+    assert anna["held_wh"] + ben["retired_wh"] == anna["issued_wh"]
     output = "\n".join(lines)
     assert "produced kWh" in output
     assert "144 measurements settled" in output
+    assert "hourly-matched share" in output
 
 
 def test_bench_writes_every_key_the_issues_name(tmp_path):
