@@ -296,6 +296,9 @@ def run(say=print) -> dict:
                 "bill": meter.bill,
                 "balance": balance,
                 "debt": debt,
+                "issued_wh": meter.issued,
+                "held_wh": meter.held,
+                "retired_wh": meter.retired,
             }
             rows.append(
                 [
