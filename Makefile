@@ -45,7 +45,7 @@ bench: setup  ## gas per operation, written to bench/gas.json
 lint: setup  ## ruff, and every contract compiled
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/vyper contracts/*.vy tests/contracts/*.vy > /dev/null
+	$(BIN)/vyper contracts/*.vy tests/contracts/*.vy bench/contracts/*.vy > /dev/null
 
 clean:  ## remove the installed dependencies and build output
 	rm -rf $(VENV) node_modules out .pytest_cache .hypothesis
