@@ -76,11 +76,15 @@ class DemoMeter:
         self.exported += exported
 
 
-METERS = [
-    DemoMeter("Anna, 6 kWp solar", 1, "57131310000000001", "both", peak_w=6_000),
-    DemoMeter("Ben, household", 2, "57131310000000002", "consumption", load_percent=120),
-    DemoMeter("Carl, 4 kWp solar", 3, "57131310000000003", "both", peak_w=4_000, load_percent=80),
-]
+def community() -> list[DemoMeter]:
+    """The demo's meters, fresh: new device keys, registers at their starting values."""
+    return [
+        DemoMeter("Anna, 6 kWp solar", 1, "57131310000000001", "both", peak_w=6_000),
+        DemoMeter("Ben, household", 2, "57131310000000002", "consumption", load_percent=120),
+        DemoMeter(
+            "Carl, 4 kWp solar", 3, "57131310000000003", "both", peak_w=4_000, load_percent=80
+        ),
+    ]
 
 
 def units(amount: int, decimals: int, places: int = 4) -> str:
@@ -104,15 +108,7 @@ def run(say=print) -> dict:
     began = time.monotonic()
     accounts = dev_accounts(8)
     operator, body, installer, relayer, keeper = (accounts[i] for i in (0, 4, 5, 6, 7))
-    meters = [
-        DemoMeter(
-            **{
-                k: getattr(m, k)
-                for k in ("label", "owner_index", "gsrn_body", "kind", "peak_w", "load_percent")
-            }
-        )
-        for m in METERS
-    ]
+    meters = community()
     with (
         run_anvil() as node,
         tempfile.TemporaryDirectory() as folder,
