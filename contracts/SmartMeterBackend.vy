@@ -520,6 +520,16 @@ def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uin
 
 @external
 @view
+def trading_data(meter_id: bytes32) -> (address, MeterKind, uint256):
+    """
+    @notice What the Exchange checks of a meter, in one call.
+    @return (owner, kind, rated production capacity in W); all empty for an unknown meter.
+    """
+    return self._meters[meter_id].owner, self._meters[meter_id].kind, self._meters[meter_id].capacity_w
+
+
+@external
+@view
 def consumption_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, bytes32):
     """
     @notice What a retirement against consumption needs in one call.

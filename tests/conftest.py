@@ -8,6 +8,7 @@ pytest_plugins = [
     "tests.fixtures.meters",
     "tests.fixtures.operator",
     "tests.fixtures.registry",
+    "tests.fixtures.exchange",
 ]
 
 

@@ -1,0 +1,261 @@
+"""Exchange.vy: offers, bids, takes, gate closure, escrow, and settlement from the meter."""
+
+import boa
+import pytest
+
+from tests.fixtures.exchange import LEAD_TIME, PRICE, TIMEOUT
+from tests.fixtures.meters import CAPACITY_W, INTERVAL
+from tests.fixtures.registry import certificate_id
+from tests.helpers import only_event
+
+
+@pytest.fixture
+def offer(exchange, solar_meter, delivery_hour, alice):
+    """Alice offers 3,000 Wh of her solar meter for the delivery hour."""
+    return exchange.offer(solar_meter, delivery_hour, 3_000, PRICE, sender=alice)
+
+
+def test_offer_is_placed(exchange, solar_meter, delivery_hour, alice):
+    order_id = exchange.offer(solar_meter, delivery_hour, 3_000, PRICE, sender=alice)
+    event = only_event(exchange, "OrderPlaced")
+    assert (event.order_id, event.maker, event.interval_begin) == (order_id, alice, delivery_hour)
+    assert (event.wh, event.price, event.is_bid) == (3_000, PRICE, False)
+    assert exchange.orders(order_id).open
+    assert exchange.committed_wh(solar_meter, delivery_hour) == 3_000
+
+
+@pytest.mark.parametrize(
+    ("who", "meter", "wh", "hours_ahead", "reason"),
+    [
+        ("bob", "solar", 1, 3, "exchange: caller is not the meter owner"),
+        ("bob", "household", 1, 3, "exchange: meter does not produce"),
+        ("alice", "solar", CAPACITY_W + 1, 3, "exchange: selling beyond the meter's capacity"),
+        ("alice", "solar", 0, 3, "exchange: amount and price must be positive"),
+        ("alice", "solar", 1, 1, "exchange: gate closed for this interval"),
+    ],
+)
+def test_offer_reverts(
+    exchange, solar_meter, household_meter, actors, who, meter, wh, hours_ahead, reason
+):
+    from tests.fixtures.meters import grid_time
+
+    meter_id = solar_meter if meter == "solar" else household_meter
+    with boa.reverts(reason):
+        exchange.offer(meter_id, grid_time(hours_ahead), wh, PRICE, sender=actors[who])
+
+
+def test_offer_reverts_off_grid(exchange, solar_meter, delivery_hour, alice):
+    with boa.reverts("exchange: interval not on the grid"):
+        exchange.offer(solar_meter, delivery_hour + 60, 1, PRICE, sender=alice)
+
+
+def test_offers_together_stay_within_capacity(exchange, solar_meter, delivery_hour, alice):
+    exchange.offer(solar_meter, delivery_hour, CAPACITY_W - 100, PRICE, sender=alice)
+    with boa.reverts("exchange: selling beyond the meter's capacity"):
+        exchange.offer(solar_meter, delivery_hour, 101, PRICE, sender=alice)
+
+
+def test_bid_escrows_tokens(exchange, wallet, household_meter, delivery_hour, bob):
+    before = wallet.balanceOf(bob)
+    exchange.bid(household_meter, delivery_hour, 1_000, PRICE, False, sender=bob)
+    assert wallet.balanceOf(bob) == before - 1_000 * PRICE
+    assert exchange.escrowed() == wallet.balanceOf(exchange.address) == 1_000 * PRICE
+
+
+def test_bid_reverts_for_a_foreign_meter(
+    exchange, solar_meter, household_meter, delivery_hour, alice
+):
+    with boa.reverts("exchange: caller is not the meter owner"):
+        exchange.bid(household_meter, delivery_hour, 1, PRICE, False, sender=alice)
+
+
+def test_take_offer_makes_a_deal(
+    exchange, wallet, offer, household_meter, solar_meter, delivery_hour, alice, bob
+):
+    deal_id = exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    event = only_event(exchange, "DealMade")
+    assert (event.deal_id, event.order_id, event.seller, event.buyer) == (
+        deal_id,
+        offer,
+        alice,
+        bob,
+    )
+    assert (event.wh, event.price) == (1_000, PRICE)
+    deal = exchange.deals(deal_id)
+    assert (deal.seller_meter, deal.buyer_meter, deal.wh) == (solar_meter, household_meter, 1_000)
+    assert exchange.orders(offer).wh == 2_000
+    assert exchange.orders(offer).open
+    assert exchange.sold_wh(solar_meter, delivery_hour) == 1_000
+    assert exchange.escrowed() == 1_000 * PRICE
+
+
+def test_take_all_closes_the_order(exchange, offer, household_meter, bob):
+    exchange.take(offer, 3_000, PRICE, 0, household_meter, sender=bob)
+    assert not exchange.orders(offer).open
+
+
+def test_take_bid_as_seller(exchange, household_meter, solar_meter, delivery_hour, alice, bob):
+    bid = exchange.bid(household_meter, delivery_hour, 1_000, PRICE, False, sender=bob)
+    deal_id = exchange.take(bid, 400, PRICE, 0, solar_meter, sender=alice)
+    deal = exchange.deals(deal_id)
+    assert (deal.seller, deal.buyer, deal.wh) == (alice, bob, 400)
+    assert exchange.committed_wh(solar_meter, delivery_hour) == 400
+
+
+def test_take_at_stale_version_reverts(exchange, offer, household_meter, alice, bob):
+    exchange.amend(offer, 3_000, PRICE * 2, sender=alice)
+    with boa.reverts("exchange: order changed since it was seen"):
+        exchange.take(offer, 1, PRICE, 0, household_meter, sender=bob)
+    with boa.reverts("exchange: order changed since it was seen"):
+        exchange.take(offer, 1, PRICE * 2, 0, household_meter, sender=bob)
+    exchange.take(offer, 1, PRICE * 2, 1, household_meter, sender=bob)
+
+
+def test_take_after_gate_closure_reverts(exchange, offer, household_meter, delivery_hour, bob):
+    boa.env.time_travel(seconds=delivery_hour - LEAD_TIME - boa.env.evm.patch.timestamp)
+    with boa.reverts("exchange: gate closed for this interval"):
+        exchange.take(offer, 1, PRICE, 0, household_meter, sender=bob)
+
+
+@pytest.mark.parametrize(
+    ("wh", "taker", "reason"),
+    [
+        (3_001, "bob", "exchange: taking more than is open"),
+        (0, "bob", "exchange: amount must be positive"),
+        (1, "alice", "exchange: cannot take one's own order"),
+    ],
+)
+def test_take_reverts(exchange, offer, household_meter, solar_meter, actors, wh, taker, reason):
+    with boa.reverts(reason):
+        exchange.take(
+            offer,
+            wh,
+            PRICE,
+            0,
+            household_meter if taker == "bob" else solar_meter,
+            sender=actors[taker],
+        )
+
+
+def test_cancel_bid_returns_escrow_at_once(exchange, wallet, household_meter, delivery_hour, bob):
+    before = wallet.balanceOf(bob)
+    bid = exchange.bid(household_meter, delivery_hour, 1_000, PRICE, False, sender=bob)
+    exchange.cancel(bid, sender=bob)
+    assert (only_event(exchange, "OrderCancelled").refund) == 1_000 * PRICE
+    assert wallet.balanceOf(bob) == before
+    assert exchange.escrowed() == 0
+
+
+def test_cancel_offer_frees_capacity(exchange, offer, solar_meter, delivery_hour, alice, bob):
+    with boa.reverts("exchange: caller is not the maker"):
+        exchange.cancel(offer, sender=bob)
+    exchange.cancel(offer, sender=alice)
+    assert exchange.committed_wh(solar_meter, delivery_hour) == 0
+    with boa.reverts("exchange: order is not open"):
+        exchange.cancel(offer, sender=alice)
+
+
+def test_settle_full_delivery_pays_and_hands_over_certificates(
+    exchange,
+    registry,
+    wallet,
+    offer,
+    household_meter,
+    solar_meter,
+    delivery_hour,
+    deliver,
+    alice,
+    bob,
+):
+    deal_id = exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    deliver(delivery_hour, 2_500)
+    exchange.settle(deal_id)
+    event = only_event(exchange, "DealSettled")
+    assert (event.delivered_wh, event.payment, event.refund) == (1_000, 1_000 * PRICE, 0)
+    cert = certificate_id(solar_meter, delivery_hour)
+    assert registry.balanceOf(bob, cert) == 1_000
+    assert registry.balanceOf(alice, cert) == 1_500
+    assert registry.balanceOf(exchange.address, cert) == 0
+    assert exchange.credit_of(alice) == 1_000 * PRICE
+    exchange.withdraw_credit(sender=alice)
+    assert wallet.balanceOf(alice) == 1_000 * PRICE
+    assert exchange.escrowed() == 0
+
+
+def test_settle_short_delivery_is_pro_rata_and_floored(
+    exchange, registry, household_meter, solar_meter, delivery_hour, deliver, alice, bob
+):
+    deals = []
+    for _ in range(3):
+        order_id = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
+        deals.append(exchange.take(order_id, 1_000, PRICE, 0, household_meter, sender=bob))
+    deliver(delivery_hour, 1_000)  # sold 3,000 Wh, produced 1,000
+    exchange.settle_many(deals)
+    cert = certificate_id(solar_meter, delivery_hour)
+    assert registry.balanceOf(bob, cert) == 999  # 3 x floor(1,000 x 1,000 / 3,000)
+    assert registry.balanceOf(alice, cert) == 1  # the floored Wh stay with the seller
+    assert exchange.credit_of(alice) == 999 * PRICE
+    assert exchange.credit_of(bob) == 3 * 1_000 * PRICE - 999 * PRICE
+    assert exchange.delivered_sold_wh(solar_meter, delivery_hour) == 999
+
+
+def test_settle_before_measurement_reverts(exchange, offer, household_meter, bob):
+    deal_id = exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    with boa.reverts("exchange: no measurement yet for this interval"):
+        exchange.settle(deal_id)
+
+
+def test_settle_without_measurement_after_timeout_refunds(
+    exchange, offer, household_meter, delivery_hour, bob
+):
+    deal_id = exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    boa.env.time_travel(seconds=delivery_hour + INTERVAL + TIMEOUT - boa.env.evm.patch.timestamp)
+    exchange.settle(deal_id)
+    assert only_event(exchange, "DealSettled").refund == 1_000 * PRICE
+    assert exchange.credit_of(bob) == 1_000 * PRICE
+
+
+def test_settle_twice_reverts(exchange, offer, household_meter, delivery_hour, deliver, bob):
+    deal_id = exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    deliver(delivery_hour, 2_500)
+    exchange.settle(deal_id)
+    with boa.reverts("exchange: deal already settled"):
+        exchange.settle(deal_id)
+    with boa.reverts("exchange: unknown deal"):
+        exchange.settle(deal_id + 1)
+
+
+def test_retire_on_delivery_when_approved(
+    exchange,
+    registry,
+    smb,
+    sign,
+    household_meter,
+    solar_meter,
+    delivery_hour,
+    deliver,
+    household_key,
+    alice,
+    bob,
+):
+    from tests.fixtures.meters import advance_to
+
+    registry.setApprovalForAll(exchange.address, True, sender=bob)
+    bid = exchange.bid(household_meter, delivery_hour, 500, PRICE, True, sender=bob)
+    deal_id = exchange.take(bid, 500, PRICE, 0, solar_meter, sender=alice)
+    advance_to(delivery_hour)
+    smb.submit_reading(*sign(household_key, household_meter, delivery_hour, 0, 0).contract_args())
+    deliver(delivery_hour, 2_000)
+    smb.submit_reading(
+        *sign(household_key, household_meter, delivery_hour + INTERVAL, 800, 0).contract_args()
+    )
+    exchange.settle(deal_id)
+    cert = certificate_id(solar_meter, delivery_hour)
+    assert registry.retired_against(household_meter, delivery_hour) == 500
+    assert registry.claimedBalanceOf(exchange.address, cert) == 500
+    assert registry.balanceOf(bob, cert) == 0
+
+
+def test_only_registry_certificates_are_accepted(exchange, alice):
+    with boa.reverts("exchange: only certificates of the registry"):
+        exchange.onERC1155Received(alice, alice, 1, 1, b"", sender=alice)
