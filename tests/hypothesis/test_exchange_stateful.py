@@ -1,0 +1,420 @@
+"""Stateful properties of Exchange.vy against a plain Python model.
+
+Two sellers and two buyers place, amend, cancel and take orders for a few
+future hours; time passes; meters report (or not); anyone settles. Invariants:
+the Exchange's token balance == open bids' escrow + unsettled deals' escrow +
+unclaimed credits; every settled deal paid + refunded its escrow exactly;
+delivered Wh never exceed production; certificates in custody are the sold Wh
+not yet settled.
+"""
+
+import boa
+from eth_utils import keccak
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from meter_bridge.signing import Reading, sign_reading
+from tests.fixtures.accounts import keyed_account
+from tests.fixtures.wallet import CONTRACTS
+
+HOUR = 3_600  # seconds
+LEAD = 3_600  # seconds
+TIMEOUT = 2 * HOUR  # seconds
+CAPACITY_W = 5_000
+
+WALLET = boa.load_partial(CONTRACTS / "Wallet.vy")
+SMB = boa.load_partial(CONTRACTS / "SmartMeterBackend.vy")
+REGISTRY = boa.load_partial(CONTRACTS / "GGORegistry.vy")
+EXCHANGE = boa.load_partial(CONTRACTS / "Exchange.vy")
+
+ADMIN = boa.env.generate_address("x-admin")
+INSTALLER = boa.env.generate_address("x-installer")
+BODY = boa.env.generate_address("x-body")
+SELLERS = [boa.env.generate_address(f"x-seller-{i}") for i in range(2)]
+BUYERS = [boa.env.generate_address(f"x-buyer-{i}") for i in range(2)]
+SELLER_KEYS = [keyed_account(f"x-seller-meter-{i}") for i in range(2)]
+SELLER_METERS = [keccak(text=f"x-seller-meter-{i}") for i in range(2)]
+BUYER_METERS = [keccak(text=f"x-buyer-meter-{i}") for i in range(2)]
+
+side = st.integers(min_value=0, max_value=1)
+hour = st.integers(min_value=0, max_value=3)
+wh = st.integers(min_value=1, max_value=3_000)
+price = st.integers(min_value=1, max_value=10**12)
+pick = st.integers(min_value=0, max_value=1_000)
+
+
+class Market(RuleBasedStateMachine):
+    @initialize()
+    def deploy(self):
+        now = boa.env.evm.patch.timestamp
+        with boa.env.prank(ADMIN):
+            self.token = WALLET.deploy("OpenKWh Token", "OKWH", 18, 10**30, 0, 1, now + 1)
+            self.smb = SMB.deploy(HOUR, 300)
+            self.smb.set_issuing_body("DK1", BODY, True)
+            self.registry = REGISTRY.deploy(self.smb.address, 365 * 86_400)
+            self.market = EXCHANGE.deploy(
+                self.token.address, self.smb.address, self.registry.address, LEAD, TIMEOUT
+            )
+            self.registry.wire_exchange(self.market.address)
+            for buyer in BUYERS:
+                self.token.transfer(buyer, 10**27)
+        for buyer in BUYERS:
+            self.token.approve(self.market.address, 2**256 - 1, sender=buyer)
+        self.smb.certify_installer("DK1", INSTALLER, sender=BODY)
+        for i in range(2):
+            self.smb.register_meter(
+                SELLER_METERS[i],
+                SELLER_KEYS[i].address,
+                SELLERS[i],
+                "DK1",
+                "T020002",
+                "F01050100",
+                CAPACITY_W,
+                1,
+                sender=INSTALLER,
+            )
+            self.smb.register_meter(
+                BUYER_METERS[i],
+                keyed_account(f"b{i}").address,
+                BUYERS[i],
+                "DK1",
+                "",
+                "",
+                0,
+                2,
+                sender=INSTALLER,
+            )
+        self.first_hour = now - now % HOUR + 6 * HOUR  # hours 0-3 are open for trading
+        self.orders = {}  # id -> dict(model of the order)
+        self.deals = {}  # id -> dict
+        self.measured = {}  # (seller, begin) -> produced Wh
+        self.reported = {i: None for i in range(2)}  # last reading end per seller meter
+        self.settled_escrow = []  # (escrow, payment, refund)
+
+    def begin(self, h):
+        return self.first_hour + h * HOUR
+
+    def open(self, begin):
+        return boa.env.evm.patch.timestamp + LEAD < begin
+
+    def committed(self, seller, begin):
+        offers = sum(
+            o["wh"]
+            for o in self.orders.values()
+            if o["open"] and not o["bid"] and o["meter"] == seller and o["begin"] == begin
+        )
+        sold = sum(
+            d["wh"] for d in self.deals.values() if d["seller"] == seller and d["begin"] == begin
+        )
+        return offers + sold
+
+    @rule(seller=side, h=hour, amount=wh, unit=price)
+    def offer(self, seller, h, amount, unit):
+        self.place_offer(seller, h, amount, unit)
+
+    def place_offer(self, seller, h, amount, unit):
+        begin = self.begin(h)
+        call = lambda: self.market.offer(
+            SELLER_METERS[seller],
+            begin,
+            amount,
+            unit,  # noqa: E731
+            sender=SELLERS[seller],
+        )
+        if not self.open(begin):
+            with boa.reverts("exchange: gate closed for this interval"):
+                call()
+        elif self.committed(seller, begin) + amount > CAPACITY_W:
+            with boa.reverts("exchange: selling beyond the meter's capacity"):
+                call()
+        else:
+            order_id = call()
+            self.orders[order_id] = {
+                "bid": False,
+                "meter": seller,
+                "maker": seller,
+                "begin": begin,
+                "wh": amount,
+                "price": unit,
+                "version": 0,
+                "open": True,
+            }
+
+    @rule(buyer=side, h=hour, amount=wh, unit=price)
+    def bid(self, buyer, h, amount, unit):
+        begin = self.begin(h)
+        call = lambda: self.market.bid(
+            BUYER_METERS[buyer],
+            begin,
+            amount,
+            unit,
+            False,  # noqa: E731
+            sender=BUYERS[buyer],
+        )
+        if not self.open(begin):
+            with boa.reverts("exchange: gate closed for this interval"):
+                call()
+            return
+        order_id = call()
+        self.orders[order_id] = {
+            "bid": True,
+            "meter": buyer,
+            "maker": buyer,
+            "begin": begin,
+            "wh": amount,
+            "price": unit,
+            "version": 0,
+            "open": True,
+        }
+
+    def pick_order(self, n):
+        ids = sorted(i for i, o in self.orders.items() if o["open"])
+        return ids[n % len(ids)] if ids else None
+
+    @rule(
+        seller=side,
+        buyer=side,
+        h=hour,
+        amount=wh,
+        unit=price,
+        fraction=st.integers(min_value=1, max_value=100),
+        productions=st.lists(
+            st.integers(min_value=0, max_value=CAPACITY_W), min_size=6, max_size=6
+        ),
+        silent=st.booleans(),
+    )
+    def trade_deliver_settle(self, seller, buyer, h, amount, unit, fraction, productions, silent):
+        """A whole trading day in one step: an offer, a take, the hour delivered, settlement."""
+        before = len(self.orders)
+        self.place_offer(seller, h, amount, unit)
+        if len(self.orders) == before:
+            return
+        order_id = max(self.orders)
+        order = self.orders[order_id]
+        if not self.open(order["begin"]):
+            return
+        self.take_order(order_id, buyer, fraction, False)
+        self.deliver(productions, silent)
+        self.settle_all(0)
+
+    @rule(n=pick, taker=side, fraction=st.integers(min_value=1, max_value=100), stale=st.booleans())
+    def take(self, n, taker, fraction, stale):
+        order_id = self.pick_order(n)
+        if order_id is None:
+            return
+        self.take_order(order_id, taker, fraction, stale)
+
+    def take_order(self, order_id, taker, fraction, stale):
+        order = self.orders[order_id]
+        amount = max(1, order["wh"] * fraction // 100)
+        version = order["version"] - 1 if stale and order["version"] else order["version"]
+        if order["bid"]:
+            meter, who = SELLER_METERS[taker], SELLERS[taker]
+        else:
+            meter, who = BUYER_METERS[taker], BUYERS[taker]
+        call = lambda: self.market.take(
+            order_id,
+            amount,
+            order["price"],
+            version,
+            meter,  # noqa: E731
+            sender=who,
+        )
+        if not self.open(order["begin"]):
+            reason = "exchange: gate closed for this interval"
+        elif version != order["version"]:
+            reason = "exchange: order changed since it was seen"
+        elif order["bid"] and self.committed(taker, order["begin"]) + amount > CAPACITY_W:
+            reason = "exchange: selling beyond the meter's capacity"
+        else:
+            deal_id = call()
+            seller = order["maker"] if not order["bid"] else taker
+            buyer = order["maker"] if order["bid"] else taker
+            self.deals[deal_id] = {
+                "seller": seller,
+                "buyer": buyer,
+                "begin": order["begin"],
+                "wh": amount,
+                "price": order["price"],
+                "settled": False,
+            }
+            order["wh"] -= amount
+            order["open"] = order["wh"] > 0
+            return
+        with boa.reverts(reason):
+            call()
+
+    @rule(n=pick, unit=price, withdraw=st.booleans())
+    def amend_or_cancel(self, n, unit, withdraw):
+        """The maker changes the price (the version moves on) or cancels."""
+        order_id = self.pick_order(n)
+        if order_id is None:
+            return
+        order = self.orders[order_id]
+        who = (BUYERS if order["bid"] else SELLERS)[order["maker"]]
+        if withdraw:
+            self.market.cancel(order_id, sender=who)
+            order["open"] = False
+        elif not self.open(order["begin"]):
+            with boa.reverts("exchange: gate closed for this interval"):
+                self.market.amend(order_id, order["wh"], unit, sender=who)
+        else:
+            self.market.amend(order_id, order["wh"], unit, sender=who)
+            order["price"] = unit
+            order["version"] += 1
+
+    @rule(minutes=st.integers(min_value=1, max_value=60))
+    def time_passes(self, minutes):
+        boa.env.time_travel(seconds=minutes * 60)
+
+    @rule(
+        productions=st.lists(
+            st.integers(min_value=0, max_value=CAPACITY_W), min_size=6, max_size=6
+        ),
+        silent=st.booleans(),
+    )
+    def next_traded_hour_ends(self, productions, silent):
+        self.deliver(productions, silent)
+
+    def deliver(self, productions, silent):
+        """Time runs to the end of the earliest traded hour not yet measured; the first
+        seller's meter reports every hour since its last reading, the second's too unless
+        ``silent`` (its deals then refund after the timeout)."""
+        traded = [
+            d["begin"] for d in self.deals.values() if d["begin"] + HOUR > self.measured_until()
+        ]
+        if not traded:
+            return
+        end = min(traded) + HOUR
+        if end > boa.env.evm.patch.timestamp:
+            boa.env.time_travel(seconds=end - boa.env.evm.patch.timestamp)
+        for seller in (0,) if silent else (0, 1):
+            self.meter_reports(seller, productions)
+
+    def measured_until(self):
+        ends = [r[0] for r in self.reported.values() if r is not None]
+        return min(ends) if len(ends) == 2 else 0
+
+    def meter_reports(self, seller, productions):
+        """The seller's meter reports every whole hour that has ended since its last reading."""
+        now = boa.env.evm.patch.timestamp
+        if self.reported[seller] is None:
+            if now < self.first_hour:
+                return
+            self.submit(seller, self.first_hour, 0)
+            self.reported[seller] = (self.first_hour, 0)
+        for produced in productions:
+            end, exported = self.reported[seller]
+            if now < end + HOUR:
+                return
+            self.submit(seller, end + HOUR, exported + produced)
+            self.measured[seller, end] = produced
+            self.reported[seller] = (end + HOUR, exported + produced)
+
+    def submit(self, seller, end, exported):
+        reading = Reading(SELLER_METERS[seller], end, 0, exported, b"\x05" * 32)
+        signed = sign_reading(
+            SELLER_KEYS[seller], reading, boa.env.evm.patch.chain_id, str(self.smb.address)
+        )
+        self.smb.submit_reading(*signed.contract_args())
+
+    @rule(n=pick)
+    def settle(self, n):
+        """Tries one deal that cannot be settled yet, then settles every deal that can."""
+        self.settle_all(n)
+
+    def settle_all(self, n):
+        now = boa.env.evm.patch.timestamp
+        pending = sorted(i for i, d in self.deals.items() if not d["settled"])
+        waiting = [
+            i
+            for i in pending
+            if (self.deals[i]["seller"], self.deals[i]["begin"]) not in self.measured
+            and now < self.deals[i]["begin"] + HOUR + TIMEOUT
+        ]
+        if waiting:
+            with boa.reverts("exchange: no measurement yet for this interval"):
+                self.market.settle(waiting[n % len(waiting)])
+        for deal_id in pending:
+            if deal_id not in waiting:
+                self.settle_one(deal_id)
+
+    def settle_one(self, deal_id):
+        deal = self.deals[deal_id]
+        produced = self.measured.get((deal["seller"], deal["begin"]))
+        self.market.settle(deal_id)
+        sold = sum(
+            d["wh"]
+            for d in self.deals.values()
+            if d["seller"] == deal["seller"] and d["begin"] == deal["begin"]
+        )
+        if produced is None:
+            delivered = 0
+        elif produced >= sold:
+            delivered = deal["wh"]
+        else:
+            delivered = deal["wh"] * produced // sold
+        escrow = deal["wh"] * deal["price"]
+        event = [e for e in self.market.get_logs() if type(e).__name__ == "DealSettled"][0]
+        assert event.delivered_wh == delivered
+        self.settled_escrow.append((escrow, event.payment, event.refund))
+        deal["settled"] = True
+        deal["delivered"] = delivered
+
+    @rule(who=st.integers(min_value=0, max_value=3))
+    def withdraw_credit(self, who):
+        account = (SELLERS + BUYERS)[who]
+        if self.market.credit_of(account) == 0:
+            with boa.reverts("exchange: no credit to withdraw"):
+                self.market.withdraw_credit(sender=account)
+            return
+        self.market.withdraw_credit(sender=account)
+
+    @invariant()
+    def tokens_held_are_escrow_plus_credits(self):
+        open_bids = sum(
+            o["wh"] * o["price"] for o in self.orders.values() if o["open"] and o["bid"]
+        )
+        unsettled = sum(d["wh"] * d["price"] for d in self.deals.values() if not d["settled"])
+        assert self.market.escrowed() == open_bids + unsettled
+        assert (
+            self.token.balanceOf(self.market.address)
+            == open_bids + unsettled + self.market.total_credit()
+        )
+
+    @invariant()
+    def settled_deals_pay_and_refund_exactly_their_escrow(self):
+        for escrow, payment, refund in self.settled_escrow:
+            assert payment + refund == escrow
+
+    @invariant()
+    def delivered_never_exceeds_produced(self):
+        for (seller, begin), produced in self.measured.items():
+            delivered = sum(
+                d.get("delivered", 0)
+                for d in self.deals.values()
+                if d["seller"] == seller and d["begin"] == begin
+            )
+            assert delivered <= produced
+            assert self.market.delivered_sold_wh(SELLER_METERS[seller], begin) == delivered
+
+    @invariant()
+    def custody_is_sold_wh_not_yet_settled(self):
+        for (seller, begin), produced in self.measured.items():
+            cert = self.registry.certificate_id(SELLER_METERS[seller], begin)
+            deals = [
+                d for d in self.deals.values() if d["seller"] == seller and d["begin"] == begin
+            ]
+            if not deals or all(not d["settled"] for d in deals):
+                continue  # not certified yet: the first settlement issues it
+            sold = sum(d["wh"] for d in deals)
+            custody = min(sold, produced)
+            delivered = sum(d.get("delivered", 0) for d in deals if d["settled"])
+            open_wh = sum(d["wh"] for d in deals if not d["settled"])
+            expected = 0 if open_wh == 0 else custody - delivered
+            assert self.registry.balanceOf(self.market.address, cert) == expected
+
+
+TestMarket = Market.TestCase
+TestMarket.settings = settings(max_examples=30, stateful_step_count=40, deadline=None)
