@@ -8,6 +8,8 @@ delivered Wh never exceed production; certificates in custody are the sold Wh
 not yet settled.
 """
 
+from functools import partial
+
 import boa
 from eth_utils import keccak
 from hypothesis import settings
@@ -115,11 +117,12 @@ class Market(RuleBasedStateMachine):
 
     def place_offer(self, seller, h, amount, unit):
         begin = self.begin(h)
-        call = lambda: self.market.offer(
+        call = partial(
+            self.market.offer,
             SELLER_METERS[seller],
             begin,
             amount,
-            unit,  # noqa: E731
+            unit,
             sender=SELLERS[seller],
         )
         if not self.open(begin):
@@ -144,12 +147,13 @@ class Market(RuleBasedStateMachine):
     @rule(buyer=side, h=hour, amount=wh, unit=price)
     def bid(self, buyer, h, amount, unit):
         begin = self.begin(h)
-        call = lambda: self.market.bid(
+        call = partial(
+            self.market.bid,
             BUYER_METERS[buyer],
             begin,
             amount,
             unit,
-            False,  # noqa: E731
+            False,
             sender=BUYERS[buyer],
         )
         if not self.open(begin):
@@ -213,12 +217,13 @@ class Market(RuleBasedStateMachine):
             meter, who = SELLER_METERS[taker], SELLERS[taker]
         else:
             meter, who = BUYER_METERS[taker], BUYERS[taker]
-        call = lambda: self.market.take(
+        call = partial(
+            self.market.take,
             order_id,
             amount,
             order["price"],
             version,
-            meter,  # noqa: E731
+            meter,
             sender=who,
         )
         if not self.open(order["begin"]):
@@ -356,7 +361,7 @@ class Market(RuleBasedStateMachine):
         else:
             delivered = deal["wh"] * produced // sold
         escrow = deal["wh"] * deal["price"]
-        event = [e for e in self.market.get_logs() if type(e).__name__ == "DealSettled"][0]
+        event = next(e for e in self.market.get_logs() if type(e).__name__ == "DealSettled")
         assert event.delivered_wh == delivered
         self.settled_escrow.append((escrow, event.payment, event.refund))
         deal["settled"] = True
