@@ -143,6 +143,17 @@ def measure_wallet(w3: Web3, deployments: dict, accounts: list[LocalAccount]) ->
     return gas
 
 
+def certified_installer(
+    as_admin: actions.Actor, body: LocalAccount, installer: LocalAccount
+) -> actions.Actor:
+    """Appoints ``body`` for DK1 and has it certify ``installer`` (again is harmless)."""
+    actions.set_issuing_body(as_admin, "DK1", body.address)
+    actions.certify_installer(
+        actions.Actor(as_admin.w3, body, as_admin.deployments), "DK1", installer.address
+    )
+    return actions.Actor(as_admin.w3, installer, as_admin.deployments)
+
+
 def measure_meters(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
     """Gas of meter registration, readings and settlement, hourly intervals."""
     admin, body, installer, owner = accounts[0], accounts[4], accounts[5], accounts[6]
@@ -152,9 +163,7 @@ def measure_meters(w3: Web3, deployments: dict, accounts: list[LocalAccount]) ->
     interval = smb.functions.interval_length().call()
     gas: dict[str, dict] = {}
 
-    actions.set_issuing_body(as_admin, "DK1", body.address)
-    actions.certify_installer(actions.Actor(w3, body, deployments), "DK1", installer.address)
-    as_installer = actions.Actor(w3, installer, deployments)
+    as_installer = certified_installer(as_admin, body, installer)
     keys = [fresh_account(f"meter-{i}") for i in range(3)]
     ids = [keccak(text=f"bench-meter-{i}") for i in range(3)]
     receipts = [
@@ -243,9 +252,7 @@ def measure_registry(w3: Web3, deployments: dict, accounts: list[LocalAccount]) 
     interval = smb.functions.interval_length().call()
     gas: dict[str, dict] = {}
 
-    actions.set_issuing_body(as_admin, "DK1", body.address)
-    actions.certify_installer(actions.Actor(w3, body, deployments), "DK1", installer.address)
-    as_installer = actions.Actor(w3, installer, deployments)
+    as_installer = certified_installer(as_admin, body, installer)
     keys = {"solar": fresh_account("registry-solar"), "home": fresh_account("registry-home")}
     ids = {name: keccak(text=f"bench-registry-{name}") for name in keys}
     actions.register_meter(
