@@ -77,6 +77,7 @@ interface IRegistry:
 
 
 MAX_BATCH: constant(uint256) = 64
+MAX_PAGE: constant(uint256) = 256  # orders or deals scanned by one view call
 
 
 # @dev The settlement token.
@@ -225,12 +226,33 @@ def bid(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint256,
     @param retire Retire the certificates at once against `meter_id` on delivery.
     @return uint256 The order id.
     """
-    self._check_open(interval_begin)
-    assert wh != 0 and price != 0, "exchange: amount and price must be positive"
-    self._check_buyer(meter_id)
-    order_id: uint256 = self._place(meter_id, interval_begin, wh, price, True, retire)
-    self._pull(msg.sender, wh * price)
-    return order_id
+    return self._bid(meter_id, interval_begin, wh, price, retire)
+
+
+@external
+def bid_with_permit(
+    meter_id: bytes32,
+    interval_begin: uint256,
+    wh: uint256,
+    price: uint256,
+    retire: bool,
+    deadline: uint256,
+    v: uint8,
+    r: bytes32,
+    s: bytes32,
+) -> uint256:
+    """
+    @notice `bid` with an EIP-2612 permit for the escrow instead of a prior
+            approval; a permit someone already used is fine if the allowance is there.
+    """
+    permitted: bool = raw_call(
+        token.address,
+        abi_encode(msg.sender, self, wh * price, deadline, v, r, s, method_id=method_id("permit(address,address,uint256,uint256,uint8,bytes32,bytes32)")),
+        revert_on_failure=False,
+    )
+    if not permitted:
+        assert staticcall token.allowance(msg.sender, self) >= wh * price, "exchange: permit failed and allowance is short"
+    return self._bid(meter_id, interval_begin, wh, price, retire)
 
 
 @external
@@ -384,6 +406,53 @@ def onERC1155BatchReceived(
 
 @external
 @view
+def order_book(interval_begin: uint256, first_order: uint256) -> DynArray[uint256, MAX_PAGE]:
+    """
+    @notice The open orders of an interval among order ids
+            [first_order, first_order + 256): a page of the book; clients sort
+            by price and sum depth, and page on while ids remain.
+    @return DynArray The open order ids.
+    """
+    found: DynArray[uint256, MAX_PAGE] = []
+    end: uint256 = min(first_order + MAX_PAGE, self.order_count)
+    for order_id: uint256 in range(first_order, end, bound=MAX_PAGE):
+        if self.orders[order_id].open and self.orders[order_id].interval_begin == interval_begin:
+            found.append(order_id)
+    return found
+
+
+@external
+@view
+def orders_of(maker: address, first_order: uint256) -> DynArray[uint256, MAX_PAGE]:
+    """
+    @return DynArray The ids of `maker`'s orders, open or not, among
+            [first_order, first_order + 256).
+    """
+    found: DynArray[uint256, MAX_PAGE] = []
+    end: uint256 = min(first_order + MAX_PAGE, self.order_count)
+    for order_id: uint256 in range(first_order, end, bound=MAX_PAGE):
+        if self.orders[order_id].maker == maker:
+            found.append(order_id)
+    return found
+
+
+@external
+@view
+def deals_of(account: address, first_deal: uint256) -> DynArray[uint256, MAX_PAGE]:
+    """
+    @return DynArray The ids of deals where `account` sells or buys, among
+            [first_deal, first_deal + 256); `deals(id).settled` is their status.
+    """
+    found: DynArray[uint256, MAX_PAGE] = []
+    end: uint256 = min(first_deal + MAX_PAGE, self.deal_count)
+    for deal_id: uint256 in range(first_deal, end, bound=MAX_PAGE):
+        if self.deals[deal_id].seller == account or self.deals[deal_id].buyer == account:
+            found.append(deal_id)
+    return found
+
+
+@external
+@view
 def supportsInterface(interfaceId: bytes4) -> bool:
     return interfaceId == 0x01FFC9A7 or interfaceId == 0x4E2312E0
 
@@ -420,6 +489,16 @@ def _check_buyer(meter_id: bytes32):
     owner, kind, capacity_w = staticcall backend.trading_data(meter_id)
     assert owner == msg.sender, "exchange: caller is not the meter owner"
     assert MeterKind.CONSUMPTION in kind, "exchange: meter does not consume"
+
+
+@internal
+def _bid(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint256, retire: bool) -> uint256:
+    self._check_open(interval_begin)
+    assert wh != 0 and price != 0, "exchange: amount and price must be positive"
+    self._check_buyer(meter_id)
+    order_id: uint256 = self._place(meter_id, interval_begin, wh, price, True, retire)
+    self._pull(msg.sender, wh * price)
+    return order_id
 
 
 @internal

@@ -259,3 +259,110 @@ def test_retire_on_delivery_when_approved(
 def test_only_registry_certificates_are_accepted(exchange, alice):
     with boa.reverts("exchange: only certificates of the registry"):
         exchange.onERC1155Received(alice, alice, 1, 1, b"", sender=alice)
+
+
+def test_bid_with_permit_needs_no_approval(
+    exchange, wallet, smb, installer, delivery_hour, deployer
+):
+    from scripts.chain import permit_typed_data
+    from tests.fixtures.accounts import keyed_account
+    from tests.fixtures.meters import SECTOR, meter_id_for
+    from tests.fixtures.wallet import NAME
+
+    buyer = keyed_account("permit-buyer")
+    meter = meter_id_for("permit-buyer-home")
+    smb.register_meter(
+        meter,
+        keyed_account("permit-home").address,
+        buyer.address,
+        SECTOR,
+        "",
+        "",
+        0,
+        2,
+        sender=installer,
+    )
+    wallet.transfer(buyer.address, 10**18, sender=deployer)
+    deadline = boa.env.evm.patch.timestamp + 3_600
+    data = permit_typed_data(
+        NAME,
+        buyer.address,
+        str(exchange.address),
+        100 * PRICE,
+        0,
+        deadline,
+        boa.env.evm.patch.chain_id,
+        str(wallet.address),
+    )
+    signed = buyer.sign_typed_data(full_message=data)
+    order_id = exchange.bid_with_permit(
+        meter,
+        delivery_hour,
+        100,
+        PRICE,
+        False,
+        deadline,
+        signed.v,
+        signed.r.to_bytes(32),
+        signed.s.to_bytes(32),
+        sender=buyer.address,
+    )
+    assert exchange.orders(order_id).maker == buyer.address
+    assert wallet.balanceOf(exchange.address) == 100 * PRICE
+    assert wallet.allowance(buyer.address, exchange.address) == 0
+
+
+def test_bid_with_bad_permit_and_no_allowance_reverts(
+    exchange, wallet, household_meter, delivery_hour, bob
+):
+    wallet.approve(exchange.address, 0, sender=bob)
+    with boa.reverts("exchange: permit failed and allowance is short"):
+        exchange.bid_with_permit(
+            household_meter,
+            delivery_hour,
+            100,
+            PRICE,
+            False,
+            0,
+            27,
+            b"\x01" * 32,
+            b"\x01" * 32,
+            sender=bob,
+        )
+
+
+def test_bid_with_permit_when_allowance_is_there(exchange, household_meter, delivery_hour, bob):
+    order_id = exchange.bid_with_permit(
+        household_meter,
+        delivery_hour,
+        100,
+        PRICE,
+        False,
+        0,
+        27,
+        b"\x01" * 32,
+        b"\x01" * 32,
+        sender=bob,
+    )
+    assert exchange.orders(order_id).is_bid
+
+
+def test_order_book_pages_open_orders_of_an_interval(
+    exchange, solar_meter, household_meter, delivery_hour, alice, bob
+):
+    first = exchange.offer(solar_meter, delivery_hour, 100, PRICE, sender=alice)
+    other_hour = exchange.offer(solar_meter, delivery_hour + INTERVAL, 100, PRICE, sender=alice)
+    bid = exchange.bid(household_meter, delivery_hour, 100, PRICE, False, sender=bob)
+    cancelled = exchange.offer(solar_meter, delivery_hour, 100, PRICE, sender=alice)
+    exchange.cancel(cancelled, sender=alice)
+    assert exchange.order_book(delivery_hour, 0) == [first, bid]
+    assert exchange.order_book(delivery_hour + INTERVAL, 0) == [other_hour]
+    assert exchange.order_book(delivery_hour, bid + 1) == []
+    assert exchange.orders_of(alice, 0) == [first, other_hour, cancelled]
+
+
+def test_deals_of_lists_both_sides(exchange, offer, household_meter, alice, bob, carol):
+    deal_id = exchange.take(offer, 10, PRICE, 0, household_meter, sender=bob)
+    assert exchange.deals_of(alice, 0) == [deal_id]
+    assert exchange.deals_of(bob, 0) == [deal_id]
+    assert exchange.deals_of(carol, 0) == []
