@@ -268,16 +268,20 @@ def run(say=print) -> dict:
             )
         )
         say("   Ben retires them against his consumption of the same hours")
+        issued = [
+            registry.functions.certificate_id(m.id, b).call()
+            for m in producers
+            for b in m.hourly
+            if m.hourly[b][0]
+        ]
         for meter in meters:
             owner = accounts[meter.owner_index].address
-            owned = [
-                registry.functions.certificate_id(m.id, b).call()
-                for m in producers
-                for b in m.hourly
-                if m.hourly[b][0]
-            ]
-            meter.held = sum(registry.functions.balanceOfBatch([owner] * len(owned), owned).call())
-            meter.retired = sum(registry.functions.claimedBalanceOf(owner, i).call() for i in owned)
+            meter.held = sum(
+                registry.functions.balanceOfBatch([owner] * len(issued), issued).call()
+            )
+            meter.retired = sum(
+                registry.functions.claimedBalanceOf(owner, i).call() for i in issued
+            )
 
         rows = []
         figures = {}

@@ -4,9 +4,12 @@ import boa
 import pytest
 
 from tests.fixtures.exchange import LEAD_TIME, PRICE, TIMEOUT
-from tests.fixtures.meters import CAPACITY_W, INTERVAL
+from tests.fixtures.meters import CAPACITY_W, INTERVAL, grid_time
 from tests.fixtures.registry import certificate_id
 from tests.helpers import only_event
+
+# deadline, v, r, s of a permit that cannot be valid: bids fall back on the allowance.
+UNUSABLE_PERMIT = (0, 27, b"\x01" * 32, b"\x01" * 32)
 
 
 @pytest.fixture
@@ -37,8 +40,6 @@ def test_offer_is_placed(exchange, solar_meter, delivery_hour, alice):
 def test_offer_reverts(
     exchange, solar_meter, household_meter, actors, who, meter, wh, hours_ahead, reason
 ):
-    from tests.fixtures.meters import grid_time
-
     meter_id = solar_meter if meter == "solar" else household_meter
     with boa.reverts(reason):
         exchange.offer(meter_id, grid_time(hours_ahead), wh, PRICE, sender=actors[who])
@@ -323,10 +324,7 @@ def test_bid_with_bad_permit_and_no_allowance_reverts(
             100,
             PRICE,
             False,
-            0,
-            27,
-            b"\x01" * 32,
-            b"\x01" * 32,
+            *UNUSABLE_PERMIT,
             sender=bob,
         )
 
@@ -338,13 +336,11 @@ def test_bid_with_permit_when_allowance_is_there(exchange, household_meter, deli
         100,
         PRICE,
         False,
-        0,
-        27,
-        b"\x01" * 32,
-        b"\x01" * 32,
+        *UNUSABLE_PERMIT,
         sender=bob,
     )
     assert exchange.orders(order_id).is_bid
+    assert exchange.escrowed() == 100 * PRICE
 
 
 def test_order_book_pages_open_orders_of_an_interval(
