@@ -16,13 +16,16 @@
 @custom:security Nobody is trusted with funds: payments and refunds are pull
                  credits (`withdraw_credit`), so a recipient that reverts only
                  blocks itself. Trusted: the SmartMeterBackend (measurements,
-                 meter owners and capacities) and the certificate registry.
+                 meter owners and capacities), the certificate registry, and
+                 the OperatorBackend, which learns of every deal so that it
+                 pays and bills only the Wh not traded here.
 @custom:rounding Delivered Wh of a deal = deal Wh when the meter produced at
                  least everything it sold in the interval, else
                  floor(deal Wh x produced / sold). Payment = delivered x price;
                  refund = escrow - payment, so payment + refund = escrow to the
                  base unit. The Wh lost to flooring count as not delivered: the
-                 buyer does not pay for them.
+                 buyer does not pay for them, their certificates go back to the
+                 seller, and the operator pays their feed-in reward.
 """
 
 
@@ -50,6 +53,7 @@ struct Order:
 
 
 struct Deal:
+    order_id: uint256
     seller: address
     buyer: address
     seller_meter: bytes32
@@ -61,23 +65,55 @@ struct Deal:
     settled: bool
 
 
+# Orders and deals live in three slots each, packed as below.
+struct _OrderSlots:
+    head: uint256  # maker (bits 0-159) | price (160-255)
+    meter_id: bytes32
+    tail: uint256  # begin (0-39) | open Wh (40-103) | version (104-135) | is bid (136) | retire (137)
+
+
+struct _DealSlots:
+    head: uint256  # order id (0-47) | Wh (48-111) | begin (112-151) | settled (152) | bid taken (153) | retire (154)
+    taker: uint256  # taker (0-159) | price (160-255)
+    taker_meter: bytes32
+
+
 interface ISmartMeterBackend:
     def trading_data(meter_id: bytes32) -> (address, MeterKind, uint256): view
     def measurement(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256, uint256): view
+    def consumption_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, bytes32): view
     def interval_length() -> uint256: view
 
 
 interface IRegistry:
     def issue(meter_id: bytes32, interval_begin: uint256) -> uint256: nonpayable
-    def certificate_id(meter_id: bytes32, interval_begin: uint256) -> uint256: view
     def safeTransferFrom(_from: address, _to: address, _id: uint256, _value: uint256, _data: Bytes[1_024]): nonpayable
     def retire(id: uint256, wh: uint256, consumption_meter_id: bytes32, claim_data: Bytes[256]): nonpayable
     def isApprovedForAll(_owner: address, _operator: address) -> bool: view
-    def balanceOf(_owner: address, _id: uint256) -> uint256: view
+    def retired_against(meter_id: bytes32, interval_begin: uint256) -> uint256: view
+    def is_active(id: uint256) -> bool: view
+
+
+interface IOperatorBackend:
+    def mark_traded(seller_meter: bytes32, buyer_meter: bytes32, interval_begin: uint256): nonpayable
 
 
 MAX_BATCH: constant(uint256) = 64
 MAX_PAGE: constant(uint256) = 256  # orders or deals scanned by one view call
+
+_UINT32: constant(uint256) = 2**32 - 1
+_UINT40: constant(uint256) = 2**40 - 1
+_UINT48: constant(uint256) = 2**48 - 1
+_UINT64: constant(uint256) = 2**64 - 1
+_UINT96: constant(uint256) = 2**96 - 1
+_UINT128: constant(uint256) = 2**128 - 1
+_UINT160: constant(uint256) = 2**160 - 1
+_IS_BID: constant(uint256) = 1 << 136
+_RETIRE: constant(uint256) = 1 << 137
+_SETTLED: constant(uint256) = 1 << 152
+_BID_TAKEN: constant(uint256) = 1 << 153
+_DEAL_RETIRE: constant(uint256) = 1 << 154
+_RETIRE_NOTE: constant(Bytes[33]) = b"delivered by the OpenKWh exchange"
 
 
 # @dev The settlement token.
@@ -89,6 +125,9 @@ backend: public(immutable(ISmartMeterBackend))
 # @dev Where the certificates of sold Wh are held in custody.
 registry: public(immutable(IRegistry))
 
+# @dev The grid operator told of every deal, so it bills and pays only untraded Wh.
+operator: public(immutable(IOperatorBackend))
+
 # @dev Interval length of the backend, in seconds.
 interval_length: public(immutable(uint256))
 
@@ -98,32 +137,25 @@ lead_time: public(immutable(uint256))
 # @dev Seconds after an interval ends after which an unmeasured deal refunds.
 settlement_timeout: public(immutable(uint256))
 
-orders: public(HashMap[uint256, Order])
 order_count: public(uint256)
-deals: public(HashMap[uint256, Deal])
 deal_count: public(uint256)
-
-# @dev Wh sold in deals, per seller meter and interval begin.
-sold_wh: public(HashMap[bytes32, HashMap[uint256, uint256]])
-
-# @dev Wh offered in open offers plus sold, per seller meter and interval begin.
-committed_wh: public(HashMap[bytes32, HashMap[uint256, uint256]])
-
-# @dev Wh delivered in settled deals, per seller meter and per buyer meter, and interval begin.
-delivered_sold_wh: public(HashMap[bytes32, HashMap[uint256, uint256]])
-delivered_bought_wh: public(HashMap[bytes32, HashMap[uint256, uint256]])
-
-# @dev Deals not yet settled, per seller meter and interval begin.
-unsettled_deals: public(HashMap[bytes32, HashMap[uint256, uint256]])
-
-# @dev Tokens held for open bids and unsettled deals, in token base units.
-escrowed: public(uint256)
 
 # @dev Payments and refunds waiting to be withdrawn, per account, in token base units.
 credit_of: public(HashMap[address, uint256])
 
-# @dev Sum of all credits, in token base units.
-total_credit: public(uint256)
+_orders: HashMap[uint256, _OrderSlots]
+_deals: HashMap[uint256, _DealSlots]
+
+# @dev Per seller meter and interval begin: Wh committed in open offers and
+# deals (bits 0-63), Wh sold in deals not refunded as undelivered (64-127),
+# Wh delivered (128-191), deals not settled (192-255).
+_sales: HashMap[bytes32, HashMap[uint256, uint256]]
+
+# @dev Per buyer meter and interval begin: Wh delivered (bits 0-127), deals not settled (128-255).
+_purchases: HashMap[bytes32, HashMap[uint256, uint256]]
+
+# @dev Certificate Wh held for an account whose wallet refused them, per certificate id.
+held_certificates: public(HashMap[address, HashMap[uint256, uint256]])
 
 
 event OrderPlaced:
@@ -155,6 +187,8 @@ event DealMade:
     interval_begin: indexed(uint256)
     seller: address
     buyer: address
+    seller_meter: bytes32
+    buyer_meter: bytes32
     wh: uint256
     price: uint256
 
@@ -164,6 +198,7 @@ event DealSettled:
     delivered_wh: uint256
     payment: uint256
     refund: uint256
+    retired_wh: uint256
 
 
 event CreditWithdrawn:
@@ -171,24 +206,40 @@ event CreditWithdrawn:
     amount: uint256
 
 
+event CertificatesHeld:
+    account: indexed(address)
+    id: indexed(uint256)
+    wh: uint256
+
+
+event CertificatesClaimed:
+    account: indexed(address)
+    id: indexed(uint256)
+    recipient: address
+    wh: uint256
+
+
 @deploy
 def __init__(
     token_: IERC20,
     backend_: ISmartMeterBackend,
     registry_: IRegistry,
+    operator_: IOperatorBackend,
     lead_time_: uint256,
     settlement_timeout_: uint256,
 ):
     """
     @param token_ The settlement token (any ERC-20).
     @param backend_ The SmartMeterBackend of the meters traded.
-    @param registry_ The GGORegistry certifying that backend.
+    @param registry_ The GGORegistry certifying that backend; it must wire this Exchange.
+    @param operator_ The OperatorBackend settling those meters; it must wire this Exchange.
     @param lead_time_ Seconds before an interval's begin when its market closes.
     @param settlement_timeout_ Seconds after an interval's end after which an unmeasured deal refunds.
     """
     token = token_
     backend = backend_
     registry = registry_
+    operator = operator_
     interval_length = staticcall backend_.interval_length()
     lead_time = lead_time_
     settlement_timeout = settlement_timeout_
@@ -204,14 +255,12 @@ def offer(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint25
     @param meter_id The caller's producing meter.
     @param interval_begin Unix seconds, on the interval grid, before gate closure.
     @param wh Whole Wh offered; with what is already offered and sold, at most capacity x interval.
-    @param price Token base units per Wh.
+    @param price Token base units per Wh, below 2**96.
     @return uint256 The order id.
     """
-    self._check_open(interval_begin)
-    assert wh != 0 and price != 0, "exchange: amount and price must be positive"
-    self._check_seller(meter_id, interval_begin, wh)
-    self.committed_wh[meter_id][interval_begin] += wh
-    return self._place(meter_id, interval_begin, wh, price, False, False)
+    self._check_terms(interval_begin, wh, price)
+    self._commit(meter_id, interval_begin, wh, 0)
+    return self._place(meter_id, interval_begin, wh, price, 0)
 
 
 @external
@@ -221,9 +270,11 @@ def bid(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint256,
             tokens go into escrow now.
     @param meter_id The caller's consuming meter.
     @param interval_begin Unix seconds, on the interval grid, before gate closure.
-    @param wh Whole Wh wanted.
-    @param price Limit price, token base units per Wh.
-    @param retire Retire the certificates at once against `meter_id` on delivery.
+    @param wh Whole Wh wanted, below 2**64.
+    @param price Limit price, token base units per Wh, below 2**96.
+    @param retire Retire the certificates on delivery against `meter_id`'s
+           consumption, as far as it is measured and this Exchange is approved
+           on the registry; the rest reach the caller's wallet.
     @return uint256 The order id.
     """
     return self._bid(meter_id, interval_begin, wh, price, retire)
@@ -259,46 +310,53 @@ def bid_with_permit(
 def amend(order_id: uint256, wh: uint256, price: uint256):
     """
     @notice Changes the open Wh and the price of one's order; its version
-            moves on, so takes prepared against the old terms fail.
+            moves on, so takes prepared against the old terms fail. A bid's
+            escrow follows: the difference is taken or returned at once.
     """
-    order: Order = self.orders[order_id]
-    assert order.open, "exchange: order is not open"
-    assert order.maker == msg.sender, "exchange: caller is not the maker"
-    self._check_open(order.interval_begin)
-    assert wh != 0 and price != 0, "exchange: amount and price must be positive"
-    if order.is_bid:
-        before: uint256 = order.wh * order.price
+    head: uint256 = self._orders[order_id].head
+    tail: uint256 = self._orders[order_id].tail
+    open_wh: uint256 = (tail >> 40) & _UINT64
+    assert open_wh != 0, "exchange: order is not open"
+    assert convert(head & _UINT160, address) == msg.sender, "exchange: caller is not the maker"
+    begin: uint256 = tail & _UINT40
+    self._check_terms(begin, wh, price)
+    version: uint256 = ((tail >> 104) & _UINT32) + 1
+    assert version <= _UINT32, "exchange: order amended too often"
+
+    if tail & _IS_BID != 0:
+        before: uint256 = open_wh * (head >> 160)
         after: uint256 = wh * price
         if after > before:
             self._pull(msg.sender, after - before)
         elif before > after:
             self._push(msg.sender, before - after)
     else:
-        self.committed_wh[order.meter_id][order.interval_begin] -= order.wh
-        self._check_seller(order.meter_id, order.interval_begin, wh)
-        self.committed_wh[order.meter_id][order.interval_begin] += wh
-    version: uint256 = order.version + 1
-    self.orders[order_id].wh = wh
-    self.orders[order_id].price = price
-    self.orders[order_id].version = version
+        self._commit(self._orders[order_id].meter_id, begin, wh, open_wh)
+    self._orders[order_id].head = (head & _UINT160) | (price << 160)
+    self._orders[order_id].tail = (tail & ~((_UINT64 << 40) | (_UINT32 << 104))) | (wh << 40) | (version << 104)
     log OrderAmended(order_id=order_id, wh=wh, price=price, version=version)
 
 
 @external
 def cancel(order_id: uint256):
     """
-    @notice Withdraws one's open order; a bid's escrow comes back at once.
+    @notice Withdraws one's open order, even after gate closure; a bid's
+            escrow comes back at once, an offer's Wh are no longer committed.
     """
-    order: Order = self.orders[order_id]
-    assert order.open, "exchange: order is not open"
-    assert order.maker == msg.sender, "exchange: caller is not the maker"
-    self.orders[order_id].open = False
-    self.orders[order_id].version = order.version + 1
+    head: uint256 = self._orders[order_id].head
+    tail: uint256 = self._orders[order_id].tail
+    open_wh: uint256 = (tail >> 40) & _UINT64
+    assert open_wh != 0, "exchange: order is not open"
+    assert convert(head & _UINT160, address) == msg.sender, "exchange: caller is not the maker"
+    version: uint256 = min(((tail >> 104) & _UINT32) + 1, _UINT32)
+    self._orders[order_id].tail = (tail & ~((_UINT64 << 40) | (_UINT32 << 104))) | (version << 104)
     refund: uint256 = 0
-    if order.is_bid:
-        refund = order.wh * order.price
+    if tail & _IS_BID != 0:
+        refund = open_wh * (head >> 160)
     else:
-        self.committed_wh[order.meter_id][order.interval_begin] -= order.wh
+        meter_id: bytes32 = self._orders[order_id].meter_id
+        begin: uint256 = tail & _UINT40
+        self._sales[meter_id][begin] -= open_wh
     log OrderCancelled(order_id=order_id, refund=refund)
     if refund != 0:
         self._push(msg.sender, refund)
@@ -315,37 +373,52 @@ def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter
     @param meter_id The taker's meter: consuming when taking an offer, producing when taking a bid.
     @return uint256 The deal id.
     """
-    order: Order = self.orders[order_id]
-    assert order.open, "exchange: order is not open"
-    self._check_open(order.interval_begin)
-    assert order.version == version and order.price == price, "exchange: order changed since it was seen"
+    head: uint256 = self._orders[order_id].head
+    tail: uint256 = self._orders[order_id].tail
+    open_wh: uint256 = (tail >> 40) & _UINT64
+    assert open_wh != 0, "exchange: order is not open"
+    begin: uint256 = tail & _UINT40
+    self._check_gate(begin)
+    assert (tail >> 104) & _UINT32 == version and head >> 160 == price, "exchange: order changed since it was seen"
     assert wh != 0, "exchange: amount must be positive"
-    assert wh <= order.wh, "exchange: taking more than is open"
-    assert msg.sender != order.maker, "exchange: cannot take one's own order"
+    assert wh <= open_wh, "exchange: taking more than is open"
+    maker: address = convert(head & _UINT160, address)
+    assert msg.sender != maker, "exchange: cannot take one's own order"
+    maker_meter: bytes32 = self._orders[order_id].meter_id
 
-    deal: Deal = empty(Deal)
-    if order.is_bid:
-        self._check_seller(meter_id, order.interval_begin, wh)
-        self.committed_wh[meter_id][order.interval_begin] += wh
-        deal = Deal(seller=msg.sender, buyer=order.maker, seller_meter=meter_id, buyer_meter=order.meter_id,
-                    interval_begin=order.interval_begin, wh=wh, price=order.price, retire=order.retire, settled=False)
+    seller: address = maker
+    buyer: address = msg.sender
+    seller_meter: bytes32 = maker_meter
+    buyer_meter: bytes32 = meter_id
+    flags: uint256 = 0
+    if tail & _IS_BID != 0:
+        seller = msg.sender
+        buyer = maker
+        seller_meter = meter_id
+        buyer_meter = maker_meter
+        flags = _BID_TAKEN
+        if tail & _RETIRE != 0:
+            flags |= _DEAL_RETIRE
+        # The Wh sold are committed and sold at once.
+        self._commit(meter_id, begin, wh, 0)
+        self._sales[meter_id][begin] += (wh << 64) | (1 << 192)
     else:
         self._check_buyer(meter_id)
-        self._pull(msg.sender, wh * order.price)
-        deal = Deal(seller=order.maker, buyer=msg.sender, seller_meter=order.meter_id, buyer_meter=meter_id,
-                    interval_begin=order.interval_begin, wh=wh, price=order.price, retire=False, settled=False)
-
-    remaining: uint256 = order.wh - wh
-    self.orders[order_id].wh = remaining
-    if remaining == 0:
-        self.orders[order_id].open = False
-    self.sold_wh[deal.seller_meter][deal.interval_begin] += wh
-    self.unsettled_deals[deal.seller_meter][deal.interval_begin] += 1
+        self._sales[maker_meter][begin] += (wh << 64) | (1 << 192)
+        self._pull(msg.sender, wh * price)
+    self._purchases[buyer_meter][begin] += 1 << 128
+    self._orders[order_id].tail = tail - (wh << 40)
 
     deal_id: uint256 = self.deal_count
     self.deal_count = deal_id + 1
-    self.deals[deal_id] = deal
-    log DealMade(deal_id=deal_id, order_id=order_id, interval_begin=deal.interval_begin, seller=deal.seller, buyer=deal.buyer, wh=wh, price=deal.price)
+    self._deals[deal_id] = _DealSlots(
+        head=order_id | (wh << 48) | (begin << 112) | flags,
+        taker=convert(msg.sender, uint256) | (price << 160),
+        taker_meter=meter_id,
+    )
+    log DealMade(deal_id=deal_id, order_id=order_id, interval_begin=begin, seller=seller, buyer=buyer,
+                 seller_meter=seller_meter, buyer_meter=buyer_meter, wh=wh, price=price)
+    extcall operator.mark_traded(seller_meter, buyer_meter, begin)
     return deal_id
 
 
@@ -378,9 +451,22 @@ def withdraw_credit():
     amount: uint256 = self.credit_of[msg.sender]
     assert amount != 0, "exchange: no credit to withdraw"
     self.credit_of[msg.sender] = 0
-    self.total_credit -= amount
     log CreditWithdrawn(account=msg.sender, amount=amount)
     assert extcall token.transfer(msg.sender, amount, default_return_value=True), "exchange: token transfer failed"
+
+
+@external
+def claim_certificates(id: uint256, recipient: address):
+    """
+    @notice Sends the caller the certificates its wallet refused at settlement.
+    @param id The certificate id.
+    @param recipient Where they go: the caller or another address.
+    """
+    wh: uint256 = self.held_certificates[msg.sender][id]
+    assert wh != 0, "exchange: no certificates held for the caller"
+    self.held_certificates[msg.sender][id] = 0
+    log CertificatesClaimed(account=msg.sender, id=id, recipient=recipient, wh=wh)
+    extcall registry.safeTransferFrom(self, recipient, id, wh, b"")
 
 
 @external
@@ -404,6 +490,101 @@ def onERC1155BatchReceived(
     return method_id("onERC1155BatchReceived(address,address,uint256[],uint256[],bytes)", output_type=bytes4)
 
 
+# VIEW
+
+
+@external
+@view
+def orders(order_id: uint256) -> Order:
+    """
+    @return Order The order's terms; `open` is false once it is filled or cancelled.
+    """
+    return self._order(order_id)
+
+
+@external
+@view
+def deals(deal_id: uint256) -> Deal:
+    """
+    @return Deal The deal's terms and whether it is settled; all empty for an unknown id.
+    """
+    slots: _DealSlots = self._deals[deal_id]
+    if slots.head == 0:
+        return empty(Deal)
+    order_id: uint256 = slots.head & _UINT48
+    maker: address = convert(self._orders[order_id].head & _UINT160, address)
+    maker_meter: bytes32 = self._orders[order_id].meter_id
+    taker: address = convert(slots.taker & _UINT160, address)
+    deal: Deal = Deal(order_id=order_id, seller=maker, buyer=taker, seller_meter=maker_meter, buyer_meter=slots.taker_meter,
+                      interval_begin=(slots.head >> 112) & _UINT40, wh=(slots.head >> 48) & _UINT64, price=slots.taker >> 160,
+                      retire=slots.head & _DEAL_RETIRE != 0, settled=slots.head & _SETTLED != 0)
+    if slots.head & _BID_TAKEN != 0:
+        deal.seller = taker
+        deal.buyer = maker
+        deal.seller_meter = slots.taker_meter
+        deal.buyer_meter = maker_meter
+    return deal
+
+
+@external
+@view
+def committed_wh(meter_id: bytes32, interval_begin: uint256) -> uint256:
+    """
+    @return uint256 Wh of `meter_id` in open offers and deals for the interval.
+    """
+    return self._sales[meter_id][interval_begin] & _UINT64
+
+
+@external
+@view
+def sold_wh(meter_id: bytes32, interval_begin: uint256) -> uint256:
+    """
+    @return uint256 Wh of `meter_id` sold for the interval, less deals refunded
+            as undelivered; the registry mints the certificates of these
+            (at most the production) into this Exchange's custody.
+    """
+    return (self._sales[meter_id][interval_begin] >> 64) & _UINT64
+
+
+@external
+@view
+def delivered_sold_wh(meter_id: bytes32, interval_begin: uint256) -> uint256:
+    """
+    @return uint256 Wh of `meter_id` delivered in settled deals for the interval.
+    """
+    return (self._sales[meter_id][interval_begin] >> 128) & _UINT64
+
+
+@external
+@view
+def delivered_bought_wh(meter_id: bytes32, interval_begin: uint256) -> uint256:
+    """
+    @return uint256 Wh delivered to `meter_id` in settled deals for the interval.
+    """
+    return self._purchases[meter_id][interval_begin] & _UINT128
+
+
+@external
+@view
+def unsettled_deals(meter_id: bytes32, interval_begin: uint256) -> uint256:
+    """
+    @return uint256 Deals of the interval, selling from or buying for `meter_id`, not settled yet.
+    """
+    return (self._sales[meter_id][interval_begin] >> 192) + (self._purchases[meter_id][interval_begin] >> 128)
+
+
+@external
+@view
+def position(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256, uint256):
+    """
+    @notice What the OperatorBackend needs of a traded interval, in one call.
+    @return (Wh delivered from the meter, Wh delivered to it, deals not settled yet).
+    """
+    sales: uint256 = self._sales[meter_id][interval_begin]
+    purchases: uint256 = self._purchases[meter_id][interval_begin]
+    return (sales >> 128) & _UINT64, purchases & _UINT128, (sales >> 192) + (purchases >> 128)
+
+
 @external
 @view
 def order_book(interval_begin: uint256, first_order: uint256) -> DynArray[uint256, MAX_PAGE]:
@@ -416,7 +597,8 @@ def order_book(interval_begin: uint256, first_order: uint256) -> DynArray[uint25
     found: DynArray[uint256, MAX_PAGE] = []
     end: uint256 = min(first_order + MAX_PAGE, self.order_count)
     for order_id: uint256 in range(first_order, end, bound=MAX_PAGE):
-        if self.orders[order_id].open and self.orders[order_id].interval_begin == interval_begin:
+        tail: uint256 = self._orders[order_id].tail
+        if (tail >> 40) & _UINT64 != 0 and tail & _UINT40 == interval_begin:
             found.append(order_id)
     return found
 
@@ -431,7 +613,7 @@ def orders_of(maker: address, first_order: uint256) -> DynArray[uint256, MAX_PAG
     found: DynArray[uint256, MAX_PAGE] = []
     end: uint256 = min(first_order + MAX_PAGE, self.order_count)
     for order_id: uint256 in range(first_order, end, bound=MAX_PAGE):
-        if self.orders[order_id].maker == maker:
+        if self._orders[order_id].head & _UINT160 == convert(maker, uint256):
             found.append(order_id)
     return found
 
@@ -444,9 +626,11 @@ def deals_of(account: address, first_deal: uint256) -> DynArray[uint256, MAX_PAG
             [first_deal, first_deal + 256); `deals(id).settled` is their status.
     """
     found: DynArray[uint256, MAX_PAGE] = []
+    who: uint256 = convert(account, uint256)
     end: uint256 = min(first_deal + MAX_PAGE, self.deal_count)
     for deal_id: uint256 in range(first_deal, end, bound=MAX_PAGE):
-        if self.deals[deal_id].seller == account or self.deals[deal_id].buyer == account:
+        slots: _DealSlots = self._deals[deal_id]
+        if slots.taker & _UINT160 == who or self._orders[slots.head & _UINT48].head & _UINT160 == who:
             found.append(deal_id)
     return found
 
@@ -462,22 +646,37 @@ def supportsInterface(interfaceId: bytes4) -> bool:
 
 @internal
 @view
-def _check_open(interval_begin: uint256):
-    assert interval_begin % interval_length == 0, "exchange: interval not on the grid"
+def _check_gate(interval_begin: uint256):
     assert block.timestamp + lead_time < interval_begin, "exchange: gate closed for this interval"
 
 
 @internal
 @view
-def _check_seller(meter_id: bytes32, interval_begin: uint256, wh: uint256):
+def _check_terms(interval_begin: uint256, wh: uint256, price: uint256):
+    assert interval_begin % interval_length == 0, "exchange: interval not on the grid"
+    assert interval_begin <= _UINT40, "exchange: interval too far ahead"
+    self._check_gate(interval_begin)
+    assert wh != 0 and price != 0, "exchange: amount and price must be positive"
+    assert wh <= _UINT64 and price <= _UINT96, "exchange: amount or price too large"
+
+
+@internal
+def _commit(meter_id: bytes32, interval_begin: uint256, wh: uint256, released: uint256):
+    """
+    @dev Commits `wh` more of the caller's producing meter in the interval,
+         after releasing `released`; the total stays within the Wh its rated
+         capacity can deliver in one interval (capacity x length, floored).
+    """
     owner: address = empty(address)
     kind: MeterKind = empty(MeterKind)
     capacity_w: uint256 = 0
     owner, kind, capacity_w = staticcall backend.trading_data(meter_id)
     assert owner == msg.sender, "exchange: caller is not the meter owner"
     assert MeterKind.PRODUCTION in kind, "exchange: meter does not produce"
-    # Wh a meter can deliver in one interval: capacity x length, floored.
-    assert self.committed_wh[meter_id][interval_begin] + wh <= capacity_w * interval_length // 3_600, "exchange: selling beyond the meter's capacity"
+    sales: uint256 = self._sales[meter_id][interval_begin]
+    committed: uint256 = (sales & _UINT64) - released + wh
+    assert committed <= min(capacity_w * interval_length // 3_600, _UINT64), "exchange: selling beyond the meter's capacity"
+    self._sales[meter_id][interval_begin] = (sales & ~_UINT64) | committed
 
 
 @internal
@@ -493,86 +692,195 @@ def _check_buyer(meter_id: bytes32):
 
 @internal
 def _bid(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint256, retire: bool) -> uint256:
-    self._check_open(interval_begin)
-    assert wh != 0 and price != 0, "exchange: amount and price must be positive"
+    self._check_terms(interval_begin, wh, price)
     self._check_buyer(meter_id)
-    order_id: uint256 = self._place(meter_id, interval_begin, wh, price, True, retire)
+    flags: uint256 = _IS_BID
+    if retire:
+        flags |= _RETIRE
+    order_id: uint256 = self._place(meter_id, interval_begin, wh, price, flags)
     self._pull(msg.sender, wh * price)
     return order_id
 
 
 @internal
-def _place(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint256, is_bid: bool, retire: bool) -> uint256:
+def _place(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint256, flags: uint256) -> uint256:
     order_id: uint256 = self.order_count
     self.order_count = order_id + 1
-    self.orders[order_id] = Order(maker=msg.sender, meter_id=meter_id, interval_begin=interval_begin, wh=wh,
-                                  price=price, is_bid=is_bid, retire=retire, version=0, open=True)
+    self._orders[order_id] = _OrderSlots(
+        head=convert(msg.sender, uint256) | (price << 160),
+        meter_id=meter_id,
+        tail=interval_begin | (wh << 40) | flags,
+    )
     log OrderPlaced(order_id=order_id, maker=msg.sender, interval_begin=interval_begin, meter_id=meter_id, wh=wh,
-                    price=price, is_bid=is_bid, retire=retire)
+                    price=price, is_bid=flags & _IS_BID != 0, retire=flags & _RETIRE != 0)
     return order_id
 
 
 @internal
 def _pull(account: address, amount: uint256):
-    self.escrowed += amount
     assert extcall token.transferFrom(account, self, amount, default_return_value=True), "exchange: token transfer failed"
 
 
 @internal
 def _push(account: address, amount: uint256):
-    self.escrowed -= amount
     assert extcall token.transfer(account, amount, default_return_value=True), "exchange: token transfer failed"
 
 
 @internal
+@view
+def _order(order_id: uint256) -> Order:
+    head: uint256 = self._orders[order_id].head
+    tail: uint256 = self._orders[order_id].tail
+    open_wh: uint256 = (tail >> 40) & _UINT64
+    return Order(maker=convert(head & _UINT160, address), meter_id=self._orders[order_id].meter_id,
+                 interval_begin=tail & _UINT40, wh=open_wh, price=head >> 160, is_bid=tail & _IS_BID != 0,
+                 retire=tail & _RETIRE != 0, version=(tail >> 104) & _UINT32, open=open_wh != 0)
+
+
+@internal
 def _settle(deal_id: uint256):
-    deal: Deal = self.deals[deal_id]
-    assert deal.wh != 0, "exchange: unknown deal"
-    assert not deal.settled, "exchange: deal already settled"
+    head: uint256 = self._deals[deal_id].head
+    assert head != 0, "exchange: unknown deal"
+    assert head & _SETTLED == 0, "exchange: deal already settled"
+    self._deals[deal_id].head = head | _SETTLED
+
+    wh: uint256 = (head >> 48) & _UINT64
+    begin: uint256 = (head >> 112) & _UINT40
+    taker_slot: uint256 = self._deals[deal_id].taker
+    price: uint256 = taker_slot >> 160
+    taker: address = convert(taker_slot & _UINT160, address)
+    taker_meter: bytes32 = self._deals[deal_id].taker_meter
+    order_id: uint256 = head & _UINT48
+    maker: address = convert(self._orders[order_id].head & _UINT160, address)
+    maker_meter: bytes32 = self._orders[order_id].meter_id
+    seller: address = maker
+    buyer: address = taker
+    seller_meter: bytes32 = maker_meter
+    buyer_meter: bytes32 = taker_meter
+    if head & _BID_TAKEN != 0:
+        seller = taker
+        buyer = maker
+        seller_meter = taker_meter
+        buyer_meter = maker_meter
 
     end: uint256 = 0
     produced: uint256 = 0
     consumed: uint256 = 0
-    end, produced, consumed = staticcall backend.measurement(deal.seller_meter, deal.interval_begin)
-    interval_end: uint256 = deal.interval_begin + interval_length
+    end, produced, consumed = staticcall backend.measurement(seller_meter, begin)
+    measured: bool = end == begin + interval_length
+    sales: uint256 = self._sales[seller_meter][begin]
     delivered: uint256 = 0
-    if end == interval_end:
-        sold: uint256 = self.sold_wh[deal.seller_meter][deal.interval_begin]
+    if measured:
+        sold: uint256 = (sales >> 64) & _UINT64
         if produced >= sold:
-            delivered = deal.wh
+            delivered = wh
         else:
-            delivered = deal.wh * produced // sold
+            delivered = wh * produced // sold
     else:
-        assert block.timestamp >= interval_end + settlement_timeout, "exchange: no measurement yet for this interval"
+        assert block.timestamp >= begin + interval_length + settlement_timeout, "exchange: no measurement yet for this interval"
+        # Refunded Wh are no longer sold: a measurement that comes later
+        # certifies them to the seller, and they do not dilute other deals.
+        sales -= wh << 64
+    sales = sales + (delivered << 128) - (1 << 192)
+    self._sales[seller_meter][begin] = sales
+    self._purchases[buyer_meter][begin] = self._purchases[buyer_meter][begin] + delivered - (1 << 128)
 
-    escrow: uint256 = deal.wh * deal.price
-    payment: uint256 = delivered * deal.price
-    refund: uint256 = escrow - payment
-    self.deals[deal_id].settled = True
-    self.escrowed -= escrow
-    self.credit_of[deal.seller] += payment
-    self.credit_of[deal.buyer] += refund
-    self.total_credit += escrow
-    log DealSettled(deal_id=deal_id, delivered_wh=delivered, payment=payment, refund=refund)
+    payment: uint256 = delivered * price
+    refund: uint256 = wh * price - payment
+    if payment != 0:
+        self.credit_of[seller] += payment
+    if refund != 0:
+        self.credit_of[buyer] += refund
 
-    unsettled: uint256 = self.unsettled_deals[deal.seller_meter][deal.interval_begin] - 1
-    self.unsettled_deals[deal.seller_meter][deal.interval_begin] = unsettled
-    if end != interval_end:
-        return
+    retired: uint256 = 0
+    if measured:
+        dust: uint256 = 0
+        if sales >> 192 == 0:
+            # The interval's last deal: what custody got less what was delivered.
+            dust = min((sales >> 64) & _UINT64, produced) - ((sales >> 128) & _UINT64)
+        retired = self._hand_over(seller, buyer, seller_meter, buyer_meter, begin, delivered, head & _DEAL_RETIRE != 0, dust)
+    log DealSettled(deal_id=deal_id, delivered_wh=delivered, payment=payment, refund=refund, retired_wh=retired)
 
-    # The certificates of the sold Wh are minted to this contract's custody
-    # when the measurement is certified; make sure it is.
-    extcall registry.issue(deal.seller_meter, deal.interval_begin)
-    id: uint256 = staticcall registry.certificate_id(deal.seller_meter, deal.interval_begin)
+
+@internal
+def _hand_over(
+    seller: address,
+    buyer: address,
+    seller_meter: bytes32,
+    buyer_meter: bytes32,
+    begin: uint256,
+    delivered: uint256,
+    retire: bool,
+    dust: uint256,
+) -> uint256:
+    """
+    @dev Moves the certificates of `delivered` Wh from custody to the buyer,
+         retiring what the buyer asked for and its consumption allows; after
+         the interval's last deal, the `dust` Wh lost to flooring go back to the seller.
+    @return uint256 The Wh retired.
+    """
+    # The registry mints the sold Wh into custody when it certifies the
+    # measurement; certify it if nobody did yet.
+    extcall registry.issue(seller_meter, begin)
+    id: uint256 = convert(keccak256(abi_encode(seller_meter, begin)), uint256)
+    if not staticcall registry.is_active(id):
+        # Revoked or expired: the certificates stay in custody, moving no more.
+        return 0
+    retired: uint256 = 0
     if delivered != 0:
-        self.delivered_sold_wh[deal.seller_meter][deal.interval_begin] += delivered
-        self.delivered_bought_wh[deal.buyer_meter][deal.interval_begin] += delivered
-        if deal.retire and staticcall registry.isApprovedForAll(deal.buyer, self):
-            extcall registry.retire(id, delivered, deal.buyer_meter, b"delivered by the OpenKWh exchange")
-        else:
-            extcall registry.safeTransferFrom(self, deal.buyer, id, delivered, b"")
-    if unsettled == 0:
-        # Wh lost to flooring stay with the seller, and so do their certificates.
-        dust: uint256 = staticcall registry.balanceOf(self, id)
-        if dust != 0:
-            extcall registry.safeTransferFrom(self, deal.seller, id, dust, b"")
+        if retire:
+            retired = min(delivered, self._retirable(buyer, seller_meter, buyer_meter, begin))
+            if retired != 0:
+                retired_ok: bool = raw_call(
+                    registry.address,
+                    abi_encode(id, retired, buyer_meter, _RETIRE_NOTE, method_id=method_id("retire(uint256,uint256,bytes32,bytes)")),
+                    revert_on_failure=False,
+                )
+                if not retired_ok:
+                    retired = 0
+        if delivered > retired:
+            self._deliver(buyer, id, delivered - retired)
+    if dust != 0:
+        self._deliver(seller, id, dust)
+    return retired
+
+
+@internal
+def _deliver(account: address, id: uint256, wh: uint256):
+    """
+    @dev Sends certificates to `account`; a wallet that refuses them (or runs
+         the call out of gas) cannot block the settlement: they are held for
+         it to claim.
+    """
+    sent: bool = raw_call(
+        registry.address,
+        abi_encode(self, account, id, wh, b"", method_id=method_id("safeTransferFrom(address,address,uint256,uint256,bytes)")),
+        revert_on_failure=False,
+    )
+    if not sent:
+        self.held_certificates[account][id] += wh
+        log CertificatesHeld(account=account, id=id, wh=wh)
+
+
+@internal
+@view
+def _retirable(buyer: address, seller_meter: bytes32, buyer_meter: bytes32, begin: uint256) -> uint256:
+    """
+    @dev Wh the registry would let this Exchange retire for `buyer` against
+         `buyer_meter`'s consumption of the interval: zero unless the buyer
+         approved this Exchange, still owns the meter, its consumption is
+         measured and in the seller's sector.
+    """
+    if not staticcall registry.isApprovedForAll(buyer, self):
+        return 0
+    owner: address = empty(address)
+    end: uint256 = 0
+    consumed: uint256 = 0
+    sector: bytes32 = empty(bytes32)
+    owner, end, consumed, sector = staticcall backend.consumption_data(buyer_meter, begin)
+    if owner != buyer or end != begin + interval_length:
+        return 0
+    seller_sector: bytes32 = (staticcall backend.consumption_data(seller_meter, begin))[3]
+    if sector != seller_sector:
+        return 0
+    return consumed - staticcall registry.retired_against(buyer_meter, begin)

@@ -10,6 +10,11 @@
         notice period. A bill the ledger cannot pay becomes recorded debt, and
         a reward the treasury cannot pay becomes recorded arrears: settlement
         never reverts for lack of funds, so no meter's data flow is blocked.
+        With the Exchange wired, an interval a meter traded is settled once
+        its deals are: the Wh delivered through the Exchange are paid and
+        billed there, so the feed-in reward covers only produced Wh beyond
+        those sold and delivered, and retail only consumed Wh beyond those
+        bought and delivered.
 @custom:security The operator is trusted to set tariffs (announced ahead),
                  to trust meter backends (announced ahead) and to take the
                  treasury's revenue; it cannot touch an account's ledger.
@@ -38,6 +43,11 @@ interface ISmartMeterBackend:
     def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, uint256): view
 
 
+interface IExchange:
+    def backend() -> address: view
+    def position(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256, uint256): view
+
+
 struct Interval:
     meter_id: bytes32
     interval_begin: uint256
@@ -49,8 +59,10 @@ MAX_BATCH: constant(uint256) = 96  # intervals per settle_many
 MAX_INITIAL_BACKENDS: constant(uint256) = 4
 MAX_TARIFFS: constant(uint256) = 2**32
 
-# Settled intervals are bits in words: bit (begin / 900) of the meter's
-# bitmap, whatever the backend's interval length (3600 or 900 seconds).
+# Two bits per 900 seconds of a meter's time, whatever the backend's interval
+# length (3600 or 900 seconds): bit 2i is "settled", bit 2i + 1 "traded on
+# the Exchange", for i = begin / 900 modulo 128 in word begin / 900 / 128.
+# One storage read tells a settlement both.
 _MIN_INTERVAL: constant(uint256) = 900  # seconds
 
 # Packed tariff: bits 0-95 retail price, 96-191 feed-in reward (token base
@@ -88,7 +100,13 @@ _tariffs: HashMap[uint256, uint256]
 # @dev Per backend: trusted from (bits 0-63) and untrusted from (bits 64-127), unix seconds.
 _trust: HashMap[address, uint256]
 
-# @dev backend => meter => word => bitmap of settled intervals.
+# @dev The Exchange whose deals this operator nets out, wired once; zero until then.
+exchange: public(address)
+
+# @dev The SmartMeterBackend of the Exchange's meters.
+exchange_backend: public(address)
+
+# @dev backend => meter => word => bitmap of settled and traded intervals.
 _settled: HashMap[address, HashMap[bytes32, HashMap[uint256, uint256]]]
 
 
@@ -137,6 +155,12 @@ event ArrearsRecorded:
 event ArrearsPaid:
     account: indexed(address)
     amount: uint256
+
+
+event ExchangeWired:
+    exchange: indexed(address)
+    backend: indexed(address)
+    admin: indexed(address)
 
 
 event DebtRecorded:
@@ -195,7 +219,7 @@ def settle(backend: address, meter_id: bytes32, interval_begin: uint256):
     """
     @notice Settles one measured interval of a meter: credits its owner the
             feed-in reward and debits the retail bill. Anyone may call it; each
-            measurement is settled once.
+            measurement is settled once, and a traded one after its deals.
     @param backend The trusted SmartMeterBackend holding the measurement.
     @param meter_id The meter.
     @param interval_begin Unix seconds, the begin of the measurement.
@@ -361,6 +385,40 @@ def withdraw_revenue(amount: uint256, recipient: address):
     assert extcall token.transfer(recipient, amount, default_return_value=True), "operator: token transfer failed"
 
 
+@external
+def wire_exchange(exchange_: address):
+    """
+    @notice Nets out the deals of `exchange_` from now on: it tells this
+            contract which intervals its meters traded, and their settlement
+            pays and bills only the Wh not traded. Once only: the deals already
+            marked keep reading that Exchange.
+    @param exchange_ The Exchange contract.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    assert self.exchange == empty(address), "operator: exchange already wired"
+    assert exchange_.is_contract, "operator: exchange is not a contract"
+    backend: address = staticcall IExchange(exchange_).backend()
+    self.exchange = exchange_
+    self.exchange_backend = backend
+    log ExchangeWired(exchange=exchange_, backend=backend, admin=msg.sender)
+
+
+# EXCHANGE
+
+
+@external
+def mark_traded(seller_meter: bytes32, buyer_meter: bytes32, interval_begin: uint256):
+    """
+    @notice Records that two meters traded an interval on the Exchange, so its
+            settlement waits for the deals and nets them out.
+    @dev Only the wired Exchange; before gate closure, so never after a settlement.
+    """
+    assert msg.sender == self.exchange, "operator: caller is not the exchange"
+    backend: address = self.exchange_backend
+    self._mark_traded(backend, seller_meter, interval_begin)
+    self._mark_traded(backend, buyer_meter, interval_begin)
+
+
 # VIEW
 
 
@@ -407,7 +465,17 @@ def trust_window(backend: address) -> (uint256, uint256):
 @view
 def is_settled(backend: address, meter_id: bytes32, interval_begin: uint256) -> bool:
     index: uint256 = interval_begin // _MIN_INTERVAL
-    return (self._settled[backend][meter_id][index >> 8] >> (index & 255)) & 1 == 1
+    return (self._settled[backend][meter_id][index >> 7] >> ((index & 127) << 1)) & 1 == 1
+
+
+@external
+@view
+def is_traded(backend: address, meter_id: bytes32, interval_begin: uint256) -> bool:
+    """
+    @return bool Whether the meter traded the interval on the wired Exchange.
+    """
+    index: uint256 = interval_begin // _MIN_INTERVAL
+    return (self._settled[backend][meter_id][index >> 7] >> ((index & 127) << 1)) & 2 == 2
 
 
 @external
@@ -415,8 +483,8 @@ def is_settled(backend: address, meter_id: bytes32, interval_begin: uint256) -> 
 def billable_wh(produced_wh: uint256, consumed_wh: uint256, sold_wh: uint256, bought_wh: uint256) -> (uint256, uint256):
     """
     @notice The Wh the operator pays and bills for an interval.
-    @return (feed-in Wh: produced beyond what was sold forward, retail Wh:
-            consumed beyond what was bought and delivered).
+    @return (feed-in Wh: produced beyond what was sold and delivered on the
+            Exchange, retail Wh: consumed beyond what was bought and delivered).
     """
     return self._billable_wh(produced_wh, consumed_wh, sold_wh, bought_wh)
 
@@ -427,8 +495,8 @@ def billable_wh(produced_wh: uint256, consumed_wh: uint256, sold_wh: uint256, bo
 @internal
 def _settle(backend: address, meter_id: bytes32, interval_begin: uint256, strict: bool) -> bool:
     index: uint256 = interval_begin // _MIN_INTERVAL
-    word: uint256 = index >> 8
-    bit: uint256 = 1 << (index & 255)
+    word: uint256 = index >> 7
+    bit: uint256 = 1 << ((index & 127) << 1)
     settled: uint256 = self._settled[backend][meter_id][word]
     if settled & bit != 0:
         return False
@@ -441,10 +509,15 @@ def _settle(backend: address, meter_id: bytes32, interval_begin: uint256, strict
     assert end != 0, "operator: no measurement for this interval"
     self._settled[backend][meter_id][word] = settled | bit
 
-    # The Exchange issue subtracts the Wh sold and bought for the interval here.
+    sold: uint256 = 0
+    bought: uint256 = 0
+    if settled & (bit << 1) != 0:
+        unsettled: uint256 = 0
+        sold, bought, unsettled = staticcall IExchange(self.exchange).position(meter_id, interval_begin)
+        assert unsettled == 0, "operator: interval has unsettled deals"
     feed_in_wh: uint256 = 0
     retail_wh: uint256 = 0
-    feed_in_wh, retail_wh = self._billable_wh(produced, consumed, 0, 0)
+    feed_in_wh, retail_wh = self._billable_wh(produced, consumed, sold, bought)
 
     tariff: uint256 = self._tariff_at(interval_begin)
     reward: uint256 = feed_in_wh * ((tariff >> 96) & _UINT96_MASK)
@@ -476,6 +549,17 @@ def _settle(backend: address, meter_id: bytes32, interval_begin: uint256, strict
         bill=bill,
     )
     return True
+
+
+@internal
+def _mark_traded(backend: address, meter_id: bytes32, interval_begin: uint256):
+    index: uint256 = interval_begin // _MIN_INTERVAL
+    word: uint256 = index >> 7
+    bit: uint256 = 1 << ((index & 127) << 1)
+    bits: uint256 = self._settled[backend][meter_id][word]
+    assert bits & bit == 0, "operator: interval already settled"
+    if bits & (bit << 1) == 0:
+        self._settled[backend][meter_id][word] = bits | (bit << 1)
 
 
 @internal

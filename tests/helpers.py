@@ -1,5 +1,10 @@
 """Small helpers shared by the contract tests."""
 
+from contextlib import contextmanager
+
+import pytest
+from boa.contracts.base_evm_contract import BoaError
+
 
 def events(contract, name: str) -> list:
     """The decoded events called ``name`` logged by the last call to ``contract``.
@@ -33,3 +38,16 @@ def values(event) -> tuple:
     (``_from``, ``_id``), which the decoded named tuple cannot keep as names.
     """
     return tuple(event)[1:]
+
+
+@contextmanager
+def reverts_in_callee(reason: str):
+    """``boa.reverts`` for a revert raised by a contract that the called contract
+    calls: boa matches the outermost frame only, this matches any frame."""
+    with pytest.raises(BoaError) as caught:
+        yield
+    frames = [frame for frame in caught.value.stack_trace if not isinstance(frame, str)]
+    reasons = {frame.pretty_vm_reason for frame in frames} | {
+        frame.error_detail for frame in frames
+    }
+    assert reason in reasons, f"{reason!r} not among {reasons}"

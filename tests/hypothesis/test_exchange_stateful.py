@@ -5,7 +5,8 @@ future hours; time passes; meters report (or not); anyone settles. Invariants:
 the Exchange's token balance == open bids' escrow + unsettled deals' escrow +
 unclaimed credits; every settled deal paid + refunded its escrow exactly;
 delivered Wh never exceed production; certificates in custody are the sold Wh
-not yet settled.
+not yet settled; and the operator, settling a seller's hour after its deals,
+rewards exactly the produced Wh that were not delivered through the Exchange.
 """
 
 from functools import partial
@@ -29,6 +30,7 @@ WALLET = boa.load_partial(CONTRACTS / "Wallet.vy")
 SMB = boa.load_partial(CONTRACTS / "SmartMeterBackend.vy")
 REGISTRY = boa.load_partial(CONTRACTS / "GGORegistry.vy")
 EXCHANGE = boa.load_partial(CONTRACTS / "Exchange.vy")
+OPERATOR = boa.load_partial(CONTRACTS / "OperatorBackend.vy")
 
 ADMIN = boa.env.generate_address("x-admin")
 INSTALLER = boa.env.generate_address("x-installer")
@@ -55,10 +57,17 @@ class Market(RuleBasedStateMachine):
             self.smb = SMB.deploy(HOUR, 300)
             self.smb.set_issuing_body("DK1", BODY, True)
             self.registry = REGISTRY.deploy(self.smb.address, 365 * 86_400)
+            self.ob = OPERATOR.deploy(self.token.address, 86_400, 3, 1, [self.smb.address])
             self.market = EXCHANGE.deploy(
-                self.token.address, self.smb.address, self.registry.address, LEAD, TIMEOUT
+                self.token.address,
+                self.smb.address,
+                self.registry.address,
+                self.ob.address,
+                LEAD,
+                TIMEOUT,
             )
             self.registry.wire_exchange(self.market.address)
+            self.ob.wire_exchange(self.market.address)
             for buyer in BUYERS:
                 self.token.transfer(buyer, 10**27)
         for buyer in BUYERS:
@@ -93,6 +102,8 @@ class Market(RuleBasedStateMachine):
         self.measured = {}  # (seller, begin) -> produced Wh
         self.reported = {i: None for i in range(2)}  # last reading end per seller meter
         self.settled_escrow = []  # (escrow, payment, refund)
+        self.operator_settled = set()  # (seller, begin)
+        self.issued = set()  # (seller, begin) whose certificate exists
 
     def begin(self, h):
         return self.first_hour + h * HOUR
@@ -349,10 +360,13 @@ class Market(RuleBasedStateMachine):
         deal = self.deals[deal_id]
         produced = self.measured.get((deal["seller"], deal["begin"]))
         self.market.settle(deal_id)
+        # Deals refunded as undelivered no longer count as sold.
         sold = sum(
             d["wh"]
             for d in self.deals.values()
-            if d["seller"] == deal["seller"] and d["begin"] == deal["begin"]
+            if d["seller"] == deal["seller"]
+            and d["begin"] == deal["begin"]
+            and not d.get("refunded")
         )
         if produced is None:
             delivered = 0
@@ -366,6 +380,38 @@ class Market(RuleBasedStateMachine):
         self.settled_escrow.append((escrow, event.payment, event.refund))
         deal["settled"] = True
         deal["delivered"] = delivered
+        deal["refunded"] = produced is None
+        if produced is not None:
+            self.issued.add((deal["seller"], deal["begin"]))
+
+    @rule(n=pick)
+    def anyone_issues(self, n):
+        """Someone certifies a measured hour before (or without) any settlement."""
+        todo = sorted(self.measured)
+        if todo:
+            seller, begin = todo[n % len(todo)]
+            self.registry.issue(SELLER_METERS[seller], begin)
+            self.issued.add((seller, begin))
+
+    @rule(n=pick)
+    def operator_settles(self, n):
+        """The operator settles the measured seller hours: those with unsettled deals
+        wait; the others are rewarded for the Wh not delivered through the Exchange."""
+        todo = sorted(k for k in self.measured if k not in self.operator_settled)
+        if not todo:
+            return
+        seller, begin = todo[n % len(todo)]
+        deals = [d for d in self.deals.values() if d["seller"] == seller and d["begin"] == begin]
+        call = partial(self.ob.settle, self.smb.address, SELLER_METERS[seller], begin)
+        if any(not d["settled"] for d in deals):
+            with boa.reverts("operator: interval has unsettled deals"):
+                call()
+            return
+        call()
+        event = next(e for e in self.ob.get_logs() if type(e).__name__ == "IntervalSettled")
+        delivered = sum(d["delivered"] for d in deals)
+        assert event.feed_in_wh == self.measured[seller, begin] - delivered
+        self.operator_settled.add((seller, begin))
 
     @rule(who=st.integers(min_value=0, max_value=3))
     def withdraw_credit(self, who):
@@ -382,11 +428,8 @@ class Market(RuleBasedStateMachine):
             o["wh"] * o["price"] for o in self.orders.values() if o["open"] and o["bid"]
         )
         unsettled = sum(d["wh"] * d["price"] for d in self.deals.values() if not d["settled"])
-        assert self.market.escrowed() == open_bids + unsettled
-        assert (
-            self.token.balanceOf(self.market.address)
-            == open_bids + unsettled + self.market.total_credit()
-        )
+        credits = sum(self.market.credit_of(a) for a in SELLERS + BUYERS)
+        assert self.token.balanceOf(self.market.address) == open_bids + unsettled + credits
 
     @invariant()
     def settled_deals_pay_and_refund_exactly_their_escrow(self):
@@ -406,14 +449,13 @@ class Market(RuleBasedStateMachine):
 
     @invariant()
     def custody_is_sold_wh_not_yet_settled(self):
-        for (seller, begin), produced in self.measured.items():
+        for seller, begin in self.issued:
+            produced = self.measured[seller, begin]
             cert = self.registry.certificate_id(SELLER_METERS[seller], begin)
             deals = [
                 d for d in self.deals.values() if d["seller"] == seller and d["begin"] == begin
             ]
-            if not deals or all(not d["settled"] for d in deals):
-                continue  # not certified yet: the first settlement issues it
-            sold = sum(d["wh"] for d in deals)
+            sold = sum(d["wh"] for d in deals if not d.get("refunded"))
             custody = min(sold, produced)
             delivered = sum(d.get("delivered", 0) for d in deals if d["settled"])
             open_wh = sum(d["wh"] for d in deals if not d["settled"])

@@ -60,7 +60,7 @@ def test_bid_escrows_tokens(exchange, wallet, household_meter, delivery_hour, bo
     before = wallet.balanceOf(bob)
     exchange.bid(household_meter, delivery_hour, 1_000, PRICE, False, sender=bob)
     assert wallet.balanceOf(bob) == before - 1_000 * PRICE
-    assert exchange.escrowed() == wallet.balanceOf(exchange.address) == 1_000 * PRICE
+    assert wallet.balanceOf(exchange.address) == 1_000 * PRICE
 
 
 def test_bid_reverts_for_a_foreign_meter(
@@ -87,7 +87,7 @@ def test_take_offer_makes_a_deal(
     assert exchange.orders(offer).wh == 2_000
     assert exchange.orders(offer).open
     assert exchange.sold_wh(solar_meter, delivery_hour) == 1_000
-    assert exchange.escrowed() == 1_000 * PRICE
+    assert wallet.balanceOf(exchange.address) == 1_000 * PRICE
 
 
 def test_take_all_closes_the_order(exchange, offer, household_meter, bob):
@@ -144,7 +144,7 @@ def test_cancel_bid_returns_escrow_at_once(exchange, wallet, household_meter, de
     exchange.cancel(bid, sender=bob)
     assert (only_event(exchange, "OrderCancelled").refund) == 1_000 * PRICE
     assert wallet.balanceOf(bob) == before
-    assert exchange.escrowed() == 0
+    assert wallet.balanceOf(exchange.address) == 0
 
 
 def test_cancel_offer_frees_capacity(exchange, offer, solar_meter, delivery_hour, alice, bob):
@@ -180,7 +180,7 @@ def test_settle_full_delivery_pays_and_hands_over_certificates(
     assert exchange.credit_of(alice) == 1_000 * PRICE
     exchange.withdraw_credit(sender=alice)
     assert wallet.balanceOf(alice) == 1_000 * PRICE
-    assert exchange.escrowed() == 0
+    assert wallet.balanceOf(exchange.address) == 0
 
 
 def test_settle_short_delivery_is_pro_rata_and_floored(
@@ -329,7 +329,9 @@ def test_bid_with_bad_permit_and_no_allowance_reverts(
         )
 
 
-def test_bid_with_permit_when_allowance_is_there(exchange, household_meter, delivery_hour, bob):
+def test_bid_with_permit_when_allowance_is_there(
+    exchange, wallet, household_meter, delivery_hour, bob
+):
     order_id = exchange.bid_with_permit(
         household_meter,
         delivery_hour,
@@ -340,7 +342,7 @@ def test_bid_with_permit_when_allowance_is_there(exchange, household_meter, deli
         sender=bob,
     )
     assert exchange.orders(order_id).is_bid
-    assert exchange.escrowed() == 100 * PRICE
+    assert wallet.balanceOf(exchange.address) == 100 * PRICE
 
 
 def test_order_book_pages_open_orders_of_an_interval(
