@@ -1,12 +1,18 @@
-"""make demo: two days of a small energy community on a local chain.
+"""make demo: a trading day of a small energy community on a local chain.
 
 Starts anvil on loopback and deploys with the same code as `make deploy`. The
 admin appoints an issuing body for DK1, which certifies an installer, who
 registers two rooftop-solar households and one household without panels, each
-meter with its own key. Then anvil's clock moves hour by hour through 48 hours:
-every meter signs its registers from a realistic profile, a relayer submits the
-readings, a keeper settles every interval with the operator, and a table shows
-what each meter produced and consumed and what it earned and paid.
+meter with its own key. Anna and Carl offer tomorrow's forecast surplus on the
+Exchange, hour by hour; Ben buys what he expects to use, taking the cheapest
+offers, and around noon bids instead, asking for the certificates to be
+retired on delivery. Then anvil's clock moves hour by hour through 48 hours:
+every meter signs its registers from a realistic profile, a relayer submits
+the readings, a keeper settles the hour's deals from the measurements and then
+every meter's interval with the operator, which rewards and bills only what
+was not traded. A cloud over Carl's roof makes him deliver less than he sold
+in one hour: that deal is paid pro rata. Tables show, per meter, the energy,
+the money and the certificates.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import logging
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -37,6 +44,10 @@ ETHER = 10**18  # wei
 HOURS = 48
 SECTOR = "DK1"
 SALT = keccak(text="openkwh demo salt")  # the operator's salt for meter ids (demo only)
+OFFER_PERCENT = 80  # share of the forecast surplus a producer offers
+MIN_OFFER_WH = 200  # smaller surpluses are not worth a transaction
+BID_PRICE = 16 * 10**13  # token base units per Wh (0.16 tokens per kWh)
+BID_HOURS = (11, 12, 13)  # UTC hours when Ben bids instead of taking offers
 
 
 @dataclass
@@ -48,16 +59,26 @@ class DemoMeter:
     peak_w: int = 0  # solar array
     load_percent: int = 100  # household consumption, percent of the reference profile
     key: LocalAccount = field(default_factory=Account.create)  # made "on the device"
+    price: int = 0  # offer price, token base units per Wh
+    shade: dict = field(default_factory=dict)  # interval begin -> percent of forecast sun
     imported: int = 4_210_000  # register, Wh
     exported: int = 1_870_000  # register, Wh
     produced: int = 0  # Wh measured on chain during the demo
     consumed: int = 0
     hourly: dict = field(default_factory=dict)  # interval begin -> (produced Wh, consumed Wh)
+    sold: int = 0  # Wh in deals
+    bought: int = 0
+    delivered_sold: int = 0
+    delivered_bought: int = 0
+    received: int = 0  # token base units paid by buyers
+    paid: int = 0  # token base units paid to sellers
+    feed_in_wh: int = 0  # Wh the operator rewarded
+    retail_wh: int = 0  # Wh the operator billed
+    reward: int = 0  # token base units
+    bill: int = 0
     issued: int = 0  # certificate Wh
     held: int = 0
     retired: int = 0
-    reward: int = 0  # token base units
-    bill: int = 0
 
     @property
     def gsrn(self) -> str:
@@ -67,10 +88,15 @@ class DemoMeter:
     def id(self) -> bytes:
         return meter_id(self.gsrn, SALT)
 
+    def forecast(self, begin: int) -> tuple[int, int]:
+        """(solar Wh, load Wh) expected in the hour that begins at ``begin``."""
+        solar = profiles.solar_wh(self.peak_w, begin) if self.peak_w else 0
+        return solar, profiles.household_wh(begin, self.load_percent)
+
     def step(self, begin: int) -> None:
         """Moves the registers through the hour that begins at ``begin``."""
-        solar = profiles.solar_wh(self.peak_w, begin) if self.peak_w else 0
-        load = profiles.household_wh(begin, self.load_percent)
+        solar, load = self.forecast(begin)
+        solar = solar * self.shade.get(begin, 100) // 100
         imported, exported = profiles.net_flows(solar, load)
         self.imported += imported
         self.exported += exported
@@ -79,10 +105,18 @@ class DemoMeter:
 def community() -> list[DemoMeter]:
     """The demo's meters, fresh: new device keys, registers at their starting values."""
     return [
-        DemoMeter("Anna, 6 kWp solar", 1, "57131310000000001", "both", peak_w=6_000),
+        DemoMeter(
+            "Anna, 6 kWp solar", 1, "57131310000000001", "both", peak_w=6_000, price=15 * 10**13
+        ),
         DemoMeter("Ben, household", 2, "57131310000000002", "consumption", load_percent=120),
         DemoMeter(
-            "Carl, 4 kWp solar", 3, "57131310000000003", "both", peak_w=4_000, load_percent=80
+            "Carl, 4 kWp solar",
+            3,
+            "57131310000000003",
+            "both",
+            peak_w=4_000,
+            load_percent=80,
+            price=14 * 10**13,
         ),
     ]
 
@@ -103,12 +137,91 @@ def table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(lines)
 
 
+def trade_tomorrow(say, w3, deployments, accounts, meters, tomorrow, interval) -> dict:
+    """Anna and Carl offer tomorrow's forecast surplus; Ben buys his forecast load:
+    the cheapest offers first, and around noon a bid that Anna takes, whose
+    certificates are retired on delivery. Returns the deal ids per interval begin."""
+    anna, ben, carl = meters
+    actor = {m.label: actions.Actor(w3, accounts[m.owner_index], deployments) for m in meters}
+    exchange = actor[ben.label].contract("Exchange")
+    registry = actor[ben.label].contract("GGORegistry")
+    actor[ben.label].send(
+        actor[ben.label].contract("Wallet").functions.approve(exchange.address, 2**256 - 1)
+    )
+    actor[ben.label].send(registry.functions.setApprovalForAll(exchange.address, True))
+
+    def placed(receipt) -> int:
+        (event,) = exchange.events.OrderPlaced().process_receipt(receipt, errors=DISCARD)
+        return event["args"]["order_id"]
+
+    def dealt(receipt, begin: int, seller: DemoMeter, wh: int) -> None:
+        (event,) = exchange.events.DealMade().process_receipt(receipt, errors=DISCARD)
+        deals[begin].append(event["args"]["deal_id"])
+        seller.sold += wh
+        ben.bought += wh
+
+    deals: dict[int, list[int]] = defaultdict(list)
+    offered = {anna.label: 0, carl.label: 0}
+    bid_wh = 0
+    for hour in range(24):
+        begin = tomorrow + hour * interval
+        book = []  # (price, order id, seller, open Wh)
+        for seller in (anna, carl):
+            solar, load = seller.forecast(begin)
+            wh = max(solar - load, 0) * OFFER_PERCENT // 100
+            if wh < MIN_OFFER_WH:
+                continue
+            order_id = placed(
+                actor[seller.label].send(
+                    exchange.functions.offer(seller.id, begin, wh, seller.price)
+                )
+            )
+            book.append((seller.price, order_id, seller, wh))
+            offered[seller.label] += wh
+        if not book:
+            continue
+        need = ben.forecast(begin)[1]
+        if begin // interval % 24 in BID_HOURS:
+            order_id = placed(
+                actor[ben.label].send(exchange.functions.bid(ben.id, begin, need, BID_PRICE, True))
+            )
+            receipt = actor[anna.label].send(
+                exchange.functions.take(order_id, need, BID_PRICE, 0, anna.id)
+            )
+            dealt(receipt, begin, anna, need)
+            bid_wh += need
+            continue
+        for price, order_id, seller, wh in sorted(book, key=lambda offer: offer[:2]):
+            amount = min(wh, need)
+            receipt = actor[ben.label].send(
+                exchange.functions.take(order_id, amount, price, 0, ben.id)
+            )
+            dealt(receipt, begin, seller, amount)
+            need -= amount
+            if need == 0:
+                break
+    for seller in (anna, carl):
+        say(
+            f"   {seller.label:<20} offers {units(offered[seller.label], 3, 3)} kWh "
+            f"at {units(seller.price * 1000, 18, 2)} per kWh; sells {units(seller.sold, 3, 3)}"
+        )
+    say(
+        f"   {ben.label:<20} buys {units(ben.bought, 3, 3)} kWh in "
+        f"{sum(map(len, deals.values()))} deals, {units(bid_wh, 3, 3)} of them by bidding "
+        f"{units(BID_PRICE * 1000, 18, 2)} per kWh at {', '.join(f'{h}:00' for h in BID_HOURS)} "
+        "UTC, certificates to be retired on delivery"
+    )
+    return deals
+
+
 def run(say=print) -> dict:
     """Runs the scenario; returns the final figures per meter label, for tests."""
     began = time.monotonic()
     accounts = dev_accounts(8)
     operator, body, installer, relayer, keeper = (accounts[i] for i in (0, 4, 5, 6, 7))
     meters = community()
+    anna, ben, carl = meters
+    producers = [anna, carl]
     with (
         run_anvil() as node,
         tempfile.TemporaryDirectory() as folder,
@@ -121,6 +234,8 @@ def run(say=print) -> dict:
         token = as_operator.contract("Wallet")
         smb = as_operator.contract("SmartMeterBackend")
         ob = as_operator.contract("OperatorBackend")
+        exchange = as_operator.contract("Exchange")
+        registry = as_operator.contract("GGORegistry")
         symbol = token.functions.symbol().call()
         decimals = token.functions.decimals().call()
 
@@ -168,24 +283,40 @@ def run(say=print) -> dict:
             f"{units(tariff[1] * 1000, decimals)} {symbol}/kWh; treasury funded with 500 {symbol}"
         )
         actions.fund_treasury(as_operator, 500 * 10**decimals)
-        ben = actions.Actor(w3, accounts[2], deployments)
-        ben.send(token.functions.approve(ob.address, 20 * 10**decimals))
-        ben.send(ob.functions.deposit(20 * 10**decimals))
+        as_ben = actions.Actor(w3, accounts[ben.owner_index], deployments)
+        as_ben.send(token.functions.approve(ob.address, 20 * 10**decimals))
+        as_ben.send(ob.functions.deposit(20 * 10**decimals))
         say(f"   Ben prepays 20 {symbol} into his ledger")
 
         interval = smb.functions.interval_length().call()
         now = w3.eth.get_block("latest")["timestamp"]
         start = now - now % interval + interval
+        tomorrow = start + 24 * interval
+        cloudy = tomorrow + 14 * interval - tomorrow % (24 * interval)
+        if cloudy < tomorrow:
+            cloudy += 24 * interval
+        carl.shade[cloudy] = 15  # not in any forecast
         say(
-            f"\n4. {HOURS} hours of readings and settlements, from {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(start))}"
+            f"\n4. The market for tomorrow, {time.strftime('%Y-%m-%d', time.gmtime(tomorrow))} "
+            f"from {time.strftime('%H:%M UTC', time.gmtime(tomorrow))}, gate closure "
+            f"{exchange.functions.lead_time().call() // 60} min before each hour"
+        )
+        deals = trade_tomorrow(say, w3, deployments, accounts, meters, tomorrow, interval)
+
+        say(
+            f"\n5. {HOURS} hours of readings and settlements, from "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(start))}"
         )
         as_relayer = actions.Actor(w3, relayer, deployments)
         as_keeper = actions.Actor(w3, keeper, deployments)
+        by_id = {meter.id: meter for meter in meters}
+        settled_deals = 0
         for hour in range(HOURS + 1):
             end = start + hour * interval
+            begin = end - interval
             if hour:
                 for meter in meters:
-                    meter.step(end - interval)
+                    meter.step(begin)
             advance_time(w3, end)
             batch = [
                 sign_reading(
@@ -209,150 +340,196 @@ def run(say=print) -> dict:
             for meter, event in zip(meters, measured, strict=True):
                 meter.produced += event["args"]["produced_wh"]
                 meter.consumed += event["args"]["consumed_wh"]
-                meter.hourly[event["args"]["interval_begin"]] = (
-                    event["args"]["produced_wh"],
-                    event["args"]["consumed_wh"],
-                )
+                meter.hourly[begin] = (event["args"]["produced_wh"], event["args"]["consumed_wh"])
+            if deals.get(begin):
+                receipt = as_keeper.send(exchange.functions.settle_many(deals[begin]))
+                for event in exchange.events.DealSettled().process_receipt(receipt, errors=DISCARD):
+                    deal = exchange.functions.deals(event["args"]["deal_id"]).call()
+                    seller, buyer = by_id[deal[3]], by_id[deal[4]]
+                    seller.delivered_sold += event["args"]["delivered_wh"]
+                    buyer.delivered_bought += event["args"]["delivered_wh"]
+                    seller.received += event["args"]["payment"]
+                    buyer.paid += event["args"]["payment"]
+                    settled_deals += 1
+                    if event["args"]["delivered_wh"] < deal[6]:
+                        say(
+                            f"   hour {hour:>2}: a cloud over {seller.label.split(',')[0]}'s roof: "
+                            f"{event['args']['delivered_wh']} of {deal[6]} Wh sold delivered, "
+                            "paid pro rata, the rest refunded"
+                        )
             receipt = as_keeper.send(
-                ob.functions.settle_many(
-                    smb.address, [(meter.id, end - interval) for meter in meters]
-                )
+                ob.functions.settle_many(smb.address, [(meter.id, begin) for meter in meters])
             )
             settled = ob.events.IntervalSettled().process_receipt(receipt, errors=DISCARD)
             for meter, event in zip(meters, settled, strict=True):
                 meter.reward += event["args"]["reward"]
                 meter.bill += event["args"]["bill"]
+                meter.feed_in_wh += event["args"]["feed_in_wh"]
+                meter.retail_wh += event["args"]["retail_wh"]
             if hour % 12 == 0:
                 say(
-                    f"   hour {hour:>2}: {len(meters)} readings relayed, {len(settled)} intervals settled"
+                    f"   hour {hour:>2}: {len(meters)} readings relayed, {settled_deals} deals "
+                    f"and {hour * len(meters)} intervals settled so far"
                 )
 
-        registry = as_operator.contract("GGORegistry")
-        producers = [meter for meter in meters if meter.kind != "consumption"]
-        say("\n5. Certificates of origin")
+        say("\n6. Certificates of origin")
         for meter in producers:
             begins = sorted(begin for begin, (p, _) in meter.hourly.items() if p)
-            receipt = as_keeper.send(
-                registry.functions.issue_many([meter.id] * len(begins), begins)
-            )
-            issued = registry.events.CertificateIssued().process_receipt(receipt, errors=DISCARD)
-            meter.issued = sum(event["args"]["issued_wh"] for event in issued)
+            as_keeper.send(registry.functions.issue_many([meter.id] * len(begins), begins))
+            ids = [registry.functions.certificate_id(meter.id, b).call() for b in begins]
+            meter.issued = sum(registry.functions.certificate(i).call()[6] for i in ids)
             say(
-                f"   {meter.label:<20} {len(issued)} hourly certificates, "
-                f"{units(meter.issued, 3, 3)} kWh"
+                f"   {meter.label:<20} {len(ids)} hourly certificates, "
+                f"{units(meter.issued, 3, 3)} kWh; the Wh sold went through the Exchange's custody"
             )
-
-        anna, ben = meters[0], meters[1]
-        matched = sorted(
-            (begin, min(anna.hourly[begin][0], ben.hourly[begin][1]))
-            for begin in anna.hourly
-            if anna.hourly[begin][0] and ben.hourly[begin][1]
-        )
-        ids = [registry.functions.certificate_id(anna.id, begin).call() for begin, _ in matched]
-        amounts = [wh for _, wh in matched]
-        as_anna = actions.Actor(w3, accounts[anna.owner_index], deployments)
-        as_ben = actions.Actor(w3, accounts[ben.owner_index], deployments)
-        as_anna.send(
-            registry.functions.safeBatchTransferFrom(
-                as_anna.account.address, as_ben.account.address, ids, amounts, b""
-            )
-        )
-        say(
-            f"   Anna splits {len(ids)} certificates and passes {units(sum(amounts), 3, 3)} kWh "
-            "to Ben, hour by hour"
-        )
-        as_ben.send(
-            registry.functions.retire_many(
-                [(i, wh, ben.id) for i, wh in zip(ids, amounts, strict=True)],
-                b"Ben's household, hourly matched",
-            )
-        )
-        say("   Ben retires them against his consumption of the same hours")
         issued = [
             registry.functions.certificate_id(m.id, b).call()
             for m in producers
             for b in m.hourly
             if m.hourly[b][0]
         ]
+        owner = accounts[ben.owner_index].address
+        holdings = registry.functions.balanceOfBatch([owner] * len(issued), issued).call()
+        # Ben's certificates came from offers he took: he bought at most his load.
+        claims = [(i, wh, ben.id) for i, wh in zip(issued, holdings, strict=True) if wh]
+        on_delivery = sum(
+            registry.functions.claimedBalanceOf(exchange.address, i).call() for i in issued
+        )
+        as_ben.send(registry.functions.retire_many(claims, b"Ben's household, hourly matched"))
+        say(
+            f"   Ben's bids: {units(on_delivery, 3, 3)} kWh retired on delivery; he retires the "
+            f"other {units(sum(wh for _, wh, _ in claims), 3, 3)} kWh he received against his "
+            "consumption of the same hours"
+        )
+
         for meter in meters:
-            owner = accounts[meter.owner_index].address
+            actor = actions.Actor(w3, accounts[meter.owner_index], deployments)
+            if exchange.functions.credit_of(actor.account.address).call():
+                actor.send(exchange.functions.withdraw_credit())
+        say("   Anna, Carl and Ben withdraw their payments and refunds from the Exchange")
+
+        for meter in meters:
+            holder = accounts[meter.owner_index].address
             meter.held = sum(
-                registry.functions.balanceOfBatch([owner] * len(issued), issued).call()
+                registry.functions.balanceOfBatch([holder] * len(issued), issued).call()
             )
             meter.retired = sum(
-                registry.functions.claimedBalanceOf(owner, i).call() for i in issued
+                registry.functions.claimedBalanceOf(holder, i).call() for i in issued
             )
+        ben.retired += on_delivery
 
-        rows = []
-        figures = {}
-        for meter in meters:
-            owner = accounts[meter.owner_index].address
-            balance = ob.functions.balance_of(owner).call()
-            debt = ob.functions.debt_of(owner).call()
-            figures[meter.label] = {
-                "produced_wh": meter.produced,
-                "consumed_wh": meter.consumed,
-                "reward": meter.reward,
-                "bill": meter.bill,
-                "balance": balance,
-                "debt": debt,
-                "issued_wh": meter.issued,
-                "held_wh": meter.held,
-                "retired_wh": meter.retired,
-            }
-            rows.append(
-                [
-                    meter.label,
-                    units(meter.produced, 3, 3),
-                    units(meter.consumed, 3, 3),
-                    units(meter.reward, decimals),
-                    units(meter.bill, decimals),
-                    units(balance, decimals),
-                    units(debt, decimals),
-                ]
-            )
-        say("")
-        say(
-            table(
-                rows,
-                [
-                    "meter",
-                    "produced kWh",
-                    "consumed kWh",
-                    f"feed-in {symbol}",
-                    f"bill {symbol}",
-                    f"ledger {symbol}",
-                    f"debt {symbol}",
-                ],
-            )
-        )
+        figures = report(say, meters, ob, accounts, symbol, decimals)
         say(
             f"\noperator treasury: {units(ob.functions.treasury().call(), decimals)} {symbol}; "
-            f"{HOURS * len(meters)} measurements settled"
-        )
-        say("")
-        say(
-            table(
-                [
-                    [
-                        m.label,
-                        units(m.issued, 3, 3),
-                        units(m.held, 3, 3),
-                        units(m.retired, 3, 3),
-                        f"{Decimal(m.retired * 100) / m.consumed:.1f} %" if m.consumed else "-",
-                    ]
-                    for m in meters
-                ],
-                [
-                    "meter",
-                    "certificates issued kWh",
-                    "held kWh",
-                    "retired kWh",
-                    "hourly-matched share",
-                ],
-            )
+            f"{HOURS * len(meters)} measurements and {settled_deals} deals settled"
         )
         say(f"\ndone in {time.monotonic() - began:.1f} s")
+    return figures
+
+
+def report(say, meters, ob, accounts, symbol, decimals) -> dict:
+    """Prints the energy, money and certificate tables; returns the figures per meter."""
+    figures = {}
+    for meter in meters:
+        owner = accounts[meter.owner_index].address
+        figures[meter.label] = {
+            "produced_wh": meter.produced,
+            "consumed_wh": meter.consumed,
+            "sold_wh": meter.sold,
+            "bought_wh": meter.bought,
+            "delivered_sold_wh": meter.delivered_sold,
+            "delivered_bought_wh": meter.delivered_bought,
+            "feed_in_wh": meter.feed_in_wh,
+            "retail_wh": meter.retail_wh,
+            "received": meter.received,
+            "paid": meter.paid,
+            "reward": meter.reward,
+            "bill": meter.bill,
+            "balance": ob.functions.balance_of(owner).call(),
+            "debt": ob.functions.debt_of(owner).call(),
+            "issued_wh": meter.issued,
+            "held_wh": meter.held,
+            "retired_wh": meter.retired,
+        }
+
+    def kwh(wh: int) -> str:
+        return units(wh, 3, 3)
+
+    def tokens(amount: int) -> str:
+        return units(amount, decimals)
+
+    say("\nEnergy, kWh: traded on the Exchange, then the operator's residuals")
+    say(
+        table(
+            [
+                [
+                    m.label,
+                    kwh(m.produced),
+                    kwh(m.consumed),
+                    kwh(m.sold),
+                    kwh(m.delivered_sold),
+                    kwh(m.bought),
+                    kwh(m.delivered_bought),
+                    kwh(m.feed_in_wh),
+                    kwh(m.retail_wh),
+                ]
+                for m in meters
+            ],
+            [
+                "meter",
+                "produced",
+                "consumed",
+                "sold",
+                "delivered",
+                "bought",
+                "received",
+                "feed-in residual",
+                "retail residual",
+            ],
+        )
+    )
+    say(f"\nMoney, {symbol}")
+    say(
+        table(
+            [
+                [
+                    m.label,
+                    tokens(m.received),
+                    tokens(m.paid),
+                    tokens(m.reward),
+                    tokens(m.bill),
+                    tokens(figures[m.label]["balance"]),
+                    tokens(figures[m.label]["debt"]),
+                ]
+                for m in meters
+            ],
+            [
+                "meter",
+                "market received",
+                "market paid",
+                "feed-in reward",
+                "retail bill",
+                "operator ledger",
+                "debt",
+            ],
+        )
+    )
+    say("\nCertificates of origin, kWh")
+    say(
+        table(
+            [
+                [
+                    m.label,
+                    kwh(m.issued),
+                    kwh(m.held),
+                    kwh(m.retired),
+                    f"{Decimal(m.retired * 100) / m.consumed:.1f} %" if m.consumed else "-",
+                ]
+                for m in meters
+            ],
+            ["meter", "issued", "held", "retired", "hourly-matched share"],
+        )
+    )
     return figures
 
 

@@ -8,6 +8,8 @@ Writes ``deployments/<network>.json``::
 The meter bridge and the dApp read only this file. Deploying is idempotent:
 a contract whose code is already on chain at the recorded address (and whose
 dependencies were reused too) is reused and said so; anything else is deployed.
+The OperatorBackend, the GGORegistry and the Exchange are wired to each other
+once, so they are reused together or deployed together.
 
     python -m scripts.deploy --network anvil      # what `make deploy` runs
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import logging
@@ -40,6 +43,12 @@ logger = logging.getLogger(__name__)
 
 CONTRACTS_DIR = PROJECT_ROOT / "contracts"
 DEPLOYMENTS_DIR = PROJECT_ROOT / "deployments"
+
+
+@functools.cache
+def contract_partial(name: str):
+    """The compiled contract ``contracts/<name>.vy``, compiled once per process."""
+    return boa.load_partial(CONTRACTS_DIR / f"{name}.vy")
 
 
 def deployments_path(network: str, directory: Path = DEPLOYMENTS_DIR) -> Path:
@@ -82,8 +91,17 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
     backend = deployer.deploy(
         "SmartMeterBackend", lambda: (meters["interval_length"], meters["future_tolerance"])
     )
+    # Wired once to each other: all three are reused, or all three deployed.
+    market = ("OperatorBackend", "GGORegistry", "Exchange")
+    together = {
+        "OperatorBackend": ["Wallet", "SmartMeterBackend"],
+        "GGORegistry": ["SmartMeterBackend"],
+        "Exchange": ["Wallet", "SmartMeterBackend"],
+    }
+    fresh = not all(deployer.reusable(name, together[name]) for name in market)
+
     operator = conn.extra_data["operator"]
-    deployer.deploy(
+    operator_address = deployer.deploy(
         "OperatorBackend",
         lambda: (
             wallet_address,
@@ -92,15 +110,34 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
             operator["feed_in_reward"],
             [backend],
         ),
-        depends_on=["Wallet", "SmartMeterBackend"],
+        depends_on=together["OperatorBackend"],
+        fresh=fresh,
     )
 
     registry = conn.extra_data["registry"]
-    deployer.deploy(
+    registry_address = deployer.deploy(
         "GGORegistry",
         lambda: (backend, registry["validity"]),
-        depends_on=["SmartMeterBackend"],
+        depends_on=together["GGORegistry"],
+        fresh=fresh,
     )
+
+    exchange = conn.extra_data["exchange"]
+    exchange_address = deployer.deploy(
+        "Exchange",
+        lambda: (
+            exchange.get("token") or wallet_address,
+            backend,
+            registry_address,
+            operator_address,
+            exchange["lead_time"],
+            exchange["settlement_timeout"],
+        ),
+        depends_on=together["Exchange"],
+        fresh=fresh,
+    )
+    for name, address in (("GGORegistry", registry_address), ("OperatorBackend", operator_address)):
+        deployer.wire(name, address, exchange_address)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".json.tmp")
@@ -121,14 +158,23 @@ class _Deployer:
         self.out = out
         self.fresh: set[str] = set()
 
-    def deploy(
-        self, name: str, args: Callable[[], Sequence], depends_on: Sequence[str] = ()
-    ) -> str:
-        partial = boa.load_partial(CONTRACTS_DIR / f"{name}.vy")
-        abi = build_abi_output(partial.compiler_data)
-        runtime = partial.compiler_data.bytecode_runtime
+    def reusable(self, name: str, depends_on: Sequence[str] = ()) -> bool:
+        """Whether ``name`` is on chain with today's code and nothing it depends on changed."""
         known = self.previous.get(name)
-        if known and not self.fresh.intersection(depends_on) and self._on_chain(known, runtime):
+        runtime = contract_partial(name).compiler_data.bytecode_runtime
+        return bool(known) and not self.fresh.intersection(depends_on) and self._on_chain(known, runtime)
+
+    def deploy(
+        self,
+        name: str,
+        args: Callable[[], Sequence],
+        depends_on: Sequence[str] = (),
+        fresh: bool = False,
+    ) -> str:
+        partial = contract_partial(name)
+        abi = build_abi_output(partial.compiler_data)
+        known = self.previous.get(name)
+        if not fresh and self.reusable(name, depends_on):
             logger.info(
                 "%s: already deployed at %s (block %d), reused",
                 name,
@@ -158,6 +204,19 @@ class _Deployer:
         self.fresh.add(name)
         self.out[name] = {"address": address, "block": block, "abi": abi}
         return address
+
+    def wire(self, name: str, address: str, exchange: str) -> None:
+        """Wires ``name`` at ``address`` to the Exchange, unless it already is."""
+        contract = contract_partial(name).at(address)
+        wired = str(contract.exchange())
+        if wired == exchange:
+            return
+        if int(wired, 16) != 0:
+            raise RuntimeError(f"{name} at {address} is wired to another Exchange, {wired}")
+        with contextlib.redirect_stdout(io.StringIO()) as chatter:
+            contract.wire_exchange(exchange)
+        logger.debug(chatter.getvalue().rstrip())
+        logger.info("%s: wired to the Exchange", name)
 
     def _on_chain(self, known: dict, runtime: bytes) -> bool:
         # Vyper appends immutables after the runtime code, so a prefix match

@@ -24,8 +24,14 @@ def test_deploy_writes_the_deployments_file(anvil_connection, tmp_path):
     assert on_disk["chain_id"] == 31_337
     assert on_disk["network"] == "anvil"
     contracts = on_disk["contracts"]
-    assert list(contracts) == ["Wallet", "SmartMeterBackend", "OperatorBackend", "GGORegistry"]
-    assert [entry["block"] for entry in contracts.values()] == [1, 2, 3, 4]
+    assert list(contracts) == [
+        "Wallet",
+        "SmartMeterBackend",
+        "OperatorBackend",
+        "GGORegistry",
+        "Exchange",
+    ]
+    assert [entry["block"] for entry in contracts.values()] == [1, 2, 3, 4, 5]
     for entry in contracts.values():
         assert Web3.is_checksum_address(entry["address"])
     wallet_functions = {entry.get("name") for entry in contracts["Wallet"]["abi"]}
@@ -41,6 +47,28 @@ def test_deploy_wires_the_contracts(anvil_connection, tmp_path):
     assert operator.functions.is_trusted(backend).call()
     assert contract(w3, record, "SmartMeterBackend").functions.interval_length().call() == 3_600
     assert contract(w3, record, "GGORegistry").functions.backend().call() == backend
+    exchange = contract(w3, record, "Exchange")
+    assert exchange.functions.token().call() == record["contracts"]["Wallet"]["address"]
+    assert exchange.functions.operator().call() == operator.address
+    assert exchange.functions.lead_time().call() == 3_600
+    assert contract(w3, record, "GGORegistry").functions.exchange().call() == exchange.address
+    assert operator.functions.exchange().call() == exchange.address
+    assert operator.functions.exchange_backend().call() == backend
+
+
+def test_deploy_again_redeploys_the_market_together(anvil_connection, tmp_path):
+    """The operator, registry and Exchange are wired once: one gone means three new."""
+    first = deploy_all(anvil_connection, tmp_path)
+    record = json.loads(deployments_path("anvil", tmp_path).read_text())
+    record["contracts"]["Exchange"]["address"] = "0x" + "22" * 20  # nothing there
+    deployments_path("anvil", tmp_path).write_text(json.dumps(record))
+    second = deploy_all(anvil_connection, tmp_path)
+    for name in ("Wallet", "SmartMeterBackend"):
+        assert second["contracts"][name] == first["contracts"][name]
+    for name in ("OperatorBackend", "GGORegistry", "Exchange"):
+        assert second["contracts"][name]["address"] != first["contracts"][name]["address"]
+    registry = contract(anvil_connection.w3, second, "GGORegistry")
+    assert registry.functions.exchange().call() == second["contracts"]["Exchange"]["address"]
 
 
 def test_deploy_again_reuses_what_is_on_chain(anvil_connection, tmp_path, caplog):

@@ -34,24 +34,35 @@ KEYS = {
 }
 
 
-def test_demo_runs_two_days_of_readings_and_settlements():
+def test_demo_trades_a_day_and_settles_it_from_the_meters():
     lines = []
     figures = demo.run(say=lines.append)
-    anna, ben = figures["Anna, 6 kWp solar"], figures["Ben, household"]
-    assert anna["produced_wh"] > 0
-    assert ben["produced_wh"] == 0
-    assert ben["consumed_wh"] > 0
+    anna, ben, carl = (figures[m.label] for m in demo.community())
     retail, feed_in = 3 * 10**14, 8 * 10**13  # moccasin.toml's tariff
+    assert ben["produced_wh"] == 0 and ben["consumed_wh"] > 0
+    # Ben bought from both producers; the cloud made Carl deliver less than he sold.
+    assert anna["sold_wh"] > 0 and carl["sold_wh"] > 0
+    assert ben["bought_wh"] == anna["sold_wh"] + carl["sold_wh"]
+    assert anna["delivered_sold_wh"] == anna["sold_wh"]
+    assert 0 < carl["delivered_sold_wh"] < carl["sold_wh"]
+    assert ben["delivered_bought_wh"] == anna["delivered_sold_wh"] + carl["delivered_sold_wh"]
+    assert ben["paid"] == anna["received"] + carl["received"] > 0
     for meter in figures.values():
-        assert meter["reward"] == meter["produced_wh"] * feed_in
-        assert meter["bill"] == meter["consumed_wh"] * retail
+        # The operator rewards and bills only what the Exchange did not deliver.
+        assert meter["feed_in_wh"] == meter["produced_wh"] - meter["delivered_sold_wh"]
+        assert meter["retail_wh"] == meter["consumed_wh"] - meter["delivered_bought_wh"]
+        assert meter["reward"] == meter["feed_in_wh"] * feed_in
+        assert meter["bill"] == meter["retail_wh"] * retail
     assert ben["balance"] == 20 * 10**18 - ben["bill"]
-    assert anna["issued_wh"] == anna["produced_wh"]
-    assert 0 < ben["retired_wh"] <= ben["consumed_wh"]
-    assert anna["held_wh"] + ben["retired_wh"] == anna["issued_wh"]
+    for producer in (anna, carl):
+        assert producer["issued_wh"] == producer["produced_wh"]
+        assert producer["held_wh"] == producer["issued_wh"] - producer["delivered_sold_wh"]
+    # Every delivered Wh's certificate reached Ben and was retired, on delivery or by him.
+    assert ben["retired_wh"] == ben["delivered_bought_wh"]
+    assert ben["held_wh"] == 0
     output = "\n".join(lines)
-    assert "produced kWh" in output
-    assert "144 measurements settled" in output
+    assert "a cloud over Carl's roof" in output
+    assert "144 measurements and" in output
     assert "hourly-matched share" in output
 
 
