@@ -52,6 +52,7 @@ struct Order:
     open: bool
 
 
+# A deal's terms, as logged by `DealMade`; the contract keeps their hash only.
 struct Deal:
     order_id: uint256
     seller: address
@@ -62,20 +63,18 @@ struct Deal:
     wh: uint256
     price: uint256
     retire: bool
-    settled: bool
 
 
-# Orders and deals live in three slots each, packed as below.
+struct Settlement:
+    deal_id: uint256
+    deal: Deal
+
+
+# An order lives in three slots, packed as below.
 struct _OrderSlots:
     head: uint256  # maker (bits 0-159) | price (160-255)
     meter_id: bytes32
     tail: uint256  # begin (0-39) | open Wh (40-103) | version (104-135) | is bid (136) | retire (137)
-
-
-struct _DealSlots:
-    head: uint256  # order id (0-47) | Wh (48-111) | begin (112-151) | settled (152) | bid taken (153) | retire (154)
-    taker: uint256  # taker (0-159) | price (160-255)
-    taker_meter: bytes32
 
 
 interface ISmartMeterBackend:
@@ -103,16 +102,14 @@ MAX_PAGE: constant(uint256) = 256  # orders or deals scanned by one view call
 
 _UINT32: constant(uint256) = 2**32 - 1
 _UINT40: constant(uint256) = 2**40 - 1
-_UINT48: constant(uint256) = 2**48 - 1
 _UINT64: constant(uint256) = 2**64 - 1
 _UINT96: constant(uint256) = 2**96 - 1
 _UINT128: constant(uint256) = 2**128 - 1
 _UINT160: constant(uint256) = 2**160 - 1
 _IS_BID: constant(uint256) = 1 << 136
 _RETIRE: constant(uint256) = 1 << 137
-_SETTLED: constant(uint256) = 1 << 152
-_BID_TAKEN: constant(uint256) = 1 << 153
-_DEAL_RETIRE: constant(uint256) = 1 << 154
+# What `deal_hash` holds once a deal is settled.
+SETTLED: public(constant(bytes32)) = 0x0000000000000000000000000000000000000000000000000000000000000001
 _RETIRE_NOTE: constant(Bytes[33]) = b"delivered by the OpenKWh exchange"
 
 
@@ -144,7 +141,10 @@ deal_count: public(uint256)
 credit_of: public(HashMap[address, uint256])
 
 _orders: HashMap[uint256, _OrderSlots]
-_deals: HashMap[uint256, _DealSlots]
+
+# @dev keccak256(abi_encode(Deal)) of an open deal, SETTLED once settled, zero for no deal.
+# The terms are in the deal's `DealMade` event; settling passes them back.
+deal_hash: public(HashMap[uint256, bytes32])
 
 # @dev Per seller meter and interval begin: Wh committed in open offers and
 # deals (bits 0-63), Wh sold in deals not refunded as undelivered (64-127),
@@ -183,14 +183,15 @@ event OrderCancelled:
 
 event DealMade:
     deal_id: indexed(uint256)
-    order_id: indexed(uint256)
-    interval_begin: indexed(uint256)
-    seller: address
-    buyer: address
+    seller: indexed(address)
+    buyer: indexed(address)
+    order_id: uint256
     seller_meter: bytes32
     buyer_meter: bytes32
+    interval_begin: uint256
     wh: uint256
     price: uint256
+    retire: bool
 
 
 event DealSettled:
@@ -386,19 +387,14 @@ def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter
     assert msg.sender != maker, "exchange: cannot take one's own order"
     maker_meter: bytes32 = self._orders[order_id].meter_id
 
-    seller: address = maker
-    buyer: address = msg.sender
-    seller_meter: bytes32 = maker_meter
-    buyer_meter: bytes32 = meter_id
-    flags: uint256 = 0
+    deal: Deal = Deal(order_id=order_id, seller=maker, buyer=msg.sender, seller_meter=maker_meter, buyer_meter=meter_id,
+                      interval_begin=begin, wh=wh, price=price, retire=False)
     if tail & _IS_BID != 0:
-        seller = msg.sender
-        buyer = maker
-        seller_meter = meter_id
-        buyer_meter = maker_meter
-        flags = _BID_TAKEN
-        if tail & _RETIRE != 0:
-            flags |= _DEAL_RETIRE
+        deal.seller = msg.sender
+        deal.buyer = maker
+        deal.seller_meter = meter_id
+        deal.buyer_meter = maker_meter
+        deal.retire = tail & _RETIRE != 0
         # The Wh sold are committed and sold at once.
         self._commit(meter_id, begin, wh, 0)
         self._sales[meter_id][begin] += (wh << 64) | (1 << 192)
@@ -406,19 +402,15 @@ def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter
         self._check_buyer(meter_id)
         self._sales[maker_meter][begin] += (wh << 64) | (1 << 192)
         self._pull(msg.sender, wh * price)
-    self._purchases[buyer_meter][begin] += 1 << 128
+    self._purchases[deal.buyer_meter][begin] += 1 << 128
     self._orders[order_id].tail = tail - (wh << 40)
 
     deal_id: uint256 = self.deal_count
     self.deal_count = deal_id + 1
-    self._deals[deal_id] = _DealSlots(
-        head=order_id | (wh << 48) | (begin << 112) | flags,
-        taker=convert(msg.sender, uint256) | (price << 160),
-        taker_meter=meter_id,
-    )
-    log DealMade(deal_id=deal_id, order_id=order_id, interval_begin=begin, seller=seller, buyer=buyer,
-                 seller_meter=seller_meter, buyer_meter=buyer_meter, wh=wh, price=price)
-    extcall operator.mark_traded(seller_meter, buyer_meter, begin)
+    self.deal_hash[deal_id] = keccak256(abi_encode(deal))
+    log DealMade(deal_id=deal_id, seller=deal.seller, buyer=deal.buyer, order_id=order_id, seller_meter=deal.seller_meter,
+                 buyer_meter=deal.buyer_meter, interval_begin=begin, wh=wh, price=price, retire=deal.retire)
+    extcall operator.mark_traded(deal.seller_meter, deal.buyer_meter, begin)
     return deal_id
 
 
@@ -426,21 +418,23 @@ def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter
 
 
 @external
-def settle(deal_id: uint256):
+def settle(deal_id: uint256, deal: Deal):
     """
     @notice Settles a deal from the seller's measurement, or refunds it when
             there is none by interval end plus the timeout. Anyone may call it.
+    @param deal_id The deal.
+    @param deal Its terms, as its `DealMade` event logged them.
     """
-    self._settle(deal_id)
+    self._settle(deal_id, deal)
 
 
 @external
-def settle_many(deal_ids: DynArray[uint256, MAX_BATCH]):
+def settle_many(settlements: DynArray[Settlement, MAX_BATCH]):
     """
     @notice `settle` for a batch; each deal must be settleable.
     """
-    for deal_id: uint256 in deal_ids:
-        self._settle(deal_id)
+    for item: Settlement in settlements:
+        self._settle(item.deal_id, item.deal)
 
 
 @external
@@ -504,26 +498,11 @@ def orders(order_id: uint256) -> Order:
 
 @external
 @view
-def deals(deal_id: uint256) -> Deal:
+def is_settled(deal_id: uint256) -> bool:
     """
-    @return Deal The deal's terms and whether it is settled; all empty for an unknown id.
+    @return bool Whether the deal is settled (false for an open or unknown deal).
     """
-    slots: _DealSlots = self._deals[deal_id]
-    if slots.head == 0:
-        return empty(Deal)
-    order_id: uint256 = slots.head & _UINT48
-    maker: address = convert(self._orders[order_id].head & _UINT160, address)
-    maker_meter: bytes32 = self._orders[order_id].meter_id
-    taker: address = convert(slots.taker & _UINT160, address)
-    deal: Deal = Deal(order_id=order_id, seller=maker, buyer=taker, seller_meter=maker_meter, buyer_meter=slots.taker_meter,
-                      interval_begin=(slots.head >> 112) & _UINT40, wh=(slots.head >> 48) & _UINT64, price=slots.taker >> 160,
-                      retire=slots.head & _DEAL_RETIRE != 0, settled=slots.head & _SETTLED != 0)
-    if slots.head & _BID_TAKEN != 0:
-        deal.seller = taker
-        deal.buyer = maker
-        deal.seller_meter = slots.taker_meter
-        deal.buyer_meter = maker_meter
-    return deal
+    return self.deal_hash[deal_id] == SETTLED
 
 
 @external
@@ -615,23 +594,6 @@ def orders_of(maker: address, first_order: uint256) -> DynArray[uint256, MAX_PAG
     for order_id: uint256 in range(first_order, end, bound=MAX_PAGE):
         if self._orders[order_id].head & _UINT160 == convert(maker, uint256):
             found.append(order_id)
-    return found
-
-
-@external
-@view
-def deals_of(account: address, first_deal: uint256) -> DynArray[uint256, MAX_PAGE]:
-    """
-    @return DynArray The ids of deals where `account` sells or buys, among
-            [first_deal, first_deal + 256); `deals(id).settled` is their status.
-    """
-    found: DynArray[uint256, MAX_PAGE] = []
-    who: uint256 = convert(account, uint256)
-    end: uint256 = min(first_deal + MAX_PAGE, self.deal_count)
-    for deal_id: uint256 in range(first_deal, end, bound=MAX_PAGE):
-        slots: _DealSlots = self._deals[deal_id]
-        if slots.taker & _UINT160 == who or self._orders[slots.head & _UINT48].head & _UINT160 == who:
-            found.append(deal_id)
     return found
 
 
@@ -738,30 +700,17 @@ def _order(order_id: uint256) -> Order:
 
 
 @internal
-def _settle(deal_id: uint256):
-    head: uint256 = self._deals[deal_id].head
-    assert head != 0, "exchange: unknown deal"
-    assert head & _SETTLED == 0, "exchange: deal already settled"
-    self._deals[deal_id].head = head | _SETTLED
+def _settle(deal_id: uint256, deal: Deal):
+    stored: bytes32 = self.deal_hash[deal_id]
+    assert stored != empty(bytes32), "exchange: unknown deal"
+    assert stored != SETTLED, "exchange: deal already settled"
+    assert stored == keccak256(abi_encode(deal)), "exchange: these are not the deal's terms"
+    self.deal_hash[deal_id] = SETTLED
 
-    wh: uint256 = (head >> 48) & _UINT64
-    begin: uint256 = (head >> 112) & _UINT40
-    taker_slot: uint256 = self._deals[deal_id].taker
-    price: uint256 = taker_slot >> 160
-    taker: address = convert(taker_slot & _UINT160, address)
-    taker_meter: bytes32 = self._deals[deal_id].taker_meter
-    order_id: uint256 = head & _UINT48
-    maker: address = convert(self._orders[order_id].head & _UINT160, address)
-    maker_meter: bytes32 = self._orders[order_id].meter_id
-    seller: address = maker
-    buyer: address = taker
-    seller_meter: bytes32 = maker_meter
-    buyer_meter: bytes32 = taker_meter
-    if head & _BID_TAKEN != 0:
-        seller = taker
-        buyer = maker
-        seller_meter = taker_meter
-        buyer_meter = maker_meter
+    wh: uint256 = deal.wh
+    begin: uint256 = deal.interval_begin
+    seller_meter: bytes32 = deal.seller_meter
+    buyer_meter: bytes32 = deal.buyer_meter
 
     end: uint256 = 0
     produced: uint256 = 0
@@ -785,12 +734,12 @@ def _settle(deal_id: uint256):
     self._sales[seller_meter][begin] = sales
     self._purchases[buyer_meter][begin] = self._purchases[buyer_meter][begin] + delivered - (1 << 128)
 
-    payment: uint256 = delivered * price
-    refund: uint256 = wh * price - payment
+    payment: uint256 = delivered * deal.price
+    refund: uint256 = wh * deal.price - payment
     if payment != 0:
-        self.credit_of[seller] += payment
+        self.credit_of[deal.seller] += payment
     if refund != 0:
-        self.credit_of[buyer] += refund
+        self.credit_of[deal.buyer] += refund
 
     retired: uint256 = 0
     if measured:
@@ -798,7 +747,7 @@ def _settle(deal_id: uint256):
         if sales >> 192 == 0:
             # The interval's last deal: what custody got less what was delivered.
             dust = min((sales >> 64) & _UINT64, produced) - ((sales >> 128) & _UINT64)
-        retired = self._hand_over(seller, buyer, seller_meter, buyer_meter, begin, delivered, head & _DEAL_RETIRE != 0, dust)
+        retired = self._hand_over(deal.seller, deal.buyer, seller_meter, buyer_meter, begin, delivered, deal.retire, dust)
     log DealSettled(deal_id=deal_id, delivered_wh=delivered, payment=payment, refund=refund, retired_wh=retired)
 
 
@@ -819,13 +768,14 @@ def _hand_over(
          the interval's last deal, the `dust` Wh lost to flooring go back to the seller.
     @return uint256 The Wh retired.
     """
-    # The registry mints the sold Wh into custody when it certifies the
-    # measurement; certify it if nobody did yet.
-    extcall registry.issue(seller_meter, begin)
     id: uint256 = convert(keccak256(abi_encode(seller_meter, begin)), uint256)
     if not staticcall registry.is_active(id):
-        # Revoked or expired: the certificates stay in custody, moving no more.
-        return 0
+        # The registry mints the sold Wh into custody when it certifies the
+        # measurement; certify it if nobody did yet.
+        extcall registry.issue(seller_meter, begin)
+        if not staticcall registry.is_active(id):
+            # Revoked or expired: the certificates stay in custody, moving no more.
+            return 0
     retired: uint256 = 0
     if delivered != 0:
         if retire:

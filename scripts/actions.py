@@ -49,6 +49,26 @@ class Actor:
         return transact(self.w3, self.account, call, value)
 
 
+# EXCHANGE
+
+DEAL_TERMS = (
+    "order_id",
+    "seller",
+    "buyer",
+    "seller_meter",
+    "buyer_meter",
+    "interval_begin",
+    "wh",
+    "price",
+    "retire",
+)
+
+
+def settlement(event) -> tuple:
+    """(deal id, terms) from a DealMade event: the Exchange keeps only the terms' hash."""
+    return event["args"]["deal_id"], tuple(event["args"][name] for name in DEAL_TERMS)
+
+
 # ADMIN
 
 

@@ -140,7 +140,8 @@ def table(rows: list[list[str]], header: list[str]) -> str:
 def trade_tomorrow(say, w3, deployments, accounts, meters, tomorrow, interval) -> dict:
     """Anna and Carl offer tomorrow's forecast surplus; Ben buys his forecast load:
     the cheapest offers first, and around noon a bid that Anna takes, whose
-    certificates are retired on delivery. Returns the deal ids per interval begin."""
+    certificates are retired on delivery. Returns the deals per interval begin, as
+    ``settle_many`` takes them: (deal id, terms)."""
     anna, ben, carl = meters
     actor = {m.label: actions.Actor(w3, accounts[m.owner_index], deployments) for m in meters}
     exchange = actor[ben.label].contract("Exchange")
@@ -156,11 +157,11 @@ def trade_tomorrow(say, w3, deployments, accounts, meters, tomorrow, interval) -
 
     def dealt(receipt, begin: int, seller: DemoMeter, wh: int) -> None:
         (event,) = exchange.events.DealMade().process_receipt(receipt, errors=DISCARD)
-        deals[begin].append(event["args"]["deal_id"])
+        deals[begin].append(actions.settlement(event))
         seller.sold += wh
         ben.bought += wh
 
-    deals: dict[int, list[int]] = defaultdict(list)
+    deals: dict[int, list[tuple]] = defaultdict(list)
     offered = {anna.label: 0, carl.label: 0}
     bid_wh = 0
     for hour in range(24):
@@ -344,17 +345,17 @@ def run(say=print) -> dict:
             if deals.get(begin):
                 receipt = as_keeper.send(exchange.functions.settle_many(deals[begin]))
                 for event in exchange.events.DealSettled().process_receipt(receipt, errors=DISCARD):
-                    deal = exchange.functions.deals(event["args"]["deal_id"]).call()
-                    seller, buyer = by_id[deal[3]], by_id[deal[4]]
+                    terms = dict(deals[begin])[event["args"]["deal_id"]]
+                    seller, buyer, sold = by_id[terms[3]], by_id[terms[4]], terms[6]
                     seller.delivered_sold += event["args"]["delivered_wh"]
                     buyer.delivered_bought += event["args"]["delivered_wh"]
                     seller.received += event["args"]["payment"]
                     buyer.paid += event["args"]["payment"]
                     settled_deals += 1
-                    if event["args"]["delivered_wh"] < deal[6]:
+                    if event["args"]["delivered_wh"] < sold:
                         say(
                             f"   hour {hour:>2}: a cloud over {seller.label.split(',')[0]}'s roof: "
-                            f"{event['args']['delivered_wh']} of {deal[6]} Wh sold delivered, "
+                            f"{event['args']['delivered_wh']} of {sold} Wh sold delivered, "
                             "paid pro rata, the rest refunded"
                         )
             receipt = as_keeper.send(

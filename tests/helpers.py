@@ -31,6 +31,26 @@ def high_s_twin(v: int, r: int, s: int) -> tuple[int, int, int]:
     return (55 - v, r, SECP256K1_N - s)
 
 
+DEAL_TERMS = (
+    "order_id",
+    "seller",
+    "buyer",
+    "seller_meter",
+    "buyer_meter",
+    "interval_begin",
+    "wh",
+    "price",
+    "retire",
+)
+
+
+def made_deal(exchange) -> tuple:
+    """(deal id, terms) of the deal the last call to ``exchange`` made, as ``settle``
+    takes them: the Exchange keeps only their hash, its DealMade event has them."""
+    event = only_event(exchange, "DealMade")
+    return event.deal_id, tuple(getattr(event, field) for field in DEAL_TERMS)
+
+
 def values(event) -> tuple:
     """An event's decoded fields in declaration order, without the emitting address.
 

@@ -20,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
 from tests.fixtures.wallet import CONTRACTS
+from tests.helpers import made_deal
 
 HOUR = 3_600  # seconds
 LEAD = 3_600  # seconds
@@ -244,7 +245,7 @@ class Market(RuleBasedStateMachine):
         elif order["bid"] and self.committed(taker, order["begin"]) + amount > CAPACITY_W:
             reason = "exchange: selling beyond the meter's capacity"
         else:
-            deal_id = call()
+            deal_id, terms = call(), made_deal(self.market)[1]
             seller = order["maker"] if not order["bid"] else taker
             buyer = order["maker"] if order["bid"] else taker
             self.deals[deal_id] = {
@@ -254,6 +255,7 @@ class Market(RuleBasedStateMachine):
                 "wh": amount,
                 "price": order["price"],
                 "settled": False,
+                "terms": terms,
             }
             order["wh"] -= amount
             order["open"] = order["wh"] > 0
@@ -351,7 +353,8 @@ class Market(RuleBasedStateMachine):
         ]
         if waiting:
             with boa.reverts("exchange: no measurement yet for this interval"):
-                self.market.settle(waiting[n % len(waiting)])
+                deal_id = waiting[n % len(waiting)]
+                self.market.settle(deal_id, self.deals[deal_id]["terms"])
         for deal_id in pending:
             if deal_id not in waiting:
                 self.settle_one(deal_id)
@@ -359,7 +362,7 @@ class Market(RuleBasedStateMachine):
     def settle_one(self, deal_id):
         deal = self.deals[deal_id]
         produced = self.measured.get((deal["seller"], deal["begin"]))
-        self.market.settle(deal_id)
+        self.market.settle(deal_id, deal["terms"])
         # Deals refunded as undelivered no longer count as sold.
         sold = sum(
             d["wh"]

@@ -2,11 +2,16 @@
 
 import boa
 import pytest
+from eth_abi import encode
+from eth_utils import keccak
 
 from tests.fixtures.exchange import LEAD_TIME, PRICE, TIMEOUT
 from tests.fixtures.meters import CAPACITY_W, INTERVAL, grid_time
 from tests.fixtures.registry import certificate_id
-from tests.helpers import only_event
+from tests.helpers import DEAL_TERMS, made_deal, only_event
+
+DEAL_TYPE = "(uint256,address,address,bytes32,bytes32,uint256,uint256,uint256,bool)"
+assert len(DEAL_TERMS) == DEAL_TYPE.count(",") + 1
 
 # deadline, v, r, s of a permit that cannot be valid: bids fall back on the allowance.
 UNUSABLE_PERMIT = (0, 27, b"\x01" * 32, b"\x01" * 32)
@@ -81,9 +86,15 @@ def test_take_offer_makes_a_deal(
         alice,
         bob,
     )
-    assert (event.wh, event.price) == (1_000, PRICE)
-    deal = exchange.deals(deal_id)
-    assert (deal.seller_meter, deal.buyer_meter, deal.wh) == (solar_meter, household_meter, 1_000)
+    assert (event.seller_meter, event.buyer_meter, event.interval_begin) == (
+        solar_meter,
+        household_meter,
+        delivery_hour,
+    )
+    assert (event.wh, event.price, event.retire) == (1_000, PRICE, False)
+    terms = made_deal(exchange)[1]
+    assert exchange.deal_hash(deal_id) == keccak(encode([DEAL_TYPE], [terms]))
+    assert not exchange.is_settled(deal_id)
     assert exchange.orders(offer).wh == 2_000
     assert exchange.orders(offer).open
     assert exchange.sold_wh(solar_meter, delivery_hour) == 1_000
@@ -97,9 +108,10 @@ def test_take_all_closes_the_order(exchange, offer, household_meter, bob):
 
 def test_take_bid_as_seller(exchange, household_meter, solar_meter, delivery_hour, alice, bob):
     bid = exchange.bid(household_meter, delivery_hour, 1_000, PRICE, False, sender=bob)
-    deal_id = exchange.take(bid, 400, PRICE, 0, solar_meter, sender=alice)
-    deal = exchange.deals(deal_id)
-    assert (deal.seller, deal.buyer, deal.wh) == (alice, bob, 400)
+    exchange.take(bid, 400, PRICE, 0, solar_meter, sender=alice)
+    event = only_event(exchange, "DealMade")
+    assert (event.seller, event.buyer, event.wh) == (alice, bob, 400)
+    assert (event.seller_meter, event.buyer_meter) == (solar_meter, household_meter)
     assert exchange.committed_wh(solar_meter, delivery_hour) == 400
 
 
@@ -168,9 +180,10 @@ def test_settle_full_delivery_pays_and_hands_over_certificates(
     alice,
     bob,
 ):
-    deal_id = exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    deal = made_deal(exchange)
     deliver(delivery_hour, 2_500)
-    exchange.settle(deal_id)
+    exchange.settle(*deal)
     event = only_event(exchange, "DealSettled")
     assert (event.delivered_wh, event.payment, event.refund) == (1_000, 1_000 * PRICE, 0)
     cert = certificate_id(solar_meter, delivery_hour)
@@ -189,7 +202,8 @@ def test_settle_short_delivery_is_pro_rata_and_floored(
     deals = []
     for _ in range(3):
         order_id = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
-        deals.append(exchange.take(order_id, 1_000, PRICE, 0, household_meter, sender=bob))
+        exchange.take(order_id, 1_000, PRICE, 0, household_meter, sender=bob)
+        deals.append(made_deal(exchange))
     deliver(delivery_hour, 1_000)  # sold 3,000 Wh, produced 1,000
     exchange.settle_many(deals)
     cert = certificate_id(solar_meter, delivery_hour)
@@ -201,29 +215,57 @@ def test_settle_short_delivery_is_pro_rata_and_floored(
 
 
 def test_settle_before_measurement_reverts(exchange, offer, household_meter, bob):
-    deal_id = exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    deal = made_deal(exchange)
     with boa.reverts("exchange: no measurement yet for this interval"):
-        exchange.settle(deal_id)
+        exchange.settle(*deal)
 
 
 def test_settle_without_measurement_after_timeout_refunds(
     exchange, offer, household_meter, delivery_hour, bob
 ):
-    deal_id = exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    deal = made_deal(exchange)
     boa.env.time_travel(seconds=delivery_hour + INTERVAL + TIMEOUT - boa.env.evm.patch.timestamp)
-    exchange.settle(deal_id)
+    exchange.settle(*deal)
     assert only_event(exchange, "DealSettled").refund == 1_000 * PRICE
     assert exchange.credit_of(bob) == 1_000 * PRICE
 
 
 def test_settle_twice_reverts(exchange, offer, household_meter, delivery_hour, deliver, bob):
-    deal_id = exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    deal = made_deal(exchange)
     deliver(delivery_hour, 2_500)
-    exchange.settle(deal_id)
+    exchange.settle(*deal)
+    assert exchange.is_settled(deal[0])
+    assert exchange.deal_hash(deal[0]) == exchange.SETTLED()
     with boa.reverts("exchange: deal already settled"):
-        exchange.settle(deal_id)
+        exchange.settle(*deal)
     with boa.reverts("exchange: unknown deal"):
-        exchange.settle(deal_id + 1)
+        exchange.settle(deal[0] + 1, deal[1])
+
+
+@pytest.mark.parametrize("field", range(9))
+def test_settle_with_altered_terms_reverts(
+    exchange, offer, household_meter, delivery_hour, deliver, carol, bob, field
+):
+    """Terms are checked against the stored hash: a settler cannot pay itself,
+    inflate the Wh or move the price."""
+    exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    deal_id, terms = made_deal(exchange)
+    deliver(delivery_hour, 2_500)
+    altered = list(terms)
+    original = altered[field]
+    if isinstance(original, bool):
+        altered[field] = not original
+    elif isinstance(original, int):
+        altered[field] = original + 1
+    elif isinstance(original, bytes):
+        altered[field] = bytes(32 - len(original)) + b"\x01" if original != b"\x01" else b"\x02"
+    else:
+        altered[field] = carol
+    with boa.reverts("exchange: these are not the deal's terms"):
+        exchange.settle(deal_id, tuple(altered))
 
 
 def test_retire_on_delivery_when_approved(
@@ -243,14 +285,15 @@ def test_retire_on_delivery_when_approved(
 
     registry.setApprovalForAll(exchange.address, True, sender=bob)
     bid = exchange.bid(household_meter, delivery_hour, 500, PRICE, True, sender=bob)
-    deal_id = exchange.take(bid, 500, PRICE, 0, solar_meter, sender=alice)
+    exchange.take(bid, 500, PRICE, 0, solar_meter, sender=alice)
+    deal = made_deal(exchange)
     advance_to(delivery_hour)
     smb.submit_reading(*sign(household_key, household_meter, delivery_hour, 0, 0).contract_args())
     deliver(delivery_hour, 2_000)
     smb.submit_reading(
         *sign(household_key, household_meter, delivery_hour + INTERVAL, 800, 0).contract_args()
     )
-    exchange.settle(deal_id)
+    exchange.settle(*deal)
     cert = certificate_id(solar_meter, delivery_hour)
     assert registry.retired_against(household_meter, delivery_hour) == 500
     assert registry.claimedBalanceOf(exchange.address, cert) == 500
@@ -359,8 +402,9 @@ def test_order_book_pages_open_orders_of_an_interval(
     assert exchange.orders_of(alice, 0) == [first, other_hour, cancelled]
 
 
-def test_deals_of_lists_both_sides(exchange, offer, household_meter, alice, bob, carol):
-    deal_id = exchange.take(offer, 10, PRICE, 0, household_meter, sender=bob)
-    assert exchange.deals_of(alice, 0) == [deal_id]
-    assert exchange.deals_of(bob, 0) == [deal_id]
-    assert exchange.deals_of(carol, 0) == []
+def test_deal_made_indexes_both_parties(exchange, offer, household_meter, alice, bob):
+    """A participant's deals are found by filtering DealMade logs on seller or buyer."""
+    exchange.take(offer, 10, PRICE, 0, household_meter, sender=bob)
+    inputs = {item["name"]: item for item in exchange.abi if item.get("name") == "DealMade"}
+    indexed = [field["name"] for field in inputs["DealMade"]["inputs"] if field["indexed"]]
+    assert indexed == ["deal_id", "seller", "buyer"]

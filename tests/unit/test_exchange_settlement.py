@@ -8,7 +8,7 @@ import pytest
 from tests.fixtures.exchange import LEAD_TIME, PRICE, TIMEOUT
 from tests.fixtures.meters import CONSUMPTION, INTERVAL, SECTOR, advance_to, meter_id_for
 from tests.fixtures.registry import certificate_id
-from tests.helpers import only_event, reverts_in_callee
+from tests.helpers import made_deal, only_event, reverts_in_callee
 
 TEST_CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
 REVERT, BURN_GAS = 2, 4  # GriefingWallet moods
@@ -31,7 +31,8 @@ def consume(smb, sign, household_key, household_meter):
 def sold(exchange, solar_meter, household_meter, delivery_hour, alice, bob):
     """Bob bought 1,000 Wh of Alice's solar meter for the delivery hour; the deal id."""
     offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
-    return exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    return made_deal(exchange)
 
 
 def settle_interval(ob, smb, meter, begin):
@@ -49,7 +50,7 @@ def test_operator_waits_for_the_deals_then_nets_them_out(
     for meter in (solar_meter, household_meter):
         with boa.reverts("operator: interval has unsettled deals"):
             ob.settle(smb.address, meter, delivery_hour)
-    exchange.settle(sold)
+    exchange.settle(*sold)
     assert exchange.position(solar_meter, delivery_hour) == (1_000, 0, 0)
     assert exchange.position(household_meter, delivery_hour) == (0, 1_000, 0)
     assert settle_interval(ob, smb, solar_meter, delivery_hour).feed_in_wh == 1_500
@@ -62,7 +63,8 @@ def test_operator_rewards_the_wh_lost_to_flooring(
     deals = []
     for _ in range(3):
         offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
-        deals.append(exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob))
+        exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+        deals.append(made_deal(exchange))
     deliver(delivery_hour, 1_000)
     exchange.settle_many(deals)
     # 999 Wh paid by Bob, 1 Wh (and its certificate) left to the seller and the operator.
@@ -81,7 +83,7 @@ def test_refunded_deal_leaves_production_and_certificates_to_the_seller(
     exchange, registry, ob, smb, sold, solar_meter, delivery_hour, deliver, alice, bob
 ):
     advance_to(delivery_hour + INTERVAL + TIMEOUT)
-    exchange.settle(sold)
+    exchange.settle(*sold)
     assert only_event(exchange, "DealSettled").refund == 1_000 * PRICE
     assert exchange.sold_wh(solar_meter, delivery_hour) == 0
     deliver(delivery_hour, 2_500)  # the meter reports late
@@ -97,10 +99,11 @@ def test_retire_on_delivery_is_capped_by_consumption(
 ):
     registry.setApprovalForAll(exchange.address, True, sender=bob)
     bid = exchange.bid(household_meter, delivery_hour, 500, PRICE, True, sender=bob)
-    deal_id = exchange.take(bid, 500, PRICE, 0, solar_meter, sender=alice)
+    exchange.take(bid, 500, PRICE, 0, solar_meter, sender=alice)
+    deal = made_deal(exchange)
     deliver(delivery_hour, 2_000)
     consume(delivery_hour, 300)
-    exchange.settle(deal_id)
+    exchange.settle(*deal)
     assert only_event(exchange, "DealSettled").retired_wh == 300
     cert = certificate_id(solar_meter, delivery_hour)
     assert registry.retired_against(household_meter, delivery_hour) == 300
@@ -115,9 +118,10 @@ def test_retire_on_delivery_falls_back_to_the_wallet(
     the certificates to retire later."""
     registry.setApprovalForAll(exchange.address, approved, sender=bob)
     bid = exchange.bid(household_meter, delivery_hour, 500, PRICE, True, sender=bob)
-    deal_id = exchange.take(bid, 500, PRICE, 0, solar_meter, sender=alice)
+    exchange.take(bid, 500, PRICE, 0, solar_meter, sender=alice)
+    deal = made_deal(exchange)
     deliver(delivery_hour, 2_000)
-    exchange.settle(deal_id)
+    exchange.settle(*deal)
     assert only_event(exchange, "DealSettled").retired_wh == 0
     assert registry.balanceOf(bob, certificate_id(solar_meter, delivery_hour)) == 500
 
@@ -129,7 +133,7 @@ def test_revoked_certificate_does_not_block_payment(
     cert = certificate_id(solar_meter, delivery_hour)
     registry.issue(solar_meter, delivery_hour)
     registry.revoke(cert, "seal broken", sender=issuing_body)
-    exchange.settle(sold)
+    exchange.settle(*sold)
     assert exchange.credit_of(alice) == 1_000 * PRICE
     assert registry.balanceOf(bob, cert) == 0
     assert registry.balanceOf(exchange.address, cert) == 1_000  # frozen in custody
@@ -160,10 +164,14 @@ def test_wallet_refusing_certificates_cannot_block_settlement(
     offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
     calldata = exchange.take.prepare_calldata(offer, 1_000, PRICE, 0, meter)
     contract.execute(exchange.address, calldata, sender=carol)
+    deal = (
+        0,
+        (offer, alice, contract.address, solar_meter, meter, delivery_hour, 1_000, PRICE, False),
+    )
     contract.set_mood(REVERT, sender=carol)
     deliver(delivery_hour, 2_500)
 
-    exchange.settle(0, sender=bob)
+    exchange.settle(*deal, sender=bob)
     cert = certificate_id(solar_meter, delivery_hour)
     held = only_event(exchange, "CertificatesHeld")
     assert (held.account, held.id, held.wh) == (contract.address, cert, 1_000)
@@ -183,10 +191,14 @@ def test_wallet_burning_gas_cannot_block_settlement(
     offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
     calldata = exchange.take.prepare_calldata(offer, 1_000, PRICE, 0, meter)
     contract.execute(exchange.address, calldata, sender=carol)
+    deal = (
+        0,
+        (offer, alice, contract.address, solar_meter, meter, delivery_hour, 1_000, PRICE, False),
+    )
     contract.set_mood(BURN_GAS, sender=carol)
     deliver(delivery_hour, 2_500)
 
-    exchange.settle(0, gas=2_000_000)
+    exchange.settle(*deal, gas=2_000_000)
     assert exchange.credit_of(alice) == 1_000 * PRICE
     cert = certificate_id(solar_meter, delivery_hour)
     assert exchange.held_certificates(contract.address, cert) == 1_000
@@ -278,5 +290,6 @@ def test_bid_terms_must_fit(exchange, household_meter, bob, wh, price, begin_shi
         exchange.bid(household_meter, begin, wh, price, False, sender=bob)
 
 
-def test_deal_view_of_unknown_id_is_empty(exchange):
-    assert exchange.deals(7).wh == 0
+def test_unknown_deal_is_neither_open_nor_settled(exchange):
+    assert exchange.deal_hash(7) == b"\x00" * 32
+    assert not exchange.is_settled(7)
