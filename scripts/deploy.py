@@ -162,7 +162,11 @@ class _Deployer:
         """Whether ``name`` is on chain with today's code and nothing it depends on changed."""
         known = self.previous.get(name)
         runtime = contract_partial(name).compiler_data.bytecode_runtime
-        return bool(known) and not self.fresh.intersection(depends_on) and self._on_chain(known, runtime)
+        return (
+            bool(known)
+            and not self.fresh.intersection(depends_on)
+            and self._on_chain(known, runtime)
+        )
 
     def deploy(
         self,
