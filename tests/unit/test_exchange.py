@@ -1,5 +1,7 @@
 """Exchange.vy: offers, bids, takes, gate closure, escrow, and settlement from the meter."""
 
+from functools import partial
+
 import boa
 import pytest
 from eth_abi import encode
@@ -408,3 +410,15 @@ def test_deal_made_indexes_both_parties(exchange, offer, household_meter, alice,
     inputs = {item["name"]: item for item in exchange.abi if item.get("name") == "DealMade"}
     indexed = [field["name"] for field in inputs["DealMade"]["inputs"] if field["indexed"]]
     assert indexed == ["deal_id", "seller", "buyer"]
+
+
+@pytest.mark.parametrize("caller", ["deployer", "bob", "carol"])
+@pytest.mark.parametrize("change", ["amend", "cancel"])
+def test_only_the_maker_changes_an_order(exchange, offer, actors, caller, change):
+    call = (
+        partial(exchange.amend, offer, 1, PRICE)
+        if change == "amend"
+        else partial(exchange.cancel, offer)
+    )
+    with boa.reverts("exchange: caller is not the maker"):
+        call(sender=actors[caller])

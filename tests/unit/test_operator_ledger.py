@@ -237,6 +237,9 @@ OPERATOR_ONLY = {
 ADMIN_ONLY = {
     "grantRole": lambda ob, who: ob.grantRole(ob.OPERATOR_ROLE(), who, sender=who),
     "revokeRole": lambda ob, who: ob.revokeRole(ob.OPERATOR_ROLE(), who, sender=who),
+    "wire_exchange": lambda ob, who: ob.wire_exchange(
+        boa.env.generate_address("exchange"), sender=who
+    ),
 }
 
 
