@@ -321,8 +321,8 @@ def amend(order_id: uint256, wh: uint256, price: uint256):
     assert convert(head & _UINT160, address) == msg.sender, "exchange: caller is not the maker"
     begin: uint256 = tail & _UINT40
     self._check_terms(begin, wh, price)
-    version: uint256 = ((tail >> 104) & _UINT32) + 1
-    assert version <= _UINT32, "exchange: order amended too often"
+    # 32 bits of version; after 2**32 amends it wraps, and the price still guards.
+    version: uint256 = unsafe_add((tail >> 104) & _UINT32, 1) & _UINT32
 
     if tail & _IS_BID != 0:
         before: uint256 = open_wh * (head >> 160)
@@ -349,7 +349,7 @@ def cancel(order_id: uint256):
     open_wh: uint256 = (tail >> 40) & _UINT64
     assert open_wh != 0, "exchange: order is not open"
     assert convert(head & _UINT160, address) == msg.sender, "exchange: caller is not the maker"
-    version: uint256 = min(((tail >> 104) & _UINT32) + 1, _UINT32)
+    version: uint256 = unsafe_add((tail >> 104) & _UINT32, 1) & _UINT32
     self._orders[order_id].tail = (tail & ~((_UINT64 << 40) | (_UINT32 << 104))) | (version << 104)
     refund: uint256 = 0
     if tail & _IS_BID != 0:

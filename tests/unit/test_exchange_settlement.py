@@ -293,3 +293,28 @@ def test_bid_terms_must_fit(exchange, household_meter, bob, wh, price, begin_shi
 def test_unknown_deal_is_neither_open_nor_settled(exchange):
     assert exchange.deal_hash(7) == b"\x00" * 32
     assert not exchange.is_settled(7)
+
+
+def test_bid_for_a_meter_that_does_not_consume_reverts(
+    exchange, smb, installer, delivery_hour, bob
+):
+    producer = meter_id_for("producer-only")
+    smb.register_meter(
+        producer, bob, bob, SECTOR, "T020002", "F01050100", 1_000, 1, sender=installer
+    )
+    with boa.reverts("exchange: meter does not consume"):
+        exchange.bid(producer, delivery_hour, 1, PRICE, False, sender=bob)
+
+
+def test_a_token_answering_false_is_noticed(
+    exchange_deployer, ob_deployer, smb, registry, household_meter, delivery_hour, deployer, bob
+):
+    token = boa.load(TEST_CONTRACTS / "FalseToken.vy")
+    operator = ob_deployer.deploy(token.address, 1, 1, 1, [smb.address], sender=deployer)
+    market = exchange_deployer.deploy(
+        token.address, smb.address, registry.address, operator.address, LEAD_TIME, TIMEOUT
+    )
+    with boa.reverts("exchange: token transfer failed"):
+        market.bid(household_meter, delivery_hour, 1, PRICE, False, sender=bob)
+    with boa.reverts("operator: token transfer failed"):
+        operator.deposit(1, sender=bob)
