@@ -5,6 +5,8 @@ from contextlib import contextmanager
 import pytest
 from boa.contracts.base_evm_contract import BoaError
 
+from scripts.actions import DEAL_TERMS
+
 
 def events(contract, name: str) -> list:
     """The decoded events called ``name`` logged by the last call to ``contract``.
@@ -29,19 +31,6 @@ SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 def high_s_twin(v: int, r: int, s: int) -> tuple[int, int, int]:
     """The malleated twin of a low-s signature: same signer, s flipped, v flipped."""
     return (55 - v, r, SECP256K1_N - s)
-
-
-DEAL_TERMS = (
-    "order_id",
-    "seller",
-    "buyer",
-    "seller_meter",
-    "buyer_meter",
-    "interval_begin",
-    "wh",
-    "price",
-    "retire",
-)
 
 
 def made_deal(exchange) -> tuple:

@@ -47,6 +47,16 @@ def market(anvil_connection, anvil_accounts, tmp_path):
     return w3, exchange, token, seller, buyer, solar, home
 
 
+def offer_in_three_hours(market) -> int:
+    """The seller offers 2,000 Wh for the hour that begins in about three hours."""
+    w3, exchange, _token, seller, _buyer, solar, _home = market
+    now = w3.eth.get_block("latest")["timestamp"]
+    begin = now - now % 3_600 + 3 * 3_600
+    receipt = transact(w3, seller, exchange.functions.offer(solar, begin, 2_000, PRICE))
+    (placed,) = exchange.events.OrderPlaced().process_receipt(receipt, errors=DISCARD)
+    return placed["args"]["order_id"]
+
+
 def signed(w3, account, call, nonce, tip):
     """A signed transaction with a fixed gas limit, so nothing is estimated against
     a state that is about to change."""
@@ -64,12 +74,8 @@ def signed(w3, account, call, nonce, tip):
 
 
 def test_take_at_a_price_the_maker_changed_in_the_same_block_reverts(market):
-    w3, exchange, token, seller, buyer, solar, home = market
-    now = w3.eth.get_block("latest")["timestamp"]
-    begin = now - now % 3_600 + 3 * 3_600
-    receipt = transact(w3, seller, exchange.functions.offer(solar, begin, 2_000, PRICE))
-    (placed,) = exchange.events.OrderPlaced().process_receipt(receipt, errors=DISCARD)
-    order_id = placed["args"]["order_id"]
+    w3, exchange, token, seller, buyer, _solar, home = market
+    order_id = offer_in_three_hours(market)
     tokens_before = token.functions.balanceOf(buyer.address).call()
 
     # Both transactions wait in the mempool; the maker pays the higher tip, so
@@ -113,12 +119,8 @@ def test_take_at_a_price_the_maker_changed_in_the_same_block_reverts(market):
 
 
 def test_take_at_the_new_terms_goes_through(market):
-    w3, exchange, _token, seller, buyer, solar, home = market
-    now = w3.eth.get_block("latest")["timestamp"]
-    begin = now - now % 3_600 + 3 * 3_600
-    receipt = transact(w3, seller, exchange.functions.offer(solar, begin, 2_000, PRICE))
-    (placed,) = exchange.events.OrderPlaced().process_receipt(receipt, errors=DISCARD)
-    order_id = placed["args"]["order_id"]
+    w3, exchange, _token, seller, buyer, _solar, home = market
+    order_id = offer_in_three_hours(market)
     transact(w3, seller, exchange.functions.amend(order_id, 2_000, 2 * PRICE))
     receipt = transact(w3, buyer, exchange.functions.take(order_id, 1_000, 2 * PRICE, 1, home))
     (made,) = exchange.events.DealMade().process_receipt(receipt, errors=DISCARD)

@@ -7,10 +7,11 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
+from scripts.actions import DEAL_TERMS
 from tests.fixtures.exchange import LEAD_TIME, PRICE, TIMEOUT
 from tests.fixtures.meters import CAPACITY_W, INTERVAL, grid_time
 from tests.fixtures.registry import certificate_id
-from tests.helpers import DEAL_TERMS, made_deal, only_event
+from tests.helpers import made_deal, only_event
 
 DEAL_TYPE = "(uint256,address,address,bytes32,bytes32,uint256,uint256,uint256,bool)"
 assert len(DEAL_TERMS) == DEAL_TYPE.count(",") + 1

@@ -140,9 +140,9 @@ def test_revoked_certificate_does_not_block_payment(
 
 
 @pytest.fixture
-def griefer(exchange, wallet, smb, installer, deployer, carol):
-    """A contract wallet of Carol's with a consuming meter, holding tokens, that
-    bought 1,000 Wh of Alice's offer for the delivery hour. Returns (wallet, deal id)."""
+def griefer(exchange, wallet, smb, installer, solar_meter, delivery_hour, deployer, alice, carol):
+    """A contract wallet of Carol's with a consuming meter that bought 1,000 Wh of
+    Alice's offer for the delivery hour. Returns (the wallet, the deal)."""
     contract = boa.load(TEST_CONTRACTS / "GriefingWallet.vy", override_address=None, sender=carol)
     meter = meter_id_for("griefer-home")
     smb.register_meter(
@@ -154,20 +154,17 @@ def griefer(exchange, wallet, smb, installer, deployer, carol):
         wallet.approve.prepare_calldata(exchange.address, 1_000 * PRICE),
         sender=carol,
     )
-    return contract, meter
+    offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
+    calldata = exchange.take.prepare_calldata(offer, 1_000, PRICE, 0, meter)
+    contract.execute(exchange.address, calldata, sender=carol)
+    terms = (offer, alice, contract.address, solar_meter, meter, delivery_hour, 1_000, PRICE, False)
+    return contract, (0, terms)
 
 
 def test_wallet_refusing_certificates_cannot_block_settlement(
     exchange, registry, griefer, solar_meter, delivery_hour, deliver, alice, bob, carol
 ):
-    contract, meter = griefer
-    offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
-    calldata = exchange.take.prepare_calldata(offer, 1_000, PRICE, 0, meter)
-    contract.execute(exchange.address, calldata, sender=carol)
-    deal = (
-        0,
-        (offer, alice, contract.address, solar_meter, meter, delivery_hour, 1_000, PRICE, False),
-    )
+    contract, deal = griefer
     contract.set_mood(REVERT, sender=carol)
     deliver(delivery_hour, 2_500)
 
@@ -187,14 +184,7 @@ def test_wallet_refusing_certificates_cannot_block_settlement(
 def test_wallet_burning_gas_cannot_block_settlement(
     exchange, registry, griefer, solar_meter, delivery_hour, deliver, alice, carol
 ):
-    contract, meter = griefer
-    offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
-    calldata = exchange.take.prepare_calldata(offer, 1_000, PRICE, 0, meter)
-    contract.execute(exchange.address, calldata, sender=carol)
-    deal = (
-        0,
-        (offer, alice, contract.address, solar_meter, meter, delivery_hour, 1_000, PRICE, False),
-    )
+    contract, deal = griefer
     contract.set_mood(BURN_GAS, sender=carol)
     deliver(delivery_hour, 2_500)
 
