@@ -1,0 +1,120 @@
+"""Meter telegrams from a byte stream: DSMR 2.2, 4, 5 and SML, whole or in pieces."""
+
+from pathlib import Path
+
+import pytest
+from smllib import SmlStreamReader
+
+from meter_bridge.protocols import DsmrDecoder, Telegram, decoder
+from meter_bridge.telegrams import dsmr_telegram, sml_frame
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "telegrams"
+# protocol -> (fixture file, import Wh, export Wh, meter time)
+CASES = {
+    "dsmr2.2": ("dsmr2.2.p1", 7_331_361, 1_870_211, None),
+    "dsmr4": ("dsmr4.p1", 7_331_361, 1_870_211, 1_798_765_200),
+    "dsmr5": ("dsmr5.p1", 7_331_361, 1_870_211, 1_798_765_200),
+    "sml": ("sml.bin", 7_331_361, 1_870_211, None),
+}
+WITH_CRC = ["dsmr4", "dsmr5", "sml"]
+
+
+def fixture(protocol: str) -> bytes:
+    return (FIXTURES / CASES[protocol][0]).read_bytes()
+
+
+def decode(protocol: str, *chunks: bytes):
+    stream = decoder(protocol)
+    telegrams = [telegram for chunk in chunks for telegram in stream.feed(chunk)]
+    return telegrams, stream.skipped
+
+
+@pytest.mark.parametrize("protocol", sorted(CASES))
+def test_fixture_decodes_to_its_registers(protocol):
+    (telegram,), skipped = decode(protocol, fixture(protocol))
+    _, imported, exported, meter_time = CASES[protocol]
+    assert telegram == Telegram(fixture(protocol), imported, exported, meter_time)
+    assert not skipped
+
+
+@pytest.mark.parametrize("protocol", sorted(CASES))
+def test_byte_by_byte_gives_the_same_telegram(protocol):
+    data = fixture(protocol)
+    telegrams, skipped = decode(protocol, *(data[i : i + 1] for i in range(len(data))))
+    assert [t.raw for t in telegrams] == [data]
+    assert not skipped
+
+
+@pytest.mark.parametrize("protocol", sorted(CASES))
+def test_garbage_between_frames_is_skipped_and_counted(protocol):
+    data = fixture(protocol)
+    telegrams, skipped = decode(protocol, b"\x00\xffnoise", data + b"\r\nline noise\x13", data)
+    assert [t.raw for t in telegrams] == [data, data]
+    assert skipped["garbage"] == 2
+
+
+@pytest.mark.parametrize("protocol", sorted(CASES))
+def test_truncated_frame_is_skipped_and_the_next_kept(protocol):
+    data = fixture(protocol)
+    telegrams, skipped = decode(protocol, data[: len(data) // 2], data)
+    assert [t.raw for t in telegrams] == [data]
+    assert skipped == {"truncated": 1}
+
+
+@pytest.mark.parametrize("protocol", WITH_CRC)
+def test_corrupted_register_fails_the_crc(protocol):
+    data = bytearray(fixture(protocol))
+    # Change one digit of the import register (DSMR) or one byte of its value (SML).
+    at = (
+        data.find(b"1.8.1(") + 8
+        if protocol != "sml"
+        else data.find(bytes([1, 0, 1, 8, 0, 255])) + 14
+    )
+    data[at] ^= 0x01
+    telegrams, skipped = decode(protocol, bytes(data), fixture(protocol))
+    assert [t.raw for t in telegrams] == [fixture(protocol)]
+    assert skipped == {"crc": 1}
+
+
+def test_dsmr_2_2_has_no_crc_so_only_malformed_lines_are_caught():
+    """DSMR 2.2 carries no checksum: a changed digit passes (the contract then
+    refuses registers that go backwards); a malformed register line does not."""
+    data = fixture("dsmr2.2").replace(b"1-0:1.8.1(04211.304*kWh)", b"1-0:1.8.1(04211.3O4*kWh)")
+    telegrams, skipped = decode("dsmr2.2", data)
+    assert telegrams == []
+    assert skipped == {"unparseable": 1}
+
+
+@pytest.mark.parametrize("protocol", sorted(CASES))
+def test_endless_garbage_stays_bounded(protocol):
+    stream = decoder(protocol)
+    for _ in range(40):
+        assert list(stream.feed(b"\x00" * 1_000)) == []
+    assert stream.skipped["garbage"] >= 2
+    assert len(getattr(stream, "buffer", b"")) <= 16 * 1024
+
+
+def test_sml_fixture_is_what_smllib_reads():
+    reader = SmlStreamReader()
+    reader.add(fixture("sml"))
+    messages = reader.get_frame().parse_frame()
+    assert [type(m.message_body).__name__ for m in messages] == [
+        "SmlOpenResponse",
+        "SmlGetListResponse",
+        "SmlCloseResponse",
+    ]
+    entries = {e.obis.obis_short: e for e in messages[1].message_body.val_list}
+    assert entries["1.8.0"].value == 73_313_610  # tenths of Wh
+    assert entries["1.8.0"].unit == 30
+
+
+def test_finer_registers_are_truncated_to_whole_wh():
+    (telegram,), _ = decode("sml", sml_frame(b"meter-1", 12_345, 0, 1))
+    assert telegram.import_wh == 12_345
+    line = dsmr_telegram("5", "x", (1_000, 0), (0, 0), 1_798_761_600)
+    assert DsmrDecoder("5").feed(line).__next__().import_wh == 1_000
+
+
+def test_unknown_protocol_is_refused():
+    with pytest.raises(ValueError, match="unknown protocol 'iec62056'"):
+        decoder("iec62056")
