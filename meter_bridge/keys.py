@@ -1,0 +1,65 @@
+"""The meter key: made on the device, kept in an encrypted keystore (eth-keyfile).
+
+The keystore uses PBKDF2 rather than eth-account's default scrypt, whose
+256 MiB of memory a Pi Zero 2 (512 MiB) cannot spare.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+PASSPHRASE_ENV = "METER_BRIDGE_PASSPHRASE"
+PBKDF2_ITERATIONS = 600_000  # OWASP's figure for PBKDF2-HMAC-SHA256
+
+
+class KeystoreError(Exception):
+    """A keystore that cannot be made or opened; the message says why."""
+
+
+def passphrase(file: Path | None) -> str:
+    """The keystore passphrase: from ``file`` (first line), else the environment."""
+    if file is not None:
+        try:
+            lines = file.read_text().splitlines()
+        except OSError as exc:
+            raise KeystoreError(f"cannot read the passphrase file {file}: {exc.strerror}") from exc
+        return lines[0] if lines else ""
+    value = os.environ.get(PASSPHRASE_ENV)
+    if value is None:
+        raise KeystoreError(f"no passphrase: give a passphrase file or set {PASSPHRASE_ENV}")
+    return value
+
+
+def create_keystore(path: Path, secret: str, iterations: int = PBKDF2_ITERATIONS) -> str:
+    """Makes a new key and writes its encrypted keystore to ``path`` (mode 0600,
+    never over an existing file); returns the address."""
+    if not secret:
+        raise KeystoreError("refusing an empty passphrase")
+    account = Account.create(os.urandom(32))
+    keystore = Account.encrypt(account.key, secret, kdf="pbkdf2", iterations=iterations)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise KeystoreError(f"{path} exists: a meter key is never overwritten") from exc
+    with os.fdopen(descriptor, "w") as out:
+        json.dump(keystore, out)
+        out.flush()
+        os.fsync(out.fileno())
+    return account.address
+
+
+def load_key(path: Path, secret: str) -> LocalAccount:
+    try:
+        keystore = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise KeystoreError(f"cannot read the keystore {path}: {exc}") from exc
+    try:
+        return Account.from_key(Account.decrypt(keystore, secret))
+    except ValueError as exc:
+        raise KeystoreError(f"cannot open the keystore {path}: wrong passphrase?") from exc

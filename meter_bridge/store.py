@@ -1,0 +1,274 @@
+"""The bridge's durable store: every telegram and every interval reading, in SQLite.
+
+Written before anything else happens, in WAL mode with ``synchronous=FULL``: a
+row that a commit returned for is on disk and survives kill -9 and power loss.
+
+Interval rule: for each boundary B of the contract's grid (multiples of the
+interval length), the reading ending at B carries the registers of the first
+telegram received at or after B, by this device's clock (NTP-disciplined on a
+Pi; the meter's own clock is kept with each telegram, for audit, but does not
+place readings). The energy of the few seconds between B and that telegram
+counts in the interval before, and the next reading carries it on, so nothing
+is lost or counted twice. When no telegram arrives during a whole interval
+(the meter was silent), that boundary gets no reading: the next one spans the
+gap, as the contract allows.
+
+The raw telegrams behind a reading (those after the previous reading's
+telegram, up to and including its own) are its batch, serialised canonically
+as, for each in order, 8 bytes of receive time, 4 bytes of length (big-endian)
+and the exact bytes. The batch's sha256 is the reading's data digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from meter_bridge.protocols import Telegram
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS telegrams (
+    id INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,      -- unix seconds, this device's clock
+    meter_time INTEGER,                -- unix seconds, the meter's clock, if it sends one
+    import_wh INTEGER NOT NULL,
+    export_wh INTEGER NOT NULL,
+    raw BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS readings (
+    interval_end INTEGER PRIMARY KEY,  -- unix seconds, on the contract's grid
+    telegram_id INTEGER NOT NULL REFERENCES telegrams(id),
+    first_telegram_id INTEGER NOT NULL,
+    import_wh INTEGER NOT NULL,
+    export_wh INTEGER NOT NULL,
+    digest BLOB NOT NULL,              -- sha256 of the canonical batch
+    signature BLOB,                    -- r || s || v, 65 bytes, once signed
+    status TEXT NOT NULL DEFAULT 'new',-- new, signed, sent, delivered, rejected
+    detail TEXT,                       -- transaction hash, or why it was rejected
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transactions (
+    nonce INTEGER PRIMARY KEY,         -- the relayer's; one transaction is mined per nonce
+    hashes TEXT NOT NULL,              -- JSON list: the first and each fee-bumped replacement
+    readings TEXT NOT NULL,            -- JSON list of the interval ends it carries
+    max_fee INTEGER NOT NULL,
+    tip INTEGER NOT NULL,
+    sent_at INTEGER NOT NULL,          -- when the last of them was sent
+    status TEXT NOT NULL               -- pending, mined, failed
+);
+CREATE TABLE IF NOT EXISTS skipped (
+    reason TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,                -- error, rejected, clock, ...
+    message TEXT NOT NULL
+);
+"""
+
+FRAME_HEAD = 12  # bytes before each telegram in a batch: receive time (8), length (4)
+
+
+@dataclass(frozen=True)
+class Reading:
+    interval_end: int
+    import_wh: int
+    export_wh: int
+    digest: bytes
+    status: str = "new"
+    signature: bytes | None = None
+    detail: str | None = None
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """Opens (or creates) the store; one connection per thread."""
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA foreign_keys=ON")
+    connection.executescript(SCHEMA)
+    return connection
+
+
+def canonical_batch(rows: list[tuple[int, bytes]]) -> bytes:
+    """The canonical serialisation of (receive time, raw bytes) telegrams."""
+    return b"".join(
+        received_at.to_bytes(8, "big") + len(raw).to_bytes(4, "big") + raw
+        for received_at, raw in rows
+    )
+
+
+class Store:
+    """The telegram and reading tables, and the interval rule."""
+
+    def __init__(self, path: Path | str, interval_length: int):
+        self.db = connect(path)
+        self.interval = interval_length
+
+    def close(self) -> None:
+        self.db.close()
+
+    def add_telegram(self, telegram: Telegram, received_at: int) -> Reading | None:
+        """Stores a telegram; returns the reading it completes, if it is the first
+        at or after a boundary that has none yet. Both commit together."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "INSERT INTO telegrams (received_at, meter_time, import_wh, export_wh, raw) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    received_at,
+                    telegram.meter_time,
+                    telegram.import_wh,
+                    telegram.export_wh,
+                    telegram.raw,
+                ),
+            )
+            telegram_id = cursor.lastrowid
+            boundary = received_at - received_at % self.interval
+            last = self.db.execute(
+                "SELECT interval_end, telegram_id FROM readings ORDER BY interval_end DESC LIMIT 1"
+            ).fetchone()
+            if last is not None and last[0] >= boundary:
+                return None
+            first = last[1] + 1 if last else telegram_id
+            batch = self.db.execute(
+                "SELECT received_at, raw FROM telegrams WHERE id BETWEEN ? AND ? ORDER BY id",
+                (first, telegram_id),
+            ).fetchall()
+            reading = Reading(
+                boundary,
+                telegram.import_wh,
+                telegram.export_wh,
+                hashlib.sha256(canonical_batch(batch)).digest(),
+            )
+            self.db.execute(
+                "INSERT INTO readings (interval_end, telegram_id, first_telegram_id, import_wh, "
+                "export_wh, digest, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    boundary,
+                    telegram_id,
+                    first,
+                    telegram.import_wh,
+                    telegram.export_wh,
+                    reading.digest,
+                    received_at,
+                ),
+            )
+            return reading
+
+    def batch(self, interval_end: int) -> bytes:
+        """The canonical batch of raw telegrams behind a reading."""
+        first, last = self.db.execute(
+            "SELECT first_telegram_id, telegram_id FROM readings WHERE interval_end = ?",
+            (interval_end,),
+        ).fetchone()
+        rows = self.db.execute(
+            "SELECT received_at, raw FROM telegrams WHERE id BETWEEN ? AND ? ORDER BY id",
+            (first, last),
+        ).fetchall()
+        return canonical_batch(rows)
+
+    def set_status(
+        self,
+        interval_end: int,
+        status: str,
+        now: int,
+        detail: str | None = None,
+        signature: bytes | None = None,
+    ) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE readings SET status = ?, detail = ?, updated_at = ?, "
+                "signature = COALESCE(?, signature) WHERE interval_end = ?",
+                (status, detail, now, signature, interval_end),
+            )
+
+    def readings(self, *statuses: str) -> list[Reading]:
+        """Readings in time order, of the given statuses (all when none given)."""
+        query = (
+            "SELECT interval_end, import_wh, export_wh, digest, status, signature, detail "
+            "FROM readings"
+        )
+        params: tuple = ()
+        if statuses:
+            query += f" WHERE status IN ({', '.join('?' * len(statuses))})"
+            params = statuses
+        return [Reading(*row) for row in self.db.execute(query + " ORDER BY interval_end", params)]
+
+    def count_skipped(self, skipped: dict[str, int]) -> None:
+        """Adds a decoder's skip counts (since the last call) to the totals."""
+        with self.transaction():
+            for reason, count in skipped.items():
+                self.db.execute(
+                    "INSERT INTO skipped (reason, count) VALUES (?, ?) "
+                    "ON CONFLICT (reason) DO UPDATE SET count = count + excluded.count",
+                    (reason, count),
+                )
+
+    def note(self, kind: str, message: str, now: int) -> None:
+        """Records something a person should see in `status` (an error, a rejection)."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", (now, kind, message)
+            )
+
+    def summary(self) -> dict:
+        """What `status` prints: last telegram, last reading, outbox depth, last error, skips."""
+        last_telegram = self.db.execute(
+            "SELECT received_at, meter_time, import_wh, export_wh FROM telegrams "
+            "ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        last_reading = self.db.execute(
+            "SELECT interval_end, import_wh, export_wh, status, detail FROM readings "
+            "ORDER BY interval_end DESC LIMIT 1"
+        ).fetchone()
+        outbox = self.db.execute(
+            "SELECT COUNT(*) FROM readings WHERE status IN ('new', 'signed', 'sent')"
+        ).fetchone()[0]
+        rejected = self.db.execute(
+            "SELECT COUNT(*) FROM readings WHERE status = 'rejected'"
+        ).fetchone()[0]
+        last_error = self.db.execute(
+            "SELECT at, kind, message FROM events ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return {
+            "telegrams": self.db.execute("SELECT COUNT(*) FROM telegrams").fetchone()[0],
+            "last_telegram": last_telegram,
+            "last_reading": last_reading,
+            "outbox": outbox,
+            "rejected": rejected,
+            "last_event": last_error,
+            "skipped": dict(self.db.execute("SELECT reason, count FROM skipped")),
+        }
+
+    def transaction(self):
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on an exception."""
+
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self.db.execute("ROLLBACK" if kind else "COMMIT")
+
+
+def batch_telegrams(batch: bytes) -> Iterator[tuple[int, bytes]]:
+    """The (receive time, raw bytes) telegrams of a canonical batch."""
+    at = 0
+    while at < len(batch):
+        received_at = int.from_bytes(batch[at : at + 8], "big")
+        length = int.from_bytes(batch[at + 8 : at + FRAME_HEAD], "big")
+        yield received_at, batch[at + FRAME_HEAD : at + FRAME_HEAD + length]
+        at += FRAME_HEAD + length

@@ -1,0 +1,193 @@
+"""The bridge's outbox against a real anvil node: outages, duplicates, stuck
+transactions and rejected readings."""
+
+import contextlib
+import json
+
+import pytest
+import requests
+from web3 import Web3
+from web3.exceptions import TransactionNotFound
+
+from meter_bridge.protocols import Telegram
+from meter_bridge.relay import RelayConfig, Relayer
+from meter_bridge.store import Store
+from scripts.chain import transact
+from tests.bridge_chain import Forwarder, chain_time_to, register_meter
+
+pytestmark = pytest.mark.anvil
+
+HOUR = 3_600
+
+
+@pytest.fixture
+def meter(anvil_connection, anvil_accounts, tmp_path):
+    return register_meter(anvil_connection, anvil_accounts, tmp_path / "deploy")
+
+
+@pytest.fixture
+def store(tmp_path):
+    opened = Store(tmp_path / "bridge.sqlite", HOUR)
+    yield opened
+    opened.close()
+
+
+class Clock:
+    """The device's clock, moved by the test."""
+
+    def __init__(self, now: int):
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def first_hour(w3) -> int:
+    now = w3.eth.get_block("latest")["timestamp"]
+    return now - now % HOUR + HOUR
+
+
+def meter_reports(store, start: int, hours: int, imported: int = 1_000_000, step: int = 700):
+    """Telegrams every 15 minutes from ``start`` for ``hours`` hours, and one at
+    the end; returns the import register that comes next."""
+    for quarter in range(hours * 4 + 1):
+        at = start + quarter * 900
+        store.add_telegram(Telegram(f"/t {at}!\r\n".encode(), imported, 0), at)
+        imported += step // 4
+    return imported
+
+
+def relayer_for(meter, anvil_accounts, store, url, clock, **config):
+    w3 = Web3(Web3.HTTPProvider(url))
+    backend = w3.eth.contract(address=meter.backend.address, abi=meter.backend.abi)
+    return Relayer(
+        w3,
+        backend,
+        meter.meter_id,
+        meter.key,
+        anvil_accounts[7],
+        store,
+        RelayConfig(**config),
+        clock=clock,
+    )
+
+
+def drain(relayer, rounds: int = 20) -> None:
+    for _ in range(rounds):
+        relayer.step()
+        if not relayer.store.readings("new", "signed", "sent"):
+            return
+    raise AssertionError(f"outbox not empty: {relayer.store.summary()}")
+
+
+def recorded(meter) -> list[int]:
+    """Interval ends on chain: the baseline, then each measurement's end."""
+    events = meter.backend.events
+    baseline = [e["args"]["interval_end"] for e in events.BaselineRecorded().get_logs(from_block=0)]
+    measured = [
+        e["args"]["interval_end"] for e in events.MeasurementRecorded().get_logs(from_block=0)
+    ]
+    return baseline + measured
+
+
+def test_node_down_for_six_hours_then_every_interval_once_in_order(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    forwarder = Forwarder(anvil.port)
+    clock = Clock(start)
+    relayer = relayer_for(meter, anvil_accounts, store, forwarder.url, clock, max_batch=4)
+    try:
+        imported = meter_reports(store, start, 1)
+        chain_time_to(w3, start + HOUR)
+        drain(relayer)
+        forwarder.cut()
+        # Six hours with the node unreachable.
+        meter_reports(store, start + HOUR + 900, 6, imported)
+        for hour in range(6):
+            clock.now = start + (hour + 2) * HOUR
+            with pytest.raises(requests.exceptions.ConnectionError):
+                relayer.step()
+        forwarder.restore()
+        chain_time_to(w3, start + 8 * HOUR)
+        drain(relayer)
+    finally:
+        forwarder.close()
+    ends = [start + h * HOUR for h in range(8)]
+    assert recorded(meter) == ends  # each once, in order
+    assert [r.status for r in store.readings()] == ["delivered"] * 8
+
+
+def test_a_reading_already_on_chain_counts_as_delivered(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 3)
+    chain_time_to(w3, start + 3 * HOUR)
+    clock = Clock(start + 3 * HOUR)
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock)
+    relayer.sign_new()
+    # Someone else relays the first two of the same signed readings first.
+    other = relayer_for(meter, anvil_accounts[1:], store, anvil.url, clock)
+    copies = [other._args(r) for r in store.readings("signed")[:2]]
+    transact(w3, anvil_accounts[2], meter.backend.functions.submit_readings(copies))
+    drain(relayer)
+    assert recorded(meter) == [start + h * HOUR for h in range(4)]
+    details = [r.detail for r in store.readings()]
+    assert details[:2] == ["already recorded on chain"] * 2
+
+
+def test_a_rejected_reading_is_reported_and_the_rest_flow(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 1, imported=1_000_000)
+    # A garbled register (DSMR 2.2 has no CRC) that goes backwards, then normal ones.
+    store.add_telegram(Telegram(b"/garbled!\r\n", 10, 0), start + 2 * HOUR)
+    meter_reports(store, start + 3 * HOUR, 1, imported=1_002_000)
+    chain_time_to(w3, start + 4 * HOUR)
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, Clock(start + 4 * HOUR))
+    drain(relayer)
+    statuses = {r.interval_end: (r.status, r.detail) for r in store.readings()}
+    assert statuses[start + 2 * HOUR] == ("rejected", "meter: import register decreased")
+    assert recorded(meter) == [start, start + HOUR, start + 3 * HOUR, start + 4 * HOUR]
+    summary = store.summary()
+    assert summary["rejected"] == 1
+    assert "import register decreased" in summary["last_event"][2]
+
+
+def test_mining_stopped_bumps_the_fee_and_one_transaction_per_nonce_is_mined(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 2)
+    chain_time_to(w3, start + 2 * HOUR)
+    clock = Clock(start + 2 * HOUR)
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, bump_after=60)
+    nonce_before = w3.eth.get_transaction_count(anvil_accounts[7].address)
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        relayer.step()  # sent, not mined
+        relayer.step()  # still waiting, within the minute
+        assert len(store.readings("sent")) == 3
+        clock.now += 61
+        relayer.step()  # raised fees, same nonce
+        nonce, hashes = store.db.execute("SELECT nonce, hashes FROM transactions").fetchone()
+        hashes = json.loads(hashes)
+        assert len(hashes) == 2
+        w3.provider.make_request("evm_mine", [])
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    drain(relayer)
+    mined = []
+    for tx_hash in hashes:
+        with contextlib.suppress(TransactionNotFound):  # the one replaced has none
+            mined.append(w3.eth.get_transaction_receipt(tx_hash))
+    assert len(mined) == 1
+    assert nonce == nonce_before
+    assert w3.eth.get_transaction_count(anvil_accounts[7].address) == nonce_before + 1
+    assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]
