@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS readings (
     signature BLOB,                    -- r || s || v, 65 bytes, once signed
     status TEXT NOT NULL DEFAULT 'new',-- new, signed, sent, delivered, rejected
     detail TEXT,                       -- transaction hash, or why it was rejected
+    pushed INTEGER NOT NULL DEFAULT 0, -- its batch is on the IPFS node
     updated_at INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS transactions (
@@ -87,7 +88,8 @@ class Reading:
 
 def connect(path: Path | str) -> sqlite3.Connection:
     """Opens (or creates) the store; one connection per thread."""
-    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+    # Made in one thread, used in another: each Store is used by one thread at a time.
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA synchronous=FULL")
     connection.execute("PRAGMA foreign_keys=ON")
@@ -199,6 +201,20 @@ class Store:
             query += f" WHERE status IN ({', '.join('?' * len(statuses))})"
             params = statuses
         return [Reading(*row) for row in self.db.execute(query + " ORDER BY interval_end", params)]
+
+    def unpushed(self, limit: int = 16) -> list[int]:
+        """Interval ends of readings whose batch is not on the IPFS node yet."""
+        rows = self.db.execute(
+            "SELECT interval_end FROM readings WHERE pushed = 0 ORDER BY interval_end LIMIT ?",
+            (limit,),
+        )
+        return [row[0] for row in rows]
+
+    def mark_pushed(self, interval_end: int) -> None:
+        with self.transaction():
+            self.db.execute(
+                "UPDATE readings SET pushed = 1 WHERE interval_end = ?", (interval_end,)
+            )
 
     def count_skipped(self, skipped: dict[str, int]) -> None:
         """Adds a decoder's skip counts (since the last call) to the totals."""

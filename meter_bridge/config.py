@@ -1,0 +1,137 @@
+"""The bridge's TOML configuration; `deploy/bridge.example.toml` documents every option."""
+
+from __future__ import annotations
+
+import time
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from meter_bridge.protocols import PROTOCOLS
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot work; the message names the option."""
+
+
+@dataclass(frozen=True)
+class MeterConfig:
+    id: str  # 0x-prefixed bytes32, the meter id registered on chain
+    protocol: str = "dsmr5"
+    keystore: str = "/var/lib/meter-bridge/meter-key.json"
+    passphrase_file: str = ""  # empty: $METER_BRIDGE_PASSPHRASE
+
+
+@dataclass(frozen=True)
+class SerialConfig:
+    port: str = "/dev/ttyUSB0"
+    baudrate: int = 115_200
+    bytesize: int = 8
+    parity: str = "N"  # N, E or O
+    stopbits: int = 1
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    rpc_url: str = "http://127.0.0.1:8545"
+    deployments: str = "/etc/meter-bridge/deployments.json"
+    confirmations: int = 2
+    bump_after: int = 60
+    bump_percent: int = 25
+    max_batch: int = 24
+    poll_seconds: float = 5.0
+    relayer_keystore: str = ""  # empty: the meter key relays
+    relayer_passphrase_file: str = ""
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    path: str = "/var/lib/meter-bridge/bridge.sqlite"
+    blobs: str = "/var/lib/meter-bridge/blobs"
+
+
+@dataclass(frozen=True)
+class IpfsConfig:
+    api: str = ""  # e.g. http://127.0.0.1:5001; empty: the local blob store is the record
+
+
+@dataclass(frozen=True)
+class ClockConfig:
+    interval_length: int = 3_600
+    max_skew: int = 60
+    speed: float = 1.0
+    origin: float = 0.0
+    origin_wall: float = 0.0
+
+    def now(self) -> int:
+        """Device time in unix seconds: the system clock, or a simulation's faster one."""
+        if self.speed == 1.0:
+            return int(time.time())
+        return int(self.origin + (time.time() - self.origin_wall) * self.speed)
+
+
+@dataclass(frozen=True)
+class Config:
+    meter: MeterConfig
+    serial: SerialConfig = field(default_factory=SerialConfig)
+    chain: ChainConfig = field(default_factory=ChainConfig)
+    store: StoreConfig = field(default_factory=StoreConfig)
+    ipfs: IpfsConfig = field(default_factory=IpfsConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
+
+    @property
+    def meter_id(self) -> bytes:
+        return bytes.fromhex(self.meter.id.removeprefix("0x"))
+
+
+SECTIONS = {
+    "meter": MeterConfig,
+    "serial": SerialConfig,
+    "chain": ChainConfig,
+    "store": StoreConfig,
+    "ipfs": IpfsConfig,
+    "clock": ClockConfig,
+}
+
+
+def load(path: Path) -> Config:
+    """Reads and checks a configuration file."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    return parse(data)
+
+
+def parse(data: dict) -> Config:
+    unknown = set(data) - set(SECTIONS)
+    if unknown:
+        raise ConfigError(f"unknown section [{sorted(unknown)[0]}]")
+    if "meter" not in data or "id" not in data["meter"]:
+        raise ConfigError("[meter] id is required: the meter id registered on chain")
+    sections = {}
+    for name, kind in SECTIONS.items():
+        values = data.get(name, {})
+        known = {f.name: f.type for f in fields(kind)}
+        for key, value in values.items():
+            if key not in known:
+                raise ConfigError(f"[{name}] has no option {key!r}")
+            expected = {"str": str, "int": int, "float": (int, float)}[known[key]]
+            if not isinstance(value, expected) or isinstance(value, bool):
+                raise ConfigError(f"[{name}] {key} must be a {known[key]}, got {value!r}")
+        sections[name] = kind(**values)
+    config = Config(**sections)
+    meter_id = config.meter.id.removeprefix("0x")
+    if len(meter_id) != 64 or any(c not in "0123456789abcdefABCDEF" for c in meter_id):
+        raise ConfigError("[meter] id must be 32 bytes in hex (0x and 64 digits)")
+    if config.meter.protocol not in PROTOCOLS:
+        raise ConfigError(f"[meter] protocol must be one of {', '.join(PROTOCOLS)}")
+    if config.serial.parity not in ("N", "E", "O"):
+        raise ConfigError("[serial] parity must be N, E or O")
+    if config.clock.interval_length not in (900, 3_600):
+        raise ConfigError("[clock] interval_length must be 900 or 3600, as the contract's")
+    if config.chain.confirmations < 1:
+        raise ConfigError("[chain] confirmations must be at least 1")
+    return config

@@ -1,0 +1,169 @@
+"""The bridge daemon: serial port → telegrams → store → signed readings → chain.
+
+Two threads. The reader takes bytes from the serial port, decodes telegrams
+and stores each before anything else (a completed interval's reading in the
+same commit) and files the interval's batch under its CID. The relayer signs
+new readings, relays them in order, and pushes batches to IPFS when a node is
+configured; a network error is noted and retried on the next round, so a node
+that is down for hours only delays delivery.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections import Counter
+from pathlib import Path
+
+import requests
+import serial
+from web3 import Web3
+from web3.exceptions import Web3Exception
+
+from meter_bridge.config import Config
+from meter_bridge.content import BlobStore, Kubo
+from meter_bridge.keys import load_key, passphrase
+from meter_bridge.protocols import decoder
+from meter_bridge.relay import RelayConfig, Relayer
+from meter_bridge.store import Reading, Store
+
+logger = logging.getLogger(__name__)
+
+NETWORK_ERRORS = (OSError, requests.RequestException, Web3Exception)
+
+
+class Bridge:
+    def __init__(self, config: Config):
+        self.config = config
+        self.store = Store(config.store.path, config.clock.interval_length)
+        self.blobs = BlobStore(config.store.blobs)
+        self.kubo = Kubo(config.ipfs.api) if config.ipfs.api else None
+        self.decoder = decoder(config.meter.protocol)
+        self.stop = threading.Event()
+        self._skips_saved: Counter[str] = Counter()
+
+    def now(self) -> int:
+        return self.config.clock.now()
+
+    # READING
+
+    def open_port(self) -> serial.Serial:
+        port = self.config.serial
+        return serial.Serial(
+            port.port,
+            baudrate=port.baudrate,
+            bytesize=port.bytesize,
+            parity=port.parity,
+            stopbits=port.stopbits,
+            timeout=0.5,
+        )
+
+    def ingest(self, data: bytes) -> list[Reading]:
+        """Decodes and stores what came from the meter; returns the readings it completed."""
+        made = []
+        for telegram in self.decoder.feed(data):
+            received_at = self.now()
+            reading = self.store.add_telegram(telegram, received_at)
+            if telegram.meter_time is not None:
+                skew = telegram.meter_time - received_at
+                if abs(skew) > self.config.clock.max_skew and reading is not None:
+                    # Once per interval: readings keep following this device's clock.
+                    self.store.note("clock", f"meter clock off by {skew:+d} s", received_at)
+                    logger.warning("meter clock off by %+d s", skew)
+            if reading is not None:
+                cid = self.blobs.put(self.store.batch(reading.interval_end))
+                logger.info(
+                    "reading %d: import %d Wh, export %d Wh, batch %s",
+                    reading.interval_end,
+                    reading.import_wh,
+                    reading.export_wh,
+                    cid,
+                )
+                made.append(reading)
+        fresh = self.decoder.skipped - self._skips_saved
+        if fresh:
+            self.store.count_skipped(dict(fresh))
+            self._skips_saved = Counter(self.decoder.skipped)
+        return made
+
+    def read_forever(self, port) -> None:
+        while not self.stop.is_set():
+            try:
+                data = port.read(4_096)
+            except serial.SerialException as exc:
+                self.store.note("error", f"serial port: {exc}", self.now())
+                logger.error("serial port: %s", exc)
+                self.stop.wait(5)
+                continue
+            if data:
+                self.ingest(data)
+
+    # RELAYING
+
+    def relayer(self) -> Relayer:
+        """The outbox, with its own connection to the store (SQLite's are per thread)."""
+        chain = self.config.chain
+        meter_key = load_key(
+            Path(self.config.meter.keystore),
+            passphrase(
+                Path(self.config.meter.passphrase_file)
+                if self.config.meter.passphrase_file
+                else None
+            ),
+        )
+        relayer_key = meter_key
+        if chain.relayer_keystore:
+            relayer_key = load_key(
+                Path(chain.relayer_keystore),
+                passphrase(
+                    Path(chain.relayer_passphrase_file) if chain.relayer_passphrase_file else None
+                ),
+            )
+        deployments = json.loads(Path(chain.deployments).read_text())
+        entry = deployments["contracts"]["SmartMeterBackend"]
+        w3 = Web3(Web3.HTTPProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
+        backend = w3.eth.contract(address=entry["address"], abi=entry["abi"])
+        return Relayer(
+            w3,
+            backend,
+            self.config.meter_id,
+            meter_key,
+            relayer_key,
+            Store(self.config.store.path, self.config.clock.interval_length),
+            RelayConfig(chain.confirmations, chain.bump_after, chain.bump_percent, chain.max_batch),
+            clock=self.now,
+        )
+
+    def relay_round(self, relayer: Relayer) -> None:
+        try:
+            relayer.step()
+            if self.kubo is not None:
+                self.push_batches(relayer.store)
+        except NETWORK_ERRORS as exc:
+            relayer.store.note("error", f"{type(exc).__name__}: {exc}", self.now())
+            logger.warning("relaying waits: %s", exc)
+
+    def push_batches(self, store: Store) -> None:
+        """Puts on the IPFS node the batches not there yet, oldest first."""
+        for interval_end in store.unpushed():
+            self.kubo.block_put(store.batch(interval_end))
+            store.mark_pushed(interval_end)
+
+    def run(self) -> None:
+        relayer = self.relayer()
+        port = self.open_port()
+        reader = threading.Thread(
+            target=self.read_forever, args=(port,), name="reader", daemon=True
+        )
+        reader.start()
+        logger.info("bridge running: %s on %s", self.config.meter.protocol, self.config.serial.port)
+        try:
+            while not self.stop.is_set():
+                self.relay_round(relayer)
+                self.stop.wait(self.config.chain.poll_seconds)
+        finally:
+            self.stop.set()
+            reader.join(timeout=5)
+            port.close()
+            relayer.store.close()

@@ -1,0 +1,169 @@
+"""The bridge daemon end to end: a simulated meter on a real pseudo-terminal, the
+daemon as its own process, a real anvil node."""
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tty
+
+import pytest
+from eth_account import Account
+
+from meter_bridge.config import ClockConfig
+from meter_bridge.simulator import SimulatedMeter, run
+from scripts.anvil import PROJECT_ROOT
+from tests.bridge_chain import register_meter
+
+pytestmark = pytest.mark.anvil
+
+HOUR = 3_600
+SPEED = 3_600  # device seconds per second: an hour a second
+HOURS = 6
+
+
+def lines_until(process, predicate, timeout: float) -> list[dict]:
+    """Reads the daemon's JSON log lines until one satisfies ``predicate``."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    buffer = b""
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError(f"timed out; the log said: {seen[-10:]}")
+        ready, _, _ = select.select([process.stderr], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(process.stderr.fileno(), 65_536)
+        if not chunk:
+            raise AssertionError(f"the daemon exited; the log said: {seen[-10:]}")
+        buffer += chunk
+        *complete, buffer = buffer.split(b"\n")
+        for line in complete:
+            entry = json.loads(line)
+            seen.append(entry)
+            if predicate(entry):
+                return seen
+
+
+@pytest.fixture
+def bridge_setup(anvil, anvil_connection, anvil_accounts, tmp_path):
+    meter = register_meter(anvil_connection, anvil_accounts, tmp_path / "deploy")
+    w3 = anvil_connection.w3
+    (tmp_path / "deployments.json").write_text(json.dumps(meter.deployments))
+    keystore = Account.encrypt(meter.key.key, "pi passphrase", kdf="pbkdf2", iterations=1_000)
+    (tmp_path / "meter-key.json").write_text(json.dumps(keystore))
+    (tmp_path / "passphrase").write_text("pi passphrase\n")
+    # The meter key relays its own readings: it needs ether for gas.
+    send_ether(w3, anvil_accounts[0], meter.key.address, 10**18)
+    chain_now = w3.eth.get_block("latest")["timestamp"]
+    start = chain_now - chain_now % HOUR - (HOURS + 2) * HOUR  # device time starts in the past
+    return meter, start
+
+
+def send_ether(w3, sender, to, value):
+    tx = {
+        "from": sender.address,
+        "to": to,
+        "value": value,
+        "gas": 21_000,
+        "nonce": w3.eth.get_transaction_count(sender.address),
+        "chainId": w3.eth.chain_id,
+        "maxFeePerGas": 10**10,
+        "maxPriorityFeePerGas": 10**9,
+    }
+    w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
+    )
+
+
+def write_config(tmp_path, anvil, meter, port, protocol, origin, origin_wall):
+    (tmp_path / "bridge.toml").write_text(
+        f"""
+[meter]
+id = "0x{meter.meter_id.hex()}"
+protocol = "{protocol}"
+keystore = "{tmp_path / "meter-key.json"}"
+passphrase_file = "{tmp_path / "passphrase"}"
+
+[serial]
+port = "{port}"
+baudrate = 115200
+
+[chain]
+rpc_url = "{anvil.url}"
+deployments = "{tmp_path / "deployments.json"}"
+confirmations = 1
+poll_seconds = 0.2
+
+[store]
+path = "{tmp_path / "bridge.sqlite"}"
+blobs = "{tmp_path / "blobs"}"
+
+[clock]
+speed = {SPEED}
+origin = {origin}
+origin_wall = {origin_wall}
+"""
+    )
+    return tmp_path / "bridge.toml"
+
+
+@pytest.mark.parametrize("protocol", ["dsmr5", "sml"])
+def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, tmp_path, protocol):
+    meter, start = bridge_setup
+    leader, follower = os.openpty()
+    tty.setraw(follower)
+    origin_wall = time.time()
+    clock = ClockConfig(speed=SPEED, origin=start, origin_wall=origin_wall)
+    config = write_config(
+        tmp_path, anvil, meter, os.ttyname(follower), protocol, start, origin_wall
+    )
+    daemon = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "meter_bridge.cli",
+            "run",
+            "--config",
+            str(config),
+            "--log-format",
+            "json",
+        ],
+        cwd=PROJECT_ROOT,
+        stderr=subprocess.PIPE,
+    )
+    stop = threading.Event()
+    simulated = SimulatedMeter(protocol, peak_w=6_000)
+    writer = threading.Thread(
+        target=run, args=(leader, simulated, clock), kwargs={"every": 60, "stop": stop}
+    )
+    writer.start()
+    try:
+        last = start + HOURS * HOUR
+        log = lines_until(
+            daemon,
+            lambda e: "delivered" in e["message"] and str(last) in e["message"],
+            timeout=60,
+        )
+    finally:
+        stop.set()
+        writer.join()
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=30)
+        os.close(leader)
+        os.close(follower)
+    assert daemon.returncode == 0
+    events = meter.backend.events
+    baseline = events.BaselineRecorded().get_logs(from_block=0)
+    measured = events.MeasurementRecorded().get_logs(from_block=0)
+    ends = [e["args"]["interval_end"] for e in baseline + measured]
+    assert ends == sorted(set(ends))  # each once, in order
+    assert ends[0] <= start + HOUR
+    assert last in ends
+    assert all(e["args"]["produced_wh"] + e["args"]["consumed_wh"] > 0 for e in measured)
+    assert not any(e["level"] == "error" for e in log)
