@@ -88,6 +88,7 @@ class Reading:
 
 def connect(path: Path | str) -> sqlite3.Connection:
     """Opens (or creates) the store; one connection per thread."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     # Made in one thread, used in another: each Store is used by one thread at a time.
     connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")

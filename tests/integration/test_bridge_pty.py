@@ -167,3 +167,89 @@ def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, tmp_path,
     assert last in ends
     assert all(e["args"]["produced_wh"] + e["args"]["consumed_wh"] > 0 for e in measured)
     assert not any(e["level"] == "error" for e in log)
+
+
+def start_daemon(config):
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "meter_bridge.cli",
+            "run",
+            "--config",
+            str(config),
+            "--log-format",
+            "json",
+        ],
+        cwd=PROJECT_ROOT,
+        stderr=subprocess.PIPE,
+    )
+
+
+def log_of(process) -> list[dict]:
+    """Every complete JSON line the process logged (it has exited)."""
+    lines = process.stderr.read().split(b"\n")
+    return [json.loads(line) for line in lines if line.startswith(b"{")]
+
+
+def test_sigkill_at_fifty_random_points_loses_nothing_acknowledged(anvil, bridge_setup, tmp_path):
+    import random
+    import sqlite3
+
+    meter, start = bridge_setup
+    start -= 60 * HOUR  # room for a long run, all of it in the chain's past
+    leader, follower = os.openpty()
+    tty.setraw(follower)
+    origin_wall = time.time()
+    clock = ClockConfig(speed=SPEED, origin=start, origin_wall=origin_wall)
+    config = write_config(tmp_path, anvil, meter, os.ttyname(follower), "dsmr5", start, origin_wall)
+    stop = threading.Event()
+    writer = threading.Thread(
+        target=run,
+        args=(leader, SimulatedMeter("dsmr5", peak_w=6_000), clock),
+        kwargs={"every": 60, "stop": stop},
+    )
+    writer.start()
+    chance = random.Random(20261122)
+    acknowledged, delivered = set(), set()
+    try:
+        for _ in range(50):
+            daemon = start_daemon(config)
+            time.sleep(chance.uniform(0.2, 2.0))  # the kill point: a random moment of the run
+            daemon.send_signal(signal.SIGKILL)
+            daemon.wait()
+            for entry in log_of(daemon):
+                words = entry["message"].split()
+                if words[0] == "reading" and words[1].endswith(":"):
+                    acknowledged.add(int(words[1][:-1]))
+                if "delivered in" in entry["message"]:
+                    delivered.update(json.loads(entry["message"].split(" delivered")[0][9:]))
+        stop.set()
+        writer.join()
+        store = sqlite3.connect(tmp_path / "bridge.sqlite")
+        assert store.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        final = store.execute("SELECT MAX(interval_end) FROM readings").fetchone()[0]
+        store.close()
+        daemon = start_daemon(config)
+        lines_until(
+            daemon, lambda e: "delivered" in e["message"] and str(final) in e["message"], 60
+        )
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=30)
+    finally:
+        stop.set()
+        os.close(leader)
+        os.close(follower)
+    store = sqlite3.connect(tmp_path / "bridge.sqlite")
+    stored = {row[0] for row in store.execute("SELECT interval_end FROM readings")}
+    statuses = {row[0] for row in store.execute("SELECT status FROM readings")}
+    store.close()
+    events = meter.backend.events
+    ends = [e["args"]["interval_end"] for e in events.BaselineRecorded().get_logs(from_block=0)]
+    ends += [e["args"]["interval_end"] for e in events.MeasurementRecorded().get_logs(from_block=0)]
+    assert acknowledged <= stored  # every reading the bridge said it stored is there
+    assert delivered <= set(ends)  # every reading it said delivered is on chain
+    assert ends == sorted(set(ends))  # nothing twice, in order
+    assert set(ends) == stored  # and, in the end, everything stored is on chain
+    assert statuses == {"delivered"}
+    assert len(acknowledged) > 20

@@ -1,0 +1,91 @@
+"""The daemon's ingest path and configuration, without a serial port or a chain."""
+
+from pathlib import Path
+
+import pytest
+
+from meter_bridge import config as config_module
+from meter_bridge.daemon import Bridge
+from meter_bridge.simulator import SimulatedMeter
+from meter_bridge.store import batch_telegrams
+
+HOUR = 3_600
+T0 = 1_798_761_600
+EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "bridge.example.toml"
+
+
+def bridge_at(tmp_path, protocol="dsmr5") -> Bridge:
+    config = config_module.parse(
+        {
+            "meter": {"id": "0x" + "ab" * 32, "protocol": protocol},
+            "store": {"path": str(tmp_path / "b.sqlite"), "blobs": str(tmp_path / "blobs")},
+        }
+    )
+    return Bridge(config)
+
+
+def feed(bridge, meter, start, hours, every=60):
+    readings = []
+    for t in range(start, start + hours * HOUR + 1, every):
+        bridge.now = lambda t=t: t  # this device's clock
+        readings += bridge.ingest(meter.telegram(t, t))
+    return readings
+
+
+@pytest.mark.parametrize("offset", [-900, 900])
+def test_a_meter_clock_fifteen_minutes_off_places_no_bogus_interval(tmp_path, offset):
+    honest = feed(bridge_at(tmp_path / "a"), SimulatedMeter("dsmr5", peak_w=6_000), T0, 3)
+    skewed_bridge = bridge_at(tmp_path / "b")
+    skewed = feed(skewed_bridge, SimulatedMeter("dsmr5", peak_w=6_000, clock_offset=offset), T0, 3)
+    # Readings follow this device's clock: the same boundaries and registers.
+    assert [(r.interval_end, r.import_wh, r.export_wh) for r in skewed] == [
+        (r.interval_end, r.import_wh, r.export_wh) for r in honest
+    ]
+    assert [r.interval_end for r in skewed] == [T0 + h * HOUR for h in range(4)]
+    event = skewed_bridge.store.summary()["last_event"]
+    assert event[1:] == ("clock", f"meter clock off by {offset:+d} s")
+
+
+def test_each_reading_files_its_batch_under_its_content_id(tmp_path):
+    bridge = bridge_at(tmp_path, "sml")
+    readings = feed(bridge, SimulatedMeter("sml", load_percent=100), T0, 1, every=300)
+    batch = bridge.store.batch(readings[-1].interval_end)
+    assert len(list(batch_telegrams(batch))) == 12  # 300 s apart, after the first reading's
+    from meter_bridge.content import cid_of
+
+    assert bridge.blobs.get(cid_of(batch)) == batch
+
+
+def test_skips_reach_the_store(tmp_path):
+    bridge = bridge_at(tmp_path)
+    bridge.now = lambda: T0
+    bridge.ingest(b"\x00garbage/OKW5 truncated")
+    bridge.ingest(SimulatedMeter("dsmr5").telegram(T0, 0))
+    assert bridge.store.summary()["skipped"] == {"garbage": 1, "truncated": 1}
+
+
+def test_the_example_configuration_documents_every_option():
+    text = EXAMPLE.read_text()
+    parsed = config_module.load(EXAMPLE)
+    for section, kind in config_module.SECTIONS.items():
+        for field in kind.__dataclass_fields__:
+            assert f"\n{field} =" in text or f"\n# {field} =" in text, f"[{section}] {field}"
+    assert parsed.meter.protocol in ("dsmr2.2", "dsmr4", "dsmr5", "sml")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({}, "[meter] id is required"),
+        ({"meter": {"id": "0x12"}}, "[meter] id must be 32 bytes"),
+        ({"meter": {"id": "0x" + "00" * 32, "protocol": "iec"}}, "[meter] protocol must be"),
+        ({"meter": {"id": "0x" + "00" * 32}, "serial": {"parity": "X"}}, "parity must be"),
+        ({"meter": {"id": "0x" + "00" * 32}, "serial": {"baud": 9600}}, "has no option 'baud'"),
+        ({"meter": {"id": "0x" + "00" * 32}, "chain": {"confirmations": "2"}}, "must be a int"),
+        ({"meter": {"id": "0x" + "00" * 32}, "clock": {"interval_length": 60}}, "900 or 3600"),
+        ({"meter": {"id": "0x" + "00" * 32}, "mqtt": {}}, "unknown section [mqtt]"),
+    ],
+)
+def test_bad_configuration_is_explained(data, message):
+    with pytest.raises(config_module.ConfigError, match=message.replace("[", r"\[")):
+        config_module.parse(data)
