@@ -87,17 +87,28 @@ class Bridge:
             self._skips_saved = Counter(self.decoder.skipped)
         return made
 
-    def read_forever(self, port) -> None:
+    def read_forever(self) -> None:
+        """Reads the serial port until stopped; a port that fails (a cable pulled,
+        a USB adapter reset) is closed and opened again."""
+        port = None
         while not self.stop.is_set():
             try:
+                if port is None:
+                    port = self.open_port()
+                    logger.info("serial port %s open", self.config.serial.port)
                 data = port.read(4_096)
             except serial.SerialException as exc:
                 self.store.note("error", f"serial port: {exc}", self.now())
                 logger.error("serial port: %s", exc)
-                self.stop.wait(5)
+                if port is not None:
+                    port.close()
+                    port = None
+                self.stop.wait(1)
                 continue
             if data:
                 self.ingest(data)
+        if port is not None:
+            port.close()
 
     # RELAYING
 
@@ -133,6 +144,7 @@ class Bridge:
             Store(self.config.store.path, self.config.clock.interval_length),
             RelayConfig(chain.confirmations, chain.bump_after, chain.bump_percent, chain.max_batch),
             clock=self.now,
+            chain_id=deployments["chain_id"],
         )
 
     def relay_round(self, relayer: Relayer) -> None:
@@ -152,10 +164,7 @@ class Bridge:
 
     def run(self) -> None:
         relayer = self.relayer()
-        port = self.open_port()
-        reader = threading.Thread(
-            target=self.read_forever, args=(port,), name="reader", daemon=True
-        )
+        reader = threading.Thread(target=self.read_forever, name="reader", daemon=True)
         reader.start()
         logger.info("bridge running: %s on %s", self.config.meter.protocol, self.config.serial.port)
         try:
@@ -165,5 +174,4 @@ class Bridge:
         finally:
             self.stop.set()
             reader.join(timeout=5)
-            port.close()
             relayer.store.close()

@@ -173,7 +173,12 @@ class SmlDecoder(_Counting):
         self.reader = SmlStreamReader()
 
     def feed(self, data: bytes) -> Iterator[Telegram]:
-        self.reader.add(data)
+        # smllib keeps at most 50 KiB: large chunks go in slices, each drained.
+        for at in range(0, len(data), 8_192):
+            self.reader.add(data[at : at + 8_192])
+            yield from self._drain()
+
+    def _drain(self) -> Iterator[Telegram]:
         while True:
             buffered = self.reader.bytes
             start = buffered.find(self.START)

@@ -55,6 +55,7 @@ class Relayer:
         store: Store,
         config: RelayConfig = RelayConfig(),
         clock: Callable[[], float] = time.time,
+        chain_id: int | None = None,
     ):
         self.w3 = w3
         self.backend = backend
@@ -64,7 +65,14 @@ class Relayer:
         self.store = store
         self.config = config
         self.clock = clock
-        self.chain_id = w3.eth.chain_id
+        # Known from the deployments file, so that signing needs no node.
+        self._chain_id = chain_id
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            self._chain_id = self.w3.eth.chain_id
+        return self._chain_id
 
     def now(self) -> int:
         return int(self.clock())
@@ -120,6 +128,8 @@ class Relayer:
             return False
         nonce, hashes, ends, max_fee, tip, sent_at = row
         hashes, ends = json.loads(hashes), json.loads(ends)
+        # Read before the receipts: a transaction of ours mined by then has one.
+        nonce_used = self.w3.eth.get_transaction_count(self.relayer.address, "latest") > nonce
         for tx_hash in hashes:
             try:
                 receipt = self.w3.eth.get_transaction_receipt(tx_hash)
@@ -130,7 +140,7 @@ class Relayer:
                 return True
             self._settle_transaction(nonce, ends, tx_hash, receipt["status"] == 1)
             return False
-        if self.w3.eth.get_transaction_count(self.relayer.address, "latest") > nonce:
+        if nonce_used:
             # The nonce went to a transaction this store does not know (the key
             # relays elsewhere too): what this one carried goes out again.
             self._settle_transaction(nonce, ends, None, False)

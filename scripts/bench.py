@@ -733,6 +733,12 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", type=Path, default=GAS_FILE, help="where to write the gas table")
+    parser.add_argument(
+        "--bridge-out",
+        type=Path,
+        default=PROJECT_ROOT / "bench" / "bridge.json",
+        help="where to write the meter bridge's figures",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     gas = run(args.out)
@@ -751,6 +757,13 @@ def main(argv: list[str] | None = None) -> int:
     for key, items in EXCHANGE_FLOORS.items():
         print(f"  {key}: {items['why']}")
     print(f"\nwritten to {args.out}")
+
+    from scripts import bench_bridge
+
+    figures = bench_bridge.measure(args.bridge_out)
+    print("\nMeter bridge on this machine (timings vary from run to run):\n")
+    print(bench_bridge.format_figures(figures))
+    print(f"\nwritten to {args.bridge_out}")
     return 0
 
 

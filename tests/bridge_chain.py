@@ -1,48 +1,12 @@
-"""A deployment on anvil with one registered meter, for the bridge's tests."""
+"""The bridge's tests on anvil: moving the chain's clock, and cutting the network."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
-from dataclasses import dataclass
 
-from eth_account import Account
-from eth_utils import keccak
-
-from scripts import actions
 from scripts.chain import advance_time
-from scripts.deploy import deploy_all
-
-
-@dataclass
-class MeterOnChain:
-    deployments: dict
-    backend: object  # web3 contract
-    meter_id: bytes
-    key: object  # the meter's LocalAccount
-
-
-def register_meter(conn, accounts, folder, label: str = "bridge-meter") -> MeterOnChain:
-    deployments = deploy_all(conn, folder)
-    admin, body, installer, owner = (accounts[i] for i in (0, 4, 5, 6))
-    as_admin = actions.Actor(conn.w3, admin, deployments)
-    actions.set_issuing_body(as_admin, "DK1", body.address)
-    actions.certify_installer(actions.Actor(conn.w3, body, deployments), "DK1", installer.address)
-    key = Account.from_key(keccak(text=f"openkwh-test-{label}"))
-    meter_id = keccak(text=label)
-    actions.register_meter(
-        actions.Actor(conn.w3, installer, deployments),
-        meter_id,
-        key.address,
-        owner.address,
-        "DK1",
-        "both",
-        6_000,
-        "T020002",
-        "F01050100",
-    )
-    return MeterOnChain(deployments, as_admin.contract("SmartMeterBackend"), meter_id, key)
 
 
 def chain_time_to(w3, timestamp: int) -> None:

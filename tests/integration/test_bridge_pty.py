@@ -17,7 +17,7 @@ from eth_account import Account
 from meter_bridge.config import ClockConfig
 from meter_bridge.simulator import SimulatedMeter, run
 from scripts.anvil import PROJECT_ROOT
-from tests.bridge_chain import register_meter
+from scripts.bench_bridge import register_meter
 
 pytestmark = pytest.mark.anvil
 

@@ -12,8 +12,9 @@ from web3.exceptions import TransactionNotFound
 from meter_bridge.protocols import Telegram
 from meter_bridge.relay import RelayConfig, Relayer
 from meter_bridge.store import Store
+from scripts.bench_bridge import register_meter
 from scripts.chain import transact
-from tests.bridge_chain import Forwarder, chain_time_to, register_meter
+from tests.bridge_chain import Forwarder, chain_time_to
 
 pytestmark = pytest.mark.anvil
 

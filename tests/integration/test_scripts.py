@@ -84,3 +84,19 @@ def test_bench_writes_every_key_the_issues_name(tmp_path):
     assert saved["Wallet.transfer_fresh"]["gas"] == gas["Wallet.transfer_fresh"]["gas"] > 21_000
     exchange = [key for key in KEYS if key.startswith("Exchange.")]
     assert all(21_000 < saved[key]["floor"] < saved[key]["gas"] for key in exchange)
+
+
+def test_bridge_bench_writes_the_keys_the_issue_names(tmp_path):
+    from scripts import bench_bridge
+
+    out = tmp_path / "bridge.json"
+    figures = bench_bridge.measure(out)
+    assert json.loads(out.read_text()) == figures
+    assert set(figures) == {
+        "dsmr_telegrams_per_s",
+        "sml_frames_per_s",
+        "readings_signed_per_s",
+        "readings_relayed_per_s",
+        "rss_mb_after_10000_telegrams",
+    }
+    assert all(value > 0 for value in figures.values())

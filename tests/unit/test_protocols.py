@@ -118,3 +118,11 @@ def test_finer_registers_are_truncated_to_whole_wh():
 def test_unknown_protocol_is_refused():
     with pytest.raises(ValueError, match="unknown protocol 'iec62056'"):
         decoder("iec62056")
+
+
+def test_a_large_chunk_of_sml_frames_loses_none():
+    """smllib's reader keeps only 50 KiB; the decoder feeds it in slices."""
+    frames = [sml_frame(b"meter-1", 1_000 + i, 0, i) for i in range(600)]  # about 115 KiB
+    telegrams, skipped = decode("sml", b"".join(frames))
+    assert [t.import_wh for t in telegrams] == [1_000 + i for i in range(600)]
+    assert not skipped

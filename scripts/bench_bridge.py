@@ -1,0 +1,256 @@
+"""The meter bridge's speed and memory on this machine, for `make bench`.
+
+Writes ``bench/bridge.json`` (not committed: timings vary from run to run):
+DSMR telegrams and SML frames decoded per second, readings signed per second,
+readings relayed per second to anvil in batches of 24, and the daemon's
+resident memory after it read 10,000 telegrams from a pseudo-terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tty
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account import Account
+from eth_utils import keccak
+
+from meter_bridge.config import ClockConfig
+from meter_bridge.protocols import Telegram, decoder
+from meter_bridge.relay import RelayConfig, Relayer
+from meter_bridge.signing import Reading, sign_reading
+from meter_bridge.simulator import SimulatedMeter, run
+from meter_bridge.store import Store
+from scripts import actions
+from scripts.anvil import PROJECT_ROOT, dev_accounts, run_anvil
+from scripts.chain import advance_time
+from scripts.deploy import deploy_all
+from scripts.network import connected
+
+BRIDGE_FILE = PROJECT_ROOT / "bench" / "bridge.json"
+HOUR = 3_600
+T0 = 1_798_761_600
+
+
+@dataclass
+class MeterOnChain:
+    deployments: dict
+    backend: object  # web3 contract
+    meter_id: bytes
+    key: object  # the meter's LocalAccount
+
+
+def register_meter(conn, accounts, folder, label: str = "bridge-meter") -> MeterOnChain:
+    """Deploys, appoints an issuing body and an installer, and registers one meter
+    whose key is derived from ``label``."""
+    deployments = deploy_all(conn, folder)
+    admin, body, installer, owner = (accounts[i] for i in (0, 4, 5, 6))
+    as_admin = actions.Actor(conn.w3, admin, deployments)
+    actions.set_issuing_body(as_admin, "DK1", body.address)
+    actions.certify_installer(actions.Actor(conn.w3, body, deployments), "DK1", installer.address)
+    key = Account.from_key(keccak(text=f"openkwh-test-{label}"))
+    meter_id = keccak(text=label)
+    actions.register_meter(
+        actions.Actor(conn.w3, installer, deployments),
+        meter_id,
+        key.address,
+        owner.address,
+        "DK1",
+        "both",
+        6_000,
+        "T020002",
+        "F01050100",
+    )
+    return MeterOnChain(deployments, as_admin.contract("SmartMeterBackend"), meter_id, key)
+
+
+def decode_rate(protocol: str, count: int = 3_000) -> float:
+    meter = SimulatedMeter(protocol, peak_w=6_000)
+    stream = b"".join(meter.telegram(T0 + i * 10, i) for i in range(count))
+    began = time.perf_counter()
+    decoded = list(decoder(protocol).feed(stream))
+    elapsed = time.perf_counter() - began
+    assert len(decoded) == count
+    return count / elapsed
+
+
+def signing_rate(count: int = 500) -> float:
+    key = Account.from_key(b"\x11" * 32)
+    began = time.perf_counter()
+    for i in range(count):
+        sign_reading(
+            key, Reading(b"\x22" * 32, T0 + i * HOUR, i, i, b"\x33" * 32), 31_337, "0x" + "44" * 20
+        )
+    return count / (time.perf_counter() - began)
+
+
+def relay_rate(hours: int = 480) -> float:
+    """Readings per second from a full outbox to anvil, 24 to a transaction."""
+    with (
+        run_anvil() as node,
+        tempfile.TemporaryDirectory() as folder,
+        connected("anvil", url=node.url) as conn,
+    ):
+        accounts = dev_accounts(8)
+        meter = register_meter(conn, accounts, Path(folder) / "deploy")
+        store = Store(Path(folder) / "bridge.sqlite", HOUR)
+        now = conn.w3.eth.get_block("latest")["timestamp"]
+        start = now - now % HOUR + HOUR
+        for h in range(hours + 1):
+            store.add_telegram(Telegram(b"/t %d!\r\n" % h, 1_000 + 700 * h, 0), start + h * HOUR)
+        advance_time(conn.w3, start + hours * HOUR)
+        relayer = Relayer(
+            conn.w3,
+            meter.backend,
+            meter.meter_id,
+            meter.key,
+            accounts[7],
+            store,
+            RelayConfig(confirmations=1, max_batch=24),
+            clock=lambda: start + hours * HOUR,
+        )
+        relayer.sign_new()
+        began = time.perf_counter()
+        while store.readings("signed", "sent"):
+            relayer.step()
+        elapsed = time.perf_counter() - began
+        store.close()
+    return (hours + 1) / elapsed
+
+
+def rss_after(telegrams: int = 10_000) -> float:
+    """MB the daemon holds (VmRSS) once it has read ``telegrams`` DSMR 5 telegrams."""
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        leader, follower = os.openpty()
+        tty.setraw(follower)
+        key = Account.create()
+        (folder / "key.json").write_text(
+            json.dumps(Account.encrypt(key.key, "x", kdf="pbkdf2", iterations=1_000))
+        )
+        (folder / "deployments.json").write_text(
+            json.dumps(
+                {
+                    "chain_id": 31_337,
+                    "contracts": {"SmartMeterBackend": {"address": "0x" + "00" * 20, "abi": []}},
+                }
+            )
+        )
+        origin_wall = time.time()
+        (folder / "bridge.toml").write_text(
+            f"""
+[meter]
+id = "0x{"55" * 32}"
+protocol = "dsmr5"
+keystore = "{folder / "key.json"}"
+[serial]
+port = "{os.ttyname(follower)}"
+[chain]
+rpc_url = "http://127.0.0.1:9"
+deployments = "{folder / "deployments.json"}"
+poll_seconds = 3600
+[store]
+path = "{folder / "bridge.sqlite"}"
+blobs = "{folder / "blobs"}"
+[clock]
+speed = 3600
+origin = {T0}
+origin_wall = {origin_wall}
+"""
+        )
+        daemon = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "meter_bridge.cli",
+                "run",
+                "--config",
+                str(folder / "bridge.toml"),
+            ],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "METER_BRIDGE_PASSPHRASE": "x"},
+            stderr=subprocess.PIPE,
+        )
+        wait_for_line(daemon, b"serial port", 60)
+        # Keep its log flowing, so that it never blocks on a full pipe.
+        threading.Thread(target=daemon.stderr.read, daemon=True).start()
+        clock = ClockConfig(speed=3_600, origin=T0, origin_wall=origin_wall)
+        writer = threading.Thread(
+            target=run,
+            args=(leader, SimulatedMeter("dsmr5", peak_w=6_000), clock),
+            kwargs={"every": 1, "count": telegrams},
+        )
+        writer.start()
+        writer.join()
+        store = Store(folder / "bridge.sqlite", HOUR)
+        while store.summary()["telegrams"] < telegrams:
+            if daemon.poll() is not None:
+                raise RuntimeError("the bridge stopped before reading every telegram")
+            time.sleep(0.2)  # waiting for the daemon to drain the terminal
+        store.close()
+        status = Path(f"/proc/{daemon.pid}/status").read_text()
+        rss_kb = int(
+            next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1]
+        )
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=30)
+        os.close(leader)
+        os.close(follower)
+    return rss_kb / 1024
+
+
+def wait_for_line(process, text: bytes, timeout: float) -> None:
+    """Reads the process's standard error until a line contains ``text``."""
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while text not in seen:
+        left = deadline - time.monotonic()
+        ready, _, _ = select.select([process.stderr], [], [], max(left, 0))
+        if not ready:
+            raise RuntimeError(f"no {text!r} from the bridge: {seen[-500:]!r}")
+        chunk = os.read(process.stderr.fileno(), 65_536)
+        if not chunk:
+            raise RuntimeError(f"the bridge exited: {seen[-500:]!r}")
+        seen += chunk
+
+
+def measure(out: Path = BRIDGE_FILE) -> dict:
+    figures = {
+        "dsmr_telegrams_per_s": round(decode_rate("dsmr5")),
+        "sml_frames_per_s": round(decode_rate("sml")),
+        "readings_signed_per_s": round(signing_rate()),
+        "readings_relayed_per_s": round(relay_rate()),
+        "rss_mb_after_10000_telegrams": round(rss_after(), 1),
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n")
+    return figures
+
+
+TARGETS = {
+    "dsmr_telegrams_per_s": (">=", 500),
+    "readings_relayed_per_s": (">=", 200),
+    "rss_mb_after_10000_telegrams": ("<=", 120),
+}
+
+
+def format_figures(figures: dict) -> str:
+    lines = []
+    for key, value in figures.items():
+        target = TARGETS.get(key)
+        verdict = ""
+        if target:
+            sign, bar = target
+            met = value >= bar if sign == ">=" else value <= bar
+            verdict = f"target {sign} {bar} ({'met' if met else 'MISSED'})"
+        lines.append(f"{key:<32} {value:>10,}  {verdict}")
+    return "\n".join(lines)
