@@ -192,18 +192,7 @@ class Relayer:
         tip = self.w3.eth.max_priority_fee
         max_fee = 2 * self.w3.eth.get_block("latest")["baseFeePerGas"] + tip
         nonce = self.w3.eth.get_transaction_count(self.relayer.address, "pending")
-        tx = call.build_transaction(
-            {
-                "from": self.relayer.address,
-                "nonce": nonce,
-                "gas": gas * 6 // 5,
-                "maxFeePerGas": max_fee,
-                "maxPriorityFeePerGas": tip,
-                "chainId": self.chain_id,
-            }
-        )
-        raw = self.relayer.sign_transaction(tx).raw_transaction
-        tx_hash = Web3.to_hex(Web3.keccak(raw))
+        raw, tx_hash = self._sign(call, gas, nonce, max_fee, tip)
         ends = [r.interval_end for r in batch]
         now = self.now()
         # Recorded before it is sent: after a crash, the store knows the nonce is taken.
@@ -222,6 +211,21 @@ class Relayer:
                 )
         self.w3.eth.send_raw_transaction(raw)
         logger.info("sent %d readings (nonce %d): %s", len(batch), nonce, tx_hash)
+
+    def _sign(self, call, gas: int, nonce: int, max_fee: int, tip: int) -> tuple[bytes, str]:
+        """The signed transaction of ``call`` (gas with a fifth to spare) and its hash."""
+        tx = call.build_transaction(
+            {
+                "from": self.relayer.address,
+                "nonce": nonce,
+                "gas": gas * 6 // 5,
+                "maxFeePerGas": max_fee,
+                "maxPriorityFeePerGas": tip,
+                "chainId": self.chain_id,
+            }
+        )
+        raw = self.relayer.sign_transaction(tx).raw_transaction
+        return raw, Web3.to_hex(Web3.keccak(raw))
 
     def _triage(self, first: StoredReading) -> list[StoredReading]:
         """The batch failed its simulation: judge its first reading alone. Returns
@@ -248,18 +252,7 @@ class Relayer:
         stored = {r.interval_end: r for r in self.store.readings("sent")}
         call = self.backend.functions.submit_readings([self._args(stored[end]) for end in ends])
         gas = call.estimate_gas({"from": self.relayer.address})
-        tx = call.build_transaction(
-            {
-                "from": self.relayer.address,
-                "nonce": nonce,
-                "gas": gas * 6 // 5,
-                "maxFeePerGas": max_fee,
-                "maxPriorityFeePerGas": tip,
-                "chainId": self.chain_id,
-            }
-        )
-        raw = self.relayer.sign_transaction(tx).raw_transaction
-        tx_hash = Web3.to_hex(Web3.keccak(raw))
+        raw, tx_hash = self._sign(call, gas, nonce, max_fee, tip)
         with self.store.transaction() as db:
             db.execute(
                 "UPDATE transactions SET hashes = ?, max_fee = ?, tip = ?, sent_at = ? "

@@ -32,6 +32,7 @@ from meter_bridge.simulator import SimulatedMeter, run
 from meter_bridge.store import Store
 from scripts import actions
 from scripts.anvil import PROJECT_ROOT, dev_accounts, run_anvil
+from scripts.bench import certified_installer
 from scripts.chain import advance_time
 from scripts.deploy import deploy_all
 from scripts.network import connected
@@ -55,12 +56,10 @@ def register_meter(conn, accounts, folder, label: str = "bridge-meter") -> Meter
     deployments = deploy_all(conn, folder)
     admin, body, installer, owner = (accounts[i] for i in (0, 4, 5, 6))
     as_admin = actions.Actor(conn.w3, admin, deployments)
-    actions.set_issuing_body(as_admin, "DK1", body.address)
-    actions.certify_installer(actions.Actor(conn.w3, body, deployments), "DK1", installer.address)
     key = Account.from_key(keccak(text=f"openkwh-test-{label}"))
     meter_id = keccak(text=label)
     actions.register_meter(
-        actions.Actor(conn.w3, installer, deployments),
+        certified_installer(as_admin, body, installer),
         meter_id,
         key.address,
         owner.address,

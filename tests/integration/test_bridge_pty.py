@@ -113,17 +113,8 @@ origin_wall = {origin_wall}
     return tmp_path / "bridge.toml"
 
 
-@pytest.mark.parametrize("protocol", ["dsmr5", "sml"])
-def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, tmp_path, protocol):
-    meter, start = bridge_setup
-    leader, follower = os.openpty()
-    tty.setraw(follower)
-    origin_wall = time.time()
-    clock = ClockConfig(speed=SPEED, origin=start, origin_wall=origin_wall)
-    config = write_config(
-        tmp_path, anvil, meter, os.ttyname(follower), protocol, start, origin_wall
-    )
-    daemon = subprocess.Popen(
+def start_daemon(config):
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -137,6 +128,19 @@ def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, tmp_path,
         cwd=PROJECT_ROOT,
         stderr=subprocess.PIPE,
     )
+
+
+@pytest.mark.parametrize("protocol", ["dsmr5", "sml"])
+def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, tmp_path, protocol):
+    meter, start = bridge_setup
+    leader, follower = os.openpty()
+    tty.setraw(follower)
+    origin_wall = time.time()
+    clock = ClockConfig(speed=SPEED, origin=start, origin_wall=origin_wall)
+    config = write_config(
+        tmp_path, anvil, meter, os.ttyname(follower), protocol, start, origin_wall
+    )
+    daemon = start_daemon(config)
     stop = threading.Event()
     simulated = SimulatedMeter(protocol, peak_w=6_000)
     writer = threading.Thread(
@@ -167,23 +171,6 @@ def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, tmp_path,
     assert last in ends
     assert all(e["args"]["produced_wh"] + e["args"]["consumed_wh"] > 0 for e in measured)
     assert not any(e["level"] == "error" for e in log)
-
-
-def start_daemon(config):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "meter_bridge.cli",
-            "run",
-            "--config",
-            str(config),
-            "--log-format",
-            "json",
-        ],
-        cwd=PROJECT_ROOT,
-        stderr=subprocess.PIPE,
-    )
 
 
 def log_of(process) -> list[dict]:
