@@ -228,11 +228,19 @@ class Store:
                 )
 
     def note(self, kind: str, message: str, now: int) -> None:
-        """Records something a person should see in `status` (an error, a rejection)."""
+        """Records something a person should see in `status` (an error, a rejection);
+        the same event again only moves the last one's time, so a long wait does
+        not fill the disk."""
         with self.transaction():
-            self.db.execute(
-                "INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", (now, kind, message)
-            )
+            last = self.db.execute(
+                "SELECT id, kind, message FROM events ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            if last is not None and last[1:] == (kind, message):
+                self.db.execute("UPDATE events SET at = ? WHERE id = ?", (now, last[0]))
+            else:
+                self.db.execute(
+                    "INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", (now, kind, message)
+                )
 
     def summary(self) -> dict:
         """What `status` prints: last telegram, last reading, outbox depth, last error, skips."""

@@ -117,3 +117,11 @@ def test_passphrase_from_file_or_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("METER_BRIDGE_PASSPHRASE")
     with pytest.raises(KeystoreError, match="no passphrase"):
         passphrase(None)
+
+
+def test_a_repeated_event_is_kept_once_with_its_latest_time(store):
+    for at in range(5):
+        store.note("waiting", "reading 1: meter: meter is suspended", T0 + at)
+    store.note("error", "ConnectionError", T0 + 9)
+    rows = store.db.execute("SELECT at, kind FROM events ORDER BY id").fetchall()
+    assert rows == [(T0 + 4, "waiting"), (T0 + 9, "error")]
