@@ -155,6 +155,58 @@ def certified_installer(
     return actions.Actor(as_admin.w3, installer, as_admin.deployments)
 
 
+def register_solar_and_home(
+    as_installer: actions.Actor, ids: dict, signers: dict, solar_owner: str, home_owner: str
+) -> None:
+    """Registers a 6 kW rooftop-solar prosumer meter and a household meter in DK1;
+    ``ids`` and ``signers`` are keyed "solar" and "home"."""
+    actions.register_meter(
+        as_installer,
+        ids["solar"],
+        signers["solar"],
+        solar_owner,
+        "DK1",
+        "both",
+        6_000,
+        "T020002",
+        "F01050100",
+    )
+    actions.register_meter(
+        as_installer, ids["home"], signers["home"], home_owner, "DK1", "consumption"
+    )
+
+
+def interval_readings(
+    key: LocalAccount,
+    meter_id: bytes,
+    start: int,
+    interval: int,
+    count: int,
+    import_per_interval: int,
+    export_per_interval: int,
+    tag: str,
+    chain_id: int,
+    backend: str,
+) -> list[tuple]:
+    """A meter's signed readings at ``start`` and ``count`` intervals after, for
+    ``submit_readings``: registers growing by the given Wh per interval."""
+    return [
+        sign_reading(
+            key,
+            Reading(
+                meter_id,
+                start + h * interval,
+                import_per_interval * h,
+                export_per_interval * h,
+                keccak(text=f"{tag}-{h}"),
+            ),
+            chain_id,
+            backend,
+        ).contract_args()
+        for h in range(count + 1)
+    ]
+
+
 def measure_meters(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
     """Gas of meter registration, readings and settlement, hourly intervals."""
     admin, body, installer, owner = accounts[0], accounts[4], accounts[5], accounts[6]
@@ -256,41 +308,30 @@ def measure_registry(w3: Web3, deployments: dict, accounts: list[LocalAccount]) 
     as_installer = certified_installer(as_admin, body, installer)
     keys = {"solar": fresh_account("registry-solar"), "home": fresh_account("registry-home")}
     ids = {name: keccak(text=f"bench-registry-{name}") for name in keys}
-    actions.register_meter(
+    register_solar_and_home(
         as_installer,
-        ids["solar"],
-        keys["solar"].address,
+        ids,
+        {name: key.address for name, key in keys.items()},
         producer_owner.address,
-        "DK1",
-        "both",
-        6_000,
-        "T020002",
-        "F01050100",
-    )
-    actions.register_meter(
-        as_installer, ids["home"], keys["home"].address, holder.address, "DK1", "consumption"
+        holder.address,
     )
 
     start = GENESIS_TIME + 40 * interval
     hours = 26
     advance_time(w3, start + hours * interval)
-    chain_id = w3.eth.chain_id
     for name in keys:
-        batch = [
-            sign_reading(
-                keys[name],
-                Reading(
-                    ids[name],
-                    start + h * interval,
-                    400 * h,
-                    3_000 * h if name == "solar" else 0,
-                    keccak(text=f"{name}-{h}"),
-                ),
-                chain_id,
-                smb.address,
-            ).contract_args()
-            for h in range(hours + 1)
-        ]
+        batch = interval_readings(
+            keys[name],
+            ids[name],
+            start,
+            interval,
+            hours,
+            400,
+            3_000 if name == "solar" else 0,
+            name,
+            w3.eth.chain_id,
+            smb.address,
+        )
         actions.Actor(w3, accounts[7], deployments).send(smb.functions.submit_readings(batch))
     begins = [start + h * interval for h in range(hours)]
     cert = [registry.functions.certificate_id(ids["solar"], b).call() for b in begins]
@@ -457,19 +498,12 @@ def measure_exchange(w3: Web3, deployments: dict, accounts: list[LocalAccount]) 
     as_installer = certified_installer(as_admin, body, installer)
     keys = {"solar": fresh_account("market-solar"), "home": fresh_account("market-home")}
     ids = {name: keccak(text=f"bench-market-{name}") for name in keys}
-    actions.register_meter(
+    register_solar_and_home(
         as_installer,
-        ids["solar"],
-        keys["solar"].address,
+        ids,
+        {name: key.address for name, key in keys.items()},
         seller.address,
-        "DK1",
-        "both",
-        6_000,
-        "T020002",
-        "F01050100",
-    )
-    actions.register_meter(
-        as_installer, ids["home"], keys["home"].address, buyer.address, "DK1", "consumption"
+        buyer.address,
     )
     as_seller = actions.Actor(w3, seller, deployments)
     as_buyer = actions.Actor(w3, buyer, deployments)
@@ -543,24 +577,20 @@ def measure_exchange(w3: Web3, deployments: dict, accounts: list[LocalAccount]) 
     # Both meters report both days; the certificates are issued before the
     # deals settle (issuance is measured as GGORegistry.issue).
     advance_time(w3, day2 + 24 * interval)
-    chain_id = w3.eth.chain_id
     relayer = actions.Actor(w3, accounts[7], deployments)
     for name in keys:
-        readings = [
-            sign_reading(
-                keys[name],
-                Reading(
-                    ids[name],
-                    day1 + h * interval,
-                    600 * h,
-                    3_000 * h if name == "solar" else 0,
-                    keccak(text=f"market-{name}-{h}"),
-                ),
-                chain_id,
-                smb.address,
-            ).contract_args()
-            for h in range(49)
-        ]
+        readings = interval_readings(
+            keys[name],
+            ids[name],
+            day1,
+            interval,
+            48,
+            600,
+            3_000 if name == "solar" else 0,
+            f"market-{name}",
+            w3.eth.chain_id,
+            smb.address,
+        )
         for chunk in (readings[:25], readings[25:]):
             relayer.send(smb.functions.submit_readings(chunk))
     keeper = actions.Actor(w3, accounts[8], deployments)

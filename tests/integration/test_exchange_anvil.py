@@ -5,6 +5,7 @@ from eth_utils import keccak
 from web3.logs import DISCARD
 
 from scripts import actions
+from scripts.bench import certified_installer, register_solar_and_home
 from scripts.chain import transact
 from scripts.deploy import deploy_all
 
@@ -22,23 +23,13 @@ def market(anvil_connection, anvil_accounts, tmp_path):
     deployments = deploy_all(anvil_connection, tmp_path)
     admin, seller, buyer, body, installer = (anvil_accounts[i] for i in (0, 1, 2, 4, 5))
     as_admin = actions.Actor(w3, admin, deployments)
-    actions.set_issuing_body(as_admin, "DK1", body.address)
-    actions.certify_installer(actions.Actor(w3, body, deployments), "DK1", installer.address)
-    as_installer = actions.Actor(w3, installer, deployments)
     solar, home = keccak(text="anvil-solar"), keccak(text="anvil-home")
-    actions.register_meter(
-        as_installer,
-        solar,
-        anvil_accounts[6].address,
+    register_solar_and_home(
+        certified_installer(as_admin, body, installer),
+        {"solar": solar, "home": home},
+        {"solar": anvil_accounts[6].address, "home": anvil_accounts[7].address},
         seller.address,
-        "DK1",
-        "both",
-        6_000,
-        "T020002",
-        "F01050100",
-    )
-    actions.register_meter(
-        as_installer, home, anvil_accounts[7].address, buyer.address, "DK1", "consumption"
+        buyer.address,
     )
     token = as_admin.contract("Wallet")
     exchange = as_admin.contract("Exchange")
