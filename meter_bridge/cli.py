@@ -117,7 +117,8 @@ def command_status(args) -> int:
         print("last reading   none yet")
     print(f"telegrams      {summary['telegrams']:,} stored")
     print(
-        f"outbox         {summary['outbox']} reading(s) to deliver, {summary['rejected']} rejected"
+        f"readings       {summary['delivered']:,} delivered, {summary['outbox']} in the outbox, "
+        f"{summary['rejected']} rejected"
     )
     skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(summary["skipped"].items()))
     print(f"skipped        {skipped or 'none'}")

@@ -96,7 +96,9 @@ class Bridge:
                 if port is None:
                     port = self.open_port()
                     logger.info("serial port %s open", self.config.serial.port)
-                data = port.read(4_096)
+                # Whatever has arrived, else wait for one byte: a telegram is
+                # stamped when it arrives, not when a buffer fills.
+                data = port.read(port.in_waiting or 1)
             except serial.SerialException as exc:
                 self.store.note("error", f"serial port: {exc}", self.now())
                 logger.error("serial port: %s", exc)

@@ -2,7 +2,7 @@
 
 Its registers follow the integer solar or household profiles of
 ``meter_bridge.profiles``, spread evenly over each hour, so every register
-value is exact. It keeps device time with the same clock as the bridge
+value is exact; ``shade`` dims the sun in chosen hours (a passing cloud). It keeps device time with the same clock as the bridge
 (optionally accelerated) and writes a telegram every ``every`` seconds of it.
 """
 
@@ -31,11 +31,13 @@ class SimulatedMeter:
     import_wh: list[int] = field(default_factory=lambda: [4_210_000, 3_120_000])  # tariff 1, 2
     export_wh: list[int] = field(default_factory=lambda: [1_870_000, 0])
     clock_offset: int = 0  # seconds the meter's own clock is off
+    shade: dict[int, int] = field(default_factory=dict)  # hour begin -> percent of the sun
     _hour: int | None = None  # begin of the hour the registers stand at
 
     def flows(self, begin: int) -> tuple[int, int]:
         """(import Wh, export Wh) during the hour that begins at ``begin``."""
         solar = profiles.solar_wh(self.peak_w, begin) if self.peak_w else 0
+        solar = solar * self.shade.get(begin, 100) // 100
         return profiles.net_flows(solar, profiles.household_wh(begin, self.load_percent))
 
     def registers_at(self, t: int) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -85,7 +87,9 @@ def run(
     """Writes telegrams to ``fd`` as device time passes; returns how many."""
     stop = stop or threading.Event()
     every = every or PERIOD[meter.protocol]
-    due = clock.now() - clock.now() % every
+    # The first telegram at the next multiple of ``every``, not before the clock's origin.
+    due = max(clock.now(), int(clock.origin))
+    due += -due % every
     written = 0
     while not stop.is_set() and (count is None or written < count):
         now = clock.now()

@@ -261,8 +261,12 @@ class Store:
         last_error = self.db.execute(
             "SELECT at, kind, message FROM events ORDER BY id DESC LIMIT 1"
         ).fetchone()
+        delivered = self.db.execute(
+            "SELECT COUNT(*) FROM readings WHERE status = 'delivered'"
+        ).fetchone()[0]
         return {
             "telegrams": self.db.execute("SELECT COUNT(*) FROM telegrams").fetchone()[0],
+            "delivered": delivered,
             "last_telegram": last_telegram,
             "last_reading": last_reading,
             "outbox": outbox,

@@ -49,6 +49,23 @@ def transact(w3: Web3, account: LocalAccount, call: ContractFunction, value: int
     return receipt
 
 
+def send_ether(w3: Web3, account: LocalAccount, to: str, value: int) -> TxReceipt:
+    """Send ``value`` wei from ``account`` to ``to`` and wait for the receipt."""
+    tx = {
+        "from": account.address,
+        "to": to,
+        "value": value,
+        "gas": 21_000,
+        "nonce": w3.eth.get_transaction_count(account.address, "pending"),
+        "chainId": w3.eth.chain_id,
+        "maxFeePerGas": 2 * w3.eth.get_block("latest")["baseFeePerGas"] + w3.eth.max_priority_fee,
+        "maxPriorityFeePerGas": w3.eth.max_priority_fee,
+    }
+    return w3.eth.wait_for_transaction_receipt(
+        w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
+    )
+
+
 def deploy_contract(w3: Web3, account: LocalAccount, abi: list, bytecode: str | bytes, *args):
     """Deploy a contract from its ABI and creation code; returns (contract, receipt)."""
     factory = w3.eth.contract(abi=abi, bytecode=bytecode)

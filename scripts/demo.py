@@ -6,18 +6,24 @@ registers two rooftop-solar households and one household without panels, each
 meter with its own key. Anna and Carl offer tomorrow's forecast surplus on the
 Exchange, hour by hour; Ben buys what he expects to use, taking the cheapest
 offers, and around noon bids instead, asking for the certificates to be
-retired on delivery. Then anvil's clock moves hour by hour through 48 hours:
-every meter signs its registers from a realistic profile, a relayer submits
-the readings, a keeper settles the hour's deals from the measurements and then
-every meter's interval with the operator, which rewards and bills only what
-was not traded. A cloud over Carl's roof makes him deliver less than he sold
-in one hour: that deal is paid pro rata. Tables show, per meter, the energy,
-the money and the certificates.
+retired on delivery.
+
+Then 48 hours pass on an accelerated clock (two hours a second). Each house
+has a simulated meter writing real-format telegrams into a pseudo-terminal:
+DSMR 5 at Anna's, SML at Ben's, DSMR 4 at Carl's. A `meter-bridge run` process
+per house reads them, stores them, signs each hour's reading with the meter's
+key (made on the "device", kept in its encrypted keystore) and relays it to
+anvil. As each hour's readings land, a keeper settles the hour's deals from
+the measurements and then every meter's interval with the operator, which
+rewards and bills only what was not traded. A cloud over Carl's roof makes
+him deliver less than he sold in one hour: that deal is paid pro rata. Tables
+show, per meter, the energy, the money and the certificates.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import tempfile
@@ -27,16 +33,18 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3.logs import DISCARD
 
 from meter_bridge import profiles
-from meter_bridge.signing import Reading, gs1_check_digit, meter_id, sign_reading
-from scripts import actions
+from meter_bridge.config import ClockConfig
+from meter_bridge.content import cid_of
+from meter_bridge.signing import gs1_check_digit, meter_id
+from meter_bridge.simulator import SimulatedMeter
+from meter_bridge.store import Store
+from scripts import actions, bridges
 from scripts.anvil import dev_accounts, run_anvil
-from scripts.chain import advance_time
+from scripts.chain import advance_time, send_ether
 from scripts.deploy import deploy_all
 from scripts.network import connected
 
@@ -48,6 +56,10 @@ OFFER_PERCENT = 80  # share of the forecast surplus a producer offers
 MIN_OFFER_WH = 200  # smaller surpluses are not worth a transaction
 BID_PRICE = 16 * 10**13  # token base units per Wh (0.16 tokens per kWh)
 BID_HOURS = (11, 12, 13)  # UTC hours when Ben bids instead of taking offers
+SPEED = 7_200  # device seconds per second: two hours a second
+TELEGRAM_EVERY = 60  # device seconds between the simulated meters' telegrams
+BOOT_SECONDS = 4  # the meters' clock starts once the bridges are up
+READING_TIMEOUT = 60  # seconds to wait for an hour's readings before giving up
 
 
 @dataclass
@@ -56,13 +68,12 @@ class DemoMeter:
     owner_index: int  # anvil dev account
     gsrn_body: str  # 17 digits; the check digit is computed
     kind: str
+    protocol: str  # what the meter speaks on its serial port
     peak_w: int = 0  # solar array
     load_percent: int = 100  # household consumption, percent of the reference profile
-    key: LocalAccount = field(default_factory=Account.create)  # made "on the device"
     price: int = 0  # offer price, token base units per Wh
     shade: dict = field(default_factory=dict)  # interval begin -> percent of forecast sun
-    imported: int = 4_210_000  # register, Wh
-    exported: int = 1_870_000  # register, Wh
+    site: bridges.Site | None = None  # the meter and its bridge, once installed
     produced: int = 0  # Wh measured on chain during the demo
     consumed: int = 0
     hourly: dict = field(default_factory=dict)  # interval begin -> (produced Wh, consumed Wh)
@@ -93,27 +104,39 @@ class DemoMeter:
         solar = profiles.solar_wh(self.peak_w, begin) if self.peak_w else 0
         return solar, profiles.household_wh(begin, self.load_percent)
 
-    def step(self, begin: int) -> None:
-        """Moves the registers through the hour that begins at ``begin``."""
-        solar, load = self.forecast(begin)
-        solar = solar * self.shade.get(begin, 100) // 100
-        imported, exported = profiles.net_flows(solar, load)
-        self.imported += imported
-        self.exported += exported
+    def install(self, folder: Path) -> str:
+        """The simulated meter and its bridge's folder, with the meter key made in
+        it; returns the key's address."""
+        meter = SimulatedMeter(
+            self.protocol,
+            peak_w=self.peak_w,
+            load_percent=self.load_percent,
+            equipment_id="E00310030000" + self.gsrn[-5:],
+            shade=self.shade,
+        )
+        self.site = bridges.Site(folder / self.label.split(",")[0].lower(), meter, self.id)
+        return self.site.make_key()
 
 
 def community() -> list[DemoMeter]:
     """The demo's meters, fresh: new device keys, registers at their starting values."""
     return [
         DemoMeter(
-            "Anna, 6 kWp solar", 1, "57131310000000001", "both", peak_w=6_000, price=15 * 10**13
+            "Anna, 6 kWp solar",
+            1,
+            "57131310000000001",
+            "both",
+            "dsmr5",
+            peak_w=6_000,
+            price=15 * 10**13,
         ),
-        DemoMeter("Ben, household", 2, "57131310000000002", "consumption", load_percent=120),
+        DemoMeter("Ben, household", 2, "57131310000000002", "consumption", "sml", load_percent=120),
         DemoMeter(
             "Carl, 4 kWp solar",
             3,
             "57131310000000003",
             "both",
+            "dsmr4",
             peak_w=4_000,
             load_percent=80,
             price=14 * 10**13,
@@ -215,6 +238,102 @@ def trade_tomorrow(say, w3, deployments, accounts, meters, tomorrow, interval) -
     return deals
 
 
+def wait_for_readings(smb, meters: list[DemoMeter], end: int) -> None:
+    """Waits until every meter's bridge has put its reading for ``end`` on chain."""
+    deadline = time.monotonic() + READING_TIMEOUT
+    while True:
+        late = [m for m in meters if smb.functions.last_reading(m.id).call()[0] < end]
+        if not late:
+            return
+        for meter in late:
+            meter.site.check_alive()
+        if time.monotonic() > deadline:
+            meter = late[0]
+            raise RuntimeError(
+                f"no reading for {end} from {meter.label}'s bridge in {READING_TIMEOUT} s; "
+                f"its log ends:\n{meter.site.log_tail()}"
+            )
+        time.sleep(0.02)  # a poll: the bridges relay on their own
+
+
+def hourly_settlements(say, w3, deployments, keeper, meters, deals, start) -> int:
+    """Moves anvil's clock to each hour's end, waits for the bridges' readings, then
+    settles the hour's deals and every meter's interval; returns the deals settled."""
+    as_keeper = actions.Actor(w3, keeper, deployments)
+    smb = as_keeper.contract("SmartMeterBackend")
+    ob = as_keeper.contract("OperatorBackend")
+    exchange = as_keeper.contract("Exchange")
+    interval = smb.functions.interval_length().call()
+    by_id = {meter.id: meter for meter in meters}
+    settled_deals = 0
+    for hour in range(HOURS + 1):
+        end = start + hour * interval
+        begin = end - interval
+        if w3.eth.get_block("latest")["timestamp"] < end:
+            advance_time(w3, end)
+        since = w3.eth.block_number
+        wait_for_readings(smb, meters, end)
+        if hour == 0:
+            say("   hour  0: every bridge relayed its meter's baseline reading")
+            continue
+        measured = smb.events.MeasurementRecorded().get_logs(
+            from_block=since, argument_filters={"interval_begin": begin}
+        )
+        for event in measured:
+            meter = by_id[event["args"]["meter_id"]]
+            meter.produced += event["args"]["produced_wh"]
+            meter.consumed += event["args"]["consumed_wh"]
+            meter.hourly[begin] = (event["args"]["produced_wh"], event["args"]["consumed_wh"])
+        if deals.get(begin):
+            receipt = as_keeper.send(exchange.functions.settle_many(deals[begin]))
+            for event in exchange.events.DealSettled().process_receipt(receipt, errors=DISCARD):
+                terms = dict(deals[begin])[event["args"]["deal_id"]]
+                seller, buyer, sold = by_id[terms[3]], by_id[terms[4]], terms[6]
+                seller.delivered_sold += event["args"]["delivered_wh"]
+                buyer.delivered_bought += event["args"]["delivered_wh"]
+                seller.received += event["args"]["payment"]
+                buyer.paid += event["args"]["payment"]
+                settled_deals += 1
+                if event["args"]["delivered_wh"] < sold:
+                    say(
+                        f"   hour {hour:>2}: a cloud over {seller.label.split(',')[0]}'s roof: "
+                        f"{event['args']['delivered_wh']} of {sold} Wh sold delivered, "
+                        "paid pro rata, the rest refunded"
+                    )
+        receipt = as_keeper.send(
+            ob.functions.settle_many(smb.address, [(meter.id, begin) for meter in meters])
+        )
+        settled = ob.events.IntervalSettled().process_receipt(receipt, errors=DISCARD)
+        for meter, event in zip(meters, settled, strict=True):
+            meter.reward += event["args"]["reward"]
+            meter.bill += event["args"]["bill"]
+            meter.feed_in_wh += event["args"]["feed_in_wh"]
+            meter.retail_wh += event["args"]["retail_wh"]
+        if hour % 12 == 0:
+            say(
+                f"   hour {hour:>2}: {hour * len(meters)} readings relayed by the bridges, "
+                f"{settled_deals} deals and {hour * len(meters)} intervals settled so far"
+            )
+    return settled_deals
+
+
+def bridge_summary(meter: DemoMeter) -> str:
+    """One line of what the meter's bridge did, as ``meter-bridge status`` tells it."""
+    summary = meter.site.summary()
+    skipped = ", ".join(f"{n} {why}" for why, n in sorted(summary["skipped"].items()))
+    store = Store(meter.site.store, 3_600)
+    try:
+        last = store.batch(summary["last_reading"][0])
+    finally:
+        store.close()
+    readings = summary["delivered"] + summary["outbox"] + summary["rejected"]
+    return (
+        f"bridge: {summary['telegrams']:,} {meter.protocol} telegrams stored, {readings} hourly "
+        f"readings, {summary['rejected']} rejected, skipped {skipped or 'none'}; "
+        f"last batch {cid_of(last)}"
+    )
+
+
 def run(say=print) -> dict:
     """Runs the scenario; returns the final figures per meter label, for tests."""
     began = time.monotonic()
@@ -262,10 +381,13 @@ def run(say=print) -> dict:
         as_installer = actions.Actor(w3, installer, deployments)
         for meter in meters:
             producing = meter.kind != "consumption"
+            signer = meter.install(Path(folder))
+            # The meter key relays its own readings: the community's relayer pays its gas.
+            send_ether(w3, relayer, signer, ETHER // 10)
             actions.register_meter(
                 as_installer,
                 meter.id,
-                meter.key.address,
+                signer,
                 accounts[meter.owner_index].address,
                 SECTOR,
                 meter.kind,
@@ -274,8 +396,8 @@ def run(say=print) -> dict:
                 "F01050100" if producing else "",
             )
             say(
-                f"   {meter.label:<20} GSRN {meter.gsrn} -> meter id 0x{meter.id.hex()[:12]}…, "
-                f"key {meter.key.address}"
+                f"   {meter.label:<20} {meter.protocol} meter, GSRN {meter.gsrn} -> meter id "
+                f"0x{meter.id.hex()[:12]}…, key {signer} (made on the device, 0.1 ETH for gas)"
             )
 
         tariff = ob.functions.tariff_at(0).call()
@@ -305,75 +427,21 @@ def run(say=print) -> dict:
         deals = trade_tomorrow(say, w3, deployments, accounts, meters, tomorrow, interval)
 
         say(
-            f"\n5. {HOURS} hours of readings and settlements, from "
-            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(start))}"
+            f"\n5. {HOURS} hours of meter readings through the bridges, and settlements, from "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(start))}, {SPEED // 3_600} "
+            "hours a second"
         )
-        as_relayer = actions.Actor(w3, relayer, deployments)
-        as_keeper = actions.Actor(w3, keeper, deployments)
-        by_id = {meter.id: meter for meter in meters}
-        settled_deals = 0
-        for hour in range(HOURS + 1):
-            end = start + hour * interval
-            begin = end - interval
-            if hour:
-                for meter in meters:
-                    meter.step(begin)
-            advance_time(w3, end)
-            batch = [
-                sign_reading(
-                    meter.key,
-                    Reading(
-                        meter.id,
-                        end,
-                        meter.imported,
-                        meter.exported,
-                        keccak(text=f"telegrams {meter.gsrn} {end}"),
-                    ),
-                    conn.chain_id,
-                    smb.address,
-                ).contract_args()
-                for meter in meters
-            ]
-            receipt = as_relayer.send(smb.functions.submit_readings(batch))
-            if hour == 0:
-                continue
-            measured = smb.events.MeasurementRecorded().process_receipt(receipt, errors=DISCARD)
-            for meter, event in zip(meters, measured, strict=True):
-                meter.produced += event["args"]["produced_wh"]
-                meter.consumed += event["args"]["consumed_wh"]
-                meter.hourly[begin] = (event["args"]["produced_wh"], event["args"]["consumed_wh"])
-            if deals.get(begin):
-                receipt = as_keeper.send(exchange.functions.settle_many(deals[begin]))
-                for event in exchange.events.DealSettled().process_receipt(receipt, errors=DISCARD):
-                    terms = dict(deals[begin])[event["args"]["deal_id"]]
-                    seller, buyer, sold = by_id[terms[3]], by_id[terms[4]], terms[6]
-                    seller.delivered_sold += event["args"]["delivered_wh"]
-                    buyer.delivered_bought += event["args"]["delivered_wh"]
-                    seller.received += event["args"]["payment"]
-                    buyer.paid += event["args"]["payment"]
-                    settled_deals += 1
-                    if event["args"]["delivered_wh"] < sold:
-                        say(
-                            f"   hour {hour:>2}: a cloud over {seller.label.split(',')[0]}'s roof: "
-                            f"{event['args']['delivered_wh']} of {sold} Wh sold delivered, "
-                            "paid pro rata, the rest refunded"
-                        )
-            receipt = as_keeper.send(
-                ob.functions.settle_many(smb.address, [(meter.id, begin) for meter in meters])
-            )
-            settled = ob.events.IntervalSettled().process_receipt(receipt, errors=DISCARD)
-            for meter, event in zip(meters, settled, strict=True):
-                meter.reward += event["args"]["reward"]
-                meter.bill += event["args"]["bill"]
-                meter.feed_in_wh += event["args"]["feed_in_wh"]
-                meter.retail_wh += event["args"]["retail_wh"]
-            if hour % 12 == 0:
-                say(
-                    f"   hour {hour:>2}: {len(meters)} readings relayed, {settled_deals} deals "
-                    f"and {hour * len(meters)} intervals settled so far"
-                )
+        deployments_file = Path(folder) / "deployments.json"
+        deployments_file.write_text(json.dumps(deployments))
+        clock = ClockConfig(speed=SPEED, origin=start, origin_wall=time.time() + BOOT_SECONDS)
+        sites = [meter.site for meter in meters]
+        with bridges.running(sites, clock, node.url, deployments_file, every=TELEGRAM_EVERY):
+            settled_deals = hourly_settlements(say, w3, deployments, keeper, meters, deals, start)
+        for meter in meters:
+            say(f"   {meter.label:<20} {bridge_summary(meter)}")
 
         say("\n6. Certificates of origin")
+        as_keeper = actions.Actor(w3, keeper, deployments)
         for meter in producers:
             begins = sorted(begin for begin, (p, _) in meter.hourly.items() if p)
             as_keeper.send(registry.functions.issue_many([meter.id] * len(begins), begins))
@@ -383,24 +451,31 @@ def run(say=print) -> dict:
                 f"   {meter.label:<20} {len(ids)} hourly certificates, "
                 f"{units(meter.issued, 3, 3)} kWh; the Wh sold went through the Exchange's custody"
             )
-        issued = [
-            registry.functions.certificate_id(m.id, b).call()
-            for m in producers
-            for b in m.hourly
-            if m.hourly[b][0]
-        ]
+        hours = [(m, b) for m in producers for b in sorted(m.hourly) if m.hourly[b][0]]
+        issued = [registry.functions.certificate_id(m.id, b).call() for m, b in hours]
         owner = accounts[ben.owner_index].address
         holdings = registry.functions.balanceOfBatch([owner] * len(issued), issued).call()
-        # Ben's certificates came from offers he took: he bought at most his load.
-        claims = [(i, wh, ben.id) for i, wh in zip(issued, holdings, strict=True) if wh]
+        # He bought about his forecast load; the registry lets him retire no more
+        # than each hour's measured consumption, less what is retired against it.
+        room = {
+            b: ben.hourly[b][1] - registry.functions.retired_against(ben.id, b).call()
+            for _, b in hours
+        }
+        claims = []
+        for (_, begin), cert, wh in zip(hours, issued, holdings, strict=True):
+            wh = min(wh, room[begin])
+            if wh:
+                claims.append((cert, wh, ben.id))
+                room[begin] -= wh
         on_delivery = sum(
             registry.functions.claimedBalanceOf(exchange.address, i).call() for i in issued
         )
         as_ben.send(registry.functions.retire_many(claims, b"Ben's household, hourly matched"))
         say(
-            f"   Ben's bids: {units(on_delivery, 3, 3)} kWh retired on delivery; he retires the "
-            f"other {units(sum(wh for _, wh, _ in claims), 3, 3)} kWh he received against his "
-            "consumption of the same hours"
+            f"   Ben's bids: {units(on_delivery, 3, 3)} kWh retired on delivery; of the "
+            f"{units(sum(holdings), 3, 3)} kWh of certificates he received, he retires "
+            f"{units(sum(wh for _, wh, _ in claims), 3, 3)} against his consumption of the "
+            "same hours"
         )
 
         for meter in meters:

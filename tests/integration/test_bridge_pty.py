@@ -5,8 +5,6 @@ import json
 import os
 import select
 import signal
-import subprocess
-import sys
 import threading
 import time
 import tty
@@ -16,8 +14,10 @@ from eth_account import Account
 
 from meter_bridge.config import ClockConfig
 from meter_bridge.simulator import SimulatedMeter, run
-from scripts.anvil import PROJECT_ROOT
+from scripts import bridges
 from scripts.bench_bridge import register_meter
+from scripts.bridges import start_daemon
+from scripts.chain import send_ether
 
 pytestmark = pytest.mark.anvil
 
@@ -65,68 +65,18 @@ def bridge_setup(anvil, anvil_connection, anvil_accounts, tmp_path):
     return meter, start
 
 
-def send_ether(w3, sender, to, value):
-    tx = {
-        "from": sender.address,
-        "to": to,
-        "value": value,
-        "gas": 21_000,
-        "nonce": w3.eth.get_transaction_count(sender.address),
-        "chainId": w3.eth.chain_id,
-        "maxFeePerGas": 10**10,
-        "maxPriorityFeePerGas": 10**9,
-    }
-    w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_raw_transaction(sender.sign_transaction(tx).raw_transaction)
-    )
-
-
 def write_config(tmp_path, anvil, meter, port, protocol, origin, origin_wall):
-    (tmp_path / "bridge.toml").write_text(
-        f"""
-[meter]
-id = "0x{meter.meter_id.hex()}"
-protocol = "{protocol}"
-keystore = "{tmp_path / "meter-key.json"}"
-passphrase_file = "{tmp_path / "passphrase"}"
-
-[serial]
-port = "{port}"
-baudrate = 115200
-
-[chain]
-rpc_url = "{anvil.url}"
-deployments = "{tmp_path / "deployments.json"}"
-confirmations = 1
-poll_seconds = 0.2
-
-[store]
-path = "{tmp_path / "bridge.sqlite"}"
-blobs = "{tmp_path / "blobs"}"
-
-[clock]
-speed = {SPEED}
-origin = {origin}
-origin_wall = {origin_wall}
-"""
-    )
-    return tmp_path / "bridge.toml"
-
-
-def start_daemon(config):
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "meter_bridge.cli",
-            "run",
-            "--config",
-            str(config),
-            "--log-format",
-            "json",
-        ],
-        cwd=PROJECT_ROOT,
-        stderr=subprocess.PIPE,
+    return bridges.write_config(
+        tmp_path / "bridge.toml",
+        meter_id=meter.meter_id,
+        protocol=protocol,
+        port=port,
+        rpc_url=anvil.url,
+        deployments=tmp_path / "deployments.json",
+        keystore=tmp_path / "meter-key.json",
+        passphrase_file=tmp_path / "passphrase",
+        store=tmp_path / "bridge.sqlite",
+        clock=ClockConfig(speed=SPEED, origin=origin, origin_wall=origin_wall),
     )
 
 

@@ -1,11 +1,15 @@
 """The daemon's ingest path and configuration, without a serial port or a chain."""
 
+import time
+import tty
 from pathlib import Path
 
 import pytest
 
 from meter_bridge import config as config_module
+from meter_bridge import profiles, simulator
 from meter_bridge.daemon import Bridge
+from meter_bridge.protocols import SmlDecoder
 from meter_bridge.simulator import SimulatedMeter
 from meter_bridge.store import batch_telegrams
 
@@ -89,3 +93,37 @@ def test_the_example_configuration_documents_every_option():
 def test_bad_configuration_is_explained(data, message):
     with pytest.raises(config_module.ConfigError, match=message.replace("[", r"\[")):
         config_module.parse(data)
+
+
+def test_a_shaded_hour_exports_the_dimmed_sun_and_no_other_hour_changes():
+    noon = T0 + 12 * HOUR
+    clear = SimulatedMeter("dsmr4", peak_w=4_000)
+    cloudy = SimulatedMeter("dsmr4", peak_w=4_000, shade={noon: 15})
+    assert cloudy.flows(noon + HOUR) == clear.flows(noon + HOUR)
+    solar = profiles.solar_wh(4_000, noon)
+    load = profiles.household_wh(noon, 100)
+    assert cloudy.flows(noon) == profiles.net_flows(solar * 15 // 100, load)
+    assert cloudy.flows(noon)[1] < clear.flows(noon)[1]
+
+
+def test_the_simulator_starts_at_its_clock_origin_and_not_before():
+    import os
+
+    leader, follower = os.openpty()
+    tty.setraw(follower)
+    try:
+        # A clock whose origin is still ahead: device time is before it for now.
+        clock = config_module.ClockConfig(speed=3_600, origin=T0, origin_wall=time.time() + 0.05)
+        written = simulator.run(leader, SimulatedMeter("sml"), clock, every=60, count=2)
+        decoder, frames = SmlDecoder(), []
+        while len(frames) < 2:  # both are written: the reads cannot block
+            frames += decoder.feed(os.read(follower, 65_536))
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert written == 2
+    expected = SimulatedMeter("sml")
+    assert [f.import_wh for f in frames] == [
+        sum(expected.registers_at(T0)[0]),
+        sum(expected.registers_at(T0 + 60)[0]),
+    ]
