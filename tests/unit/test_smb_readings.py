@@ -214,8 +214,9 @@ def test_registers_going_backwards_are_rejected(
 
 
 def test_reading_dated_in_the_future_is_rejected(smb, solar_meter, meter_key, sign):
-    end = grid_time(1)
+    end = grid_time(2)  # two boundaries ahead: the block is before end - tolerance at any minute
     advance_to(end - FUTURE_TOLERANCE - 1)
+    assert boa.env.evm.patch.timestamp == end - FUTURE_TOLERANCE - 1
     with boa.reverts("meter: reading dated in the future"):
         submit(smb, sign(meter_key, solar_meter, end, 1_000, 500))
 
