@@ -25,12 +25,18 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error --ignore-scripts
 	@touch $@
 
-setup: $(VENV)/.installed node_modules/.installed  ## install the Python and node dependencies
+# The dApp's script: ethers.js and Chart.js from node_modules, bundled (no CDN).
+DAPP_JS := dapp/static/build/app.js
+$(DAPP_JS): dapp/static/src/app.js node_modules/.installed
+	node_modules/.bin/esbuild $< --bundle --format=esm --minify --target=es2020 --log-level=warning --outfile=$@
+
+setup: $(VENV)/.installed node_modules/.installed $(DAPP_JS)  ## install the Python and node dependencies, build the dApp's script
 
 demo: setup  ## the main job: a local chain, the contracts, a token sale
 	$(PY) -m scripts.demo
 
-test: setup  ## every test: contracts in-process, then against a real anvil
+test: setup  ## every test: contracts in-process, then against a real anvil, the dApp in Chromium
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium > /dev/null)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 chain: setup  ## anvil on 127.0.0.1:8545 in the foreground (its dev accounts are printed)

@@ -1,0 +1,105 @@
+"""The dApp's read-only view of the chain: the deployments file, the index and a
+few contract views. No key is ever loaded here."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from functools import cache
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from web3 import Web3
+
+from dapp.indexer import connect
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(close_db)
+
+
+def db() -> sqlite3.Connection:
+    """The index, one connection per request (the indexer writes it, in WAL mode)."""
+    if "db" not in g:
+        g.db = connect(current_app.config["DATABASE"])
+    return g.db
+
+
+def close_db(exception=None) -> None:
+    connection = g.pop("db", None)
+    if connection is not None:
+        connection.close()
+
+
+def deployments() -> dict:
+    return _deployments(current_app.config["DEPLOYMENTS"])
+
+
+@cache
+def _deployments(path: str) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+@cache
+def _web3(url: str) -> Web3:
+    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 10}))
+
+
+def w3() -> Web3:
+    return _web3(current_app.config["RPC_URL"])
+
+
+def contract(name: str):
+    entry = deployments()["contracts"][name]
+    return w3().eth.contract(address=entry["address"], abi=entry["abi"])
+
+
+def site_info() -> dict:
+    """What the page needs to talk to the wallet: the chain, and each contract's
+    address and ABI."""
+    record = deployments()
+    return {
+        "chain_id": record["chain_id"],
+        "rpc_url": current_app.config["PUBLIC_RPC_URL"],
+        "token": token_info(),
+        "interval_length": interval_length(),
+        "contracts": {
+            name: {"address": entry["address"], "abi": entry["abi"]}
+            for name, entry in record["contracts"].items()
+        },
+    }
+
+
+def index_head() -> dict:
+    row = db().execute("SELECT next_block, head_block, events FROM cursor WHERE id = 1").fetchone()
+    return {
+        "indexed_block": row[0] - 1 if row else None,
+        "events": row[2] if row else 0,
+    }
+
+
+_interval: dict[str, int] = {}
+
+
+def interval_length() -> int:
+    """The SmartMeterBackend's interval (900 or 3600 s), read once."""
+    address = deployments()["contracts"]["SmartMeterBackend"]["address"]
+    if address not in _interval:
+        _interval[address] = contract("SmartMeterBackend").functions.interval_length().call()
+    return _interval[address]
+
+
+_token: dict[str, dict] = {}
+
+
+def token_info() -> dict:
+    """The settlement token's symbol and decimals, read once."""
+    address = deployments()["contracts"]["Wallet"]["address"]
+    if address not in _token:
+        token = contract("Wallet").functions
+        _token[address] = {
+            "address": address,
+            "symbol": token.symbol().call(),
+            "decimals": token.decimals().call(),
+        }
+    return _token[address]

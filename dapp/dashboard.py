@@ -1,0 +1,124 @@
+"""Dashboard: balances, and energy produced, consumed, sold and bought."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request
+
+from dapp import chain
+from dapp.api import address, choice
+
+bp = Blueprint("dashboard", __name__)
+
+PERIODS = ("hour", "day", "week", "month", "year")
+# How far back each period's chart reaches, in its own buckets, from the last measurement.
+SPANS = {"hour": 48, "day": 31, "week": 26, "month": 12, "year": 10}
+WEEK_OFFSET = 4 * 86_400  # 1970-01-01 was a Thursday; weeks begin on Monday
+
+
+def bucket_sql(period: str) -> str:
+    """An SQL expression giving the bucket start (unix seconds) of interval_begin."""
+    if period == "hour":
+        return "interval_begin - interval_begin % 3600"
+    if period == "day":
+        return "interval_begin - interval_begin % 86400"
+    if period == "week":
+        return f"interval_begin - (interval_begin - {WEEK_OFFSET}) % 604800"
+    if period == "month":
+        return "CAST(strftime('%s', interval_begin, 'unixepoch', 'start of month') AS INTEGER)"
+    return "CAST(strftime('%s', interval_begin, 'unixepoch', 'start of year') AS INTEGER)"
+
+
+def meters_of(account: str) -> list[str]:
+    return [
+        row[0]
+        for row in chain.db().execute(
+            "SELECT meter_id FROM meters WHERE owner = ? ORDER BY registered_at", (account,)
+        )
+    ]
+
+
+def energy(meters: list[str], period: str) -> list[dict]:
+    if not meters:
+        return []
+    marks = ",".join("?" * len(meters))
+    db = chain.db()
+    last = db.execute(
+        f"SELECT MAX(interval_begin) FROM measurements WHERE meter_id IN ({marks})", meters
+    ).fetchone()[0]
+    if last is None:
+        return []
+    size = {"hour": 3_600, "day": 86_400, "week": 604_800, "month": 31 * 86_400}
+    since = last - SPANS[period] * size.get(period, 366 * 86_400)
+    rows = db.execute(
+        f"SELECT {bucket_sql(period)} AS bucket, SUM(produced_wh), SUM(consumed_wh) "
+        f"FROM measurements WHERE meter_id IN ({marks}) AND interval_begin > ? "
+        "GROUP BY bucket ORDER BY bucket",
+        [*meters, since],
+    )
+    return [{"start": start, "produced_wh": p, "consumed_wh": c} for start, p, c in rows]
+
+
+def traded(account: str) -> dict:
+    db = chain.db()
+    sold, delivered_sold = db.execute(
+        "SELECT COALESCE(SUM(wh), 0), COALESCE(SUM(delivered_wh), 0) FROM deals WHERE seller = ?",
+        (account,),
+    ).fetchone()
+    bought, delivered_bought = db.execute(
+        "SELECT COALESCE(SUM(wh), 0), COALESCE(SUM(delivered_wh), 0) FROM deals WHERE buyer = ?",
+        (account,),
+    ).fetchone()
+    received = sum(
+        int(row[0])
+        for row in db.execute(
+            "SELECT payment FROM deals WHERE seller = ? AND settled = 1", (account,)
+        )
+    )
+    paid = sum(
+        int(row[0])
+        for row in db.execute(
+            "SELECT payment FROM deals WHERE buyer = ? AND settled = 1", (account,)
+        )
+    )
+    return {
+        "sold_wh": sold,
+        "delivered_sold_wh": delivered_sold,
+        "bought_wh": bought,
+        "delivered_bought_wh": delivered_bought,
+        "received": str(received),
+        "paid": str(paid),
+    }
+
+
+def balances(account: str) -> dict:
+    """Live from the contracts' views (the index may trail by its confirmation depth)."""
+    token = chain.contract("Wallet").functions
+    operator = chain.contract("OperatorBackend").functions
+    exchange = chain.contract("Exchange").functions
+    return {
+        "token": str(token.balanceOf(account).call()),
+        "ledger": str(operator.balance_of(account).call()),
+        "debt": str(operator.debt_of(account).call()),
+        "exchange_credit": str(exchange.credit_of(account).call()),
+    }
+
+
+@bp.get("/api/v1/accounts/<account>/dashboard")
+def api_dashboard(account: str):
+    """Balances, energy per period, and the account's trading totals."""
+    account = address(account)
+    period = choice("period", request.args.get("period"), PERIODS, "day")
+    meters = meters_of(account)
+    return jsonify(
+        account=account,
+        balances=balances(account),
+        meters=meters,
+        period=period,
+        energy=energy(meters, period),
+        traded=traded(account),
+    )
+
+
+@bp.get("/")
+def page():
+    return render_template("dashboard.html", area="dashboard")

@@ -1,0 +1,415 @@
+"""The event indexer: the chain's logs, once, into the dApp's SQLite index.
+
+One process runs it (``python -m dapp.indexer``). It starts at the block of
+the earliest deployment, remembers the next block to read, and reads only
+blocks ``confirmations`` deep, so a reorganisation shallower than that never
+reaches the index. Each batch of blocks and the cursor commit together: a
+killed indexer resumes where its last commit ended, and nothing is counted
+twice. Pages and the API read the index only; they never scan the chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sqlite3
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from eth_utils import event_abi_to_log_topic
+from web3 import Web3
+from web3._utils.events import get_event_data
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = Path(__file__).with_name("schema.sql")
+CONTRACTS = ("SmartMeterBackend", "OperatorBackend", "GGORegistry", "Exchange")
+ZERO = "0x0000000000000000000000000000000000000000"
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """The index database, created if new (WAL: readers never wait for the indexer)."""
+    db = sqlite3.connect(path, timeout=30, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(SCHEMA.read_text())
+    return db
+
+
+def hex32(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+class Indexer:
+    def __init__(
+        self,
+        w3: Web3,
+        deployments: dict,
+        db: sqlite3.Connection,
+        confirmations: int = 2,
+        chunk: int = 2_000,
+    ):
+        self.w3 = w3
+        self.db = db
+        self.confirmations = confirmations
+        self.chunk = chunk
+        self.contracts = {
+            name: deployments["contracts"][name]
+            for name in CONTRACTS
+            if name in deployments["contracts"]
+        }
+        self.by_address = {
+            Web3.to_checksum_address(entry["address"]): name
+            for name, entry in self.contracts.items()
+        }
+        self.events = {}  # (contract, topic) -> event ABI
+        for name, entry in self.contracts.items():
+            for item in entry["abi"]:
+                if item["type"] == "event":
+                    self.events[(name, event_abi_to_log_topic(item))] = item
+        self.start = min(entry.get("block", 0) for entry in self.contracts.values())
+        self.handlers: dict[tuple[str, str], Callable] = {
+            ("SmartMeterBackend", "MeterRegistered"): self._meter_registered,
+            ("SmartMeterBackend", "MeterOwnerChanged"): self._meter_owner,
+            ("SmartMeterBackend", "SignerRotated"): self._signer_rotated,
+            ("SmartMeterBackend", "MeterSuspended"): self._suspended,
+            ("SmartMeterBackend", "MeterResumed"): self._resumed,
+            ("SmartMeterBackend", "BaselineRecorded"): self._baseline,
+            ("SmartMeterBackend", "MeasurementRecorded"): self._measurement,
+            ("OperatorBackend", "IntervalSettled"): self._interval_settled,
+            ("OperatorBackend", "TariffAnnounced"): self._tariff,
+            ("GGORegistry", "CertificateIssued"): self._issued,
+            ("GGORegistry", "TransferSingle"): self._transfer_single,
+            ("GGORegistry", "TransferBatch"): self._transfer_batch,
+            ("GGORegistry", "CertificateRetired"): self._retired,
+            ("GGORegistry", "CertificateRevoked"): self._revoked,
+            ("Exchange", "OrderPlaced"): self._order_placed,
+            ("Exchange", "OrderAmended"): self._order_amended,
+            ("Exchange", "OrderCancelled"): self._order_cancelled,
+            ("Exchange", "DealMade"): self._deal_made,
+            ("Exchange", "DealSettled"): self._deal_settled,
+            ("Exchange", "CertificatesHeld"): self._held,
+            ("Exchange", "CertificatesClaimed"): self._claimed,
+        }
+        self._timestamps: dict[int, int] = {}
+
+    # CURSOR
+
+    def next_block(self) -> int:
+        row = self.db.execute("SELECT next_block FROM cursor WHERE id = 1").fetchone()
+        return row[0] if row else self.start
+
+    def safe_head(self) -> int:
+        """The newest block at least ``confirmations`` deep (the head itself counts one)."""
+        return self.w3.eth.block_number - max(self.confirmations - 1, 0)
+
+    def step(self) -> int:
+        """Indexes up to ``chunk`` confirmed blocks; returns the events indexed."""
+        first = self.next_block()
+        head = self.safe_head()
+        if first > head:
+            return 0
+        last = min(head, first + self.chunk - 1)
+        logs = self.w3.eth.get_logs(
+            {"fromBlock": first, "toBlock": last, "address": list(self.by_address)}
+        )
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            for log in logs:
+                self.apply(log)
+            self.db.execute(
+                "INSERT INTO cursor (id, next_block, head_block, events) VALUES (1, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET next_block = excluded.next_block, "
+                "head_block = excluded.head_block, events = events + excluded.events",
+                (last + 1, head, len(logs)),
+            )
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+        self._timestamps.clear()
+        return len(logs)
+
+    def catch_up(self) -> int:
+        """Indexes every confirmed block; returns the events indexed."""
+        total = 0
+        while self.next_block() <= self.safe_head():
+            total += self.step()
+        return total
+
+    def follow(self, poll: float, stop: Callable[[], bool] = lambda: False) -> None:
+        while not stop():
+            count = self.catch_up()
+            if count:
+                logger.info("indexed %d events, up to block %d", count, self.next_block() - 1)
+            time.sleep(poll)
+
+    # EVENTS
+
+    def apply(self, log) -> None:
+        name = self.by_address.get(Web3.to_checksum_address(log["address"]))
+        abi = self.events.get((name, bytes(log["topics"][0])))
+        if abi is None:
+            return
+        handler = self.handlers.get((name, abi["name"]))
+        if handler is not None:
+            event = get_event_data(self.w3.codec, abi, log)
+            handler(event["args"], log)
+
+    def timestamp(self, block: int) -> int:
+        if block not in self._timestamps:
+            self._timestamps[block] = self.w3.eth.get_block(block)["timestamp"]
+        return self._timestamps[block]
+
+    def _meter_registered(self, args, log) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO meters (meter_id, owner, signer, installer, sector, "
+            "tech_code, fuel_code, capacity_w, kind, registered_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                hex32(args["meter_id"]),
+                args["owner"],
+                args["signer"],
+                args["installer"],
+                args["sector"],
+                args["tech_code"],
+                args["fuel_code"],
+                args["capacity_w"],
+                args["kind"],
+                self.timestamp(log["blockNumber"]),
+            ),
+        )
+
+    def _meter_owner(self, args, log) -> None:
+        self.db.execute(
+            "UPDATE meters SET owner = ? WHERE meter_id = ?",
+            (args["new_owner"], hex32(args["meter_id"])),
+        )
+
+    def _signer_rotated(self, args, log) -> None:
+        self.db.execute(
+            "UPDATE meters SET signer = ? WHERE meter_id = ?",
+            (args["new_signer"], hex32(args["meter_id"])),
+        )
+
+    def _suspended(self, args, log) -> None:
+        self.db.execute(
+            "UPDATE meters SET suspended = 1, status_reason = ? WHERE meter_id = ?",
+            (args["reason"], hex32(args["meter_id"])),
+        )
+
+    def _resumed(self, args, log) -> None:
+        self.db.execute(
+            "UPDATE meters SET suspended = 0, status_reason = ? WHERE meter_id = ?",
+            (args["reason"], hex32(args["meter_id"])),
+        )
+
+    def _baseline(self, args, log) -> None:
+        self.db.execute(
+            "UPDATE meters SET last_end = ?, last_digest = ? WHERE meter_id = ?",
+            (args["interval_end"], hex32(args["data_digest"]), hex32(args["meter_id"])),
+        )
+
+    def _measurement(self, args, log) -> None:
+        meter = hex32(args["meter_id"])
+        digest = hex32(args["data_digest"])
+        self.db.execute(
+            "INSERT OR REPLACE INTO measurements VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                meter,
+                args["interval_begin"],
+                args["interval_end"],
+                args["produced_wh"],
+                args["consumed_wh"],
+                digest,
+            ),
+        )
+        self.db.execute(
+            "UPDATE meters SET last_end = ?, last_digest = ? WHERE meter_id = ?",
+            (args["interval_end"], digest, meter),
+        )
+
+    def _interval_settled(self, args, log) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO settlements VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                hex32(args["meter_id"]),
+                args["interval_begin"],
+                args["account"],
+                args["feed_in_wh"],
+                args["retail_wh"],
+                str(args["reward"]),
+                str(args["bill"]),
+            ),
+        )
+
+    def _tariff(self, args, log) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO tariffs VALUES (?, ?, ?, ?)",
+            (
+                args["index"],
+                str(args["retail_price"]),
+                str(args["feed_in_reward"]),
+                args["effective_from"],
+            ),
+        )
+
+    def _issued(self, args, log) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO certificates (id, meter_id, interval_begin, issued_wh, "
+            "custody_wh) VALUES (?, ?, ?, ?, ?)",
+            (
+                str(args["id"]),
+                hex32(args["meter_id"]),
+                args["interval_begin"],
+                args["issued_wh"],
+                args["custody_wh"],
+            ),
+        )
+
+    def _move(self, sender: str, receiver: str, id: int, wh: int) -> None:
+        for holder, delta in ((sender, -wh), (receiver, wh)):
+            if holder == ZERO:
+                continue
+            self.db.execute(
+                "INSERT INTO holdings (holder, id, wh) VALUES (?, ?, ?) "
+                "ON CONFLICT (holder, id) DO UPDATE SET wh = wh + excluded.wh",
+                (holder, str(id), delta),
+            )
+        self.db.execute("DELETE FROM holdings WHERE wh = 0")
+
+    def _transfer_single(self, args, log) -> None:
+        self._move(args["_from"], args["_to"], args["_id"], args["_value"])
+
+    def _transfer_batch(self, args, log) -> None:
+        for id, wh in zip(args["_ids"], args["_values"], strict=True):
+            self._move(args["_from"], args["_to"], id, wh)
+
+    def _retired(self, args, log) -> None:
+        row = self.db.execute(
+            "SELECT interval_begin FROM certificates WHERE id = ?", (str(args["id"]),)
+        ).fetchone()
+        self.db.execute(
+            "INSERT OR REPLACE INTO retirements VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                log["blockNumber"],
+                log["logIndex"],
+                str(args["id"]),
+                hex32(args["consumption_meter_id"]),
+                args["holder"],
+                row[0] if row else 0,
+                args["wh"],
+            ),
+        )
+
+    def _revoked(self, args, log) -> None:
+        self.db.execute("UPDATE certificates SET revoked = 1 WHERE id = ?", (str(args["id"]),))
+
+    def _order_placed(self, args, log) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO orders (order_id, maker, meter_id, interval_begin, wh, "
+            "price, is_bid, retire) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                args["order_id"],
+                args["maker"],
+                hex32(args["meter_id"]),
+                args["interval_begin"],
+                args["wh"],
+                str(args["price"]),
+                int(args["is_bid"]),
+                int(args["retire"]),
+            ),
+        )
+
+    def _order_amended(self, args, log) -> None:
+        self.db.execute(
+            "UPDATE orders SET wh = ?, price = ?, version = ? WHERE order_id = ?",
+            (args["wh"], str(args["price"]), args["version"], args["order_id"]),
+        )
+
+    def _order_cancelled(self, args, log) -> None:
+        self.db.execute(
+            "UPDATE orders SET status = 'cancelled', wh = 0 WHERE order_id = ?",
+            (args["order_id"],),
+        )
+
+    def _deal_made(self, args, log) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO deals (deal_id, order_id, seller, buyer, seller_meter, "
+            "buyer_meter, interval_begin, wh, price, retire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                args["deal_id"],
+                args["order_id"],
+                args["seller"],
+                args["buyer"],
+                hex32(args["seller_meter"]),
+                hex32(args["buyer_meter"]),
+                args["interval_begin"],
+                args["wh"],
+                str(args["price"]),
+                int(args["retire"]),
+            ),
+        )
+        # A take lowers the order's open Wh, and bumps its version.
+        self.db.execute(
+            "UPDATE orders SET wh = wh - ?, version = version + 1, "
+            "status = CASE WHEN wh - ? = 0 THEN 'filled' ELSE status END WHERE order_id = ?",
+            (args["wh"], args["wh"], args["order_id"]),
+        )
+
+    def _deal_settled(self, args, log) -> None:
+        self.db.execute(
+            "UPDATE deals SET settled = 1, delivered_wh = ?, payment = ?, refund = ?, "
+            "retired_wh = ? WHERE deal_id = ?",
+            (
+                args["delivered_wh"],
+                str(args["payment"]),
+                str(args["refund"]),
+                args["retired_wh"],
+                args["deal_id"],
+            ),
+        )
+
+    def _held(self, args, log) -> None:
+        self.db.execute(
+            "INSERT INTO exchange_held (account, id, wh) VALUES (?, ?, ?) "
+            "ON CONFLICT (account, id) DO UPDATE SET wh = wh + excluded.wh",
+            (args["account"], str(args["id"]), args["wh"]),
+        )
+
+    def _claimed(self, args, log) -> None:
+        self.db.execute(
+            "UPDATE exchange_held SET wh = wh - ? WHERE account = ? AND id = ?",
+            (args["wh"], args["account"], str(args["id"])),
+        )
+        self.db.execute("DELETE FROM exchange_held WHERE wh = 0")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dapp.indexer", description=__doc__)
+    parser.add_argument("--rpc-url", default="http://127.0.0.1:8545")
+    parser.add_argument("--deployments", type=Path, required=True, help="the deployments file")
+    parser.add_argument("--database", type=Path, required=True, help="the index (SQLite)")
+    parser.add_argument("--confirmations", type=int, default=2)
+    parser.add_argument("--poll", type=float, default=1.0, help="seconds between rounds")
+    parser.add_argument("--once", action="store_true", help="catch up, then exit")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    w3 = Web3(Web3.HTTPProvider(args.rpc_url))
+    indexer = Indexer(
+        w3, json.loads(args.deployments.read_text()), connect(args.database), args.confirmations
+    )
+    if args.once:
+        print(f"{indexer.catch_up()} events indexed")
+        return 0
+    with contextlib.suppress(KeyboardInterrupt):
+        indexer.follow(args.poll)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,186 @@
+"""Market: the order book per delivery hour, the account's orders and deals, and
+a pre-flight check of an order before the wallet is asked to sign it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, jsonify, render_template, request
+
+from dapp import chain
+from dapp.api import address, chain_now, choice, meter_id, natural
+
+bp = Blueprint("market", __name__)
+
+ORDER_COLUMNS = (
+    "order_id",
+    "maker",
+    "meter_id",
+    "interval_begin",
+    "wh",
+    "price",
+    "is_bid",
+    "retire",
+    "version",
+    "status",
+)
+DEAL_COLUMNS = (
+    "deal_id",
+    "order_id",
+    "seller",
+    "buyer",
+    "seller_meter",
+    "buyer_meter",
+    "interval_begin",
+    "wh",
+    "price",
+    "retire",
+    "settled",
+    "delivered_wh",
+    "payment",
+    "refund",
+    "retired_wh",
+)
+
+
+def as_order(row) -> dict:
+    order = dict(zip(ORDER_COLUMNS, row, strict=True))
+    order["is_bid"] = bool(order["is_bid"])
+    order["retire"] = bool(order["retire"])
+    return order
+
+
+def as_deal(row) -> dict:
+    deal = dict(zip(DEAL_COLUMNS, row, strict=True))
+    deal["retire"] = bool(deal["retire"])
+    deal["settled"] = bool(deal["settled"])
+    return deal
+
+
+def lead_time() -> int:
+    return chain.contract("Exchange").functions.lead_time().call()
+
+
+@bp.get("/api/v1/orderbook")
+def api_orderbook():
+    """Open orders per delivery hour: one hour with ``begin``, else a summary of every
+    hour from now on that has open orders."""
+    db = chain.db()
+    interval = chain.interval_length()
+    now = chain_now()
+    gate = lead_time()
+    begin = request.args.get("begin")
+    if begin is None:
+        rows = db.execute(
+            "SELECT interval_begin, SUM(is_bid = 0), SUM(is_bid = 1), "
+            "SUM(CASE WHEN is_bid = 0 THEN wh ELSE 0 END), "
+            "SUM(CASE WHEN is_bid = 1 THEN wh ELSE 0 END) FROM orders "
+            "WHERE status = 'open' AND interval_begin >= ? GROUP BY interval_begin "
+            "ORDER BY interval_begin LIMIT 200",
+            (now - now % interval,),
+        )
+        return jsonify(
+            now=now,
+            lead_time=gate,
+            hours=[
+                {
+                    "interval_begin": start,
+                    "offers": offers,
+                    "bids": bids,
+                    "offered_wh": offered,
+                    "bid_wh": bid,
+                    "open": start - gate > now,
+                }
+                for start, offers, bids, offered, bid in rows
+            ],
+        )
+    begin = natural("begin", begin)
+    if begin % interval:
+        abort(400, f"begin must be the start of an interval ({interval} s), got {begin}")
+    rows = [
+        as_order(row)
+        for row in db.execute(
+            f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders "
+            "WHERE interval_begin = ? AND status = 'open'",
+            (begin,),
+        )
+    ]
+    offers = sorted(
+        (o for o in rows if not o["is_bid"]), key=lambda o: (int(o["price"]), o["order_id"])
+    )
+    bids = sorted((o for o in rows if o["is_bid"]), key=lambda o: (-int(o["price"]), o["order_id"]))
+    return jsonify(
+        now=now,
+        interval_begin=begin,
+        gate_closes_at=begin - gate,
+        open=begin - gate > now,
+        offers=offers,
+        bids=bids,
+    )
+
+
+@bp.get("/api/v1/accounts/<account>/orders")
+def api_orders(account: str):
+    account = address(account)
+    rows = chain.db().execute(
+        f"SELECT {', '.join(ORDER_COLUMNS)} FROM orders WHERE maker = ? "
+        "ORDER BY interval_begin DESC, order_id DESC LIMIT 500",
+        (account,),
+    )
+    return jsonify(account=account, orders=[as_order(row) for row in rows])
+
+
+@bp.get("/api/v1/accounts/<account>/deals")
+def api_deals(account: str):
+    """The account's deals, each with the terms ``Exchange.settle`` takes back."""
+    account = address(account)
+    rows = chain.db().execute(
+        f"SELECT {', '.join(DEAL_COLUMNS)} FROM deals WHERE seller = ? OR buyer = ? "
+        "ORDER BY interval_begin DESC, deal_id DESC LIMIT 500",
+        (account, account),
+    )
+    return jsonify(account=account, deals=[as_deal(row) for row in rows])
+
+
+@bp.get("/api/v1/orders/check")
+def api_check_order():
+    """Checks an order before the wallet signs it: the meter exists and belongs to
+    the account, the hour is still open, the amounts are whole and positive. Answers
+    what the bid would escrow."""
+    side = choice("side", request.args.get("side"), ("offer", "bid"), "offer")
+    account = address(request.args.get("account", ""))
+    meter = meter_id(request.args.get("meter", ""))
+    begin = natural("begin", request.args.get("begin"))
+    wh = natural("wh", request.args.get("wh"), minimum=1)
+    price = natural("price", request.args.get("price"), minimum=1)
+    interval = chain.interval_length()
+    if begin % interval:
+        abort(400, f"begin must be the start of an interval ({interval} s), got {begin}")
+    now = chain_now()
+    if begin <= now:
+        abort(400, "that interval is in the past")
+    if begin - lead_time() <= now:
+        abort(400, "the market for that interval has closed (gate closure)")
+    row = (
+        chain.db()
+        .execute("SELECT owner, kind, suspended FROM meters WHERE meter_id = ?", (meter,))
+        .fetchone()
+    )
+    if row is None:
+        abort(404, f"no meter {meter} is registered")
+    owner, kind, suspended = row
+    if owner != account:
+        abort(400, "that meter belongs to another account")
+    if suspended:
+        abort(400, "that meter is suspended")
+    if side == "offer" and not kind & 1:
+        abort(400, "only a producing meter can offer")
+    if side == "bid" and not kind & 2:
+        abort(400, "only a consuming meter can bid")
+    escrow = wh * price if side == "bid" else 0
+    if escrow >= 2**256:
+        abort(400, "wh * price is too large")
+    return jsonify(ok=True, side=side, escrow=str(escrow), gate_closes_at=begin - lead_time())
+
+
+@bp.get("/market")
+def page():
+    return render_template("market.html", area="market")

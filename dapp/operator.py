@@ -1,0 +1,42 @@
+"""Operator: the current and announced tariffs."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template
+
+from dapp import chain
+from dapp.api import chain_now
+
+bp = Blueprint("operator", __name__)
+
+
+@bp.get("/api/v1/tariffs")
+def api_tariffs():
+    """Every tariff, prices in token base units per Wh; the one in force is marked."""
+    now = chain_now()
+    rows = (
+        chain.db()
+        .execute(
+            "SELECT idx, retail_price, feed_in_reward, effective_from FROM tariffs ORDER BY idx"
+        )
+        .fetchall()
+    )
+    current = max((r[0] for r in rows if r[3] <= now), default=None)
+    return jsonify(
+        now=now,
+        tariffs=[
+            {
+                "index": idx,
+                "retail_price": retail,
+                "feed_in_reward": feed_in,
+                "effective_from": since,
+                "state": "current" if idx == current else "announced" if since > now else "past",
+            }
+            for idx, retail, feed_in, since in rows
+        ],
+    )
+
+
+@bp.get("/operator")
+def page():
+    return render_template("operator.html", area="operator")

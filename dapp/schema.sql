@@ -1,0 +1,128 @@
+-- The dApp's index of the chain, written only by the indexer (dapp/indexer.py).
+-- Wh and unix seconds are INTEGER; token amounts can pass 2**63, so they are
+-- TEXT holding a decimal integer, summed in Python.
+
+CREATE TABLE IF NOT EXISTS cursor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    next_block INTEGER NOT NULL,
+    head_block INTEGER NOT NULL DEFAULT 0,
+    events INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE IF NOT EXISTS meters (
+    meter_id TEXT PRIMARY KEY,            -- 0x-hex bytes32
+    owner TEXT NOT NULL,
+    signer TEXT NOT NULL,
+    installer TEXT NOT NULL,
+    sector TEXT NOT NULL,
+    tech_code TEXT NOT NULL,
+    fuel_code TEXT NOT NULL,
+    capacity_w INTEGER NOT NULL,
+    kind INTEGER NOT NULL,                -- 1 production, 2 consumption, 3 both
+    suspended INTEGER NOT NULL DEFAULT 0,
+    status_reason TEXT NOT NULL DEFAULT '',
+    registered_at INTEGER NOT NULL,       -- block timestamp
+    last_end INTEGER,                     -- last reading's interval end
+    last_digest TEXT                      -- its data digest: sha256 of the telegram batch
+);
+CREATE INDEX IF NOT EXISTS meters_owner ON meters (owner);
+
+CREATE TABLE IF NOT EXISTS measurements (
+    meter_id TEXT NOT NULL,
+    interval_begin INTEGER NOT NULL,
+    interval_end INTEGER NOT NULL,
+    produced_wh INTEGER NOT NULL,
+    consumed_wh INTEGER NOT NULL,
+    digest TEXT NOT NULL,
+    PRIMARY KEY (meter_id, interval_begin)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS settlements (
+    meter_id TEXT NOT NULL,
+    interval_begin INTEGER NOT NULL,
+    account TEXT NOT NULL,
+    feed_in_wh INTEGER NOT NULL,
+    retail_wh INTEGER NOT NULL,
+    reward TEXT NOT NULL,
+    bill TEXT NOT NULL,
+    PRIMARY KEY (meter_id, interval_begin)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS orders (
+    order_id INTEGER PRIMARY KEY,
+    maker TEXT NOT NULL,
+    meter_id TEXT NOT NULL,
+    interval_begin INTEGER NOT NULL,
+    wh INTEGER NOT NULL,                  -- open Wh
+    price TEXT NOT NULL,                  -- token base units per Wh
+    is_bid INTEGER NOT NULL,
+    retire INTEGER NOT NULL,
+    version INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL DEFAULT 'open'   -- open, filled, cancelled
+);
+CREATE INDEX IF NOT EXISTS orders_book ON orders (interval_begin, status);
+CREATE INDEX IF NOT EXISTS orders_maker ON orders (maker);
+
+CREATE TABLE IF NOT EXISTS deals (
+    deal_id INTEGER PRIMARY KEY,
+    order_id INTEGER NOT NULL,
+    seller TEXT NOT NULL,
+    buyer TEXT NOT NULL,
+    seller_meter TEXT NOT NULL,
+    buyer_meter TEXT NOT NULL,
+    interval_begin INTEGER NOT NULL,
+    wh INTEGER NOT NULL,
+    price TEXT NOT NULL,
+    retire INTEGER NOT NULL,
+    settled INTEGER NOT NULL DEFAULT 0,
+    delivered_wh INTEGER,
+    payment TEXT,
+    refund TEXT,
+    retired_wh INTEGER
+);
+CREATE INDEX IF NOT EXISTS deals_seller ON deals (seller);
+CREATE INDEX IF NOT EXISTS deals_buyer ON deals (buyer);
+CREATE INDEX IF NOT EXISTS deals_interval ON deals (interval_begin);
+
+CREATE TABLE IF NOT EXISTS certificates (
+    id TEXT PRIMARY KEY,                  -- decimal uint256
+    meter_id TEXT NOT NULL,
+    interval_begin INTEGER NOT NULL,
+    issued_wh INTEGER NOT NULL,
+    custody_wh INTEGER NOT NULL,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE IF NOT EXISTS holdings (
+    holder TEXT NOT NULL,
+    id TEXT NOT NULL,
+    wh INTEGER NOT NULL,
+    PRIMARY KEY (holder, id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS retirements (
+    block INTEGER NOT NULL,
+    log_index INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    consumption_meter_id TEXT NOT NULL,
+    holder TEXT NOT NULL,
+    interval_begin INTEGER NOT NULL,      -- the certificate's hour, also the consumption's
+    wh INTEGER NOT NULL,
+    PRIMARY KEY (block, log_index)
+);
+CREATE INDEX IF NOT EXISTS retirements_meter ON retirements (consumption_meter_id, interval_begin);
+
+CREATE TABLE IF NOT EXISTS tariffs (
+    idx INTEGER PRIMARY KEY,
+    retail_price TEXT NOT NULL,
+    feed_in_reward TEXT NOT NULL,
+    effective_from INTEGER NOT NULL
+);
+
+-- Certificates the Exchange holds for a wallet that refused them (claim_certificates).
+CREATE TABLE IF NOT EXISTS exchange_held (
+    account TEXT NOT NULL,
+    id TEXT NOT NULL,
+    wh INTEGER NOT NULL,
+    PRIMARY KEY (account, id)
+) WITHOUT ROWID;

@@ -1,0 +1,519 @@
+// The OpenKWh dApp in the browser: reads everything from /api/v1, and sends
+// every transaction through the user's own wallet (EIP-1193, found through
+// EIP-6963 discovery) with ethers.js. No key ever reaches the server.
+
+import { BrowserProvider, Contract, formatUnits, getAddress, isAddress, parseUnits } from "ethers";
+import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from "chart.js";
+
+Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
+
+const state = { site: null, account: null, wallet: null, wallets: [] };
+const $ = (selector) => document.querySelector(selector);
+
+// READING
+
+async function api(path) {
+  const response = await fetch(`/api/v1${path}`);
+  const body = await response.json().catch(() => ({ error: response.statusText }));
+  if (!response.ok) throw new Error(body.error || `${response.status}`);
+  return body;
+}
+
+const kwh = (wh) => (Number(wh) / 1000).toLocaleString("en", { maximumFractionDigits: 3 });
+const tokens = (units) => {
+  const { decimals, symbol } = state.site.token;
+  const [whole, part = ""] = formatUnits(BigInt(units), decimals).split(".");
+  return `${BigInt(whole).toLocaleString("en")}.${part.padEnd(4, "0").slice(0, 4)} ${symbol}`;
+};
+const perKwh = (unitsPerWh) => tokens(BigInt(unitsPerWh) * 1000n) + "/kWh";
+const when = (unix) => new Date(unix * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+const short = (hex) => `${hex.slice(0, 8)}…${hex.slice(-4)}`;
+const escape = (text) =>
+  String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+function table(rows, header) {
+  if (!rows.length) return '<p class="muted">Nothing yet.</p>';
+  const head = header.map((h) => `<th>${escape(h)}</th>`).join("");
+  const body = rows.map((row) => `<tr>${row.map((cell) => `<td>${cell}</td>`).join("")}</tr>`).join("");
+  return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
+}
+
+function card(label, value, id = "") {
+  return `<div class="card"${id ? ` id="${id}"` : ""}><span class="label">${escape(label)}</span><span class="value">${escape(value)}</span></div>`;
+}
+
+function notice(message, kind = "info") {
+  const box = $("#notice");
+  box.textContent = message;
+  box.className = `notice ${kind}`;
+  box.hidden = !message;
+}
+
+// THE WALLET
+
+window.addEventListener("eip6963:announceProvider", (event) => {
+  const { info, provider } = event.detail;
+  if (!state.wallets.some((w) => w.info.uuid === info.uuid)) state.wallets.push({ info, provider });
+});
+
+function discover() {
+  window.dispatchEvent(new Event("eip6963:requestProvider"));
+  if (!state.wallets.length && window.ethereum) {
+    state.wallets.push({ info: { name: "browser wallet", uuid: "window.ethereum" }, provider: window.ethereum });
+  }
+  return state.wallets;
+}
+
+async function connect(choice) {
+  const wallets = discover();
+  if (!wallets.length) {
+    notice("No browser wallet found. Install one (MetaMask, Rabby, Frame) and reload.", "error");
+    return;
+  }
+  if (wallets.length > 1 && !choice) {
+    const box = $("#wallets");
+    box.innerHTML = wallets
+      .map((w, i) => `<button type="button" data-wallet="${i}">${escape(w.info.name)}</button>`)
+      .join("");
+    box.hidden = false;
+    return;
+  }
+  const wallet = choice || wallets[0];
+  state.wallet = wallet.provider;
+  const [account] = await state.wallet.request({ method: "eth_requestAccounts" });
+  await switchChain();
+  localStorage.setItem("openkwh.wallet", wallet.info.rdns || wallet.info.uuid);
+  setAccount(account);
+  state.wallet.on?.("accountsChanged", (accounts) => accounts[0] && setAccount(accounts[0]));
+}
+
+async function switchChain() {
+  const chainId = "0x" + state.site.chain_id.toString(16);
+  try {
+    await state.wallet.request({ method: "wallet_switchEthereumChain", params: [{ chainId }] });
+  } catch (error) {
+    if (error.code !== 4902) throw error;
+    await state.wallet.request({
+      method: "wallet_addEthereumChain",
+      params: [{
+        chainId,
+        chainName: `OpenKWh (chain ${state.site.chain_id})`,
+        rpcUrls: [state.site.rpc_url],
+        nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+      }],
+    });
+  }
+}
+
+function setAccount(account) {
+  state.account = getAddress(account);
+  localStorage.setItem("openkwh.account", state.account);
+  $("#account").textContent = short(state.account);
+  $("#connect").textContent = state.wallet ? "Connected" : "Connect wallet";
+  render();
+}
+
+// WRITING
+
+// The contract's reason, in plain words: "exchange: the market for that interval
+// has closed" becomes "The market for that interval has closed."
+export function plainWords(error) {
+  if (error?.code === "ACTION_REJECTED" || error?.info?.error?.code === 4001 || error?.code === 4001) {
+    return "You declined the transaction in your wallet.";
+  }
+  const raw =
+    error?.reason ||
+    error?.revert?.args?.[0] ||
+    error?.info?.error?.data?.message ||
+    error?.info?.error?.message ||
+    error?.shortMessage ||
+    error?.message ||
+    String(error);
+  const reason = raw.replace(/^execution reverted:?\s*/i, "").replace(/^[a-z]+: /, "");
+  return reason.charAt(0).toUpperCase() + reason.slice(1).replace(/\.?$/, ".");
+}
+
+function contract(name, runner) {
+  const { address, abi } = state.site.contracts[name];
+  return new Contract(address, abi, runner);
+}
+
+// Sends one call through the wallet; the list shows it pending, then confirmed or failed.
+async function send(label, name, method, args) {
+  if (!state.wallet) {
+    notice("Connect your wallet first.", "error");
+    return null;
+  }
+  const item = document.createElement("li");
+  item.className = "pending";
+  item.textContent = `${label}: waiting for your wallet…`;
+  $("#transactions").prepend(item);
+  try {
+    await switchChain();
+    const signer = await new BrowserProvider(state.wallet).getSigner();
+    const tx = await contract(name, signer)[method](...args);
+    item.textContent = `${label}: pending (${short(tx.hash)})`;
+    const receipt = await tx.wait();
+    item.className = "confirmed";
+    item.textContent = `${label}: confirmed in block ${receipt.blockNumber}`;
+    setTimeout(render, 1200); // the indexer needs a moment to see it
+    return receipt;
+  } catch (error) {
+    item.className = "failed";
+    item.textContent = `${label}: failed. ${plainWords(error)}`;
+    return null;
+  }
+}
+
+// PAGES
+
+const pages = {
+  async dashboard(account) {
+    const period = localStorage.getItem("openkwh.period") || "day";
+    const data = await api(`/accounts/${account}/dashboard?period=${period}`);
+    const b = data.balances;
+    $("#balances").innerHTML =
+      card("Wallet", tokens(b.token)) +
+      card("Operator ledger", tokens(b.ledger)) +
+      card("Debt", tokens(b.debt)) +
+      card("Exchange credit", tokens(b.exchange_credit));
+    const t = data.traded;
+    $("#traded").innerHTML =
+      card("Sold", `${kwh(t.sold_wh)} kWh`) +
+      card("Delivered", `${kwh(t.delivered_sold_wh)} kWh`) +
+      card("Bought", `${kwh(t.bought_wh)} kWh`) +
+      card("Received", `${kwh(t.delivered_bought_wh)} kWh`);
+    document.querySelectorAll("#periods button").forEach((button) => {
+      button.setAttribute("aria-pressed", button.dataset.period === period);
+      button.onclick = () => {
+        localStorage.setItem("openkwh.period", button.dataset.period);
+        render();
+      };
+    });
+    const labels = data.energy.map((e) =>
+      period === "hour" ? when(e.start).slice(5, 16) : when(e.start).slice(0, period === "year" ? 4 : period === "month" ? 7 : 10));
+    const canvas = $("#energy-chart");
+    Chart.getChart(canvas)?.destroy();
+    new Chart(canvas, {
+      type: "bar",
+      data: {
+        labels,
+        datasets: [
+          { label: "produced, kWh", data: data.energy.map((e) => e.produced_wh / 1000), backgroundColor: "#e0a800" },
+          { label: "consumed, kWh", data: data.energy.map((e) => e.consumed_wh / 1000), backgroundColor: "#2f6fb3" },
+        ],
+      },
+      options: { animation: false, responsive: true },
+    });
+  },
+
+  async meters(account) {
+    const { meters } = await api(`/accounts/${account}/meters`);
+    $("#meters").innerHTML = table(
+      meters.map((m) => [
+        `<code title="${m.meter_id}">${short(m.meter_id)}</code>`,
+        escape(m.kind),
+        `${escape(m.sector)} ${escape(m.tech_code)} ${escape(m.fuel_code)}`,
+        m.capacity_w ? `${(m.capacity_w / 1000).toLocaleString("en")} kW` : "–",
+        m.last_end ? when(m.last_end) : "none yet",
+        m.last_digest ? `<code title="${m.last_digest}">${short(m.last_digest)}</code>` : "–",
+        m.last_cid ? `<code class="cid">${m.last_cid}</code>` : "–",
+        m.suspended ? `<span class="bad">suspended: ${escape(m.status_reason)}</span>` : "active",
+      ]),
+      ["meter", "kind", "sector, technology, fuel", "capacity", "last reading", "data digest", "CID", "state"],
+    );
+  },
+
+  async market(account) {
+    const [{ hours }, { meters }, { orders }, { deals }] = await Promise.all([
+      api("/orderbook"),
+      api(`/accounts/${account}/meters`),
+      api(`/accounts/${account}/orders`),
+      api(`/accounts/${account}/deals`),
+    ]);
+    $("#hours").innerHTML = table(
+      hours.map((h) => [
+        `<a href="#" data-hour="${h.interval_begin}">${when(h.interval_begin)}</a>`,
+        `${h.offers} (${kwh(h.offered_wh)} kWh)`,
+        `${h.bids} (${kwh(h.bid_wh)} kWh)`,
+        h.open ? "open" : "closed",
+      ]),
+      ["hour", "offers", "bids", "market"],
+    );
+    document.querySelectorAll("[data-hour]").forEach((link) => {
+      link.onclick = (event) => {
+        event.preventDefault();
+        showBook(Number(link.dataset.hour), meters);
+      };
+    });
+    const hour = Number(sessionStorage.getItem("openkwh.hour")) || hours[0]?.interval_begin;
+    if (hour) showBook(hour, meters);
+    const form = $("#order-form");
+    form.querySelector(".symbol").textContent = state.site.token.symbol;
+    form.meter.innerHTML = meters
+      .map((m) => `<option value="${m.meter_id}">${short(m.meter_id)} (${escape(m.kind)})</option>`)
+      .join("");
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      placeOrder(form);
+    };
+    $("#orders").innerHTML = table(
+      orders.map((o) => [
+        o.order_id,
+        o.is_bid ? "bid" : "offer",
+        when(o.interval_begin),
+        `${kwh(o.wh)} kWh`,
+        perKwh(o.price),
+        escape(o.status),
+        o.status === "open" ? `<button type="button" data-cancel="${o.order_id}">Cancel</button>` : "",
+      ]),
+      ["order", "side", "hour", "open", "price", "state", ""],
+    );
+    document.querySelectorAll("[data-cancel]").forEach((button) => {
+      button.onclick = () => send(`Cancel order ${button.dataset.cancel}`, "Exchange", "cancel", [BigInt(button.dataset.cancel)]);
+    });
+    const now = (await api("/status")).now;
+    $("#deals").innerHTML = table(
+      deals.map((d) => [
+        d.deal_id,
+        d.seller === state.account ? "sold" : "bought",
+        when(d.interval_begin),
+        `${kwh(d.wh)} kWh`,
+        perKwh(d.price),
+        d.settled
+          ? `settled: ${kwh(d.delivered_wh)} kWh delivered, ${tokens(d.payment)} paid`
+          : d.interval_begin + state.site.interval_length <= now
+            ? `<button type="button" data-settle="${d.deal_id}">Settle</button>`
+            : "awaiting delivery",
+      ]),
+      ["deal", "side", "hour", "energy", "price", "settlement"],
+    );
+    document.querySelectorAll("[data-settle]").forEach((button) => {
+      const d = deals.find((x) => String(x.deal_id) === button.dataset.settle);
+      button.onclick = () =>
+        send(`Settle deal ${d.deal_id}`, "Exchange", "settle", [
+          BigInt(d.deal_id),
+          [BigInt(d.order_id), d.seller, d.buyer, d.seller_meter, d.buyer_meter, BigInt(d.interval_begin), BigInt(d.wh), BigInt(d.price), d.retire],
+        ]);
+    });
+  },
+
+  async certificates(account) {
+    const [data, { meters }] = await Promise.all([
+      api(`/accounts/${account}/certificates`),
+      api(`/accounts/${account}/meters`),
+    ]);
+    const consuming = meters.filter((m) => m.kind !== "production");
+    const options = consuming.map((m) => `<option value="${m.meter_id}">${short(m.meter_id)}</option>`).join("");
+    $("#held").innerHTML = table(
+      data.held.map((c) => [
+        `<code title="${c.id}">${short(BigInt(c.id).toString(16).padStart(64, "0"))}</code>`,
+        when(c.interval_begin),
+        `<code title="${c.meter_id}">${short(c.meter_id)}</code>`,
+        `${c.wh.toLocaleString("en")} Wh`,
+        c.revoked
+          ? '<span class="bad">revoked</span>'
+          : `<form class="inline" data-cert="${c.id}">
+               <input name="wh" value="${c.wh}" size="7" aria-label="Wh">
+               <select name="meter" aria-label="against meter">${options}</select>
+               <button name="retire" type="submit">Retire</button>
+               <input name="to" placeholder="0x… recipient" size="14" aria-label="recipient">
+               <button name="transfer" type="submit">Transfer</button>
+             </form>`,
+      ]),
+      ["certificate", "hour", "produced by", "held", "retire against my meter, or transfer (part: a split)"],
+    );
+    document.querySelectorAll("form[data-cert]").forEach((form) => {
+      form.onsubmit = (event) => {
+        event.preventDefault();
+        const id = BigInt(form.dataset.cert);
+        const wh = form.wh.value.trim();
+        if (!/^[0-9]+$/.test(wh) || BigInt(wh) === 0n) return notice("Wh must be a whole number above zero.", "error");
+        if (event.submitter?.name === "transfer") {
+          const to = form.to.value.trim();
+          if (!isAddress(to)) return notice(`${to || "The recipient"} is not an Ethereum address.`, "error");
+          return send(`Transfer ${wh} Wh`, "GGORegistry", "safeTransferFrom", [state.account, to, id, BigInt(wh), "0x"]);
+        }
+        if (!form.meter.value) return notice("You have no consuming meter to retire against.", "error");
+        return send(`Retire ${wh} Wh`, "GGORegistry", "retire", [id, BigInt(wh), form.meter.value, "0x"]);
+      };
+    });
+    $("#claimable").innerHTML = table(
+      data.claimable.map((c) => [
+        `<code>${short(BigInt(c.id).toString(16).padStart(64, "0"))}</code>`,
+        `${c.wh.toLocaleString("en")} Wh`,
+        `<button type="button" data-claim="${c.id}">Claim</button>`,
+      ]),
+      ["certificate", "held for you", ""],
+    );
+    document.querySelectorAll("[data-claim]").forEach((button) => {
+      button.onclick = () => send("Claim certificates", "Exchange", "claim_certificates", [BigInt(button.dataset.claim), state.account]);
+    });
+    $("#retired").innerHTML = table(
+      data.retired.map((r) => [
+        `<code>${short(BigInt(r.id).toString(16).padStart(64, "0"))}</code>`,
+        when(r.interval_begin),
+        `<code>${short(r.consumption_meter_id)}</code>`,
+        `${r.wh.toLocaleString("en")} Wh`,
+      ]),
+      ["certificate", "hour", "against meter", "retired"],
+    );
+  },
+
+  async operator() {
+    const { tariffs } = await api("/tariffs");
+    $("#tariffs").innerHTML = table(
+      tariffs.map((t) => [t.index, perKwh(t.retail_price), perKwh(t.feed_in_reward), when(t.effective_from), escape(t.state)]),
+      ["tariff", "retail price", "feed-in reward", "from", "state"],
+    );
+  },
+
+  async emissions(account) {
+    const form = $("#factors");
+    const query = new URLSearchParams();
+    for (const name of ["location", "residual"]) if (form[name].value.trim()) query.set(name, form[name].value.trim());
+    const suffix = query.toString() ? `?${query}` : "";
+    const data = await api(`/accounts/${account}/emissions${suffix}`);
+    const kg = (grams) => `${(Number(grams) / 1000).toLocaleString("en", { maximumFractionDigits: 3 })} kg CO₂e`;
+    $("#emissions").innerHTML =
+      card("Consumption", `${kwh(data.consumed_wh)} kWh`) +
+      card("Location-based", kg(data.location_based_g), "location-based") +
+      card("Market-based", kg(data.market_based_g), "market-based") +
+      card("Hourly-matched", `${data.hourly_matched_percent} %`, "matched");
+    const [sector, factors] = Object.entries(data.factors)[0] || [];
+    if (sector) {
+      form.location.placeholder = factors.location_g_per_kwh;
+      form.residual.placeholder = factors.residual_mix_g_per_kwh;
+      $("#factor-source").textContent = `${sector}, ${factors.year}: ${factors.source}`;
+    }
+    $("#csv").href = `/api/v1/accounts/${account}/emissions.csv${suffix}`;
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      render();
+    };
+  },
+};
+
+async function showBook(hour, meters) {
+  sessionStorage.setItem("openkwh.hour", hour);
+  const book = await api(`/orderbook?begin=${hour}`);
+  $("#book-title").textContent = `Order book, ${when(hour)} (${book.open ? "open until " + when(book.gate_closes_at) : "closed"})`;
+  const mine = meters.map((m) => `<option value="${m.meter_id}">${short(m.meter_id)}</option>`).join("");
+  const row = (o) => [
+    o.order_id,
+    o.is_bid ? "bid" : "offer",
+    `${kwh(o.wh)} kWh`,
+    perKwh(o.price),
+    o.maker === state.account || !book.open
+      ? ""
+      : `<form class="inline" data-take="${o.order_id}">
+           <input name="wh" value="${o.wh}" size="7" aria-label="Wh to take">
+           <select name="meter" aria-label="my meter">${mine}</select>
+           <button type="submit">Take</button>
+         </form>`,
+  ];
+  $("#book").innerHTML = table([...book.offers, ...book.bids].map(row), ["order", "side", "open", "price", ""]);
+  document.querySelectorAll("form[data-take]").forEach((form) => {
+    const order = [...book.offers, ...book.bids].find((o) => String(o.order_id) === form.dataset.take);
+    form.onsubmit = async (event) => {
+      event.preventDefault();
+      const wh = form.wh.value.trim();
+      if (!/^[0-9]+$/.test(wh) || BigInt(wh) === 0n) return notice("Wh must be a whole number above zero.", "error");
+      if (!order.is_bid) await ensureAllowance(BigInt(wh) * BigInt(order.price));
+      return send(`Take ${wh} Wh of order ${order.order_id}`, "Exchange", "take", [
+        BigInt(order.order_id), BigInt(wh), BigInt(order.price), BigInt(order.version), form.meter.value,
+      ]);
+    };
+  });
+}
+
+// A price per kWh in tokens, as base units per Wh: exact, or an error.
+export function unitsPerWh(text, decimals) {
+  let units;
+  try {
+    units = parseUnits(text.trim(), decimals);
+  } catch {
+    throw new Error(`${text || "The price"} is not a number.`);
+  }
+  if (units <= 0n) throw new Error("The price must be above zero.");
+  if (units % 1000n) throw new Error("The price per kWh must be a whole number of base units per Wh.");
+  return units / 1000n;
+}
+
+async function ensureAllowance(amount) {
+  const token = contract("Wallet", new BrowserProvider(state.wallet));
+  const spender = state.site.contracts.Exchange.address;
+  if ((await token.allowance(state.account, spender)) < amount) {
+    await send("Allow the Exchange to take the payment", "Wallet", "approve", [spender, amount]);
+  }
+}
+
+async function placeOrder(form) {
+  const side = form.side.value;
+  const wh = form.wh.value.trim();
+  let price;
+  try {
+    price = unitsPerWh(form.price.value, state.site.token.decimals);
+  } catch (error) {
+    return notice(error.message, "error");
+  }
+  if (!form.begin.value) return notice("Pick the delivery hour.", "error");
+  const begin = Date.parse(form.begin.value + ":00Z") / 1000;
+  const query = new URLSearchParams({ side, account: state.account, meter: form.meter.value, begin, wh, price });
+  try {
+    await api(`/orders/check?${query}`);
+  } catch (error) {
+    return notice(error.message.charAt(0).toUpperCase() + error.message.slice(1) + ".", "error");
+  }
+  notice("");
+  if (side === "offer") {
+    return send(`Offer ${wh} Wh`, "Exchange", "offer", [form.meter.value, BigInt(begin), BigInt(wh), price]);
+  }
+  await ensureAllowance(BigInt(wh) * price);
+  return send(`Bid ${wh} Wh`, "Exchange", "bid", [form.meter.value, BigInt(begin), BigInt(wh), price, form.retire.checked]);
+}
+
+async function render() {
+  const page = document.body.dataset.page;
+  try {
+    const status = await api("/status");
+    $("#status").textContent = `chain ${status.chain_id} · indexed to block ${status.indexed_block ?? "–"} · chain time ${when(status.now)}`;
+    if (!state.account) {
+      notice("Connect your wallet to see your meters, orders and certificates.");
+      if (page === "operator") await pages.operator();
+      return;
+    }
+    if ($("#notice").classList.contains("info")) notice("");
+    await pages[page](state.account);
+    document.body.dataset.ready = "true";
+  } catch (error) {
+    notice(error.message, "error");
+  }
+}
+
+async function start() {
+  state.site = await api("/site");
+  $("#connect").onclick = () => connect().catch((error) => notice(plainWords(error), "error"));
+  $("#wallets").onclick = (event) => {
+    const index = event.target.dataset.wallet;
+    if (index !== undefined) {
+      $("#wallets").hidden = true;
+      connect(state.wallets[Number(index)]).catch((error) => notice(plainWords(error), "error"));
+    }
+  };
+  // A wallet connected before answers eth_accounts without asking the user again.
+  const remembered = localStorage.getItem("openkwh.wallet");
+  const known = discover().find((w) => (w.info.rdns || w.info.uuid) === remembered);
+  if (known) {
+    const [account] = await known.provider.request({ method: "eth_accounts" }).catch(() => []);
+    if (account) {
+      state.wallet = known.provider;
+      return setAccount(account);
+    }
+  }
+  const viewAs = new URLSearchParams(location.search).get("account") || localStorage.getItem("openkwh.account");
+  if (viewAs && isAddress(viewAs)) setAccount(viewAs);
+  else render();
+}
+
+start();

@@ -1,0 +1,173 @@
+"""A small energy community on a real anvil node, indexed, for the dApp's tests.
+
+Anna has a rooftop-solar meter, Ben a household meter. Anna offered an hour,
+Ben took most of it; the hour was metered, settled with the Exchange and the
+operator; Ben retired part of the certificate he received. Two more offers of
+Anna's stand in the book: one for an hour whose gate has closed, one open.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from web3 import Web3
+from web3.logs import DISCARD
+
+from dapp import create_app
+from dapp.indexer import Indexer, connect
+from meter_bridge.signing import Reading, sign_reading
+from scripts import actions
+from scripts.anvil import dev_accounts, run_anvil
+from scripts.bench import certified_installer, register_solar_and_home
+from scripts.chain import advance_time, transact
+from scripts.deploy import deploy_all
+from scripts.network import connected
+
+HOUR = 3_600
+PRICE = 15 * 10**13  # token base units per Wh: 0.15 tokens per kWh
+SOLD_WH = 1_500
+RETIRED_WH = 1_000
+ETHER = 10**18
+
+
+@dataclass
+class World:
+    url: str
+    w3: Web3
+    deployments: dict
+    deployments_file: str
+    database: str
+    anna: LocalAccount
+    ben: LocalAccount
+    keeper: LocalAccount
+    keys: dict  # meter label -> signer key
+    solar: bytes
+    home: bytes
+    begin: int  # the traded hour
+    registers: dict  # meter label -> (import Wh, export Wh) last signed
+    last_end: int
+
+    def contract(self, name: str):
+        return actions.Actor(self.w3, self.keeper, self.deployments).contract(name)
+
+    def index(self) -> int:
+        db = connect(self.database)
+        try:
+            return Indexer(self.w3, self.deployments, db, confirmations=1).catch_up()
+        finally:
+            db.close()
+
+    def meter_readings(self, end: int, flows: dict) -> None:
+        """Moves anvil to ``end`` and submits both meters' readings at ``end``, their
+        registers moved by ``flows`` (label -> (import Wh, export Wh))."""
+        if self.w3.eth.get_block("latest")["timestamp"] < end:
+            advance_time(self.w3, end)
+        smb = self.contract("SmartMeterBackend")
+        batch = []
+        for label, meter in (("solar", self.solar), ("home", self.home)):
+            imported, exported = self.registers[label]
+            imported += flows[label][0]
+            exported += flows[label][1]
+            self.registers[label] = (imported, exported)
+            batch.append(
+                sign_reading(
+                    self.keys[label],
+                    Reading(meter, end, imported, exported, keccak(text=f"{label} {end}")),
+                    self.w3.eth.chain_id,
+                    smb.address,
+                ).contract_args()
+            )
+        transact(self.w3, self.keeper, smb.functions.submit_readings(batch))
+        self.last_end = end
+
+
+def build_world(url: str, folder) -> World:
+    accounts = dev_accounts(10)
+    admin, anna, ben, body, installer, keeper = (accounts[i] for i in (0, 1, 2, 4, 5, 8))
+    keys = {"solar": accounts[6], "home": accounts[7]}
+    with connected("anvil", url=url) as conn:
+        deployments = deploy_all(conn, folder)
+    w3 = Web3(Web3.HTTPProvider(url))
+    as_admin = actions.Actor(w3, admin, deployments)
+    solar, home = keccak(text="dapp-solar"), keccak(text="dapp-home")
+    register_solar_and_home(
+        certified_installer(as_admin, body, installer),
+        {"solar": solar, "home": home},
+        {label: key.address for label, key in keys.items()},
+        anna.address,
+        ben.address,
+    )
+    actions.fund_treasury(as_admin, 100 * ETHER)
+    token, exchange = as_admin.contract("Wallet"), as_admin.contract("Exchange")
+    registry, ob = as_admin.contract("GGORegistry"), as_admin.contract("OperatorBackend")
+    transact(w3, ben, token.functions.buyTokens(), value=ETHER // 10)
+    transact(w3, ben, token.functions.approve(exchange.address, 2**256 - 1))
+    transact(w3, ben, token.functions.approve(ob.address, 10 * ETHER))
+    transact(w3, ben, ob.functions.deposit(5 * ETHER))
+
+    now = w3.eth.get_block("latest")["timestamp"]
+    begin = now - now % HOUR + 3 * HOUR
+    world = World(
+        url,
+        w3,
+        deployments,
+        str(folder / "anvil.json"),
+        str(folder / "index.sqlite"),
+        anna,
+        ben,
+        keeper,
+        keys,
+        solar,
+        home,
+        begin,
+        {"solar": (0, 0), "home": (0, 0)},
+        0,
+    )
+    (folder / "anvil.json").write_text(json.dumps(deployments))
+    receipts = [
+        transact(w3, anna, exchange.functions.offer(solar, b, 2_000, PRICE))
+        for b in (begin, begin + HOUR, begin + 6 * HOUR)
+    ]
+    (placed, *_) = exchange.events.OrderPlaced().process_receipt(receipts[0], errors=DISCARD)
+    receipt = transact(
+        w3, ben, exchange.functions.take(placed["args"]["order_id"], SOLD_WH, PRICE, 0, home)
+    )
+    (deal,) = exchange.events.DealMade().process_receipt(receipt, errors=DISCARD)
+
+    world.meter_readings(begin, {"solar": (0, 0), "home": (0, 0)})  # baselines
+    world.meter_readings(begin + HOUR, {"solar": (300, 3_100), "home": (2_400, 0)})
+    transact(w3, keeper, exchange.functions.settle_many([actions.settlement(deal)]))
+    smb = world.contract("SmartMeterBackend")
+    transact(w3, keeper, ob.functions.settle_many(smb.address, [(solar, begin), (home, begin)]))
+    certificate = registry.functions.certificate_id(solar, begin).call()
+    transact(w3, ben, registry.functions.retire(certificate, RETIRED_WH, home, b"dapp test"))
+    return world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    with run_anvil() as node:
+        world = build_world(node.url, tmp_path_factory.mktemp("world"))
+        world.index()
+        yield world
+
+
+@pytest.fixture(scope="module")
+def app(world):
+    return create_app(
+        {
+            "TESTING": True,
+            "RPC_URL": world.url,
+            "DEPLOYMENTS": world.deployments_file,
+            "DATABASE": world.database,
+        }
+    )
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()

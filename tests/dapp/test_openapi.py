@@ -1,0 +1,55 @@
+"""schemathesis against the OpenAPI document: generated requests, valid and
+invalid, to every route; none may end in a server error.
+
+schemathesis's own pytest plugin does not load under pytest 9, so each
+operation's hypothesis strategy is driven here directly.
+"""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+
+from dapp.openapi import document
+
+pytestmark = pytest.mark.anvil
+
+PATHS = list(document("")["paths"])
+# Invalid input only exists where there is input.
+CASES = [(path, schemathesis.GenerationMode.POSITIVE) for path in PATHS] + [
+    (path, schemathesis.GenerationMode.NEGATIVE)
+    for path, item in document("")["paths"].items()
+    if item["get"]["parameters"]
+]
+
+
+@pytest.fixture(scope="module")
+def api_schema(app):
+    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+
+
+def test_the_document_is_valid_openapi_and_lists_every_api_route(api_schema, app):
+    routes = {
+        rule.rule.replace("<", "{").replace(">", "}")
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/") and rule.rule != "/api/v1/openapi.json"
+    }
+    assert routes == set(PATHS)
+    assert len(list(api_schema.get_all_operations())) == len(PATHS)
+
+
+@pytest.mark.parametrize(("path", "mode"), CASES)
+def test_no_generated_request_gets_a_server_error(api_schema, path, mode):
+    operation = api_schema[path]["GET"]
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=25,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    def run(case):
+        case.call_and_validate(checks=[not_a_server_error])
+
+    run()
