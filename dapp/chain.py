@@ -15,13 +15,17 @@ from dapp.indexer import connect
 
 
 def init_app(app: Flask) -> None:
+    # The schema exists before the first request, even before the indexer's first round.
+    connect(app.config["DATABASE"]).close()
     app.teardown_appcontext(close_db)
 
 
 def db() -> sqlite3.Connection:
-    """The index, one connection per request (the indexer writes it, in WAL mode)."""
+    """The index, one read-only connection per request (the indexer writes it, in WAL
+    mode, so reading never waits for it)."""
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
+        path = Path(current_app.config["DATABASE"]).resolve()
+        g.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     return g.db
 
 

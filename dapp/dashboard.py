@@ -91,15 +91,22 @@ def traded(account: str) -> dict:
 
 
 def balances(account: str) -> dict:
-    """Live from the contracts' views (the index may trail by its confirmation depth)."""
+    """Live from the contracts' views (the index may trail by its confirmation depth),
+    in one JSON-RPC batch: one round trip to the node."""
     token = chain.contract("Wallet").functions
     operator = chain.contract("OperatorBackend").functions
     exchange = chain.contract("Exchange").functions
+    with chain.w3().batch_requests() as batch:
+        batch.add(token.balanceOf(account))
+        batch.add(operator.balance_of(account))
+        batch.add(operator.debt_of(account))
+        batch.add(exchange.credit_of(account))
+        token_balance, ledger, debt, credit = batch.execute()
     return {
-        "token": str(token.balanceOf(account).call()),
-        "ledger": str(operator.balance_of(account).call()),
-        "debt": str(operator.debt_of(account).call()),
-        "exchange_credit": str(exchange.credit_of(account).call()),
+        "token": str(token_balance),
+        "ledger": str(ledger),
+        "debt": str(debt),
+        "exchange_credit": str(credit),
     }
 
 

@@ -9,6 +9,7 @@ value is exact; ``shade`` dims the sun in chosen hours (a passing cloud). It kee
 from __future__ import annotations
 
 import os
+import select
 import threading
 from dataclasses import dataclass, field
 
@@ -96,10 +97,25 @@ def run(
         if now < due:
             stop.wait((due - now) / clock.speed)
             continue
-        data = meter.telegram(due, written)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        if not _write(fd, meter.telegram(due, written), stop):
+            break
         written += 1
         due += every
     return written
+
+
+def _write(fd: int, data: bytes, stop: threading.Event) -> bool:
+    """Writes all of ``data``, waiting while the line is full (nobody reads it: the
+    bridge is down), but never past ``stop``; True when all was written."""
+    os.set_blocking(fd, False)
+    view = memoryview(data)
+    while view:
+        if stop.is_set():
+            return False
+        _, writable, _ = select.select([], [fd], [], 0.2)
+        if writable:
+            try:
+                view = view[os.write(fd, view) :]
+            except BlockingIOError:
+                continue
+    return True

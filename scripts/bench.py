@@ -769,6 +769,12 @@ def main(argv: list[str] | None = None) -> int:
         default=PROJECT_ROOT / "bench" / "bridge.json",
         help="where to write the meter bridge's figures",
     )
+    parser.add_argument(
+        "--dapp-out",
+        type=Path,
+        default=PROJECT_ROOT / "bench" / "dapp.json",
+        help="where to write the dApp's figures",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     gas = run(args.out)
@@ -794,6 +800,13 @@ def main(argv: list[str] | None = None) -> int:
     print("\nMeter bridge on this machine (timings vary from run to run):\n")
     print(bench_bridge.format_figures(figures))
     print(f"\nwritten to {args.bridge_out}")
+
+    from scripts import bench_dapp
+
+    figures = bench_dapp.measure(args.dapp_out)
+    print("\nThe dApp on this machine (timings vary from run to run):\n")
+    print(bench_bridge.format_figures(figures, bench_dapp.TARGETS))
+    print(f"\nwritten to {args.dapp_out}")
     return 0
 
 

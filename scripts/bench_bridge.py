@@ -242,10 +242,11 @@ TARGETS = {
 }
 
 
-def format_figures(figures: dict) -> str:
+def format_figures(figures: dict, targets: dict = TARGETS) -> str:
+    """One line per figure, with its target and whether it was met."""
     lines = []
     for key, value in figures.items():
-        target = TARGETS.get(key)
+        target = targets.get(key)
         verdict = ""
         if target:
             sign, bar = target

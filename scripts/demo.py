@@ -18,6 +18,10 @@ the measurements and then every meter's interval with the operator, which
 rewards and bills only what was not traded. A cloud over Carl's roof makes
 him deliver less than he sold in one hour: that deal is paid pro rata. Tables
 show, per meter, the energy, the money and the certificates.
+
+Then the dApp is served on the demo's chain (an indexer process, waitress on
+127.0.0.1:5000) until Ctrl-C; with --headless or DEMO_HEADLESS=1 the demo
+exits after the scenario instead.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -60,6 +66,7 @@ SPEED = 7_200  # device seconds per second: two hours a second
 TELEGRAM_EVERY = 60  # device seconds between the simulated meters' telegrams
 BOOT_SECONDS = 4  # the meters' clock starts once the bridges are up
 READING_TIMEOUT = 60  # seconds to wait for an hour's readings before giving up
+DAPP_PORT = 5000
 
 
 @dataclass
@@ -334,8 +341,9 @@ def bridge_summary(meter: DemoMeter) -> str:
     )
 
 
-def run(say=print) -> dict:
-    """Runs the scenario; returns the final figures per meter label, for tests."""
+def run(say=print, serve: bool = False, port: int = DAPP_PORT) -> dict:
+    """Runs the scenario; returns the final figures per meter label, for tests. With
+    ``serve``, then serves the dApp on the demo's chain until Ctrl-C."""
     began = time.monotonic()
     accounts = dev_accounts(8)
     operator, body, installer, relayer, keeper = (accounts[i] for i in (0, 4, 5, 6, 7))
@@ -500,7 +508,50 @@ def run(say=print) -> dict:
             f"{HOURS * len(meters)} measurements and {settled_deals} deals settled"
         )
         say(f"\ndone in {time.monotonic() - began:.1f} s")
+        if serve:
+            serve_dapp(say, node.url, deployments_file, Path(folder), accounts, meters, port)
     return figures
+
+
+def serve_dapp(say, rpc_url, deployments_file, folder, accounts, meters, port) -> None:
+    """The dApp on the demo's chain: the indexer as its own process, catching up
+    first, then following; the app under waitress on loopback, until Ctrl-C."""
+    from waitress import create_server
+
+    from dapp import create_app
+
+    database = folder / "dapp-index.sqlite"
+    indexer = [sys.executable, "-m", "dapp.indexer", "--rpc-url", rpc_url]
+    indexer += ["--deployments", str(deployments_file), "--database", str(database)]
+    indexer += ["--confirmations", "1"]
+    subprocess.run([*indexer, "--once"], check=True, stdout=subprocess.DEVNULL)
+    with (folder / "indexer.log").open("ab") as log:
+        follower = subprocess.Popen(indexer, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        app = create_app(
+            {"RPC_URL": rpc_url, "DEPLOYMENTS": str(deployments_file), "DATABASE": str(database)}
+        )
+        server = create_server(app, host="127.0.0.1", port=port)
+        chain_id = json.loads(deployments_file.read_text())["chain_id"]
+        say(f"\nThe dApp is at http://127.0.0.1:{server.effective_port} with the demo's data.")
+        say(
+            f"Connect a browser wallet: add the network with chain id {chain_id} and RPC URL "
+            f"{rpc_url} (the page offers to add it), then import a demo account's key:"
+        )
+        for meter in meters:
+            account = accounts[meter.owner_index]
+            say(
+                f"   {meter.label:<20} {account.address}  key 0x{account.key.hex().removeprefix('0x')}"
+            )
+        say("These are anvil's public development keys: never use them elsewhere. Ctrl-C stops.")
+        try:
+            server.run()  # returns on Ctrl-C: waitress handles the KeyboardInterrupt
+        except KeyboardInterrupt:
+            pass
+        finally:
+            say("\nstopping: the dApp, the indexer, the chain")
+            server.close()
+            follower.terminate()
+            follower.wait(timeout=10)
 
 
 def report(say, meters, ob, accounts, symbol, decimals) -> dict:
@@ -615,9 +666,16 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.parse_args(argv)
+    parser.add_argument(
+        "--headless",
+        action="store_true",
+        default=os.environ.get("DEMO_HEADLESS") == "1",
+        help="run the scenario and exit, without serving the dApp (also DEMO_HEADLESS=1)",
+    )
+    parser.add_argument("--port", type=int, default=DAPP_PORT, help="the dApp's port on loopback")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    run()
+    run(serve=not args.headless, port=args.port)
     return 0
 
 

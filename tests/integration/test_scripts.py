@@ -1,8 +1,13 @@
 """`make demo` and `make bench` end to end, each on its own anvil node."""
 
 import json
+import os
+import re
+import signal
+import threading
 
 import pytest
+import requests
 
 from scripts import bench, demo
 
@@ -41,9 +46,33 @@ KEYS = {
 }
 
 
-def test_demo_trades_a_day_and_settles_it_from_the_meters():
-    lines = []
-    figures = demo.run(say=lines.append)
+def test_demo_trades_a_day_settles_it_from_the_meters_and_serves_the_dapp():
+    lines, answers = [], {}
+
+    def visit_then_ctrl_c():
+        """What a user does once the demo says the dApp is up; then Ctrl-C."""
+        try:
+            (announced,) = [line for line in lines if "The dApp is at" in line]
+            (url,) = re.findall(r"http://127\.0\.0\.1:\d+", announced)
+            ben = demo.dev_accounts(3)[2].address
+            answers["status"] = requests.get(f"{url}/api/v1/status", timeout=10).json()
+            answers["page"] = requests.get(f"{url}/market", timeout=10).status_code
+            answers["emissions"] = requests.get(
+                f"{url}/api/v1/accounts/{ben}/emissions", timeout=10
+            ).json()
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def say(line: str) -> None:
+        lines.append(line)
+        if "Ctrl-C stops" in line:
+            threading.Thread(target=visit_then_ctrl_c).start()
+
+    figures = demo.run(say=say, serve=True, port=0)
+    assert answers["page"] == 200
+    assert answers["status"]["events"] > 144  # the indexer saw every measurement
+    assert answers["emissions"]["consumed_wh"] == figures[demo.community()[1].label]["consumed_wh"]
+    assert "\nstopping: the dApp, the indexer, the chain" in lines
     anna, ben, carl = (figures[m.label] for m in demo.community())
     retail, feed_in = 3 * 10**14, 8 * 10**13  # moccasin.toml's tariff
     assert ben["produced_wh"] == 0
@@ -103,5 +132,20 @@ def test_bridge_bench_writes_the_keys_the_issue_names(tmp_path):
         "readings_signed_per_s",
         "readings_relayed_per_s",
         "rss_mb_after_10000_telegrams",
+    }
+    assert all(value > 0 for value in figures.values())
+
+
+def test_dapp_bench_writes_the_keys_the_issue_names(tmp_path):
+    from scripts import bench_dapp
+
+    out = tmp_path / "dapp.json"
+    figures = bench_dapp.measure(out, meters=3, hours=48)  # the real run: 100 x 8,760
+    assert json.loads(out.read_text()) == figures
+    assert set(figures) == {
+        "api_dashboard_p95_ms",
+        "api_orderbook_p95_ms",
+        "indexer_events_per_s",
+        "page_load_ms",
     }
     assert all(value > 0 for value in figures.values())

@@ -127,3 +127,27 @@ def test_the_simulator_starts_at_its_clock_origin_and_not_before():
         sum(expected.registers_at(T0)[0]),
         sum(expected.registers_at(T0 + 60)[0]),
     ]
+
+
+def test_a_simulator_on_a_line_nobody_reads_stops_when_told():
+    import os
+    import threading
+
+    leader, follower = os.openpty()
+    tty.setraw(follower)
+    stop = threading.Event()
+    clock = config_module.ClockConfig(speed=1e6, origin=T0, origin_wall=time.time())
+    writer = threading.Thread(
+        target=simulator.run, args=(leader, SimulatedMeter("dsmr5"), clock), kwargs={"stop": stop}
+    )
+    try:
+        writer.start()
+        writer.join(timeout=1)  # it fills the line's buffer, then waits for a reader
+        assert writer.is_alive()
+        stop.set()
+        writer.join(timeout=5)
+        assert not writer.is_alive()
+    finally:
+        stop.set()
+        os.close(leader)
+        os.close(follower)
