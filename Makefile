@@ -35,8 +35,12 @@ setup: $(VENV)/.installed node_modules/.installed $(DAPP_JS)  ## install the Pyt
 demo: setup  ## the main job: a local chain, the contracts, a token sale
 	$(PY) -m scripts.demo
 
-test: setup  ## every test: contracts in-process, then against a real anvil, the dApp in Chromium
-	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium > /dev/null)
+# The dApp's browser tests and bench drive the system's Chromium (Debian's package).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && apt-get install -y -qq chromium > /dev/null
+
+test: setup $(CHROMIUM)  ## every test: contracts in-process, then against a real anvil, the dApp in Chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 chain: setup  ## anvil on 127.0.0.1:8545 in the foreground (its dev accounts are printed)
@@ -45,7 +49,7 @@ chain: setup  ## anvil on 127.0.0.1:8545 in the foreground (its dev accounts are
 deploy: setup  ## deploy to NETWORK (default: anvil, the chain of `make chain`)
 	$(PY) -m scripts.deploy --network $(NETWORK)
 
-bench: setup  ## gas per operation, written to bench/gas.json
+bench: setup $(CHROMIUM)  ## gas per operation (bench/gas.json), the bridge's and the dApp's timings
 	$(PY) -m scripts.bench
 
 lint: setup  ## ruff, and every contract compiled

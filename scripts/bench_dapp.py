@@ -26,7 +26,7 @@ from web3 import Web3
 
 from dapp import create_app
 from dapp.indexer import Indexer, connect
-from scripts import actions
+from scripts import actions, chromium
 from scripts.anvil import PROJECT_ROOT, dev_accounts, run_anvil
 from scripts.bench import certified_installer, interval_readings
 from scripts.bench_bridge import format_figures
@@ -38,7 +38,6 @@ DAPP_FILE = PROJECT_ROOT / "bench" / "dapp.json"
 METERS = 100
 HOURS = 8_760  # a year
 REQUESTS = 300
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def log(message: str) -> None:
@@ -141,17 +140,7 @@ def page_load(url: str) -> float:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
+        browser = chromium.launch(playwright)
         page = browser.new_page()
         began = time.perf_counter()
         page.goto(url)
@@ -190,7 +179,7 @@ def measure(out: Path = DAPP_FILE, meters: int = METERS, hours: int = HOURS) -> 
         try:
             dashboard = latency(f"{base}/api/v1/accounts/{owner}/dashboard?period=day")
             orderbook = latency(f"{base}/api/v1/orderbook?begin={hour}")
-            load = page_load(f"{base}/?account={owner}") if CHROMIUM.exists() else 0.0
+            load = page_load(f"{base}/?account={owner}") if chromium.CHROMIUM.exists() else 0.0
         finally:
             server.close()
     figures = {

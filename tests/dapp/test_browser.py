@@ -18,11 +18,11 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from dapp.indexer import Indexer, connect
+from scripts import chromium
 from tests.dapp.conftest import HOUR
 
 pytestmark = pytest.mark.anvil
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 OFFER_WH = 800
 
@@ -120,22 +120,12 @@ def served(world, app):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
+    if not chromium.CHROMIUM.exists():
         pytest.fail("no Chromium at /usr/bin/chromium: `make test` installs it (apt)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-            ],
-        )
+        browser = chromium.launch(playwright)
         yield browser
         browser.close()
 
