@@ -494,6 +494,7 @@ async function render() {
 async function start() {
   state.site = await api("/site");
   $("#connect").onclick = () => connect().catch((error) => notice(plainWords(error), "error"));
+  $("#connect").disabled = false; // enabled once it can do something
   $("#wallets").onclick = (event) => {
     const index = event.target.dataset.wallet;
     if (index !== undefined) {
