@@ -363,7 +363,13 @@ const pages = {
   async operator() {
     const { tariffs } = await api("/tariffs");
     $("#tariffs").innerHTML = table(
-      tariffs.map((t) => [t.index, perKwh(t.retail_price), perKwh(t.feed_in_reward), when(t.effective_from), escape(t.state)]),
+      tariffs.map((t) => [
+        t.index,
+        perKwh(t.retail_price),
+        perKwh(t.feed_in_reward),
+        t.effective_from ? when(t.effective_from) : "the start",
+        escape(t.state),
+      ]),
       ["tariff", "retail price", "feed-in reward", "from", "state"],
     );
   },
