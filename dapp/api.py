@@ -72,7 +72,3 @@ def site():
 @bp.get("/openapi.json")
 def openapi():
     return jsonify(document(request.host_url.rstrip("/")))
-
-
-def query(name: str) -> str | None:
-    return request.args.get(name)

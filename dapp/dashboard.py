@@ -59,35 +59,21 @@ def energy(meters: list[str], period: str) -> list[dict]:
 
 
 def traded(account: str) -> dict:
-    db = chain.db()
-    sold, delivered_sold = db.execute(
-        "SELECT COALESCE(SUM(wh), 0), COALESCE(SUM(delivered_wh), 0) FROM deals WHERE seller = ?",
-        (account,),
-    ).fetchone()
-    bought, delivered_bought = db.execute(
-        "SELECT COALESCE(SUM(wh), 0), COALESCE(SUM(delivered_wh), 0) FROM deals WHERE buyer = ?",
-        (account,),
-    ).fetchone()
-    received = sum(
-        int(row[0])
-        for row in db.execute(
-            "SELECT payment FROM deals WHERE seller = ? AND settled = 1", (account,)
+    """Wh sold and bought, as dealt and as delivered, and the payments settled."""
+    totals = {}
+    for role, sold, delivered, paid in (
+        ("seller", "sold_wh", "delivered_sold_wh", "received"),
+        ("buyer", "bought_wh", "delivered_bought_wh", "paid"),
+    ):
+        rows = (
+            chain.db()
+            .execute(f"SELECT wh, delivered_wh, payment FROM deals WHERE {role} = ?", (account,))
+            .fetchall()
         )
-    )
-    paid = sum(
-        int(row[0])
-        for row in db.execute(
-            "SELECT payment FROM deals WHERE buyer = ? AND settled = 1", (account,)
-        )
-    )
-    return {
-        "sold_wh": sold,
-        "delivered_sold_wh": delivered_sold,
-        "bought_wh": bought,
-        "delivered_bought_wh": delivered_bought,
-        "received": str(received),
-        "paid": str(paid),
-    }
+        totals[sold] = sum(row[0] for row in rows)
+        totals[delivered] = sum(row[1] or 0 for row in rows)
+        totals[paid] = str(sum(int(row[2] or 0) for row in rows))
+    return totals
 
 
 def balances(account: str) -> dict:

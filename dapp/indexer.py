@@ -280,7 +280,10 @@ class Indexer:
                 "ON CONFLICT (holder, id) DO UPDATE SET wh = wh + excluded.wh",
                 (holder, str(id), delta),
             )
-        self.db.execute("DELETE FROM holdings WHERE wh = 0")
+            # Only the row just changed can have reached zero: no scan of the table.
+            self.db.execute(
+                "DELETE FROM holdings WHERE holder = ? AND id = ? AND wh = 0", (holder, str(id))
+            )
 
     def _transfer_single(self, args, log) -> None:
         self._move(args["_from"], args["_to"], args["_id"], args["_value"])
@@ -386,7 +389,10 @@ class Indexer:
             "UPDATE exchange_held SET wh = wh - ? WHERE account = ? AND id = ?",
             (args["wh"], args["account"], str(args["id"])),
         )
-        self.db.execute("DELETE FROM exchange_held WHERE wh = 0")
+        self.db.execute(
+            "DELETE FROM exchange_held WHERE account = ? AND id = ? AND wh = 0",
+            (args["account"], str(args["id"])),
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from meter_bridge import simulator
 from meter_bridge.config import ClockConfig
+from meter_bridge.content import cid_of
 from meter_bridge.keys import create_keystore
 from meter_bridge.simulator import SimulatedMeter
 from meter_bridge.store import Store
@@ -118,10 +119,14 @@ class Site:
         return create_keystore(self.keystore, secret)
 
     def summary(self) -> dict:
-        """What ``meter-bridge status`` shows: telegrams, readings, outbox, skips."""
+        """What ``meter-bridge status`` shows (telegrams, readings, outbox, skips), and
+        the CID of the last reading's batch."""
         store = Store(self.store, 3_600)
         try:
-            return store.summary()
+            summary = store.summary()
+            last = summary["last_reading"]
+            summary["last_cid"] = str(cid_of(store.batch(last[0]))) if last else None
+            return summary
         finally:
             store.close()
 

@@ -51,6 +51,7 @@ def transact(w3: Web3, account: LocalAccount, call: ContractFunction, value: int
 
 def send_ether(w3: Web3, account: LocalAccount, to: str, value: int) -> TxReceipt:
     """Send ``value`` wei from ``account`` to ``to`` and wait for the receipt."""
+    tip = w3.eth.max_priority_fee
     tx = {
         "from": account.address,
         "to": to,
@@ -58,8 +59,8 @@ def send_ether(w3: Web3, account: LocalAccount, to: str, value: int) -> TxReceip
         "gas": 21_000,
         "nonce": w3.eth.get_transaction_count(account.address, "pending"),
         "chainId": w3.eth.chain_id,
-        "maxFeePerGas": 2 * w3.eth.get_block("latest")["baseFeePerGas"] + w3.eth.max_priority_fee,
-        "maxPriorityFeePerGas": w3.eth.max_priority_fee,
+        "maxFeePerGas": 2 * w3.eth.get_block("latest")["baseFeePerGas"] + tip,
+        "maxPriorityFeePerGas": tip,
     }
     return w3.eth.wait_for_transaction_receipt(
         w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)

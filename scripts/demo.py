@@ -44,10 +44,8 @@ from web3.logs import DISCARD
 
 from meter_bridge import profiles
 from meter_bridge.config import ClockConfig
-from meter_bridge.content import cid_of
 from meter_bridge.signing import gs1_check_digit, meter_id
 from meter_bridge.simulator import SimulatedMeter
-from meter_bridge.store import Store
 from scripts import actions, bridges
 from scripts.anvil import dev_accounts, run_anvil
 from scripts.chain import advance_time, send_ether
@@ -328,16 +326,11 @@ def bridge_summary(meter: DemoMeter) -> str:
     """One line of what the meter's bridge did, as ``meter-bridge status`` tells it."""
     summary = meter.site.summary()
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(summary["skipped"].items()))
-    store = Store(meter.site.store, 3_600)
-    try:
-        last = store.batch(summary["last_reading"][0])
-    finally:
-        store.close()
     readings = summary["delivered"] + summary["outbox"] + summary["rejected"]
     return (
         f"bridge: {summary['telegrams']:,} {meter.protocol} telegrams stored, {readings} hourly "
         f"readings, {summary['rejected']} rejected, skipped {skipped or 'none'}; "
-        f"last batch {cid_of(last)}"
+        f"last batch {summary['last_cid']}"
     )
 
 

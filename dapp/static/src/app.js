@@ -117,7 +117,7 @@ function setAccount(account) {
 
 // The contract's reason, in plain words: "exchange: the market for that interval
 // has closed" becomes "The market for that interval has closed."
-export function plainWords(error) {
+function plainWords(error) {
   if (error?.code === "ACTION_REJECTED" || error?.info?.error?.code === 4001 || error?.code === 4001) {
     return "You declined the transaction in your wallet.";
   }
@@ -272,7 +272,7 @@ const pages = {
     document.querySelectorAll("[data-cancel]").forEach((button) => {
       button.onclick = () => send(`Cancel order ${button.dataset.cancel}`, "Exchange", "cancel", [BigInt(button.dataset.cancel)]);
     });
-    const now = (await api("/status")).now;
+    const now = state.now;
     $("#deals").innerHTML = table(
       deals.map((d) => [
         d.deal_id,
@@ -434,7 +434,7 @@ async function showBook(hour, meters) {
 }
 
 // A price per kWh in tokens, as base units per Wh: exact, or an error.
-export function unitsPerWh(text, decimals) {
+function unitsPerWh(text, decimals) {
   let units;
   try {
     units = parseUnits(text.trim(), decimals);
@@ -483,6 +483,7 @@ async function render() {
   const page = document.body.dataset.page;
   try {
     const status = await api("/status");
+    state.now = status.now;
     $("#status").textContent = `chain ${status.chain_id} · indexed to block ${status.indexed_block ?? "–"} · chain time ${when(status.now)}`;
     if (!state.account) {
       notice("Connect your wallet to see your meters, orders and certificates.");
