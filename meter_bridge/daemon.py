@@ -49,6 +49,9 @@ class Bridge:
     # READING
 
     def open_port(self) -> serial.Serial:
+        """The meter's port, locked: a second bridge on the same port (a manual run
+        beside the service) is refused, rather than each silently reading part of
+        the byte stream."""
         port = self.config.serial
         return serial.Serial(
             port.port,
@@ -57,6 +60,7 @@ class Bridge:
             parity=port.parity,
             stopbits=port.stopbits,
             timeout=0.5,
+            exclusive=True,
         )
 
     def ingest(self, data: bytes) -> list[Reading]:

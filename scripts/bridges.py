@@ -9,6 +9,7 @@ All sites share one accelerated clock, so that hours pass in seconds.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -28,6 +29,9 @@ from meter_bridge.keys import create_keystore
 from meter_bridge.simulator import SimulatedMeter
 from meter_bridge.store import Store
 from scripts.anvil import PROJECT_ROOT
+
+# The daemon's line once its serial port is open (an error line names the port too).
+LISTENING = re.compile(rb'"message": "serial port \S+ open"')
 
 
 def write_config(
@@ -137,7 +141,7 @@ class Site:
         """Waits until the bridge has its serial port open, so that no telegram
         is written before anyone reads."""
         deadline = time.monotonic() + timeout
-        while b"serial port" not in (self.log.read_bytes() if self.log.exists() else b""):
+        while not LISTENING.search(self.log.read_bytes() if self.log.exists() else b""):
             self.check_alive()
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the bridge in {self.folder.name} did not open its port")
@@ -196,6 +200,11 @@ def running(
         stack.callback(stop.set)
         for site in sites:
             site.wait_until_listening()
+        if time.time() > clock.origin_wall:
+            raise RuntimeError(
+                "the bridges opened their ports after the meters' clock started: "
+                "give them more time to boot"
+            )
         for writer in writers:
             writer.start()
         yield sites

@@ -18,14 +18,14 @@ T0 = 1_798_761_600
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "bridge.example.toml"
 
 
-def bridge_at(tmp_path, protocol="dsmr5") -> Bridge:
-    config = config_module.parse(
-        {
-            "meter": {"id": "0x" + "ab" * 32, "protocol": protocol},
-            "store": {"path": str(tmp_path / "b.sqlite"), "blobs": str(tmp_path / "blobs")},
-        }
-    )
-    return Bridge(config)
+def bridge_at(tmp_path, protocol="dsmr5", port=None) -> Bridge:
+    options = {
+        "meter": {"id": "0x" + "ab" * 32, "protocol": protocol},
+        "store": {"path": str(tmp_path / "b.sqlite"), "blobs": str(tmp_path / "blobs")},
+    }
+    if port is not None:
+        options["serial"] = {"port": port}
+    return Bridge(config_module.parse(options))
 
 
 def feed(bridge, meter, start, hours, every=60):
@@ -149,5 +149,27 @@ def test_a_simulator_on_a_line_nobody_reads_stops_when_told():
         assert not writer.is_alive()
     finally:
         stop.set()
+        os.close(leader)
+        os.close(follower)
+
+
+def test_a_second_bridge_on_the_same_port_is_refused(tmp_path):
+    import os
+
+    import serial
+
+    leader, follower = os.openpty()
+    tty.setraw(follower)
+    port = os.ttyname(follower)
+    first = bridge_at(tmp_path / "first", port=port).open_port()
+    try:
+        with pytest.raises(serial.SerialException, match="Could not exclusively lock port"):
+            bridge_at(tmp_path / "second", port=port).open_port()
+        os.write(leader, b"/ISK5")  # the bytes all go to the bridge that holds the port
+        assert first.read(5) == b"/ISK5"
+        first.close()  # the lock goes with the port: a restarted bridge gets it
+        first = bridge_at(tmp_path / "second", port=port).open_port()
+    finally:
+        first.close()
         os.close(leader)
         os.close(follower)
