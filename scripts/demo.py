@@ -62,7 +62,7 @@ BID_PRICE = 16 * 10**13  # token base units per Wh (0.16 tokens per kWh)
 BID_HOURS = (11, 12, 13)  # UTC hours when Ben bids instead of taking offers
 SPEED = 7_200  # device seconds per second: two hours a second
 TELEGRAM_EVERY = 60  # device seconds between the simulated meters' telegrams
-BOOT_SECONDS = 4  # the meters' clock starts once the bridges are up
+BOOT_SECONDS = 6  # the meters' clock starts once the bridges are up (three take ~2 s here)
 READING_TIMEOUT = 60  # seconds to wait for an hour's readings before giving up
 DAPP_PORT = 5000
 
