@@ -44,9 +44,8 @@ class DaemonLog:
         self.entries += fresh
         return fresh
 
-    def until(self, predicate, timeout: float) -> list[dict]:
-        """Reads until an entry satisfies ``predicate``; returns the entries read."""
-        seen = []
+    def until(self, predicate, timeout: float) -> None:
+        """Reads until an entry satisfies ``predicate``."""
         deadline = time.monotonic() + timeout
         while True:
             left = deadline - time.monotonic()
@@ -58,10 +57,8 @@ class DaemonLog:
             chunk = os.read(self.process.stderr.fileno(), 65_536)
             if not chunk:
                 raise AssertionError(f"the daemon exited; the log said: {self.entries[-10:]}")
-            for entry in self._take(chunk):
-                seen.append(entry)
-                if predicate(entry):
-                    return seen
+            if any(predicate(entry) for entry in self._take(chunk)):
+                return
 
     def rest(self) -> list[dict]:
         """Every entry, once the process has exited (a line cut by SIGKILL is left out)."""
