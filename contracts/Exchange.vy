@@ -79,6 +79,7 @@ struct _OrderSlots:
 
 interface ISmartMeterBackend:
     def trading_data(meter_id: bytes32) -> (address, MeterKind, uint256): view
+    def owner_of(meter_id: bytes32) -> address: view
     def measurement(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256, uint256): view
     def consumption_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, bytes32): view
     def interval_length() -> uint256: view
@@ -106,6 +107,8 @@ _UINT64: constant(uint256) = 2**64 - 1
 _UINT96: constant(uint256) = 2**96 - 1
 _UINT128: constant(uint256) = 2**128 - 1
 _UINT160: constant(uint256) = 2**160 - 1
+_UINT63: constant(uint256) = 2**63 - 1
+_LAPSED: constant(uint256) = 1 << 255
 _IS_BID: constant(uint256) = 1 << 136
 _RETIRE: constant(uint256) = 1 << 137
 # What `deal_hash` holds once a deal is settled.
@@ -147,8 +150,10 @@ _orders: HashMap[uint256, _OrderSlots]
 deal_hash: public(HashMap[uint256, bytes32])
 
 # @dev Per seller meter and interval begin: Wh committed in open offers and
-# deals (bits 0-63), Wh sold in deals not refunded as undelivered (64-127),
-# Wh delivered (128-191), deals not settled (192-255).
+# deals (bits 0-63), Wh sold in deals (64-127), Wh delivered (128-191), deals
+# not settled (192-254), and the interval's lapse (255): set when a deal is
+# refunded for want of a measurement by the timeout, after which every deal
+# of the interval refunds, whatever measurement comes later.
 _sales: HashMap[bytes32, HashMap[uint256, uint256]]
 
 # @dev Per buyer meter and interval begin: Wh delivered (bits 0-127), deals not settled (128-255).
@@ -265,6 +270,7 @@ def offer(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint25
 
 
 @external
+@nonreentrant
 def bid(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint256, retire: bool) -> uint256:
     """
     @notice Bids for Wh delivered to `meter_id` in an interval; wh x price
@@ -282,6 +288,7 @@ def bid(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint256,
 
 
 @external
+@nonreentrant
 def bid_with_permit(
     meter_id: bytes32,
     interval_begin: uint256,
@@ -308,6 +315,7 @@ def bid_with_permit(
 
 
 @external
+@nonreentrant
 def amend(order_id: uint256, wh: uint256, price: uint256):
     """
     @notice Changes the open Wh and the price of one's order; its version
@@ -324,6 +332,13 @@ def amend(order_id: uint256, wh: uint256, price: uint256):
     # 32 bits of version; after 2**32 amends it wraps, and the price still guards.
     version: uint256 = unsafe_add((tail >> 104) & _UINT32, 1) & _UINT32
 
+    meter_id: bytes32 = self._orders[order_id].meter_id
+    if tail & _IS_BID == 0:
+        self._commit(meter_id, begin, wh, open_wh)
+    # Effects before the token moves (checks-effects-interactions).
+    self._orders[order_id].head = (head & _UINT160) | (price << 160)
+    self._orders[order_id].tail = (tail & ~((_UINT64 << 40) | (_UINT32 << 104))) | (wh << 40) | (version << 104)
+    log OrderAmended(order_id=order_id, wh=wh, price=price, version=version)
     if tail & _IS_BID != 0:
         before: uint256 = open_wh * (head >> 160)
         after: uint256 = wh * price
@@ -331,14 +346,10 @@ def amend(order_id: uint256, wh: uint256, price: uint256):
             self._pull(msg.sender, after - before)
         elif before > after:
             self._push(msg.sender, before - after)
-    else:
-        self._commit(self._orders[order_id].meter_id, begin, wh, open_wh)
-    self._orders[order_id].head = (head & _UINT160) | (price << 160)
-    self._orders[order_id].tail = (tail & ~((_UINT64 << 40) | (_UINT32 << 104))) | (wh << 40) | (version << 104)
-    log OrderAmended(order_id=order_id, wh=wh, price=price, version=version)
 
 
 @external
+@nonreentrant
 def cancel(order_id: uint256):
     """
     @notice Withdraws one's open order, even after gate closure; a bid's
@@ -348,22 +359,27 @@ def cancel(order_id: uint256):
     tail: uint256 = self._orders[order_id].tail
     open_wh: uint256 = (tail >> 40) & _UINT64
     assert open_wh != 0, "exchange: order is not open"
-    assert convert(head & _UINT160, address) == msg.sender, "exchange: caller is not the maker"
+    maker: address = convert(head & _UINT160, address)
+    meter_id: bytes32 = self._orders[order_id].meter_id
+    if msg.sender != maker:
+        # An order ends with its maker's ownership of the meter: the meter's
+        # new owner may cancel it (the escrow still goes back to the maker).
+        owner: address = staticcall backend.owner_of(meter_id)
+        assert owner == msg.sender and owner != maker, "exchange: caller is not the maker"
     version: uint256 = unsafe_add((tail >> 104) & _UINT32, 1) & _UINT32
     self._orders[order_id].tail = (tail & ~((_UINT64 << 40) | (_UINT32 << 104))) | (version << 104)
     refund: uint256 = 0
     if tail & _IS_BID != 0:
         refund = open_wh * (head >> 160)
     else:
-        meter_id: bytes32 = self._orders[order_id].meter_id
-        begin: uint256 = tail & _UINT40
-        self._sales[meter_id][begin] -= open_wh
+        self._sales[meter_id][tail & _UINT40] -= open_wh
     log OrderCancelled(order_id=order_id, refund=refund)
     if refund != 0:
-        self._push(msg.sender, refund)
+        self._push(maker, refund)
 
 
 @external
+@nonreentrant
 def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter_id: bytes32) -> uint256:
     """
     @notice Takes an order, partly or fully; the deal's terms are the order's.
@@ -386,6 +402,7 @@ def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter
     maker: address = convert(head & _UINT160, address)
     assert msg.sender != maker, "exchange: cannot take one's own order"
     maker_meter: bytes32 = self._orders[order_id].meter_id
+    assert staticcall backend.owner_of(maker_meter) == maker, "exchange: the order's meter has changed owner"
 
     deal: Deal = Deal(order_id=order_id, seller=maker, buyer=msg.sender, seller_meter=maker_meter, buyer_meter=meter_id,
                       interval_begin=begin, wh=wh, price=price, retire=False)
@@ -418,6 +435,7 @@ def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter
 
 
 @external
+@nonreentrant
 def settle(deal_id: uint256, deal: Deal):
     """
     @notice Settles a deal from the seller's measurement, or refunds it when
@@ -429,6 +447,7 @@ def settle(deal_id: uint256, deal: Deal):
 
 
 @external
+@nonreentrant
 def settle_many(settlements: DynArray[Settlement, MAX_BATCH]):
     """
     @notice `settle` for a batch; each deal must be settleable.
@@ -438,6 +457,7 @@ def settle_many(settlements: DynArray[Settlement, MAX_BATCH]):
 
 
 @external
+@nonreentrant
 def withdraw_credit():
     """
     @notice Pays out the caller's payments and refunds.
@@ -450,6 +470,7 @@ def withdraw_credit():
 
 
 @external
+@nonreentrant
 def claim_certificates(id: uint256, recipient: address):
     """
     @notice Sends the caller the certificates its wallet refused at settlement.
@@ -466,9 +487,11 @@ def claim_certificates(id: uint256, recipient: address):
 @external
 def onERC1155Received(_operator: address, _from: address, _id: uint256, _value: uint256, _data: Bytes[1_024]) -> bytes4:
     """
-    @notice Accepts certificates from the registry only (custody of sold Wh).
+    @notice Accepts only the registry's mint of sold Wh into custody;
+            certificates sent here by anyone could never leave again.
     """
     assert msg.sender == registry.address, "exchange: only certificates of the registry"
+    assert _from == empty(address), "exchange: only issuance into custody is accepted"
     return method_id("onERC1155Received(address,address,uint256,uint256,bytes)", output_type=bytes4)
 
 
@@ -481,6 +504,7 @@ def onERC1155BatchReceived(
     _data: Bytes[1_024],
 ) -> bytes4:
     assert msg.sender == registry.address, "exchange: only certificates of the registry"
+    assert _from == empty(address), "exchange: only issuance into custody is accepted"
     return method_id("onERC1155BatchReceived(address,address,uint256[],uint256[],bytes)", output_type=bytes4)
 
 
@@ -518,11 +542,15 @@ def committed_wh(meter_id: bytes32, interval_begin: uint256) -> uint256:
 @view
 def sold_wh(meter_id: bytes32, interval_begin: uint256) -> uint256:
     """
-    @return uint256 Wh of `meter_id` sold for the interval, less deals refunded
-            as undelivered; the registry mints the certificates of these
-            (at most the production) into this Exchange's custody.
+    @return uint256 Wh of `meter_id` sold for the interval, zero once the
+            interval lapsed (its deals refunded for want of a measurement);
+            the registry mints the certificates of these (at most the
+            production) into this Exchange's custody.
     """
-    return (self._sales[meter_id][interval_begin] >> 64) & _UINT64
+    sales: uint256 = self._sales[meter_id][interval_begin]
+    if sales & _LAPSED != 0:
+        return 0
+    return (sales >> 64) & _UINT64
 
 
 @external
@@ -549,7 +577,7 @@ def unsettled_deals(meter_id: bytes32, interval_begin: uint256) -> uint256:
     """
     @return uint256 Deals of the interval, selling from or buying for `meter_id`, not settled yet.
     """
-    return (self._sales[meter_id][interval_begin] >> 192) + (self._purchases[meter_id][interval_begin] >> 128)
+    return ((self._sales[meter_id][interval_begin] >> 192) & _UINT63) + (self._purchases[meter_id][interval_begin] >> 128)
 
 
 @external
@@ -557,11 +585,16 @@ def unsettled_deals(meter_id: bytes32, interval_begin: uint256) -> uint256:
 def position(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256, uint256):
     """
     @notice What the OperatorBackend needs of a traded interval, in one call.
-    @return (Wh delivered from the meter, Wh delivered to it, deals not settled yet).
+    @return (Wh of the meter's production the operator does not reward:
+            those delivered in deals, or all those sold once the interval
+            lapsed; Wh delivered to the meter; deals not settled yet).
     """
     sales: uint256 = self._sales[meter_id][interval_begin]
     purchases: uint256 = self._purchases[meter_id][interval_begin]
-    return (sales >> 128) & _UINT64, purchases & _UINT128, (sales >> 192) + (purchases >> 128)
+    sold: uint256 = (sales >> 128) & _UINT64
+    if sales & _LAPSED != 0:
+        sold = (sales >> 64) & _UINT64
+    return sold, purchases & _UINT128, ((sales >> 192) & _UINT63) + (purchases >> 128)
 
 
 @external
@@ -680,7 +713,14 @@ def _place(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint2
 
 @internal
 def _pull(account: address, amount: uint256):
+    """
+    @dev Takes `amount` into escrow and checks that exactly that much arrived:
+         escrow is booked as Wh x price, so a token that keeps a fee on
+         transfer would pay early cancellers from later bidders' escrow.
+    """
+    held: uint256 = staticcall token.balanceOf(self)
     assert extcall token.transferFrom(account, self, amount, default_return_value=True), "exchange: token transfer failed"
+    assert staticcall token.balanceOf(self) == held + amount, "exchange: token delivered another amount than sent (fee-on-transfer tokens are not supported)"
 
 
 @internal
@@ -716,8 +756,8 @@ def _settle(deal_id: uint256, deal: Deal):
     produced: uint256 = 0
     consumed: uint256 = 0
     end, produced, consumed = staticcall backend.measurement(seller_meter, begin)
-    measured: bool = end == begin + interval_length
     sales: uint256 = self._sales[seller_meter][begin]
+    measured: bool = end == begin + interval_length and sales & _LAPSED == 0
     delivered: uint256 = 0
     if measured:
         sold: uint256 = (sales >> 64) & _UINT64
@@ -727,9 +767,12 @@ def _settle(deal_id: uint256, deal: Deal):
             delivered = wh * produced // sold
     else:
         assert block.timestamp >= begin + interval_length + settlement_timeout, "exchange: no measurement yet for this interval"
-        # Refunded Wh are no longer sold: a measurement that comes later
-        # certifies them to the seller, and they do not dilute other deals.
-        sales -= wh << 64
+        # The timeout holds for all the interval's deals together: once one
+        # refunds, a measurement that comes later pays none of them, so a
+        # seller cannot withhold its reading, let the deals it regrets refund
+        # and collect on the rest. Their Wh stay sold: the operator pays no
+        # feed-in for them, and none of their certificates go into custody.
+        sales |= _LAPSED
     sales = sales + (delivered << 128) - (1 << 192)
     self._sales[seller_meter][begin] = sales
     self._purchases[buyer_meter][begin] = self._purchases[buyer_meter][begin] + delivered - (1 << 128)
@@ -744,7 +787,7 @@ def _settle(deal_id: uint256, deal: Deal):
     retired: uint256 = 0
     if measured:
         dust: uint256 = 0
-        if sales >> 192 == 0:
+        if (sales >> 192) & _UINT63 == 0:
             # The interval's last deal: what custody got less what was delivered.
             dust = min((sales >> 64) & _UINT64, produced) - ((sales >> 128) & _UINT64)
         retired = self._hand_over(deal.seller, deal.buyer, seller_meter, buyer_meter, begin, delivered, deal.retire, dust)
@@ -771,8 +814,13 @@ def _hand_over(
     id: uint256 = convert(keccak256(abi_encode(seller_meter, begin)), uint256)
     if not staticcall registry.is_active(id):
         # The registry mints the sold Wh into custody when it certifies the
-        # measurement; certify it if nobody did yet.
-        extcall registry.issue(seller_meter, begin)
+        # measurement; certify it if nobody did yet. Issuance that fails (a
+        # meter the registry will not certify) must not stop the payment.
+        issued: bool = raw_call(
+            registry.address,
+            abi_encode(seller_meter, begin, method_id=method_id("issue(bytes32,uint256)")),
+            revert_on_failure=False,
+        )
         if not staticcall registry.is_active(id):
             # Revoked or expired: the certificates stay in custody, moving no more.
             return 0
@@ -783,7 +831,7 @@ def _hand_over(
             if retired != 0:
                 retired_ok: bool = raw_call(
                     registry.address,
-                    abi_encode(id, retired, buyer_meter, _RETIRE_NOTE, method_id=method_id("retire(uint256,uint256,bytes32,bytes)")),
+                    abi_encode(id, retired, buyer_meter, buyer, _RETIRE_NOTE, method_id=method_id("retire_delivered(uint256,uint256,bytes32,address,bytes)")),
                     revert_on_failure=False,
                 )
                 if not retired_ok:
@@ -798,15 +846,17 @@ def _hand_over(
 @internal
 def _deliver(account: address, id: uint256, wh: uint256):
     """
-    @dev Sends certificates to `account`; a wallet that refuses them (or runs
-         the call out of gas) cannot block the settlement: they are held for
-         it to claim.
+    @dev Sends certificates to `account`. A contract's are held for it to
+         claim (`claim_certificates`): settlement calls no receiver hook, so
+         no wallet can refuse them, burn the batch's gas or re-enter.
     """
-    sent: bool = raw_call(
-        registry.address,
-        abi_encode(self, account, id, wh, b"", method_id=method_id("safeTransferFrom(address,address,uint256,uint256,bytes)")),
-        revert_on_failure=False,
-    )
+    sent: bool = False
+    if not account.is_contract:
+        sent = raw_call(
+            registry.address,
+            abi_encode(self, account, id, wh, b"", method_id=method_id("safeTransferFrom(address,address,uint256,uint256,bytes)")),
+            revert_on_failure=False,
+        )
     if not sent:
         self.held_certificates[account][id] += wh
         log CertificatesHeld(account=account, id=id, wh=wh)

@@ -114,20 +114,30 @@ _ON_RECEIVED: constant(bytes4) = method_id("onERC1155Received(address,address,ui
 _ON_BATCH_RECEIVED: constant(bytes4) = method_id("onERC1155BatchReceived(address,address,uint256[],uint256[],bytes)", output_type=bytes4)
 
 # Certificate slot: begin (bits 0-39, unix seconds), issued Wh (40-87), Wh in
-# the Exchange's custody (88-135), meter number (136-159), owner epoch
-# (160-175), sector number (176-191), flags: owner's share credited (192),
-# revoked (193), expiry logged (194).
+# the Exchange's custody (88-135), meter number (136-175), owner epoch
+# (176-207), sector number (208-223), flags: owner's share credited (224),
+# revoked (225), expiry logged (226). Read through `_cert_meter`,
+# `_cert_epoch` and `_cert_sector`.
 _UINT40: constant(uint256) = 2**40 - 1
 _UINT48: constant(uint256) = 2**48 - 1
-_UINT24: constant(uint256) = 2**24 - 1
+_UINT32: constant(uint256) = 2**32 - 1
 _UINT16: constant(uint256) = 2**16 - 1
-_CREDITED: constant(uint256) = 1 << 192
-_REVOKED: constant(uint256) = 1 << 193
-_EXPIRY_LOGGED: constant(uint256) = 1 << 194
+_CREDITED: constant(uint256) = 1 << 224
+_REVOKED: constant(uint256) = 1 << 225
+_EXPIRY_LOGGED: constant(uint256) = 1 << 226
 
 # Meter record: owner at the last issuance (bits 0-159), meter number
-# (160-183), owner epoch (184-199), sector number (200-215).
+# (160-199), owner epoch (200-231), sector number (232-247). Every field is
+# wide enough for what can happen: 2**40 meters, 2**32 owner changes of one
+# meter, 65,535 sectors; `_enrol` and `_issue` refuse to go past them.
 _UINT160: constant(uint256) = 2**160 - 1
+# @dev The largest meter number, owner epoch and sector number.
+MAX_METERS: public(constant(uint256)) = 2**40 - 1
+MAX_OWNER_EPOCH: public(constant(uint256)) = 2**32 - 1
+MAX_SECTORS: public(constant(uint256)) = 2**16 - 1
+# @dev Gas a contract owner's ERC-1155 hook may use at issuance; a hook that
+# fails or runs out does not stop issuance (the share stays its balance).
+HOOK_GAS: public(constant(uint256)) = 100_000
 
 # Holding slot: balance (bits 0-127) and claimed balance (128-255), in Wh.
 _UINT128: constant(uint256) = 2**128 - 1
@@ -200,6 +210,12 @@ event CertificateExpired:
 event ExchangeWired:
     exchange: indexed(address)
     admin: indexed(address)
+
+
+event CertificatesHeld:
+    account: indexed(address)
+    id: indexed(uint256)
+    wh: uint256
 
 
 @deploy
@@ -327,7 +343,7 @@ def retire(id: uint256, wh: uint256, consumption_meter_id: bytes32, claim_data: 
     @param consumption_meter_id A meter the caller owns, or whose owner approved the caller.
     @param claim_data Free data logged with the claim (beneficiary, purpose).
     """
-    self._retire(msg.sender, id, wh, consumption_meter_id, claim_data)
+    self._retire(msg.sender, msg.sender, id, wh, consumption_meter_id, claim_data)
 
 
 @external
@@ -336,7 +352,28 @@ def retire_many(retirements: DynArray[Retirement, MAX_BATCH], claim_data: Bytes[
     @notice `retire` for a batch, all with the same claim data.
     """
     for item: Retirement in retirements:
-        self._retire(msg.sender, item.id, item.wh, item.consumption_meter_id, claim_data)
+        self._retire(msg.sender, msg.sender, item.id, item.wh, item.consumption_meter_id, claim_data)
+
+
+# EXCHANGE
+
+
+@external
+def retire_delivered(id: uint256, wh: uint256, consumption_meter_id: bytes32, buyer: address, claim_data: Bytes[MAX_CLAIM_DATA]):
+    """
+    @notice Retires Wh a buyer bought on the Exchange straight from custody,
+            on the buyer's behalf: the buyer is the claimant (its
+            `claimedBalanceOf`, the `ClaimSingle` issuer), not the Exchange.
+    @dev Only the wired Exchange, and only for a buyer that approved it.
+    @param id The certificate.
+    @param wh Whole Wh to retire, from the Exchange's custody.
+    @param consumption_meter_id The buyer's consumption meter.
+    @param buyer The claimant.
+    @param claim_data Free data logged with the claim.
+    """
+    assert msg.sender == self.exchange, "registry: caller is not the exchange"
+    assert self.isApprovedForAll[buyer][msg.sender], "registry: buyer has not approved the exchange"
+    self._retire(msg.sender, buyer, id, wh, consumption_meter_id, claim_data)
 
 
 # ISSUING BODY
@@ -350,7 +387,7 @@ def revoke(id: uint256, reason: String[MAX_REASON]):
     """
     cert: uint256 = self._certificates[id]
     assert cert != 0, "registry: unknown certificate"
-    sector: String[16] = self._sector_names[(cert >> 176) & _UINT16]
+    sector: String[16] = self._sector_names[self._cert_sector(cert)]
     assert staticcall backend.is_issuing_body(sector, msg.sender), "registry: caller is not the issuing body of this sector"
     assert cert & _REVOKED == 0, "registry: certificate already revoked"
     self._certificates[id] = cert | _REVOKED
@@ -428,7 +465,7 @@ def certificate(id: uint256) -> Certificate:
     cert: uint256 = self._certificates[id]
     if cert == 0:
         return empty(Certificate)
-    meter_id: bytes32 = self._meter_ids[(cert >> 136) & _UINT24]
+    meter_id: bytes32 = self._meter_ids[self._cert_meter(cert)]
     info: MeterInfo = staticcall backend.meter(meter_id)
     begin: uint256 = cert & _UINT40
     return Certificate(
@@ -465,7 +502,7 @@ def uri(_id: uint256) -> String[512]:
     cert: uint256 = self._certificates[_id]
     if cert == 0:
         return ""
-    info: MeterInfo = staticcall backend.meter(self._meter_ids[(cert >> 136) & _UINT24])
+    info: MeterInfo = staticcall backend.meter(self._meter_ids[self._cert_meter(cert)])
     begin: uint256 = cert & _UINT40
     return concat(
         'data:application/json;utf8,{"name":"OpenKWh guarantee of origin","decimals":0,',
@@ -507,7 +544,34 @@ def _is_uncredited_owner(holder: address, cert: uint256) -> bool:
     @dev Whether `holder` is the meter's owner at issuance and its share of
          the certificate (issued minus custody) is not yet in its holding.
     """
-    return cert & _CREDITED == 0 and holder == self._owners[(cert >> 136) & _UINT24][(cert >> 160) & _UINT16]
+    return cert & _CREDITED == 0 and holder == self._owners[self._cert_meter(cert)][self._cert_epoch(cert)]
+
+
+@internal
+@pure
+def _cert_meter(cert: uint256) -> uint256:
+    """
+    @dev The meter number of a certificate slot (bits 136-175).
+    """
+    return (cert >> 136) & MAX_METERS
+
+
+@internal
+@pure
+def _cert_epoch(cert: uint256) -> uint256:
+    """
+    @dev The owner epoch of a certificate slot (bits 176-207).
+    """
+    return (cert >> 176) & MAX_OWNER_EPOCH
+
+
+@internal
+@pure
+def _cert_sector(cert: uint256) -> uint256:
+    """
+    @dev The sector number of a certificate slot (bits 208-223).
+    """
+    return (cert >> 208) & MAX_SECTORS
 
 
 @internal
@@ -568,20 +632,21 @@ def _issue(meter_id: bytes32, interval_begin: uint256) -> uint256:
         return 0
     assert produced <= _UINT48, "registry: production too large for one certificate"
 
-    number: uint256 = (meter >> 160) & _UINT24
-    epoch: uint256 = (meter >> 184) & _UINT16
+    number: uint256 = (meter >> 160) & MAX_METERS
+    epoch: uint256 = (meter >> 200) & MAX_OWNER_EPOCH
     if owner != convert(meter & _UINT160, address):
+        assert epoch < MAX_OWNER_EPOCH, "registry: meter changed owner too often"
         epoch += 1
         self._owners[number][epoch] = owner
-        self._meters[meter_id] = (meter & ~(_UINT160 | (_UINT16 << 184))) | convert(owner, uint256) | (epoch << 184)
+        self._meters[meter_id] = (meter & ~(_UINT160 | (MAX_OWNER_EPOCH << 200))) | convert(owner, uint256) | (epoch << 200)
 
     custody: uint256 = 0
     exchange: address = self.exchange
     if exchange != empty(address):
         custody = min(staticcall IExchange(exchange).sold_wh(meter_id, interval_begin), produced)
 
-    sector: uint256 = (meter >> 200) & _UINT16
-    self._certificates[id] = interval_begin | (produced << 40) | (custody << 88) | (number << 136) | (epoch << 160) | (sector << 176)
+    sector: uint256 = (meter >> 232) & MAX_SECTORS
+    self._certificates[id] = interval_begin | (produced << 40) | (custody << 88) | (number << 136) | (epoch << 176) | (sector << 208)
     log CertificateIssued(id=id, meter_id=meter_id, interval_begin=interval_begin, issued_wh=produced, custody_wh=custody)
 
     if custody != 0:
@@ -592,7 +657,21 @@ def _issue(meter_id: bytes32, interval_begin: uint256) -> uint256:
     if share != 0:
         log IERC1155.TransferSingle(_operator=msg.sender, _from=empty(address), _to=owner, _id=id, _value=share)
         if owner.is_contract:
-            self._check_received(owner, abi_encode(msg.sender, empty(address), id, share, b"", method_id=_ON_RECEIVED), _ON_RECEIVED)
+            # Unlike a plain ERC-1155 mint, a contract owner cannot refuse:
+            # issuance is part of settling other people's deals. Its hook is
+            # told, with bounded gas; if it refuses, the share stays its
+            # balance all the same, and the event says so.
+            success: bool = False
+            response: Bytes[32] = b""
+            success, response = raw_call(
+                owner,
+                abi_encode(msg.sender, empty(address), id, share, b"", method_id=_ON_RECEIVED),
+                max_outsize=32,
+                gas=HOOK_GAS,
+                revert_on_failure=False,
+            )
+            if not success or len(response) < 4 or convert(slice(response, 0, 4), bytes4) != _ON_RECEIVED:
+                log CertificatesHeld(account=owner, id=id, wh=share)
     return produced
 
 
@@ -636,22 +715,30 @@ def _enrol(meter_id: bytes32) -> uint256:
     sector: uint256 = self._sector_numbers[sector_key]
     if sector == 0:
         sector = self._sector_count + 1
+        assert sector <= MAX_SECTORS, "registry: too many sectors"
         self._sector_count = sector
         self._sector_numbers[sector_key] = sector
         self._sector_names[sector] = info.sector
         self._sector_keys[sector] = sector_key
 
     number: uint256 = self._meter_count + 1
+    assert number <= MAX_METERS, "registry: too many meters"
     self._meter_count = number
     self._meter_ids[number] = meter_id
     # Epoch 0 has no owner: the first issuance starts epoch 1 with the meter's owner.
-    meter: uint256 = (number << 160) | (sector << 200)
+    meter: uint256 = (number << 160) | (sector << 232)
     self._meters[meter_id] = meter
     return meter
 
 
 @internal
-def _retire(holder: address, id: uint256, wh: uint256, consumption_meter_id: bytes32, claim_data: Bytes[MAX_CLAIM_DATA]):
+def _retire(holder: address, claimant: address, id: uint256, wh: uint256, consumption_meter_id: bytes32, claim_data: Bytes[MAX_CLAIM_DATA]):
+    """
+    @dev Burns `wh` of `holder`'s certificate `id` as `claimant`'s claim
+         against a consumption measurement that `claimant` owns or may claim
+         for. The holder is the claimant, except for the Exchange retiring a
+         buyer's delivered Wh from custody.
+    """
     cert: uint256 = self._certificates[id]
     self._check_movable(cert)
     assert wh != 0, "registry: nothing to retire"
@@ -663,8 +750,8 @@ def _retire(holder: address, id: uint256, wh: uint256, consumption_meter_id: byt
     sector_key: bytes32 = empty(bytes32)
     subject, end, consumed, sector_key = staticcall backend.consumption_data(consumption_meter_id, begin)
     assert end == begin + interval_length, "registry: no consumption measurement for this interval"
-    assert sector_key == self._sector_keys[(cert >> 176) & _UINT16], "registry: consumption is in another sector"
-    assert holder == subject or self.isApprovedForAll[subject][holder], "registry: caller may not claim for this consumption meter"
+    assert sector_key == self._sector_keys[self._cert_sector(cert)], "registry: consumption is in another sector"
+    assert claimant == subject or self.isApprovedForAll[subject][claimant], "registry: caller may not claim for this consumption meter"
 
     retired: uint256 = self.retired_against[consumption_meter_id][begin] + wh
     assert retired <= consumed, "registry: retiring more than was consumed"
@@ -672,8 +759,12 @@ def _retire(holder: address, id: uint256, wh: uint256, consumption_meter_id: byt
 
     holding: uint256 = self._credit_owner_share(holder, id, cert)
     assert holding & _UINT128 >= wh, "registry: retiring more than held"
-    self._holdings[holder][id] = unsafe_sub(holding, wh) + (wh << 128)
+    if claimant == holder:
+        self._holdings[holder][id] = unsafe_sub(holding, wh) + (wh << 128)
+    else:
+        self._holdings[holder][id] = unsafe_sub(holding, wh)
+        self._holdings[claimant][id] += wh << 128
 
     log IERC1155.TransferSingle(_operator=holder, _from=holder, _to=empty(address), _id=id, _value=wh)
-    log ClaimSingle(_claimIssuer=holder, _claimSubject=subject, _topic=ENERGY_TOPIC, _id=id, _value=wh, _claimData=claim_data)
-    log CertificateRetired(id=id, consumption_meter_id=consumption_meter_id, holder=holder, wh=wh)
+    log ClaimSingle(_claimIssuer=claimant, _claimSubject=subject, _topic=ENERGY_TOPIC, _id=id, _value=wh, _claimData=claim_data)
+    log CertificateRetired(id=id, consumption_meter_id=consumption_meter_id, holder=claimant, wh=wh)

@@ -5,8 +5,9 @@
 @notice Seed 003's OperatorBackend, made fair: the grid operator's tariffs,
         a prepaid ledger per account in the settlement token, and the
         settlement of every measured interval, once. Feed-in is rewarded and
-        consumption billed at the tariff in effect when the interval begins;
-        tariffs and the set of trusted meter backends change only after a
+        consumption billed at the tariff in effect during the measurement
+        (over a tariff change: the highest retail price and the lowest
+        feed-in reward in force during it); tariffs and the set of trusted meter backends change only after a
         notice period. A bill the ledger cannot pay becomes recorded debt, and
         a reward the treasury cannot pay becomes recorded arrears: settlement
         never reverts for lack of funds, so no meter's data flow is blocked.
@@ -58,6 +59,11 @@ OPERATOR_ROLE: public(constant(bytes32)) = keccak256("OPERATOR_ROLE")
 MAX_BATCH: constant(uint256) = 96  # intervals per settle_many
 MAX_INITIAL_BACKENDS: constant(uint256) = 4
 MAX_TARIFFS: constant(uint256) = 2**32
+# @dev Tariffs take effect on the hour (a boundary of 3600 and 900 second
+# intervals alike), at least a day apart: a measurement spans few of them.
+TARIFF_GRID: public(constant(uint256)) = 3_600  # seconds
+MIN_TARIFF_GAP: public(constant(uint256)) = 86_400  # seconds
+_SEARCH_STEPS: constant(uint256) = 33  # binary search over at most 2**32 tariffs
 
 # Two bits per 900 seconds of a meter's time, whatever the backend's interval
 # length (3600 or 900 seconds): bit 2i is "settled", bit 2i + 1 "traded on
@@ -246,6 +252,7 @@ def settle_many(backend: address, intervals: DynArray[Interval, MAX_BATCH]) -> u
 
 
 @external
+@nonreentrant
 def fund_treasury(amount: uint256):
     """
     @notice Adds tokens to the reward treasury (the operator does; anyone may).
@@ -254,13 +261,14 @@ def fund_treasury(amount: uint256):
     assert amount != 0, "operator: amount is zero"
     self.treasury += amount
     log TreasuryFunded(funder=msg.sender, amount=amount)
-    assert extcall token.transferFrom(msg.sender, self, amount, default_return_value=True), "operator: token transfer failed"
+    self._pull(msg.sender, amount)
 
 
 # ACCOUNT
 
 
 @external
+@nonreentrant
 def deposit(amount: uint256):
     """
     @notice Prepays the caller's ledger; recorded debt is paid first.
@@ -270,6 +278,7 @@ def deposit(amount: uint256):
 
 
 @external
+@nonreentrant
 def deposit_with_permit(amount: uint256, deadline: uint256, v: uint8, r: bytes32, s: bytes32):
     """
     @notice `deposit` with an EIP-2612 permit instead of a prior approval.
@@ -287,6 +296,7 @@ def deposit_with_permit(amount: uint256, deadline: uint256, v: uint8, r: bytes32
 
 
 @external
+@nonreentrant
 def withdraw(amount: uint256):
     """
     @notice Pays out part of the caller's ledger balance (pull payment).
@@ -330,10 +340,12 @@ def announce_tariff(retail_price: uint96, feed_in_reward: uint96, effective_from
            after every tariff announced before.
     """
     access_control._check_role(OPERATOR_ROLE, msg.sender)
-    assert convert(effective_from, uint256) >= block.timestamp + notice_period, "operator: tariff needs the notice period"
+    start: uint256 = convert(effective_from, uint256)
+    assert start >= block.timestamp + notice_period, "operator: tariff needs the notice period"
+    assert start % TARIFF_GRID == 0, "operator: tariff must start on the hour"
     count: uint256 = self.tariff_count
     last: uint256 = self._tariffs[count - 1] >> 192
-    assert convert(effective_from, uint256) > last, "operator: tariff must follow the last announced one"
+    assert start >= last + MIN_TARIFF_GAP, "operator: tariff must start a day or more after the last announced one"
     self._tariffs[count] = self._pack_tariff(retail_price, feed_in_reward, effective_from)
     self.tariff_count = count + 1
     log TariffAnnounced(index=count, retail_price=convert(retail_price, uint256), feed_in_reward=convert(feed_in_reward, uint256), effective_from=convert(effective_from, uint256), operator=msg.sender)
@@ -368,6 +380,7 @@ def announce_backend_trust(backend: address, trusted: bool):
 
 
 @external
+@nonreentrant
 def withdraw_revenue(amount: uint256, recipient: address):
     """
     @notice Takes collected bills out of the treasury. Rewards the treasury
@@ -439,7 +452,7 @@ def tariff_at(timestamp: uint256) -> (uint256, uint256, uint256):
     """
     @return The tariff in effect at `timestamp` (see `tariff`).
     """
-    return self._unpack_tariff(self._tariff_at(timestamp))
+    return self._unpack_tariff(self._tariffs[self._tariff_index(timestamp, self.tariff_count)])
 
 
 @external
@@ -519,9 +532,11 @@ def _settle(backend: address, meter_id: bytes32, interval_begin: uint256, strict
     retail_wh: uint256 = 0
     feed_in_wh, retail_wh = self._billable_wh(produced, consumed, sold, bought)
 
-    tariff: uint256 = self._tariff_at(interval_begin)
-    reward: uint256 = feed_in_wh * ((tariff >> 96) & _UINT96_MASK)
-    bill: uint256 = retail_wh * (tariff & _UINT96_MASK)
+    retail_price: uint256 = 0
+    feed_in_reward: uint256 = 0
+    retail_price, feed_in_reward = self._tariff_over(interval_begin, end)
+    reward: uint256 = feed_in_wh * feed_in_reward
+    bill: uint256 = retail_wh * retail_price
 
     if reward >= bill:
         gain: uint256 = unsafe_sub(reward, bill)
@@ -572,7 +587,19 @@ def _deposit(account: address, amount: uint256):
         self.treasury += debt_paid
     self.balance_of[account] += unsafe_sub(amount, debt_paid)
     log Deposited(account=account, amount=amount, debt_paid=debt_paid)
+    self._pull(account, amount)
+
+
+@internal
+def _pull(account: address, amount: uint256):
+    """
+    @dev Takes `amount` from `account` and checks that exactly that much
+         arrived: ledgers and the treasury are booked in what was sent, so a
+         token that keeps a fee on transfer would pay one account from another's.
+    """
+    held: uint256 = staticcall token.balanceOf(self)
     assert extcall token.transferFrom(account, self, amount, default_return_value=True), "operator: token transfer failed"
+    assert staticcall token.balanceOf(self) == held + amount, "operator: token delivered another amount than sent (fee-on-transfer tokens are not supported)"
 
 
 @internal
@@ -620,13 +647,54 @@ def _charge(account: address, amount: uint256):
 
 @internal
 @view
-def _tariff_at(timestamp: uint256) -> uint256:
+def _tariff_index(timestamp: uint256, count: uint256) -> uint256:
+    """
+    @dev The index of the tariff in effect at `timestamp`: the newest one
+         when it is (the usual case, one read), else a binary search, so the
+         cost grows with log2 of the number of tariffs, never with it.
+    """
+    last: uint256 = count - 1
+    if self._tariffs[last] >> 192 <= timestamp:
+        return last
+    # Tariff `low` starts at or before `timestamp` (tariff 0 starts at 0),
+    # tariff `high` after it.
+    low: uint256 = 0
+    high: uint256 = last
+    for _: uint256 in range(_SEARCH_STEPS):
+        if high - low <= 1:
+            break
+        middle: uint256 = unsafe_add(low, high) >> 1
+        if self._tariffs[middle] >> 192 <= timestamp:
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+@internal
+@view
+def _tariff_over(begin: uint256, end: uint256) -> (uint256, uint256):
+    """
+    @dev The tariff a measurement of `[begin, end)` is settled at: the
+         highest retail price and the lowest feed-in reward in force at any
+         time during it. A measurement spanning a tariff change (a bridge
+         switched off, a suspended meter) thus never pays less or earns more
+         than the same Wh measured interval by interval. Tariffs are a day or
+         more apart, so the scan is bounded by the measurement's length.
+    @return (retail price, feed-in reward), token base units per Wh.
+    """
     count: uint256 = self.tariff_count
-    for back: uint256 in range(count, bound=MAX_TARIFFS):
-        packed: uint256 = self._tariffs[unsafe_sub(unsafe_sub(count, back), 1)]
-        if packed >> 192 <= timestamp:
-            return packed
-    raise "dev: tariff 0 is effective from 0"
+    index: uint256 = self._tariff_index(begin, count)
+    packed: uint256 = self._tariffs[index]
+    retail_price: uint256 = packed & _UINT96_MASK
+    feed_in_reward: uint256 = (packed >> 96) & _UINT96_MASK
+    for later: uint256 in range(index + 1, count, bound=MAX_TARIFFS):
+        packed = self._tariffs[later]
+        if packed >> 192 >= end:
+            break
+        retail_price = max(retail_price, packed & _UINT96_MASK)
+        feed_in_reward = min(feed_in_reward, (packed >> 96) & _UINT96_MASK)
+    return retail_price, feed_in_reward
 
 
 @internal

@@ -78,6 +78,9 @@ READING_TYPEHASH: public(constant(bytes32)) = keccak256(
 )
 
 MAX_BATCH: constant(uint256) = 96  # readings: four days of hours, one day of quarter hours
+# @dev The largest rated capacity of a producing meter: 10 GW, beyond any
+# single plant; it bounds the Wh a meter may sell in an interval.
+MAX_CAPACITY_W: public(constant(uint256)) = 10_000_000_000  # W
 MAX_REASON: constant(uint256) = 128  # characters
 
 # Packed hot state of a meter, one storage slot:
@@ -302,6 +305,12 @@ def register_meter(
     assert kind != empty(MeterKind), "meter: kind is empty"
     if MeterKind.PRODUCTION in kind:
         assert capacity_w != 0, "meter: producing meter needs a capacity"
+        assert capacity_w <= MAX_CAPACITY_W, "meter: capacity above 10 GW"
+        assert self._is_aib_code(tech_code, 0x54, 6), "meter: technology code is not an AIB EECS code (T and 6 digits)"
+        assert self._is_aib_code(fuel_code, 0x46, 8), "meter: fuel code is not an AIB EECS code (F and 8 digits)"
+    else:
+        assert capacity_w == 0, "meter: consumption-only meter has no capacity"
+        assert len(tech_code) == 0 and len(fuel_code) == 0, "meter: consumption-only meter has no technology or fuel code"
 
     self._meters[meter_id] = MeterInfo(
         owner=owner,
@@ -574,6 +583,28 @@ def _reading_digest(
     return eip712_domain_separator._hash_typed_data_v4(
         keccak256(abi_encode(READING_TYPEHASH, meter_id, interval_end, import_wh, export_wh, data_digest))
     )
+
+
+@internal
+@pure
+def _is_aib_code(code: String[16], prefix: bytes1, digits: uint256) -> bool:
+    """
+    @dev Whether `code` is `prefix` (an ASCII letter) followed by exactly
+         `digits` decimal digits, the form of AIB EECS technology (T020002)
+         and fuel (F01050100) codes.
+    """
+    raw: Bytes[16] = convert(code, Bytes[16])
+    if len(raw) != digits + 1:
+        return False
+    if convert(slice(raw, 0, 1), bytes1) != prefix:
+        return False
+    for i: uint256 in range(1, 16):
+        if i > digits:
+            break
+        char: uint256 = convert(convert(slice(raw, i, 1), bytes1), uint256)
+        if char < 48 or char > 57:
+            return False
+    return True
 
 
 @internal

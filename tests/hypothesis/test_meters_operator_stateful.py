@@ -77,9 +77,7 @@ class MetersAndOperator(RuleBasedStateMachine):
                 KEYS[i].address,
                 OWNERS[i],
                 "DK1",
-                "T020002",
-                "F01050100",
-                5_000,
+                *(("T020002", "F01050100", 5_000) if KINDS[i] & 1 else ("", "", 0)),
                 KINDS[i],
                 sender=INSTALLER,
             )
@@ -105,8 +103,12 @@ class MetersAndOperator(RuleBasedStateMachine):
         )
         self.smb.submit_reading(*signed.contract_args())
 
-    def tariff_at(self, timestamp):
-        return next(t for t in reversed(self.tariffs) if t[0] <= timestamp)
+    def tariff_over(self, begin, end):
+        """The highest retail price and lowest feed-in reward in force during
+        ``[begin, end)``: the tariff at ``begin`` and every one starting before ``end``."""
+        first = max(i for i, t in enumerate(self.tariffs) if t[0] <= begin)
+        spanned = [self.tariffs[first]] + [t for t in self.tariffs[first + 1 :] if t[0] < end]
+        return max(t[1] for t in spanned), min(t[2] for t in spanned)
 
     def credit(self, owner, amount):
         paid = min(self.debt[owner], amount)
@@ -223,8 +225,8 @@ class MetersAndOperator(RuleBasedStateMachine):
         meter = self.meters[i]
         meter.settled.add(begin)
         self.touched.add((i, begin))
-        _, produced, consumed = meter.measurements[begin]
-        _, retail, feed_in = self.tariff_at(begin)
+        end, produced, consumed = meter.measurements[begin]
+        retail, feed_in = self.tariff_over(begin, end)
         reward, bill = produced * feed_in, consumed * retail
         if reward >= bill:
             paid = min(reward - bill, self.treasury)
@@ -286,11 +288,14 @@ class MetersAndOperator(RuleBasedStateMachine):
     )
     def announce_tariff(self, retail, feed_in, delay):
         effective = self.now() + delay
-        if delay < NOTICE:
+        effective += -effective % 3_600  # tariffs start on the hour
+        if effective < self.now() + NOTICE:
             with boa.reverts("operator: tariff needs the notice period"):
                 self.ob.announce_tariff(retail, feed_in, effective, sender=ADMIN)
-        elif effective <= self.tariffs[-1][0]:
-            with boa.reverts("operator: tariff must follow the last announced one"):
+        elif effective < self.tariffs[-1][0] + 86_400:
+            with boa.reverts(
+                "operator: tariff must start a day or more after the last announced one"
+            ):
                 self.ob.announce_tariff(retail, feed_in, effective, sender=ADMIN)
         else:
             self.ob.announce_tariff(retail, feed_in, effective, sender=ADMIN)

@@ -299,7 +299,9 @@ def test_retire_on_delivery_when_approved(
     exchange.settle(*deal)
     cert = certificate_id(solar_meter, delivery_hour)
     assert registry.retired_against(household_meter, delivery_hour) == 500
-    assert registry.claimedBalanceOf(exchange.address, cert) == 500
+    # Issue 12, item 10: the buyer is the claimant, not the Exchange.
+    assert registry.claimedBalanceOf(bob, cert) == 500
+    assert registry.claimedBalanceOf(exchange.address, cert) == 0
     assert registry.balanceOf(bob, cert) == 0
 
 

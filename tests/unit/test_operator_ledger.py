@@ -21,8 +21,14 @@ def test_init_sets_first_tariff_and_trusts_backend(ob, smb, wallet, deployer):
     assert ob.hasRole(ob.OPERATOR_ROLE(), deployer)
 
 
+def on_the_hour_after(seconds: int) -> int:
+    """The first whole hour at least ``seconds`` from now (tariffs start on the hour)."""
+    earliest = boa.env.evm.patch.timestamp + seconds
+    return earliest + (-earliest) % 3_600
+
+
 def test_announce_tariff_after_notice(ob, operator):
-    effective = boa.env.evm.patch.timestamp + NOTICE
+    effective = on_the_hour_after(NOTICE)
     ob.announce_tariff(RETAIL * 2, FEED_IN // 2, effective, sender=operator)
     event = only_event(ob, "TariffAnnounced")
     assert (event.index, event.retail_price, event.feed_in_reward) == (1, RETAIL * 2, FEED_IN // 2)
@@ -36,11 +42,22 @@ def test_announce_tariff_reverts_inside_notice(ob, operator):
         ob.announce_tariff(1, 1, boa.env.evm.patch.timestamp + NOTICE - 1, sender=operator)
 
 
-def test_announce_tariff_reverts_before_last_announced(ob, operator):
-    effective = boa.env.evm.patch.timestamp + 2 * NOTICE
+@pytest.mark.parametrize("after", [0, 3_600, 86_400 - 3_600])
+def test_announce_tariff_reverts_less_than_a_day_after_the_last(ob, operator, after):
+    """Issue 12, item 4: tariffs a day apart or more, so a measurement spans few."""
+    effective = on_the_hour_after(2 * NOTICE)
     ob.announce_tariff(1, 1, effective, sender=operator)
-    with boa.reverts("operator: tariff must follow the last announced one"):
-        ob.announce_tariff(2, 2, effective, sender=operator)
+    with boa.reverts("operator: tariff must start a day or more after the last announced one"):
+        ob.announce_tariff(2, 2, effective + after, sender=operator)
+    ob.announce_tariff(2, 2, effective + 86_400, sender=operator)
+    assert ob.tariff_count() == 3
+
+
+def test_announce_tariff_reverts_off_the_hour(ob, operator):
+    """Issue 12, item 4: tariffs take effect on the interval grid (the hour is on
+    the grid of 3600 and 900 second intervals alike)."""
+    with boa.reverts("operator: tariff must start on the hour"):
+        ob.announce_tariff(1, 1, on_the_hour_after(NOTICE) + 900, sender=operator)
 
 
 def test_tariff_reverts_for_unknown_index(ob):

@@ -84,14 +84,15 @@ def test_issue_reverts_for_meters_without_certificates(
         registry.issue(meter_id, hour)
 
 
-def test_issue_reverts_for_meter_without_codes(registry, smb, installer, sign, alice):
+def test_producing_meter_without_codes_is_refused_at_registration(smb, installer, alice):
+    """Issue 12, item 2: such a meter used to register, and then every issuance
+    of its hours reverted, and with it every settlement of its deals."""
     from tests.fixtures.accounts import keyed_account
 
     key = keyed_account("meter-no-codes")
     meter = meter_id_for("no-codes")
-    smb.register_meter(meter, key.address, alice, SECTOR, "", "", 3_000, 3, sender=installer)
-    with boa.reverts("registry: meter has no technology and fuel codes"):
-        registry.issue(meter, 0)
+    with boa.reverts("meter: technology code is not an AIB EECS code (T and 6 digits)"):
+        smb.register_meter(meter, key.address, alice, SECTOR, "", "", 3_000, 3, sender=installer)
 
 
 def test_issue_reverts_without_measurement(registry, solar_meter, hour):

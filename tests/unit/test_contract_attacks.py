@@ -1,0 +1,536 @@
+"""Issue 12: attacks on other people's tokens, Wh and certificates.
+
+Each test was written first against the contracts as they were, and failed
+there; the numbers are the issue's items.
+"""
+
+from pathlib import Path
+
+import boa
+import pytest
+from eth_abi import encode
+from eth_utils import keccak
+
+from tests.fixtures.exchange import LEAD_TIME, PRICE, TIMEOUT
+from tests.fixtures.meters import (
+    CAPACITY_W,
+    CONSUMPTION,
+    INTERVAL,
+    PRODUCTION,
+    SECTOR,
+    SOLAR_FUEL,
+    SOLAR_TECH,
+    advance_to,
+    meter_id_for,
+)
+from tests.fixtures.operator import FEED_IN, NOTICE, RETAIL
+from tests.fixtures.registry import certificate_id
+from tests.helpers import made_deal, only_event
+
+TEST_CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
+SUPPLY = 10**30  # token base units of the test tokens
+REVERT, BURN_GAS = 2, 4  # GriefingWallet moods
+FEE_REFUSED = "token delivered another amount than sent (fee-on-transfer tokens are not supported)"
+
+
+def storage_slot(contract, name: str, *keys: bytes) -> int:
+    """The storage slot of variable ``name`` (a HashMap reached through ``keys``,
+    each already ABI-encoded), from the compiler's storage layout; Vyper puts a
+    HashMap's value at keccak256(slot || key)."""
+    slot = contract.compiler_data.storage_layout["storage_layout"][name]["slot"]
+    for key in keys:
+        slot = int.from_bytes(keccak(slot.to_bytes(32, "big") + key))
+    return slot
+
+
+def word(value) -> bytes:
+    return encode(["uint256"] if isinstance(value, int) else ["bytes32"], [value])
+
+
+# item 3: re-entry through a token's hooks
+
+
+@pytest.fixture
+def hook_market(exchange_deployer, ob_deployer, smb, registry, installer, deployer, bob, carol):
+    """An Exchange and an operator settling in a token that calls holders back,
+    and Carol's maker contract with a consuming meter; Bob has tokens approved."""
+    token = boa.load(TEST_CONTRACTS / "HookToken.vy", SUPPLY, sender=deployer)
+    with boa.env.prank(deployer):
+        ob = ob_deployer.deploy(token.address, NOTICE, RETAIL, FEED_IN, [smb.address])
+        market = exchange_deployer.deploy(
+            token.address, smb.address, registry.address, ob.address, LEAD_TIME, TIMEOUT
+        )
+        registry.wire_exchange(market.address)
+        ob.wire_exchange(market.address)
+        token.transfer(bob, 100_000 * PRICE)
+    maker = boa.load(TEST_CONTRACTS / "ReentrantMaker.vy", sender=carol)
+    meter = meter_id_for("reentrant-home")
+    smb.register_meter(
+        meter, carol, maker.address, SECTOR, "", "", 0, CONSUMPTION, sender=installer
+    )
+    token.transfer(maker.address, 10_000 * PRICE, sender=deployer)
+    for spender in (market, ob):
+        maker.execute(
+            token.address, token.approve.prepare_calldata(spender.address, 2**256 - 1), sender=carol
+        )
+        token.approve(spender.address, 2**256 - 1, sender=bob)
+    return token, ob, market, maker, meter
+
+
+def test_amend_reentered_through_a_token_hook_cannot_pay_escrow_twice(
+    hook_market, household_meter, delivery_hour, bob, carol
+):
+    """The maker amends its bid down; the refund's hook cancels the same bid,
+    which used to refund the old escrow again, out of Bob's."""
+    token, _, market, maker, meter = hook_market
+    market.bid(household_meter, delivery_hour, 5_000, PRICE, False, sender=bob)
+    order = market.order_count()
+    maker.execute(
+        market.address,
+        market.bid.prepare_calldata(meter, delivery_hour, 1_000, PRICE, False),
+        sender=carol,
+    )
+    maker.arm(market.address, market.cancel.prepare_calldata(order), sender=carol)
+    maker.execute(market.address, market.amend.prepare_calldata(order, 100, PRICE), sender=carol)
+    assert maker.reentry_attempted()
+    assert not maker.reentry_succeeded()
+    assert token.balanceOf(market.address) == (5_000 + 100) * PRICE
+    assert token.balanceOf(maker.address) == (10_000 - 100) * PRICE
+    assert market.orders(order).wh == 100
+
+
+@pytest.mark.parametrize(
+    ("outer", "inner"),
+    [
+        (outer, inner)
+        for outer in ("amend", "cancel", "bid")
+        for inner in ("cancel", "amend", "take")
+    ]
+    + [("cancel", "withdraw_credit")],
+)
+def test_token_hooks_cannot_reenter_the_exchange(
+    hook_market, solar_meter, delivery_hour, alice, carol, outer, inner
+):
+    """Every token movement of the Exchange calls the maker's hook, which tries
+    one nested call; the same call made on its own goes through."""
+    _, _, market, maker, meter = hook_market
+    offer = market.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
+
+    def maker_calls(calldata):
+        return maker.execute(market.address, calldata, sender=carol)
+
+    target = market.order_count()
+    maker_calls(market.bid.prepare_calldata(meter, delivery_hour, 1_000, PRICE, False))
+    outer_target = market.order_count()
+    maker_calls(market.bid.prepare_calldata(meter, delivery_hour, 1_000, PRICE, False))
+    if inner == "withdraw_credit":
+        # a deal refunded for want of a measurement: the maker has credit
+        maker_calls(market.take.prepare_calldata(offer, 10, PRICE, 0, meter))
+        terms = (offer, alice, maker.address, solar_meter, meter, delivery_hour, 10, PRICE, False)
+        advance_to(delivery_hour + INTERVAL + TIMEOUT)
+        market.settle(market.deal_count() - 1, terms)
+        assert market.credit_of(maker.address) == 10 * PRICE
+    nested = {
+        "cancel": market.cancel.prepare_calldata(target),
+        "amend": market.amend.prepare_calldata(target, 10, PRICE),
+        "take": market.take.prepare_calldata(offer, 10, PRICE, 0, meter),
+        "withdraw_credit": market.withdraw_credit.prepare_calldata(),
+    }[inner]
+    outer_call = {
+        "amend": market.amend.prepare_calldata(outer_target, 500, PRICE),
+        "cancel": market.cancel.prepare_calldata(outer_target),
+        "bid": market.bid.prepare_calldata(meter, delivery_hour, 700, PRICE, False),
+    }[outer]
+    with boa.env.anchor():
+        maker_calls(nested)  # on its own, the nested call goes through
+
+    maker.arm(market.address, nested, sender=carol)
+    maker_calls(outer_call)
+    assert maker.reentry_attempted()
+    assert not maker.reentry_succeeded()
+
+
+def test_token_hooks_cannot_reenter_the_operator(hook_market, carol):
+    """A deposit's hook tries to withdraw the deposit before it is booked."""
+    token, ob, _, maker, _ = hook_market
+    maker.execute(ob.address, ob.deposit.prepare_calldata(1_000), sender=carol)
+    maker.arm(ob.address, ob.withdraw.prepare_calldata(1_000), sender=carol)
+    maker.execute(ob.address, ob.deposit.prepare_calldata(500), sender=carol)
+    assert maker.reentry_attempted()
+    assert not maker.reentry_succeeded()
+    assert ob.balance_of(maker.address) == 1_500
+    assert token.balanceOf(ob.address) == 1_500
+
+
+# item 12: fee-on-transfer tokens
+
+
+def test_fee_on_transfer_token_is_refused(
+    exchange_deployer, ob_deployer, smb, registry, household_meter, delivery_hour, deployer, bob
+):
+    token = boa.load(TEST_CONTRACTS / "FeeToken.vy", SUPPLY, sender=deployer)
+    token.transfer(bob, 10**24, sender=deployer)
+    with boa.env.prank(deployer):
+        ob = ob_deployer.deploy(token.address, NOTICE, RETAIL, FEED_IN, [smb.address])
+        market = exchange_deployer.deploy(
+            token.address, smb.address, registry.address, ob.address, LEAD_TIME, TIMEOUT
+        )
+    token.approve(market.address, 2**256 - 1, sender=bob)
+    token.approve(ob.address, 2**256 - 1, sender=bob)
+    with boa.reverts(f"exchange: {FEE_REFUSED}"):
+        market.bid(household_meter, delivery_hour, 1_000, PRICE, False, sender=bob)
+    with boa.reverts(f"operator: {FEE_REFUSED}"):
+        ob.deposit(10**18, sender=bob)
+    with boa.reverts(f"operator: {FEE_REFUSED}"):
+        ob.fund_treasury(10**18, sender=bob)
+
+
+# item 6: orders end with the meter's ownership
+
+
+def test_take_after_the_meter_changed_owner_reverts(
+    exchange, smb, solar_meter, household_meter, delivery_hour, alice, bob, carol
+):
+    offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
+    smb.transfer_meter(solar_meter, carol, sender=alice)
+    with boa.reverts("exchange: the order's meter has changed owner"):
+        exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+
+
+def test_new_owner_ends_the_previous_owners_offer_and_sells_the_capacity(
+    exchange, smb, solar_meter, delivery_hour, alice, carol
+):
+    offer = exchange.offer(solar_meter, delivery_hour, CAPACITY_W, PRICE, sender=alice)
+    smb.transfer_meter(solar_meter, carol, sender=alice)
+    exchange.cancel(offer, sender=carol)
+    assert exchange.committed_wh(solar_meter, delivery_hour) == 0
+    exchange.offer(solar_meter, delivery_hour, CAPACITY_W, PRICE, sender=carol)
+    assert exchange.committed_wh(solar_meter, delivery_hour) == CAPACITY_W
+
+
+def test_new_owner_ends_the_previous_owners_bid_and_the_escrow_goes_back(
+    exchange, wallet, smb, household_meter, delivery_hour, bob, carol
+):
+    before = wallet.balanceOf(bob)
+    bid = exchange.bid(household_meter, delivery_hour, 1_000, PRICE, False, sender=bob)
+    smb.transfer_meter(household_meter, carol, sender=bob)
+    exchange.cancel(bid, sender=carol)
+    assert wallet.balanceOf(bob) == before
+    assert wallet.balanceOf(carol) == 0
+
+
+def test_cancel_by_someone_else_than_maker_or_new_owner_reverts(
+    exchange, solar_meter, delivery_hour, alice, carol
+):
+    offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
+    with boa.reverts("exchange: caller is not the maker"):
+        exchange.cancel(offer, sender=carol)
+
+
+# item 2: nothing stops a deal from being paid
+
+
+def test_settlement_pays_when_the_seller_moved_its_meter_to_a_refusing_contract(
+    exchange, registry, smb, solar_meter, household_meter, delivery_hour, deliver, alice, bob, carol
+):
+    """Issuance used to revert inside settlement, and with it the payment, the
+    timeout refund and the operator's settlement of both meters."""
+    refuser = boa.load(TEST_CONTRACTS / "GriefingWallet.vy", sender=carol)
+    refuser.set_mood(REVERT, sender=carol)
+    offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
+    exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    deal = made_deal(exchange)
+    deliver(delivery_hour, 2_500)
+    smb.transfer_meter(solar_meter, refuser.address, sender=alice)
+    exchange.settle(*deal)
+    assert exchange.credit_of(alice) == 1_000 * PRICE
+    cert = certificate_id(solar_meter, delivery_hour)
+    assert registry.balanceOf(bob, cert) == 1_000
+    assert registry.balanceOf(refuser.address, cert) == 1_500  # its share, held as its balance
+
+
+def test_issuance_to_a_refusing_owner_logs_the_certificates_held(
+    registry, smb, solar_meter, deliver, delivery_hour, alice, carol
+):
+    refuser = boa.load(TEST_CONTRACTS / "GriefingWallet.vy", sender=carol)
+    refuser.set_mood(BURN_GAS, sender=carol)
+    deliver(delivery_hour, 2_500)
+    smb.transfer_meter(solar_meter, refuser.address, sender=alice)
+    registry.issue(solar_meter, delivery_hour, gas=1_000_000)
+    held = only_event(registry, "CertificatesHeld")
+    cert = certificate_id(solar_meter, delivery_hour)
+    assert (held.account, held.id, held.wh) == (refuser.address, cert, 2_500)
+
+
+@pytest.mark.parametrize(
+    ("kind", "tech", "fuel", "capacity", "reason"),
+    [
+        (
+            PRODUCTION,
+            "T02000",
+            SOLAR_FUEL,
+            CAPACITY_W,
+            "meter: technology code is not an AIB EECS code (T and 6 digits)",
+        ),
+        (
+            PRODUCTION,
+            "X020002",
+            SOLAR_FUEL,
+            CAPACITY_W,
+            "meter: technology code is not an AIB EECS code (T and 6 digits)",
+        ),
+        (
+            PRODUCTION,
+            "T02000A",
+            SOLAR_FUEL,
+            CAPACITY_W,
+            "meter: technology code is not an AIB EECS code (T and 6 digits)",
+        ),
+        (
+            PRODUCTION,
+            SOLAR_TECH,
+            "F0105010",
+            CAPACITY_W,
+            "meter: fuel code is not an AIB EECS code (F and 8 digits)",
+        ),
+        (
+            PRODUCTION,
+            SOLAR_TECH,
+            "F01050100 ",
+            CAPACITY_W,
+            "meter: fuel code is not an AIB EECS code (F and 8 digits)",
+        ),
+        (PRODUCTION, SOLAR_TECH, SOLAR_FUEL, 10_000_000_001, "meter: capacity above 10 GW"),
+        (CONSUMPTION, "", "", 1, "meter: consumption-only meter has no capacity"),
+        (
+            CONSUMPTION,
+            SOLAR_TECH,
+            "",
+            0,
+            "meter: consumption-only meter has no technology or fuel code",
+        ),
+        (
+            CONSUMPTION,
+            "",
+            SOLAR_FUEL,
+            0,
+            "meter: consumption-only meter has no technology or fuel code",
+        ),
+    ],
+)
+def test_register_meter_refuses_what_cannot_be_certified(
+    smb, installer, alice, kind, tech, fuel, capacity, reason
+):
+    with boa.reverts(reason):
+        smb.register_meter(
+            meter_id_for("odd"), alice, alice, SECTOR, tech, fuel, capacity, kind, sender=installer
+        )
+
+
+def test_register_meter_accepts_the_largest_capacity(smb, installer, alice):
+    meter = meter_id_for("plant")
+    smb.register_meter(
+        meter,
+        alice,
+        alice,
+        SECTOR,
+        SOLAR_TECH,
+        SOLAR_FUEL,
+        10_000_000_000,
+        PRODUCTION,
+        sender=installer,
+    )
+    assert smb.meter(meter).capacity_w == smb.MAX_CAPACITY_W()
+
+
+# item 11: no receiver can make a batch fail
+
+
+def test_gas_burning_buyer_cannot_make_a_batch_fail(
+    exchange, wallet, registry, griefer, solar_meter, delivery_hour, deliver, deployer, alice, carol
+):
+    contract, first = griefer
+    contract.set_mood(BURN_GAS, sender=carol)
+    offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
+    wallet.transfer(contract.address, 1_000 * PRICE, sender=deployer)
+    contract.execute(
+        wallet.address,
+        wallet.approve.prepare_calldata(exchange.address, 1_000 * PRICE),
+        sender=carol,
+    )
+    contract.execute(
+        exchange.address,
+        exchange.take.prepare_calldata(offer, 1_000, PRICE, 0, first[1][4]),
+        sender=carol,
+    )
+    terms = (
+        offer,
+        alice,
+        contract.address,
+        solar_meter,
+        first[1][4],
+        delivery_hour,
+        1_000,
+        PRICE,
+        False,
+    )
+    second = (exchange.deal_count() - 1, terms)
+    deliver(delivery_hour, 2_500)
+    exchange.settle_many([first, second], gas=30_000_000)
+    cert = certificate_id(solar_meter, delivery_hour)
+    assert exchange.held_certificates(contract.address, cert) == 2_000
+    assert contract.burnt() == 0  # no hook ran during settlement
+
+
+def test_certificates_sent_straight_to_the_exchange_are_refused(
+    exchange, registry, solar_meter, deliver, delivery_hour, alice
+):
+    deliver(delivery_hour, 2_500)
+    registry.issue(solar_meter, delivery_hour)
+    cert = certificate_id(solar_meter, delivery_hour)
+    with boa.reverts("exchange: only issuance into custody is accepted"):
+        registry.safeTransferFrom(alice, exchange.address, cert, 1, b"", sender=alice)
+
+
+# item 7: the timeout holds for all deals of an interval together
+
+
+def test_a_late_reading_pays_none_of_an_interval_s_deals_once_one_refunded(
+    exchange, ob, smb, solar_meter, household_meter, delivery_hour, deliver, alice, bob
+):
+    offer = exchange.offer(solar_meter, delivery_hour, 2_000, PRICE, sender=alice)
+    exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    regretted = made_deal(exchange)
+    exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    kept = made_deal(exchange)
+    advance_to(delivery_hour + INTERVAL + TIMEOUT)
+    exchange.settle(*regretted)  # the seller withheld its reading
+    deliver(delivery_hour, 2_500)  # and reports it now
+    exchange.settle(*kept)
+    event = only_event(exchange, "DealSettled")
+    assert (event.delivered_wh, event.payment, event.refund) == (0, 0, 1_000 * PRICE)
+    assert exchange.credit_of(alice) == 0
+    assert exchange.credit_of(bob) == 2_000 * PRICE
+
+
+# item 10: the buyer is the claimant of what the Exchange retires for it
+
+
+@pytest.mark.parametrize("caller", ["deployer", "alice", "bob", "carol"])
+def test_retire_delivered_only_by_the_exchange(exchange, registry, actors, caller, household_meter):
+    with boa.reverts("registry: caller is not the exchange"):
+        registry.retire_delivered(1, 1, household_meter, actors[caller], b"", sender=actors[caller])
+
+
+# items 8 and 14: packed fields wide enough, tested at their maximum
+
+
+def test_a_meter_numbered_beyond_24_bits_keeps_its_identity_and_owner(
+    registry, solar_meter, deliver, delivery_hour, alice
+):
+    """The 16,777,217th meter used to read back as meter 1."""
+    boa.env.set_storage(registry.address, storage_slot(registry, "_meter_count"), 2**24)
+    deliver(delivery_hour, 2_500)
+    registry.issue(solar_meter, delivery_hour)
+    cert = certificate_id(solar_meter, delivery_hour)
+    assert registry.certificate(cert).meter_id == solar_meter
+    assert registry.balanceOf(alice, cert) == 2_500
+
+
+def test_meter_numbers_stop_at_their_maximum(registry, solar_meter, deliver, delivery_hour):
+    boa.env.set_storage(
+        registry.address, storage_slot(registry, "_meter_count"), registry.MAX_METERS()
+    )
+    deliver(delivery_hour, 2_500)
+    with boa.reverts("registry: too many meters"):
+        registry.issue(solar_meter, delivery_hour)
+
+
+def test_owner_epoch_at_its_maximum(
+    registry, smb, sign, meter_key, solar_meter, delivery_hour, alice, carol
+):
+    """At the old 16-bit limit the epoch spilled into the sector bits and the new
+    owner's share was lost; at the 32-bit limit, issuance says so."""
+
+    def measure(begin, exported):
+        advance_to(begin + INTERVAL)
+        smb.submit_reading(
+            *sign(meter_key, solar_meter, begin + INTERVAL, 0, exported).contract_args()
+        )
+        return begin
+
+    advance_to(delivery_hour)
+    smb.submit_reading(*sign(meter_key, solar_meter, delivery_hour, 0, 0).contract_args())
+    registry.issue(solar_meter, measure(delivery_hour, 2_500))
+    slot = storage_slot(registry, "_meters", word(solar_meter))
+    record = boa.env.get_storage(registry.address, slot)
+    epoch_mask = registry.MAX_OWNER_EPOCH() << 200
+
+    boa.env.set_storage(registry.address, slot, (record & ~epoch_mask) | ((2**16 - 1) << 200))
+    smb.transfer_meter(solar_meter, carol, sender=alice)
+    begin = measure(delivery_hour + INTERVAL, 3_500)
+    registry.issue(solar_meter, begin)
+    cert = certificate_id(solar_meter, begin)
+    assert registry.balanceOf(carol, cert) == 1_000
+    assert registry.certificate(cert).sector == SECTOR
+
+    record = boa.env.get_storage(registry.address, slot)
+    boa.env.set_storage(
+        registry.address, slot, (record & ~epoch_mask) | (registry.MAX_OWNER_EPOCH() << 200)
+    )
+    smb.transfer_meter(solar_meter, alice, sender=carol)
+    begin = measure(delivery_hour + 2 * INTERVAL, 4_500)
+    with boa.reverts("registry: meter changed owner too often"):
+        registry.issue(solar_meter, begin)
+
+
+# items 4 and 9: tariffs over a measurement, and their cost
+
+
+def next_hour_after(seconds: int) -> int:
+    earliest = boa.env.evm.patch.timestamp + seconds
+    return earliest + (-earliest) % 3_600
+
+
+def test_a_measurement_over_a_price_rise_is_billed_at_the_higher_price(
+    ob, smb, sign, household_key, household_meter, operator, bob
+):
+    """A household that stopped its bridge before an announced rise paid the old
+    price for the whole gap (9.6 times less in the review's case)."""
+    rise = next_hour_after(NOTICE)
+    ob.announce_tariff(RETAIL * 10, FEED_IN, rise, sender=operator)
+    begin = rise - 2 * INTERVAL
+    advance_to(begin)
+    smb.submit_reading(*sign(household_key, household_meter, begin, 0, 0).contract_args())
+    end = rise + 2 * INTERVAL  # the bridge was off over the rise
+    advance_to(end)
+    smb.submit_reading(*sign(household_key, household_meter, end, 400, 0).contract_args())
+    ob.settle(smb.address, household_meter, begin)
+    assert ob.debt_of(bob) == 400 * RETAIL * 10
+
+
+def test_a_measurement_over_a_reward_cut_earns_the_lower_reward(
+    ob, smb, sign, meter_key, solar_meter, operator, alice
+):
+    cut = next_hour_after(NOTICE)
+    ob.announce_tariff(RETAIL, FEED_IN // 4, cut, sender=operator)
+    begin = cut - INTERVAL
+    advance_to(begin)
+    smb.submit_reading(*sign(meter_key, solar_meter, begin, 0, 0).contract_args())
+    advance_to(cut + INTERVAL)
+    smb.submit_reading(*sign(meter_key, solar_meter, cut + INTERVAL, 0, 1_000).contract_args())
+    ob.settle(smb.address, solar_meter, begin)
+    assert ob.arrears_of(alice) == 1_000 * (FEED_IN // 4)  # the treasury is empty
+
+
+def test_settlement_cost_does_not_grow_with_the_number_of_tariffs(
+    ob, smb, measure, household_key, household_meter, operator, bob
+):
+    """Tariffs used to be scanned newest first, about 2,200 gas each: enough of
+    them pushed every settlement of an earlier hour past a block."""
+    begin = measure(household_key, household_meter, produced=0, consumed=100)
+    first = next_hour_after(NOTICE)
+    for day in range(300):
+        ob.announce_tariff(RETAIL, FEED_IN, first + day * 86_400, sender=operator)
+    ob.settle(smb.address, household_meter, begin, gas=120_000)
+    assert ob.debt_of(bob) == 100 * RETAIL
