@@ -816,11 +816,13 @@ def _hand_over(
         # The registry mints the sold Wh into custody when it certifies the
         # measurement; certify it if nobody did yet. Issuance that fails (a
         # meter the registry will not certify) must not stop the payment.
-        issued: bool = raw_call(
+        gas_before: uint256 = msg.gas
+        if not raw_call(
             registry.address,
             abi_encode(seller_meter, begin, method_id=method_id("issue(bytes32,uint256)")),
             revert_on_failure=False,
-        )
+        ):
+            self._check_gas(gas_before)
         if not staticcall registry.is_active(id):
             # Revoked or expired: the certificates stay in custody, moving no more.
             return 0
@@ -829,12 +831,13 @@ def _hand_over(
         if retire:
             retired = min(delivered, self._retirable(buyer, seller_meter, buyer_meter, begin))
             if retired != 0:
-                retired_ok: bool = raw_call(
+                gas_before: uint256 = msg.gas
+                if not raw_call(
                     registry.address,
                     abi_encode(id, retired, buyer_meter, buyer, _RETIRE_NOTE, method_id=method_id("retire_delivered(uint256,uint256,bytes32,address,bytes)")),
                     revert_on_failure=False,
-                )
-                if not retired_ok:
+                ):
+                    self._check_gas(gas_before)
                     retired = 0
         if delivered > retired:
             self._deliver(buyer, id, delivered - retired)
@@ -852,14 +855,31 @@ def _deliver(account: address, id: uint256, wh: uint256):
     """
     sent: bool = False
     if not account.is_contract:
+        gas_before: uint256 = msg.gas
         sent = raw_call(
             registry.address,
             abi_encode(self, account, id, wh, b"", method_id=method_id("safeTransferFrom(address,address,uint256,uint256,bytes)")),
             revert_on_failure=False,
         )
+        if not sent:
+            self._check_gas(gas_before)
     if not sent:
         self.held_certificates[account][id] += wh
         log CertificatesHeld(account=account, id=id, wh=wh)
+
+
+@internal
+@view
+def _check_gas(gas_before: uint256):
+    """
+    @dev After a registry call whose failure settlement tolerates: the
+         registry fails early (a revoked certificate, a meter it will not
+         certify) and calls no hook with unbounded gas, so a call that left
+         less than 1/32 of the gas ran out of it. Revert then, or a
+         transaction sent with too little gas (an estimate that found the
+         cheapest success) would settle without the certificates.
+    """
+    assert msg.gas > gas_before // 32, "exchange: out of gas during settlement"
 
 
 @internal

@@ -661,6 +661,9 @@ def _issue(meter_id: bytes32, interval_begin: uint256) -> uint256:
             # issuance is part of settling other people's deals. Its hook is
             # told, with bounded gas; if it refuses, the share stays its
             # balance all the same, and the event says so.
+            # Enough gas for the hook, or an estimate could find a limit at
+            # which it always fails.
+            assert msg.gas > HOOK_GAS * 64 // 63 + 5_000, "registry: out of gas for the owner's hook"
             success: bool = False
             response: Bytes[32] = b""
             success, response = raw_call(

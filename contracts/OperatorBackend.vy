@@ -75,6 +75,7 @@ _MIN_INTERVAL: constant(uint256) = 900  # seconds
 # units per Wh), 192-255 effective from (unix seconds).
 _UINT96_MASK: constant(uint256) = 2**96 - 1
 _UINT64_MASK: constant(uint256) = 2**64 - 1
+_GENESIS: constant(uint256) = 1 << 255  # a backend trusted at deployment
 
 
 # @dev The settlement token.
@@ -103,8 +104,18 @@ tariff_count: public(uint256)
 
 _tariffs: HashMap[uint256, uint256]
 
-# @dev Per backend: trusted from (bits 0-63) and untrusted from (bits 64-127), unix seconds.
+# @dev Per backend: trusted from (bits 0-63) and untrusted from (bits 64-127),
+# unix seconds, and bit 255 for a backend trusted at deployment.
 _trust: HashMap[address, uint256]
+
+# @dev account => backend => meter => the account lets the bills of that
+# meter be taken from its ledger. Needed for backends trusted after the
+# deployment: the operator could deploy one that reports anyone as owner.
+ledger_pays: public(HashMap[address, HashMap[address, HashMap[bytes32, bool]]])
+
+# @dev backend => meter => bills no ledger paid (the owner's ledger was not
+# open to the meter, or short), in token base units.
+meter_debt: public(HashMap[address, HashMap[bytes32, uint256]])
 
 # @dev The Exchange whose deals this operator nets out, wired once; zero until then.
 exchange: public(address)
@@ -174,6 +185,27 @@ event DebtRecorded:
     amount: uint256
 
 
+event LedgerOpened:
+    account: indexed(address)
+    backend: indexed(address)
+    meter_id: indexed(bytes32)
+    open: bool
+
+
+event MeterDebtRecorded:
+    backend: indexed(address)
+    meter_id: indexed(bytes32)
+    account: indexed(address)
+    amount: uint256
+
+
+event MeterDebtPaid:
+    backend: indexed(address)
+    meter_id: indexed(bytes32)
+    payer: indexed(address)
+    amount: uint256
+
+
 event IntervalSettled:
     backend: indexed(address)
     meter_id: indexed(bytes32)
@@ -213,7 +245,7 @@ def __init__(
     log TariffAnnounced(index=0, retail_price=convert(retail_price, uint256), feed_in_reward=convert(feed_in_reward, uint256), effective_from=0, operator=msg.sender)
 
     for backend: address in backends:
-        self._trust[backend] = block.timestamp
+        self._trust[backend] = block.timestamp | _GENESIS
         log BackendTrustAnnounced(backend=backend, trusted=True, effective_from=block.timestamp, operator=msg.sender)
 
 
@@ -230,8 +262,9 @@ def settle(backend: address, meter_id: bytes32, interval_begin: uint256):
     @param meter_id The meter.
     @param interval_begin Unix seconds, the begin of the measurement.
     """
-    assert self._is_trusted(backend), "operator: backend not trusted"
-    assert self._settle(backend, meter_id, interval_begin, True), "operator: interval already settled"
+    window: uint256 = self._trust[backend]
+    assert self._trusted(window), "operator: backend not trusted"
+    assert self._settle(backend, window & _GENESIS != 0, meter_id, interval_begin, True), "operator: interval already settled"
 
 
 @external
@@ -243,10 +276,12 @@ def settle_many(backend: address, intervals: DynArray[Interval, MAX_BATCH]) -> u
     @param intervals The (meter, interval begin) pairs.
     @return uint256 The number of intervals settled by this call.
     """
-    assert self._is_trusted(backend), "operator: backend not trusted"
+    window: uint256 = self._trust[backend]
+    assert self._trusted(window), "operator: backend not trusted"
+    genesis: bool = window & _GENESIS != 0
     settled: uint256 = 0
     for item: Interval in intervals:
-        if self._settle(backend, item.meter_id, item.interval_begin, False):
+        if self._settle(backend, genesis, item.meter_id, item.interval_begin, False):
             settled += 1
     return settled
 
@@ -311,6 +346,38 @@ def withdraw(amount: uint256):
 
 
 @external
+def open_ledger(backend: address, meter_id: bytes32, open: bool):
+    """
+    @notice Lets the bills of a meter of a backend trusted after the
+            deployment be taken from the caller's ledger (or stops it). Only
+            measurements the caller owned are billed to it; without this,
+            they become the meter's debt and the ledger is left alone.
+    @dev Backends trusted at deployment need no such consent.
+    @param backend The SmartMeterBackend.
+    @param meter_id The caller's meter there.
+    @param open True to let the bills be taken, False to stop.
+    """
+    self.ledger_pays[msg.sender][backend][meter_id] = open
+    log LedgerOpened(account=msg.sender, backend=backend, meter_id=meter_id, open=open)
+
+
+@external
+def pay_meter_debt(backend: address, meter_id: bytes32, amount: uint256):
+    """
+    @notice Pays a meter's recorded debt from the caller's ledger.
+    @param amount In token base units, at most the debt and the ledger balance.
+    """
+    assert amount != 0, "operator: amount is zero"
+    assert amount <= self.meter_debt[backend][meter_id], "operator: amount exceeds the meter's debt"
+    balance: uint256 = self.balance_of[msg.sender]
+    assert amount <= balance, "operator: amount exceeds ledger balance"
+    self.balance_of[msg.sender] = unsafe_sub(balance, amount)
+    self.meter_debt[backend][meter_id] -= amount
+    self.treasury += amount
+    log MeterDebtPaid(backend=backend, meter_id=meter_id, payer=msg.sender, amount=amount)
+
+
+@external
 def claim_arrears():
     """
     @notice Moves unpaid rewards from the treasury to the caller's ledger, as
@@ -361,21 +428,23 @@ def announce_backend_trust(backend: address, trusted: bool):
     access_control._check_role(OPERATOR_ROLE, msg.sender)
     assert backend != empty(address), "operator: backend is the zero address"
     window: uint256 = self._trust[backend]
+    genesis: uint256 = window & _GENESIS
     start: uint256 = window & _UINT64_MASK
-    stop: uint256 = window >> 64
+    stop: uint256 = (window >> 64) & _UINT64_MASK
     effective: uint256 = block.timestamp + notice_period
     if trusted:
         assert start == 0 or stop != 0, "operator: backend already trusted"
         if stop > block.timestamp:
             # An announced end that has not come yet is called off: the
             # backend stays trusted without a gap.
-            self._trust[backend] = start
+            self._trust[backend] = genesis | start
             effective = max(start, block.timestamp)
         else:
+            # Trusted anew after a gap: a new backend as far as ledgers go.
             self._trust[backend] = effective
     else:
         assert start != 0 and stop == 0, "operator: backend not trusted"
-        self._trust[backend] = start | (effective << 64)
+        self._trust[backend] = genesis | start | (effective << 64)
     log BackendTrustAnnounced(backend=backend, trusted=trusted, effective_from=effective, operator=msg.sender)
 
 
@@ -471,7 +540,7 @@ def trust_window(backend: address) -> (uint256, uint256):
     @return (trusted from, untrusted from) in unix seconds; zero means never.
     """
     window: uint256 = self._trust[backend]
-    return window & _UINT64_MASK, window >> 64
+    return window & _UINT64_MASK, (window >> 64) & _UINT64_MASK
 
 
 @external
@@ -506,7 +575,7 @@ def billable_wh(produced_wh: uint256, consumed_wh: uint256, sold_wh: uint256, bo
 
 
 @internal
-def _settle(backend: address, meter_id: bytes32, interval_begin: uint256, strict: bool) -> bool:
+def _settle(backend: address, genesis: bool, meter_id: bytes32, interval_begin: uint256, strict: bool) -> bool:
     index: uint256 = interval_begin // _MIN_INTERVAL
     word: uint256 = index >> 7
     bit: uint256 = 1 << ((index & 127) << 1)
@@ -550,8 +619,14 @@ def _settle(backend: address, meter_id: bytes32, interval_begin: uint256, strict
                 self.total_arrears += short
                 log ArrearsRecorded(account=account, amount=short)
             self._credit(account, paid)
-    else:
+    elif genesis or self.ledger_pays[account][backend][meter_id]:
         self._charge(account, unsafe_sub(bill, reward))
+    else:
+        # A backend trusted later may say anything of who owns what: its
+        # bills reach only ledgers whose account opened them to the meter.
+        owed: uint256 = unsafe_sub(bill, reward)
+        self.meter_debt[backend][meter_id] += owed
+        log MeterDebtRecorded(backend=backend, meter_id=meter_id, account=account, amount=owed)
 
     log IntervalSettled(
         backend=backend,
@@ -700,9 +775,14 @@ def _tariff_over(begin: uint256, end: uint256) -> (uint256, uint256):
 @internal
 @view
 def _is_trusted(backend: address) -> bool:
-    window: uint256 = self._trust[backend]
+    return self._trusted(self._trust[backend])
+
+
+@internal
+@view
+def _trusted(window: uint256) -> bool:
     start: uint256 = window & _UINT64_MASK
-    stop: uint256 = window >> 64
+    stop: uint256 = (window >> 64) & _UINT64_MASK
     return start != 0 and start <= block.timestamp and (stop == 0 or block.timestamp < stop)
 
 

@@ -85,11 +85,15 @@ MAX_REASON: constant(uint256) = 128  # characters
 
 # Packed hot state of a meter, one storage slot:
 # bits 0-63 last interval end (unix seconds), 64-127 import register (Wh),
-# 128-191 export register (Wh), then three flags.
+# 128-191 export register (Wh), then three flags, and from bit 200 the owner
+# epoch (32 bits): how many owners the meter has had.
 _UINT64_MASK: constant(uint256) = 2**64 - 1
 _REGISTERED: constant(uint256) = 1 << 192
 _SUSPENDED: constant(uint256) = 1 << 193
 _HAS_BASELINE: constant(uint256) = 1 << 194
+_EPOCH_SHIFT: constant(uint256) = 200
+# @dev The most owners one meter can have.
+MAX_OWNER_EPOCH: public(constant(uint256)) = 2**32 - 1
 
 
 # @dev Length of an interval in seconds; interval ends lie on multiples of it.
@@ -109,8 +113,16 @@ _state: HashMap[bytes32, uint256]
 _baseline: HashMap[bytes32, uint256]
 
 # @dev Measurements: meter => interval begin => packed (end, produced Wh, consumed Wh),
-# laid out like `_state`'s first three fields; zero means no measurement.
+# laid out like `_state`'s first three fields, and the owner epoch the
+# measurement belongs to (bits 192-223); zero means no measurement.
 _measurements: HashMap[bytes32, HashMap[uint256, uint256]]
+
+# @dev The owners of a meter, by epoch (1 is the first owner who accepted it).
+_owners: HashMap[bytes32, HashMap[uint256, address]]
+
+# @dev Who may accept a meter: named by its installer at registration or by
+# its owner offering it; the zero address when no offer is open.
+pending_owner_of: public(HashMap[bytes32, address])
 
 
 event IssuingBodySet:
@@ -151,10 +163,18 @@ event SignerRotated:
     new_signer: address
 
 
+event MeterOffered:
+    meter_id: indexed(bytes32)
+    owner: indexed(address)
+    pending_owner: indexed(address)
+
+
 event MeterOwnerChanged:
     meter_id: indexed(bytes32)
     previous_owner: indexed(address)
     new_owner: indexed(address)
+    epoch: uint256
+    effective_from: uint256
 
 
 event MeterSuspended:
@@ -257,18 +277,46 @@ def submit_readings(readings: DynArray[Reading, MAX_BATCH]):
 
 
 @external
-def transfer_meter(meter_id: bytes32, new_owner: address):
+def offer_meter(meter_id: bytes32, new_owner: address):
     """
-    @notice Hands a meter, and the right to its future measurements, to a new owner.
+    @notice Offers a meter, and its measurements from the next reading on, to
+            `new_owner`, who takes it with `accept_meter`; until then nothing
+            changes. An open offer is replaced by a new one; offering to the
+            zero address withdraws it.
+    @param meter_id The caller's meter.
+    @param new_owner Who may accept it.
+    """
+    owner: address = self._meters[meter_id].owner
+    assert self._state[meter_id] & _REGISTERED != 0, "meter: unknown meter"
+    assert msg.sender == owner, "meter: caller is not the meter owner"
+    assert new_owner != owner, "meter: offering the meter to its owner"
+    self.pending_owner_of[meter_id] = new_owner
+    log MeterOffered(meter_id=meter_id, owner=owner, pending_owner=new_owner)
+
+
+@external
+def accept_meter(meter_id: bytes32):
+    """
+    @notice Takes a meter offered to the caller (by its installer at
+            registration, or by its owner). The caller owns every measurement
+            recorded from now on: they begin at the meter's last reading,
+            `effective_from` in the event. Measurements recorded before stay
+            with the previous owner: its bills, rewards and certificates.
     @param meter_id The meter.
-    @param new_owner The new owner.
     """
+    assert self.pending_owner_of[meter_id] == msg.sender and msg.sender != empty(address), "meter: meter not offered to the caller"
+    state: uint256 = self._state[meter_id]
+    epoch: uint256 = (state >> _EPOCH_SHIFT) & MAX_OWNER_EPOCH
+    assert epoch < MAX_OWNER_EPOCH, "meter: meter changed owner too often"
+    epoch += 1
+    self._state[meter_id] = (state & ~(MAX_OWNER_EPOCH << _EPOCH_SHIFT)) | (epoch << _EPOCH_SHIFT)
+    self._owners[meter_id][epoch] = msg.sender
     previous: address = self._meters[meter_id].owner
-    assert previous != empty(address), "meter: unknown meter"
-    assert msg.sender == previous, "meter: caller is not the meter owner"
-    assert new_owner != empty(address), "meter: owner is the zero address"
-    self._meters[meter_id].owner = new_owner
-    log MeterOwnerChanged(meter_id=meter_id, previous_owner=previous, new_owner=new_owner)
+    self._meters[meter_id].owner = msg.sender
+    self.pending_owner_of[meter_id] = empty(address)
+    log MeterOwnerChanged(
+        meter_id=meter_id, previous_owner=previous, new_owner=msg.sender, epoch=epoch, effective_from=state & _UINT64_MASK
+    )
 
 
 # INSTALLER
@@ -290,7 +338,8 @@ def register_meter(
             vouches that `signer` is the key made on the meter's device.
     @param meter_id The salted hash of the meter's GSRN/EAN; the raw number never goes on chain.
     @param signer The address of the meter's signing key.
-    @param owner The owner of the meter and of its measurements.
+    @param owner Who is to own the meter and its measurements: it becomes the
+           owner by `accept_meter`, and no reading is taken before.
     @param sector The bidding zone, e.g. "DK1".
     @param tech_code The AIB EECS technology code, e.g. "T020002"; empty for consumption only.
     @param fuel_code The AIB EECS fuel code, e.g. "F01050100"; empty for consumption only.
@@ -313,7 +362,7 @@ def register_meter(
         assert len(tech_code) == 0 and len(fuel_code) == 0, "meter: consumption-only meter has no technology or fuel code"
 
     self._meters[meter_id] = MeterInfo(
-        owner=owner,
+        owner=empty(address),
         signer=signer,
         installer=msg.sender,
         sector=sector,
@@ -324,6 +373,7 @@ def register_meter(
         registered_at=block.timestamp,
     )
     self._state[meter_id] = _REGISTERED
+    self.pending_owner_of[meter_id] = owner
     log MeterRegistered(
         meter_id=meter_id,
         owner=owner,
@@ -476,6 +526,25 @@ def owner_of(meter_id: bytes32) -> address:
 
 @external
 @view
+def owner_at(meter_id: bytes32, epoch: uint256) -> address:
+    """
+    @return address The meter's owner in `epoch` (1 for the first owner who
+            accepted it); the zero address for an epoch that has not come.
+    """
+    return self._owners[meter_id][epoch]
+
+
+@external
+@view
+def owner_epoch(meter_id: bytes32) -> uint256:
+    """
+    @return uint256 How many owners have accepted the meter (0: none yet).
+    """
+    return (self._state[meter_id] >> _EPOCH_SHIFT) & MAX_OWNER_EPOCH
+
+
+@external
+@view
 def is_suspended(meter_id: bytes32) -> bool:
     return self._state[meter_id] & _SUSPENDED != 0
 
@@ -517,14 +586,16 @@ def measurement(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256
 def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, uint256):
     """
     @notice What a settlement needs in one call.
-    @return (meter owner, interval end, produced Wh, consumed Wh); the end is
-            zero when there is no such measurement.
+    @return (the meter's owner when the measurement was recorded, interval
+            end, produced Wh, consumed Wh); the end is zero (and the owner
+            the zero address) when there is no such measurement.
     """
+    packed: uint256 = self._measurements[meter_id][interval_begin]
     end: uint256 = 0
     produced: uint256 = 0
     consumed: uint256 = 0
-    end, produced, consumed = self._unpack(self._measurements[meter_id][interval_begin])
-    return self._meters[meter_id].owner, end, produced, consumed
+    end, produced, consumed = self._unpack(packed)
+    return self._owners[meter_id][packed >> 192], end, produced, consumed
 
 
 @external
@@ -542,14 +613,16 @@ def trading_data(meter_id: bytes32) -> (address, MeterKind, uint256):
 def consumption_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, bytes32):
     """
     @notice What a retirement against consumption needs in one call.
-    @return (meter owner, interval end, consumed Wh, keccak256 of the meter's
-            sector); the end is zero when there is no such measurement.
+    @return (the meter's owner when the measurement was recorded, interval
+            end, consumed Wh, keccak256 of the meter's sector); the end is zero
+            when there is no such measurement.
     """
+    packed: uint256 = self._measurements[meter_id][interval_begin]
     end: uint256 = 0
     produced: uint256 = 0
     consumed: uint256 = 0
-    end, produced, consumed = self._unpack(self._measurements[meter_id][interval_begin])
-    return self._meters[meter_id].owner, end, consumed, keccak256(self._meters[meter_id].sector)
+    end, produced, consumed = self._unpack(packed)
+    return self._owners[meter_id][packed >> 192], end, consumed, keccak256(self._meters[meter_id].sector)
 
 
 @external
@@ -618,6 +691,8 @@ def _record(reading: Reading):
     state: uint256 = self._state[reading.meter_id]
     assert state & _REGISTERED != 0, "meter: unknown meter"
     assert state & _SUSPENDED == 0, "meter: meter is suspended"
+    epoch: uint256 = (state >> _EPOCH_SHIFT) & MAX_OWNER_EPOCH
+    assert epoch != 0, "meter: no owner has accepted the meter yet"
 
     end: uint256 = convert(reading.interval_end, uint256)
     assert end % interval_length == 0, "meter: interval end not on the interval grid"
@@ -634,7 +709,7 @@ def _record(reading: Reading):
 
     import_wh: uint256 = convert(reading.import_wh, uint256)
     export_wh: uint256 = convert(reading.export_wh, uint256)
-    new_state: uint256 = end | (import_wh << 64) | (export_wh << 128) | _REGISTERED | _HAS_BASELINE
+    new_state: uint256 = end | (import_wh << 64) | (export_wh << 128) | (state & (_SUSPENDED | (MAX_OWNER_EPOCH << _EPOCH_SHIFT))) | _REGISTERED | _HAS_BASELINE
 
     if state & _HAS_BASELINE == 0:
         self._state[reading.meter_id] = new_state
@@ -659,7 +734,7 @@ def _record(reading: Reading):
     produced: uint256 = unsafe_sub(export_wh, last_export)
     consumed: uint256 = unsafe_sub(import_wh, last_import)
     self._state[reading.meter_id] = new_state
-    self._measurements[reading.meter_id][last_end] = end | (produced << 64) | (consumed << 128)
+    self._measurements[reading.meter_id][last_end] = end | (produced << 64) | (consumed << 128) | (epoch << 192)
     log MeasurementRecorded(
         meter_id=reading.meter_id,
         interval_begin=last_end,

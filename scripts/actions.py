@@ -8,6 +8,7 @@ by the demo and the benchmarks, and a sub-command of its role's command line:
                                     resume-meter, trust-backend, untrust-backend
     python -m scripts.issuing_body  certify-installer, withdraw-certification
     python -m scripts.installer     register-meter, rotate-signer
+    python -m scripts.prosumer      accept-meter, offer-meter, open-ledger
 
 Amounts are integers: token base units, token base units per Wh, W, unix seconds.
 """
@@ -47,6 +48,10 @@ class Actor:
 
     def send(self, call, value: int = 0):
         return transact(self.w3, self.account, call, value)
+
+    def with_account(self, account: LocalAccount) -> Actor:
+        """Another account acting on the same deployment."""
+        return Actor(self.w3, account, self.deployments)
 
 
 # EXCHANGE
@@ -120,6 +125,28 @@ def register_meter(
             meter_id, signer, owner, sector, tech_code, fuel_code, capacity_w, KINDS[kind]
         )
     )
+
+
+# PROSUMER
+
+
+def accept_meter(actor: Actor, meter_id: bytes):
+    """Takes a meter offered to the actor (by its installer or its owner)."""
+    smb = actor.contract("SmartMeterBackend")
+    return actor.send(smb.functions.accept_meter(meter_id))
+
+
+def offer_meter(actor: Actor, meter_id: bytes, new_owner: str):
+    """Offers the actor's meter to ``new_owner``, who must accept it."""
+    smb = actor.contract("SmartMeterBackend")
+    return actor.send(smb.functions.offer_meter(meter_id, new_owner))
+
+
+def open_ledger(actor: Actor, backend: str, meter_id: bytes, open_: bool = True):
+    """Lets the operator take the bills of a meter of a backend trusted after the
+    deployment from the actor's ledger (or stops it)."""
+    ob = actor.contract("OperatorBackend")
+    return actor.send(ob.functions.open_ledger(backend, meter_id, open_))
 
 
 def rotate_signer(actor: Actor, meter_id: bytes, signer: str):
@@ -280,6 +307,31 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
                 p.add_argument("--installer", type=_address, required=True),
             ),
             lambda a, args: withdraw_certification(a, args.sector, args.installer),
+        ),
+    },
+    "prosumer": {
+        "accept-meter": (
+            "take a meter offered to you (by its installer at registration, or its owner)",
+            _add_meter_arguments,
+            lambda a, args: accept_meter(a, _meter_id(args)),
+        ),
+        "offer-meter": (
+            "offer your meter to a new owner, who must accept it",
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument("--new-owner", type=_address, required=True),
+            ),
+            lambda a, args: offer_meter(a, _meter_id(args), args.new_owner),
+        ),
+        "open-ledger": (
+            "let the bills of a meter of a backend trusted after the deployment be taken "
+            "from your ledger (--close to stop)",
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument("--backend", type=_address, required=True),
+                p.add_argument("--close", action="store_true", help="stop instead"),
+            ),
+            lambda a, args: open_ledger(a, args.backend, _meter_id(args), not args.close),
         ),
     },
     "installer": {

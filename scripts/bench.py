@@ -156,15 +156,19 @@ def certified_installer(
 
 
 def register_solar_and_home(
-    as_installer: actions.Actor, ids: dict, signers: dict, solar_owner: str, home_owner: str
+    as_installer: actions.Actor,
+    ids: dict,
+    signers: dict,
+    solar_owner: LocalAccount,
+    home_owner: LocalAccount,
 ) -> None:
-    """Registers a 6 kW rooftop-solar prosumer meter and a household meter in DK1;
-    ``ids`` and ``signers`` are keyed "solar" and "home"."""
+    """Registers a 6 kW rooftop-solar prosumer meter and a household meter in DK1,
+    which their owners accept; ``ids`` and ``signers`` are keyed "solar" and "home"."""
     actions.register_meter(
         as_installer,
         ids["solar"],
         signers["solar"],
-        solar_owner,
+        solar_owner.address,
         "DK1",
         "both",
         6_000,
@@ -172,8 +176,10 @@ def register_solar_and_home(
         "F01050100",
     )
     actions.register_meter(
-        as_installer, ids["home"], signers["home"], home_owner, "DK1", "consumption"
+        as_installer, ids["home"], signers["home"], home_owner.address, "DK1", "consumption"
     )
+    for owner, name in ((solar_owner, "solar"), (home_owner, "home")):
+        actions.accept_meter(as_installer.with_account(owner), ids[name])
 
 
 def interval_readings(
@@ -233,6 +239,8 @@ def measure_meters(w3: Web3, deployments: dict, accounts: list[LocalAccount]) ->
         )
         for i in range(3)
     ]
+    for meter in ids:
+        actions.accept_meter(as_installer.with_account(owner), meter)
     gas["SmartMeterBackend.register_meter"] = {
         "gas": receipts[0]["gasUsed"],
         "state": "producer and consumer, AIB codes, fresh meter id",
@@ -312,8 +320,8 @@ def measure_registry(w3: Web3, deployments: dict, accounts: list[LocalAccount]) 
         as_installer,
         ids,
         {name: key.address for name, key in keys.items()},
-        producer_owner.address,
-        holder.address,
+        producer_owner,
+        holder,
     )
 
     start = GENESIS_TIME + 40 * interval
@@ -502,8 +510,8 @@ def measure_exchange(w3: Web3, deployments: dict, accounts: list[LocalAccount]) 
         as_installer,
         ids,
         {name: key.address for name, key in keys.items()},
-        seller.address,
-        buyer.address,
+        seller,
+        buyer,
     )
     as_seller = actions.Actor(w3, seller, deployments)
     as_buyer = actions.Actor(w3, buyer, deployments)

@@ -69,6 +69,7 @@ def register_meter(conn, accounts, folder, label: str = "bridge-meter") -> Meter
         "T020002",
         "F01050100",
     )
+    actions.accept_meter(as_admin.with_account(owner), meter_id)
     return MeterOnChain(deployments, as_admin.contract("SmartMeterBackend"), meter_id, key)
 
 

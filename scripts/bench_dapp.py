@@ -121,6 +121,7 @@ def indexer_rate(w3: Web3, deployments: dict, folder: Path) -> float:
         actions.register_meter(
             installer, meter, key.address, accounts[1].address, "DK1", "consumption"
         )
+        actions.accept_meter(installer.with_account(accounts[1]), meter)
         readings = interval_readings(
             key, meter, start, 3_600, 24 * 5, 800, 0, f"bench {n}", chain_id, smb.address
         )

@@ -396,6 +396,7 @@ def run(say=print, serve: bool = False, port: int = DAPP_PORT) -> dict:
                 "T020002" if producing else "",
                 "F01050100" if producing else "",
             )
+            actions.accept_meter(as_installer.with_account(accounts[meter.owner_index]), meter.id)
             say(
                 f"   {meter.label:<20} {meter.protocol} meter, GSRN {meter.gsrn} -> meter id "
                 f"0x{meter.id.hex()[:12]}…, key {signer} (made on the device, 0.1 ETH for gas)"

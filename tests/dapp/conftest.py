@@ -98,8 +98,8 @@ def build_world(url: str, folder) -> World:
         certified_installer(as_admin, body, installer),
         {"solar": solar, "home": home},
         {label: key.address for label, key in keys.items()},
-        anna.address,
-        ben.address,
+        anna,
+        ben,
     )
     actions.fund_treasury(as_admin, 100 * ETHER)
     token, exchange = as_admin.contract("Wallet"), as_admin.contract("Exchange")

@@ -86,6 +86,7 @@ class Market(RuleBasedStateMachine):
                 1,
                 sender=INSTALLER,
             )
+            self.smb.accept_meter(SELLER_METERS[i], sender=SELLERS[i])
             self.smb.register_meter(
                 BUYER_METERS[i],
                 keyed_account(f"b{i}").address,
@@ -97,6 +98,7 @@ class Market(RuleBasedStateMachine):
                 2,
                 sender=INSTALLER,
             )
+            self.smb.accept_meter(BUYER_METERS[i], sender=BUYERS[i])
         self.first_hour = now - now % HOUR + 6 * HOUR  # hours 0-3 are open for trading
         self.orders = {}  # id -> dict(model of the order)
         self.deals = {}  # id -> dict

@@ -81,6 +81,7 @@ class MetersAndOperator(RuleBasedStateMachine):
                 KINDS[i],
                 sender=INSTALLER,
             )
+            self.smb.accept_meter(METER_IDS[i], sender=OWNERS[i])
             self.submit(i, baseline_end, 1_000, 1_000)
             last = (baseline_end, 1_000, 1_000)
             self.meters.append(MeterModel(owner=i, baseline=last, last=last))

@@ -88,6 +88,8 @@ def test_roles_register_and_suspend_a_meter(
         "F01050100",
     )
     assert code == 0, out.err
+    code, out = cli("prosumer", owner, "accept-meter", "--gsrn", gsrn, "--salt-file", str(salt))
+    assert code == 0, out.err
     assert (
         cli(
             "operator",

@@ -28,8 +28,8 @@ def market(anvil_connection, anvil_accounts, tmp_path):
         certified_installer(as_admin, body, installer),
         {"solar": solar, "home": home},
         {"solar": anvil_accounts[6].address, "home": anvil_accounts[7].address},
-        seller.address,
-        buyer.address,
+        seller,
+        buyer,
     )
     token = as_admin.contract("Wallet")
     exchange = as_admin.contract("Exchange")

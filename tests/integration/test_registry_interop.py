@@ -42,6 +42,7 @@ def certificate(anvil_connection, anvil_accounts, tmp_path):
         "T020002",
         "F01050100",
     )
+    actions.accept_meter(actions.Actor(w3, owner, deployments), meter)
     smb = contract(w3, deployments, "SmartMeterBackend")
     now = w3.eth.get_block("latest")["timestamp"]
     begin = now - now % 3_600 + 3_600

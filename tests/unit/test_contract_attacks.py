@@ -20,7 +20,9 @@ from tests.fixtures.meters import (
     SECTOR,
     SOLAR_FUEL,
     SOLAR_TECH,
+    accept,
     advance_to,
+    hand_over,
     meter_id_for,
 )
 from tests.fixtures.operator import FEED_IN, NOTICE, RETAIL
@@ -68,6 +70,7 @@ def hook_market(exchange_deployer, ob_deployer, smb, registry, installer, deploy
     smb.register_meter(
         meter, carol, maker.address, SECTOR, "", "", 0, CONSUMPTION, sender=installer
     )
+    accept(smb, meter, maker)
     token.transfer(maker.address, 10_000 * PRICE, sender=deployer)
     for spender in (market, ob):
         maker.execute(
@@ -192,7 +195,7 @@ def test_take_after_the_meter_changed_owner_reverts(
     exchange, smb, solar_meter, household_meter, delivery_hour, alice, bob, carol
 ):
     offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
-    smb.transfer_meter(solar_meter, carol, sender=alice)
+    hand_over(smb, solar_meter, alice, carol)
     with boa.reverts("exchange: the order's meter has changed owner"):
         exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
 
@@ -201,7 +204,7 @@ def test_new_owner_ends_the_previous_owners_offer_and_sells_the_capacity(
     exchange, smb, solar_meter, delivery_hour, alice, carol
 ):
     offer = exchange.offer(solar_meter, delivery_hour, CAPACITY_W, PRICE, sender=alice)
-    smb.transfer_meter(solar_meter, carol, sender=alice)
+    hand_over(smb, solar_meter, alice, carol)
     exchange.cancel(offer, sender=carol)
     assert exchange.committed_wh(solar_meter, delivery_hour) == 0
     exchange.offer(solar_meter, delivery_hour, CAPACITY_W, PRICE, sender=carol)
@@ -213,7 +216,7 @@ def test_new_owner_ends_the_previous_owners_bid_and_the_escrow_goes_back(
 ):
     before = wallet.balanceOf(bob)
     bid = exchange.bid(household_meter, delivery_hour, 1_000, PRICE, False, sender=bob)
-    smb.transfer_meter(household_meter, carol, sender=bob)
+    hand_over(smb, household_meter, bob, carol)
     exchange.cancel(bid, sender=carol)
     assert wallet.balanceOf(bob) == before
     assert wallet.balanceOf(carol) == 0
@@ -240,8 +243,8 @@ def test_settlement_pays_when_the_seller_moved_its_meter_to_a_refusing_contract(
     offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
     exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
     deal = made_deal(exchange)
+    hand_over(smb, solar_meter, alice, refuser)  # its owner during the delivery hour
     deliver(delivery_hour, 2_500)
-    smb.transfer_meter(solar_meter, refuser.address, sender=alice)
     exchange.settle(*deal)
     assert exchange.credit_of(alice) == 1_000 * PRICE
     cert = certificate_id(solar_meter, delivery_hour)
@@ -254,8 +257,8 @@ def test_issuance_to_a_refusing_owner_logs_the_certificates_held(
 ):
     refuser = boa.load(TEST_CONTRACTS / "GriefingWallet.vy", sender=carol)
     refuser.set_mood(BURN_GAS, sender=carol)
+    hand_over(smb, solar_meter, alice, refuser)
     deliver(delivery_hour, 2_500)
-    smb.transfer_meter(solar_meter, refuser.address, sender=alice)
     registry.issue(solar_meter, delivery_hour, gas=1_000_000)
     held = only_event(registry, "CertificatesHeld")
     cert = certificate_id(solar_meter, delivery_hour)
@@ -340,6 +343,7 @@ def test_register_meter_accepts_the_largest_capacity(smb, installer, alice):
         PRODUCTION,
         sender=installer,
     )
+    smb.accept_meter(meter, sender=alice)
     assert smb.meter(meter).capacity_w == smb.MAX_CAPACITY_W()
 
 
@@ -467,7 +471,7 @@ def test_owner_epoch_at_its_maximum(
     epoch_mask = registry.MAX_OWNER_EPOCH() << 200
 
     boa.env.set_storage(registry.address, slot, (record & ~epoch_mask) | ((2**16 - 1) << 200))
-    smb.transfer_meter(solar_meter, carol, sender=alice)
+    hand_over(smb, solar_meter, alice, carol)
     begin = measure(delivery_hour + INTERVAL, 3_500)
     registry.issue(solar_meter, begin)
     cert = certificate_id(solar_meter, begin)
@@ -478,7 +482,7 @@ def test_owner_epoch_at_its_maximum(
     boa.env.set_storage(
         registry.address, slot, (record & ~epoch_mask) | (registry.MAX_OWNER_EPOCH() << 200)
     )
-    smb.transfer_meter(solar_meter, alice, sender=carol)
+    hand_over(smb, solar_meter, carol, alice)
     begin = measure(delivery_hour + 2 * INTERVAL, 4_500)
     with boa.reverts("registry: meter changed owner too often"):
         registry.issue(solar_meter, begin)
@@ -534,3 +538,101 @@ def test_settlement_cost_does_not_grow_with_the_number_of_tariffs(
         ob.announce_tariff(RETAIL, FEED_IN, first + day * 86_400, sender=operator)
     ob.settle(smb.address, household_meter, begin, gas=120_000)
     assert ob.debt_of(bob) == 100 * RETAIL
+
+
+# item 1: bills, rewards and certificates follow the owner during the measurement
+
+
+def test_a_meter_handed_to_someone_who_does_not_accept_changes_nothing(
+    ob, smb, fund, measure, household_key, household_meter, bob, carol
+):
+    """The review's attack: a consumer hands its meter, with unsettled hours, to an
+    account with a prepaid ledger and settles; that account paid (30 tokens)."""
+    fund(carol, 30 * 10**18)
+    ob.deposit(30 * 10**18, sender=carol)
+    begin = measure(household_key, household_meter, produced=0, consumed=1_000)
+    smb.offer_meter(household_meter, carol, sender=bob)
+    ob.settle(smb.address, household_meter, begin)
+    assert ob.balance_of(carol) == 30 * 10**18
+    assert ob.debt_of(bob) == 1_000 * RETAIL
+
+
+def test_hours_measured_before_a_transfer_bill_the_previous_owner(
+    ob, smb, fund, measure, household_key, household_meter, bob, carol
+):
+    fund(carol, 30 * 10**18)
+    ob.deposit(30 * 10**18, sender=carol)
+    before = measure(household_key, household_meter, produced=0, consumed=1_000)
+    hand_over(smb, household_meter, bob, carol)
+    after = measure(household_key, household_meter, produced=0, consumed=200)
+    ob.settle(smb.address, household_meter, before)
+    ob.settle(smb.address, household_meter, after)
+    assert ob.debt_of(bob) == 1_000 * RETAIL
+    assert ob.balance_of(carol) == 30 * 10**18 - 200 * RETAIL
+
+
+def test_certificates_go_to_the_owner_during_the_measurement(
+    registry, smb, sign, meter_key, solar_meter, delivery_hour, alice, carol
+):
+    advance_to(delivery_hour)
+    smb.submit_reading(*sign(meter_key, solar_meter, delivery_hour, 0, 0).contract_args())
+    advance_to(delivery_hour + INTERVAL)
+    smb.submit_reading(
+        *sign(meter_key, solar_meter, delivery_hour + INTERVAL, 0, 2_000).contract_args()
+    )
+    hand_over(smb, solar_meter, alice, carol)
+    registry.issue(solar_meter, delivery_hour)  # issued after the transfer
+    cert = certificate_id(solar_meter, delivery_hour)
+    assert registry.balanceOf(alice, cert) == 2_000
+    assert registry.balanceOf(carol, cert) == 0
+
+
+# item 5: a backend trusted later reaches no ledger without its account's consent
+
+
+@pytest.fixture
+def rogue(ob, operator, fund, bob):
+    """A backend the operator trusted after the deployment, which reports Bob as
+    the owner of any meter with 10,000 Wh consumed; Bob has 30 tokens prepaid."""
+    backend = boa.load(TEST_CONTRACTS / "RogueBackend.vy", bob, 10_000)
+    ob.announce_backend_trust(backend.address, True, sender=operator)
+    boa.env.time_travel(seconds=NOTICE)
+    fund(bob, 30 * 10**18)
+    ob.deposit(30 * 10**18, sender=bob)
+    return backend
+
+
+def test_a_backend_trusted_later_cannot_empty_a_ledger(ob, rogue, bob):
+    meter = meter_id_for("invented")
+    ob.settle(rogue.address, meter, 0)
+    event = only_event(ob, "MeterDebtRecorded")
+    assert (event.backend, event.meter_id, event.account) == (rogue.address, meter, bob)
+    assert ob.balance_of(bob) == 30 * 10**18
+    assert ob.meter_debt(rogue.address, meter) == 10_000 * RETAIL
+
+
+def test_a_ledger_opened_to_a_meter_pays_its_bills(ob, rogue, bob):
+    meter = meter_id_for("really bob's")
+    ob.open_ledger(rogue.address, meter, True, sender=bob)
+    event = only_event(ob, "LedgerOpened")
+    assert (event.account, event.backend, event.meter_id, event.open) == (
+        bob,
+        rogue.address,
+        meter,
+        True,
+    )
+    ob.settle(rogue.address, meter, 0)
+    assert ob.balance_of(bob) == 30 * 10**18 - 10_000 * RETAIL
+    ob.open_ledger(rogue.address, meter, False, sender=bob)
+    ob.settle(rogue.address, meter, 3_600)
+    assert ob.balance_of(bob) == 30 * 10**18 - 10_000 * RETAIL
+
+
+def test_pay_meter_debt_from_a_ledger(ob, rogue, bob):
+    meter = meter_id_for("invented")
+    ob.settle(rogue.address, meter, 0)
+    ob.pay_meter_debt(rogue.address, meter, 1_000 * RETAIL, sender=bob)
+    assert ob.meter_debt(rogue.address, meter) == 9_000 * RETAIL
+    assert ob.balance_of(bob) == 30 * 10**18 - 1_000 * RETAIL
+    with boa.reverts("operator: amount exceeds the meter's debt"):
+        ob.pay_meter_debt(rogue.address, meter, 9_000 * RETAIL + 1, sender=bob)

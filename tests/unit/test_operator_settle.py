@@ -210,6 +210,7 @@ def test_quarter_hour_intervals_settle_separately(
     smb.certify_installer("DK1", installer, sender=issuing_body)
     meter = meter_id_for("quarter")
     smb.register_meter(meter, meter_key.address, alice, "DK1", "", "", 0, 2, sender=installer)
+    smb.accept_meter(meter, sender=alice)
     now = boa.env.evm.patch.timestamp
     start = now - now % 900 - 3 * 900
     for i in range(4):

@@ -6,7 +6,7 @@ from pathlib import Path
 import boa
 import pytest
 
-from tests.fixtures.meters import INTERVAL, SECTOR, SOLAR_FUEL, SOLAR_TECH, meter_id_for
+from tests.fixtures.meters import INTERVAL, SECTOR, SOLAR_FUEL, SOLAR_TECH, hand_over, meter_id_for
 from tests.fixtures.registry import VALIDITY, certificate_id
 from tests.helpers import events, only_event, values
 
@@ -132,7 +132,7 @@ def test_new_owner_gets_later_certificates_only(
 ):
     first = measure(meter_key, solar_meter, produced=100, consumed=0)
     registry.issue(solar_meter, first)
-    smb.transfer_meter(solar_meter, carol, sender=alice)
+    hand_over(smb, solar_meter, alice, carol)
     second = measure(meter_key, solar_meter, produced=200, consumed=0)
     registry.issue(solar_meter, second)
     assert registry.balanceOf(alice, certificate_id(solar_meter, first)) == 100
@@ -271,6 +271,7 @@ def test_retire_against_a_longer_consumption_measurement_reverts(
     key = keyed_account("late-reporter")
     late = meter_id_for("late-reporter")
     smb.register_meter(late, key.address, alice, SECTOR, "", "", 0, 2, sender=installer)
+    smb.accept_meter(late, sender=alice)
     smb.submit_reading(*sign(key, late, hour, 0, 0).contract_args())
     boa.env.time_travel(seconds=2 * INTERVAL)
     smb.submit_reading(*sign(key, late, hour + 2 * INTERVAL, 900, 0).contract_args())
@@ -287,6 +288,7 @@ def test_retire_without_consumption_measurement_reverts(
     smb.register_meter(
         idle, keyed_account("idle").address, alice, SECTOR, "", "", 0, 2, sender=installer
     )
+    smb.accept_meter(idle, sender=alice)
     with boa.reverts("registry: no consumption measurement for this interval"):
         registry.retire(cert, 1, idle, b"", sender=alice)
 
@@ -301,6 +303,7 @@ def test_retire_in_another_sector_reverts(
     key = keyed_account("swedish-consumer")
     swede = meter_id_for("swede")
     smb.register_meter(swede, key.address, alice, "SE3", "", "", 0, 2, sender=installer)
+    smb.accept_meter(swede, sender=alice)
     smb.submit_reading(*sign(key, swede, hour, 0, 0).contract_args())
     smb.submit_reading(*sign(key, swede, hour + INTERVAL, 500, 0).contract_args())
     with boa.reverts("registry: consumption is in another sector"):

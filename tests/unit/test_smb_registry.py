@@ -33,10 +33,13 @@ def register(
     sector=SECTOR,
     kind=PRODUCTION | CONSUMPTION,
     capacity=CAPACITY_W,
+    accept=True,
 ):
     smb.register_meter(
         meter, signer, owner, sector, SOLAR_TECH, SOLAR_FUEL, capacity, kind, sender=installer
     )
+    if accept:
+        smb.accept_meter(meter, sender=owner)
 
 
 def test_init_sets_grid_admin_and_operator(smb, deployer):
@@ -125,12 +128,13 @@ def test_withdraw_certification_reverts_when_not_certified(smb, issuing_body, bo
 
 
 def test_register_meter_stores_and_logs(smb, installer, signer, alice):
-    register(smb, installer, signer, alice)
+    register(smb, installer, signer, alice, accept=False)
     event = only_event(smb, "MeterRegistered")
     assert event.meter_id == NEW_METER
     assert (event.owner, event.installer, event.signer) == (alice, installer, signer)
     assert (event.sector, event.tech_code, event.fuel_code) == (SECTOR, SOLAR_TECH, SOLAR_FUEL)
     assert (event.capacity_w, event.kind) == (CAPACITY_W, PRODUCTION | CONSUMPTION)
+    smb.accept_meter(NEW_METER, sender=alice)
     info = smb.meter(NEW_METER)
     assert (info.owner, info.signer, info.installer) == (alice, signer, installer)
     assert (info.sector, info.capacity_w, info.kind) == (SECTOR, CAPACITY_W, 3)
@@ -141,6 +145,7 @@ def test_register_meter_stores_and_logs(smb, installer, signer, alice):
 
 def test_register_consumption_meter_without_codes(smb, installer, signer, alice):
     smb.register_meter(NEW_METER, signer, alice, SECTOR, "", "", 0, CONSUMPTION, sender=installer)
+    smb.accept_meter(NEW_METER, sender=alice)
     assert smb.meter(NEW_METER).tech_code == ""
 
 
@@ -193,12 +198,56 @@ def test_rotate_signer_reverts(
         smb.rotate_signer(meter, actors[new_signer] if new_signer else ZERO, sender=callers[caller])
 
 
-def test_transfer_meter_hands_over(smb, installer, signer, alice, bob):
-    register(smb, installer, signer, alice)
-    smb.transfer_meter(NEW_METER, bob, sender=alice)
+def test_registration_names_a_pending_owner_who_accepts(smb, installer, signer, alice):
+    """Issue 12, item 1: nobody owns a meter, nor is billed for it, without accepting it."""
+    register(smb, installer, signer, alice, accept=False)
+    assert smb.owner_of(NEW_METER) == ZERO
+    assert smb.pending_owner_of(NEW_METER) == alice
+    smb.accept_meter(NEW_METER, sender=alice)
     event = only_event(smb, "MeterOwnerChanged")
-    assert (event.previous_owner, event.new_owner) == (alice, bob)
+    assert (event.previous_owner, event.new_owner, event.epoch) == (ZERO, alice, 1)
+    assert smb.owner_of(NEW_METER) == alice
+    assert smb.pending_owner_of(NEW_METER) == ZERO
+
+
+def test_no_reading_before_an_owner_accepted_the_meter(smb, installer, alice):
+    from meter_bridge.signing import Reading, sign_reading
+    from tests.fixtures.accounts import keyed_account
+    from tests.fixtures.meters import grid_time
+
+    key = keyed_account("pending-meter")
+    smb.register_meter(
+        NEW_METER, key.address, alice, SECTOR, "", "", 0, CONSUMPTION, sender=installer
+    )
+    signed = sign_reading(
+        key,
+        Reading(NEW_METER, grid_time(0), 0, 0, b"\x00" * 32),
+        boa.env.evm.patch.chain_id,
+        str(smb.address),
+    )
+    with boa.reverts("meter: no owner has accepted the meter yet"):
+        smb.submit_reading(*signed.contract_args())
+
+
+def test_offer_meter_changes_nothing_until_accepted(smb, installer, signer, alice, bob):
+    register(smb, installer, signer, alice)
+    smb.offer_meter(NEW_METER, bob, sender=alice)
+    event = only_event(smb, "MeterOffered")
+    assert (event.meter_id, event.owner, event.pending_owner) == (NEW_METER, alice, bob)
+    assert smb.owner_of(NEW_METER) == alice
+    smb.accept_meter(NEW_METER, sender=bob)
+    event = only_event(smb, "MeterOwnerChanged")
+    assert (event.previous_owner, event.new_owner, event.epoch) == (alice, bob, 2)
     assert smb.owner_of(NEW_METER) == bob
+    assert (smb.owner_at(NEW_METER, 1), smb.owner_at(NEW_METER, 2)) == (alice, bob)
+
+
+def test_an_offer_to_the_zero_address_withdraws_it(smb, installer, signer, alice, bob):
+    register(smb, installer, signer, alice)
+    smb.offer_meter(NEW_METER, bob, sender=alice)
+    smb.offer_meter(NEW_METER, ZERO, sender=alice)
+    with boa.reverts("meter: meter not offered to the caller"):
+        smb.accept_meter(NEW_METER, sender=bob)
 
 
 @pytest.mark.parametrize(
@@ -206,15 +255,23 @@ def test_transfer_meter_hands_over(smb, installer, signer, alice, bob):
     [
         (meter_id_for("unknown"), "alice", "bob", "meter: unknown meter"),
         (NEW_METER, "bob", "bob", "meter: caller is not the meter owner"),
-        (NEW_METER, "alice", None, "meter: owner is the zero address"),
+        (NEW_METER, "alice", "alice", "meter: offering the meter to its owner"),
     ],
 )
-def test_transfer_meter_reverts(
+def test_offer_meter_reverts(
     smb, installer, signer, alice, actors, meter, caller, new_owner, reason
 ):
     register(smb, installer, signer, alice)
     with boa.reverts(reason):
-        smb.transfer_meter(meter, actors[new_owner] if new_owner else ZERO, sender=actors[caller])
+        smb.offer_meter(meter, actors[new_owner], sender=actors[caller])
+
+
+@pytest.mark.parametrize("caller", ["deployer", "alice", "carol"])
+def test_accept_meter_only_by_the_pending_owner(smb, installer, signer, alice, bob, actors, caller):
+    register(smb, installer, signer, alice)
+    smb.offer_meter(NEW_METER, bob, sender=alice)
+    with boa.reverts("meter: meter not offered to the caller"):
+        smb.accept_meter(NEW_METER, sender=actors[caller])
 
 
 def test_suspend_and_resume_log_reasons(smb, operator, solar_meter):
@@ -261,7 +318,7 @@ def call_privileged(smb, name, meter, who):
         ),
         "rotate_signer": lambda: smb.rotate_signer(meter, bob, sender=who),
         "suspend_meter": lambda: smb.suspend_meter(meter, "tamper", sender=who),
-        "transfer_meter": lambda: smb.transfer_meter(meter, bob, sender=who),
+        "offer_meter": lambda: smb.offer_meter(meter, bob, sender=who),
     }
     calls[name]()
 
@@ -284,7 +341,7 @@ OWNERS = {
     ),
     "rotate_signer": (("installer",), "meter: caller is not a certified installer for this sector"),
     "suspend_meter": (("operator", "deployer"), "access_control: account is missing role"),
-    "transfer_meter": (("alice",), "meter: caller is not the meter owner"),
+    "offer_meter": (("alice",), "meter: caller is not the meter owner"),
 }
 MATRIX = [
     (name, role) for name, (owners, _) in OWNERS.items() for role in ROLES if role not in owners
