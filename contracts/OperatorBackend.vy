@@ -566,7 +566,8 @@ def billable_wh(produced_wh: uint256, consumed_wh: uint256, sold_wh: uint256, bo
     """
     @notice The Wh the operator pays and bills for an interval.
     @return (feed-in Wh: produced beyond what was sold and delivered on the
-            Exchange, retail Wh: consumed beyond what was bought and delivered).
+            Exchange, plus bought and delivered beyond what was consumed;
+            retail Wh: consumed beyond what was bought and delivered).
     """
     return self._billable_wh(produced_wh, consumed_wh, sold_wh, bought_wh)
 
@@ -789,7 +790,15 @@ def _trusted(window: uint256) -> bool:
 @internal
 @pure
 def _billable_wh(produced_wh: uint256, consumed_wh: uint256, sold_wh: uint256, bought_wh: uint256) -> (uint256, uint256):
-    return produced_wh - min(sold_wh, produced_wh), consumed_wh - min(bought_wh, consumed_wh)
+    """
+    @dev Feed-in: the Wh produced beyond those sold (the seller's buyers paid
+         for those), plus the Wh bought and delivered beyond those consumed:
+         the buyer paid the seller for them, and the grid took them, so the
+         buyer is rewarded for them as if it had fed them in. Retail: the Wh
+         consumed beyond those bought. Every Wh fed in is thus paid for once:
+         by a buyer, or by the operator's reward.
+    """
+    return (produced_wh - min(sold_wh, produced_wh)) + (bought_wh - min(bought_wh, consumed_wh)), consumed_wh - min(bought_wh, consumed_wh)
 
 
 @internal

@@ -365,14 +365,16 @@ class Market(RuleBasedStateMachine):
         deal = self.deals[deal_id]
         produced = self.measured.get((deal["seller"], deal["begin"]))
         self.market.settle(deal_id, deal["terms"])
-        # Deals refunded as undelivered no longer count as sold.
-        sold = sum(
-            d["wh"]
+        same = [
+            d
             for d in self.deals.values()
-            if d["seller"] == deal["seller"]
-            and d["begin"] == deal["begin"]
-            and not d.get("refunded")
-        )
+            if d["seller"] == deal["seller"] and d["begin"] == deal["begin"]
+        ]
+        # Once one deal refunded for want of a measurement, the interval has
+        # lapsed: every deal of it refunds, and they all stay sold.
+        if any(d.get("refunded") for d in same):
+            produced = None
+        sold = sum(d["wh"] for d in same)
         if produced is None:
             delivered = 0
         elif produced >= sold:
@@ -414,8 +416,11 @@ class Market(RuleBasedStateMachine):
             return
         call()
         event = next(e for e in self.ob.get_logs() if type(e).__name__ == "IntervalSettled")
-        delivered = sum(d["delivered"] for d in deals)
-        assert event.feed_in_wh == self.measured[seller, begin] - delivered
+        produced = self.measured[seller, begin]
+        if any(d.get("refunded") for d in deals):  # lapsed: no feed-in for what was sold
+            assert event.feed_in_wh == produced - min(sum(d["wh"] for d in deals), produced)
+        else:
+            assert event.feed_in_wh == produced - sum(d["delivered"] for d in deals)
         self.operator_settled.add((seller, begin))
 
     @rule(who=st.integers(min_value=0, max_value=3))
@@ -460,8 +465,8 @@ class Market(RuleBasedStateMachine):
             deals = [
                 d for d in self.deals.values() if d["seller"] == seller and d["begin"] == begin
             ]
-            sold = sum(d["wh"] for d in deals if not d.get("refunded"))
-            custody = min(sold, produced)
+            lapsed = any(d.get("refunded") for d in deals)
+            custody = 0 if lapsed else min(sum(d["wh"] for d in deals), produced)
             delivered = sum(d.get("delivered", 0) for d in deals if d["settled"])
             open_wh = sum(d["wh"] for d in deals if not d["settled"])
             expected = 0 if open_wh == 0 else custody - delivered

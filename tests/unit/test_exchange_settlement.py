@@ -289,3 +289,21 @@ def test_a_token_answering_false_is_noticed(
         market.bid(household_meter, delivery_hour, 1, PRICE, False, sender=bob)
     with boa.reverts("operator: token transfer failed"):
         operator.deposit(1, sender=bob)
+
+
+def test_bought_but_not_consumed_is_rewarded_to_the_buyer(
+    exchange, ob, smb, sold, solar_meter, household_meter, delivery_hour, deliver, consume
+):
+    """Issue 12, item 17: Bob bought and received 1,000 Wh and consumed 200; he
+    paid Alice for 1,000, and the 800 he left to the grid earned nobody anything.
+    Now they earn Bob the feed-in reward: every Wh fed in is paid for once."""
+    deliver(delivery_hour, 2_500)
+    consume(delivery_hour, 200)
+    exchange.settle(*sold)
+    seller = settle_interval(ob, smb, solar_meter, delivery_hour)
+    buyer = settle_interval(ob, smb, household_meter, delivery_hour)
+    assert (buyer.feed_in_wh, buyer.retail_wh) == (800, 0)
+    # produced 2,500 = 1,000 paid by Bob + 1,500 rewarded to Alice; of Bob's
+    # 1,000, 200 were consumed and 800 rewarded to him
+    assert seller.feed_in_wh + 1_000 == 2_500
+    assert buyer.feed_in_wh + 200 == 1_000

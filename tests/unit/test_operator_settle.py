@@ -229,7 +229,8 @@ def test_quarter_hour_intervals_settle_separately(
     [
         (1_000, 200, 0, 0, (1_000, 200)),
         (1_000, 200, 600, 50, (400, 150)),
-        (1_000, 200, 1_500, 500, (0, 0)),  # sold more than produced: nothing fed in to pay
+        (1_000, 200, 1_500, 500, (300, 0)),  # sold more than produced; bought 300 unused
+        (0, 200, 0, 1_000, (800, 0)),  # issue 12, item 17: 800 Wh bought and not consumed
     ],
 )
 def test_billable_wh_subtracts_traded_energy(ob, produced, consumed, sold, bought, expected):
