@@ -12,8 +12,10 @@
 @custom:security Trusted roles: the admin names the issuing body of each
                  sector; an issuing body certifies the installers of its
                  sector; a certified installer vouches for the meter key it
-                 registers; the operator may suspend a meter (and resume it),
-                 each act with a logged reason. Nobody can alter or delete a
+                 registers, and puts in place a new key only once the meter's
+                 owner approved it; the operator may suspend a meter (and
+                 resume it), each act with a logged reason. Nobody owns a
+                 meter without accepting it. Nobody can alter or delete a
                  recorded measurement. The raw telegrams' digest is signed
                  and logged with each measurement but not kept in storage:
                  it would cost a fresh storage slot per reading.
@@ -124,6 +126,10 @@ _owners: HashMap[bytes32, HashMap[uint256, address]]
 # its owner offering it; the zero address when no offer is open.
 pending_owner_of: public(HashMap[bytes32, address])
 
+# @dev The signing key a meter's owner agreed to, for an installer to put in
+# place with `rotate_signer`; the zero address when none.
+approved_signer: public(HashMap[bytes32, address])
+
 
 event IssuingBodySet:
     sector: String[16]
@@ -156,11 +162,18 @@ event MeterRegistered:
     kind: MeterKind
 
 
+event SignerApproved:
+    meter_id: indexed(bytes32)
+    owner: indexed(address)
+    signer: address
+
+
 event SignerRotated:
     meter_id: indexed(bytes32)
     installer: indexed(address)
     previous_signer: address
     new_signer: address
+    new_device: bool
 
 
 event MeterOffered:
@@ -319,6 +332,22 @@ def accept_meter(meter_id: bytes32):
     )
 
 
+@external
+def approve_signer(meter_id: bytes32, signer: address):
+    """
+    @notice Agrees to a new signing key for the caller's meter (a new key on
+            the device, or a replaced device); a certified installer then puts
+            it in place. Without this, no installer can change the key that
+            signs the readings the owner is billed and paid for.
+    @param meter_id The caller's meter.
+    @param signer The new key's address; the zero address withdraws the approval.
+    """
+    owner: address = self._meters[meter_id].owner
+    assert owner != empty(address) and msg.sender == owner, "meter: caller is not the meter owner"
+    self.approved_signer[meter_id] = signer
+    log SignerApproved(meter_id=meter_id, owner=owner, signer=signer)
+
+
 # INSTALLER
 
 
@@ -388,19 +417,30 @@ def register_meter(
 
 
 @external
-def rotate_signer(meter_id: bytes32, new_signer: address):
+def rotate_signer(meter_id: bytes32, new_signer: address, new_device: bool):
     """
-    @notice Replaces the meter's signing key (device replaced); any installer
-            certified for the meter's sector may do it.
+    @notice Puts in place the signing key the meter's owner approved; any
+            installer certified for the meter's sector may do it. A new key on
+            the same device carries the registers and the chain of readings
+            on; a replaced device starts a new baseline (its registers may be
+            lower), and the time between the last reading and that baseline
+            stays unmeasured.
     @param meter_id The meter.
-    @param new_signer The address of the new device's key.
+    @param new_signer The address of the new key, as the owner approved it.
+    @param new_device True when the device was replaced.
     """
     assert self._state[meter_id] & _REGISTERED != 0, "meter: unknown meter"
     assert self._installers[keccak256(self._meters[meter_id].sector)][msg.sender], "meter: caller is not a certified installer for this sector"
     assert new_signer != empty(address), "meter: signer is the zero address"
+    assert self.approved_signer[meter_id] == new_signer, "meter: the owner has not approved this signer"
+    self.approved_signer[meter_id] = empty(address)
     previous: address = self._meters[meter_id].signer
     self._meters[meter_id].signer = new_signer
-    log SignerRotated(meter_id=meter_id, installer=msg.sender, previous_signer=previous, new_signer=new_signer)
+    if new_device:
+        self._state[meter_id] = self._state[meter_id] & ~_HAS_BASELINE
+    log SignerRotated(
+        meter_id=meter_id, installer=msg.sender, previous_signer=previous, new_signer=new_signer, new_device=new_device
+    )
 
 
 # ISSUING BODY
@@ -712,6 +752,8 @@ def _record(reading: Reading):
     new_state: uint256 = end | (import_wh << 64) | (export_wh << 128) | (state & (_SUSPENDED | (MAX_OWNER_EPOCH << _EPOCH_SHIFT))) | _REGISTERED | _HAS_BASELINE
 
     if state & _HAS_BASELINE == 0:
+        # A replaced device's baseline comes after the last reading of the old one.
+        assert end > state & _UINT64_MASK, "meter: reading not newer than last"
         self._state[reading.meter_id] = new_state
         self._baseline[reading.meter_id] = end | (import_wh << 64) | (export_wh << 128)
         log BaselineRecorded(

@@ -8,7 +8,7 @@ by the demo and the benchmarks, and a sub-command of its role's command line:
                                     resume-meter, trust-backend, untrust-backend
     python -m scripts.issuing_body  certify-installer, withdraw-certification
     python -m scripts.installer     register-meter, rotate-signer
-    python -m scripts.prosumer      accept-meter, offer-meter, open-ledger
+    python -m scripts.prosumer      accept-meter, offer-meter, approve-signer, open-ledger
 
 Amounts are integers: token base units, token base units per Wh, W, unix seconds.
 """
@@ -149,9 +149,15 @@ def open_ledger(actor: Actor, backend: str, meter_id: bytes, open_: bool = True)
     return actor.send(ob.functions.open_ledger(backend, meter_id, open_))
 
 
-def rotate_signer(actor: Actor, meter_id: bytes, signer: str):
+def approve_signer(actor: Actor, meter_id: bytes, signer: str):
+    """The meter's owner agrees to a new signing key, for an installer to put in place."""
     smb = actor.contract("SmartMeterBackend")
-    return actor.send(smb.functions.rotate_signer(meter_id, signer))
+    return actor.send(smb.functions.approve_signer(meter_id, signer))
+
+
+def rotate_signer(actor: Actor, meter_id: bytes, signer: str, new_device: bool = False):
+    smb = actor.contract("SmartMeterBackend")
+    return actor.send(smb.functions.rotate_signer(meter_id, signer, new_device))
 
 
 # OPERATOR
@@ -323,6 +329,14 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
             ),
             lambda a, args: offer_meter(a, _meter_id(args), args.new_owner),
         ),
+        "approve-signer": (
+            "agree to a new key for your meter, for an installer to put in place",
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument("--signer", type=_address, required=True),
+            ),
+            lambda a, args: approve_signer(a, _meter_id(args), args.signer),
+        ),
         "open-ledger": (
             "let the bills of a meter of a backend trusted after the deployment be taken "
             "from your ledger (--close to stop)",
@@ -370,12 +384,17 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
             ),
         ),
         "rotate-signer": (
-            "replace a meter's key (device replaced)",
+            "put in place the new meter key its owner approved",
             lambda p: (
                 _add_meter_arguments(p),
                 p.add_argument("--signer", type=_address, required=True),
+                p.add_argument(
+                    "--new-device",
+                    action="store_true",
+                    help="the device was replaced: its first reading is a new baseline",
+                ),
             ),
-            lambda a, args: rotate_signer(a, _meter_id(args), args.signer),
+            lambda a, args: rotate_signer(a, _meter_id(args), args.signer, args.new_device),
         ),
     },
 }

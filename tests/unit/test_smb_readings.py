@@ -254,13 +254,33 @@ def test_reading_for_unknown_meter_is_rejected(smb, meter_key, sign):
 
 
 def test_rotated_signer_replaces_the_old_key(
-    smb, solar_meter, meter_key, sign, installer, baseline
+    smb, solar_meter, meter_key, sign, installer, baseline, alice
 ):
     new_key = keyed_account("meter-solar-1-replacement")
-    smb.rotate_signer(solar_meter, new_key.address, sender=installer)
+    smb.approve_signer(solar_meter, new_key.address, sender=alice)
+    smb.rotate_signer(solar_meter, new_key.address, False, sender=installer)
     end = baseline + INTERVAL
     advance_to(end)
     with boa.reverts("meter: signer does not match meter"):
         submit(smb, sign(meter_key, solar_meter, end, 1_100, 600))
     submit(smb, sign(new_key, solar_meter, end, 1_100, 600))
     assert smb.last_reading(solar_meter) == (end, 1_100, 600)
+
+
+def test_a_replaced_device_starts_a_new_baseline(
+    smb, solar_meter, meter_key, sign, installer, baseline, alice
+):
+    """Its registers start lower: a new key on the old chain of readings would be
+    stuck at "import register decreased"."""
+    device = keyed_account("meter-solar-1-new-device")
+    smb.approve_signer(solar_meter, device.address, sender=alice)
+    smb.rotate_signer(solar_meter, device.address, True, sender=installer)
+    assert only_event(smb, "SignerRotated").new_device
+    with boa.reverts("meter: reading not newer than last"):
+        submit(smb, sign(device, solar_meter, baseline, 0, 0))
+    advance_to(baseline + 2 * INTERVAL)
+    submit(smb, sign(device, solar_meter, baseline + INTERVAL, 3, 1))  # the new baseline
+    assert only_event(smb, "BaselineRecorded").import_wh == 3
+    submit(smb, sign(device, solar_meter, baseline + 2 * INTERVAL, 103, 51))
+    assert smb.measurement(solar_meter, baseline + INTERVAL) == (baseline + 2 * INTERVAL, 50, 100)
+    assert smb.measurement(solar_meter, baseline) == (0, 0, 0)  # unmeasured

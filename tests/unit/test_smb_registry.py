@@ -175,10 +175,33 @@ def test_register_meter_reverts_when_registered(smb, installer, signer, alice):
 def test_rotate_signer_by_any_certified_installer(smb, issuing_body, installer, signer, alice, bob):
     register(smb, installer, signer, alice)
     smb.certify_installer(SECTOR, bob, sender=issuing_body)
-    smb.rotate_signer(NEW_METER, alice, sender=bob)
+    smb.approve_signer(NEW_METER, alice, sender=alice)
+    event = only_event(smb, "SignerApproved")
+    assert (event.meter_id, event.owner, event.signer) == (NEW_METER, alice, alice)
+    smb.rotate_signer(NEW_METER, alice, False, sender=bob)
     event = only_event(smb, "SignerRotated")
     assert (event.installer, event.previous_signer, event.new_signer) == (bob, signer, alice)
+    assert not event.new_device
     assert smb.meter(NEW_METER).signer == alice
+    assert smb.approved_signer(NEW_METER) == ZERO
+
+
+def test_rotate_signer_needs_the_owners_approval(smb, installer, signer, alice, bob):
+    """Issue 12: any installer of the sector could put in a key of its own and
+    then forge the readings the owner is billed for."""
+    register(smb, installer, signer, alice)
+    with boa.reverts("meter: the owner has not approved this signer"):
+        smb.rotate_signer(NEW_METER, bob, False, sender=installer)
+    smb.approve_signer(NEW_METER, alice, sender=alice)
+    with boa.reverts("meter: the owner has not approved this signer"):
+        smb.rotate_signer(NEW_METER, bob, False, sender=installer)
+
+
+@pytest.mark.parametrize("caller", ["deployer", "bob", "carol"])
+def test_approve_signer_only_by_the_owner(smb, installer, signer, alice, actors, caller):
+    register(smb, installer, signer, alice)
+    with boa.reverts("meter: caller is not the meter owner"):
+        smb.approve_signer(NEW_METER, actors[caller], sender=actors[caller])
 
 
 @pytest.mark.parametrize(
@@ -193,9 +216,12 @@ def test_rotate_signer_reverts(
     smb, installer, signer, alice, actors, meter, new_signer, caller, reason
 ):
     register(smb, installer, signer, alice)
+    smb.approve_signer(NEW_METER, actors[new_signer] if new_signer else ZERO, sender=alice)
     callers = actors | {"installer": installer}
     with boa.reverts(reason):
-        smb.rotate_signer(meter, actors[new_signer] if new_signer else ZERO, sender=callers[caller])
+        smb.rotate_signer(
+            meter, actors[new_signer] if new_signer else ZERO, False, sender=callers[caller]
+        )
 
 
 def test_registration_names_a_pending_owner_who_accepts(smb, installer, signer, alice):
@@ -316,7 +342,7 @@ def call_privileged(smb, name, meter, who):
         "register_meter": lambda: smb.register_meter(
             NEW_METER, bob, bob, SECTOR, "", "", 0, CONSUMPTION, sender=who
         ),
-        "rotate_signer": lambda: smb.rotate_signer(meter, bob, sender=who),
+        "rotate_signer": lambda: smb.rotate_signer(meter, bob, False, sender=who),
         "suspend_meter": lambda: smb.suspend_meter(meter, "tamper", sender=who),
         "offer_meter": lambda: smb.offer_meter(meter, bob, sender=who),
     }
