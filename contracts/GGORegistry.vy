@@ -97,6 +97,7 @@ interface ISmartMeterBackend:
 
 interface IExchange:
     def sold_wh(meter_id: bytes32, interval_begin: uint256) -> uint256: view
+    def registry() -> address: view
 
 
 MAX_BATCH: constant(uint256) = 96
@@ -405,6 +406,7 @@ def wire_exchange(exchange_: address):
     access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     assert self.exchange == empty(address), "registry: exchange already wired"
     assert exchange_.is_contract, "registry: exchange is not a contract"
+    assert staticcall IExchange(exchange_).registry() == self, "registry: exchange does not point back to this registry"
     self.exchange = exchange_
     log ExchangeWired(exchange=exchange_, admin=msg.sender)
 

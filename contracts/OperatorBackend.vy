@@ -46,6 +46,7 @@ interface ISmartMeterBackend:
 
 interface IExchange:
     def backend() -> address: view
+    def operator() -> address: view
     def position(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256, uint256): view
 
 
@@ -479,6 +480,7 @@ def wire_exchange(exchange_: address):
     access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     assert self.exchange == empty(address), "operator: exchange already wired"
     assert exchange_.is_contract, "operator: exchange is not a contract"
+    assert staticcall IExchange(exchange_).operator() == self, "operator: exchange does not point back to this operator"
     backend: address = staticcall IExchange(exchange_).backend()
     self.exchange = exchange_
     self.exchange_backend = backend

@@ -208,16 +208,23 @@ def test_mark_traded_only_by_the_exchange(exchange, ob, solar_meter, actors, ope
         ob.mark_traded(solar_meter, solar_meter, 0, sender=who)
 
 
-def test_wire_exchange_once_by_admin(ob_deployer, wallet, smb, exchange, deployer, alice):
+def test_wire_exchange_once_by_admin(
+    ob_deployer, exchange_deployer, wallet, smb, registry, exchange, deployer, alice
+):
     fresh = ob_deployer.deploy(wallet.address, 1, 1, 1, [smb.address], sender=deployer)
     with boa.reverts("operator: exchange is not a contract"):
         fresh.wire_exchange(alice, sender=deployer)
-    fresh.wire_exchange(exchange.address, sender=deployer)
+    with boa.reverts("operator: exchange does not point back to this operator"):
+        fresh.wire_exchange(exchange.address, sender=deployer)
+    own = exchange_deployer.deploy(
+        wallet.address, smb.address, registry.address, fresh.address, LEAD_TIME, TIMEOUT
+    )
+    fresh.wire_exchange(own.address, sender=deployer)
     event = only_event(fresh, "ExchangeWired")
-    assert (event.exchange, event.backend, event.admin) == (exchange.address, smb.address, deployer)
+    assert (event.exchange, event.backend, event.admin) == (own.address, smb.address, deployer)
     assert fresh.exchange_backend() == smb.address
     with boa.reverts("operator: exchange already wired"):
-        fresh.wire_exchange(exchange.address, sender=deployer)
+        fresh.wire_exchange(own.address, sender=deployer)
 
 
 def test_amend_bid_moves_the_escrow(exchange, wallet, household_meter, delivery_hour, alice, bob):

@@ -388,15 +388,23 @@ def test_expired_certificate_stops_moving(registry, cert, household_meter, alice
         registry.expire(cert)
 
 
-def test_wire_exchange_once_by_admin(registry, smb, deployer, alice):
+def test_wire_exchange_once_by_admin(
+    registry, registry_deployer, exchange_deployer, wallet, smb, ob, deployer, alice
+):
+    own = exchange_deployer.deploy(
+        wallet.address, smb.address, registry.address, ob.address, 3_600, 86_400
+    )
+    other = registry_deployer.deploy(smb.address, 86_400, sender=deployer)
     with boa.reverts("access_control: account is missing role"):
-        registry.wire_exchange(smb.address, sender=alice)
+        registry.wire_exchange(own.address, sender=alice)
     with boa.reverts("registry: exchange is not a contract"):
         registry.wire_exchange(alice, sender=deployer)
-    registry.wire_exchange(smb.address, sender=deployer)
-    assert registry.exchange() == smb.address
+    with boa.reverts("registry: exchange does not point back to this registry"):
+        other.wire_exchange(own.address, sender=deployer)
+    registry.wire_exchange(own.address, sender=deployer)
+    assert registry.exchange() == own.address
     with boa.reverts("registry: exchange already wired"):
-        registry.wire_exchange(smb.address, sender=deployer)
+        registry.wire_exchange(own.address, sender=deployer)
 
 
 def test_supports_erc1155_interfaces(registry):
