@@ -26,7 +26,6 @@ def register(installer, label: str) -> bytes:
     actions.register_meter(
         installer, meter, installer.account.address, installer.account.address, "DK1", "consumption"
     )
-    actions.accept_meter(installer, meter)
     return meter
 
 
