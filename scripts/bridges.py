@@ -137,11 +137,12 @@ class Site:
     def log_tail(self, lines: int = 10) -> str:
         return "\n".join(self.log.read_text().splitlines()[-lines:]) if self.log.exists() else ""
 
-    def wait_until_listening(self, timeout: float = 60) -> None:
+    def wait_until_listening(self, timeout: float = 60, since: int = 0) -> None:
         """Waits until the bridge has its serial port open, so that no telegram
-        is written before anyone reads."""
+        is written before anyone reads; ``since`` skips what the log held before
+        this bridge started (an earlier start of the same site)."""
         deadline = time.monotonic() + timeout
-        while not LISTENING.search(self.log.read_bytes() if self.log.exists() else b""):
+        while not LISTENING.search(self.log.read_bytes()[since:] if self.log.exists() else b""):
             self.check_alive()
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the bridge in {self.folder.name} did not open its port")
@@ -155,6 +156,11 @@ class Site:
             )
 
 
+class LateBoot(RuntimeError):
+    """The bridges were not all reading when the meters' clock started (a busy
+    machine): nothing was read or sent yet, so they can be started again."""
+
+
 @contextmanager
 def running(
     sites: list[Site], clock: ClockConfig, rpc_url: str, deployments: Path, every: int = 60
@@ -164,7 +170,9 @@ def running(
     stop = threading.Event()
     with ExitStack() as stack:
         writers = []
+        log_starts = {}
         for site in sites:
+            log_starts[site.folder] = site.log.stat().st_size if site.log.exists() else 0
             leader, follower = os.openpty()
             tty.setraw(follower)  # bytes as they are: no CR/LF translation, no echo
             stack.callback(os.close, leader)
@@ -199,9 +207,9 @@ def running(
         stack.callback(_join, writers)
         stack.callback(stop.set)
         for site in sites:
-            site.wait_until_listening()
+            site.wait_until_listening(since=log_starts[site.folder])
         if time.time() > clock.origin_wall:
-            raise RuntimeError(
+            raise LateBoot(
                 "the bridges opened their ports after the meters' clock started: "
                 "give them more time to boot"
             )

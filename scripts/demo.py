@@ -435,10 +435,21 @@ def run(say=print, serve: bool = False, port: int = DAPP_PORT) -> dict:
         )
         deployments_file = Path(folder) / "deployments.json"
         deployments_file.write_text(json.dumps(deployments))
-        clock = ClockConfig(speed=SPEED, origin=start, origin_wall=time.time() + BOOT_SECONDS)
         sites = [meter.site for meter in meters]
-        with bridges.running(sites, clock, node.url, deployments_file, every=TELEGRAM_EVERY):
-            settled_deals = hourly_settlements(say, w3, deployments, keeper, meters, deals, start)
+        boot = BOOT_SECONDS
+        while True:
+            clock = ClockConfig(speed=SPEED, origin=start, origin_wall=time.time() + boot)
+            try:
+                with bridges.running(sites, clock, node.url, deployments_file, TELEGRAM_EVERY):
+                    settled_deals = hourly_settlements(
+                        say, w3, deployments, keeper, meters, deals, start
+                    )
+                break
+            except bridges.LateBoot:
+                if boot >= 8 * BOOT_SECONDS:
+                    raise
+                say(f"   the bridges took more than {boot} s to start; again with {2 * boot} s")
+                boot *= 2
         for meter in meters:
             say(f"   {meter.label:<20} {bridge_summary(meter)}")
 
