@@ -25,7 +25,7 @@ from meter_bridge.config import Config
 from meter_bridge.content import BlobStore, Kubo
 from meter_bridge.keys import load_key, passphrase
 from meter_bridge.protocols import decoder
-from meter_bridge.relay import RelayConfig, Relayer
+from meter_bridge.relay import GWEI, RelayConfig, Relayer
 from meter_bridge.store import Reading, Store
 
 logger = logging.getLogger(__name__)
@@ -148,7 +148,13 @@ class Bridge:
             meter_key,
             relayer_key,
             Store(self.config.store.path, self.config.clock.interval_length),
-            RelayConfig(chain.confirmations, chain.bump_after, chain.bump_percent, chain.max_batch),
+            RelayConfig(
+                chain.confirmations,
+                chain.bump_after,
+                chain.bump_percent,
+                chain.max_batch,
+                max_fee=int(chain.max_fee_gwei * GWEI),
+            ),
             clock=self.now,
             chain_id=deployments["chain_id"],
         )

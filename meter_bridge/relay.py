@@ -4,8 +4,14 @@ One transaction is in flight at a time, carrying up to ``max_batch`` readings
 (all of them after an outage, a batch at a time). Its nonce is the relayer's
 next one; if it is not mined within ``bump_after`` seconds, it is sent again
 with the same nonce and fees raised by ``bump_percent`` (nodes want at least
-10 %), so exactly one transaction per nonce is mined. A transaction counts
-once it is ``confirmations`` blocks deep.
+10 %), never above ``max_fee`` per gas, so exactly one transaction per nonce
+is mined. A transaction counts once it is ``confirmations`` blocks deep.
+
+Only what the node accepted is kept: a send it refuses (no ether for gas, a
+fee it finds too low) leaves the store as it was, so the next round starts
+afresh at the fees of the day, and delivery resumes by itself once the cause
+is gone. Fees are raised only for a transaction the node holds; one the node
+lost (it restarted, or never got it) is sent again at the same fees.
 
 Before sending, the batch is simulated. A reading the chain already has (its
 interval end is not after the meter's last reading on chain) counts as
@@ -25,7 +31,7 @@ from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
-from web3.exceptions import ContractLogicError, TransactionNotFound
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
 from meter_bridge.signing import Reading, SignedReading, sign_reading
 from meter_bridge.store import Reading as StoredReading
@@ -34,6 +40,8 @@ from meter_bridge.store import Store
 logger = logging.getLogger(__name__)
 
 PASSING = ("meter: reading dated in the future", "meter: meter is suspended")
+GWEI = 10**9
+ETHER = 10**18
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,23 @@ class RelayConfig:
     bump_after: int = 60  # seconds a transaction may wait before its fees are raised
     bump_percent: int = 25
     max_batch: int = 24
+    max_fee: int = 100 * GWEI  # wei per gas: no transaction offers more
+
+
+def ether(wei: int) -> str:
+    return f"{wei / ETHER:.6f} ETH"
+
+
+def gwei(wei: int) -> str:
+    return f"{wei / GWEI:g} gwei"
+
+
+def refusal(exc: Web3RPCError) -> str:
+    """The node's words for a refused call, without the JSON-RPC wrapping."""
+    error = exc.rpc_response.get("error") if isinstance(exc.rpc_response, dict) else None
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return str(exc.message or exc)
 
 
 class Relayer:
@@ -145,9 +170,22 @@ class Relayer:
             # relays elsewhere too): what this one carried goes out again.
             self._settle_transaction(nonce, ends, None, False)
             return False
-        if self.now() - sent_at >= self.config.bump_after:
+        if not self._node_holds(hashes):
+            # Lost by the node, or never received (a crash or an outage between
+            # recording and sending): the same offer again, not a raised one.
+            self._replace(nonce, hashes, ends, max_fee, tip)
+        elif self.now() - sent_at >= self.config.bump_after:
             self._bump(nonce, hashes, ends, max_fee, tip)
         return True
+
+    def _node_holds(self, hashes: list[str]) -> bool:
+        for tx_hash in hashes:
+            try:
+                self.w3.eth.get_transaction(tx_hash)
+            except TransactionNotFound:
+                continue
+            return True
+        return False
 
     def _settle_transaction(self, nonce: int, ends: list[int], tx_hash, success: bool) -> None:
         now = self.now()
@@ -189,13 +227,24 @@ class Relayer:
                 return
             call = self.backend.functions.submit_readings([self._args(r) for r in batch])
             gas = call.estimate_gas({"from": self.relayer.address})
-        tip = self.w3.eth.max_priority_fee
-        max_fee = 2 * self.w3.eth.get_block("latest")["baseFeePerGas"] + tip
+        cap = self.config.max_fee
+        base_fee = self.w3.eth.get_block("latest")["baseFeePerGas"]
+        if base_fee >= cap:
+            self._wait(
+                f"the base fee is {gwei(base_fee)}, at or above the cap of {gwei(cap)} "
+                "(max_fee_gwei): readings wait for cheaper blocks"
+            )
+            return
+        tip = min(self.w3.eth.max_priority_fee, cap - base_fee)
+        max_fee = min(2 * base_fee + tip, cap)
+        if not self._can_pay(gas, max_fee):
+            return
         nonce = self.w3.eth.get_transaction_count(self.relayer.address, "pending")
         raw, tx_hash = self._sign(call, gas, nonce, max_fee, tip)
         ends = [r.interval_end for r in batch]
         now = self.now()
-        # Recorded before it is sent: after a crash, the store knows the nonce is taken.
+        # Recorded before it is sent: after a crash, the store knows the nonce is
+        # taken. A refusal undoes it (below).
         with self.store.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO transactions "
@@ -209,8 +258,53 @@ class Relayer:
                     "WHERE interval_end = ?",
                     (tx_hash, now, end),
                 )
-        self.w3.eth.send_raw_transaction(raw)
+        try:
+            self.w3.eth.send_raw_transaction(raw)
+        except Web3RPCError as exc:
+            with self.store.transaction() as db:
+                db.execute("DELETE FROM transactions WHERE nonce = ?", (nonce,))
+                for end in ends:
+                    db.execute(
+                        "UPDATE readings SET status = 'signed', detail = NULL, updated_at = ? "
+                        "WHERE interval_end = ? AND status = 'sent'",
+                        (now, end),
+                    )
+            self._refused(exc, gas, max_fee)
+            return
         logger.info("sent %d readings (nonce %d): %s", len(batch), nonce, tx_hash)
+
+    def gas_limit(self, gas: int) -> int:
+        return gas * 6 // 5
+
+    def _can_pay(self, gas: int, max_fee: int) -> bool:
+        """Whether the relayer holds what the transaction may cost; if not, says so."""
+        balance = self.w3.eth.get_balance(self.relayer.address)
+        cost = self.gas_limit(gas) * max_fee
+        if balance >= cost:
+            return True
+        self._out_of_funds(balance, cost)
+        return False
+
+    def _out_of_funds(self, balance: int, cost: int | None) -> None:
+        needed = f"; the next transaction may cost up to {ether(cost)}" if cost else ""
+        self._wait(
+            f"out of gas money: the relayer {self.relayer.address} holds {ether(balance)}"
+            f"{needed}. Send it ether; readings wait and go once it can pay",
+            kind="funds",
+        )
+
+    def _refused(self, exc: Web3RPCError, gas: int, max_fee: int) -> None:
+        reason = refusal(exc)
+        if "insufficient funds" in reason.lower():
+            balance = self.w3.eth.get_balance(self.relayer.address)
+            self._out_of_funds(balance, self.gas_limit(gas) * max_fee)
+        else:
+            self._wait(f"the node refused the transaction: {reason}", kind="refused")
+
+    def _wait(self, message: str, kind: str = "waiting") -> None:
+        """A reason to wait, logged and noted for `status` (a repeat only moves its time)."""
+        self.store.note(kind, message, self.now())
+        logger.warning("%s", message)
 
     def _sign(self, call, gas: int, nonce: int, max_fee: int, tip: int) -> tuple[bytes, str]:
         """The signed transaction of ``call`` (gas with a fifth to spare) and its hash."""
@@ -218,7 +312,7 @@ class Relayer:
             {
                 "from": self.relayer.address,
                 "nonce": nonce,
-                "gas": gas * 6 // 5,
+                "gas": self.gas_limit(gas),
                 "maxFeePerGas": max_fee,
                 "maxPriorityFeePerGas": tip,
                 "chainId": self.chain_id,
@@ -247,19 +341,48 @@ class Relayer:
         return [first]
 
     def _bump(self, nonce: int, hashes: list[str], ends: list[int], max_fee: int, tip: int):
+        """Offers more for a transaction the node holds but has not mined, up to the cap."""
+        cap = self.config.max_fee
         factor = 100 + self.config.bump_percent
-        tip, max_fee = tip * factor // 100 + 1, max_fee * factor // 100 + 1
+        raised = min(max_fee * factor // 100 + 1, cap)
+        if raised <= max_fee:
+            self._wait(
+                f"nonce {nonce} not mined and its fees are at the cap of {gwei(cap)} "
+                "(max_fee_gwei): it waits for the base fee to fall"
+            )
+            with self.store.transaction() as db:  # the next notice after bump_after again
+                db.execute(
+                    "UPDATE transactions SET sent_at = ? WHERE nonce = ?", (self.now(), nonce)
+                )
+            return
+        tip = min(tip * factor // 100 + 1, raised)
+        if self._replace(nonce, hashes, ends, raised, tip):
+            logger.warning(
+                "nonce %d not mined: fees raised to %s (tip %s)", nonce, gwei(raised), gwei(tip)
+            )
+
+    def _replace(
+        self, nonce: int, hashes: list[str], ends: list[int], max_fee: int, tip: int
+    ) -> bool:
+        """Sends the transaction of ``nonce`` at these fees; records it only if the
+        node accepts it. True if it did."""
         stored = {r.interval_end: r for r in self.store.readings("sent")}
         call = self.backend.functions.submit_readings([self._args(stored[end]) for end in ends])
         gas = call.estimate_gas({"from": self.relayer.address})
+        if not self._can_pay(gas, max_fee):
+            return False
         raw, tx_hash = self._sign(call, gas, nonce, max_fee, tip)
+        try:
+            self.w3.eth.send_raw_transaction(raw)
+        except Web3RPCError as exc:
+            self._refused(exc, gas, max_fee)
+            return False
+        known = hashes if tx_hash in hashes else [*hashes, tx_hash]
         with self.store.transaction() as db:
             db.execute(
                 "UPDATE transactions SET hashes = ?, max_fee = ?, tip = ?, sent_at = ? "
                 "WHERE nonce = ?",
-                (json.dumps([*hashes, tx_hash]), max_fee, tip, self.now(), nonce),
+                (json.dumps(known), max_fee, tip, self.now(), nonce),
             )
-        self.w3.eth.send_raw_transaction(raw)
-        logger.warning(
-            "nonce %d not mined: fees raised to %d (tip %d), %s", nonce, max_fee, tip, tx_hash
-        )
+        logger.info("nonce %d sent at %s: %s", nonce, gwei(max_fee), tx_hash)
+        return True

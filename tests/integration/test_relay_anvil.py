@@ -6,14 +6,16 @@ import json
 
 import pytest
 import requests
+from eth_account import Account
+from eth_utils import keccak
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
 from meter_bridge.protocols import Telegram
-from meter_bridge.relay import RelayConfig, Relayer
+from meter_bridge.relay import GWEI, RelayConfig, Relayer
 from meter_bridge.store import Store
 from scripts.bench_bridge import register_meter
-from scripts.chain import transact
+from scripts.chain import send_ether, transact
 from tests.bridge_chain import Forwarder, chain_time_to
 
 pytestmark = pytest.mark.anvil
@@ -58,7 +60,7 @@ def meter_reports(store, start: int, hours: int, imported: int = 1_000_000, step
     return imported
 
 
-def relayer_for(meter, anvil_accounts, store, url, clock, **config):
+def relayer_for(meter, anvil_accounts, store, url, clock, relayer=None, **config):
     w3 = Web3(Web3.HTTPProvider(url))
     backend = w3.eth.contract(address=meter.backend.address, abi=meter.backend.abi)
     return Relayer(
@@ -66,7 +68,7 @@ def relayer_for(meter, anvil_accounts, store, url, clock, **config):
         backend,
         meter.meter_id,
         meter.key,
-        anvil_accounts[7],
+        relayer or anvil_accounts[7],
         store,
         RelayConfig(**config),
         clock=clock,
@@ -191,4 +193,102 @@ def test_mining_stopped_bumps_the_fee_and_one_transaction_per_nonce_is_mined(
     assert len(mined) == 1
     assert nonce == nonce_before
     assert w3.eth.get_transaction_count(anvil_accounts[7].address) == nonce_before + 1
+    assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]
+
+
+def offered_fees(w3, store) -> list[int]:
+    """Every fee per gas the store offered, and what each mined transaction paid."""
+    offered, paid = [], []
+    for max_fee, hashes in store.db.execute("SELECT max_fee, hashes FROM transactions"):
+        offered.append(max_fee)
+        for tx_hash in json.loads(hashes):
+            with contextlib.suppress(TransactionNotFound):
+                paid.append(w3.eth.get_transaction_receipt(tx_hash)["effectiveGasPrice"])
+    return offered + paid
+
+
+def test_an_unfunded_relayer_waits_then_delivers_once_funded_under_the_fee_cap(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 3)
+    chain_time_to(w3, start + 3 * HOUR)
+    clock = Clock(start + 3 * HOUR)
+    poor = Account.from_key(keccak(text="openkwh-test-unfunded-relayer"))
+    cap = 5 * GWEI
+    relayer = relayer_for(
+        meter, anvil_accounts, store, anvil.url, clock, relayer=poor, max_fee=cap, bump_after=60
+    )
+    for _ in range(6):  # six rounds, each past the time a fee bump would be due
+        relayer.step()
+        clock.now += 61
+    # Nothing was recorded as sent, and no fee was raised.
+    assert store.db.execute("SELECT COUNT(*) FROM transactions").fetchone() == (0,)
+    assert {r.status for r in store.readings()} == {"signed"}
+    _, kind, message = store.summary()["last_event"]
+    assert kind == "funds"
+    assert message.startswith(f"out of gas money: the relayer {poor.address} holds 0.000000 ETH")
+    assert "{" not in message  # a sentence, not an RPC error dict
+    send_ether(w3, anvil_accounts[0], poor.address, 10**17)
+    drain(relayer)
+    assert recorded(meter) == [start + h * HOUR for h in range(4)]  # each once, in order
+    fees = offered_fees(w3, store)
+    assert fees
+    assert max(fees) <= cap
+
+
+def test_fee_bumps_stop_at_the_cap_and_the_wait_is_logged(
+    anvil, anvil_connection, meter, anvil_accounts, store, caplog
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 2)
+    chain_time_to(w3, start + 2 * HOUR)
+    clock = Clock(start + 2 * HOUR)
+    base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
+    cap = 3 * base_fee + 2 * GWEI  # room for a bump or two, not for eight
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, max_fee=cap)
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        relayer.step()
+        for _ in range(8):
+            clock.now += 61
+            relayer.step()
+        (hashes,) = store.db.execute("SELECT hashes FROM transactions").fetchone()
+        assert 1 < len(json.loads(hashes)) < 9
+        assert "at the cap" in store.summary()["last_event"][2]
+        assert any("at the cap" in r.getMessage() for r in caplog.records)
+        w3.provider.make_request("evm_mine", [])
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    drain(relayer)
+    assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]
+    fees = offered_fees(w3, store)
+    assert max(fees) <= cap
+
+
+def test_a_transaction_the_node_lost_is_sent_again_at_the_same_fee(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 2)
+    chain_time_to(w3, start + 2 * HOUR)
+    clock = Clock(start + 2 * HOUR)
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock)
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        relayer.step()
+        ((max_fee, hashes),) = store.db.execute("SELECT max_fee, hashes FROM transactions")
+        # The node forgets it (a restart of its mempool).
+        w3.provider.make_request("anvil_dropTransaction", [json.loads(hashes)[0]])
+        clock.now += 61
+        relayer.step()
+        ((again, _),) = store.db.execute("SELECT max_fee, hashes FROM transactions")
+        assert again == max_fee
+        w3.provider.make_request("evm_mine", [])
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    drain(relayer)
     assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]
