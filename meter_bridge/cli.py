@@ -59,14 +59,15 @@ def load_config(args) -> config_module.Config:
 
 
 def command_run(args) -> int:
-    from meter_bridge.daemon import Bridge
+    from meter_bridge.daemon import Bridge, PortBusy
 
     bridge = Bridge(load_config(args))
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: bridge.stop.set())
     try:
         bridge.run()
-    except KeystoreError as exc:
+    except (KeystoreError, PortBusy) as exc:
+        logging.getLogger("meter_bridge.cli").error("%s", exc)
         raise SystemExit(f"meter-bridge: {exc}") from exc
     return 0
 

@@ -155,6 +155,35 @@ def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, daemons, 
     assert not any(e["level"] == "error" for e in log.entries)
 
 
+def test_a_second_bridge_on_the_port_exits_at_once_touching_nothing(
+    anvil, bridge_setup, daemons, tmp_path
+):
+    meter, start = bridge_setup
+    leader, follower = os.openpty()
+    tty.setraw(follower)
+    try:
+        config = write_config(
+            tmp_path, anvil, meter, os.ttyname(follower), "dsmr5", start, time.time()
+        )
+        first = daemons(config)
+        DaemonLog(first).until(lambda e: e["message"].startswith("bridge running"), 60)
+        store = sqlite3.connect(tmp_path / "bridge.sqlite")
+        events_before = store.execute("SELECT * FROM events").fetchall()
+        second = daemons(config)  # the same configuration: the same port, store and key
+        log = DaemonLog(second)
+        assert second.wait(timeout=60) != 0
+        entries = log.rest()
+        events_after = store.execute("SELECT * FROM events").fetchall()
+        store.close()
+        assert first.poll() is None  # the first bridge runs on
+    finally:
+        os.close(leader)
+        os.close(follower)
+    assert [e["level"] for e in entries] == ["error"]
+    assert "is locked by another process" in entries[0]["message"]
+    assert events_after == events_before  # nothing of the second in the shared store
+
+
 def delivered_everything(meter, store_path, final: int) -> bool:
     """The chain has the reading for ``final`` and the store marks all delivered."""
     if meter.backend.functions.last_reading(meter.meter_id).call()[0] < final:
