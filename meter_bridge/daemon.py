@@ -24,7 +24,7 @@ from web3 import Web3
 from web3.exceptions import Web3Exception
 
 from meter_bridge.config import Config
-from meter_bridge.content import BlobStore, Kubo
+from meter_bridge.content import BlobStore, Kubo, KuboError
 from meter_bridge.keys import load_key, passphrase
 from meter_bridge.protocols import decoder
 from meter_bridge.relay import GWEI, RelayConfig, Relayer
@@ -187,11 +187,20 @@ class Bridge:
     def relay_round(self, relayer: Relayer) -> None:
         try:
             relayer.step()
-            if self.kubo is not None:
-                self.push_batches(relayer.store)
         except NETWORK_ERRORS as exc:
             relayer.store.note("error", f"{type(exc).__name__}: {exc}", self.now())
             logger.warning("relaying waits: %s", exc)
+        if self.kubo is not None:
+            self.push_round(relayer.store)
+
+    def push_round(self, store: Store) -> None:
+        """Pushes batches to the IPFS node; a node down or answering nonsense is
+        noted and tried again next round, never fatal."""
+        try:
+            self.push_batches(store)
+        except (*NETWORK_ERRORS, KuboError) as exc:
+            store.note("error", f"IPFS node: {exc}", self.now())
+            logger.warning("pushing batches waits: IPFS node: %s", exc)
 
     def push_batches(self, store: Store) -> None:
         """Puts on the IPFS node the batches not there yet, oldest first."""

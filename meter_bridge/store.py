@@ -22,6 +22,7 @@ and the exact bytes. The batch's sha256 is the reading's data digest.
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,8 +88,13 @@ class Reading:
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
-    """Opens (or creates) the store; one connection per thread."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    """Opens (or creates) the store; one connection per thread. It holds the
+    meter's serial and the household's consumption: a new store is made 0600
+    (SQLite gives its -wal and -shm files the same mode), a new folder 0700."""
+    path = Path(path)
+    path.parent.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     # Made in one thread, used in another: each Store is used by one thread at a time.
     connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")

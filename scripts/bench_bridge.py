@@ -136,6 +136,7 @@ def rss_after(telegrams: int = 10_000) -> float:
         (folder / "key.json").write_text(
             json.dumps(Account.encrypt(key.key, "x", kdf="pbkdf2", iterations=1_000))
         )
+        (folder / "key.json").chmod(0o600)
         (folder / "deployments.json").write_text(
             json.dumps(
                 {

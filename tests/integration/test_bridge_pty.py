@@ -91,6 +91,8 @@ def bridge_setup(anvil, anvil_connection, anvil_accounts, tmp_path):
     keystore = Account.encrypt(meter.key.key, "pi passphrase", kdf="pbkdf2", iterations=1_000)
     (tmp_path / "meter-key.json").write_text(json.dumps(keystore))
     (tmp_path / "passphrase").write_text("pi passphrase\n")
+    for secret in ("meter-key.json", "passphrase"):
+        (tmp_path / secret).chmod(0o600)
     # The meter key relays its own readings: it needs ether for gas.
     send_ether(w3, anvil_accounts[0], meter.key.address, 10**18)
     chain_now = w3.eth.get_block("latest")["timestamp"]
