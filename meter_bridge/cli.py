@@ -133,10 +133,12 @@ def command_replay(args) -> int:
 
     config = load_config(args)
     store = Store(config.store.path, config.clock.interval_length)
+    # Signed again by the daemon with the current key (the signer may have been
+    # rotated since); readings of before the registration are never sent.
     with store.transaction() as db:
         count = db.execute(
-            "UPDATE readings SET status = 'signed', detail = 'replayed' "
-            "WHERE interval_end >= ? AND signature IS NOT NULL AND status != 'sent'",
+            "UPDATE readings SET status = 'new', signature = NULL, detail = 'replayed' "
+            "WHERE interval_end >= ? AND status IN ('signed', 'rejected', 'delivered')",
             (args.since,),
         ).rowcount
     store.close()

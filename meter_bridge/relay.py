@@ -13,6 +13,19 @@ afresh at the fees of the day, and delivery resumes by itself once the cause
 is gone. Fees are raised only for a transaction the node holds; one the node
 lost (it restarted, or never got it) is sent again at the same fees.
 
+Before signing, and every ``check_every`` seconds (each round while one
+fails), the relayer checks what would make the chain refuse everything: the
+node's chain id is the deployment's, the meter is registered, this device's
+key is its signer, and the relayer can pay for the next transaction (a
+warning below a day of readings). Each failure is logged once, kept in the
+store for `status`, and readings wait rather than go to be rejected. Readings
+taken while the meter is not registered are kept, marked ``unregistered``
+and never sent: the first after registration is the baseline. A reading
+signed by a key that is not (or no longer) the signer is signed again with
+this device's key once it is the signer. (Signed readings name only their
+interval end today; the interval begin comes with the contract's next
+reading format, and re-signing from the last reading on chain with it.)
+
 Before sending, the batch is simulated. A reading the chain already has (its
 interval end is not after the meter's last reading on chain) counts as
 delivered. A reading the contract refuses for a passing reason (dated in the
@@ -29,19 +42,28 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from eth_account import Account
+from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
-from meter_bridge.signing import Reading, SignedReading, sign_reading
+from meter_bridge.signing import Reading, SignedReading, sign_reading, typed_data
 from meter_bridge.store import Reading as StoredReading
 from meter_bridge.store import Store
 
 logger = logging.getLogger(__name__)
 
 PASSING = ("meter: reading dated in the future", "meter: meter is suspended")
+# Refusals caused by the bridge's own state, which the checks catch and wait out.
+OWN_STATE = ("meter: unknown meter", "meter: signer does not match meter")
 GWEI = 10**9
 ETHER = 10**18
+DAY = 86_400  # seconds
+# Gas of one reading sent alone (README, Gas: 61,294 measured, 75,000 the bound).
+GAS_PER_READING = 75_000
+ZERO_ADDRESS = "0x" + "00" * 20
+BLOCKING = ("chain", "registered", "signer")  # checks that stop signing and sending
 
 
 @dataclass(frozen=True)
@@ -51,6 +73,7 @@ class RelayConfig:
     bump_percent: int = 25
     max_batch: int = 24
     max_fee: int = 100 * GWEI  # wei per gas: no transaction offers more
+    check_every: int = 600  # seconds between checks of registration, signer and funds
 
 
 def ether(wei: int) -> str:
@@ -92,6 +115,9 @@ class Relayer:
         self.clock = clock
         # Known from the deployments file, so that signing needs no node.
         self._chain_id = chain_id
+        self.problems: dict[str, str] = {}  # failed checks: name -> what is wrong
+        self.warnings: dict[str, str] = {}
+        self._checked_at: int | None = None
 
     @property
     def chain_id(self) -> int:
@@ -134,11 +160,135 @@ class Relayer:
     # RELAYING
 
     def step(self) -> None:
-        """One round: follow the transaction in flight, or send the next batch."""
+        """One round: check when due, follow the transaction in flight, or send the next batch."""
+        due = (
+            self._checked_at is None
+            or bool(self.problems)
+            or self.now() - self._checked_at >= self.config.check_every
+        )
+        if due:
+            self.check()
+        if "registered" in self.problems:
+            self._keep_unregistered()
+            return
+        if "chain" in self.problems:
+            return
+        if "signer" in self.problems:
+            self._follow_pending()  # sent while the key was the signer: it may still land
+            return
+        if due:
+            self._sign_again_if_not_by(self.signer.address)
         self.sign_new()
         if self._follow_pending():
             return
         self._send_next()
+
+    # CHECKS
+
+    def check(self) -> dict[str, str]:
+        """Checks the chain id, registration, signer and funds; logs each change,
+        keeps the result for `status`, and returns the failures."""
+        now = self.now()
+        problems, warnings = {}, {}
+        node_chain = self.w3.eth.chain_id
+        if self._chain_id is not None and node_chain != self._chain_id:
+            problems["chain"] = (
+                f"the node is on chain {node_chain}, the deployment on chain {self._chain_id}: "
+                "check rpc_url and deployments; readings wait"
+            )
+        else:
+            info = self.backend.functions.meter(self.meter_id).call()
+            owner, signer = info[0], info[1]
+            if owner == ZERO_ADDRESS:
+                problems["registered"] = (
+                    f"meter 0x{self.meter_id.hex()} is not registered with the "
+                    f"SmartMeterBackend at {self.backend.address}: have the installer register "
+                    f"it with signer {self.signer.address}; readings taken meanwhile are kept "
+                    "here, marked unregistered, and never sent"
+                )
+            elif signer != self.signer.address:
+                problems["signer"] = (
+                    f"this device's key {self.signer.address} is not the meter's signer "
+                    f"(the chain names {signer}): have the installer rotate the signer to it; "
+                    "readings wait and are signed once it is"
+                )
+        funds = self._funds()
+        if funds["balance"] < funds["next_transaction"]:
+            problems["funds"] = self._out_of_funds_message(
+                funds["balance"], funds["next_transaction"]
+            )
+        elif funds["balance"] < funds["per_day"]:
+            warnings["funds"] = (
+                f"the relayer {self.relayer.address} holds {ether(funds['balance'])}, "
+                f"less than a day of readings ({ether(funds['per_day'])} a day at today's "
+                "fees): send it ether"
+            )
+        for name, message in {**problems, **warnings}.items():
+            if self.problems.get(name, self.warnings.get(name)) != message:
+                logger.log(logging.ERROR if name in problems else logging.WARNING, "%s", message)
+                self.store.note("check", message, now)
+        for name in (self.problems.keys() | self.warnings.keys()) - (
+            problems.keys() | warnings.keys()
+        ):
+            logger.info("check passed again: %s", name)
+        self.problems, self.warnings, self._checked_at = problems, warnings, now
+        self.store.put_state("checks", {"problems": problems, "warnings": warnings}, now)
+        self.store.put_state("relayer", funds, now)
+        return problems
+
+    def _funds(self) -> dict:
+        """The relayer's balance, what the next transaction may cost, and a day of readings."""
+        balance = self.w3.eth.get_balance(self.relayer.address)
+        base_fee = self.w3.eth.get_block("latest")["baseFeePerGas"]
+        tip = min(self.w3.eth.max_priority_fee, self.config.max_fee)
+        paid = min(base_fee + tip, self.config.max_fee)  # per gas, what a block takes
+        per_day = GAS_PER_READING * (DAY // self.store.interval) * paid
+        return {
+            "address": self.relayer.address,
+            "balance": balance,
+            "next_transaction": self.gas_limit(GAS_PER_READING)
+            * min(2 * base_fee + tip, self.config.max_fee),
+            "per_day": per_day,
+            "days_left": round(balance / per_day, 1) if per_day else None,
+        }
+
+    def _keep_unregistered(self) -> None:
+        """Readings of a meter the chain does not know are kept, never sent."""
+        with self.store.transaction() as db:
+            count = db.execute(
+                "UPDATE readings SET status = 'unregistered', signature = NULL, "
+                "detail = 'taken before the meter was registered: kept, never sent', "
+                "updated_at = ? WHERE status IN ('new', 'signed')",
+                (self.now(),),
+            ).rowcount
+        if count:
+            logger.warning("%d reading(s) taken before registration kept, never sent", count)
+
+    def _sign_again_if_not_by(self, signer: str) -> None:
+        """Readings signed by another key (the one before a rotation) wait to be
+        signed again: the chain would refuse them."""
+        stale = [
+            r.interval_end for r in self.store.readings("signed") if self._signed_by(r) != signer
+        ]
+        if not stale:
+            return
+        with self.store.transaction() as db:
+            for end in stale:
+                db.execute(
+                    "UPDATE readings SET status = 'new', signature = NULL WHERE interval_end = ?",
+                    (end,),
+                )
+        logger.info("%d reading(s) signed by another key: signing them again", len(stale))
+
+    def _signed_by(self, stored: StoredReading) -> str:
+        message = encode_typed_data(
+            full_message=typed_data(self._reading(stored), self.chain_id, self.backend.address)
+        )
+        signature = stored.signature
+        return Account.recover_message(
+            message,
+            vrs=(signature[64], signature[:32], signature[32:64]),
+        )
 
     def _pending(self):
         return self.store.db.execute(
@@ -285,12 +435,14 @@ class Relayer:
         self._out_of_funds(balance, cost)
         return False
 
-    def _out_of_funds(self, balance: int, cost: int | None) -> None:
-        needed = f"; the next transaction may cost up to {ether(cost)}" if cost else ""
-        self._wait(
-            f"out of gas money: the relayer {self.relayer.address} holds {ether(balance)}"
-            f"{needed}. Send it ether; readings wait and go once it can pay",
-            kind="funds",
+    def _out_of_funds(self, balance: int, cost: int) -> None:
+        self._wait(self._out_of_funds_message(balance, cost), kind="funds")
+
+    def _out_of_funds_message(self, balance: int, cost: int) -> str:
+        return (
+            f"out of gas money: the relayer {self.relayer.address} holds {ether(balance)}; "
+            f"the next transaction may cost up to {ether(cost)}. Send it ether; "
+            "readings wait and go once it can pay"
         )
 
     def _refused(self, exc: Web3RPCError, gas: int, max_fee: int) -> None:
@@ -331,7 +483,9 @@ class Relayer:
         except ContractLogicError as exc:
             reason = str(exc.message).removeprefix("execution reverted: ")
             now = self.now()
-            if reason in PASSING:
+            if reason in PASSING or reason in OWN_STATE:
+                if reason in OWN_STATE:
+                    self._checked_at = None  # the next round checks again first
                 self.store.note("waiting", f"reading {first.interval_end}: {reason}", now)
             else:
                 self.store.set_status(first.interval_end, "rejected", now, reason)

@@ -14,6 +14,7 @@ from web3.exceptions import TransactionNotFound
 from meter_bridge.protocols import Telegram
 from meter_bridge.relay import GWEI, RelayConfig, Relayer
 from meter_bridge.store import Store
+from scripts import actions
 from scripts.bench_bridge import register_meter
 from scripts.chain import send_ether, transact
 from tests.bridge_chain import Forwarder, chain_time_to
@@ -60,14 +61,16 @@ def meter_reports(store, start: int, hours: int, imported: int = 1_000_000, step
     return imported
 
 
-def relayer_for(meter, anvil_accounts, store, url, clock, relayer=None, **config):
+def relayer_for(
+    meter, anvil_accounts, store, url, clock, relayer=None, signer=None, meter_id=None, **config
+):
     w3 = Web3(Web3.HTTPProvider(url))
     backend = w3.eth.contract(address=meter.backend.address, abi=meter.backend.abi)
     return Relayer(
         w3,
         backend,
-        meter.meter_id,
-        meter.key,
+        meter_id or meter.meter_id,
+        signer or meter.key,
         relayer or anvil_accounts[7],
         store,
         RelayConfig(**config),
@@ -83,14 +86,18 @@ def drain(relayer, rounds: int = 20) -> None:
     raise AssertionError(f"outbox not empty: {relayer.store.summary()}")
 
 
-def recorded(meter) -> list[int]:
-    """Interval ends on chain: the baseline, then each measurement's end."""
+def recorded(meter, meter_id: bytes | None = None) -> list[int]:
+    """Interval ends on chain of one meter: the baseline, then each measurement's end."""
     events = meter.backend.events
-    baseline = [e["args"]["interval_end"] for e in events.BaselineRecorded().get_logs(from_block=0)]
-    measured = [
-        e["args"]["interval_end"] for e in events.MeasurementRecorded().get_logs(from_block=0)
-    ]
-    return baseline + measured
+    wanted = {"meter_id": meter_id or meter.meter_id}
+    baseline = events.BaselineRecorded().get_logs(from_block=0, argument_filters=wanted)
+    measured = events.MeasurementRecorded().get_logs(from_block=0, argument_filters=wanted)
+    return [e["args"]["interval_end"] for e in baseline + measured]
+
+
+def installer(meter, anvil_connection, anvil_accounts) -> actions.Actor:
+    """The installer register_meter certified."""
+    return actions.Actor(anvil_connection.w3, anvil_accounts[5], meter.deployments)
 
 
 def test_node_down_for_six_hours_then_every_interval_once_in_order(
@@ -292,3 +299,76 @@ def test_a_transaction_the_node_lost_is_sent_again_at_the_same_fee(
         w3.provider.make_request("evm_setAutomine", [True])
     drain(relayer)
     assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]
+
+
+def test_readings_before_registration_are_kept_and_the_first_after_it_is_the_baseline(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    late_id = keccak(text="late-meter")
+    late_key = Account.from_key(keccak(text="openkwh-test-late-meter"))
+    start = first_hour(w3)
+    imported = meter_reports(store, start, 2)
+    chain_time_to(w3, start + 2 * HOUR)
+    clock = Clock(start + 2 * HOUR)
+    relayer = relayer_for(
+        meter, anvil_accounts, store, anvil.url, clock, signer=late_key, meter_id=late_id
+    )
+    for _ in range(3):
+        relayer.step()
+        clock.now += 60
+    assert [r.status for r in store.readings()] == ["unregistered"] * 3
+    assert store.db.execute("SELECT COUNT(*) FROM transactions").fetchone() == (0,)
+    (checks, _) = store.state("checks")
+    assert list(checks["problems"]) == ["registered"]
+    assert checks["problems"]["registered"].startswith(f"meter 0x{late_id.hex()} is not registered")
+    assert store.summary()["unregistered"] == 3
+    actions.register_meter(
+        installer(meter, anvil_connection, anvil_accounts),
+        late_id,
+        late_key.address,
+        anvil_accounts[6].address,
+        "DK1",
+        "consumption",
+    )
+    meter_reports(store, start + 2 * HOUR + 900, 2, imported)
+    chain_time_to(w3, start + 4 * HOUR)
+    clock.now = start + 4 * HOUR
+    drain(relayer)
+    assert recorded(meter, late_id) == [start + 3 * HOUR, start + 4 * HOUR]  # baseline, then one
+    assert [r.status for r in store.readings()] == ["unregistered"] * 3 + ["delivered"] * 2
+    assert store.state("checks")[0]["problems"] == {}
+
+
+def test_a_rotated_signer_makes_readings_wait_then_they_go_signed_by_the_new_key(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    imported = meter_reports(store, start, 1)
+    chain_time_to(w3, start + 3 * HOUR)
+    clock = Clock(start + 3 * HOUR)
+    drain(relayer_for(meter, anvil_accounts, store, anvil.url, clock))
+    meter_reports(store, start + HOUR + 900, 2, imported)
+    old = relayer_for(meter, anvil_accounts, store, anvil.url, clock)
+    old.sign_new()  # signed by the old key, not sent yet
+    # The device gets a new key, and the bridge restarts with it before the
+    # installer has rotated the meter's signer to it.
+    new_key = Account.from_key(keccak(text="openkwh-test-rotated-key"))
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, signer=new_key)
+    for _ in range(3):
+        relayer.step()
+        clock.now += 60
+    problems = store.state("checks")[0]["problems"]
+    assert list(problems) == ["signer"]
+    assert problems["signer"].startswith(f"this device's key {new_key.address} is not the meter")
+    assert recorded(meter) == [start, start + HOUR]
+    assert store.summary()["rejected"] == 0
+    actions.rotate_signer(
+        installer(meter, anvil_connection, anvil_accounts), meter.meter_id, new_key.address
+    )
+    drain(relayer)
+    assert recorded(meter) == [start + h * HOUR for h in range(4)]  # each once, in order
+    assert {r.status for r in store.readings()} == {"delivered"}
+    resigned = store.readings()[2:]
+    assert {relayer._signed_by(r) for r in resigned} == {new_key.address}
