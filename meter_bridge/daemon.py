@@ -13,7 +13,9 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import os
 import threading
+import time
 from collections import Counter
 from functools import cached_property
 from pathlib import Path
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 NETWORK_ERRORS = (OSError, requests.RequestException, Web3Exception)
 PORT_RETRY_MAX = 60  # seconds between attempts to open a missing port, at most
+HEARTBEAT_EVERY = 60  # seconds of the system clock between heartbeats in the store
 
 
 class PortBusy(Exception):
@@ -208,6 +211,13 @@ class Bridge:
             self.kubo.block_put(store.batch(interval_end))
             store.mark_pushed(interval_end)
 
+    def heartbeat(self) -> dict:
+        """What `status` needs to tell whether this daemon still runs."""
+        return {
+            "pid": os.getpid(),
+            "every": max(HEARTBEAT_EVERY, self.config.chain.poll_seconds),
+        }
+
     def run(self) -> None:
         """Runs until stopped. Raises PortBusy, before touching anything, when
         another process holds the port."""
@@ -228,9 +238,13 @@ class Bridge:
         )
         reader.start()
         logger.info("bridge running: %s on %s", self.config.meter.protocol, self.config.serial.port)
+        beaten = 0.0
         try:
             while not self.stop.is_set():
                 self.relay_round(relayer)
+                if time.time() - beaten >= HEARTBEAT_EVERY:  # a write a minute, not a round
+                    beaten = time.time()
+                    relayer.store.put_state("heartbeat", self.heartbeat(), int(beaten))
                 self.stop.wait(self.config.chain.poll_seconds)
         finally:
             self.stop.set()

@@ -7,6 +7,8 @@ import random
 import select
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import tty
@@ -115,6 +117,12 @@ def write_config(tmp_path, anvil, meter, port, protocol, origin, origin_wall):
     )
 
 
+def status_json(config) -> dict:
+    """What ``meter-bridge status --json`` prints, run as its own process."""
+    command = [sys.executable, "-m", "meter_bridge.cli", "status", "--json", "--config", config]
+    return json.loads(subprocess.run(command, capture_output=True, check=True).stdout)
+
+
 @pytest.mark.parametrize("protocol", ["dsmr5", "sml"])
 def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, daemons, tmp_path, protocol):
     meter, start = bridge_setup
@@ -138,6 +146,7 @@ def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, daemons, 
     try:
         last = start + HOURS * HOUR
         log.until(lambda e: "delivered" in e["message"] and str(last) in e["message"], 60)
+        running = status_json(config)
     finally:
         stop.set()
         writer.join()
@@ -146,6 +155,12 @@ def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, daemons, 
         os.close(leader)
         os.close(follower)
     assert daemon.returncode == 0
+    assert running["daemon"]["running"] is True
+    assert running["daemon"]["pid"] == daemon.pid
+    assert running["checks"]["problems"] == {}
+    assert running["relayer"]["address"] == meter.key.address
+    assert running["relayer"]["days_left"] > 1
+    assert status_json(config)["daemon"]["running"] is False
     events = meter.backend.events
     baseline = events.BaselineRecorded().get_logs(from_block=0)
     measured = events.MeasurementRecorded().get_logs(from_block=0)
