@@ -182,6 +182,7 @@ class Bridge:
                 chain.bump_percent,
                 chain.max_batch,
                 max_fee=int(chain.max_fee_gwei * GWEI),
+                check_every=chain.check_every,
             ),
             clock=self.now,
             chain_id=deployments["chain_id"],

@@ -5,6 +5,7 @@ import logging
 import os
 import re
 import subprocess
+import sys
 import time
 
 import pytest
@@ -151,3 +152,17 @@ def test_the_installer_tool_computes_the_same_meter_id(tmp_path):
         salt_file = tmp_path / "salt"
 
     assert _meter_id(Args) == keccak(salt + GSRN.encode())
+
+
+def test_the_bridge_imports_nothing_of_the_contracts_toolchain_or_the_dapp():
+    """A bridge-only install (`pip install ".[bridge]"`) has no vyper, boa or flask."""
+    modules = ["cli", "config", "content", "daemon", "keys", "protocols", "relay", "signing"]
+    modules += ["simulator", "store", "telegrams", "profiles"]
+    probe = (
+        "import sys; "
+        + "; ".join(f"import meter_bridge.{m}" for m in modules)
+        + "; print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(done.stdout.replace("'", '"')))
+    assert loaded.isdisjoint({"vyper", "boa", "moccasin", "flask", "waitress", "scripts", "dapp"})
