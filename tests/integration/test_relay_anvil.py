@@ -372,3 +372,58 @@ def test_a_rotated_signer_makes_readings_wait_then_they_go_signed_by_the_new_key
     assert {r.status for r in store.readings()} == {"delivered"}
     resigned = store.readings()[2:]
     assert {relayer._signed_by(r) for r in resigned} == {new_key.address}
+
+
+def test_a_node_on_another_chain_is_reported_and_nothing_is_sent(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 1)
+    chain_time_to(w3, start + HOUR)
+    url = anvil.url
+    backend = Web3(Web3.HTTPProvider(url)).eth.contract(
+        address=meter.backend.address, abi=meter.backend.abi
+    )
+    # The deployments file says mainnet; the node is anvil's chain 31337.
+    relayer = Relayer(
+        backend.w3,
+        backend,
+        meter.meter_id,
+        meter.key,
+        anvil_accounts[7],
+        store,
+        clock=Clock(start + HOUR),
+        chain_id=1,
+    )
+    for _ in range(3):
+        relayer.step()
+    problems = store.state("checks")[0]["problems"]
+    assert list(problems) == ["chain"]
+    assert problems["chain"].startswith("the node is on chain 31337, the deployment on chain 1")
+    assert {r.status for r in store.readings()} == {"new"}  # waiting, not signed for chain 1
+    assert recorded(meter) == []
+
+
+def test_less_than_a_day_of_gas_is_a_warning_and_readings_still_go(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 1)
+    chain_time_to(w3, start + HOUR)
+    clock = Clock(start + HOUR)
+    thin = Account.from_key(keccak(text="openkwh-test-thin-relayer"))
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, relayer=thin)
+    relayer.check()
+    funds = store.state("relayer")[0]
+    send_ether(
+        w3, anvil_accounts[0], thin.address, (funds["next_transaction"] + funds["per_day"]) // 2
+    )
+    drain(relayer)
+    assert recorded(meter) == [start, start + HOUR]
+    checks = store.state("checks")[0]
+    assert checks["problems"] == {}
+    assert checks["warnings"]["funds"].startswith(f"the relayer {thin.address} holds")
+    assert "less than a day of readings" in checks["warnings"]["funds"]
+    assert store.state("relayer")[0]["days_left"] < 1
