@@ -23,13 +23,13 @@ from pathlib import Path
 import requests
 import serial
 from web3 import Web3
-from web3.exceptions import Web3Exception
+from web3.exceptions import Web3Exception, Web3RPCError
 
 from meter_bridge.config import Config
 from meter_bridge.content import BlobStore, Kubo, KuboError
 from meter_bridge.keys import load_key, passphrase
 from meter_bridge.protocols import decoder
-from meter_bridge.relay import GWEI, RelayConfig, Relayer
+from meter_bridge.relay import GWEI, RelayConfig, Relayer, refusal
 from meter_bridge.store import Reading, Store
 
 logger = logging.getLogger(__name__)
@@ -192,8 +192,10 @@ class Bridge:
         try:
             relayer.step()
         except NETWORK_ERRORS as exc:
-            relayer.store.note("error", f"{type(exc).__name__}: {exc}", self.now())
-            logger.warning("relaying waits: %s", exc)
+            # The node's own words, not its JSON-RPC error dict.
+            said = refusal(exc) if isinstance(exc, Web3RPCError) else str(exc)
+            relayer.store.note("error", f"{type(exc).__name__}: {said}", self.now())
+            logger.warning("relaying waits: %s", said)
         if self.kubo is not None:
             self.push_round(relayer.store)
 
