@@ -196,6 +196,14 @@ class Relayer:
                 f"the node is on chain {node_chain}, the deployment on chain {self._chain_id}: "
                 "check rpc_url and deployments; readings wait"
             )
+        elif not self.w3.eth.get_code(self.backend.address):
+            # Checked first: with no contract there, every meter reads as unregistered,
+            # and readings would be marked as taken before registration.
+            problems["chain"] = (
+                f"no contract at {self.backend.address} on chain {node_chain}, where the "
+                "deployments file puts the SmartMeterBackend: check deployments and "
+                "rpc_url; readings wait"
+            )
         else:
             info = self.backend.functions.meter(self.meter_id).call()
             owner, signer = info[0], info[1]

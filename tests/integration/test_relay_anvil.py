@@ -427,3 +427,28 @@ def test_less_than_a_day_of_gas_is_a_warning_and_readings_still_go(
     assert checks["warnings"]["funds"].startswith(f"the relayer {thin.address} holds")
     assert "less than a day of readings" in checks["warnings"]["funds"]
     assert store.state("relayer")[0]["days_left"] < 1
+
+
+def test_a_deployments_file_naming_no_contract_makes_readings_wait_unmarked(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 1)
+    chain_time_to(w3, start + HOUR)
+    nowhere = Web3(Web3.HTTPProvider(anvil.url)).eth.contract(
+        address=Account.from_key(keccak(text="no contract here")).address,
+        abi=meter.backend.abi,
+    )
+    relayer = Relayer(
+        nowhere.w3, nowhere, meter.meter_id, meter.key, anvil_accounts[7], store, clock=Clock(start)
+    )
+    for _ in range(3):
+        relayer.step()
+    problems = store.state("checks")[0]["problems"]
+    assert list(problems) == ["chain"]
+    assert problems["chain"].startswith(f"no contract at {nowhere.address} on chain 31337")
+    # Not marked as taken before registration: they go once the file is right.
+    assert {r.status for r in store.readings()} == {"new"}
+    drain(relayer_for(meter, anvil_accounts, store, anvil.url, Clock(start + HOUR)))
+    assert recorded(meter) == [start, start + HOUR]
