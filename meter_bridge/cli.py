@@ -134,6 +134,7 @@ def status_of(config: config_module.Config, now: float) -> dict:
         value, at = relayer
         funds = {
             "address": value["address"],
+            "meter_key": value.get("signer", value["address"]),
             "balance_eth": value["balance"] / 10**18,
             "per_day_eth": value["per_day"] / 10**18,
             "days_left": value["days_left"],
@@ -199,6 +200,7 @@ def command_status(args) -> int:
         print(f"warning        {message}")
     funds = status["relayer"]
     if funds:
+        print(f"meter key      {funds['meter_key']}")
         days = funds["days_left"]
         print(
             f"relayer        {funds['address']}: {funds['balance_eth']:.6f} ETH, "

@@ -253,6 +253,7 @@ class Relayer:
         per_day = GAS_PER_READING * (DAY // self.store.interval) * paid
         return {
             "address": self.relayer.address,
+            "signer": self.signer.address,  # the meter key; the same unless a relayer is set
             "balance": balance,
             "next_transaction": self.gas_limit(GAS_PER_READING)
             * min(2 * base_fee + tip, self.config.max_fee),

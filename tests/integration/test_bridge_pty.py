@@ -160,6 +160,7 @@ def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, daemons, 
     assert running["daemon"]["pid"] == daemon.pid
     assert running["checks"]["problems"] == {}
     assert running["relayer"]["address"] == meter.key.address
+    assert running["relayer"]["meter_key"] == meter.key.address
     assert running["relayer"]["days_left"] > 1
     assert status_json(config)["daemon"]["running"] is False
     events = meter.backend.events

@@ -100,6 +100,7 @@ def test_status_json_is_labelled_and_tells_whether_the_daemon_runs(config, store
         "relayer",
         {
             "address": "0x" + "12" * 20,
+            "signer": "0x" + "34" * 20,
             "balance": 3 * 10**16,
             "next_transaction": 10**14,
             "per_day": 10**16,
@@ -112,6 +113,7 @@ def test_status_json_is_labelled_and_tells_whether_the_daemon_runs(config, store
     assert status["daemon"] == {"running": False, "pid": None, "last_seen": None}
     assert status["checks"]["problems"] == {"signer": "not the signer"}
     assert status["relayer"]["address"] == "0x" + "12" * 20
+    assert status["relayer"]["meter_key"] == "0x" + "34" * 20
     assert status["relayer"]["balance_eth"] == 0.03
     assert status["relayer"]["days_left"] == 3.0
     assert status["last_reading"]["interval_end"] == T0 + 3 * HOUR
@@ -131,6 +133,7 @@ def test_status_json_is_labelled_and_tells_whether_the_daemon_runs(config, store
     assert "daemon         NOT running" in text
     assert "problem        not the signer" in text
     assert "3.0 days of gas left" in text
+    assert f"meter key      0x{'34' * 20}" in text
 
 
 def test_meter_id_reads_a_binary_salt_byte_for_byte(tmp_path, capsys):
