@@ -2,8 +2,9 @@
 
     meter-bridge run       read the meter, store, sign and relay (the daemon)
     meter-bridge keygen    make the meter key on this device; prints only its address
-    meter-bridge status    last telegram, last reading, outbox, last error, skips
-    meter-bridge replay    send stored readings again (those on chain are skipped)
+    meter-bridge status    whether it runs, checks, funds, last telegram and reading, outbox
+    meter-bridge replay    sign and send stored readings again (those on chain are skipped)
+    meter-bridge meter-id  the on-chain meter id of a GSRN/EAN and the operator's salt
     meter-bridge simulate  a meter writing real-format telegrams into a pseudo-terminal
 
 Every command but simulate reads the TOML configuration (--config); see
@@ -20,6 +21,7 @@ import signal
 import sys
 import time
 import tty
+from datetime import UTC, datetime
 from pathlib import Path
 
 from meter_bridge import config as config_module
@@ -43,11 +45,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry)
 
 
+def text_formatter() -> logging.Formatter:
+    """Lines with their UTC time: '2026-12-02T04:50:00Z WARNING meter_bridge.relay: ...'."""
+    formatter = logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%SZ"
+    )
+    formatter.converter = time.gmtime
+    return formatter
+
+
 def setup_logging(style: str, level: str) -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(
-        JsonFormatter() if style == "json" else logging.Formatter("%(levelname)s %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if style == "json" else text_formatter())
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
@@ -59,14 +68,15 @@ def load_config(args) -> config_module.Config:
 
 
 def command_run(args) -> int:
-    from meter_bridge.daemon import Bridge
+    from meter_bridge.daemon import Bridge, PortBusy
 
     bridge = Bridge(load_config(args))
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: bridge.stop.set())
     try:
         bridge.run()
-    except KeystoreError as exc:
+    except (KeystoreError, PortBusy) as exc:
+        logging.getLogger("meter_bridge.cli").error("%s", exc)
         raise SystemExit(f"meter-bridge: {exc}") from exc
     return 0
 
@@ -88,43 +98,163 @@ def _when(unix: int | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(unix))
 
 
-def command_status(args) -> int:
+def daemon_state(heartbeat: tuple[dict, int] | None, now: float) -> dict:
+    """Whether the daemon runs: its pid is alive and its heartbeat recent."""
+    if heartbeat is None:
+        return {"running": False, "pid": None, "last_seen": None}
+    beat, at = heartbeat
+    alive = True
+    try:
+        os.kill(beat["pid"], 0)
+    except ProcessLookupError:
+        alive = False
+    except PermissionError:
+        pass  # alive, as another user (the service's)
+    running = alive and now - at <= 3 * beat["every"]
+    return {"running": running, "pid": beat["pid"], "last_seen": at}
+
+
+def status_of(config: config_module.Config, now: float) -> dict:
+    """Everything `status` shows, as labelled objects (what --json prints)."""
     from meter_bridge.store import Store
 
+    store = Store(config.store.path, config.clock.interval_length)
+    try:
+        summary = store.summary()
+        checks = store.state("checks")
+        relayer = store.state("relayer")
+        heartbeat = store.state("heartbeat")
+    finally:
+        store.close()
+    telegram = summary["last_telegram"]
+    reading = summary["last_reading"]
+    event = summary["last_event"]
+    funds = None
+    if relayer is not None:
+        value, at = relayer
+        funds = {
+            "address": value["address"],
+            "meter_key": value.get("signer", value["address"]),
+            "balance_eth": value["balance"] / 10**18,
+            "per_day_eth": value["per_day"] / 10**18,
+            "days_left": value["days_left"],
+            "checked_at": at,
+        }
+    return {
+        "meter": {
+            "id": config.meter.id,
+            "protocol": config.meter.protocol,
+            "port": config.serial.port,
+        },
+        "daemon": daemon_state(heartbeat, now),
+        "checks": {
+            "problems": checks[0]["problems"] if checks else {},
+            "warnings": checks[0]["warnings"] if checks else {},
+            "checked_at": checks[1] if checks else None,
+        },
+        "relayer": funds,
+        "last_telegram": dict(
+            zip(("received_at", "meter_time", "import_wh", "export_wh"), telegram, strict=True)
+        )
+        if telegram
+        else None,
+        "last_reading": dict(
+            zip(
+                ("interval_end", "import_wh", "export_wh", "status", "detail"),
+                reading,
+                strict=True,
+            )
+        )
+        if reading
+        else None,
+        "telegrams": summary["telegrams"],
+        "readings": {
+            "delivered": summary["delivered"],
+            "outbox": summary["outbox"],
+            "rejected": summary["rejected"],
+            "unregistered": summary["unregistered"],
+        },
+        "skipped": summary["skipped"],
+        "last_event": dict(zip(("at", "kind", "message"), event, strict=True)) if event else None,
+    }
+
+
+def command_status(args) -> int:
     config = load_config(args)
     if not Path(config.store.path).exists():
         raise SystemExit(f"meter-bridge: no store at {config.store.path}: has the bridge run?")
-    store = Store(config.store.path, config.clock.interval_length)
-    summary = store.summary()
-    store.close()
+    status = status_of(config, time.time())
     if args.json:
-        print(json.dumps(summary))
+        print(json.dumps(status))
         return 0
-    print(f"meter          {config.meter.id} ({config.meter.protocol} on {config.serial.port})")
-    telegram = summary["last_telegram"]
+    meter, daemon = status["meter"], status["daemon"]
+    print(f"meter          {meter['id']} ({meter['protocol']} on {meter['port']})")
+    if daemon["running"]:
+        print(f"daemon         running (pid {daemon['pid']}, seen {_when(daemon['last_seen'])})")
+    else:
+        print(f"daemon         NOT running (last seen {_when(daemon['last_seen'])})")
+    checks = status["checks"]
+    for message in checks["problems"].values():
+        print(f"problem        {message}")
+    for message in checks["warnings"].values():
+        print(f"warning        {message}")
+    funds = status["relayer"]
+    if funds:
+        print(f"meter key      {funds['meter_key']}")
+        days = funds["days_left"]
+        print(
+            f"relayer        {funds['address']}: {funds['balance_eth']:.6f} ETH, "
+            f"{'unknown' if days is None else f'{days:,.1f}'} days of gas left "
+            f"at {funds['per_day_eth']:.6f} ETH a day"
+        )
+    telegram = status["last_telegram"]
     if telegram:
-        received, meter_time, imported, exported = telegram
-        print(f"last telegram  {_when(received)}: import {imported:,} Wh, export {exported:,} Wh")
-        if meter_time is not None:
-            print(f"               meter clock {meter_time - received:+d} s from this device")
+        print(
+            f"last telegram  {_when(telegram['received_at'])}: import "
+            f"{telegram['import_wh']:,} Wh, export {telegram['export_wh']:,} Wh"
+        )
+        if telegram["meter_time"] is not None:
+            offset = telegram["meter_time"] - telegram["received_at"]
+            print(f"               meter clock {offset:+d} s from this device")
     else:
         print("last telegram  none yet")
-    reading = summary["last_reading"]
+    reading = status["last_reading"]
     if reading:
-        end, imported, exported, status, detail = reading
-        print(f"last reading   {_when(end)}: {status}" + (f" ({detail})" if detail else ""))
+        detail = f" ({reading['detail']})" if reading["detail"] else ""
+        print(f"last reading   {_when(reading['interval_end'])}: {reading['status']}{detail}")
     else:
         print("last reading   none yet")
-    print(f"telegrams      {summary['telegrams']:,} stored")
+    print(f"telegrams      {status['telegrams']:,} stored")
+    readings = status["readings"]
     print(
-        f"readings       {summary['delivered']:,} delivered, {summary['outbox']} in the outbox, "
-        f"{summary['rejected']} rejected"
+        f"readings       {readings['delivered']:,} delivered, {readings['outbox']} in the "
+        f"outbox, {readings['rejected']} rejected, {readings['unregistered']} taken before "
+        "registration (kept, never sent)"
     )
-    skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(summary["skipped"].items()))
+    skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(status["skipped"].items()))
     print(f"skipped        {skipped or 'none'}")
-    event = summary["last_event"]
-    print(f"last event     {f'{_when(event[0])} {event[1]}: {event[2]}' if event else 'none'}")
+    event = status["last_event"]
+    print(
+        "last event     "
+        + (f"{_when(event['at'])} {event['kind']}: {event['message']}" if event else "none")
+    )
     return 0
+
+
+def since(text: str) -> int:
+    """Unix seconds, or an ISO 8601 date or time (UTC unless it says otherwise)."""
+    if text.lstrip("-").isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected unix seconds or an ISO date such as 2026-12-01 or "
+            f"2026-12-01T06:00+01:00, got {text!r}"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp())
 
 
 def command_replay(args) -> int:
@@ -132,10 +262,12 @@ def command_replay(args) -> int:
 
     config = load_config(args)
     store = Store(config.store.path, config.clock.interval_length)
+    # Signed again by the daemon with the current key (the signer may have been
+    # rotated since); readings of before the registration are never sent.
     with store.transaction() as db:
         count = db.execute(
-            "UPDATE readings SET status = 'signed', detail = 'replayed' "
-            "WHERE interval_end >= ? AND signature IS NOT NULL AND status != 'sent'",
+            "UPDATE readings SET status = 'new', signature = NULL, detail = 'replayed' "
+            "WHERE interval_end >= ? AND status IN ('signed', 'rejected', 'delivered')",
             (args.since,),
         ).rowcount
     store.close()
@@ -176,6 +308,16 @@ def command_simulate(args) -> int:
     return 0
 
 
+def command_meter_id(args) -> int:
+    from meter_bridge.signing import ReadingError, meter_id, read_salt
+
+    try:
+        print("0x" + meter_id(args.gsrn, read_salt(args.salt_file)).hex())
+    except (OSError, ReadingError) as exc:
+        raise SystemExit(f"meter-bridge: {exc}") from exc
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="meter-bridge",
@@ -184,31 +326,81 @@ def parser() -> argparse.ArgumentParser:
     )
     commands = main.add_subparsers(dest="command", required=True, metavar="command")
 
-    def with_config(sub):
-        sub.add_argument(
-            "--config",
-            type=Path,
-            default=DEFAULT_CONFIG,
-            help=f"the TOML configuration (default {DEFAULT_CONFIG})",
-        )
+    def command(name: str, summary: str, description: str, config: bool = True):
+        sub = commands.add_parser(name, help=summary, description=description)
+        if config:
+            sub.add_argument(
+                "--config",
+                type=Path,
+                default=DEFAULT_CONFIG,
+                help=f"the TOML configuration (default {DEFAULT_CONFIG})",
+            )
         sub.add_argument("--log-format", choices=("text", "json"), default="text")
         sub.add_argument("--log-level", default="info", help="debug, info, warning or error")
         return sub
 
-    with_config(commands.add_parser("run", help="the daemon")).set_defaults(func=command_run)
-    with_config(
-        commands.add_parser("keygen", help="make the meter key; prints only the address")
+    command(
+        "run",
+        "the daemon",
+        "Reads the meter's serial port, stores every telegram, builds one reading per "
+        "interval, signs it with the meter key and relays it to the chain (and batches "
+        "to IPFS when configured). Exits at once, non-zero, if another process holds "
+        "the port.",
+    ).set_defaults(func=command_run)
+    command(
+        "keygen",
+        "make the meter key; prints only the address",
+        "Makes the meter key on this device, in an encrypted keystore (mode 0600) at "
+        "[meter] keystore, with the passphrase from [meter] passphrase_file or "
+        "$METER_BRIDGE_PASSPHRASE. Prints the address the installer registers as the "
+        "meter's signer. Never overwrites a key.",
     ).set_defaults(func=command_keygen)
-    status = with_config(commands.add_parser("status", help="what the bridge did last"))
-    status.add_argument("--json", action="store_true", help="machine-readable")
+    status = command(
+        "status",
+        "what the bridge does and what is wrong",
+        "Whether the daemon runs, the last checks (registration, signer, chain, funds), "
+        "the relayer's address, balance and days of gas left, the last telegram and "
+        "reading, the outbox, skipped frames and the last event. Reads the store only.",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object, labelled fields")
     status.set_defaults(func=command_status)
-    replay = with_config(commands.add_parser("replay", help="send stored readings again"))
+    replay = command(
+        "replay",
+        "sign and send stored readings again",
+        "Queues stored readings again, to be signed with the current key and sent by "
+        "the daemon; those already on chain count as delivered, and readings taken "
+        "before the meter was registered are never sent.",
+    )
     replay.add_argument(
-        "--since", type=int, default=0, help="only readings ending at or after (unix seconds)"
+        "--since",
+        type=since,
+        default=0,
+        help="only readings ending at or after this: unix seconds or an ISO date "
+        "(2026-12-01, 2026-12-01T06:00+01:00; UTC unless it says otherwise)",
     )
     replay.set_defaults(func=command_replay)
+    meter_id = command(
+        "meter-id",
+        "the on-chain meter id of a GSRN/EAN",
+        "Prints the meter id to register and to put in [meter] id: keccak256(salt || "
+        "GSRN). The installer and the Pi run the same command with the same salt file, "
+        "read byte for byte.",
+        config=False,
+    )
+    meter_id.add_argument("--gsrn", required=True, help="the meter's 18-digit GSRN/EAN")
+    meter_id.add_argument(
+        "--salt-file", type=Path, required=True, help="the operator's salt (>= 16 bytes)"
+    )
+    meter_id.set_defaults(func=command_meter_id)
 
-    simulate = commands.add_parser("simulate", help="a meter writing telegrams")
+    simulate = command(
+        "simulate",
+        "a meter writing telegrams",
+        "A simulated meter writing real-format DSMR or SML telegrams, with a solar or "
+        "household profile, into a new pseudo-terminal (or --device), at real or "
+        "accelerated speed. For demos and tests.",
+        config=False,
+    )
     simulate.add_argument(
         "--protocol", choices=("dsmr2.2", "dsmr4", "dsmr5", "sml"), default="dsmr5"
     )
@@ -222,8 +414,6 @@ def parser() -> argparse.ArgumentParser:
     where = simulate.add_mutually_exclusive_group()
     where.add_argument("--link", help="symlink this path to the pseudo-terminal made")
     where.add_argument("--device", help="write to this existing serial device instead")
-    simulate.add_argument("--log-format", choices=("text", "json"), default="text")
-    simulate.add_argument("--log-level", default="info")
     simulate.set_defaults(func=command_simulate)
     return main
 

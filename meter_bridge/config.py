@@ -38,6 +38,8 @@ class ChainConfig:
     confirmations: int = 2
     bump_after: int = 60
     bump_percent: int = 25
+    max_fee_gwei: float = 100.0  # no transaction offers more per gas
+    check_every: int = 600  # seconds between checks of registration, signer, chain and funds
     max_batch: int = 24
     poll_seconds: float = 5.0
     relayer_keystore: str = ""  # empty: the meter key relays
@@ -132,6 +134,8 @@ def parse(data: dict) -> Config:
         raise ConfigError("[serial] parity must be N, E or O")
     if config.clock.interval_length not in (900, 3_600):
         raise ConfigError("[clock] interval_length must be 900 or 3600, as the contract's")
+    if config.chain.max_fee_gwei <= 0:
+        raise ConfigError("[chain] max_fee_gwei must be above 0")
     if config.chain.confirmations < 1:
         raise ConfigError("[chain] confirmations must be at least 1")
     return config

@@ -5,11 +5,17 @@ locally with multiformats: its digest is the reading's data digest, so anyone
 holding the bytes can check them against the chain. Batches are kept under
 their CID in a local folder (written atomically). With an IPFS node
 configured, they are also stored there with the kubo RPC API's
-``block/put`` (raw codec, sha2-256), which yields the very same CID.
+``block/put`` (raw codec, sha2-256), which yields the very same CID. The
+node's answer is read up to ``MAX_ANSWER`` bytes and checked: anything but
+kubo's JSON naming that CID raises ``KuboError``, which the daemon logs and
+retries like a network error.
+
+Blobs hold the household's consumption: files are made 0600 and the folder 0700.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import os
@@ -21,6 +27,12 @@ from pathlib import Path
 from multiformats import CID, multihash
 
 logger = logging.getLogger(__name__)
+
+MAX_ANSWER = 64 * 1_024  # bytes: kubo's block/put answer is about a hundred
+
+
+class KuboError(Exception):
+    """The IPFS node answered, but not what kubo answers; the message says what came."""
 
 
 def cid_of(data: bytes) -> CID:
@@ -37,14 +49,16 @@ class BlobStore:
 
     def __init__(self, folder: Path | str):
         self.folder = Path(folder)
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.parent.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(mode=0o700, exist_ok=True)
 
     def put(self, data: bytes) -> CID:
         cid = cid_of(data)
         path = self.folder / str(cid)
         if not path.exists():
             temporary = path.with_suffix(".tmp")
-            with open(temporary, "wb") as out:
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "wb") as out:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
@@ -87,9 +101,23 @@ class Kubo:
             method="POST",
             headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
         )
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            answer = json.loads(response.read())
-        cid = CID.decode(answer["Key"])
-        if cid != cid_of(data):
-            raise ValueError(f"the node stored {cid}, expected {cid_of(data)}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                answer = response.read(MAX_ANSWER + 1)
+        except http.client.HTTPException as exc:  # a broken reply; OSError stays a network error
+            raise KuboError(f"block/put: broken reply from {self.api}: {exc!r}") from exc
+        return self._check(answer, cid_of(data))
+
+    def _check(self, answer: bytes, expected: CID) -> CID:
+        if len(answer) > MAX_ANSWER:
+            raise KuboError(f"block/put: expected kubo's JSON, got over {MAX_ANSWER:,} bytes")
+        try:
+            key = json.loads(answer)["Key"]
+            cid = CID.decode(key)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise KuboError(
+                f"block/put: expected kubo's JSON with a Key, got {answer[:80]!r}"
+            ) from exc
+        if cid != expected:
+            raise KuboError(f"block/put: the node stored {cid}, expected {expected}")
         return cid

@@ -10,38 +10,55 @@ that is down for hours only delays delivery.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
+import os
 import threading
+import time
 from collections import Counter
+from functools import cached_property
 from pathlib import Path
 
 import requests
 import serial
 from web3 import Web3
-from web3.exceptions import Web3Exception
+from web3.exceptions import Web3Exception, Web3RPCError
 
 from meter_bridge.config import Config
-from meter_bridge.content import BlobStore, Kubo
+from meter_bridge.content import BlobStore, Kubo, KuboError
 from meter_bridge.keys import load_key, passphrase
 from meter_bridge.protocols import decoder
-from meter_bridge.relay import RelayConfig, Relayer
+from meter_bridge.relay import GWEI, RelayConfig, Relayer, refusal
 from meter_bridge.store import Reading, Store
 
 logger = logging.getLogger(__name__)
 
 NETWORK_ERRORS = (OSError, requests.RequestException, Web3Exception)
+PORT_RETRY_MAX = 60  # seconds between attempts to open a missing port, at most
+HEARTBEAT_EVERY = 60  # seconds of the system clock between heartbeats in the store
+
+
+class PortBusy(Exception):
+    """The meter's serial port is locked by another process."""
 
 
 class Bridge:
     def __init__(self, config: Config):
         self.config = config
-        self.store = Store(config.store.path, config.clock.interval_length)
-        self.blobs = BlobStore(config.store.blobs)
         self.kubo = Kubo(config.ipfs.api) if config.ipfs.api else None
         self.decoder = decoder(config.meter.protocol)
         self.stop = threading.Event()
         self._skips_saved: Counter[str] = Counter()
+
+    # Opened on first use: a bridge that exits at start (its port taken) touches nothing.
+    @cached_property
+    def store(self) -> Store:
+        return Store(self.config.store.path, self.config.clock.interval_length)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return BlobStore(self.config.store.blobs)
 
     def now(self) -> int:
         return self.config.clock.now()
@@ -53,15 +70,23 @@ class Bridge:
         beside the service) is refused, rather than each silently reading part of
         the byte stream."""
         port = self.config.serial
-        return serial.Serial(
-            port.port,
-            baudrate=port.baudrate,
-            bytesize=port.bytesize,
-            parity=port.parity,
-            stopbits=port.stopbits,
-            timeout=0.5,
-            exclusive=True,
-        )
+        try:
+            return serial.Serial(
+                port.port,
+                baudrate=port.baudrate,
+                bytesize=port.bytesize,
+                parity=port.parity,
+                stopbits=port.stopbits,
+                timeout=0.5,
+                exclusive=True,
+            )
+        except serial.SerialException as exc:
+            if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK):
+                raise PortBusy(
+                    f"serial port {port.port} is locked by another process (is a "
+                    "meter-bridge already running, e.g. the service?): stop it first"
+                ) from exc
+            raise
 
     def ingest(self, data: bytes) -> list[Reading]:
         """Decodes and stores what came from the meter; returns the readings it completed."""
@@ -91,10 +116,11 @@ class Bridge:
             self._skips_saved = Counter(self.decoder.skipped)
         return made
 
-    def read_forever(self) -> None:
+    def read_forever(self, port: serial.Serial | None = None) -> None:
         """Reads the serial port until stopped; a port that fails (a cable pulled,
-        a USB adapter reset) is closed and opened again."""
-        port = None
+        a USB adapter reset) is closed and opened again, a missing one tried again
+        after 1, 2, 4 ... up to PORT_RETRY_MAX seconds."""
+        delay = 1
         while not self.stop.is_set():
             try:
                 if port is None:
@@ -103,13 +129,15 @@ class Bridge:
                 # Whatever has arrived, else wait for one byte: a telegram is
                 # stamped when it arrives, not when a buffer fills.
                 data = port.read(port.in_waiting or 1)
-            except serial.SerialException as exc:
+                delay = 1
+            except (serial.SerialException, PortBusy) as exc:
                 self.store.note("error", f"serial port: {exc}", self.now())
-                logger.error("serial port: %s", exc)
+                logger.error("serial port: %s; trying again in %d s", exc, delay)
                 if port is not None:
                     port.close()
                     port = None
-                self.stop.wait(1)
+                self.stop.wait(delay)
+                delay = min(delay * 2, PORT_RETRY_MAX)
                 continue
             if data:
                 self.ingest(data)
@@ -148,7 +176,14 @@ class Bridge:
             meter_key,
             relayer_key,
             Store(self.config.store.path, self.config.clock.interval_length),
-            RelayConfig(chain.confirmations, chain.bump_after, chain.bump_percent, chain.max_batch),
+            RelayConfig(
+                chain.confirmations,
+                chain.bump_after,
+                chain.bump_percent,
+                chain.max_batch,
+                max_fee=int(chain.max_fee_gwei * GWEI),
+                check_every=chain.check_every,
+            ),
             clock=self.now,
             chain_id=deployments["chain_id"],
         )
@@ -156,11 +191,22 @@ class Bridge:
     def relay_round(self, relayer: Relayer) -> None:
         try:
             relayer.step()
-            if self.kubo is not None:
-                self.push_batches(relayer.store)
         except NETWORK_ERRORS as exc:
-            relayer.store.note("error", f"{type(exc).__name__}: {exc}", self.now())
-            logger.warning("relaying waits: %s", exc)
+            # The node's own words, not its JSON-RPC error dict.
+            said = refusal(exc) if isinstance(exc, Web3RPCError) else str(exc)
+            relayer.store.note("error", f"{type(exc).__name__}: {said}", self.now())
+            logger.warning("relaying waits: %s", said)
+        if self.kubo is not None:
+            self.push_round(relayer.store)
+
+    def push_round(self, store: Store) -> None:
+        """Pushes batches to the IPFS node; a node down or answering nonsense is
+        noted and tried again next round, never fatal."""
+        try:
+            self.push_batches(store)
+        except (*NETWORK_ERRORS, KuboError) as exc:
+            store.note("error", f"IPFS node: {exc}", self.now())
+            logger.warning("pushing batches waits: IPFS node: %s", exc)
 
     def push_batches(self, store: Store) -> None:
         """Puts on the IPFS node the batches not there yet, oldest first."""
@@ -168,14 +214,40 @@ class Bridge:
             self.kubo.block_put(store.batch(interval_end))
             store.mark_pushed(interval_end)
 
+    def heartbeat(self) -> dict:
+        """What `status` needs to tell whether this daemon still runs."""
+        return {
+            "pid": os.getpid(),
+            "every": max(HEARTBEAT_EVERY, self.config.chain.poll_seconds),
+        }
+
     def run(self) -> None:
-        relayer = self.relayer()
-        reader = threading.Thread(target=self.read_forever, name="reader", daemon=True)
+        """Runs until stopped. Raises PortBusy, before touching anything, when
+        another process holds the port."""
+        try:
+            port = self.open_port()
+            logger.info("serial port %s open", self.config.serial.port)
+        except serial.SerialException as exc:
+            port = None  # absent for now (a USB adapter not plugged in): the reader retries
+            logger.error("serial port: %s", exc)
+        try:
+            relayer = self.relayer()
+        except BaseException:
+            if port is not None:
+                port.close()
+            raise
+        reader = threading.Thread(
+            target=self.read_forever, args=(port,), name="reader", daemon=True
+        )
         reader.start()
         logger.info("bridge running: %s on %s", self.config.meter.protocol, self.config.serial.port)
+        beaten = 0.0
         try:
             while not self.stop.is_set():
                 self.relay_round(relayer)
+                if time.time() - beaten >= HEARTBEAT_EVERY:  # a write a minute, not a round
+                    beaten = time.time()
+                    relayer.store.put_state("heartbeat", self.heartbeat(), int(beaten))
                 self.stop.wait(self.config.chain.poll_seconds)
         finally:
             self.stop.set()

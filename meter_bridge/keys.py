@@ -1,13 +1,16 @@
 """The meter key: made on the device, kept in an encrypted keystore (eth-keyfile).
 
 The keystore uses PBKDF2 rather than eth-account's default scrypt, whose
-256 MiB of memory a Pi Zero 2 (512 MiB) cannot spare.
+256 MiB of memory a Pi Zero 2 (512 MiB) cannot spare. A passphrase or
+keystore file that its group or others may read is refused: on a shared
+machine that is the key.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
 
 from eth_account import Account
@@ -21,9 +24,24 @@ class KeystoreError(Exception):
     """A keystore that cannot be made or opened; the message says why."""
 
 
+def private(file: Path, what: str) -> None:
+    """Refuses ``file`` if its group or others may read or write it."""
+    try:
+        mode = stat.S_IMODE(file.stat().st_mode)
+    except OSError as exc:
+        raise KeystoreError(f"cannot read the {what} {file}: {exc.strerror}") from exc
+    if mode & 0o077:
+        raise KeystoreError(
+            f"the {what} {file} has mode {mode:04o}, open to its group or others: "
+            f"expected 0600 (or 0400), owned by the user the bridge runs as; "
+            f"run chmod 600 {file}"
+        )
+
+
 def passphrase(file: Path | None) -> str:
     """The keystore passphrase: from ``file`` (first line), else the environment."""
     if file is not None:
+        private(file, "passphrase file")
         try:
             lines = file.read_text().splitlines()
         except OSError as exc:
@@ -42,7 +60,8 @@ def create_keystore(path: Path, secret: str, iterations: int = PBKDF2_ITERATIONS
         raise KeystoreError("refusing an empty passphrase")
     account = Account.create(os.urandom(32))
     keystore = Account.encrypt(account.key, secret, kdf="pbkdf2", iterations=iterations)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as exc:
@@ -55,6 +74,7 @@ def create_keystore(path: Path, secret: str, iterations: int = PBKDF2_ITERATIONS
 
 
 def load_key(path: Path, secret: str) -> LocalAccount:
+    private(path, "keystore")
     try:
         keystore = json.loads(path.read_text())
     except (OSError, ValueError) as exc:

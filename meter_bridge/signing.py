@@ -11,6 +11,7 @@ Pure logic: no I/O. Amounts are integer Wh, times unix seconds UTC.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
@@ -136,3 +137,13 @@ def meter_id(gsrn: str, salt: bytes) -> bytes:
     if len(salt) < 16:
         raise ReadingError(f"salt must be at least 16 bytes, got {len(salt)}")
     return keccak(salt + gsrn.encode("ascii"))
+
+
+def read_salt(path: Path) -> bytes:
+    """The operator's salt, byte for byte: a random binary salt may end in what
+    looks like whitespace (a 32-byte one does about 5 % of the time), so nothing
+    is stripped. Make it with ``head -c 32 /dev/urandom > salt``."""
+    salt = Path(path).read_bytes()
+    if len(salt) < 16:
+        raise ReadingError(f"salt must be at least 16 bytes, {path} has {len(salt)}")
+    return salt

@@ -22,6 +22,8 @@ and the exact bytes. The batch's sha256 is the reading's data digest.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -46,7 +48,7 @@ CREATE TABLE IF NOT EXISTS readings (
     export_wh INTEGER NOT NULL,
     digest BLOB NOT NULL,              -- sha256 of the canonical batch
     signature BLOB,                    -- r || s || v, 65 bytes, once signed
-    status TEXT NOT NULL DEFAULT 'new',-- new, signed, sent, delivered, rejected
+    status TEXT NOT NULL DEFAULT 'new',-- new, signed, sent, delivered, rejected, unregistered
     detail TEXT,                       -- transaction hash, or why it was rejected
     pushed INTEGER NOT NULL DEFAULT 0, -- its batch is on the IPFS node
     updated_at INTEGER NOT NULL
@@ -63,6 +65,11 @@ CREATE TABLE IF NOT EXISTS transactions (
 CREATE TABLE IF NOT EXISTS skipped (
     reason TEXT PRIMARY KEY,
     count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS state (
+    key TEXT PRIMARY KEY,              -- checks, relayer, heartbeat
+    value TEXT NOT NULL,               -- JSON
+    at INTEGER NOT NULL                -- unix seconds, when it was written
 );
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
@@ -87,8 +94,13 @@ class Reading:
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
-    """Opens (or creates) the store; one connection per thread."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    """Opens (or creates) the store; one connection per thread. It holds the
+    meter's serial and the household's consumption: a new store is made 0600
+    (SQLite gives its -wal and -shm files the same mode), a new folder 0700."""
+    path = Path(path)
+    path.parent.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
     # Made in one thread, used in another: each Store is used by one thread at a time.
     connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")
@@ -242,6 +254,20 @@ class Store:
                     "INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", (now, kind, message)
                 )
 
+    def put_state(self, key: str, value, now: int) -> None:
+        """Keeps a JSON value under ``key`` for `status` (the checks, the relayer's funds)."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO state (key, value, at) VALUES (?, ?, ?) ON CONFLICT (key) "
+                "DO UPDATE SET value = excluded.value, at = excluded.at",
+                (key, json.dumps(value), now),
+            )
+
+    def state(self, key: str) -> tuple[object, int] | None:
+        """The value kept under ``key`` and when, or None."""
+        row = self.db.execute("SELECT value, at FROM state WHERE key = ?", (key,)).fetchone()
+        return (json.loads(row[0]), row[1]) if row else None
+
     def summary(self) -> dict:
         """What `status` prints: last telegram, last reading, outbox depth, last error, skips."""
         last_telegram = self.db.execute(
@@ -264,6 +290,9 @@ class Store:
         delivered = self.db.execute(
             "SELECT COUNT(*) FROM readings WHERE status = 'delivered'"
         ).fetchone()[0]
+        unregistered = self.db.execute(
+            "SELECT COUNT(*) FROM readings WHERE status = 'unregistered'"
+        ).fetchone()[0]
         return {
             "telegrams": self.db.execute("SELECT COUNT(*) FROM telegrams").fetchone()[0],
             "delivered": delivered,
@@ -271,6 +300,7 @@ class Store:
             "last_reading": last_reading,
             "outbox": outbox,
             "rejected": rejected,
+            "unregistered": unregistered,
             "last_event": last_error,
             "skipped": dict(self.db.execute("SELECT reason, count FROM skipped")),
         }

@@ -26,6 +26,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
 from meter_bridge.signing import meter_id as meter_id_from_gsrn
+from meter_bridge.signing import read_salt
 from scripts.chain import TransactionFailed, contract, transact
 from scripts.deploy import DEPLOYMENTS_DIR, deployments_path, load_deployments
 from scripts.network import ConnectionSetupError, add_network_arguments, connect_from_args
@@ -217,7 +218,7 @@ def _natural(text: str) -> int:
 def _meter_id(args: argparse.Namespace) -> bytes:
     if args.meter_id:
         return args.meter_id
-    return meter_id_from_gsrn(args.gsrn, args.salt_file.read_bytes().strip())
+    return meter_id_from_gsrn(args.gsrn, read_salt(args.salt_file))
 
 
 def _add_meter_arguments(parser: argparse.ArgumentParser) -> None:
@@ -225,7 +226,7 @@ def _add_meter_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--meter-id", type=_bytes32, help="the on-chain meter id (32 bytes hex)")
     which.add_argument("--gsrn", help="the meter's 18-digit GSRN/EAN; hashed with --salt-file")
     parser.add_argument(
-        "--salt-file", type=Path, help="file with the salt for --gsrn (>= 16 bytes)"
+        "--salt-file", type=Path, help="file with the salt for --gsrn (>= 16 bytes, read exactly)"
     )
 
 

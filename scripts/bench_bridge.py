@@ -137,6 +137,7 @@ def rss_after(telegrams: int = 10_000) -> float:
         (folder / "key.json").write_text(
             json.dumps(Account.encrypt(key.key, "x", kdf="pbkdf2", iterations=1_000))
         )
+        (folder / "key.json").chmod(0o600)
         (folder / "deployments.json").write_text(
             json.dumps(
                 {
@@ -223,6 +224,28 @@ def wait_for_line(process, text: bytes, timeout: float) -> None:
         seen += chunk
 
 
+def bridge_install() -> tuple[int, float]:
+    """Packages and MB of a bridge-only install (`pip install -c constraints.txt
+    ".[bridge]"`) into a fresh venv, as the README's Pi steps do; pip fetches
+    what its cache lacks from the package index."""
+    with tempfile.TemporaryDirectory() as folder:
+        venv = Path(folder) / "venv"
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+        subprocess.run(
+            [*pip, "install", "--quiet", "-c", "constraints.txt", f"{PROJECT_ROOT}[bridge]"],
+            cwd=PROJECT_ROOT,
+            check=True,
+        )
+        listed = subprocess.run(
+            [*pip, "list", "--format=json"], capture_output=True, text=True, check=True
+        )
+        packages = [p["name"] for p in json.loads(listed.stdout)]
+        size = sum(f.stat().st_size for f in venv.rglob("*") if f.is_file() and not f.is_symlink())
+    # pip (and setuptools, if the venv brought it) come with every venv.
+    return len([p for p in packages if p not in ("pip", "setuptools")]), size / 1_000_000
+
+
 def measure(out: Path = BRIDGE_FILE) -> dict:
     figures = {
         "dsmr_telegrams_per_s": round(decode_rate("dsmr5")),
@@ -231,6 +254,9 @@ def measure(out: Path = BRIDGE_FILE) -> dict:
         "readings_relayed_per_s": round(relay_rate()),
         "rss_mb_after_10000_telegrams": round(rss_after(), 1),
     }
+    packages, megabytes = bridge_install()
+    figures["bridge_install_packages"] = packages
+    figures["bridge_install_mb"] = round(megabytes, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
     return figures
@@ -240,6 +266,8 @@ TARGETS = {
     "dsmr_telegrams_per_s": (">=", 500),
     "readings_relayed_per_s": (">=", 200),
     "rss_mb_after_10000_telegrams": ("<=", 120),
+    "bridge_install_packages": ("<=", 65),
+    "bridge_install_mb": ("<=", 150),
 }
 
 

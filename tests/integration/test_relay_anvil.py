@@ -6,14 +6,17 @@ import json
 
 import pytest
 import requests
+from eth_account import Account
+from eth_utils import keccak
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
 from meter_bridge.protocols import Telegram
-from meter_bridge.relay import RelayConfig, Relayer
+from meter_bridge.relay import GWEI, RelayConfig, Relayer
 from meter_bridge.store import Store
+from scripts import actions
 from scripts.bench_bridge import register_meter
-from scripts.chain import transact
+from scripts.chain import send_ether, transact
 from tests.bridge_chain import Forwarder, chain_time_to
 
 pytestmark = pytest.mark.anvil
@@ -58,15 +61,17 @@ def meter_reports(store, start: int, hours: int, imported: int = 1_000_000, step
     return imported
 
 
-def relayer_for(meter, anvil_accounts, store, url, clock, **config):
+def relayer_for(
+    meter, anvil_accounts, store, url, clock, relayer=None, signer=None, meter_id=None, **config
+):
     w3 = Web3(Web3.HTTPProvider(url))
     backend = w3.eth.contract(address=meter.backend.address, abi=meter.backend.abi)
     return Relayer(
         w3,
         backend,
-        meter.meter_id,
-        meter.key,
-        anvil_accounts[7],
+        meter_id or meter.meter_id,
+        signer or meter.key,
+        relayer or anvil_accounts[7],
         store,
         RelayConfig(**config),
         clock=clock,
@@ -81,14 +86,18 @@ def drain(relayer, rounds: int = 20) -> None:
     raise AssertionError(f"outbox not empty: {relayer.store.summary()}")
 
 
-def recorded(meter) -> list[int]:
-    """Interval ends on chain: the baseline, then each measurement's end."""
+def recorded(meter, meter_id: bytes | None = None) -> list[int]:
+    """Interval ends on chain of one meter: the baseline, then each measurement's end."""
     events = meter.backend.events
-    baseline = [e["args"]["interval_end"] for e in events.BaselineRecorded().get_logs(from_block=0)]
-    measured = [
-        e["args"]["interval_end"] for e in events.MeasurementRecorded().get_logs(from_block=0)
-    ]
-    return baseline + measured
+    wanted = {"meter_id": meter_id or meter.meter_id}
+    baseline = events.BaselineRecorded().get_logs(from_block=0, argument_filters=wanted)
+    measured = events.MeasurementRecorded().get_logs(from_block=0, argument_filters=wanted)
+    return [e["args"]["interval_end"] for e in baseline + measured]
+
+
+def installer(meter, anvil_connection, anvil_accounts) -> actions.Actor:
+    """The installer register_meter certified."""
+    return actions.Actor(anvil_connection.w3, anvil_accounts[5], meter.deployments)
 
 
 def test_node_down_for_six_hours_then_every_interval_once_in_order(
@@ -192,3 +201,254 @@ def test_mining_stopped_bumps_the_fee_and_one_transaction_per_nonce_is_mined(
     assert nonce == nonce_before
     assert w3.eth.get_transaction_count(anvil_accounts[7].address) == nonce_before + 1
     assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]
+
+
+def offered_fees(w3, store) -> list[int]:
+    """Every fee per gas the store offered, and what each mined transaction paid."""
+    offered, paid = [], []
+    for max_fee, hashes in store.db.execute("SELECT max_fee, hashes FROM transactions"):
+        offered.append(max_fee)
+        for tx_hash in json.loads(hashes):
+            with contextlib.suppress(TransactionNotFound):
+                paid.append(w3.eth.get_transaction_receipt(tx_hash)["effectiveGasPrice"])
+    return offered + paid
+
+
+def test_an_unfunded_relayer_waits_then_delivers_once_funded_under_the_fee_cap(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 3)
+    chain_time_to(w3, start + 3 * HOUR)
+    clock = Clock(start + 3 * HOUR)
+    poor = Account.from_key(keccak(text="openkwh-test-unfunded-relayer"))
+    cap = 5 * GWEI
+    relayer = relayer_for(
+        meter, anvil_accounts, store, anvil.url, clock, relayer=poor, max_fee=cap, bump_after=60
+    )
+    for _ in range(6):  # six rounds, each past the time a fee bump would be due
+        relayer.step()
+        clock.now += 61
+    # Nothing was recorded as sent, and no fee was raised.
+    assert store.db.execute("SELECT COUNT(*) FROM transactions").fetchone() == (0,)
+    assert {r.status for r in store.readings()} == {"signed"}
+    _, kind, message = store.summary()["last_event"]
+    assert kind == "funds"
+    assert message.startswith(f"out of gas money: the relayer {poor.address} holds 0.000000 ETH")
+    assert "{" not in message  # a sentence, not an RPC error dict
+    send_ether(w3, anvil_accounts[0], poor.address, 10**17)
+    drain(relayer)
+    assert recorded(meter) == [start + h * HOUR for h in range(4)]  # each once, in order
+    fees = offered_fees(w3, store)
+    assert fees
+    assert max(fees) <= cap
+
+
+def test_fee_bumps_stop_at_the_cap_and_the_wait_is_logged(
+    anvil, anvil_connection, meter, anvil_accounts, store, caplog
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 2)
+    chain_time_to(w3, start + 2 * HOUR)
+    clock = Clock(start + 2 * HOUR)
+    base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
+    cap = 3 * base_fee + 2 * GWEI  # room for a bump or two, not for eight
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, max_fee=cap)
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        relayer.step()
+        for _ in range(8):
+            clock.now += 61
+            relayer.step()
+        (hashes,) = store.db.execute("SELECT hashes FROM transactions").fetchone()
+        assert 1 < len(json.loads(hashes)) < 9
+        assert "at the cap" in store.summary()["last_event"][2]
+        assert any("at the cap" in r.getMessage() for r in caplog.records)
+        w3.provider.make_request("evm_mine", [])
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    drain(relayer)
+    assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]
+    fees = offered_fees(w3, store)
+    assert max(fees) <= cap
+
+
+def test_a_transaction_the_node_lost_is_sent_again_at_the_same_fee(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 2)
+    chain_time_to(w3, start + 2 * HOUR)
+    clock = Clock(start + 2 * HOUR)
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock)
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        relayer.step()
+        ((max_fee, hashes),) = store.db.execute("SELECT max_fee, hashes FROM transactions")
+        # The node forgets it (a restart of its mempool).
+        w3.provider.make_request("anvil_dropTransaction", [json.loads(hashes)[0]])
+        clock.now += 61
+        relayer.step()
+        ((again, _),) = store.db.execute("SELECT max_fee, hashes FROM transactions")
+        assert again == max_fee
+        w3.provider.make_request("evm_mine", [])
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    drain(relayer)
+    assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]
+
+
+def test_readings_before_registration_are_kept_and_the_first_after_it_is_the_baseline(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    late_id = keccak(text="late-meter")
+    late_key = Account.from_key(keccak(text="openkwh-test-late-meter"))
+    start = first_hour(w3)
+    imported = meter_reports(store, start, 2)
+    chain_time_to(w3, start + 2 * HOUR)
+    clock = Clock(start + 2 * HOUR)
+    relayer = relayer_for(
+        meter, anvil_accounts, store, anvil.url, clock, signer=late_key, meter_id=late_id
+    )
+    for _ in range(3):
+        relayer.step()
+        clock.now += 60
+    assert [r.status for r in store.readings()] == ["unregistered"] * 3
+    assert store.db.execute("SELECT COUNT(*) FROM transactions").fetchone() == (0,)
+    (checks, _) = store.state("checks")
+    assert list(checks["problems"]) == ["registered"]
+    assert checks["problems"]["registered"].startswith(f"meter 0x{late_id.hex()} is not registered")
+    assert store.summary()["unregistered"] == 3
+    actions.register_meter(
+        installer(meter, anvil_connection, anvil_accounts),
+        late_id,
+        late_key.address,
+        anvil_accounts[6].address,
+        "DK1",
+        "consumption",
+    )
+    meter_reports(store, start + 2 * HOUR + 900, 2, imported)
+    chain_time_to(w3, start + 4 * HOUR)
+    clock.now = start + 4 * HOUR
+    drain(relayer)
+    assert recorded(meter, late_id) == [start + 3 * HOUR, start + 4 * HOUR]  # baseline, then one
+    assert [r.status for r in store.readings()] == ["unregistered"] * 3 + ["delivered"] * 2
+    assert store.state("checks")[0]["problems"] == {}
+
+
+def test_a_rotated_signer_makes_readings_wait_then_they_go_signed_by_the_new_key(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    imported = meter_reports(store, start, 1)
+    chain_time_to(w3, start + 3 * HOUR)
+    clock = Clock(start + 3 * HOUR)
+    drain(relayer_for(meter, anvil_accounts, store, anvil.url, clock))
+    meter_reports(store, start + HOUR + 900, 2, imported)
+    old = relayer_for(meter, anvil_accounts, store, anvil.url, clock)
+    old.sign_new()  # signed by the old key, not sent yet
+    # The device gets a new key, and the bridge restarts with it before the
+    # installer has rotated the meter's signer to it.
+    new_key = Account.from_key(keccak(text="openkwh-test-rotated-key"))
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, signer=new_key)
+    for _ in range(3):
+        relayer.step()
+        clock.now += 60
+    problems = store.state("checks")[0]["problems"]
+    assert list(problems) == ["signer"]
+    assert problems["signer"].startswith(f"this device's key {new_key.address} is not the meter")
+    assert recorded(meter) == [start, start + HOUR]
+    assert store.summary()["rejected"] == 0
+    actions.rotate_signer(
+        installer(meter, anvil_connection, anvil_accounts), meter.meter_id, new_key.address
+    )
+    drain(relayer)
+    assert recorded(meter) == [start + h * HOUR for h in range(4)]  # each once, in order
+    assert {r.status for r in store.readings()} == {"delivered"}
+    resigned = store.readings()[2:]
+    assert {relayer._signed_by(r) for r in resigned} == {new_key.address}
+
+
+def test_a_node_on_another_chain_is_reported_and_nothing_is_sent(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 1)
+    chain_time_to(w3, start + HOUR)
+    url = anvil.url
+    backend = Web3(Web3.HTTPProvider(url)).eth.contract(
+        address=meter.backend.address, abi=meter.backend.abi
+    )
+    # The deployments file says mainnet; the node is anvil's chain 31337.
+    relayer = Relayer(
+        backend.w3,
+        backend,
+        meter.meter_id,
+        meter.key,
+        anvil_accounts[7],
+        store,
+        clock=Clock(start + HOUR),
+        chain_id=1,
+    )
+    for _ in range(3):
+        relayer.step()
+    problems = store.state("checks")[0]["problems"]
+    assert list(problems) == ["chain"]
+    assert problems["chain"].startswith("the node is on chain 31337, the deployment on chain 1")
+    assert {r.status for r in store.readings()} == {"new"}  # waiting, not signed for chain 1
+    assert recorded(meter) == []
+
+
+def test_less_than_a_day_of_gas_is_a_warning_and_readings_still_go(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 1)
+    chain_time_to(w3, start + HOUR)
+    clock = Clock(start + HOUR)
+    thin = Account.from_key(keccak(text="openkwh-test-thin-relayer"))
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, relayer=thin)
+    relayer.check()
+    funds = store.state("relayer")[0]
+    send_ether(
+        w3, anvil_accounts[0], thin.address, (funds["next_transaction"] + funds["per_day"]) // 2
+    )
+    drain(relayer)
+    assert recorded(meter) == [start, start + HOUR]
+    checks = store.state("checks")[0]
+    assert checks["problems"] == {}
+    assert checks["warnings"]["funds"].startswith(f"the relayer {thin.address} holds")
+    assert "less than a day of readings" in checks["warnings"]["funds"]
+    assert store.state("relayer")[0]["days_left"] < 1
+
+
+def test_a_deployments_file_naming_no_contract_makes_readings_wait_unmarked(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 1)
+    chain_time_to(w3, start + HOUR)
+    nowhere = Web3(Web3.HTTPProvider(anvil.url)).eth.contract(
+        address=Account.from_key(keccak(text="no contract here")).address,
+        abi=meter.backend.abi,
+    )
+    relayer = Relayer(
+        nowhere.w3, nowhere, meter.meter_id, meter.key, anvil_accounts[7], store, clock=Clock(start)
+    )
+    for _ in range(3):
+        relayer.step()
+    problems = store.state("checks")[0]["problems"]
+    assert list(problems) == ["chain"]
+    assert problems["chain"].startswith(f"no contract at {nowhere.address} on chain 31337")
+    # Not marked as taken before registration: they go once the file is right.
+    assert {r.status for r in store.readings()} == {"new"}
+    drain(relayer_for(meter, anvil_accounts, store, anvil.url, Clock(start + HOUR)))
+    assert recorded(meter) == [start, start + HOUR]

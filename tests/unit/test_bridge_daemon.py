@@ -8,7 +8,7 @@ import pytest
 
 from meter_bridge import config as config_module
 from meter_bridge import profiles, simulator
-from meter_bridge.daemon import Bridge
+from meter_bridge.daemon import PORT_RETRY_MAX, Bridge, PortBusy
 from meter_bridge.protocols import SmlDecoder
 from meter_bridge.simulator import SimulatedMeter
 from meter_bridge.store import batch_telegrams
@@ -156,14 +156,12 @@ def test_a_simulator_on_a_line_nobody_reads_stops_when_told():
 def test_a_second_bridge_on_the_same_port_is_refused(tmp_path):
     import os
 
-    import serial
-
     leader, follower = os.openpty()
     tty.setraw(follower)
     port = os.ttyname(follower)
     first = bridge_at(tmp_path / "first", port=port).open_port()
     try:
-        with pytest.raises(serial.SerialException, match="Could not exclusively lock port"):
+        with pytest.raises(PortBusy, match=f"serial port {port} is locked by another process"):
             bridge_at(tmp_path / "second", port=port).open_port()
         os.write(leader, b"/ISK5")  # the bytes all go to the bridge that holds the port
         assert first.read(5) == b"/ISK5"
@@ -173,3 +171,32 @@ def test_a_second_bridge_on_the_same_port_is_refused(tmp_path):
         first.close()
         os.close(leader)
         os.close(follower)
+
+
+class CountingStop:
+    """The bridge's stop event, recording how long each wait would be; stops after ``rounds``."""
+
+    def __init__(self, rounds: int):
+        self.rounds = rounds
+        self.waits: list[float] = []
+
+    def is_set(self) -> bool:
+        return len(self.waits) >= self.rounds
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        return self.is_set()
+
+    def set(self) -> None:
+        self.rounds = 0
+
+
+def test_a_missing_serial_port_is_tried_again_with_back_off(tmp_path):
+    bridge = bridge_at(tmp_path, port=str(tmp_path / "ttyUSB-absent"))
+    bridge.stop = CountingStop(9)
+    bridge.read_forever()
+    assert bridge.stop.waits == [1, 2, 4, 8, 16, 32, 60, 60, 60]
+    assert PORT_RETRY_MAX == 60
+    _, kind, message = bridge.store.summary()["last_event"]
+    assert kind == "error"
+    assert message.startswith("serial port: ")

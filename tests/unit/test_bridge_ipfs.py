@@ -104,3 +104,76 @@ def test_batches_are_pushed_oldest_first_and_retried_until_the_node_answers(tmp_
         assert set(server.blocks) == {str(cid_of(store.batch(T0 + h * 3_600))) for h in range(3)}
     finally:
         server.shutdown()
+
+
+class WrongKubo(ThreadingHTTPServer):
+    """A stand-in for a node that is not kubo, or a kubo gone wrong: it answers
+    each block/put with the next of ``answers`` (status, content type, body),
+    then as kubo does."""
+
+    def __init__(self, answers: list[tuple[int, str, bytes]]):
+        super().__init__(("127.0.0.1", 0), _WrongHandler)
+        self.answers = list(answers)
+        self.queries: list[str] = []
+        self.failures = 0
+        self.blocks: dict[str, bytes] = {}
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _WrongHandler(_Handler):
+    def do_POST(self):
+        server = self.server
+        if not server.answers:
+            super().do_POST()
+            return
+        self.rfile.read(int(self.headers["Content-Length"]))
+        status, kind, body = server.answers.pop(0)
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+OTHER_CID = str(cid_of(b"some other block"))
+WRONG_ANSWERS = [
+    (200, "text/html", b"<html><body>Welcome to nginx!</body></html>", "got b'<html>"),
+    (200, "application/json", b'{"Size": 12}', "with a Key, got"),
+    (200, "application/json", b'{"Key": "not a cid"}', "with a Key, got"),
+    (200, "application/json", json.dumps({"Key": OTHER_CID}).encode(), f"stored {OTHER_CID}"),
+    (200, "application/json", b'{"Key": "' + b"x" * 100_000 + b'"}', "got over 65,536 bytes"),
+]
+
+
+def test_a_node_answering_nonsense_is_retried_and_never_stops_the_daemon(tmp_path):
+    from meter_bridge.config import parse
+    from meter_bridge.daemon import Bridge
+
+    server = WrongKubo([answer[:3] for answer in WRONG_ANSWERS])
+    try:
+        config = parse(
+            {
+                "meter": {"id": "0x" + "cd" * 32},
+                "store": {"path": str(tmp_path / "b.sqlite"), "blobs": str(tmp_path / "blobs")},
+                "ipfs": {"api": server.api},
+            }
+        )
+        bridge = Bridge(config)
+        store = Store(config.store.path, 3_600)
+        store.add_telegram(Telegram(b"/t 0!\r\n", 10, 0), T0)
+        for *_, said in WRONG_ANSWERS:
+            bridge.push_round(store)  # no exception escapes
+            assert store.unpushed() == [T0]
+            _, kind, message = store.summary()["last_event"]
+            assert kind == "error"
+            assert message.startswith("IPFS node: block/put: ")
+            assert said in message
+        bridge.push_round(store)  # now it answers as kubo does
+        assert store.unpushed() == []
+        assert set(server.blocks) == {str(cid_of(store.batch(T0)))}
+    finally:
+        server.shutdown()

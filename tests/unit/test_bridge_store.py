@@ -1,7 +1,9 @@
 """The bridge's store (real SQLite), content ids and keystore."""
 
+import contextlib
 import hashlib
 import json
+import os
 import sqlite3
 
 import pytest
@@ -111,6 +113,7 @@ def test_keystore_is_made_once_and_opens_with_its_passphrase(tmp_path):
 def test_passphrase_from_file_or_environment(tmp_path, monkeypatch):
     secret = tmp_path / "passphrase"
     secret.write_text("from the file\n")
+    secret.chmod(0o600)
     assert passphrase(secret) == "from the file"
     monkeypatch.setenv("METER_BRIDGE_PASSPHRASE", "from the environment")
     assert passphrase(None) == "from the environment"
@@ -125,3 +128,49 @@ def test_a_repeated_event_is_kept_once_with_its_latest_time(store):
     store.note("error", "ConnectionError", T0 + 9)
     rows = store.db.execute("SELECT at, kind FROM events ORDER BY id").fetchall()
     assert rows == [(T0 + 4, "waiting"), (T0 + 9, "error")]
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660], ids=oct)
+def test_a_passphrase_file_others_may_read_is_refused(tmp_path, mode):
+    secret = tmp_path / "passphrase"
+    secret.write_text("open to all\n")
+    secret.chmod(mode)
+    with pytest.raises(KeystoreError, match=f"has mode {mode:04o}, open to its group or others"):
+        passphrase(secret)
+
+
+def test_a_keystore_others_may_read_is_refused(tmp_path):
+    path = tmp_path / "meter-key.json"
+    create_keystore(path, "correct horse", iterations=2)
+    path.chmod(0o644)
+    with pytest.raises(KeystoreError, match=r"keystore .* has mode 0644.*chmod 600"):
+        load_key(path, "correct horse")
+
+
+@contextlib.contextmanager
+def umask(mask: int):
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def test_the_store_and_blobs_are_private_whatever_the_umask(tmp_path):
+    with umask(0):
+        store = Store(tmp_path / "state" / "bridge.sqlite", HOUR)
+        store.add_telegram(telegram(1_000), T0)
+        blobs = BlobStore(tmp_path / "state" / "blobs")
+        cid = blobs.put(store.batch(T0))
+        key = tmp_path / "keys" / "meter-key.json"
+        create_keystore(key, "correct horse", iterations=2)
+    try:
+        made = [p for p in (tmp_path / "state").iterdir() if p.is_file()]
+        assert {p.name for p in made} >= {"bridge.sqlite", "bridge.sqlite-wal"}
+        modes = {p.name: p.stat().st_mode & 0o777 for p in made}
+        modes["blob"] = (blobs.folder / str(cid)).stat().st_mode & 0o777
+        assert set(modes.values()) == {0o600}, modes
+        for folder in (tmp_path / "state", blobs.folder, key.parent):
+            assert folder.stat().st_mode & 0o777 == 0o700, folder
+    finally:
+        store.close()
