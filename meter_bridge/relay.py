@@ -56,7 +56,11 @@ logger = logging.getLogger(__name__)
 
 PASSING = ("meter: reading dated in the future", "meter: meter is suspended")
 # Refusals caused by the bridge's own state, which the checks catch and wait out.
-OWN_STATE = ("meter: unknown meter", "meter: signer does not match meter")
+OWN_STATE = (
+    "meter: unknown meter",
+    "meter: no owner has accepted the meter yet",
+    "meter: signer does not match meter",
+)
 GWEI = 10**9
 ETHER = 10**18
 DAY = 86_400  # seconds
@@ -210,14 +214,16 @@ class Relayer:
             if owner == ZERO_ADDRESS:
                 problems["registered"] = (
                     f"meter 0x{self.meter_id.hex()} is not registered with the "
-                    f"SmartMeterBackend at {self.backend.address}: have the installer register "
-                    f"it with signer {self.signer.address}; readings taken meanwhile are kept "
-                    "here, marked unregistered, and never sent"
+                    f"SmartMeterBackend at {self.backend.address}, or its owner has not "
+                    f"accepted it yet: have the installer register it with signer "
+                    f"{self.signer.address}, and its owner accept it; readings taken meanwhile "
+                    "are kept here, marked unregistered, and never sent"
                 )
             elif signer != self.signer.address:
                 problems["signer"] = (
                     f"this device's key {self.signer.address} is not the meter's signer "
-                    f"(the chain names {signer}): have the installer rotate the signer to it; "
+                    f"(the chain names {signer}): have the owner approve it and the installer "
+                    "rotate the signer to it; "
                     "readings wait and are signed once it is"
                 )
         funds = self._funds()

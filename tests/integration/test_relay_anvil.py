@@ -331,6 +331,7 @@ def test_readings_before_registration_are_kept_and_the_first_after_it_is_the_bas
         "DK1",
         "consumption",
     )
+    actions.accept_meter(actions.Actor(w3, anvil_accounts[6], meter.deployments), late_id)
     meter_reports(store, start + 2 * HOUR + 900, 2, imported)
     chain_time_to(w3, start + 4 * HOUR)
     clock.now = start + 4 * HOUR
@@ -364,6 +365,8 @@ def test_a_rotated_signer_makes_readings_wait_then_they_go_signed_by_the_new_key
     assert problems["signer"].startswith(f"this device's key {new_key.address} is not the meter")
     assert recorded(meter) == [start, start + HOUR]
     assert store.summary()["rejected"] == 0
+    owner = actions.Actor(w3, anvil_accounts[6], meter.deployments)
+    actions.approve_signer(owner, meter.meter_id, new_key.address)
     actions.rotate_signer(
         installer(meter, anvil_connection, anvil_accounts), meter.meter_id, new_key.address
     )
