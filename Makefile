@@ -11,10 +11,11 @@ NETWORK ?= anvil
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test chain deploy bench lint clean
+.PHONY: help setup demo test fuzz chain deploy bench lint clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@echo '  PYTEST_ARGS passes arguments to pytest in test and fuzz, e.g. make test PYTEST_ARGS="-k wallet"'
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +43,9 @@ $(CHROMIUM):
 
 test: setup $(CHROMIUM)  ## every test: contracts in-process, then against a real anvil, the dApp in Chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+fuzz: setup  ## the contracts' state machines, long (OPENKWH_FUZZ_EXAMPLES sequences each, default 3600: about an hour a machine)
+	OPENKWH_FUZZ=1 $(PY) -m pytest tests/hypothesis --hypothesis-show-statistics $(PYTEST_ARGS)
 
 chain: setup  ## anvil on 127.0.0.1:8545 in the foreground (its dev accounts are printed)
 	node_modules/.bin/anvil --host 127.0.0.1 --port 8545

@@ -13,7 +13,6 @@ from functools import partial
 
 import boa
 from eth_utils import keccak
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -21,6 +20,7 @@ from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
 from tests.fixtures.wallet import CONTRACTS
 from tests.helpers import made_deal
+from tests.hypothesis import campaign
 
 HOUR = 3_600  # seconds
 LEAD = 3_600  # seconds
@@ -474,4 +474,4 @@ class Market(RuleBasedStateMachine):
 
 
 TestMarket = Market.TestCase
-TestMarket.settings = settings(max_examples=30, stateful_step_count=40, deadline=None)
+TestMarket.settings = campaign(30, 40)

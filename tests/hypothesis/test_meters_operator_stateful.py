@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 
 import boa
 from eth_utils import keccak
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
 from tests.fixtures.wallet import CONTRACTS
+from tests.hypothesis import campaign
 
 HOUR = 3_600  # seconds
 TOLERANCE = 300  # seconds
@@ -349,4 +349,4 @@ class MetersAndOperator(RuleBasedStateMachine):
 
 
 TestMetersAndOperator = MetersAndOperator.TestCase
-TestMetersAndOperator.settings = settings(max_examples=30, stateful_step_count=50, deadline=None)
+TestMetersAndOperator.settings = campaign(30, 50)

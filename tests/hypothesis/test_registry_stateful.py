@@ -9,7 +9,6 @@ production; nothing moves after expiry or revocation.
 
 import boa
 from eth_utils import keccak
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -17,6 +16,7 @@ from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
 from tests.fixtures.registry import certificate_id
 from tests.fixtures.wallet import CONTRACTS
+from tests.hypothesis import campaign
 
 HOUR = 3_600  # seconds
 VALIDITY = 5 * 86_400  # seconds: short, so that runs reach expiry
@@ -218,4 +218,4 @@ class Registry(RuleBasedStateMachine):
 
 
 TestRegistry = Registry.TestCase
-TestRegistry.settings = settings(max_examples=30, stateful_step_count=40, deadline=None)
+TestRegistry.settings = campaign(30, 40)

@@ -5,11 +5,11 @@ ether held == received - withdrawn; every balance and allowance equals the model
 """
 
 import boa
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from tests.fixtures.wallet import CONTRACTS
+from tests.hypothesis import campaign
 
 DAY = 86_400  # seconds
 ACTORS = [boa.env.generate_address(f"wallet-actor-{i}") for i in range(4)]
@@ -168,4 +168,4 @@ class WalletMachine(RuleBasedStateMachine):
 
 
 TestWallet = WalletMachine.TestCase
-TestWallet.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
+TestWallet.settings = campaign(100, 30)
