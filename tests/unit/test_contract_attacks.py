@@ -8,6 +8,7 @@ from pathlib import Path
 
 import boa
 import pytest
+from boa.contracts.base_evm_contract import BoaError
 from eth_abi import encode
 from eth_utils import keccak
 
@@ -47,6 +48,14 @@ def storage_slot(contract, name: str, *keys: bytes) -> int:
 
 def word(value) -> bytes:
     return encode(["uint256"] if isinstance(value, int) else ["bytes32"], [value])
+
+
+@pytest.fixture
+def sold_deal(exchange, solar_meter, household_meter, delivery_hour, alice, bob):
+    """Bob bought 1,000 Wh of Alice's solar meter for the delivery hour."""
+    offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
+    exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    return made_deal(exchange)
 
 
 # item 3: re-entry through a token's hooks
@@ -636,3 +645,25 @@ def test_pay_meter_debt_from_a_ledger(ob, rogue, bob):
     assert ob.balance_of(bob) == 30 * 10**18 - 1_000 * RETAIL
     with boa.reverts("operator: amount exceeds the meter's debt"):
         ob.pay_meter_debt(rogue.address, meter, 9_000 * RETAIL + 1, sender=bob)
+
+
+def test_no_gas_limit_settles_a_deal_without_its_certificates(
+    exchange, registry, sold_deal, solar_meter, delivery_hour, deliver
+):
+    """Settlement tolerates a failed issuance; a gas estimate finds the cheapest
+    limit that succeeds, which used to be one where issuance ran out of gas and
+    the deal settled with no certificate. At every limit, the deal either
+    settles with its certificates or not at all."""
+    deliver(delivery_hour, 2_500)
+    cert = certificate_id(solar_meter, delivery_hour)
+    outcomes = set()
+    for gas in range(150_000, 400_000, 2_500):
+        with boa.env.anchor():
+            try:
+                exchange.settle(*sold_deal, gas=gas)
+            except BoaError:
+                outcomes.add("reverted")
+                continue
+            assert registry.is_active(cert), f"settled without the certificate at {gas:,} gas"
+            outcomes.add("settled")
+    assert outcomes == {"reverted", "settled"}
