@@ -21,6 +21,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     OPENKWH_DATABASE         the index the indexer writes (SQLite)
     OPENKWH_FACTORS          the emission factors CSV (default dapp/data/emission_factors.csv)
     OPENKWH_PUBLIC_RPC_URL   the RPC URL a browser wallet should add (default: the RPC URL)
+    OPENKWH_PUBLIC_URL       the dApp's own URL, the API document's server (default "/":
+                             relative to wherever the document was fetched from)
     """
     app = Flask(__name__)
     app.config.from_mapping(
@@ -29,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         DATABASE=os.environ.get("OPENKWH_DATABASE", "out/dapp-index.sqlite"),
         FACTORS=os.environ.get("OPENKWH_FACTORS", str(PACKAGE / "data" / "emission_factors.csv")),
         PUBLIC_RPC_URL=os.environ.get("OPENKWH_PUBLIC_RPC_URL", ""),
+        PUBLIC_URL=os.environ.get("OPENKWH_PUBLIC_URL", "/"),
         JSON_SORT_KEYS=False,
     )
     if test_config is not None:

@@ -19,10 +19,10 @@ def api_certificates(account: str):
     held = [
         {
             "id": id,
-            "wh": wh,
+            "wh": int(wh),
             "meter_id": meter,
             "interval_begin": begin,
-            "issued_wh": issued,
+            "issued_wh": int(issued),
             "revoked": bool(revoked),
         }
         for id, wh, meter, begin, issued, revoked in db.execute(
@@ -33,7 +33,7 @@ def api_certificates(account: str):
         )
     ]
     claimable = [
-        {"id": id, "wh": wh}
+        {"id": id, "wh": int(wh)}
         for id, wh in db.execute(
             "SELECT id, wh FROM exchange_held WHERE account = ? ORDER BY id", (account,)
         )
@@ -41,7 +41,7 @@ def api_certificates(account: str):
     retired = [
         {
             "id": id,
-            "wh": wh,
+            "wh": int(wh),
             "consumption_meter_id": meter,
             "interval_begin": begin,
             "holder": holder,

@@ -49,13 +49,19 @@ def energy(meters: list[str], period: str) -> list[dict]:
         return []
     size = {"hour": 3_600, "day": 86_400, "week": 604_800, "month": 31 * 86_400}
     since = last - SPANS[period] * size.get(period, 366 * 86_400)
-    rows = db.execute(
-        f"SELECT {bucket_sql(period)} AS bucket, SUM(produced_wh), SUM(consumed_wh) "
-        f"FROM measurements WHERE meter_id IN ({marks}) AND interval_begin > ? "
-        "GROUP BY bucket ORDER BY bucket",
+    # Summed in Python: Wh are uint256 (as TEXT), and SQLite's SUM overflows at 2**63.
+    buckets: dict[int, list[int]] = {}
+    for start, produced, consumed in db.execute(
+        f"SELECT {bucket_sql(period)} AS bucket, produced_wh, consumed_wh "
+        f"FROM measurements WHERE meter_id IN ({marks}) AND interval_begin > ? ORDER BY bucket",
         [*meters, since],
-    )
-    return [{"start": start, "produced_wh": p, "consumed_wh": c} for start, p, c in rows]
+    ):
+        sums = buckets.setdefault(start, [0, 0])
+        sums[0] += int(produced)
+        sums[1] += int(consumed)
+    return [
+        {"start": start, "produced_wh": p, "consumed_wh": c} for start, (p, c) in buckets.items()
+    ]
 
 
 def traded(account: str) -> dict:
@@ -70,8 +76,8 @@ def traded(account: str) -> dict:
             .execute(f"SELECT wh, delivered_wh, payment FROM deals WHERE {role} = ?", (account,))
             .fetchall()
         )
-        totals[sold] = sum(row[0] for row in rows)
-        totals[delivered] = sum(row[1] or 0 for row in rows)
+        totals[sold] = sum(int(row[0]) for row in rows)
+        totals[delivered] = sum(int(row[1] or 0) for row in rows)
         totals[paid] = str(sum(int(row[2] or 0) for row in rows))
     return totals
 

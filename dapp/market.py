@@ -6,9 +6,20 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, render_template, request
 
 from dapp import chain
-from dapp.api import address, chain_now, choice, meter_id, natural
+from dapp.api import (
+    MAX_BEGIN,
+    MAX_PRICE,
+    MAX_WH,
+    address,
+    chain_now,
+    choice,
+    meter_id,
+    natural,
+)
 
 bp = Blueprint("market", __name__)
+
+MAX_HOURS = 200  # delivery hours in the order book's summary
 
 ORDER_COLUMNS = (
     "order_id",
@@ -41,8 +52,14 @@ DEAL_COLUMNS = (
 )
 
 
+def whole(text: str | None) -> int | None:
+    """An amount the index keeps as exact decimal TEXT, as a JSON integer."""
+    return None if text is None else int(text)
+
+
 def as_order(row) -> dict:
     order = dict(zip(ORDER_COLUMNS, row, strict=True))
+    order["wh"] = whole(order["wh"])
     order["is_bid"] = bool(order["is_bid"])
     order["retire"] = bool(order["retire"])
     return order
@@ -50,6 +67,8 @@ def as_order(row) -> dict:
 
 def as_deal(row) -> dict:
     deal = dict(zip(DEAL_COLUMNS, row, strict=True))
+    for key in ("wh", "delivered_wh", "retired_wh"):
+        deal[key] = whole(deal[key])
     deal["retire"] = bool(deal["retire"])
     deal["settled"] = bool(deal["settled"])
     return deal
@@ -69,30 +88,29 @@ def api_orderbook():
     gate = lead_time()
     begin = request.args.get("begin")
     if begin is None:
-        rows = db.execute(
-            "SELECT interval_begin, SUM(is_bid = 0), SUM(is_bid = 1), "
-            "SUM(CASE WHEN is_bid = 0 THEN wh ELSE 0 END), "
-            "SUM(CASE WHEN is_bid = 1 THEN wh ELSE 0 END) FROM orders "
-            "WHERE status = 'open' AND interval_begin >= ? GROUP BY interval_begin "
-            "ORDER BY interval_begin LIMIT 200",
+        # Summed in Python: open Wh are uint256 (as TEXT), and SQLite's SUM overflows at 2**63.
+        hours: dict[int, dict] = {}
+        for start, is_bid, wh in db.execute(
+            "SELECT interval_begin, is_bid, wh FROM orders "
+            "WHERE status = 'open' AND interval_begin >= ? ORDER BY interval_begin",
             (now - now % interval,),
-        )
-        return jsonify(
-            now=now,
-            lead_time=gate,
-            hours=[
-                {
+        ):
+            if start not in hours:
+                if len(hours) == MAX_HOURS:
+                    break
+                hours[start] = {
                     "interval_begin": start,
-                    "offers": offers,
-                    "bids": bids,
-                    "offered_wh": offered,
-                    "bid_wh": bid,
+                    "offers": 0,
+                    "bids": 0,
+                    "offered_wh": 0,
+                    "bid_wh": 0,
                     "open": start - gate > now,
                 }
-                for start, offers, bids, offered, bid in rows
-            ],
-        )
-    begin = natural("begin", begin)
+            hour = hours[start]
+            hour["bids" if is_bid else "offers"] += 1
+            hour["bid_wh" if is_bid else "offered_wh"] += int(wh)
+        return jsonify(now=now, lead_time=gate, hours=list(hours.values()))
+    begin = natural("begin", begin, maximum=MAX_BEGIN)
     if begin % interval:
         abort(400, f"begin must be the start of an interval ({interval} s), got {begin}")
     rows = [
@@ -148,9 +166,9 @@ def api_check_order():
     side = choice("side", request.args.get("side"), ("offer", "bid"), "offer")
     account = address(request.args.get("account", ""))
     meter = meter_id(request.args.get("meter", ""))
-    begin = natural("begin", request.args.get("begin"))
-    wh = natural("wh", request.args.get("wh"), minimum=1)
-    price = natural("price", request.args.get("price"), minimum=1)
+    begin = natural("begin", request.args.get("begin"), maximum=MAX_BEGIN)
+    wh = natural("wh", request.args.get("wh"), minimum=1, maximum=MAX_WH)
+    price = natural("price", request.args.get("price"), minimum=1, maximum=MAX_PRICE)
     interval = chain.interval_length()
     if begin % interval:
         abort(400, f"begin must be the start of an interval ({interval} s), got {begin}")
@@ -176,8 +194,6 @@ def api_check_order():
     if side == "bid" and not kind & 2:
         abort(400, "only a consuming meter can bid")
     escrow = wh * price if side == "bid" else 0
-    if escrow >= 2**256:
-        abort(400, "wh * price is too large")
     return jsonify(ok=True, side=side, escrow=str(escrow), gate_closes_at=begin - lead_time())
 
 
