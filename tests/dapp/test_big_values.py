@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 import pytest
-from eth_utils import keccak
+from eth_utils import event_abi_to_log_topic, keccak
 from vyper import compile_code
 from web3 import Web3
 from web3.logs import DISCARD
@@ -387,7 +387,16 @@ def mirrored(world, tmp_path_factory):
         "bids": bids,
         "certificate": certificate,
         "measured": measured,
+        "abi": abi,
     }
+
+
+def test_the_mirror_emits_the_real_contracts_events(mirrored, world):
+    def topics(abi: list) -> set[bytes]:
+        return {event_abi_to_log_topic(item) for item in abi if item["type"] == "event"}
+
+    real = set().union(*(topics(world.deployments["contracts"][n]["abi"]) for n in MIRRORED))
+    assert topics(mirrored["abi"]) <= real
 
 
 def test_the_indexer_reads_every_log_and_skips_only_what_cannot_be_a_real_one(mirrored):
