@@ -263,7 +263,7 @@ const pages = {
         o.is_bid ? "bid" : "offer",
         when(o.interval_begin),
         `${kwh(o.wh)} kWh`,
-        perKwh(o.price),
+        escape(perKwh(o.price)),
         escape(o.status),
         o.status === "open" ? `<button type="button" data-cancel="${o.order_id}">Cancel</button>` : "",
       ]),
@@ -279,9 +279,9 @@ const pages = {
         d.seller === state.account ? "sold" : "bought",
         when(d.interval_begin),
         `${kwh(d.wh)} kWh`,
-        perKwh(d.price),
+        escape(perKwh(d.price)),
         d.settled
-          ? `settled: ${kwh(d.delivered_wh)} kWh delivered, ${tokens(d.payment)} paid`
+          ? `settled: ${kwh(d.delivered_wh)} kWh delivered, ${escape(tokens(d.payment))} paid`
           : d.interval_begin + state.site.interval_length <= now
             ? `<button type="button" data-settle="${d.deal_id}">Settle</button>`
             : "awaiting delivery",
@@ -365,8 +365,8 @@ const pages = {
     $("#tariffs").innerHTML = table(
       tariffs.map((t) => [
         t.index,
-        perKwh(t.retail_price),
-        perKwh(t.feed_in_reward),
+        escape(perKwh(t.retail_price)),
+        escape(perKwh(t.feed_in_reward)),
         t.effective_from ? when(t.effective_from) : "the start",
         escape(t.state),
       ]),
@@ -409,7 +409,7 @@ async function showBook(hour, meters) {
     o.order_id,
     o.is_bid ? "bid" : "offer",
     `${kwh(o.wh)} kWh`,
-    perKwh(o.price),
+    escape(perKwh(o.price)),
     o.maker === state.account || !book.open
       ? ""
       : `<form class="inline" data-take="${o.order_id}">
