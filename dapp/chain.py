@@ -62,15 +62,23 @@ def site_info() -> dict:
     """What the page needs to talk to the wallet: the chain, and each contract's
     address and ABI."""
     record = deployments()
+    contracts = {
+        name: {"address": entry["address"], "abi": entry["abi"]}
+        for name, entry in record["contracts"].items()
+    }
+    settlement = token_info()
+    # The Exchange's token, whichever it is: an ERC-20 like the Wallet, so its ABI serves.
+    contracts["SettlementToken"] = {
+        "address": settlement["address"],
+        "abi": record["contracts"]["Wallet"]["abi"],
+    }
     return {
         "chain_id": record["chain_id"],
         "rpc_url": current_app.config["PUBLIC_RPC_URL"],
-        "token": token_info(),
+        "token": settlement,
+        "ledger_token": ledger_token_info(),
         "interval_length": interval_length(),
-        "contracts": {
-            name: {"address": entry["address"], "abi": entry["abi"]}
-            for name, entry in record["contracts"].items()
-        },
+        "contracts": contracts,
     }
 
 
@@ -94,16 +102,36 @@ def interval_length() -> int:
 
 
 _token: dict[str, dict] = {}
+_exchange_token: dict[str, str] = {}
 
 
-def token_info() -> dict:
-    """The settlement token's symbol and decimals, read once."""
-    address = deployments()["contracts"]["Wallet"]["address"]
+def _erc20_info(address: str) -> dict:
+    """An ERC-20's address, symbol and decimals, read once (both are immutable)."""
     if address not in _token:
-        token = contract("Wallet").functions
+        abi = deployments()["contracts"]["Wallet"]["abi"]
+        token = w3().eth.contract(address=address, abi=abi).functions
         _token[address] = {
             "address": address,
             "symbol": token.symbol().call(),
             "decimals": token.decimals().call(),
         }
     return _token[address]
+
+
+def token_address() -> str:
+    """The token the Exchange settles in, as the Exchange itself says (a deployment may
+    configure another than the Wallet)."""
+    exchange = deployments()["contracts"]["Exchange"]["address"]
+    if exchange not in _exchange_token:
+        _exchange_token[exchange] = contract("Exchange").functions.token().call()
+    return _exchange_token[exchange]
+
+
+def token_info() -> dict:
+    """The Exchange's settlement token: prices, escrow, payments and credit are in it."""
+    return _erc20_info(token_address())
+
+
+def ledger_token_info() -> dict:
+    """The Wallet token: the operator's ledger, debts and the token sale are in it."""
+    return _erc20_info(deployments()["contracts"]["Wallet"]["address"])

@@ -85,20 +85,23 @@ def traded(account: str) -> dict:
 def balances(account: str) -> dict:
     """Live from the contracts' views (the index may trail by its confirmation depth),
     in one JSON-RPC batch: one round trip to the node."""
-    token = chain.contract("Wallet").functions
+    token = chain.contract("Wallet")
+    settlement = chain.w3().eth.contract(address=chain.token_address(), abi=token.abi).functions
     operator = chain.contract("OperatorBackend").functions
     exchange = chain.contract("Exchange").functions
     with chain.w3().batch_requests() as batch:
-        batch.add(token.balanceOf(account))
+        batch.add(token.functions.balanceOf(account))
         batch.add(operator.balance_of(account))
         batch.add(operator.debt_of(account))
         batch.add(exchange.credit_of(account))
-        token_balance, ledger, debt, credit = batch.execute()
+        batch.add(settlement.balanceOf(account))
+        token_balance, ledger, debt, credit, settlement_balance = batch.execute()
     return {
-        "token": str(token_balance),
+        "token": str(token_balance),  # the Wallet token: the ledger's, the sale's
         "ledger": str(ledger),
         "debt": str(debt),
-        "exchange_credit": str(credit),
+        "exchange_credit": str(credit),  # in the Exchange's token
+        "settlement_token": str(settlement_balance),  # the Exchange's token
     }
 
 

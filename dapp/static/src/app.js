@@ -20,8 +20,9 @@ async function api(path) {
 }
 
 const kwh = (wh) => (Number(wh) / 1000).toLocaleString("en", { maximumFractionDigits: 3 });
-const tokens = (units) => {
-  const { decimals, symbol } = state.site.token;
+// An amount of a token in its own decimals: the Exchange's token unless told otherwise.
+const tokens = (units, token = state.site.token) => {
+  const { decimals, symbol } = token;
   const [whole, part = ""] = formatUnits(BigInt(units), decimals).split(".");
   return `${BigInt(whole).toLocaleString("en")}.${part.padEnd(4, "0").slice(0, 4)} ${symbol}`;
 };
@@ -173,9 +174,12 @@ const pages = {
     const data = await api(`/accounts/${account}/dashboard?period=${period}`);
     const b = data.balances;
     $("#balances").innerHTML =
-      card("Wallet", tokens(b.token)) +
-      card("Operator ledger", tokens(b.ledger)) +
-      card("Debt", tokens(b.debt)) +
+      card("Wallet", tokens(b.token, state.site.ledger_token)) +
+      (state.site.token.address === state.site.ledger_token.address
+        ? ""
+        : card("Exchange token", tokens(b.settlement_token))) +
+      card("Operator ledger", tokens(b.ledger, state.site.ledger_token)) +
+      card("Debt", tokens(b.debt, state.site.ledger_token)) +
       card("Exchange credit", tokens(b.exchange_credit));
     const t = data.traded;
     $("#traded").innerHTML =
@@ -425,7 +429,7 @@ async function showBook(hour, meters) {
       event.preventDefault();
       const wh = form.wh.value.trim();
       if (!/^[0-9]+$/.test(wh) || BigInt(wh) === 0n) return notice("Wh must be a whole number above zero.", "error");
-      if (!order.is_bid) await ensureAllowance(BigInt(wh) * BigInt(order.price));
+      if (!order.is_bid && !(await ensureAllowance(BigInt(wh) * BigInt(order.price)))) return null;
       return send(`Take ${wh} Wh of order ${order.order_id}`, "Exchange", "take", [
         BigInt(order.order_id), BigInt(wh), BigInt(order.price), BigInt(order.version), form.meter.value,
       ]);
@@ -446,12 +450,21 @@ function unitsPerWh(text, decimals) {
   return units / 1000n;
 }
 
+// Before the wallet is asked to pay: the balance must cover it (else a notice and
+// false), and the Exchange may take it from the Exchange's own token.
 async function ensureAllowance(amount) {
-  const token = contract("Wallet", new BrowserProvider(state.wallet));
+  const token = contract("SettlementToken", new BrowserProvider(state.wallet));
+  const balance = await token.balanceOf(state.account);
+  if (balance < amount) {
+    notice(`This needs ${tokens(amount)}, and your wallet holds ${tokens(balance)}.`, "error");
+    return false;
+  }
   const spender = state.site.contracts.Exchange.address;
   if ((await token.allowance(state.account, spender)) < amount) {
-    await send("Allow the Exchange to take the payment", "Wallet", "approve", [spender, amount]);
+    const approved = await send(`Allow the Exchange to take ${tokens(amount)}`, "SettlementToken", "approve", [spender, amount]);
+    if (!approved) return false;
   }
+  return true;
 }
 
 async function placeOrder(form) {
@@ -475,7 +488,7 @@ async function placeOrder(form) {
   if (side === "offer") {
     return send(`Offer ${wh} Wh`, "Exchange", "offer", [form.meter.value, BigInt(begin), BigInt(wh), price]);
   }
-  await ensureAllowance(BigInt(wh) * price);
+  if (!(await ensureAllowance(BigInt(wh) * price))) return null;
   return send(`Bid ${wh} Wh`, "Exchange", "bid", [form.meter.value, BigInt(begin), BigInt(wh), price, form.retire.checked]);
 }
 
