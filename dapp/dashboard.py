@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template, request
 
 from dapp import chain
-from dapp.api import address, choice
+from dapp.api import address, chain_now, choice
 
 bp = Blueprint("dashboard", __name__)
 
@@ -95,13 +95,32 @@ def balances(account: str) -> dict:
         batch.add(operator.debt_of(account))
         batch.add(exchange.credit_of(account))
         batch.add(settlement.balanceOf(account))
-        token_balance, ledger, debt, credit, settlement_balance = batch.execute()
+        batch.add(operator.arrears_of(account))
+        token_balance, ledger, debt, credit, settlement_balance, arrears = batch.execute()
     return {
         "token": str(token_balance),  # the Wallet token: the ledger's, the sale's
         "ledger": str(ledger),
         "debt": str(debt),
         "exchange_credit": str(credit),  # in the Exchange's token
         "settlement_token": str(settlement_balance),  # the Exchange's token
+        "arrears": str(arrears),  # rewards the operator's treasury still owes
+    }
+
+
+def sale() -> dict:
+    """The Wallet's token sale: open until its end or until nothing is left; ``rate`` is
+    token base units per wei."""
+    wallet = chain.contract("Wallet").functions
+    with chain.w3().batch_requests() as batch:
+        batch.add(wallet.sale_end())
+        batch.add(wallet.sale_rate())
+        batch.add(wallet.tokens_left_for_sale())
+        end, rate, left = batch.execute()
+    return {
+        "open": chain_now() < end and left > 0,
+        "ends_at": end,
+        "rate": str(rate),
+        "left": str(left),
     }
 
 
@@ -118,6 +137,7 @@ def api_dashboard(account: str):
         period=period,
         energy=energy(meters, period),
         traded=traded(account),
+        sale=sale(),
     )
 
 

@@ -9,11 +9,13 @@ page is photographed into artifacts/screenshots/.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
@@ -75,6 +77,12 @@ class InjectedWallet:
             return {"result": None}
         if method == "eth_sendTransaction":
             return self.send(params[0])
+        if method == "eth_signTypedData_v4":  # EIP-712, e.g. an EIP-2612 permit
+            assert Web3.to_checksum_address(params[0]) == self.account.address
+            signed = self.account.sign_message(
+                encode_typed_data(full_message=json.loads(params[1]))
+            )
+            return {"result": "0x" + bytes(signed.signature).hex()}
         answer = self.w3.provider.make_request(method, params)
         return {key: answer[key] for key in ("result", "error") if key in answer}
 

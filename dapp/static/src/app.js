@@ -2,7 +2,7 @@
 // every transaction through the user's own wallet (EIP-1193, found through
 // EIP-6963 discovery) with ethers.js. No key ever reaches the server.
 
-import { BrowserProvider, Contract, formatUnits, getAddress, isAddress, parseUnits } from "ethers";
+import { BrowserProvider, Contract, Signature, formatUnits, getAddress, isAddress, parseUnits } from "ethers";
 import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from "chart.js";
 
 Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
@@ -139,31 +139,181 @@ function contract(name, runner) {
   return new Contract(address, abi, runner);
 }
 
-// Sends one call through the wallet; the list shows it pending, then confirmed or failed.
-async function send(label, name, method, args) {
+// A message next to the control the user acted on (a form's .toast), replacing the last.
+function toast(near, message, kind = "info") {
+  const box = near?.querySelector(".toast");
+  if (!box) return notice(message, kind);
+  box.textContent = message;
+  box.className = `toast ${kind}`;
+}
+
+// Sends one call through the wallet; the list shows it pending, then confirmed or failed,
+// and so does the toast next to the form it came from (``near``).
+async function send(label, name, method, args, near = null) {
   if (!state.wallet) {
-    notice("Connect your wallet first.", "error");
+    toast(near, "Connect your wallet first.", "error");
     return null;
   }
   const item = document.createElement("li");
-  item.className = "pending";
-  item.textContent = `${label}: waiting for your wallet…`;
+  const show = (kind, text) => {
+    item.className = kind;
+    item.textContent = text;
+    if (near) toast(near, text, kind);
+  };
+  show("pending", `${label}: waiting for your wallet…`);
   $("#transactions").prepend(item);
   try {
     await switchChain();
     const signer = await new BrowserProvider(state.wallet).getSigner();
     const tx = await contract(name, signer)[method](...args);
-    item.textContent = `${label}: pending (${short(tx.hash)})`;
+    show("pending", `${label}: pending (${short(tx.hash)})`);
     const receipt = await tx.wait();
-    item.className = "confirmed";
-    item.textContent = `${label}: confirmed in block ${receipt.blockNumber}`;
+    show("confirmed", `${label}: confirmed in block ${receipt.blockNumber}`);
     setTimeout(render, 1200); // the indexer needs a moment to see it
     return receipt;
   } catch (error) {
-    item.className = "failed";
-    item.textContent = `${label}: failed. ${plainWords(error)}`;
+    show("failed", `${label}: failed. ${plainWords(error)}`);
     return null;
   }
+}
+
+// An amount typed by a person, with "," or "." as the decimal separator, in base units:
+// exact (no floats), or an Error that says what is wrong.
+function decimalUnits(text, decimals, what = "The amount") {
+  const typed = String(text).trim().replace(/\s/g, "");
+  if (!/^[0-9]*([.,][0-9]*)?$/.test(typed) || !/[0-9]/.test(typed)) {
+    throw new Error(`${what} must be a number, like 1.5 or 1,5.`);
+  }
+  let units;
+  try {
+    units = parseUnits(typed.replace(",", "."), decimals);
+  } catch {
+    throw new Error(`${what} has more than ${decimals} decimals.`);
+  }
+  if (units <= 0n) throw new Error(`${what} must be above zero.`);
+  return units;
+}
+
+// MONEY: the Exchange's credit, the operator's ledger, arrears, the token sale
+
+const hasFunction = (name, fn) => state.site.contracts[name].abi.some((item) => item.type === "function" && item.name === fn);
+
+async function depositToLedger(units, form) {
+  const ledger = state.site.ledger_token;
+  const token = contract("Wallet", new BrowserProvider(state.wallet));
+  const balance = await token.balanceOf(state.account);
+  if (balance < units) {
+    return toast(form, `You hold ${tokens(balance, ledger)}: less than ${tokens(units, ledger)}.`, "error");
+  }
+  const spender = state.site.contracts.OperatorBackend.address;
+  const label = `Deposit ${tokens(units, ledger)}`;
+  if ((await token.allowance(state.account, spender)) >= units) {
+    return send(label, "OperatorBackend", "deposit", [units], form);
+  }
+  if (hasFunction("Wallet", "permit") && hasFunction("OperatorBackend", "deposit_with_permit")) {
+    // EIP-2612: one signature instead of an approval transaction.
+    try {
+      const signer = await new BrowserProvider(state.wallet).getSigner();
+      const [, name, version, chainId, verifyingContract] = await token.eip712Domain();
+      const nonce = await token.nonces(state.account);
+      const deadline = BigInt(state.now + 3600);
+      toast(form, "Sign the permit in your wallet…", "pending");
+      const signature = Signature.from(
+        await signer.signTypedData(
+          { name, version, chainId, verifyingContract },
+          {
+            Permit: [
+              { name: "owner", type: "address" },
+              { name: "spender", type: "address" },
+              { name: "value", type: "uint256" },
+              { name: "nonce", type: "uint256" },
+              { name: "deadline", type: "uint256" },
+            ],
+          },
+          { owner: state.account, spender, value: units, nonce, deadline },
+        ),
+      );
+      return send(`${label} (with a permit)`, "OperatorBackend", "deposit_with_permit",
+        [units, deadline, signature.v, signature.r, signature.s], form);
+    } catch (error) {
+      if (plainWords(error).startsWith("You declined")) return toast(form, plainWords(error), "error");
+      // A wallet that cannot sign typed data: approve, then deposit.
+    }
+  }
+  if (!(await send(`Allow the operator to take ${tokens(units, ledger)}`, "Wallet", "approve", [spender, units], form))) return null;
+  return send(label, "OperatorBackend", "deposit", [units], form);
+}
+
+function moneyJobs(data) {
+  const b = data.balances;
+  const noWallet = (form) => {
+    if (!state.wallet) toast(form, "Connect your wallet first.", "error");
+    return !state.wallet;
+  };
+  const ledger = state.site.ledger_token;
+  const credit = $("#withdraw-credit");
+  credit.querySelector("p").textContent = BigInt(b.exchange_credit)
+    ? `The Exchange holds ${tokens(b.exchange_credit)} of payments and refunds for you.`
+    : "No payments or refunds wait on the Exchange.";
+  credit.querySelector("button").disabled = !BigInt(b.exchange_credit);
+  credit.onsubmit = (event) => {
+    event.preventDefault();
+    send("Withdraw Exchange credit", "Exchange", "withdraw_credit", [], credit);
+  };
+  const deposit = $("#deposit");
+  deposit.onsubmit = (event) => {
+    event.preventDefault();
+    if (noWallet(deposit)) return null;
+    let units;
+    try {
+      units = decimalUnits(deposit.amount.value, ledger.decimals);
+    } catch (error) {
+      return toast(deposit, error.message, "error");
+    }
+    return depositToLedger(units, deposit).catch((error) => toast(deposit, plainWords(error), "error"));
+  };
+  const withdraw = $("#withdraw-ledger");
+  withdraw.onsubmit = (event) => {
+    event.preventDefault();
+    let units;
+    try {
+      units = decimalUnits(withdraw.amount.value, ledger.decimals);
+    } catch (error) {
+      return toast(withdraw, error.message, "error");
+    }
+    if (units > BigInt(b.ledger)) {
+      return toast(withdraw, `Your ledger holds ${tokens(b.ledger, ledger)}: less than ${tokens(units, ledger)}.`, "error");
+    }
+    return send(`Withdraw ${tokens(units, ledger)} from the ledger`, "OperatorBackend", "withdraw", [units], withdraw);
+  };
+  const arrears = $("#claim-arrears");
+  arrears.hidden = !BigInt(b.arrears) || !hasFunction("OperatorBackend", "claim_arrears");
+  arrears.querySelector("p").textContent = `The operator owes you ${tokens(b.arrears, ledger)} of rewards its treasury could not pay yet.`;
+  arrears.onsubmit = (event) => {
+    event.preventDefault();
+    send("Claim arrears", "OperatorBackend", "claim_arrears", [], arrears);
+  };
+  const buy = $("#buy-tokens");
+  buy.hidden = !data.sale.open;
+  const rate = BigInt(data.sale.rate);
+  buy.querySelector(".rate").textContent =
+    `1 ETH buys ${tokens(rate * 10n ** 18n, ledger)}; ${tokens(data.sale.left, ledger)} left, until ${when(data.sale.ends_at)}.`;
+  buy.onsubmit = async (event) => {
+    event.preventDefault();
+    if (noWallet(buy)) return null;
+    let wei;
+    try {
+      wei = decimalUnits(buy.eth.value, 18, "The ether");
+    } catch (error) {
+      return toast(buy, error.message, "error");
+    }
+    const ether = await new BrowserProvider(state.wallet).getBalance(state.account);
+    if (wei > ether) return toast(buy, `Your wallet holds ${formatUnits(ether, 18)} ETH.`, "error");
+    if (wei * rate > BigInt(data.sale.left)) {
+      return toast(buy, `Only ${tokens(data.sale.left, ledger)} are left for sale.`, "error");
+    }
+    return send(`Buy ${tokens(wei * rate, ledger)}`, "Wallet", "buyTokens", [{ value: wei }], buy);
+  };
 }
 
 // PAGES
@@ -180,7 +330,9 @@ const pages = {
         : card("Exchange token", tokens(b.settlement_token))) +
       card("Operator ledger", tokens(b.ledger, state.site.ledger_token)) +
       card("Debt", tokens(b.debt, state.site.ledger_token)) +
-      card("Exchange credit", tokens(b.exchange_credit));
+      card("Exchange credit", tokens(b.exchange_credit)) +
+      (BigInt(b.arrears) ? card("Arrears owed to you", tokens(b.arrears, state.site.ledger_token)) : "");
+    moneyJobs(data);
     const t = data.traded;
     $("#traded").innerHTML =
       card("Sold", `${kwh(t.sold_wh)} kWh`) +
