@@ -78,6 +78,18 @@ def lead_time() -> int:
     return chain.contract("Exchange").functions.lead_time().call()
 
 
+_timeouts: dict[str, int] = {}
+
+
+def settlement_timeout() -> int:
+    """Seconds after an interval's end when a deal settles without a measurement (read once:
+    the Exchange's immutable)."""
+    exchange = chain.deployments()["contracts"]["Exchange"]["address"]
+    if exchange not in _timeouts:
+        _timeouts[exchange] = chain.contract("Exchange").functions.settlement_timeout().call()
+    return _timeouts[exchange]
+
+
 @bp.get("/api/v1/orderbook")
 def api_orderbook():
     """Open orders per delivery hour: one hour with ``begin``, else a summary of every
@@ -148,14 +160,26 @@ def api_orders(account: str):
 
 @bp.get("/api/v1/accounts/<account>/deals")
 def api_deals(account: str):
-    """The account's deals, each with the terms ``Exchange.settle`` takes back."""
+    """The account's deals, each with the terms ``Exchange.settle`` takes back, whether the
+    seller's meter has reported the hour (``measured``: it can settle now), and when it can
+    settle without that report (``settleable_from``, unix seconds)."""
     account = address(account)
+    columns = ", ".join(f"d.{c}" for c in DEAL_COLUMNS)
     rows = chain.db().execute(
-        f"SELECT {', '.join(DEAL_COLUMNS)} FROM deals WHERE seller = ? OR buyer = ? "
-        "ORDER BY interval_begin DESC, deal_id DESC LIMIT 500",
+        f"SELECT {columns}, EXISTS (SELECT 1 FROM measurements x WHERE x.meter_id = "
+        "d.seller_meter AND x.interval_begin = d.interval_begin) FROM deals d "
+        "WHERE d.seller = ? OR d.buyer = ? ORDER BY d.interval_begin DESC, d.deal_id DESC "
+        "LIMIT 500",
         (account, account),
     )
-    return jsonify(account=account, deals=[as_deal(row) for row in rows])
+    after = chain.interval_length() + settlement_timeout()
+    deals = []
+    for *row, measured in rows:
+        deal = as_deal(row)
+        deal["measured"] = bool(measured)
+        deal["settleable_from"] = deal["interval_begin"] + after
+        deals.append(deal)
+    return jsonify(account=account, deals=deals)
 
 
 @bp.get("/api/v1/orders/check")

@@ -152,7 +152,7 @@ def test_a_bid_is_checked_approved_and_escrowed_in_the_exchanges_token(
 
     # More than Ben holds: caught before the wallet is asked.
     bid(page, hour, 10_000_000, "0.15")  # 1,500 of the other coin; Ben has 1,000
-    page.locator("#notice.error", has_text="your wallet holds").wait_for()
+    page.locator("#order-form .toast.error", has_text="your wallet holds").wait_for()
     assert page.locator(".transactions li").count() == 0
 
     bid(page, hour, 1_000, "0.15")  # 0.15 per kWh: 150 base units per Wh at 6 decimals

@@ -111,6 +111,7 @@ function setAccount(account) {
   localStorage.setItem("openkwh.account", state.account);
   $("#account").textContent = short(state.account);
   $("#connect").textContent = state.wallet ? "Connected" : "Connect wallet";
+  showHistory();
   render();
 }
 
@@ -139,10 +140,50 @@ function contract(name, runner) {
   return new Contract(address, abi, runner);
 }
 
+// THE HISTORY: each account's transactions, with their outcome, kept in this browser.
+
+const HISTORY = 30;
+const historyKey = () => `openkwh.history.${state.account}`;
+
+function history() {
+  try {
+    return JSON.parse(localStorage.getItem(historyKey()) || "[]");
+  } catch {
+    return [];
+  }
+}
+
+function remember(entry) {
+  const kept = [{ ...entry }, ...history().filter((e) => e.id !== entry.id)].slice(0, HISTORY);
+  localStorage.setItem(historyKey(), JSON.stringify(kept));
+  showHistory();
+}
+
+function showHistory() {
+  const list = $("#transactions");
+  list.replaceChildren(
+    ...history()
+      .slice(0, 5)
+      .map((e) => {
+        const item = document.createElement("li");
+        item.className = e.kind;
+        item.textContent = e.text;
+        item.title = new Date(e.at * 1000).toLocaleString();
+        return item;
+      }),
+  );
+}
+
 // A message next to the control the user acted on (a form's .toast), replacing the last.
 function toast(near, message, kind = "info") {
-  const box = near?.querySelector(".toast");
-  if (!box) return notice(message, kind);
+  if (!near) return notice(message, kind);
+  let box = near.querySelector(".toast");
+  if (!box) {
+    box = document.createElement("p");
+    box.className = "toast";
+    box.setAttribute("role", "status");
+    near.append(box);
+  }
   box.textContent = message;
   box.className = `toast ${kind}`;
 }
@@ -154,14 +195,13 @@ async function send(label, name, method, args, near = null) {
     toast(near, "Connect your wallet first.", "error");
     return null;
   }
-  const item = document.createElement("li");
+  const entry = { id: `${Date.now()}-${Math.random().toString(36).slice(2)}`, label };
   const show = (kind, text) => {
-    item.className = kind;
-    item.textContent = text;
+    Object.assign(entry, { kind, text, at: Math.floor(Date.now() / 1000) });
+    remember(entry);
     if (near) toast(near, text, kind);
   };
   show("pending", `${label}: waiting for your wallet…`);
-  $("#transactions").prepend(item);
   try {
     await switchChain();
     const signer = await new BrowserProvider(state.wallet).getSigner();
@@ -381,77 +421,92 @@ const pages = {
   },
 
   async market(account) {
-    const [{ hours }, { meters }, { orders }, { deals }] = await Promise.all([
-      api("/orderbook"),
+    await marketPublic();
+    const [{ meters }, { orders }, { deals }] = await Promise.all([
       api(`/accounts/${account}/meters`),
       api(`/accounts/${account}/orders`),
       api(`/accounts/${account}/deals`),
     ]);
-    $("#hours").innerHTML = table(
-      hours.map((h) => [
-        `<a href="#" data-hour="${h.interval_begin}">${when(h.interval_begin)}</a>`,
-        `${h.offers} (${kwh(h.offered_wh)} kWh)`,
-        `${h.bids} (${kwh(h.bid_wh)} kWh)`,
-        h.open ? "open" : "closed",
-      ]),
-      ["hour", "offers", "bids", "market"],
-    );
-    document.querySelectorAll("[data-hour]").forEach((link) => {
-      link.onclick = (event) => {
-        event.preventDefault();
-        showBook(Number(link.dataset.hour), meters);
-      };
-    });
-    const hour = Number(sessionStorage.getItem("openkwh.hour")) || hours[0]?.interval_begin;
-    if (hour) showBook(hour, meters);
+    state.meters = meters;
+    if (state.hour) await showBook(state.hour);
     const form = $("#order-form");
     form.querySelector(".symbol").textContent = state.site.token.symbol;
+    const chosen = form.meter.value;
     form.meter.innerHTML = meters
       .map((m) => `<option value="${m.meter_id}">${short(m.meter_id)} (${escape(m.kind)})</option>`)
       .join("");
+    if (meters.some((m) => m.meter_id === chosen)) form.meter.value = chosen;
+    // The side follows what the chosen meter can do: a household meter only buys.
+    const sideFor = () => {
+      const meter = meters.find((m) => m.meter_id === form.meter.value);
+      if (meter?.kind === "consumption") form.side.value = "bid";
+      if (meter?.kind === "production") form.side.value = "offer";
+    };
+    if (!form.dataset.wired) sideFor();
+    form.dataset.wired = "true";
+    form.meter.onchange = sideFor;
     form.onsubmit = (event) => {
       event.preventDefault();
       placeOrder(form);
     };
+    const now = state.now;
+    const gateClosed = (o) => o.interval_begin - state.leadTime <= now;
     $("#orders").innerHTML = table(
-      orders.map((o) => [
-        o.order_id,
-        o.is_bid ? "bid" : "offer",
-        when(o.interval_begin),
-        `${kwh(o.wh)} kWh`,
-        escape(perKwh(o.price)),
-        escape(o.status),
-        o.status === "open" ? `<button type="button" data-cancel="${o.order_id}">Cancel</button>` : "",
-      ]),
+      orders.map((o) => {
+        const expired = o.status === "open" && gateClosed(o);
+        const what = `${o.is_bid ? "bid" : "offer"} ${o.order_id}, ${when(o.interval_begin)}`;
+        let action = "";
+        if (o.status === "open" && !expired) {
+          action = `<button type="button" data-cancel="${o.order_id}" aria-label="Cancel ${escape(what)}">Cancel</button>`;
+        } else if (expired && o.is_bid) {
+          action = `<button type="button" data-cancel="${o.order_id}" aria-label="Recover the escrow of ${escape(what)}">Recover escrow</button>`;
+        }
+        return [
+          o.order_id,
+          o.is_bid ? "bid" : "offer",
+          hourCell(o.interval_begin),
+          `${kwh(o.wh)} kWh`,
+          escape(perKwh(o.price)),
+          expired ? '<span class="muted">expired (gate closed)</span>' : escape(o.status),
+          action,
+        ];
+      }),
       ["order", "side", "hour", "open", "price", "state", ""],
     );
     document.querySelectorAll("[data-cancel]").forEach((button) => {
-      button.onclick = () => send(`Cancel order ${button.dataset.cancel}`, "Exchange", "cancel", [BigInt(button.dataset.cancel)]);
+      button.onclick = () =>
+        send(`${button.textContent} of order ${button.dataset.cancel}`, "Exchange", "cancel", [BigInt(button.dataset.cancel)], button.parentElement);
     });
-    const now = state.now;
+    const terms = (d) => [BigInt(d.order_id), d.seller, d.buyer, d.seller_meter, d.buyer_meter, BigInt(d.interval_begin), BigInt(d.wh), BigInt(d.price), d.retire];
+    const settleable = (d) => !d.settled && (d.measured || now >= d.settleable_from);
     $("#deals").innerHTML = table(
       deals.map((d) => [
         d.deal_id,
         d.seller === state.account ? "sold" : "bought",
-        when(d.interval_begin),
+        hourCell(d.interval_begin),
         `${kwh(d.wh)} kWh`,
         escape(perKwh(d.price)),
         d.settled
-          ? `settled: ${kwh(d.delivered_wh)} kWh delivered, ${escape(tokens(d.payment))} paid`
-          : d.interval_begin + state.site.interval_length <= now
-            ? `<button type="button" data-settle="${d.deal_id}">Settle</button>`
-            : "awaiting delivery",
+          ? `settled: ${kwh(d.delivered_wh)} kWh delivered, ${escape(tokens(d.payment))} paid` +
+            (BigInt(d.refund || 0) ? `, <strong>${escape(tokens(d.refund))} refunded</strong>` : "")
+          : settleable(d)
+            ? `<button type="button" data-settle="${d.deal_id}" aria-label="Settle deal ${d.deal_id}">Settle</button>`
+            : d.interval_begin + state.site.interval_length <= now
+              ? `awaiting the meter's reading (or until ${when(d.settleable_from)})`
+              : "awaiting delivery",
       ]),
       ["deal", "side", "hour", "energy", "price", "settlement"],
     );
     document.querySelectorAll("[data-settle]").forEach((button) => {
       const d = deals.find((x) => String(x.deal_id) === button.dataset.settle);
-      button.onclick = () =>
-        send(`Settle deal ${d.deal_id}`, "Exchange", "settle", [
-          BigInt(d.deal_id),
-          [BigInt(d.order_id), d.seller, d.buyer, d.seller_meter, d.buyer_meter, BigInt(d.interval_begin), BigInt(d.wh), BigInt(d.price), d.retire],
-        ]);
+      button.onclick = () => send(`Settle deal ${d.deal_id}`, "Exchange", "settle", [BigInt(d.deal_id), terms(d)], button.parentElement);
     });
+    const all = $("#settle-all");
+    const mine = deals.filter(settleable).slice(0, 64); // the Exchange settles at most 64 at once
+    all.hidden = mine.length < 2;
+    all.textContent = `Settle all ${mine.length} of my deals`;
+    all.onclick = () =>
+      send(`Settle ${mine.length} deals`, "Exchange", "settle_many", [mine.map((d) => [BigInt(d.deal_id), terms(d)])], all.parentElement);
   },
 
   async certificates(account) {
@@ -556,64 +611,113 @@ const pages = {
   },
 };
 
-async function showBook(hour, meters) {
+// The public market: the delivery hours and, for the chosen one, a two-sided book. A
+// visitor without a wallet sees it too; it refreshes by polling the index.
+async function marketPublic() {
+  const { hours, lead_time: leadTime } = await api("/orderbook");
+  state.leadTime = leadTime;
+  $("#hours").innerHTML = table(
+    hours.map((h) => [
+      `<a href="#book-title" data-hour="${h.interval_begin}">${hourText(h.interval_begin)}</a>`,
+      `${h.offers} (${kwh(h.offered_wh)} kWh)`,
+      `${h.bids} (${kwh(h.bid_wh)} kWh)`,
+      h.open ? "open" : "closed",
+    ]),
+    ["hour", "offers", "bids", "market"],
+  );
+  document.querySelectorAll("[data-hour]").forEach((link) => {
+    link.onclick = (event) => {
+      event.preventDefault();
+      showBook(Number(link.dataset.hour)).catch((error) => notice(error.message, "error"));
+    };
+  });
+  const remembered = Number(sessionStorage.getItem("openkwh.hour"));
+  state.hour = hours.some((h) => h.interval_begin === remembered) ? remembered : hours[0]?.interval_begin;
+  if (state.hour && !state.account) await showBook(state.hour);
+}
+
+const hourText = (unix) => {
+  const local = new Date(unix * 1000).toLocaleString(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  return `<time datetime="${new Date(unix * 1000).toISOString()}" title="${when(unix)}">${escape(local)}</time>`;
+};
+const hourCell = hourText;
+
+async function showBook(hour) {
+  state.hour = hour;
   sessionStorage.setItem("openkwh.hour", hour);
   const book = await api(`/orderbook?begin=${hour}`);
-  $("#book-title").textContent = `Order book, ${when(hour)} (${book.open ? "open until " + when(book.gate_closes_at) : "closed"})`;
-  const mine = meters.map((m) => `<option value="${m.meter_id}">${short(m.meter_id)}</option>`).join("");
-  const row = (o) => [
-    o.order_id,
-    o.is_bid ? "bid" : "offer",
-    `${kwh(o.wh)} kWh`,
-    escape(perKwh(o.price)),
-    o.maker === state.account || !book.open
-      ? ""
-      : `<form class="inline" data-take="${o.order_id}">
-           <input name="wh" value="${o.wh}" size="7" aria-label="Wh to take">
-           <select name="meter" aria-label="my meter">${mine}</select>
-           <button type="submit">Take</button>
-         </form>`,
+  $("#book-title").innerHTML = `Order book, ${hourText(hour)} <span class="muted">(${book.open ? "open until " + escape(when(book.gate_closes_at)) : "closed"})</span>`;
+  const mine = (state.meters || []).map((m) => `<option value="${m.meter_id}">${short(m.meter_id)}</option>`).join("");
+  // Depth: the Wh open at this price or better, counted outward from the spread.
+  const depth = (orders) => {
+    let total = 0n;
+    return orders.map((o) => (total += BigInt(o.wh)));
+  };
+  const asks = [...book.offers]; // cheapest first
+  const askDepth = depth(asks);
+  const bidDepth = depth(book.bids); // dearest first
+  const row = (o, cumulative) => {
+    const own = state.account && o.maker === state.account;
+    const side = o.is_bid ? "bid" : "ask";
+    return `<tr class="${side}${own ? " own" : ""}">
+      <td>${side}${own ? ' <span class="badge">yours</span>' : ""}</td>
+      <td>${escape(perKwh(o.price))}</td>
+      <td>${kwh(o.wh)} kWh</td>
+      <td>${kwh(cumulative)} kWh</td>
+      <td>${own || !book.open || !state.account
+        ? ""
+        : `<form class="inline" data-take="${o.order_id}">
+             <input name="wh" value="${o.wh}" size="7" aria-label="Wh to take of order ${o.order_id}">
+             <select name="meter" aria-label="my meter for order ${o.order_id}">${mine}</select>
+             <button type="submit" aria-label="Take order ${o.order_id}">Take</button>
+           </form>`}</td></tr>`;
+  };
+  const bestAsk = asks[0] && BigInt(asks[0].price);
+  const bestBid = book.bids[0] && BigInt(book.bids[0].price);
+  const spread = bestAsk !== undefined && bestBid !== undefined
+    ? `spread ${escape(perKwh(bestAsk > bestBid ? bestAsk - bestBid : 0n))}`
+    : "no spread: one side is empty";
+  const rows = [
+    ...asks.map((o, i) => row(o, askDepth[i])).reverse(), // asks above, best nearest the spread
+    `<tr class="spread"><td colspan="5">${spread}</td></tr>`,
+    ...book.bids.map((o, i) => row(o, bidDepth[i])),
   ];
-  $("#book").innerHTML = table([...book.offers, ...book.bids].map(row), ["order", "side", "open", "price", ""]);
+  $("#book").innerHTML = asks.length || book.bids.length
+    ? `<table class="book"><thead><tr><th>side</th><th>price</th><th>open</th><th>depth</th><th></th></tr></thead><tbody>${rows.join("")}</tbody></table>`
+    : '<p class="muted">No open orders for this hour.</p>';
   document.querySelectorAll("form[data-take]").forEach((form) => {
     const order = [...book.offers, ...book.bids].find((o) => String(o.order_id) === form.dataset.take);
     form.onsubmit = async (event) => {
       event.preventDefault();
       const wh = form.wh.value.trim();
-      if (!/^[0-9]+$/.test(wh) || BigInt(wh) === 0n) return notice("Wh must be a whole number above zero.", "error");
-      if (!order.is_bid && !(await ensureAllowance(BigInt(wh) * BigInt(order.price)))) return null;
+      if (!/^[0-9]+$/.test(wh) || BigInt(wh) === 0n) return toast(form, "Wh must be a whole number above zero.", "error");
+      if (!order.is_bid && !(await ensureAllowance(BigInt(wh) * BigInt(order.price), form))) return null;
       return send(`Take ${wh} Wh of order ${order.order_id}`, "Exchange", "take", [
         BigInt(order.order_id), BigInt(wh), BigInt(order.price), BigInt(order.version), form.meter.value,
-      ]);
+      ], form);
     };
   });
 }
 
 // A price per kWh in tokens, as base units per Wh: exact, or an error.
 function unitsPerWh(text, decimals) {
-  let units;
-  try {
-    units = parseUnits(text.trim(), decimals);
-  } catch {
-    throw new Error(`${text || "The price"} is not a number.`);
-  }
-  if (units <= 0n) throw new Error("The price must be above zero.");
+  const units = decimalUnits(text, decimals, "The price");
   if (units % 1000n) throw new Error("The price per kWh must be a whole number of base units per Wh.");
   return units / 1000n;
 }
 
 // Before the wallet is asked to pay: the balance must cover it (else a notice and
 // false), and the Exchange may take it from the Exchange's own token.
-async function ensureAllowance(amount) {
+async function ensureAllowance(amount, near = null) {
   const token = contract("SettlementToken", new BrowserProvider(state.wallet));
   const balance = await token.balanceOf(state.account);
   if (balance < amount) {
-    notice(`This needs ${tokens(amount)}, and your wallet holds ${tokens(balance)}.`, "error");
+    toast(near, `This needs ${tokens(amount)}, and your wallet holds ${tokens(balance)}.`, "error");
     return false;
   }
   const spender = state.site.contracts.Exchange.address;
   if ((await token.allowance(state.account, spender)) < amount) {
-    const approved = await send(`Allow the Exchange to take ${tokens(amount)}`, "SettlementToken", "approve", [spender, amount]);
+    const approved = await send(`Allow the Exchange to take ${tokens(amount)}`, "SettlementToken", "approve", [spender, amount], near);
     if (!approved) return false;
   }
   return true;
@@ -626,22 +730,22 @@ async function placeOrder(form) {
   try {
     price = unitsPerWh(form.price.value, state.site.token.decimals);
   } catch (error) {
-    return notice(error.message, "error");
+    return toast(form, error.message, "error");
   }
-  if (!form.begin.value) return notice("Pick the delivery hour.", "error");
+  if (!form.begin.value) return toast(form, "Pick the delivery hour.", "error");
   const begin = Date.parse(form.begin.value + ":00Z") / 1000;
   const query = new URLSearchParams({ side, account: state.account, meter: form.meter.value, begin, wh, price });
   try {
     await api(`/orders/check?${query}`);
   } catch (error) {
-    return notice(error.message.charAt(0).toUpperCase() + error.message.slice(1) + ".", "error");
+    return toast(form, error.message.charAt(0).toUpperCase() + error.message.slice(1) + ".", "error");
   }
-  notice("");
+  toast(form, "");
   if (side === "offer") {
-    return send(`Offer ${wh} Wh`, "Exchange", "offer", [form.meter.value, BigInt(begin), BigInt(wh), price]);
+    return send(`Offer ${wh} Wh`, "Exchange", "offer", [form.meter.value, BigInt(begin), BigInt(wh), price], form);
   }
-  if (!(await ensureAllowance(BigInt(wh) * price))) return null;
-  return send(`Bid ${wh} Wh`, "Exchange", "bid", [form.meter.value, BigInt(begin), BigInt(wh), price, form.retire.checked]);
+  if (!(await ensureAllowance(BigInt(wh) * price, form))) return null;
+  return send(`Bid ${wh} Wh`, "Exchange", "bid", [form.meter.value, BigInt(begin), BigInt(wh), price, form.retire.checked], form);
 }
 
 async function render() {
@@ -653,6 +757,8 @@ async function render() {
     if (!state.account) {
       notice("Connect your wallet to see your meters, orders and certificates.");
       if (page === "operator") await pages.operator();
+      if (page === "market") await marketPublic();
+      document.body.dataset.ready = "visitor";
       return;
     }
     if ($("#notice").classList.contains("info")) notice("");
@@ -663,8 +769,26 @@ async function render() {
   }
 }
 
+// The market refreshes itself from the index; not while the user is typing into the book.
+function poll() {
+  if (document.body.dataset.page !== "market") return;
+  setInterval(async () => {
+    const typing = ["#book", "#order-form", "#orders", "#deals"].some((s) => $(s).contains(document.activeElement));
+    if (document.hidden || typing) return;
+    try {
+      const status = await api("/status");
+      state.now = status.now;
+      if (state.account) await pages.market(state.account);
+      else await marketPublic();
+    } catch {
+      // the next round tries again
+    }
+  }, 4000);
+}
+
 async function start() {
   state.site = await api("/site");
+  poll();
   $("#connect").onclick = () => connect().catch((error) => notice(plainWords(error), "error"));
   $("#connect").disabled = false; // enabled once it can do something
   $("#wallets").onclick = (event) => {
