@@ -35,7 +35,10 @@ const escape = (text) =>
 function table(rows, header) {
   if (!rows.length) return '<p class="muted">Nothing yet.</p>';
   const head = header.map((h) => `<th>${escape(h)}</th>`).join("");
-  const body = rows.map((row) => `<tr>${row.map((cell) => `<td>${cell}</td>`).join("")}</tr>`).join("");
+  // data-label: on a phone each row becomes a card, each cell labelled by its column.
+  const body = rows
+    .map((row) => `<tr>${row.map((cell, i) => `<td data-label="${escape(header[i] || "")}">${cell}</td>`).join("")}</tr>`)
+    .join("");
   return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
@@ -399,7 +402,12 @@ const pages = {
           { label: "consumed, kWh", data: data.energy.map((e) => e.consumed_wh / 1000), backgroundColor: "#2f6fb3" },
         ],
       },
-      options: { animation: false, responsive: true },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false, // the box's CSS height: readable on a phone
+        scales: { y: { title: { display: true, text: "kWh" }, beginAtZero: true } },
+      },
     });
   },
 
@@ -660,11 +668,11 @@ async function showBook(hour) {
     const own = state.account && o.maker === state.account;
     const side = o.is_bid ? "bid" : "ask";
     return `<tr class="${side}${own ? " own" : ""}">
-      <td>${side}${own ? ' <span class="badge">yours</span>' : ""}</td>
-      <td>${escape(perKwh(o.price))}</td>
-      <td>${kwh(o.wh)} kWh</td>
-      <td>${kwh(cumulative)} kWh</td>
-      <td>${own || !book.open || !state.account
+      <td data-label="side">${side}${own ? ' <span class="badge">yours</span>' : ""}</td>
+      <td data-label="price">${escape(perKwh(o.price))}</td>
+      <td data-label="open">${kwh(o.wh)} kWh</td>
+      <td data-label="depth">${kwh(cumulative)} kWh</td>
+      <td data-label="">${own || !book.open || !state.account
         ? ""
         : `<form class="inline" data-take="${o.order_id}">
              <input name="wh" value="${o.wh}" size="7" aria-label="Wh to take of order ${o.order_id}">
