@@ -100,3 +100,47 @@ def test_axe_finds_no_serious_violation_on_any_page(world, served, browser, size
         found[name] = axe_violations(page)
     assert found == {name: [] for name in PAGES}
     page.context.close()
+
+
+def contrast(colour: str, background: str = "#ffffff") -> float:
+    def luminance(hex_colour: str) -> float:
+        channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    high, low = sorted((luminance(colour), luminance(background)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_skip_link_chart_numbers_and_bar_contrast(world, served, browser):  # noqa: F811
+    page = open_page(browser, world, served, "desktop", "ben")
+    visit(page, "/", "ben")
+    page.goto("/")  # connected before: no click, so the focus starts at the top
+    page.wait_for_selector("body[data-ready='true']")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "main"
+    page.locator("#periods button[data-period='hour']").click()
+    page.locator("#energy-table td", has_text="2.4").wait_for()  # Ben's 2,400 Wh, as text
+    for name in ("--produced", "--consumed"):
+        colour = page.evaluate(
+            "name => getComputedStyle(document.documentElement).getPropertyValue(name).trim()",
+            name,
+        )
+        assert contrast(colour) >= 3, (name, colour)
+    page.context.close()
+
+
+@pytest.mark.parametrize("who", ["ben", "anna"])
+def test_every_button_has_its_own_accessible_name(world, served, browser, who):  # noqa: F811
+    page = open_page(browser, world, served, "desktop", who)
+    for path in ("/market", "/certificates", "/"):
+        visit(page, path, who)
+        names = page.evaluate(
+            """() => [...document.querySelectorAll('button')]
+                 .filter((b) => b.offsetParent !== null)
+                 .map((b) => b.getAttribute('aria-label') || b.textContent.trim())"""
+        )
+        assert len(names) == len(set(names)), (path, sorted(names))
+    page.context.close()

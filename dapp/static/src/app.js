@@ -391,6 +391,11 @@ const pages = {
     });
     const labels = data.energy.map((e) =>
       period === "hour" ? when(e.start).slice(5, 16) : when(e.start).slice(0, period === "year" ? 4 : period === "month" ? 7 : 10));
+    const colour = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    $("#energy-table").innerHTML = table(
+      data.energy.map((e, i) => [labels[i], kwh(e.produced_wh), kwh(e.consumed_wh)]),
+      [period, "produced, kWh", "consumed, kWh"],
+    );
     const canvas = $("#energy-chart");
     Chart.getChart(canvas)?.destroy();
     new Chart(canvas, {
@@ -398,8 +403,8 @@ const pages = {
       data: {
         labels,
         datasets: [
-          { label: "produced, kWh", data: data.energy.map((e) => e.produced_wh / 1000), backgroundColor: "#e0a800" },
-          { label: "consumed, kWh", data: data.energy.map((e) => e.consumed_wh / 1000), backgroundColor: "#2f6fb3" },
+          { label: "produced, kWh", data: data.energy.map((e) => e.produced_wh / 1000), backgroundColor: colour("--produced") },
+          { label: "consumed, kWh", data: data.energy.map((e) => e.consumed_wh / 1000), backgroundColor: colour("--consumed") },
         ],
       },
       options: {
@@ -533,11 +538,11 @@ const pages = {
         c.revoked
           ? '<span class="bad">revoked</span>'
           : `<form class="inline" data-cert="${c.id}">
-               <input name="wh" value="${c.wh}" size="7" aria-label="Wh">
-               <select name="meter" aria-label="against meter">${options}</select>
-               <button name="retire" type="submit">Retire</button>
-               <input name="to" placeholder="0x… recipient" size="14" aria-label="recipient">
-               <button name="transfer" type="submit">Transfer</button>
+               <input name="wh" value="${c.wh}" size="7" aria-label="Wh of the certificate for ${escape(when(c.interval_begin))}">
+               <select name="meter" aria-label="against my meter, for ${escape(when(c.interval_begin))}">${options}</select>
+               <button name="retire" type="submit" aria-label="Retire the certificate for ${escape(when(c.interval_begin))}">Retire</button>
+               <input name="to" placeholder="0x… recipient" size="14" aria-label="recipient of the certificate for ${escape(when(c.interval_begin))}">
+               <button name="transfer" type="submit" aria-label="Transfer the certificate for ${escape(when(c.interval_begin))}">Transfer</button>
              </form>`,
       ]),
       ["certificate", "hour", "produced by", "held", "retire against my meter, or transfer (part: a split)"],
@@ -561,7 +566,7 @@ const pages = {
       data.claimable.map((c) => [
         `<code>${short(BigInt(c.id).toString(16).padStart(64, "0"))}</code>`,
         `${c.wh.toLocaleString("en")} Wh`,
-        `<button type="button" data-claim="${c.id}">Claim</button>`,
+        `<button type="button" data-claim="${c.id}" aria-label="Claim certificate ${short(BigInt(c.id).toString(16).padStart(64, "0"))}">Claim</button>`,
       ]),
       ["certificate", "held for you", ""],
     );
@@ -668,7 +673,7 @@ async function showBook(hour) {
     const own = state.account && o.maker === state.account;
     const side = o.is_bid ? "bid" : "ask";
     return `<tr class="${side}${own ? " own" : ""}">
-      <td data-label="side">${side}${own ? ' <span class="badge">yours</span>' : ""}</td>
+      <td data-label="side"><span>${side}${own ? ' <span class="badge">yours</span>' : ""}</span></td>
       <td data-label="price">${escape(perKwh(o.price))}</td>
       <td data-label="open">${kwh(o.wh)} kWh</td>
       <td data-label="depth">${kwh(cumulative)} kWh</td>
