@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template, request
 
 from dapp import chain
-from dapp.api import address, chain_now, choice
+from dapp.api import address, choice
 
 bp = Blueprint("dashboard", __name__)
 
@@ -82,13 +82,30 @@ def traded(account: str) -> dict:
     return totals
 
 
-def balances(account: str) -> dict:
+_sale_terms: dict[str, tuple[int, int]] = {}
+
+
+def sale_terms() -> tuple[int, int]:
+    """The Wallet's sale end (unix seconds) and rate (token base units per wei): immutable,
+    read once."""
+    wallet = chain.contract("Wallet")
+    if wallet.address not in _sale_terms:
+        _sale_terms[wallet.address] = (
+            wallet.functions.sale_end().call(),
+            wallet.functions.sale_rate().call(),
+        )
+    return _sale_terms[wallet.address]
+
+
+def balances(account: str) -> tuple[dict, dict]:
     """Live from the contracts' views (the index may trail by its confirmation depth),
-    in one JSON-RPC batch: one round trip to the node."""
+    in one JSON-RPC batch: one round trip to the node. The balances, and the token sale:
+    open until its end or until nothing is left."""
     token = chain.contract("Wallet")
     settlement = chain.w3().eth.contract(address=chain.token_address(), abi=token.abi).functions
     operator = chain.contract("OperatorBackend").functions
     exchange = chain.contract("Exchange").functions
+    end, rate = sale_terms()
     with chain.w3().batch_requests() as batch:
         batch.add(token.functions.balanceOf(account))
         batch.add(operator.balance_of(account))
@@ -96,7 +113,11 @@ def balances(account: str) -> dict:
         batch.add(exchange.credit_of(account))
         batch.add(settlement.balanceOf(account))
         batch.add(operator.arrears_of(account))
-        token_balance, ledger, debt, credit, settlement_balance, arrears = batch.execute()
+        batch.add(token.functions.tokens_left_for_sale())
+        batch.add(chain.w3().eth.get_block("latest"))
+        token_balance, ledger, debt, credit, settlement_balance, arrears, left, head = (
+            batch.execute()
+        )
     return {
         "token": str(token_balance),  # the Wallet token: the ledger's, the sale's
         "ledger": str(ledger),
@@ -104,20 +125,8 @@ def balances(account: str) -> dict:
         "exchange_credit": str(credit),  # in the Exchange's token
         "settlement_token": str(settlement_balance),  # the Exchange's token
         "arrears": str(arrears),  # rewards the operator's treasury still owes
-    }
-
-
-def sale() -> dict:
-    """The Wallet's token sale: open until its end or until nothing is left; ``rate`` is
-    token base units per wei."""
-    wallet = chain.contract("Wallet").functions
-    with chain.w3().batch_requests() as batch:
-        batch.add(wallet.sale_end())
-        batch.add(wallet.sale_rate())
-        batch.add(wallet.tokens_left_for_sale())
-        end, rate, left = batch.execute()
-    return {
-        "open": chain_now() < end and left > 0,
+    }, {
+        "open": head["timestamp"] < end and left > 0,
         "ends_at": end,
         "rate": str(rate),
         "left": str(left),
@@ -130,14 +139,15 @@ def api_dashboard(account: str):
     account = address(account)
     period = choice("period", request.args.get("period"), PERIODS, "day")
     meters = meters_of(account)
+    money, sale = balances(account)
     return jsonify(
         account=account,
-        balances=balances(account),
+        balances=money,
         meters=meters,
         period=period,
         energy=energy(meters, period),
         traded=traded(account),
-        sale=sale(),
+        sale=sale,
     )
 
 
