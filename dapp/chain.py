@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 from web3 import Web3
+from web3.contract import Contract
 
 from dapp.indexer import connect
 
@@ -53,9 +54,21 @@ def w3() -> Web3:
     return _web3(current_app.config["RPC_URL"])
 
 
-def contract(name: str):
-    entry = deployments()["contracts"][name]
-    return w3().eth.contract(address=entry["address"], abi=entry["abi"])
+_contracts: dict[tuple[str, str, str], Contract] = {}
+
+
+def contract_at(address: str, abi_of: str) -> Contract:
+    """The contract at ``address`` with the ABI of deployment entry ``abi_of``, built once
+    per node: building one parses its whole ABI, a good part of a request's time."""
+    key = (current_app.config["RPC_URL"], address, abi_of)
+    if key not in _contracts:
+        abi = deployments()["contracts"][abi_of]["abi"]
+        _contracts[key] = w3().eth.contract(address=address, abi=abi)
+    return _contracts[key]
+
+
+def contract(name: str) -> Contract:
+    return contract_at(deployments()["contracts"][name]["address"], name)
 
 
 def site_info() -> dict:
@@ -108,8 +121,7 @@ _exchange_token: dict[str, str] = {}
 def _erc20_info(address: str) -> dict:
     """An ERC-20's address, symbol and decimals, read once (both are immutable)."""
     if address not in _token:
-        abi = deployments()["contracts"]["Wallet"]["abi"]
-        token = w3().eth.contract(address=address, abi=abi).functions
+        token = contract_at(address, "Wallet").functions
         _token[address] = {
             "address": address,
             "symbol": token.symbol().call(),

@@ -102,7 +102,7 @@ def balances(account: str) -> tuple[dict, dict]:
     in one JSON-RPC batch: one round trip to the node. The balances, and the token sale:
     open until its end or until nothing is left."""
     token = chain.contract("Wallet")
-    settlement = chain.w3().eth.contract(address=chain.token_address(), abi=token.abi).functions
+    settlement = chain.contract_at(chain.token_address(), "Wallet").functions
     operator = chain.contract("OperatorBackend").functions
     exchange = chain.contract("Exchange").functions
     end, rate = sale_terms()
