@@ -114,29 +114,33 @@ def interval_length() -> int:
     return _interval[address]
 
 
-_token: dict[str, dict] = {}
-_exchange_token: dict[str, str] = {}
+# Keyed by node and address: a development chain restarted on another port may deploy
+# other contracts at the same addresses.
+_token: dict[tuple[str, str], dict] = {}
+_exchange_token: dict[tuple[str, str], str] = {}
 
 
 def _erc20_info(address: str) -> dict:
     """An ERC-20's address, symbol and decimals, read once (both are immutable)."""
-    if address not in _token:
+    key = (current_app.config["RPC_URL"], address)
+    if key not in _token:
         token = contract_at(address, "Wallet").functions
-        _token[address] = {
+        _token[key] = {
             "address": address,
             "symbol": token.symbol().call(),
             "decimals": token.decimals().call(),
         }
-    return _token[address]
+    return _token[key]
 
 
 def token_address() -> str:
     """The token the Exchange settles in, as the Exchange itself says (a deployment may
     configure another than the Wallet)."""
     exchange = deployments()["contracts"]["Exchange"]["address"]
-    if exchange not in _exchange_token:
-        _exchange_token[exchange] = contract("Exchange").functions.token().call()
-    return _exchange_token[exchange]
+    key = (current_app.config["RPC_URL"], exchange)
+    if key not in _exchange_token:
+        _exchange_token[key] = contract("Exchange").functions.token().call()
+    return _exchange_token[key]
 
 
 def token_info() -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 
 from dapp import chain
 from dapp.api import address, choice
@@ -82,19 +82,20 @@ def traded(account: str) -> dict:
     return totals
 
 
-_sale_terms: dict[str, tuple[int, int]] = {}
+_sale_terms: dict[tuple[str, str], tuple[int, int]] = {}  # by node and address
 
 
 def sale_terms() -> tuple[int, int]:
     """The Wallet's sale end (unix seconds) and rate (token base units per wei): immutable,
     read once."""
     wallet = chain.contract("Wallet")
-    if wallet.address not in _sale_terms:
-        _sale_terms[wallet.address] = (
+    key = (current_app.config["RPC_URL"], wallet.address)
+    if key not in _sale_terms:
+        _sale_terms[key] = (
             wallet.functions.sale_end().call(),
             wallet.functions.sale_rate().call(),
         )
-    return _sale_terms[wallet.address]
+    return _sale_terms[key]
 
 
 def balances(account: str) -> tuple[dict, dict]:

@@ -3,7 +3,7 @@ a pre-flight check of an order before the wallet is asked to sign it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from dapp import chain
 from dapp.api import (
@@ -78,16 +78,17 @@ def lead_time() -> int:
     return chain.contract("Exchange").functions.lead_time().call()
 
 
-_timeouts: dict[str, int] = {}
+_timeouts: dict[tuple[str, str], int] = {}  # by node and address
 
 
 def settlement_timeout() -> int:
     """Seconds after an interval's end when a deal settles without a measurement (read once:
     the Exchange's immutable)."""
     exchange = chain.deployments()["contracts"]["Exchange"]["address"]
-    if exchange not in _timeouts:
-        _timeouts[exchange] = chain.contract("Exchange").functions.settlement_timeout().call()
-    return _timeouts[exchange]
+    key = (current_app.config["RPC_URL"], exchange)
+    if key not in _timeouts:
+        _timeouts[key] = chain.contract("Exchange").functions.settlement_timeout().call()
+    return _timeouts[key]
 
 
 @bp.get("/api/v1/orderbook")
