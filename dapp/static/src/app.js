@@ -833,7 +833,7 @@ async function render() {
       document.body.dataset.ready = "visitor";
       return;
     }
-    if ($("#notice").classList.contains("info")) notice("");
+    notice(""); // the page answered: an earlier message is stale
     await pages[page](state.account);
     document.body.dataset.ready = "true";
   } catch (error) {
