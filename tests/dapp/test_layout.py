@@ -61,6 +61,12 @@ def test_no_page_scrolls_sideways_on_a_phone(world, served, browser, who):  # no
         SCREENS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENS / f"{name}-phone-{who}.png"), full_page=True)
     assert widths == dict.fromkeys(PAGES, 390)
+    if who == "visitor":  # no empty chart or money forms for someone without an account
+        visit(page, "/", who)
+        assert page.locator("section.mine:visible").count() == 0
+    else:
+        visit(page, "/", who)
+        assert page.locator("#energy-chart").is_visible()
     page.context.close()
 
 

@@ -363,6 +363,8 @@ function moneyJobs(data) {
 
 const pages = {
   async dashboard(account) {
+    // An account's own figures: a visitor sees none of these sections, not empty ones.
+    document.querySelectorAll("section.mine").forEach((section) => (section.hidden = false));
     const period = localStorage.getItem("openkwh.period") || "day";
     const data = await api(`/accounts/${account}/dashboard?period=${period}`);
     const b = data.balances;
