@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify
 from web3 import Web3
 
 from dapp import chain
-from dapp.openapi import document
+from dapp.openapi import MAX_BEGIN, MAX_PRICE, MAX_WH, document
+
+__all__ = ["MAX_BEGIN", "MAX_PRICE", "MAX_WH", "address", "choice", "meter_id", "natural"]
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -31,8 +33,15 @@ def meter_id(text: str) -> str:
     return text.lower()
 
 
-def natural(name: str, text: str | None, default: int | None = None, minimum: int = 0) -> int:
-    """A whole number from a query string: amounts are integer Wh and base units."""
+def natural(
+    name: str,
+    text: str | None,
+    default: int | None = None,
+    minimum: int = 0,
+    maximum: int = 2**256 - 1,
+) -> int:
+    """A whole number from a query string: amounts are integer Wh and base units. The
+    bounds are the ones the OpenAPI document states."""
     if text is None or text == "":
         if default is None:
             abort(400, f"{name} is required")
@@ -40,13 +49,14 @@ def natural(name: str, text: str | None, default: int | None = None, minimum: in
     if not DECIMAL.fullmatch(text):
         abort(400, f"{name} must be a whole number, got {text!r}")
     value = int(text)
-    if value < minimum or value >= 2**256:
-        abort(400, f"{name} must be between {minimum} and 2**256 - 1, got {text}")
+    if not minimum <= value <= maximum:
+        abort(400, f"{name} must be between {minimum} and {maximum}, got {text}")
     return value
 
 
 def choice(name: str, text: str | None, options: tuple[str, ...], default: str) -> str:
-    value = text or default
+    """One of ``options``; ``default`` when the parameter is absent (an empty one is refused)."""
+    value = default if text is None else text
     if value not in options:
         abort(400, f"{name} must be one of {', '.join(options)}, got {value!r}")
     return value
@@ -71,4 +81,4 @@ def site():
 
 @bp.get("/openapi.json")
 def openapi():
-    return jsonify(document(request.host_url.rstrip("/")))
+    return jsonify(document(current_app.config["PUBLIC_URL"], chain.interval_length()))

@@ -19,10 +19,10 @@ def api_certificates(account: str):
     held = [
         {
             "id": id,
-            "wh": wh,
+            "wh": int(wh),
             "meter_id": meter,
             "interval_begin": begin,
-            "issued_wh": issued,
+            "issued_wh": int(issued),
             "revoked": bool(revoked),
         }
         for id, wh, meter, begin, issued, revoked in db.execute(
@@ -33,7 +33,7 @@ def api_certificates(account: str):
         )
     ]
     claimable = [
-        {"id": id, "wh": wh}
+        {"id": id, "wh": int(wh)}
         for id, wh in db.execute(
             "SELECT id, wh FROM exchange_held WHERE account = ? ORDER BY id", (account,)
         )
@@ -41,7 +41,7 @@ def api_certificates(account: str):
     retired = [
         {
             "id": id,
-            "wh": wh,
+            "wh": int(wh),
             "consumption_meter_id": meter,
             "interval_begin": begin,
             "holder": holder,
@@ -53,6 +53,11 @@ def api_certificates(account: str):
             (account, account),
         )
     ]
+    remaining = remaining_consumption(account, {c["interval_begin"] for c in held})
+    for certificate in held:
+        left = remaining.get(certificate["interval_begin"], {})
+        certificate["remaining_wh"] = left  # per consuming meter of the account
+        certificate["retirable_wh"] = min(certificate["wh"], max(left.values(), default=0))
     return jsonify(
         account=account,
         held=held,
@@ -61,6 +66,33 @@ def api_certificates(account: str):
         retired=retired,
         retired_wh=sum(r["wh"] for r in retired),
     )
+
+
+def remaining_consumption(account: str, hours: set[int]) -> dict[int, dict[str, int]]:
+    """For each hour: the Wh each of the account's consuming meters used and no
+    certificate was retired against yet (what a retirement of that hour can still
+    claim). Wh are exact TEXT in the index: summed in Python."""
+    if not hours:
+        return {}
+    db = chain.db()
+    marks = ",".join("?" * len(hours))
+    used: dict[int, dict[str, int]] = {}
+    for meter, begin, consumed in db.execute(
+        "SELECT x.meter_id, x.interval_begin, x.consumed_wh FROM measurements x "
+        "JOIN meters m ON m.meter_id = x.meter_id WHERE m.owner = ? AND m.kind & 2 "
+        f"AND x.interval_begin IN ({marks})",
+        (account, *hours),
+    ):
+        used.setdefault(begin, {})[meter] = int(consumed)
+    for meter, begin, wh in db.execute(
+        "SELECT r.consumption_meter_id, r.interval_begin, r.wh FROM retirements r "
+        "JOIN meters m ON m.meter_id = r.consumption_meter_id WHERE m.owner = ? "
+        f"AND r.interval_begin IN ({marks})",
+        (account, *hours),
+    ):
+        if meter in used.get(begin, {}):
+            used[begin][meter] = max(used[begin][meter] - int(wh), 0)
+    return used
 
 
 @bp.get("/certificates")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flask import Flask, current_app, g
 from web3 import Web3
+from web3.contract import Contract
 
 from dapp.indexer import connect
 
@@ -53,24 +54,44 @@ def w3() -> Web3:
     return _web3(current_app.config["RPC_URL"])
 
 
-def contract(name: str):
-    entry = deployments()["contracts"][name]
-    return w3().eth.contract(address=entry["address"], abi=entry["abi"])
+_contracts: dict[tuple[str, str, str], Contract] = {}
+
+
+def contract_at(address: str, abi_of: str) -> Contract:
+    """The contract at ``address`` with the ABI of deployment entry ``abi_of``, built once
+    per node: building one parses its whole ABI, a good part of a request's time."""
+    key = (current_app.config["RPC_URL"], address, abi_of)
+    if key not in _contracts:
+        abi = deployments()["contracts"][abi_of]["abi"]
+        _contracts[key] = w3().eth.contract(address=address, abi=abi)
+    return _contracts[key]
+
+
+def contract(name: str) -> Contract:
+    return contract_at(deployments()["contracts"][name]["address"], name)
 
 
 def site_info() -> dict:
     """What the page needs to talk to the wallet: the chain, and each contract's
     address and ABI."""
     record = deployments()
+    contracts = {
+        name: {"address": entry["address"], "abi": entry["abi"]}
+        for name, entry in record["contracts"].items()
+    }
+    settlement = token_info()
+    # The Exchange's token, whichever it is: an ERC-20 like the Wallet, so its ABI serves.
+    contracts["SettlementToken"] = {
+        "address": settlement["address"],
+        "abi": record["contracts"]["Wallet"]["abi"],
+    }
     return {
         "chain_id": record["chain_id"],
         "rpc_url": current_app.config["PUBLIC_RPC_URL"],
-        "token": token_info(),
+        "token": settlement,
+        "ledger_token": ledger_token_info(),
         "interval_length": interval_length(),
-        "contracts": {
-            name: {"address": entry["address"], "abi": entry["abi"]}
-            for name, entry in record["contracts"].items()
-        },
+        "contracts": contracts,
     }
 
 
@@ -93,17 +114,40 @@ def interval_length() -> int:
     return _interval[address]
 
 
-_token: dict[str, dict] = {}
+# Keyed by node and address: a development chain restarted on another port may deploy
+# other contracts at the same addresses.
+_token: dict[tuple[str, str], dict] = {}
+_exchange_token: dict[tuple[str, str], str] = {}
 
 
-def token_info() -> dict:
-    """The settlement token's symbol and decimals, read once."""
-    address = deployments()["contracts"]["Wallet"]["address"]
-    if address not in _token:
-        token = contract("Wallet").functions
-        _token[address] = {
+def _erc20_info(address: str) -> dict:
+    """An ERC-20's address, symbol and decimals, read once (both are immutable)."""
+    key = (current_app.config["RPC_URL"], address)
+    if key not in _token:
+        token = contract_at(address, "Wallet").functions
+        _token[key] = {
             "address": address,
             "symbol": token.symbol().call(),
             "decimals": token.decimals().call(),
         }
-    return _token[address]
+    return _token[key]
+
+
+def token_address() -> str:
+    """The token the Exchange settles in, as the Exchange itself says (a deployment may
+    configure another than the Wallet)."""
+    exchange = deployments()["contracts"]["Exchange"]["address"]
+    key = (current_app.config["RPC_URL"], exchange)
+    if key not in _exchange_token:
+        _exchange_token[key] = contract("Exchange").functions.token().call()
+    return _exchange_token[key]
+
+
+def token_info() -> dict:
+    """The Exchange's settlement token: prices, escrow, payments and credit are in it."""
+    return _erc20_info(token_address())
+
+
+def ledger_token_info() -> dict:
+    """The Wallet token: the operator's ledger, debts and the token sale are in it."""
+    return _erc20_info(deployments()["contracts"]["Wallet"]["address"])

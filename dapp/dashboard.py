@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 
 from dapp import chain
 from dapp.api import address, choice
@@ -49,13 +49,19 @@ def energy(meters: list[str], period: str) -> list[dict]:
         return []
     size = {"hour": 3_600, "day": 86_400, "week": 604_800, "month": 31 * 86_400}
     since = last - SPANS[period] * size.get(period, 366 * 86_400)
-    rows = db.execute(
-        f"SELECT {bucket_sql(period)} AS bucket, SUM(produced_wh), SUM(consumed_wh) "
-        f"FROM measurements WHERE meter_id IN ({marks}) AND interval_begin > ? "
-        "GROUP BY bucket ORDER BY bucket",
+    # Summed in Python: Wh are uint256 (as TEXT), and SQLite's SUM overflows at 2**63.
+    buckets: dict[int, list[int]] = {}
+    for start, produced, consumed in db.execute(
+        f"SELECT {bucket_sql(period)} AS bucket, produced_wh, consumed_wh "
+        f"FROM measurements WHERE meter_id IN ({marks}) AND interval_begin > ? ORDER BY bucket",
         [*meters, since],
-    )
-    return [{"start": start, "produced_wh": p, "consumed_wh": c} for start, p, c in rows]
+    ):
+        sums = buckets.setdefault(start, [0, 0])
+        sums[0] += int(produced)
+        sums[1] += int(consumed)
+    return [
+        {"start": start, "produced_wh": p, "consumed_wh": c} for start, (p, c) in buckets.items()
+    ]
 
 
 def traded(account: str) -> dict:
@@ -70,29 +76,61 @@ def traded(account: str) -> dict:
             .execute(f"SELECT wh, delivered_wh, payment FROM deals WHERE {role} = ?", (account,))
             .fetchall()
         )
-        totals[sold] = sum(row[0] for row in rows)
-        totals[delivered] = sum(row[1] or 0 for row in rows)
+        totals[sold] = sum(int(row[0]) for row in rows)
+        totals[delivered] = sum(int(row[1] or 0) for row in rows)
         totals[paid] = str(sum(int(row[2] or 0) for row in rows))
     return totals
 
 
-def balances(account: str) -> dict:
+_sale_terms: dict[tuple[str, str], tuple[int, int]] = {}  # by node and address
+
+
+def sale_terms() -> tuple[int, int]:
+    """The Wallet's sale end (unix seconds) and rate (token base units per wei): immutable,
+    read once."""
+    wallet = chain.contract("Wallet")
+    key = (current_app.config["RPC_URL"], wallet.address)
+    if key not in _sale_terms:
+        _sale_terms[key] = (
+            wallet.functions.sale_end().call(),
+            wallet.functions.sale_rate().call(),
+        )
+    return _sale_terms[key]
+
+
+def balances(account: str) -> tuple[dict, dict]:
     """Live from the contracts' views (the index may trail by its confirmation depth),
-    in one JSON-RPC batch: one round trip to the node."""
-    token = chain.contract("Wallet").functions
+    in one JSON-RPC batch: one round trip to the node. The balances, and the token sale:
+    open until its end or until nothing is left."""
+    token = chain.contract("Wallet")
+    settlement = chain.contract_at(chain.token_address(), "Wallet").functions
     operator = chain.contract("OperatorBackend").functions
     exchange = chain.contract("Exchange").functions
+    end, rate = sale_terms()
     with chain.w3().batch_requests() as batch:
-        batch.add(token.balanceOf(account))
+        batch.add(token.functions.balanceOf(account))
         batch.add(operator.balance_of(account))
         batch.add(operator.debt_of(account))
         batch.add(exchange.credit_of(account))
-        token_balance, ledger, debt, credit = batch.execute()
+        batch.add(settlement.balanceOf(account))
+        batch.add(operator.arrears_of(account))
+        batch.add(token.functions.tokens_left_for_sale())
+        batch.add(chain.w3().eth.get_block("latest"))
+        token_balance, ledger, debt, credit, settlement_balance, arrears, left, head = (
+            batch.execute()
+        )
     return {
-        "token": str(token_balance),
+        "token": str(token_balance),  # the Wallet token: the ledger's, the sale's
         "ledger": str(ledger),
         "debt": str(debt),
-        "exchange_credit": str(credit),
+        "exchange_credit": str(credit),  # in the Exchange's token
+        "settlement_token": str(settlement_balance),  # the Exchange's token
+        "arrears": str(arrears),  # rewards the operator's treasury still owes
+    }, {
+        "open": head["timestamp"] < end and left > 0,
+        "ends_at": end,
+        "rate": str(rate),
+        "left": str(left),
     }
 
 
@@ -102,13 +140,15 @@ def api_dashboard(account: str):
     account = address(account)
     period = choice("period", request.args.get("period"), PERIODS, "day")
     meters = meters_of(account)
+    money, sale = balances(account)
     return jsonify(
         account=account,
-        balances=balances(account),
+        balances=money,
         meters=meters,
         period=period,
         energy=energy(meters, period),
         traded=traded(account),
+        sale=sale,
     )
 
 

@@ -54,19 +54,24 @@ def factor_arg(name: str, default: str) -> Decimal:
 
 def hourly(account: str) -> list[tuple]:
     """(meter, sector, interval_begin, consumed Wh, retired Wh) for each measured hour of
-    the account's consuming meters."""
-    return (
-        chain.db()
-        .execute(
-            "SELECT m.meter_id, m.sector, x.interval_begin, x.consumed_wh, "
-            "COALESCE((SELECT SUM(r.wh) FROM retirements r WHERE r.consumption_meter_id = "
-            "x.meter_id AND r.interval_begin = x.interval_begin), 0) "
+    the account's consuming meters. Wh are uint256 (TEXT in the index): summed in Python."""
+    db = chain.db()
+    retired: dict[tuple[str, int], int] = {}
+    for meter, begin, wh in db.execute(
+        "SELECT r.consumption_meter_id, r.interval_begin, r.wh FROM retirements r "
+        "JOIN meters m ON m.meter_id = r.consumption_meter_id WHERE m.owner = ? AND m.kind & 2",
+        (account,),
+    ):
+        retired[meter, begin] = retired.get((meter, begin), 0) + int(wh)
+    return [
+        (meter, sector, begin, int(consumed), retired.get((meter, begin), 0))
+        for meter, sector, begin, consumed in db.execute(
+            "SELECT m.meter_id, m.sector, x.interval_begin, x.consumed_wh "
             "FROM meters m JOIN measurements x ON x.meter_id = m.meter_id "
             "WHERE m.owner = ? AND m.kind & 2 ORDER BY x.interval_begin, m.meter_id",
             (account,),
         )
-        .fetchall()
-    )
+    ]
 
 
 def report(account: str) -> dict:

@@ -20,24 +20,59 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from eth_abi.exceptions import DecodingError
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 from web3._utils.events import get_event_data
+from web3.exceptions import MismatchedABI
 
 logger = logging.getLogger(__name__)
 
 SCHEMA = Path(__file__).with_name("schema.sql")
 CONTRACTS = ("SmartMeterBackend", "OperatorBackend", "GGORegistry", "Exchange")
 ZERO = "0x0000000000000000000000000000000000000000"
+# 2: amounts as exact decimal TEXT (1 stored them as 64-bit INTEGER, and stopped on a bigger one).
+SCHEMA_VERSION = 2
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
-    """The index database, created if new (WAL: readers never wait for the indexer)."""
+    """The index database, created if new (WAL: readers never wait for the indexer).
+    An index of an older schema is dropped: it is rebuilt from the chain."""
     db = sqlite3.connect(path, timeout=30, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
+    if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+        db.execute("BEGIN IMMEDIATE")
+        tables = [
+            row[0]
+            for row in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        for table in tables:
+            db.execute(f'DROP TABLE "{table}"')
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
     db.executescript(SCHEMA.read_text())
     return db
+
+
+class Unindexable(ValueError):
+    """A log the index cannot hold: a time or id past SQLite's 64-bit INTEGER, or data
+    that does not decode with the contract's ABI."""
+
+
+def small(value: int) -> int:
+    """A unix time, id or counter for an INTEGER column: the contracts keep these far
+    below 2**63; a log that says otherwise cannot be a real interval or order."""
+    if not 0 <= value < 2**63:
+        raise Unindexable(f"{value} does not fit a 64-bit integer column")
+    return value
+
+
+def amount(value: int) -> str:
+    """A uint256 amount (Wh, W, token base units), exactly, as decimal TEXT."""
+    return str(value)
 
 
 def hex32(value: bytes) -> str:
@@ -108,7 +143,8 @@ class Indexer:
         return self.w3.eth.block_number - max(self.confirmations - 1, 0)
 
     def step(self) -> int:
-        """Indexes up to ``chunk`` confirmed blocks; returns the events indexed."""
+        """Indexes up to ``chunk`` confirmed blocks; returns the events read (a log the
+        index cannot hold is logged, counted as skipped, and does not stop it)."""
         first = self.next_block()
         head = self.safe_head()
         if first > head:
@@ -119,13 +155,14 @@ class Indexer:
         )
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            for log in logs:
-                self.apply(log)
+            skipped = sum(not self.apply(log) for log in logs)
             self.db.execute(
-                "INSERT INTO cursor (id, next_block, head_block, events) VALUES (1, ?, ?, ?) "
+                "INSERT INTO cursor (id, next_block, head_block, events, skipped) "
+                "VALUES (1, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET next_block = excluded.next_block, "
-                "head_block = excluded.head_block, events = events + excluded.events",
-                (last + 1, head, len(logs)),
+                "head_block = excluded.head_block, events = events + excluded.events, "
+                "skipped = skipped + excluded.skipped",
+                (last + 1, head, len(logs), skipped),
             )
         except BaseException:
             self.db.execute("ROLLBACK")
@@ -150,15 +187,39 @@ class Indexer:
 
     # EVENTS
 
-    def apply(self, log) -> None:
+    def apply(self, log) -> bool:
+        """Indexes one log; False if it had to be skipped. Each log is its own savepoint,
+        so a skipped one leaves no half of itself behind."""
+        if not log["topics"]:
+            return True
         name = self.by_address.get(Web3.to_checksum_address(log["address"]))
         abi = self.events.get((name, bytes(log["topics"][0])))
         if abi is None:
-            return
+            return True
         handler = self.handlers.get((name, abi["name"]))
-        if handler is not None:
-            event = get_event_data(self.w3.codec, abi, log)
+        if handler is None:
+            return True
+        self.db.execute("SAVEPOINT log")
+        try:
+            try:
+                event = get_event_data(self.w3.codec, abi, log)
+            except (DecodingError, MismatchedABI) as error:
+                raise Unindexable(f"does not decode: {error}") from error
             handler(event["args"], log)
+        except Unindexable as error:
+            self.db.execute("ROLLBACK TO log")
+            self.db.execute("RELEASE log")
+            logger.warning(
+                "skipped %s.%s in block %d (log %d): %s",
+                name,
+                abi["name"],
+                log["blockNumber"],
+                log["logIndex"],
+                error,
+            )
+            return False
+        self.db.execute("RELEASE log")
+        return True
 
     def timestamp(self, block: int) -> int:
         if block not in self._timestamps:
@@ -178,8 +239,8 @@ class Indexer:
                 args["sector"],
                 args["tech_code"],
                 args["fuel_code"],
-                args["capacity_w"],
-                args["kind"],
+                amount(args["capacity_w"]),
+                small(args["kind"]),
                 self.timestamp(log["blockNumber"]),
             ),
         )
@@ -211,7 +272,7 @@ class Indexer:
     def _baseline(self, args, log) -> None:
         self.db.execute(
             "UPDATE meters SET last_end = ?, last_digest = ? WHERE meter_id = ?",
-            (args["interval_end"], hex32(args["data_digest"]), hex32(args["meter_id"])),
+            (small(args["interval_end"]), hex32(args["data_digest"]), hex32(args["meter_id"])),
         )
 
     def _measurement(self, args, log) -> None:
@@ -221,16 +282,16 @@ class Indexer:
             "INSERT OR REPLACE INTO measurements VALUES (?, ?, ?, ?, ?, ?)",
             (
                 meter,
-                args["interval_begin"],
-                args["interval_end"],
-                args["produced_wh"],
-                args["consumed_wh"],
+                small(args["interval_begin"]),
+                small(args["interval_end"]),
+                amount(args["produced_wh"]),
+                amount(args["consumed_wh"]),
                 digest,
             ),
         )
         self.db.execute(
             "UPDATE meters SET last_end = ?, last_digest = ? WHERE meter_id = ?",
-            (args["interval_end"], digest, meter),
+            (small(args["interval_end"]), digest, meter),
         )
 
     def _interval_settled(self, args, log) -> None:
@@ -238,12 +299,12 @@ class Indexer:
             "INSERT OR REPLACE INTO settlements VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 hex32(args["meter_id"]),
-                args["interval_begin"],
+                small(args["interval_begin"]),
                 args["account"],
-                args["feed_in_wh"],
-                args["retail_wh"],
-                str(args["reward"]),
-                str(args["bill"]),
+                amount(args["feed_in_wh"]),
+                amount(args["retail_wh"]),
+                amount(args["reward"]),
+                amount(args["bill"]),
             ),
         )
 
@@ -251,10 +312,10 @@ class Indexer:
         self.db.execute(
             "INSERT OR REPLACE INTO tariffs VALUES (?, ?, ?, ?)",
             (
-                args["index"],
-                str(args["retail_price"]),
-                str(args["feed_in_reward"]),
-                args["effective_from"],
+                small(args["index"]),
+                amount(args["retail_price"]),
+                amount(args["feed_in_reward"]),
+                small(args["effective_from"]),
             ),
         )
 
@@ -265,25 +326,34 @@ class Indexer:
             (
                 str(args["id"]),
                 hex32(args["meter_id"]),
-                args["interval_begin"],
-                args["issued_wh"],
-                args["custody_wh"],
+                small(args["interval_begin"]),
+                amount(args["issued_wh"]),
+                amount(args["custody_wh"]),
             ),
         )
 
+    def _add(self, table: str, owner: str, id: int, delta: int) -> None:
+        """Adds ``delta`` Wh to (owner, id) of ``holdings`` or ``exchange_held``, exactly
+        (the Wh are TEXT), and drops a row that reaches zero."""
+        column = "holder" if table == "holdings" else "account"
+        key = (owner, str(id))
+        row = self.db.execute(
+            f"SELECT wh FROM {table} WHERE {column} = ? AND id = ?", key
+        ).fetchone()
+        wh = (int(row[0]) if row else 0) + delta
+        if wh == 0:
+            self.db.execute(f"DELETE FROM {table} WHERE {column} = ? AND id = ?", key)
+        else:
+            self.db.execute(
+                f"INSERT INTO {table} ({column}, id, wh) VALUES (?, ?, ?) "
+                f"ON CONFLICT ({column}, id) DO UPDATE SET wh = excluded.wh",
+                (*key, str(wh)),
+            )
+
     def _move(self, sender: str, receiver: str, id: int, wh: int) -> None:
         for holder, delta in ((sender, -wh), (receiver, wh)):
-            if holder == ZERO:
-                continue
-            self.db.execute(
-                "INSERT INTO holdings (holder, id, wh) VALUES (?, ?, ?) "
-                "ON CONFLICT (holder, id) DO UPDATE SET wh = wh + excluded.wh",
-                (holder, str(id), delta),
-            )
-            # Only the row just changed can have reached zero: no scan of the table.
-            self.db.execute(
-                "DELETE FROM holdings WHERE holder = ? AND id = ? AND wh = 0", (holder, str(id))
-            )
+            if holder != ZERO:
+                self._add("holdings", holder, id, delta)
 
     def _transfer_single(self, args, log) -> None:
         self._move(args["_from"], args["_to"], args["_id"], args["_value"])
@@ -305,7 +375,7 @@ class Indexer:
                 hex32(args["consumption_meter_id"]),
                 args["holder"],
                 row[0] if row else 0,
-                args["wh"],
+                amount(args["wh"]),
             ),
         )
 
@@ -317,12 +387,12 @@ class Indexer:
             "INSERT OR REPLACE INTO orders (order_id, maker, meter_id, interval_begin, wh, "
             "price, is_bid, retire) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                args["order_id"],
+                small(args["order_id"]),
                 args["maker"],
                 hex32(args["meter_id"]),
-                args["interval_begin"],
-                args["wh"],
-                str(args["price"]),
+                small(args["interval_begin"]),
+                amount(args["wh"]),
+                amount(args["price"]),
                 int(args["is_bid"]),
                 int(args["retire"]),
             ),
@@ -331,13 +401,18 @@ class Indexer:
     def _order_amended(self, args, log) -> None:
         self.db.execute(
             "UPDATE orders SET wh = ?, price = ?, version = ? WHERE order_id = ?",
-            (args["wh"], str(args["price"]), args["version"], args["order_id"]),
+            (
+                amount(args["wh"]),
+                amount(args["price"]),
+                small(args["version"]),
+                small(args["order_id"]),
+            ),
         )
 
     def _order_cancelled(self, args, log) -> None:
         self.db.execute(
             "UPDATE orders SET status = 'cancelled', wh = 0 WHERE order_id = ?",
-            (args["order_id"],),
+            (small(args["order_id"]),),
         )
 
     def _deal_made(self, args, log) -> None:
@@ -345,54 +420,47 @@ class Indexer:
             "INSERT OR REPLACE INTO deals (deal_id, order_id, seller, buyer, seller_meter, "
             "buyer_meter, interval_begin, wh, price, retire) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                args["deal_id"],
-                args["order_id"],
+                small(args["deal_id"]),
+                small(args["order_id"]),
                 args["seller"],
                 args["buyer"],
                 hex32(args["seller_meter"]),
                 hex32(args["buyer_meter"]),
-                args["interval_begin"],
-                args["wh"],
-                str(args["price"]),
+                small(args["interval_begin"]),
+                amount(args["wh"]),
+                amount(args["price"]),
                 int(args["retire"]),
             ),
         )
         # A take lowers the order's open Wh, and bumps its version.
-        self.db.execute(
-            "UPDATE orders SET wh = wh - ?, version = version + 1, "
-            "status = CASE WHEN wh - ? = 0 THEN 'filled' ELSE status END WHERE order_id = ?",
-            (args["wh"], args["wh"], args["order_id"]),
-        )
+        row = self.db.execute(
+            "SELECT wh, status FROM orders WHERE order_id = ?", (args["order_id"],)
+        ).fetchone()
+        if row is not None:
+            left = max(int(row[0]) - args["wh"], 0)
+            self.db.execute(
+                "UPDATE orders SET wh = ?, version = version + 1, status = ? WHERE order_id = ?",
+                (amount(left), "filled" if left == 0 else row[1], args["order_id"]),
+            )
 
     def _deal_settled(self, args, log) -> None:
         self.db.execute(
             "UPDATE deals SET settled = 1, delivered_wh = ?, payment = ?, refund = ?, "
             "retired_wh = ? WHERE deal_id = ?",
             (
-                args["delivered_wh"],
-                str(args["payment"]),
-                str(args["refund"]),
-                args["retired_wh"],
-                args["deal_id"],
+                amount(args["delivered_wh"]),
+                amount(args["payment"]),
+                amount(args["refund"]),
+                amount(args["retired_wh"]),
+                small(args["deal_id"]),
             ),
         )
 
     def _held(self, args, log) -> None:
-        self.db.execute(
-            "INSERT INTO exchange_held (account, id, wh) VALUES (?, ?, ?) "
-            "ON CONFLICT (account, id) DO UPDATE SET wh = wh + excluded.wh",
-            (args["account"], str(args["id"]), args["wh"]),
-        )
+        self._add("exchange_held", args["account"], args["id"], args["wh"])
 
     def _claimed(self, args, log) -> None:
-        self.db.execute(
-            "UPDATE exchange_held SET wh = wh - ? WHERE account = ? AND id = ?",
-            (args["wh"], args["account"], str(args["id"])),
-        )
-        self.db.execute(
-            "DELETE FROM exchange_held WHERE account = ? AND id = ? AND wh = 0",
-            (args["account"], str(args["id"])),
-        )
+        self._add("exchange_held", args["account"], args["id"], -args["wh"])
 
 
 def main(argv: list[str] | None = None) -> int:

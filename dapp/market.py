@@ -3,12 +3,23 @@ a pre-flight check of an order before the wallet is asked to sign it."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from dapp import chain
-from dapp.api import address, chain_now, choice, meter_id, natural
+from dapp.api import (
+    MAX_BEGIN,
+    MAX_PRICE,
+    MAX_WH,
+    address,
+    chain_now,
+    choice,
+    meter_id,
+    natural,
+)
 
 bp = Blueprint("market", __name__)
+
+MAX_HOURS = 200  # delivery hours in the order book's summary
 
 ORDER_COLUMNS = (
     "order_id",
@@ -41,8 +52,14 @@ DEAL_COLUMNS = (
 )
 
 
+def whole(text: str | None) -> int | None:
+    """An amount the index keeps as exact decimal TEXT, as a JSON integer."""
+    return None if text is None else int(text)
+
+
 def as_order(row) -> dict:
     order = dict(zip(ORDER_COLUMNS, row, strict=True))
+    order["wh"] = whole(order["wh"])
     order["is_bid"] = bool(order["is_bid"])
     order["retire"] = bool(order["retire"])
     return order
@@ -50,6 +67,8 @@ def as_order(row) -> dict:
 
 def as_deal(row) -> dict:
     deal = dict(zip(DEAL_COLUMNS, row, strict=True))
+    for key in ("wh", "delivered_wh", "retired_wh"):
+        deal[key] = whole(deal[key])
     deal["retire"] = bool(deal["retire"])
     deal["settled"] = bool(deal["settled"])
     return deal
@@ -57,6 +76,19 @@ def as_deal(row) -> dict:
 
 def lead_time() -> int:
     return chain.contract("Exchange").functions.lead_time().call()
+
+
+_timeouts: dict[tuple[str, str], int] = {}  # by node and address
+
+
+def settlement_timeout() -> int:
+    """Seconds after an interval's end when a deal settles without a measurement (read once:
+    the Exchange's immutable)."""
+    exchange = chain.deployments()["contracts"]["Exchange"]["address"]
+    key = (current_app.config["RPC_URL"], exchange)
+    if key not in _timeouts:
+        _timeouts[key] = chain.contract("Exchange").functions.settlement_timeout().call()
+    return _timeouts[key]
 
 
 @bp.get("/api/v1/orderbook")
@@ -69,30 +101,29 @@ def api_orderbook():
     gate = lead_time()
     begin = request.args.get("begin")
     if begin is None:
-        rows = db.execute(
-            "SELECT interval_begin, SUM(is_bid = 0), SUM(is_bid = 1), "
-            "SUM(CASE WHEN is_bid = 0 THEN wh ELSE 0 END), "
-            "SUM(CASE WHEN is_bid = 1 THEN wh ELSE 0 END) FROM orders "
-            "WHERE status = 'open' AND interval_begin >= ? GROUP BY interval_begin "
-            "ORDER BY interval_begin LIMIT 200",
+        # Summed in Python: open Wh are uint256 (as TEXT), and SQLite's SUM overflows at 2**63.
+        hours: dict[int, dict] = {}
+        for start, is_bid, wh in db.execute(
+            "SELECT interval_begin, is_bid, wh FROM orders "
+            "WHERE status = 'open' AND interval_begin >= ? ORDER BY interval_begin",
             (now - now % interval,),
-        )
-        return jsonify(
-            now=now,
-            lead_time=gate,
-            hours=[
-                {
+        ):
+            if start not in hours:
+                if len(hours) == MAX_HOURS:
+                    break
+                hours[start] = {
                     "interval_begin": start,
-                    "offers": offers,
-                    "bids": bids,
-                    "offered_wh": offered,
-                    "bid_wh": bid,
+                    "offers": 0,
+                    "bids": 0,
+                    "offered_wh": 0,
+                    "bid_wh": 0,
                     "open": start - gate > now,
                 }
-                for start, offers, bids, offered, bid in rows
-            ],
-        )
-    begin = natural("begin", begin)
+            hour = hours[start]
+            hour["bids" if is_bid else "offers"] += 1
+            hour["bid_wh" if is_bid else "offered_wh"] += int(wh)
+        return jsonify(now=now, lead_time=gate, hours=list(hours.values()))
+    begin = natural("begin", begin, maximum=MAX_BEGIN)
     if begin % interval:
         abort(400, f"begin must be the start of an interval ({interval} s), got {begin}")
     rows = [
@@ -130,14 +161,26 @@ def api_orders(account: str):
 
 @bp.get("/api/v1/accounts/<account>/deals")
 def api_deals(account: str):
-    """The account's deals, each with the terms ``Exchange.settle`` takes back."""
+    """The account's deals, each with the terms ``Exchange.settle`` takes back, whether the
+    seller's meter has reported the hour (``measured``: it can settle now), and when it can
+    settle without that report (``settleable_from``, unix seconds)."""
     account = address(account)
+    columns = ", ".join(f"d.{c}" for c in DEAL_COLUMNS)
     rows = chain.db().execute(
-        f"SELECT {', '.join(DEAL_COLUMNS)} FROM deals WHERE seller = ? OR buyer = ? "
-        "ORDER BY interval_begin DESC, deal_id DESC LIMIT 500",
+        f"SELECT {columns}, EXISTS (SELECT 1 FROM measurements x WHERE x.meter_id = "
+        "d.seller_meter AND x.interval_begin = d.interval_begin) FROM deals d "
+        "WHERE d.seller = ? OR d.buyer = ? ORDER BY d.interval_begin DESC, d.deal_id DESC "
+        "LIMIT 500",
         (account, account),
     )
-    return jsonify(account=account, deals=[as_deal(row) for row in rows])
+    after = chain.interval_length() + settlement_timeout()
+    deals = []
+    for *row, measured in rows:
+        deal = as_deal(row)
+        deal["measured"] = bool(measured)
+        deal["settleable_from"] = deal["interval_begin"] + after
+        deals.append(deal)
+    return jsonify(account=account, deals=deals)
 
 
 @bp.get("/api/v1/orders/check")
@@ -148,9 +191,9 @@ def api_check_order():
     side = choice("side", request.args.get("side"), ("offer", "bid"), "offer")
     account = address(request.args.get("account", ""))
     meter = meter_id(request.args.get("meter", ""))
-    begin = natural("begin", request.args.get("begin"))
-    wh = natural("wh", request.args.get("wh"), minimum=1)
-    price = natural("price", request.args.get("price"), minimum=1)
+    begin = natural("begin", request.args.get("begin"), maximum=MAX_BEGIN)
+    wh = natural("wh", request.args.get("wh"), minimum=1, maximum=MAX_WH)
+    price = natural("price", request.args.get("price"), minimum=1, maximum=MAX_PRICE)
     interval = chain.interval_length()
     if begin % interval:
         abort(400, f"begin must be the start of an interval ({interval} s), got {begin}")
@@ -176,8 +219,6 @@ def api_check_order():
     if side == "bid" and not kind & 2:
         abort(400, "only a consuming meter can bid")
     escrow = wh * price if side == "bid" else 0
-    if escrow >= 2**256:
-        abort(400, "wh * price is too large")
     return jsonify(ok=True, side=side, escrow=str(escrow), gate_closes_at=begin - lead_time())
 
 

@@ -40,6 +40,7 @@ def cid_of_digest(digest: str | None) -> str | None:
 
 def as_meter(row) -> dict:
     meter = dict(zip(COLUMNS, row, strict=True))
+    meter["capacity_w"] = int(meter["capacity_w"])
     meter["kind"] = KINDS.get(meter["kind"], str(meter["kind"]))
     meter["suspended"] = bool(meter["suspended"])
     meter["last_cid"] = cid_of_digest(meter["last_digest"])
@@ -75,8 +76,8 @@ def api_meter(meter: str):
             {
                 "interval_begin": begin,
                 "interval_end": end,
-                "produced_wh": produced,
-                "consumed_wh": consumed,
+                "produced_wh": int(produced),
+                "consumed_wh": int(consumed),
                 "digest": digest,
                 "cid": cid_of_digest(digest),
             }

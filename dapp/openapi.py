@@ -1,10 +1,15 @@
-"""The OpenAPI 3.0 document of /api/v1 (served at /api/v1/openapi.json)."""
+"""The OpenAPI 3.0 document of /api/v1 (served at /api/v1/openapi.json). Every bound
+here is the one the code checks (dapp/api.py, dapp/market.py)."""
 
 from __future__ import annotations
 
+# The bounds of what the Exchange accepts; the code (dapp/api.py) checks the same.
+MAX_BEGIN = 2**40 - 1  # an hour's start, unix seconds (the Exchange packs it in 40 bits)
+MAX_WH = 2**64 - 1  # an order's Wh
+MAX_PRICE = 2**96 - 1  # token base units per Wh
+
 ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$", "example": "0x" + "ab" * 20}
 METER = {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}
-WHOLE = {"type": "string", "pattern": "^[0-9]{1,78}$", "description": "a whole number"}
 OBJECT = {"type": "object"}
 ERROR = {
     "type": "object",
@@ -54,19 +59,30 @@ def _get(summary: str, parameters: list[dict], media: str = "application/json") 
     }
 
 
+def _whole(minimum: int, maximum: int, multiple_of: int | None = None) -> dict:
+    schema = {"type": "integer", "minimum": minimum, "maximum": maximum}
+    if multiple_of:
+        schema["multipleOf"] = multiple_of
+    return schema
+
+
 ACCOUNT = _path_param("account", ADDRESS, "an Ethereum address")
 PERIOD = _query(
     "period",
     {"type": "string", "enum": ["hour", "day", "week", "month", "year"]},
     "the chart's bucket",
 )
+FACTOR = {"type": "string", "pattern": r"^[0-9]{1,6}(\.[0-9]{1,6})?$"}
 FACTORS = [
-    _query("location", {"type": "string"}, "override: grid factor, g CO2e/kWh"),
-    _query("residual", {"type": "string"}, "override: residual-mix factor, g CO2e/kWh"),
+    _query("location", FACTOR, "override: grid factor, g CO2e/kWh"),
+    _query("residual", FACTOR, "override: residual-mix factor, g CO2e/kWh"),
 ]
 
 
-def document(server: str) -> dict:
+def document(server: str, interval: int) -> dict:
+    """The document; ``server`` is the configured public URL (never the request's Host),
+    ``interval`` the meters' interval in seconds (an hour's start is a multiple of it)."""
+    begin = _whole(0, MAX_BEGIN, interval)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -89,7 +105,7 @@ def document(server: str) -> dict:
             ),
             "/api/v1/orderbook": _get(
                 "open orders of one delivery hour, or a summary of the open hours",
-                [_query("begin", WHOLE, "the hour's start, unix seconds")],
+                [_query("begin", begin, "the hour's start, unix seconds")],
             ),
             "/api/v1/orders/check": _get(
                 "checks an offer or bid before the wallet signs it",
@@ -97,9 +113,9 @@ def document(server: str) -> dict:
                     _query("side", {"type": "string", "enum": ["offer", "bid"]}, "offer or bid"),
                     _query("account", ADDRESS, "the maker", required=True),
                     _query("meter", METER, "the maker's meter", required=True),
-                    _query("begin", WHOLE, "the hour's start, unix seconds", required=True),
-                    _query("wh", WHOLE, "energy, Wh", required=True),
-                    _query("price", WHOLE, "token base units per Wh", required=True),
+                    _query("begin", begin, "the hour's start, unix seconds", required=True),
+                    _query("wh", _whole(1, MAX_WH), "energy, Wh", required=True),
+                    _query("price", _whole(1, MAX_PRICE), "token base units per Wh", required=True),
                 ],
             ),
             "/api/v1/accounts/{account}/orders": _get("the account's orders", [ACCOUNT]),

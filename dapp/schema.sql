@@ -1,12 +1,17 @@
 -- The dApp's index of the chain, written only by the indexer (dapp/indexer.py).
--- Wh and unix seconds are INTEGER; token amounts can pass 2**63, so they are
--- TEXT holding a decimal integer, summed in Python.
+-- Every amount a log carries (Wh, W, token base units) is a uint256 that can pass
+-- 2**63, so it is TEXT holding the exact decimal integer, summed in Python. Unix
+-- seconds, ids and counters are INTEGER: the contracts keep them far below 2**63
+-- (the Exchange packs an hour into 40 bits), and the indexer skips, and logs, an
+-- event whose time or id would not fit.
+-- PRAGMA user_version is the schema's version: the indexer rebuilds an older index.
 
 CREATE TABLE IF NOT EXISTS cursor (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     next_block INTEGER NOT NULL,
     head_block INTEGER NOT NULL DEFAULT 0,
-    events INTEGER NOT NULL DEFAULT 0
+    events INTEGER NOT NULL DEFAULT 0,
+    skipped INTEGER NOT NULL DEFAULT 0    -- events logged and left out (a time or id past 2**63)
 );
 
 CREATE TABLE IF NOT EXISTS meters (
@@ -17,7 +22,7 @@ CREATE TABLE IF NOT EXISTS meters (
     sector TEXT NOT NULL,
     tech_code TEXT NOT NULL,
     fuel_code TEXT NOT NULL,
-    capacity_w INTEGER NOT NULL,
+    capacity_w TEXT NOT NULL,
     kind INTEGER NOT NULL,                -- 1 production, 2 consumption, 3 both
     suspended INTEGER NOT NULL DEFAULT 0,
     status_reason TEXT NOT NULL DEFAULT '',
@@ -31,8 +36,8 @@ CREATE TABLE IF NOT EXISTS measurements (
     meter_id TEXT NOT NULL,
     interval_begin INTEGER NOT NULL,
     interval_end INTEGER NOT NULL,
-    produced_wh INTEGER NOT NULL,
-    consumed_wh INTEGER NOT NULL,
+    produced_wh TEXT NOT NULL,
+    consumed_wh TEXT NOT NULL,
     digest TEXT NOT NULL,
     PRIMARY KEY (meter_id, interval_begin)
 ) WITHOUT ROWID;
@@ -41,8 +46,8 @@ CREATE TABLE IF NOT EXISTS settlements (
     meter_id TEXT NOT NULL,
     interval_begin INTEGER NOT NULL,
     account TEXT NOT NULL,
-    feed_in_wh INTEGER NOT NULL,
-    retail_wh INTEGER NOT NULL,
+    feed_in_wh TEXT NOT NULL,
+    retail_wh TEXT NOT NULL,
     reward TEXT NOT NULL,
     bill TEXT NOT NULL,
     PRIMARY KEY (meter_id, interval_begin)
@@ -53,7 +58,7 @@ CREATE TABLE IF NOT EXISTS orders (
     maker TEXT NOT NULL,
     meter_id TEXT NOT NULL,
     interval_begin INTEGER NOT NULL,
-    wh INTEGER NOT NULL,                  -- open Wh
+    wh TEXT NOT NULL,                     -- open Wh
     price TEXT NOT NULL,                  -- token base units per Wh
     is_bid INTEGER NOT NULL,
     retire INTEGER NOT NULL,
@@ -71,14 +76,14 @@ CREATE TABLE IF NOT EXISTS deals (
     seller_meter TEXT NOT NULL,
     buyer_meter TEXT NOT NULL,
     interval_begin INTEGER NOT NULL,
-    wh INTEGER NOT NULL,
+    wh TEXT NOT NULL,
     price TEXT NOT NULL,
     retire INTEGER NOT NULL,
     settled INTEGER NOT NULL DEFAULT 0,
-    delivered_wh INTEGER,
+    delivered_wh TEXT,
     payment TEXT,
     refund TEXT,
-    retired_wh INTEGER
+    retired_wh TEXT
 );
 CREATE INDEX IF NOT EXISTS deals_seller ON deals (seller);
 CREATE INDEX IF NOT EXISTS deals_buyer ON deals (buyer);
@@ -88,15 +93,15 @@ CREATE TABLE IF NOT EXISTS certificates (
     id TEXT PRIMARY KEY,                  -- decimal uint256
     meter_id TEXT NOT NULL,
     interval_begin INTEGER NOT NULL,
-    issued_wh INTEGER NOT NULL,
-    custody_wh INTEGER NOT NULL,
+    issued_wh TEXT NOT NULL,
+    custody_wh TEXT NOT NULL,
     revoked INTEGER NOT NULL DEFAULT 0
 );
 
 CREATE TABLE IF NOT EXISTS holdings (
     holder TEXT NOT NULL,
     id TEXT NOT NULL,
-    wh INTEGER NOT NULL,
+    wh TEXT NOT NULL,
     PRIMARY KEY (holder, id)
 ) WITHOUT ROWID;
 
@@ -107,7 +112,7 @@ CREATE TABLE IF NOT EXISTS retirements (
     consumption_meter_id TEXT NOT NULL,
     holder TEXT NOT NULL,
     interval_begin INTEGER NOT NULL,      -- the certificate's hour, also the consumption's
-    wh INTEGER NOT NULL,
+    wh TEXT NOT NULL,
     PRIMARY KEY (block, log_index)
 );
 CREATE INDEX IF NOT EXISTS retirements_meter ON retirements (consumption_meter_id, interval_begin);
@@ -123,6 +128,6 @@ CREATE TABLE IF NOT EXISTS tariffs (
 CREATE TABLE IF NOT EXISTS exchange_held (
     account TEXT NOT NULL,
     id TEXT NOT NULL,
-    wh INTEGER NOT NULL,
+    wh TEXT NOT NULL,
     PRIMARY KEY (account, id)
 ) WITHOUT ROWID;

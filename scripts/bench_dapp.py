@@ -7,11 +7,13 @@
 - indexer_events_per_s: a fresh index catching up on real events on anvil
   (readings of four meters in batches of 24, and their measurements);
 - page_load_ms: the dashboard in headless Chromium, from navigation until the
-  page has drawn its data.
+  page has drawn its data;
+- page_weight_kb_gzip: the page's own script bundle and stylesheet, gzipped.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import statistics
 import sys
@@ -88,6 +90,14 @@ def fill_index(path: Path, now: int, count: int, hours: int) -> tuple[str, int]:
     db.execute("COMMIT")
     db.close()
     return owners[0], first
+
+
+def page_weight_kb_gzip() -> float:
+    """What a first visit downloads of the page's own code: the bundled script and the
+    stylesheet, gzipped (as a server or CDN sends them)."""
+    static = PROJECT_ROOT / "dapp" / "static"
+    files = (static / "build" / "app.js", static / "style.css")
+    return sum(len(gzip.compress(path.read_bytes(), 9)) for path in files) / 1024
 
 
 def p95(samples: list[float]) -> float:
@@ -188,6 +198,7 @@ def measure(out: Path = DAPP_FILE, meters: int = METERS, hours: int = HOURS) -> 
         "api_orderbook_p95_ms": round(p95(orderbook), 1),
         "indexer_events_per_s": round(rate),
         "page_load_ms": round(load),
+        "page_weight_kb_gzip": round(page_weight_kb_gzip(), 1),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")

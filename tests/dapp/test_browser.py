@@ -9,11 +9,13 @@ page is photographed into artifacts/screenshots/.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
@@ -75,6 +77,12 @@ class InjectedWallet:
             return {"result": None}
         if method == "eth_sendTransaction":
             return self.send(params[0])
+        if method == "eth_signTypedData_v4":  # EIP-712, e.g. an EIP-2612 permit
+            assert Web3.to_checksum_address(params[0]) == self.account.address
+            signed = self.account.sign_message(
+                encode_typed_data(full_message=json.loads(params[1]))
+            )
+            return {"result": "0x" + bytes(signed.signature).hex()}
         answer = self.w3.provider.make_request(method, params)
         return {key: answer[key] for key in ("result", "error") if key in answer}
 
@@ -251,3 +259,30 @@ def test_offer_take_settle_certificate_retire_emissions(world, served, browser):
         shoot(ben, name)
     anna.goto("/meters")
     shoot(anna, "meters-producer")
+
+
+def test_a_page_framed_by_another_site_is_refused(served, browser):
+    """Clickjacking: a decoy site frames the market invisibly over its own button. The
+    browser must refuse to render the dApp inside it (frame-ancestors 'none')."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    refused = []
+    page.on("console", lambda message: refused.append(message.text))
+    page.set_content(
+        f'<iframe id="decoy" src="{served}/market" style="opacity:0.01"></iframe>'
+        "<button>Win a prize</button>"
+    )
+    (frame,) = page.main_frame.child_frames
+    frame.wait_for_load_state("load")
+    assert frame.locator("body[data-page]").count() == 0  # the dApp did not render
+    assert any("frame-ancestors" in text for text in refused)
+    # The same page, opened as itself, renders, and the policy blocks nothing of its own.
+    direct = context.new_page()
+    blocked = []
+    direct.on("console", lambda message: blocked.append(message.text))
+    direct.goto(f"{served}/market")
+    direct.locator("#connect:not([disabled])").wait_for()
+    assert direct.locator("body[data-page='market']").count() == 1
+    assert not [text for text in blocked if "Content Security Policy" in text]
+    context.close()

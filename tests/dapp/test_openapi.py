@@ -14,11 +14,11 @@ from dapp.openapi import document
 
 pytestmark = pytest.mark.anvil
 
-PATHS = list(document("")["paths"])
+PATHS = list(document("", 3_600)["paths"])
 # Invalid input only exists where there is input.
 CASES = [(path, schemathesis.GenerationMode.POSITIVE) for path in PATHS] + [
     (path, schemathesis.GenerationMode.NEGATIVE)
-    for path, item in document("")["paths"].items()
+    for path, item in document("", 3_600)["paths"].items()
     if item["get"]["parameters"]
 ]
 
@@ -53,3 +53,25 @@ def test_no_generated_request_gets_a_server_error(api_schema, path, mode):
         case.call_and_validate(checks=[not_a_server_error])
 
     run()
+
+
+def test_the_document_names_the_configured_server_never_the_request_host(app, client):
+    document = client.get("/api/v1/openapi.json", headers={"Host": "evil.example"}).get_json()
+    assert document["servers"] == [{"url": app.config["PUBLIC_URL"]}]
+    assert "evil" not in str(document)
+
+
+def test_every_bound_the_code_checks_is_in_the_document(client):
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    check = {p["name"]: p["schema"] for p in paths["/api/v1/orders/check"]["get"]["parameters"]}
+    assert check["begin"] == {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": 2**40 - 1,
+        "multipleOf": 3_600,
+    }
+    assert check["wh"]["minimum"] == 1
+    assert check["wh"]["maximum"] == 2**64 - 1
+    assert check["price"]["maximum"] == 2**96 - 1
+    emissions = paths["/api/v1/accounts/{account}/emissions"]["get"]["parameters"]
+    assert all("pattern" in p["schema"] for p in emissions if p["in"] == "query")
