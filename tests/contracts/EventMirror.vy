@@ -29,11 +29,14 @@ event SignerRotated:
     installer: indexed(address)
     previous_signer: address
     new_signer: address
+    new_device: bool
 
 event MeterOwnerChanged:
     meter_id: indexed(bytes32)
     previous_owner: indexed(address)
     new_owner: indexed(address)
+    epoch: uint256
+    effective_from: uint256
 
 event MeterSuspended:
     meter_id: indexed(bytes32)
@@ -191,12 +194,12 @@ def meter_registered(
 
 @external
 def signer_rotated(meter_id: bytes32, new_signer: address):
-    log SignerRotated(meter_id=meter_id, installer=msg.sender, previous_signer=msg.sender, new_signer=new_signer)
+    log SignerRotated(meter_id=meter_id, installer=msg.sender, previous_signer=msg.sender, new_signer=new_signer, new_device=True)
 
 
 @external
-def meter_owner_changed(meter_id: bytes32, new_owner: address):
-    log MeterOwnerChanged(meter_id=meter_id, previous_owner=msg.sender, new_owner=new_owner)
+def meter_owner_changed(meter_id: bytes32, new_owner: address, epoch: uint256, effective_from: uint256):
+    log MeterOwnerChanged(meter_id=meter_id, previous_owner=msg.sender, new_owner=new_owner, epoch=epoch, effective_from=effective_from)
 
 
 @external

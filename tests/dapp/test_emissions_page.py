@@ -4,6 +4,7 @@ source, and keeps a prosumer's own factors in the browser across reloads."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.dapp.test_browser import browser, connect_wallet, served, wallet_page  # noqa: F401
 
@@ -14,9 +15,11 @@ def test_default_factors_are_values_and_custom_ones_are_kept(world, served, brow
     page = wallet_page(browser, world.w3, world.ben, served)
     connect_wallet(page, "/emissions", world.ben)
     form = page.locator("#factors")
-    assert form.locator("input[name=location]").input_value() == "125"  # DK1, shipped
-    assert form.locator("input[name=residual]").input_value() == "410"
-    assert "Illustrative" in page.locator("#factor-source").inner_text()
+    # The page fills the factors once it has read them: wait for that, not a moment.
+    page.locator("#factor-source", has_text="Illustrative").wait_for()
+    expect(form.locator("input[name=location]")).to_have_value("125")  # DK1, shipped
+    expect(form.locator("input[name=residual]")).to_have_value("410")
+    expect(page.locator("#location-based .value")).not_to_have_text("")
     before = page.locator("#location-based .value").inner_text()
 
     form.locator("input[name=location]").fill("98,5")  # a decimal comma
@@ -29,11 +32,11 @@ def test_default_factors_are_values_and_custom_ones_are_kept(world, served, brow
 
     page.reload()
     page.wait_for_selector("body[data-ready='true']")
-    assert form.locator("input[name=location]").input_value() == "98.5"
-    assert page.locator("#location-based .value").inner_text() == after
+    expect(form.locator("input[name=location]")).to_have_value("98.5")
+    expect(page.locator("#location-based .value")).to_have_text(after)
 
     page.locator("#factors-reset").click()
     page.locator("#factor-source", has_text="Illustrative").wait_for()
-    assert form.locator("input[name=location]").input_value() == "125"
-    assert page.locator("#location-based .value").inner_text() == before
+    expect(form.locator("input[name=location]")).to_have_value("125")
+    expect(page.locator("#location-based .value")).to_have_text(before)
     page.context.close()
