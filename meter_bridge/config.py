@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from meter_bridge.protocols import PROTOCOLS
+from meter_bridge.protocols import PROTOCOLS, SML_CRCS
 
 
 class ConfigError(ValueError):
@@ -17,7 +17,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class MeterConfig:
     id: str  # 0x-prefixed bytes32, the meter id registered on chain
-    protocol: str = "dsmr5"
+    protocol: str = "dsmr5"  # one of protocols.PROTOCOLS, or "auto"
+    sml_crc: str = "x25"  # x25, or kermit (Holley DTZ541)
     keystore: str = "/var/lib/meter-bridge/meter-key.json"
     passphrase_file: str = ""  # empty: $METER_BRIDGE_PASSPHRASE
 
@@ -128,6 +129,8 @@ def parse(data: dict) -> Config:
         raise ConfigError("[meter] id must be 32 bytes in hex (0x and 64 digits)")
     if config.meter.protocol not in PROTOCOLS:
         raise ConfigError(f"[meter] protocol must be one of {', '.join(PROTOCOLS)}")
+    if config.meter.sml_crc not in SML_CRCS:
+        raise ConfigError(f"[meter] sml_crc must be one of {', '.join(SML_CRCS)}")
     if config.serial.parity not in ("N", "E", "O"):
         raise ConfigError("[serial] parity must be N, E or O")
     if config.clock.interval_length not in (900, 3_600):

@@ -39,7 +39,7 @@ class Bridge:
         self.store = Store(config.store.path, config.clock.interval_length)
         self.blobs = BlobStore(config.store.blobs)
         self.kubo = Kubo(config.ipfs.api) if config.ipfs.api else None
-        self.decoder = decoder(config.meter.protocol)
+        self.decoder = decoder(config.meter.protocol, config.meter.sml_crc)
         self.stop = threading.Event()
         self._skips_saved: Counter[str] = Counter()
 

@@ -118,7 +118,9 @@ class Store:
 
     def add_telegram(self, telegram: Telegram, received_at: int) -> Reading | None:
         """Stores a telegram; returns the reading it completes, if it is the first
-        at or after a boundary that has none yet. Both commit together."""
+        at or after a boundary that has none yet. Both commit together. An
+        import-only meter's export (None) is stored, and signed, as 0."""
+        exported = telegram.export_wh if telegram.export_wh is not None else 0
         with self.transaction():
             cursor = self.db.execute(
                 "INSERT INTO telegrams (received_at, meter_time, import_wh, export_wh, raw) "
@@ -127,7 +129,7 @@ class Store:
                     received_at,
                     telegram.meter_time,
                     telegram.import_wh,
-                    telegram.export_wh,
+                    exported,
                     telegram.raw,
                 ),
             )
@@ -146,7 +148,7 @@ class Store:
             reading = Reading(
                 boundary,
                 telegram.import_wh,
-                telegram.export_wh,
+                exported,
                 hashlib.sha256(canonical_batch(batch)).digest(),
             )
             self.db.execute(
@@ -157,7 +159,7 @@ class Store:
                     telegram_id,
                     first,
                     telegram.import_wh,
-                    telegram.export_wh,
+                    exported,
                     reading.digest,
                     received_at,
                 ),
