@@ -68,7 +68,7 @@ def command_run(args) -> int:
         bridge.run()
     except KeystoreError as exc:
         raise SystemExit(f"meter-bridge: {exc}") from exc
-    return 0
+    return 1 if bridge.failed else 0
 
 
 def command_keygen(args) -> int:
@@ -100,7 +100,10 @@ def command_status(args) -> int:
     if args.json:
         print(json.dumps(summary))
         return 0
-    print(f"meter          {config.meter.id} ({config.meter.protocol} on {config.serial.port})")
+    protocol = config.meter.protocol
+    if protocol == "auto":
+        protocol = f"auto: {summary['protocol'] or 'not detected yet'}"
+    print(f"meter          {config.meter.id} ({protocol} on {config.serial.port})")
     telegram = summary["last_telegram"]
     if telegram:
         received, meter_time, imported, exported = telegram
@@ -118,10 +121,13 @@ def command_status(args) -> int:
     print(f"telegrams      {summary['telegrams']:,} stored")
     print(
         f"readings       {summary['delivered']:,} delivered, {summary['outbox']} in the outbox, "
-        f"{summary['rejected']} rejected"
+        f"{summary['rejected']} rejected, {summary['set_aside']} set aside"
     )
     skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(summary["skipped"].items()))
-    print(f"skipped        {skipped or 'none'}")
+    print(f"skipped        {skipped or 'none'} ({summary['evidence']} frames kept as evidence)")
+    rebase = summary["last_rebase"]
+    if rebase:
+        print(f"last re-base   {_when(rebase[0])}: {rebase[1]}")
     event = summary["last_event"]
     print(f"last event     {f'{_when(event[0])} {event[1]}: {event[2]}' if event else 'none'}")
     return 0

@@ -19,6 +19,9 @@ class MeterConfig:
     id: str  # 0x-prefixed bytes32, the meter id registered on chain
     protocol: str = "dsmr5"  # one of protocols.PROTOCOLS, or "auto"
     sml_crc: str = "x25"  # x25, or kermit (Holley DTZ541)
+    max_import_w: int = 55_000  # the connection's rating, W: import grows no faster
+    max_export_w: int = 55_000  # the installation's capacity, W: export grows no faster
+    rebase_after: int = 10  # consistent telegrams in a row that re-base after a jump
     keystore: str = "/var/lib/meter-bridge/meter-key.json"
     passphrase_file: str = ""  # empty: $METER_BRIDGE_PASSPHRASE
 
@@ -129,6 +132,9 @@ def parse(data: dict) -> Config:
         raise ConfigError("[meter] id must be 32 bytes in hex (0x and 64 digits)")
     if config.meter.protocol not in PROTOCOLS:
         raise ConfigError(f"[meter] protocol must be one of {', '.join(PROTOCOLS)}")
+    for name in ("max_import_w", "max_export_w", "rebase_after"):
+        if getattr(config.meter, name) < 1:
+            raise ConfigError(f"[meter] {name} must be at least 1")
     if config.meter.sml_crc not in SML_CRCS:
         raise ConfigError(f"[meter] sml_crc must be one of {', '.join(SML_CRCS)}")
     if config.serial.parity not in ("N", "E", "O"):

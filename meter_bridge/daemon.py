@@ -24,6 +24,7 @@ from web3.exceptions import Web3Exception
 from meter_bridge.config import Config
 from meter_bridge.content import BlobStore, Kubo
 from meter_bridge.keys import load_key, passphrase
+from meter_bridge.plausibility import Bounds, Plausibility, Point
 from meter_bridge.protocols import decoder
 from meter_bridge.relay import RelayConfig, Relayer
 from meter_bridge.store import Reading, Store
@@ -41,7 +42,15 @@ class Bridge:
         self.kubo = Kubo(config.ipfs.api) if config.ipfs.api else None
         self.decoder = decoder(config.meter.protocol, config.meter.sml_crc)
         self.stop = threading.Event()
+        self.failed = False  # the reader stopped on an error: the process exits non-zero
         self._skips_saved: Counter[str] = Counter()
+        self._protocol_saved: str | None = None
+        meter = config.meter
+        last = self.store.last_registers()
+        self.plausibility = Plausibility(
+            Bounds(meter.max_import_w, meter.max_export_w, meter.rebase_after),
+            Point(*last) if last is not None else None,
+        )
 
     def now(self) -> int:
         return self.config.clock.now()
@@ -68,6 +77,8 @@ class Bridge:
         made = []
         for telegram in self.decoder.feed(data):
             received_at = self.now()
+            if not self._plausible(telegram, received_at):
+                continue
             reading = self.store.add_telegram(telegram, received_at)
             if telegram.meter_time is not None:
                 skew = telegram.meter_time - received_at
@@ -85,11 +96,47 @@ class Bridge:
                     cid,
                 )
                 made.append(reading)
+        self._file_skips()
+        return made
+
+    def _plausible(self, telegram, received_at: int) -> bool:
+        """Judges a telegram against the last one stored (see plausibility.py)."""
+        exported = telegram.export_wh if telegram.export_wh is not None else 0
+        point = Point(received_at, telegram.import_wh, exported)
+        reason, rebased = self.plausibility.judge(point)
+        if reason is not None:
+            self.store.count_skipped({reason: 1})
+            self.store.keep_evidence(reason, telegram.raw, received_at)
+            logger.warning(
+                "telegram skipped: %s (import %d Wh, export %d Wh)",
+                reason,
+                point.import_wh,
+                point.export_wh,
+            )
+            return False
+        if rebased:
+            message = (
+                f"re-based after {self.config.meter.rebase_after} consistent telegrams: "
+                f"import {point.import_wh} Wh, export {point.export_wh} Wh"
+            )
+            self.store.note("rebase", message, received_at)
+            logger.warning("registers %s", message)
+        return True
+
+    def _file_skips(self) -> None:
+        """The decoder's skip counts, refused frames and detected protocol, to the store."""
         fresh = self.decoder.skipped - self._skips_saved
         if fresh:
             self.store.count_skipped(dict(fresh))
             self._skips_saved = Counter(self.decoder.skipped)
-        return made
+        evidence = self.decoder.evidence
+        while evidence:
+            reason, raw = evidence.popleft()
+            self.store.keep_evidence(reason, raw, self.now())
+        protocol = self.decoder.protocol
+        if protocol is not None and protocol != self._protocol_saved:
+            self.store.set_state("protocol", protocol)
+            self._protocol_saved = protocol
 
     def read_forever(self) -> None:
         """Reads the serial port until stopped; a port that fails (a cable pulled,
@@ -112,7 +159,18 @@ class Bridge:
                 self.stop.wait(1)
                 continue
             if data:
-                self.ingest(data)
+                try:
+                    self.ingest(data)
+                except Exception as exc:
+                    # Not a meter's value (the decoder refuses those): a full disk, a
+                    # bug. The process exits non-zero so that systemd restarts it,
+                    # rather than living on without a reader.
+                    self.failed = True
+                    self.stop.set()
+                    logger.exception("reader stopped")
+                    self.store.note(
+                        "error", f"reader stopped: {type(exc).__name__}: {exc}", self.now()
+                    )
         if port is not None:
             port.close()
 

@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS readings (
     export_wh INTEGER NOT NULL,
     digest BLOB NOT NULL,              -- sha256 of the canonical batch
     signature BLOB,                    -- r || s || v, 65 bytes, once signed
-    status TEXT NOT NULL DEFAULT 'new',-- new, signed, sent, delivered, rejected
+    status TEXT NOT NULL DEFAULT 'new',-- new, signed, sent, delivered, rejected, set aside
     detail TEXT,                       -- transaction hash, or why it was rejected
     pushed INTEGER NOT NULL DEFAULT 0, -- its batch is on the IPFS node
     updated_at INTEGER NOT NULL
@@ -64,6 +64,16 @@ CREATE TABLE IF NOT EXISTS skipped (
     reason TEXT PRIMARY KEY,
     count INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS evidence (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,               -- unix seconds, when it was refused
+    reason TEXT NOT NULL,              -- its skip reason
+    raw BLOB NOT NULL                  -- the refused frame, exact bytes
+);
+CREATE TABLE IF NOT EXISTS state (
+    key TEXT PRIMARY KEY,              -- protocol (the specification auto chose), ...
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY,
     at INTEGER NOT NULL,
@@ -72,6 +82,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
+EVIDENCE_KEPT = 1_000  # refused frames kept, the latest; older ones are dropped
 FRAME_HEAD = 12  # bytes before each telegram in a batch: receive time (8), length (4)
 
 
@@ -229,6 +240,35 @@ class Store:
                     (reason, count),
                 )
 
+    def keep_evidence(self, reason: str, raw: bytes, now: int) -> None:
+        """Keeps a refused frame, for whoever must judge the meter or the line."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO evidence (at, reason, raw) VALUES (?, ?, ?)", (now, reason, raw)
+            )
+            self.db.execute(
+                "DELETE FROM evidence WHERE id <= (SELECT MAX(id) FROM evidence) - ?",
+                (EVIDENCE_KEPT,),
+            )
+
+    def evidence(self) -> list[tuple[int, str, bytes]]:
+        """The refused frames kept, oldest first: (when, reason, exact bytes)."""
+        return self.db.execute("SELECT at, reason, raw FROM evidence ORDER BY id").fetchall()
+
+    def set_state(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO state (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def last_registers(self) -> tuple[int, int, int] | None:
+        """(receive time, import Wh, export Wh) of the last telegram stored."""
+        return self.db.execute(
+            "SELECT received_at, import_wh, export_wh FROM telegrams ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+
     def note(self, kind: str, message: str, now: int) -> None:
         """Records something a person should see in `status` (an error, a rejection);
         the same event again only moves the last one's time, so a long wait does
@@ -266,7 +306,15 @@ class Store:
         delivered = self.db.execute(
             "SELECT COUNT(*) FROM readings WHERE status = 'delivered'"
         ).fetchone()[0]
+        state = dict(self.db.execute("SELECT key, value FROM state"))
+        set_aside = self.db.execute(
+            "SELECT COUNT(*) FROM readings WHERE status = 'set aside'"
+        ).fetchone()[0]
+        last_rebase = self.db.execute(
+            "SELECT at, message FROM events WHERE kind = 'rebase' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         return {
+            "protocol": state.get("protocol"),
             "telegrams": self.db.execute("SELECT COUNT(*) FROM telegrams").fetchone()[0],
             "delivered": delivered,
             "last_telegram": last_telegram,
@@ -275,6 +323,9 @@ class Store:
             "rejected": rejected,
             "last_event": last_error,
             "skipped": dict(self.db.execute("SELECT reason, count FROM skipped")),
+            "set_aside": set_aside,
+            "evidence": self.db.execute("SELECT COUNT(*) FROM evidence").fetchone()[0],
+            "last_rebase": last_rebase,
         }
 
     def transaction(self):
