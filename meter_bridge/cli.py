@@ -4,9 +4,10 @@
     meter-bridge keygen    make the meter key on this device; prints only its address
     meter-bridge status    last telegram, last reading, outbox, last error, skips
     meter-bridge replay    send stored readings again (those on chain are skipped)
+    meter-bridge probe     what a meter sends, telegram by telegram; stores and signs nothing
     meter-bridge simulate  a meter writing real-format telegrams into a pseudo-terminal
 
-Every command but simulate reads the TOML configuration (--config); see
+Every command but probe and simulate reads the TOML configuration (--config); see
 deploy/bridge.example.toml for every option.
 """
 
@@ -149,6 +150,40 @@ def command_replay(args) -> int:
     return 0
 
 
+def command_probe(args) -> int:
+    import serial
+
+    from meter_bridge.probe import listen, render
+    from meter_bridge.protocols import decoder
+
+    stream = decoder(args.protocol, args.sml_crc)
+    try:
+        port = serial.Serial(
+            args.port,
+            baudrate=args.baudrate,
+            bytesize=args.bytesize,
+            parity=args.parity,
+            stopbits=1,
+            timeout=0.5,
+            exclusive=True,
+        )
+    except serial.SerialException as exc:
+        raise SystemExit(f"meter-bridge: {exc}") from exc
+    logging.getLogger(__name__).info("serial port %s open", args.port)
+    read = 0
+    try:
+        for line in listen(
+            lambda: port.read(port.in_waiting or 1), stream, args.seconds, args.count
+        ):
+            print(render(line, args.json), flush=True)
+            read += line["skipped"] is None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        port.close()
+    return 0 if read else 1
+
+
 def command_simulate(args) -> int:
     from meter_bridge.simulator import SimulatedMeter, run
 
@@ -213,6 +248,22 @@ def parser() -> argparse.ArgumentParser:
         "--since", type=int, default=0, help="only readings ending at or after (unix seconds)"
     )
     replay.set_defaults(func=command_replay)
+
+    from meter_bridge.protocols import PROTOCOLS, SML_CRCS
+
+    probe = commands.add_parser("probe", help="what a meter sends; stores and signs nothing")
+    probe.add_argument("--port", required=True, help="the serial device, e.g. /dev/ttyUSB0")
+    probe.add_argument("--protocol", choices=PROTOCOLS, default="auto")
+    probe.add_argument("--sml-crc", choices=SML_CRCS, default="x25")
+    probe.add_argument("--baudrate", type=int, default=115_200)
+    probe.add_argument("--bytesize", type=int, choices=(7, 8), default=8)
+    probe.add_argument("--parity", choices=("N", "E", "O"), default="N")
+    probe.add_argument("--seconds", type=float, default=60.0, help="listen this long at most")
+    probe.add_argument("--count", type=int, help="stop after this many lines")
+    probe.add_argument("--json", action="store_true", help="one JSON object per line")
+    probe.add_argument("--log-format", choices=("text", "json"), default="text")
+    probe.add_argument("--log-level", default="info")
+    probe.set_defaults(func=command_probe)
 
     simulate = commands.add_parser("simulate", help="a meter writing telegrams")
     simulate.add_argument(

@@ -516,8 +516,10 @@ class AutoDecoder:
             yield from self.chosen.feed(data)
             return
         for candidate in self.candidates:
-            telegrams = list(candidate.feed(data))
-            if telegrams:
+            telegrams = candidate.feed(data)
+            first = next(telegrams, None)
+            if first is not None:
                 self.chosen = candidate
+                yield first
                 yield from telegrams
                 return
