@@ -7,7 +7,7 @@ from smllib import SmlStreamReader
 
 from meter_bridge.protocols import DsmrDecoder, decoder
 from meter_bridge.telegrams import dsmr_telegram, sml_frame
-from tests.fixtures import crafted
+from tests.fixtures import captures, crafted
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "telegrams"
 # protocol -> (fixture file, import Wh, export Wh, meter time)
@@ -176,3 +176,14 @@ def test_dsmr_registers_are_converted_from_their_unit_exactly(register, wh):
 def test_sml_registers_are_converted_with_their_scaler_exactly(value, scaler, wh):
     (telegram,) = decoder("sml").feed(crafted.sml(value, scaler=scaler))
     assert telegram.import_wh == wh
+
+
+@pytest.mark.parametrize("capture", [captures.ISKRA_V5, captures.ISKRA_IE, captures.EON_HUNGARY])
+def test_crc16_is_dsmr_parsers(capture):
+    from dsmr_parser.parsers import TelegramParser
+
+    from meter_bridge.protocols import crc16
+
+    body = capture[: capture.index(b"!") + 1]
+    assert crc16(body) == TelegramParser.crc16(body.decode("latin-1"))
+    assert crc16(body) == int(capture[len(body) : len(body) + 4], 16)
