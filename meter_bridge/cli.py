@@ -62,7 +62,10 @@ def load_config(args) -> config_module.Config:
 def command_run(args) -> int:
     from meter_bridge.daemon import Bridge
 
-    bridge = Bridge(load_config(args))
+    try:
+        bridge = Bridge(load_config(args))
+    except config_module.ConfigError as exc:
+        raise SystemExit(f"meter-bridge: {exc}") from exc
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: bridge.stop.set())
     try:
@@ -156,7 +159,11 @@ def command_probe(args) -> int:
     from meter_bridge.probe import listen, render
     from meter_bridge.protocols import decoder
 
-    stream = decoder(args.protocol, args.sml_crc)
+    try:
+        keys = config_module.load_meter_keys(args.keys_file) if args.keys_file else None
+        stream = decoder(args.protocol, args.sml_crc, keys)
+    except (config_module.ConfigError, ValueError) as exc:
+        raise SystemExit(f"meter-bridge: {exc}") from exc
     try:
         port = serial.Serial(
             args.port,
@@ -255,6 +262,7 @@ def parser() -> argparse.ArgumentParser:
     probe.add_argument("--port", required=True, help="the serial device, e.g. /dev/ttyUSB0")
     probe.add_argument("--protocol", choices=PROTOCOLS, default="auto")
     probe.add_argument("--sml-crc", choices=SML_CRCS, default="x25")
+    probe.add_argument("--keys-file", type=Path, help="an encrypted meter's keys (TOML, 0600)")
     probe.add_argument("--baudrate", type=int, default=115_200)
     probe.add_argument("--bytesize", type=int, choices=(7, 8), default=8)
     probe.add_argument("--parity", choices=("N", "E", "O"), default="N")

@@ -21,7 +21,7 @@ import serial
 from web3 import Web3
 from web3.exceptions import Web3Exception
 
-from meter_bridge.config import Config
+from meter_bridge.config import Config, load_meter_keys
 from meter_bridge.content import BlobStore, Kubo
 from meter_bridge.keys import load_key, passphrase
 from meter_bridge.plausibility import Bounds, Plausibility, Point
@@ -40,7 +40,8 @@ class Bridge:
         self.store = Store(config.store.path, config.clock.interval_length)
         self.blobs = BlobStore(config.store.blobs)
         self.kubo = Kubo(config.ipfs.api) if config.ipfs.api else None
-        self.decoder = decoder(config.meter.protocol, config.meter.sml_crc)
+        keys = load_meter_keys(Path(config.meter.keys_file)) if config.meter.keys_file else None
+        self.decoder = decoder(config.meter.protocol, config.meter.sml_crc, keys)
         self.stop = threading.Event()
         self.failed = False  # the reader stopped on an error: the process exits non-zero
         self._skips_saved: Counter[str] = Counter()

@@ -32,9 +32,12 @@ import logging
 import re
 from collections import Counter, deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from dlms_cosem.connection import XDlmsApduFactory
+from dlms_cosem.exceptions import DecryptionError as DlmsDecryptionError
 from dsmr_parser import telegram_specifications as specs
 from dsmr_parser.exceptions import InvalidChecksumError, ParseError
 from dsmr_parser.parsers import TelegramParser
@@ -127,6 +130,10 @@ class NoEnergyRegisters(DecodeError):
     reason = "no energy registers"
 
 
+class WrongKey(DecodeError):
+    reason = "wrong key"
+
+
 @dataclass(frozen=True)
 class Telegram:
     """One checked telegram: its exact bytes and the registers in it."""
@@ -139,8 +146,27 @@ class Telegram:
     protocol: str | None = None  # the specification that read it
 
 
-def decoder(protocol: str, sml_crc: str = "x25") -> DsmrDecoder | SmlDecoder | AutoDecoder:
-    """The decoder for a protocol name of ``PROTOCOLS``."""
+@dataclass(frozen=True)
+class Keys:
+    """The grid operator's keys of an encrypted meter (AES-128-GCM, DLMS security
+    suite 0). Never logged: the repr hides them."""
+
+    encryption_key: bytes  # 16 bytes
+    authentication_key: bytes | None = None  # 16 bytes; None: the GCM tag goes unchecked
+
+    def __repr__(self) -> str:
+        return "Keys(<hidden>)"
+
+
+def decoder(
+    protocol: str, sml_crc: str = "x25", keys: Keys | None = None
+) -> DsmrDecoder | SmlDecoder | AutoDecoder | EncryptedDsmrDecoder:
+    """The decoder for a protocol name of ``PROTOCOLS``; with ``keys``, of encrypted
+    DSMR frames."""
+    if keys is not None:
+        if protocol == "sml":
+            raise ValueError("SML meters are not encrypted: keys are for DSMR protocols")
+        return EncryptedDsmrDecoder(protocol, keys)
     if sml_crc not in SML_CRCS:
         raise ValueError(f"unknown SML CRC {sml_crc!r}; known: {', '.join(SML_CRCS)}")
     if protocol == "sml":
@@ -417,6 +443,98 @@ class DsmrDecoder(_Counting):
         self.protocol = name
         logger.info("meter speaks %s (header %s)", name, _header(frame))
         return name, values
+
+
+# ENCRYPTED DSMR
+
+GENERAL_GLO_CIPHERING = 0xDB  # the DLMS APDU tag of an encrypted frame
+SYSTEM_TITLE = 8  # bytes
+
+
+class EncryptedDsmrDecoder(_Counting):
+    """DLMS general-glo-ciphering frames carrying a P1 telegram, as the Luxembourg
+    Smarty and Austrian grids' Sagemcom T210-D-R send them: 0xDB, the system
+    title (8 bytes), 0x82 and a 2-byte length, the security control byte, the
+    frame counter, the AES-128-GCM ciphertext and its 12-byte tag.
+
+    With the authentication key, the GCM tag is checked; without it, the frame
+    is decrypted unauthenticated (AES-CTR, as dsmr-parser does) and only the
+    telegram's CRC guards it. A wrong key ("wrong key") is told apart from a
+    damaged frame ("crc").
+    The plaintext telegram is then read as an unencrypted one; the reading's
+    evidence keeps the exact encrypted bytes.
+    """
+
+    def __init__(self, protocol: str, keys: Keys) -> None:
+        super().__init__()
+        self.plain = DsmrDecoder(protocol)
+        self.keys = keys
+        self.buffer = b""
+
+    @property
+    def protocol(self) -> str | None:
+        return self.plain.protocol
+
+    def feed(self, data: bytes) -> Iterator[Telegram]:
+        self.buffer += data
+        while True:
+            start = self.buffer.find(bytes([GENERAL_GLO_CIPHERING]))
+            if start == -1:
+                if len(self.buffer) > MAX_FRAME:
+                    self._skip("garbage", self.buffer)
+                    self.buffer = b""
+                return
+            if start:
+                self._skip("garbage", self.buffer[:start])
+                self.buffer = self.buffer[start:]
+            head = 2 + SYSTEM_TITLE + 3
+            if len(self.buffer) < head:
+                return
+            length = int.from_bytes(self.buffer[head - 2 : head], "big")
+            if (
+                self.buffer[1] != SYSTEM_TITLE
+                or self.buffer[head - 3] != 0x82
+                or length > MAX_FRAME
+            ):
+                self._skip("garbage", self.buffer[:1])  # not a frame's start after all
+                self.buffer = self.buffer[1:]
+                continue
+            if len(self.buffer) < head + length:
+                return
+            frame, self.buffer = self.buffer[: head + length], self.buffer[head + length :]
+            try:
+                telegram = replace(self.plain._decode(self._decrypt(frame)), raw=frame)
+            except DecodeError as error:
+                self._skip(error.reason, frame, str(error))
+                continue
+            self.decoded += 1
+            yield telegram
+
+    def _decrypt(self, frame: bytes) -> bytes:
+        """The plaintext telegram. A frame whose GCM tag fails is decrypted without it
+        to tell why: a telegram with a valid CRC (a wrong authentication key), one
+        whose CRC fails (a damaged frame), or no telegram at all (a wrong
+        encryption key)."""
+        try:
+            apdu = XDlmsApduFactory.apdu_from_bytes(apdu_bytes=frame)
+        except Exception as exc:  # dlms-cosem on hostile bytes
+            raise DecodeError(f"expected a general-glo-ciphering APDU: {exc}") from exc
+        keys = self.keys
+        if keys.authentication_key is not None:
+            try:
+                return apdu.to_plain_apdu(keys.encryption_key, keys.authentication_key)
+            except DlmsDecryptionError:
+                pass
+        iv = apdu.system_title + apdu.invocation_counter.to_bytes(4, "big")
+        counter = iv + (2).to_bytes(4, "big")  # GCM's first counter block for the text
+        decryptor = Cipher(algorithms.AES(keys.encryption_key), modes.CTR(counter)).decryptor()
+        plain = decryptor.update(apdu.ciphered_text[:-12]) + decryptor.finalize()
+        if not plain.startswith(b"/"):
+            raise WrongKey("expected a telegram once decrypted, got none: the encryption key")
+        if keys.authentication_key is not None:
+            self.plain._check(plain, specs.V5)  # raises CrcMismatch: a damaged frame
+            raise WrongKey("the GCM tag fails on an intact telegram: the authentication key")
+        return plain
 
 
 # SML
