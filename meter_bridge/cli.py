@@ -2,7 +2,7 @@
 
     meter-bridge run       read the meter, store, sign and relay (the daemon)
     meter-bridge keygen    make the meter key on this device; prints only its address
-    meter-bridge status    last telegram, last reading, outbox, last error, skips
+    meter-bridge status    protocol, last telegram, last reading, outbox, last error, skips
     meter-bridge replay    send stored readings again (those on chain are skipped)
     meter-bridge probe     what a meter sends, telegram by telegram; stores and signs nothing
     meter-bridge simulate  a meter writing real-format telegrams into a pseudo-terminal
@@ -25,6 +25,7 @@ from pathlib import Path
 
 from meter_bridge import config as config_module
 from meter_bridge.keys import KeystoreError, create_keystore, passphrase
+from meter_bridge.protocols import PROTOCOLS, SML_CRCS
 
 DEFAULT_CONFIG = Path("/etc/meter-bridge/bridge.toml")
 
@@ -255,8 +256,6 @@ def parser() -> argparse.ArgumentParser:
         "--since", type=int, default=0, help="only readings ending at or after (unix seconds)"
     )
     replay.set_defaults(func=command_replay)
-
-    from meter_bridge.protocols import PROTOCOLS, SML_CRCS
 
     probe = commands.add_parser("probe", help="what a meter sends; stores and signs nothing")
     probe.add_argument("--port", required=True, help="the serial device, e.g. /dev/ttyUSB0")
