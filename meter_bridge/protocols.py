@@ -287,6 +287,8 @@ def _header(frame: bytes) -> str:
     """The identification line after ``/``, with unprintable bytes escaped."""
     line = frame[1 : frame.find(b"\r\n")] if b"\r\n" in frame else frame[1:64]
     text = line.decode("latin-1")
+    if text.isascii() and text.isprintable():
+        return text
     return "".join(c if " " <= c <= "~" else f"\\x{ord(c):02x}" for c in text)
 
 
