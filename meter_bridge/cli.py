@@ -5,9 +5,10 @@
     meter-bridge status    whether it runs, checks, funds, last telegram and reading, outbox
     meter-bridge replay    sign and send stored readings again (those on chain are skipped)
     meter-bridge meter-id  the on-chain meter id of a GSRN/EAN and the operator's salt
+    meter-bridge probe     what a meter sends, telegram by telegram; stores and signs nothing
     meter-bridge simulate  a meter writing real-format telegrams into a pseudo-terminal
 
-Every command but simulate reads the TOML configuration (--config); see
+Every command but probe and simulate reads the TOML configuration (--config); see
 deploy/bridge.example.toml for every option.
 """
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from meter_bridge import config as config_module
 from meter_bridge.keys import KeystoreError, create_keystore, passphrase
+from meter_bridge.protocols import PROTOCOLS, SML_CRCS
 
 DEFAULT_CONFIG = Path("/etc/meter-bridge/bridge.toml")
 
@@ -70,7 +72,10 @@ def load_config(args) -> config_module.Config:
 def command_run(args) -> int:
     from meter_bridge.daemon import Bridge, PortBusy
 
-    bridge = Bridge(load_config(args))
+    try:
+        bridge = Bridge(load_config(args))
+    except config_module.ConfigError as exc:
+        raise SystemExit(f"meter-bridge: {exc}") from exc
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: bridge.stop.set())
     try:
@@ -78,7 +83,7 @@ def command_run(args) -> int:
     except (KeystoreError, PortBusy) as exc:
         logging.getLogger("meter_bridge.cli").error("%s", exc)
         raise SystemExit(f"meter-bridge: {exc}") from exc
-    return 0
+    return 1 if bridge.failed else 0
 
 
 def command_keygen(args) -> int:
@@ -144,6 +149,7 @@ def status_of(config: config_module.Config, now: float) -> dict:
         "meter": {
             "id": config.meter.id,
             "protocol": config.meter.protocol,
+            "detected": summary["protocol"],
             "port": config.serial.port,
         },
         "daemon": daemon_state(heartbeat, now),
@@ -173,8 +179,13 @@ def status_of(config: config_module.Config, now: float) -> dict:
             "outbox": summary["outbox"],
             "rejected": summary["rejected"],
             "unregistered": summary["unregistered"],
+            "set_aside": summary["set_aside"],
         },
         "skipped": summary["skipped"],
+        "evidence": summary["evidence"],
+        "last_rebase": dict(zip(("at", "message"), summary["last_rebase"], strict=True))
+        if summary["last_rebase"]
+        else None,
         "last_event": dict(zip(("at", "kind", "message"), event, strict=True)) if event else None,
     }
 
@@ -188,7 +199,10 @@ def command_status(args) -> int:
         print(json.dumps(status))
         return 0
     meter, daemon = status["meter"], status["daemon"]
-    print(f"meter          {meter['id']} ({meter['protocol']} on {meter['port']})")
+    protocol = meter["protocol"]
+    if protocol == "auto":
+        protocol = f"auto: {meter['detected'] or 'not detected yet'}"
+    print(f"meter          {meter['id']} ({protocol} on {meter['port']})")
     if daemon["running"]:
         print(f"daemon         running (pid {daemon['pid']}, seen {_when(daemon['last_seen'])})")
     else:
@@ -228,11 +242,14 @@ def command_status(args) -> int:
     readings = status["readings"]
     print(
         f"readings       {readings['delivered']:,} delivered, {readings['outbox']} in the "
-        f"outbox, {readings['rejected']} rejected, {readings['unregistered']} taken before "
-        "registration (kept, never sent)"
+        f"outbox, {readings['rejected']} rejected, {readings['set_aside']} set aside, "
+        f"{readings['unregistered']} taken before registration (kept, never sent)"
     )
     skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(status["skipped"].items()))
-    print(f"skipped        {skipped or 'none'}")
+    print(f"skipped        {skipped or 'none'} ({status['evidence']} frames kept as evidence)")
+    rebase = status["last_rebase"]
+    if rebase:
+        print(f"last re-base   {_when(rebase['at'])}: {rebase['message']}")
     event = status["last_event"]
     print(
         "last event     "
@@ -273,6 +290,44 @@ def command_replay(args) -> int:
     store.close()
     print(f"{count} reading(s) queued again; those already on chain count as delivered")
     return 0
+
+
+def command_probe(args) -> int:
+    import serial
+
+    from meter_bridge.probe import listen, render
+    from meter_bridge.protocols import decoder
+
+    try:
+        keys = config_module.load_meter_keys(args.keys_file) if args.keys_file else None
+        stream = decoder(args.protocol, args.sml_crc, keys)
+    except (config_module.ConfigError, ValueError) as exc:
+        raise SystemExit(f"meter-bridge: {exc}") from exc
+    try:
+        port = serial.Serial(
+            args.port,
+            baudrate=args.baudrate,
+            bytesize=args.bytesize,
+            parity=args.parity,
+            stopbits=1,
+            timeout=0.5,
+            exclusive=True,
+        )
+    except serial.SerialException as exc:
+        raise SystemExit(f"meter-bridge: {exc}") from exc
+    logging.getLogger(__name__).info("serial port %s open", args.port)
+    read = 0
+    try:
+        for line in listen(
+            lambda: port.read(port.in_waiting or 1), stream, args.seconds, args.count
+        ):
+            print(render(line, args.json), flush=True)
+            read += line["skipped"] is None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        port.close()
+    return 0 if read else 1
 
 
 def command_simulate(args) -> int:
@@ -392,6 +447,27 @@ def parser() -> argparse.ArgumentParser:
         "--salt-file", type=Path, required=True, help="the operator's salt (>= 16 bytes)"
     )
     meter_id.set_defaults(func=command_meter_id)
+
+    probe = command(
+        "probe",
+        "what a meter sends; stores and signs nothing",
+        "Listens to a serial port for up to --seconds and prints one line per telegram "
+        "(or per frame skipped, and why): the protocol, the meter, the registers in Wh. "
+        "Nothing is stored or signed: an installer checks a meter with it before "
+        "registering it.",
+        config=False,
+    )
+    probe.add_argument("--port", required=True, help="the serial device, e.g. /dev/ttyUSB0")
+    probe.add_argument("--protocol", choices=PROTOCOLS, default="auto")
+    probe.add_argument("--sml-crc", choices=SML_CRCS, default="x25")
+    probe.add_argument("--keys-file", type=Path, help="an encrypted meter's keys (TOML, 0600)")
+    probe.add_argument("--baudrate", type=int, default=115_200)
+    probe.add_argument("--bytesize", type=int, choices=(7, 8), default=8)
+    probe.add_argument("--parity", choices=("N", "E", "O"), default="N")
+    probe.add_argument("--seconds", type=float, default=60.0, help="listen this long at most")
+    probe.add_argument("--count", type=int, help="stop after this many lines")
+    probe.add_argument("--json", action="store_true", help="one JSON object per line")
+    probe.set_defaults(func=command_probe)
 
     simulate = command(
         "simulate",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from meter_bridge.protocols import PROTOCOLS
+from meter_bridge.protocols import PROTOCOLS, SML_CRCS, Keys
 
 
 class ConfigError(ValueError):
@@ -17,7 +18,12 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class MeterConfig:
     id: str  # 0x-prefixed bytes32, the meter id registered on chain
-    protocol: str = "dsmr5"
+    protocol: str = "dsmr5"  # one of protocols.PROTOCOLS, or "auto"
+    sml_crc: str = "x25"  # x25, or kermit (Holley DTZ541)
+    max_import_w: int = 55_000  # the connection's rating, W: import grows no faster
+    max_export_w: int = 55_000  # the installation's capacity, W: export grows no faster
+    rebase_after: int = 10  # consistent telegrams in a row that re-base after a jump
+    keys_file: str = ""  # an encrypted meter's keys (TOML), readable by its owner only
     keystore: str = "/var/lib/meter-bridge/meter-key.json"
     passphrase_file: str = ""  # empty: $METER_BRIDGE_PASSPHRASE
 
@@ -96,6 +102,55 @@ SECTIONS = {
 }
 
 
+def load_meter_keys(path: Path) -> Keys:
+    """An encrypted meter's keys: a TOML file with ``encryption_key`` and, where the
+    meter has one, ``authentication_key`` (32 hex digits each), readable by its
+    owner only. No message names a key.
+
+    A bare name (no ``/``) is a systemd credential: the unit's
+    ``LoadCredential=<name>:/etc/meter-bridge/<file>`` lets systemd read the
+    root-only file and hand it to the service alone, in $CREDENTIALS_DIRECTORY.
+    """
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    if "/" not in str(path):
+        if not credentials:
+            raise ConfigError(
+                f"[meter] keys_file: {path!s} names a systemd credential, but the unit "
+                "loads none (LoadCredential=)"
+            )
+        path = Path(credentials) / path
+    try:
+        mode = path.stat().st_mode
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"[meter] keys_file: cannot read {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"[meter] keys_file: {path} is not TOML") from exc
+    if mode & 0o077:
+        raise ConfigError(
+            f"[meter] keys_file: {path} must be readable by its owner only (mode 0600 or 0400), "
+            f"is {mode & 0o777:04o}"
+        )
+    unknown = set(data) - {"encryption_key", "authentication_key"}
+    if unknown or "encryption_key" not in data:
+        raise ConfigError(
+            f"[meter] keys_file: expected encryption_key and optionally authentication_key, "
+            f"got {', '.join(sorted(data)) or 'nothing'}"
+        )
+    keys = {}
+    for name in ("encryption_key", "authentication_key"):
+        value = data.get(name)
+        if value is None:
+            continue
+        try:
+            keys[name] = bytes.fromhex(value) if isinstance(value, str) else b""
+        except ValueError:
+            keys[name] = b""
+        if len(keys[name]) != 16:
+            raise ConfigError(f"[meter] keys_file: {name} must be 32 hex digits (16 bytes)")
+    return Keys(**keys)
+
+
 def load(path: Path) -> Config:
     """Reads and checks a configuration file."""
     try:
@@ -130,6 +185,11 @@ def parse(data: dict) -> Config:
         raise ConfigError("[meter] id must be 32 bytes in hex (0x and 64 digits)")
     if config.meter.protocol not in PROTOCOLS:
         raise ConfigError(f"[meter] protocol must be one of {', '.join(PROTOCOLS)}")
+    for name in ("max_import_w", "max_export_w", "rebase_after"):
+        if getattr(config.meter, name) < 1:
+            raise ConfigError(f"[meter] {name} must be at least 1")
+    if config.meter.sml_crc not in SML_CRCS:
+        raise ConfigError(f"[meter] sml_crc must be one of {', '.join(SML_CRCS)}")
     if config.serial.parity not in ("N", "E", "O"):
         raise ConfigError("[serial] parity must be N, E or O")
     if config.clock.interval_length not in (900, 3_600):

@@ -25,9 +25,10 @@ import serial
 from web3 import Web3
 from web3.exceptions import Web3Exception, Web3RPCError
 
-from meter_bridge.config import Config
+from meter_bridge.config import Config, load_meter_keys
 from meter_bridge.content import BlobStore, Kubo, KuboError
 from meter_bridge.keys import load_key, passphrase
+from meter_bridge.plausibility import Bounds, Plausibility, Point
 from meter_bridge.protocols import decoder
 from meter_bridge.relay import GWEI, RelayConfig, Relayer, refusal
 from meter_bridge.store import Reading, Store
@@ -47,14 +48,27 @@ class Bridge:
     def __init__(self, config: Config):
         self.config = config
         self.kubo = Kubo(config.ipfs.api) if config.ipfs.api else None
-        self.decoder = decoder(config.meter.protocol)
+        keys = load_meter_keys(Path(config.meter.keys_file)) if config.meter.keys_file else None
+        self.decoder = decoder(config.meter.protocol, config.meter.sml_crc, keys)
         self.stop = threading.Event()
+        self.failed = False  # the reader stopped on an error: the process exits non-zero
         self._skips_saved: Counter[str] = Counter()
+        self._protocol_saved: str | None = None
 
     # Opened on first use: a bridge that exits at start (its port taken) touches nothing.
     @cached_property
     def store(self) -> Store:
         return Store(self.config.store.path, self.config.clock.interval_length)
+
+    @cached_property
+    def plausibility(self) -> Plausibility:
+        """The bounds on the registers, from the last registers stored."""
+        meter = self.config.meter
+        last = self.store.last_registers()
+        return Plausibility(
+            Bounds(meter.max_import_w, meter.max_export_w, meter.rebase_after),
+            Point(*last) if last is not None else None,
+        )
 
     @cached_property
     def blobs(self) -> BlobStore:
@@ -93,6 +107,8 @@ class Bridge:
         made = []
         for telegram in self.decoder.feed(data):
             received_at = self.now()
+            if not self._plausible(telegram, received_at):
+                continue
             reading = self.store.add_telegram(telegram, received_at)
             if telegram.meter_time is not None:
                 skew = telegram.meter_time - received_at
@@ -110,11 +126,47 @@ class Bridge:
                     cid,
                 )
                 made.append(reading)
+        self._file_skips()
+        return made
+
+    def _plausible(self, telegram, received_at: int) -> bool:
+        """Judges a telegram against the last one stored (see plausibility.py)."""
+        exported = telegram.export_wh if telegram.export_wh is not None else 0
+        point = Point(received_at, telegram.import_wh, exported)
+        reason, rebased = self.plausibility.judge(point)
+        if reason is not None:
+            self.store.count_skipped({reason: 1})
+            self.store.keep_evidence(reason, telegram.raw, received_at)
+            logger.warning(
+                "telegram skipped: %s (import %d Wh, export %d Wh)",
+                reason,
+                point.import_wh,
+                point.export_wh,
+            )
+            return False
+        if rebased:
+            message = (
+                f"re-based after {self.config.meter.rebase_after} consistent telegrams: "
+                f"import {point.import_wh} Wh, export {point.export_wh} Wh"
+            )
+            self.store.note("rebase", message, received_at)
+            logger.warning("registers %s", message)
+        return True
+
+    def _file_skips(self) -> None:
+        """The decoder's skip counts, refused frames and detected protocol, to the store."""
         fresh = self.decoder.skipped - self._skips_saved
         if fresh:
             self.store.count_skipped(dict(fresh))
             self._skips_saved = Counter(self.decoder.skipped)
-        return made
+        evidence = self.decoder.evidence
+        while evidence:
+            reason, raw = evidence.popleft()
+            self.store.keep_evidence(reason, raw, self.now())
+        protocol = self.decoder.protocol
+        if protocol is not None and protocol != self._protocol_saved:
+            self.store.put_state("protocol", protocol, self.now())
+            self._protocol_saved = protocol
 
     def read_forever(self, port: serial.Serial | None = None) -> None:
         """Reads the serial port until stopped; a port that fails (a cable pulled,
@@ -140,7 +192,18 @@ class Bridge:
                 delay = min(delay * 2, PORT_RETRY_MAX)
                 continue
             if data:
-                self.ingest(data)
+                try:
+                    self.ingest(data)
+                except Exception as exc:
+                    # Not a meter's value (the decoder refuses those): a full disk, a
+                    # bug. The process exits non-zero so that systemd restarts it,
+                    # rather than living on without a reader.
+                    self.failed = True
+                    self.stop.set()
+                    logger.exception("reader stopped")
+                    self.store.note(
+                        "error", f"reader stopped: {type(exc).__name__}: {exc}", self.now()
+                    )
         if port is not None:
             port.close()
 

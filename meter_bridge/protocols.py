@@ -1,48 +1,137 @@
-"""Meter telegrams from a byte stream: DSMR P1 (2.2, 4, 5) and SML.
+"""Meter telegrams from a byte stream: DSMR P1 in every flavour dsmr_parser reads, and SML.
 
 A decoder takes bytes in whatever chunks the serial port delivers and yields
 each complete, checked telegram once, with the meter's cumulative registers in
 whole Wh. Everything else (bytes between frames, a frame cut short by the next
-one, a frame whose CRC does not match, a frame without the registers) is
-skipped, counted by reason in ``skipped`` and logged; it is never signed.
+one, a frame whose CRC does not match, a frame without the registers, a
+register the bridge cannot read exactly) is skipped, counted by reason in
+``skipped``, logged, and the frame kept in ``evidence``; it is never signed.
 
 Registers, deliberately:
 
 - import = the sum of OBIS 1.8.1 to 1.8.4 (the tariff registers) when the
   telegram has any, else 1.8.0 (the total); export likewise from 2.8.x. A meter
   that sends both the total and the tariffs is not counted twice.
-- DSMR gives kWh with three decimals: times 1,000 is exact. A finer register
-  (more decimals, or an SML scaler below 0) is truncated to whole Wh. The
-  registers only grow, so truncating each of them loses nothing between two
-  readings but the fraction below 1 Wh that the next reading carries on.
-- The meter's own clock (DSMR 4 and 5: 0-0:1.0.0, Dutch local time with its
-  summer/winter flag) is kept as ``meter_time`` (unix seconds); SML and
-  DSMR 2.2 send none.
+- A meter without any 2.8.x register (an import-only meter) gives
+  ``export_wh = None``; the store and the signed reading carry 0 for it.
+- Each register is converted from the unit the meter states: DSMR's ``*kWh``
+  or ``*Wh`` (``*MWh`` too), SML's unit 30 (Wh) with its power-of-ten scaler.
+  The arithmetic is on integers and Decimals; a register finer than 1 Wh is
+  truncated to whole Wh. The registers only grow, so truncating each of them
+  loses nothing between two readings but the fraction below 1 Wh that the next
+  reading carries on. Any other unit, or none, is refused, never guessed.
+- A register that is negative, not a finite number, or above ``MAX_WH`` is
+  refused with its own reason.
+- The meter's own clock (DSMR 4 and 5: 0-0:1.0.0) is kept as ``meter_time``
+  (unix seconds); SML and DSMR 2.2 send none.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
+import re
+from collections import Counter, deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from dsmr_parser import telegram_specifications
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from dlms_cosem.connection import XDlmsApduFactory
+from dlms_cosem.exceptions import DecryptionError as DlmsDecryptionError
+from dsmr_parser import telegram_specifications as specs
 from dsmr_parser.exceptions import InvalidChecksumError, ParseError
 from dsmr_parser.parsers import TelegramParser
-from smllib.errors import CrcError, SmlLibException
+from smllib.errors import CrcError
 from smllib.reader import SmlStreamReader
+from smllib.sml import SmlGetListResponse, SmlOpenResponse
 
 logger = logging.getLogger(__name__)
 
 MAX_FRAME = 16 * 1024  # bytes; a P1 telegram is about 1 KiB, an SML frame less
-DSMR_VERSIONS = {
-    "2.2": telegram_specifications.V2_2,
-    "4": telegram_specifications.V4,
-    "5": telegram_specifications.V5,
+EVIDENCE = 64  # refused frames a decoder keeps until the daemon files them
+# The contract's registers are uint64, the store's SQLite integers signed 64-bit:
+# the lower of the two bounds both. 2**63 Wh is a billion GWh.
+MAX_WH = 2**63 - 1
+
+# The plaintext P1 specifications of dsmr_parser, by the names the config uses.
+# DSMR 3 is DSMR 2.2's specification (no CRC); MSn is encrypted and needs keys,
+# which this bridge does not handle yet.
+DSMR_SPECS = {
+    "dsmr2.2": specs.V2_2,
+    "dsmr3": specs.V3,
+    "dsmr4": specs.V4,
+    "dsmr5": specs.V5,
+    "fluvius": specs.BELGIUM_FLUVIUS,
+    "smarty": specs.LUXEMBOURG_SMARTY,
+    "sweden": specs.SWEDEN,
+    "q3d": specs.Q3D,
+    # dsmr_parser's specification reads the encrypted frame; this is its plaintext.
+    "sagemcom-t210-d-r": {**specs.SAGEMCOM_T210_D_R, "general_global_cipher": False},
+    "iskra-ie": specs.ISKRA_IE,
+    "eon-hungary": specs.EON_HUNGARY,
 }
-PROTOCOLS = ("dsmr2.2", "dsmr4", "dsmr5", "sml")
+SML_CRCS = ("x25", "kermit")  # smllib's CRC variants; Holley DTZ541 uses kermit
+PROTOCOLS = (*DSMR_SPECS, "sml", "auto")
+
+# dsmr_parser's names of the energy registers, by OBIS C.D.E.
+DSMR_REGISTERS = {
+    "ELECTRICITY_IMPORTED_TOTAL": "1.8.0",
+    "ELECTRICITY_USED_TARIFF_1": "1.8.1",
+    "ELECTRICITY_USED_TARIFF_2": "1.8.2",
+    "ELECTRICITY_USED_TARIFF_3": "1.8.3",
+    "ELECTRICITY_USED_TARIFF_4": "1.8.4",
+    "ELECTRICITY_EXPORTED_TOTAL": "2.8.0",
+    "ELECTRICITY_DELIVERED_TARIFF_1": "2.8.1",
+    "ELECTRICITY_DELIVERED_TARIFF_2": "2.8.2",
+    "ELECTRICITY_DELIVERED_TARIFF_3": "2.8.3",
+    "ELECTRICITY_DELIVERED_TARIFF_4": "2.8.4",
+}
+DSMR_UNITS = {"Wh": 0, "kWh": 3, "MWh": 6}  # unit -> power of ten to Wh
+SML_WH = 30  # the DLMS unit code of Wh (IEC 62056-62)
+CHECKSUM = re.compile(rb"!([0-9A-Fa-f]{1,4})\r\n$")
+VERSION_4_OR_5 = re.compile(rb"^1-3:0\.2\.8\(([45])\d\)", re.MULTILINE)
+
+
+class DecodeError(Exception):
+    """A frame the bridge refuses; ``reason`` is its skip reason in `status`."""
+
+    reason = "unparseable"
+
+
+class UnknownUnit(DecodeError):
+    reason = "unknown unit"
+
+
+class EmptyRegister(DecodeError):
+    reason = "empty register"
+
+
+class NegativeRegister(DecodeError):
+    reason = "negative register"
+
+
+class NotFiniteRegister(DecodeError):
+    reason = "not a finite number"
+
+
+class RegisterOutOfRange(DecodeError):
+    reason = "register out of range"
+
+
+class MissingChecksum(DecodeError):
+    reason = "crc missing"
+
+
+class CrcMismatch(DecodeError):
+    reason = "crc"
+
+
+class NoEnergyRegisters(DecodeError):
+    reason = "no energy registers"
+
+
+class WrongKey(DecodeError):
+    reason = "wrong key"
 
 
 @dataclass(frozen=True)
@@ -51,26 +140,102 @@ class Telegram:
 
     raw: bytes
     import_wh: int
-    export_wh: int
+    export_wh: int | None  # None: the meter has no export register
     meter_time: int | None = None  # unix seconds, by the meter's clock
+    meter: str | None = None  # the meter's header (DSMR) or server id (SML)
+    protocol: str | None = None  # the specification that read it
 
 
-def decoder(protocol: str) -> DsmrDecoder | SmlDecoder:
-    """The decoder for a protocol name of ``PROTOCOLS``."""
+@dataclass(frozen=True)
+class Keys:
+    """The grid operator's keys of an encrypted meter (AES-128-GCM, DLMS security
+    suite 0). Never logged: the repr hides them."""
+
+    encryption_key: bytes  # 16 bytes
+    authentication_key: bytes | None = None  # 16 bytes; None: the GCM tag goes unchecked
+
+    def __repr__(self) -> str:
+        return "Keys(<hidden>)"
+
+
+def decoder(
+    protocol: str, sml_crc: str = "x25", keys: Keys | None = None
+) -> DsmrDecoder | SmlDecoder | AutoDecoder | EncryptedDsmrDecoder:
+    """The decoder for a protocol name of ``PROTOCOLS``; with ``keys``, of encrypted
+    DSMR frames."""
+    if keys is not None:
+        if protocol == "sml":
+            raise ValueError("SML meters are not encrypted: keys are for DSMR protocols")
+        return EncryptedDsmrDecoder(protocol, keys)
+    if sml_crc not in SML_CRCS:
+        raise ValueError(f"unknown SML CRC {sml_crc!r}; known: {', '.join(SML_CRCS)}")
     if protocol == "sml":
-        return SmlDecoder()
-    if protocol.startswith("dsmr") and protocol[4:] in DSMR_VERSIONS:
-        return DsmrDecoder(protocol[4:])
+        return SmlDecoder(sml_crc)
+    if protocol == "auto":
+        return AutoDecoder(sml_crc)
+    if protocol in DSMR_SPECS:
+        return DsmrDecoder(protocol)
     raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
 
 
-def whole_wh(kwh: Decimal) -> int:
-    """kWh (a Decimal from the meter) in whole Wh, truncated."""
-    return int(kwh.scaleb(3))
+# REGISTERS
 
 
-def _registers(values: dict[str, int], kind: str) -> int | None:
-    """The import ("1") or export ("2") register from OBIS C.D codes to Wh."""
+def _scaled(register: str, mantissa: int, exponent: int) -> int:
+    """mantissa * 10**exponent in whole Wh, truncated; refused beyond ``MAX_WH``.
+    Neither a huge exponent nor a huge mantissa costs more than a comparison."""
+    if mantissa < 0:
+        raise NegativeRegister(f"{register}: expected a register >= 0, got {mantissa}e{exponent}")
+    if mantissa == 0:
+        return 0
+    if exponent >= 0:
+        if exponent > 19 or mantissa.bit_length() > 64:
+            raise RegisterOutOfRange(
+                f"{register}: expected at most {MAX_WH} Wh, got {mantissa}e{exponent}"
+            )
+        wh = mantissa * 10**exponent
+    elif -exponent > mantissa.bit_length():  # 10**k > 2**k > mantissa
+        wh = 0
+    else:
+        wh = mantissa // 10**-exponent
+    if wh > MAX_WH:
+        raise RegisterOutOfRange(f"{register}: expected at most {MAX_WH} Wh, got {wh}")
+    return wh
+
+
+def dsmr_wh(register: str, value, unit: str | None) -> int:
+    """A DSMR register (a Decimal and its unit, as written) in whole Wh."""
+    if value is None:
+        raise EmptyRegister(f"{register}: expected a value, got none")
+    if unit not in DSMR_UNITS:
+        raise UnknownUnit(f"{register}: expected a unit of {', '.join(DSMR_UNITS)}, got {unit!r}")
+    if not isinstance(value, Decimal):
+        raise DecodeError(f"{register}: expected a number, got {value!r}")
+    if not value.is_finite():
+        raise NotFiniteRegister(f"{register}: expected a finite number, got {value}")
+    sign, digits, exponent = value.as_tuple()
+    if len(digits) > 64:  # a longer string of digits is nothing a meter writes
+        raise RegisterOutOfRange(f"{register}: expected at most {MAX_WH} Wh, got {value}")
+    mantissa = int("".join(map(str, digits)))
+    if sign and mantissa:
+        raise NegativeRegister(f"{register}: expected a register >= 0, got {value}")
+    return _scaled(register, mantissa, exponent + DSMR_UNITS[unit])
+
+
+def sml_wh(register: str, value, unit, scaler) -> int:
+    """An SML register (an integer, its DLMS unit and power-of-ten scaler) in whole Wh."""
+    if unit != SML_WH:
+        raise UnknownUnit(f"{register}: expected unit {SML_WH} (Wh), got {unit!r}")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DecodeError(f"{register}: expected an integer, got {value!r}")
+    scaler = 0 if scaler is None else scaler
+    if isinstance(scaler, bool) or not isinstance(scaler, int):
+        raise DecodeError(f"{register}: expected an integer scaler, got {scaler!r}")
+    return _scaled(register, value, scaler)
+
+
+def _combine(values: dict[str, int], kind: str) -> int | None:
+    """The import ("1") or export ("2") register from OBIS C.D.E codes to Wh."""
     tariffs = [values[f"{kind}.8.{t}"] for t in range(1, 5) if f"{kind}.8.{t}" in values]
     if tariffs:
         return sum(tariffs)
@@ -80,26 +245,242 @@ def _registers(values: dict[str, int], kind: str) -> int | None:
 class _Counting:
     def __init__(self) -> None:
         self.skipped: Counter[str] = Counter()
+        self.evidence: deque[tuple[str, bytes]] = deque(maxlen=EVIDENCE)
         self.decoded = 0
 
-    def _skip(self, reason: str, data: bytes) -> None:
+    def _skip(self, reason: str, data: bytes, detail: str = "") -> None:
         self.skipped[reason] += 1
-        logger.warning("telegram skipped: %s (%d bytes)", reason, len(data))
+        if reason not in ("garbage", "truncated", "oversized"):
+            self.evidence.append((reason, bytes(data[:MAX_FRAME])))
+        logger.warning(
+            "telegram skipped: %s (%d bytes)%s", reason, len(data), f": {detail}" if detail else ""
+        )
+
+
+# DSMR
+
+
+def _crc16_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+CRC16_TABLE = _crc16_table()
+
+
+def crc16(data: bytes) -> int:
+    """CRC-16/ARC (reflected polynomial 0xA001, initial 0), DSMR's telegram CRC: from
+    ``/`` to ``!`` inclusive. The same as dsmr_parser's TelegramParser.crc16, on bytes,
+    with an integer table (several times faster)."""
+    crc = 0
+    for byte in data:
+        crc = (crc >> 8) ^ CRC16_TABLE[(crc ^ byte) & 0xFF]
+    return crc
+
+
+def _header(frame: bytes) -> str:
+    """The identification line after ``/``, with unprintable bytes escaped."""
+    line = frame[1 : frame.find(b"\r\n")] if b"\r\n" in frame else frame[1:64]
+    text = line.decode("latin-1")
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(c if " " <= c <= "~" else f"\\x{ord(c):02x}" for c in text)
+
+
+def dsmr_candidates(frame: bytes) -> list[str]:
+    """Specifications to try on a telegram, the most likely first (from its header
+    and lines); the one that reads the most energy registers wins."""
+    header = _header(frame)
+    first = []
+    if header.startswith("FLU") or b"0-0:96.1.4(" in frame:
+        first.append("fluvius")
+    if "Q3D" in header or b"*255(" in frame:
+        first.append("q3d")
+    if "T210-D" in header or header.startswith("EST5"):
+        first.append("sagemcom-t210-d-r")
+    if "MIE5" in header:
+        first.append("iskra-ie")
+    if re.search(rb":[12]\.8\.[34]\(", frame):
+        first.append("eon-hungary")
+    version = VERSION_4_OR_5.search(frame)
+    if version is not None:
+        first.append("dsmr5" if version.group(1) == b"5" else "dsmr4")
+    first += [name for name in DSMR_SPECS if name not in first and name != "dsmr3"]
+    return first
 
 
 class DsmrDecoder(_Counting):
-    """P1 telegrams: ``/`` header … ``!`` CRC (4 and 5; 2.2 has no CRC) CR LF."""
+    """P1 telegrams: ``/`` header … ``!`` CRC (DSMR 4 and up; none in 2.2) CR LF.
 
-    def __init__(self, version: str) -> None:
+    ``protocol`` names one of ``DSMR_SPECS``, or is "auto": the first telegram
+    is read with each specification, and the one that reads the most energy
+    registers (the likeliest by its header first) is kept for the rest.
+    """
+
+    def __init__(self, protocol: str) -> None:
+        if protocol != "auto" and protocol not in DSMR_SPECS:
+            raise ValueError(
+                f"unknown DSMR specification {protocol!r}; known: {', '.join(DSMR_SPECS)}"
+            )
         super().__init__()
-        self.version = version
-        self.parser = TelegramParser(DSMR_VERSIONS[version])
+        self.protocol = None if protocol == "auto" else protocol
+        # The CRC is checked once, by _check, whatever the specification says.
+        self.parsers = {
+            name: TelegramParser(spec, apply_checksum_validation=False)
+            for name, spec in DSMR_SPECS.items()
+        }
         self.buffer = b""
+        self.at = 0  # bytes of ``buffer`` already taken
+
+    def feed(self, data: bytes) -> Iterator[Telegram]:
+        # Frames are cut at an offset, not by copying the rest of the buffer each
+        # time: a large chunk (a backlog) costs linear time, not quadratic.
+        buffer, at = self.buffer[self.at :] + data, 0
+        try:
+            while True:
+                start = buffer.find(b"/", at)
+                if start == -1:
+                    if len(buffer) - at > MAX_FRAME:
+                        self._skip("garbage", buffer[at:])
+                        at = len(buffer)
+                    return
+                if start > at:
+                    self._skip("garbage", buffer[at:start])
+                    at = start
+                bang = buffer.find(b"!", at)
+                restart = buffer.find(b"/", at + 1)
+                if restart != -1 and (bang == -1 or restart < bang):
+                    self._skip("truncated", buffer[at:restart])
+                    at = restart
+                    continue
+                end = buffer.find(b"\r\n", bang) if bang != -1 else -1
+                if end == -1:
+                    if len(buffer) - at > MAX_FRAME:
+                        self._skip("oversized", buffer[at:])
+                        at = len(buffer)
+                    return
+                frame, at = buffer[at : end + 2], end + 2
+                try:
+                    telegram = self._decode(frame)
+                except DecodeError as error:
+                    self._skip(error.reason, frame, str(error))
+                    continue
+                self.decoded += 1
+                self.buffer, self.at = buffer, at  # as it stands, while the caller holds this one
+                yield telegram
+        finally:
+            self.buffer, self.at = buffer[at:], 0
+
+    def _check(self, frame: bytes, spec: dict) -> None:
+        """The CRC whenever the telegram carries one, whatever the specification
+        says (DSMR 2.2's has none, but a DSMR 4 or 5 meter's telegram does), and
+        a DSMR 4 or 5 telegram without one is refused."""
+        checksum = CHECKSUM.search(frame)
+        if checksum is None:
+            if spec["checksum_support"] or VERSION_4_OR_5.search(frame):
+                raise MissingChecksum("expected a CRC after '!', got none")
+            return
+        computed = crc16(frame[: checksum.start() + 1])
+        stated = int(checksum.group(1), 16)
+        if computed != stated:
+            raise CrcMismatch(f"CRC mismatch: telegram says {stated:04X}, computed {computed:04X}")
+
+    def _parse(self, name: str, text: str) -> dict[str, int]:
+        """The energy registers one specification reads from a telegram, in Wh."""
+        try:
+            parsed = self.parsers[name].parse(text, throw_ex=True)
+        except (ParseError, InvalidChecksumError, ValueError, ArithmeticError) as exc:
+            raise DecodeError(f"{name}: {exc}") from exc
+        values = {}
+        for value_name, obis in DSMR_REGISTERS.items():
+            register = getattr(parsed, value_name, None)
+            if register is not None:
+                values[obis] = dsmr_wh(obis, register.value, register.unit)
+        stamp = getattr(parsed, "P1_MESSAGE_TIMESTAMP", None)
+        values["time"] = int(stamp.value.timestamp()) if stamp is not None and stamp.value else None
+        return values
+
+    def _decode(self, frame: bytes) -> Telegram:
+        try:
+            text = frame.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise DecodeError(f"expected ASCII, got {exc.object[exc.start : exc.end]!r}") from exc
+        if self.protocol is not None:
+            self._check(frame, DSMR_SPECS[self.protocol])
+            name, values = self.protocol, self._parse(self.protocol, text)
+        else:
+            name, values = self._detect(frame, text)
+        imported, exported = _combine(values, "1"), _combine(values, "2")
+        if imported is None:
+            raise NoEnergyRegisters("expected an import register (1.8.x), got none")
+        return Telegram(frame, imported, exported, values["time"], _header(frame), name)
+
+    def _detect(self, frame: bytes, text: str) -> tuple[str, dict[str, int]]:
+        """Reads a telegram with each candidate specification; keeps the best."""
+        has_checksum = CHECKSUM.search(frame) is not None
+        self._check(frame, specs.V2_2)
+        best, refusal = None, None
+        for name in dsmr_candidates(frame):
+            if DSMR_SPECS[name]["checksum_support"] and not has_checksum:
+                refusal = refusal or MissingChecksum(f"{name}: expected a CRC after '!', got none")
+                continue
+            try:
+                values = self._parse(name, text)
+            except DecodeError as error:
+                if error.reason != "unparseable":
+                    raise  # a register refused for its value, whatever the specification
+                refusal = refusal or error
+                continue
+            found = len(values) - 1  # all but the time
+            if found and (best is None or found > best[0]):
+                best = (found, name, values)
+        if best is None:
+            raise refusal or NoEnergyRegisters("expected an import register (1.8.x), got none")
+        _, name, values = best
+        self.protocol = name
+        logger.info("meter speaks %s (header %s)", name, _header(frame))
+        return name, values
+
+
+# ENCRYPTED DSMR
+
+GENERAL_GLO_CIPHERING = 0xDB  # the DLMS APDU tag of an encrypted frame
+SYSTEM_TITLE = 8  # bytes
+
+
+class EncryptedDsmrDecoder(_Counting):
+    """DLMS general-glo-ciphering frames carrying a P1 telegram, as the Luxembourg
+    Smarty and Austrian grids' Sagemcom T210-D-R send them: 0xDB, the system
+    title (8 bytes), 0x82 and a 2-byte length, the security control byte, the
+    frame counter, the AES-128-GCM ciphertext and its 12-byte tag.
+
+    With the authentication key, the GCM tag is checked; without it, the frame
+    is decrypted unauthenticated (AES-CTR, as dsmr-parser does) and only the
+    telegram's CRC guards it. A wrong key ("wrong key") is told apart from a
+    damaged frame ("crc").
+    The plaintext telegram is then read as an unencrypted one; the reading's
+    evidence keeps the exact encrypted bytes.
+    """
+
+    def __init__(self, protocol: str, keys: Keys) -> None:
+        super().__init__()
+        self.plain = DsmrDecoder(protocol)
+        self.keys = keys
+        self.buffer = b""
+
+    @property
+    def protocol(self) -> str | None:
+        return self.plain.protocol
 
     def feed(self, data: bytes) -> Iterator[Telegram]:
         self.buffer += data
         while True:
-            start = self.buffer.find(b"/")
+            start = self.buffer.find(bytes([GENERAL_GLO_CIPHERING]))
             if start == -1:
                 if len(self.buffer) > MAX_FRAME:
                     self._skip("garbage", self.buffer)
@@ -108,69 +489,76 @@ class DsmrDecoder(_Counting):
             if start:
                 self._skip("garbage", self.buffer[:start])
                 self.buffer = self.buffer[start:]
-            bang = self.buffer.find(b"!")
-            restart = self.buffer.find(b"/", 1)
-            if restart != -1 and (bang == -1 or restart < bang):
-                self._skip("truncated", self.buffer[:restart])
-                self.buffer = self.buffer[restart:]
+            head = 2 + SYSTEM_TITLE + 3
+            if len(self.buffer) < head:
+                return
+            length = int.from_bytes(self.buffer[head - 2 : head], "big")
+            if (
+                self.buffer[1] != SYSTEM_TITLE
+                or self.buffer[head - 3] != 0x82
+                or length > MAX_FRAME
+            ):
+                self._skip("garbage", self.buffer[:1])  # not a frame's start after all
+                self.buffer = self.buffer[1:]
                 continue
-            if bang == -1:
-                if len(self.buffer) > MAX_FRAME:
-                    self._skip("oversized", self.buffer)
-                    self.buffer = b""
+            if len(self.buffer) < head + length:
                 return
-            end = self.buffer.find(b"\r\n", bang)
-            if end == -1:
-                return
-            frame, self.buffer = self.buffer[: end + 2], self.buffer[end + 2 :]
-            telegram = self._decode(frame)
-            if telegram is not None:
-                self.decoded += 1
-                yield telegram
+            frame, self.buffer = self.buffer[: head + length], self.buffer[head + length :]
+            try:
+                telegram = replace(self.plain._decode(self._decrypt(frame)), raw=frame)
+            except DecodeError as error:
+                self._skip(error.reason, frame, str(error))
+                continue
+            self.decoded += 1
+            yield telegram
 
-    def _decode(self, frame: bytes) -> Telegram | None:
+    def _decrypt(self, frame: bytes) -> bytes:
+        """The plaintext telegram. A frame whose GCM tag fails is decrypted without it
+        to tell why: a telegram with a valid CRC (a wrong authentication key), one
+        whose CRC fails (a damaged frame), or no telegram at all (a wrong
+        encryption key)."""
         try:
-            parsed = self.parser.parse(frame.decode("ascii"), throw_ex=True)
-        except InvalidChecksumError:
-            self._skip("crc", frame)
-            return None
-        except (ParseError, UnicodeDecodeError, ValueError, ArithmeticError):
-            self._skip("unparseable", frame)
-            return None
-        values = {}
-        for name, obis in (
-            ("ELECTRICITY_USED_TARIFF_1", "1.8.1"),
-            ("ELECTRICITY_USED_TARIFF_2", "1.8.2"),
-            ("ELECTRICITY_DELIVERED_TARIFF_1", "2.8.1"),
-            ("ELECTRICITY_DELIVERED_TARIFF_2", "2.8.2"),
-        ):
-            register = getattr(parsed, name, None)
-            if register is not None:
-                values[obis] = whole_wh(register.value)
-        imported, exported = _registers(values, "1"), _registers(values, "2")
-        if imported is None or exported is None:
-            self._skip("no energy registers", frame)
-            return None
-        stamp = getattr(parsed, "P1_MESSAGE_TIMESTAMP", None)
-        meter_time = int(stamp.value.timestamp()) if stamp is not None and stamp.value else None
-        return Telegram(frame, imported, exported, meter_time)
+            apdu = XDlmsApduFactory.apdu_from_bytes(apdu_bytes=frame)
+        except Exception as exc:  # dlms-cosem on hostile bytes
+            raise DecodeError(f"expected a general-glo-ciphering APDU: {exc}") from exc
+        keys = self.keys
+        if keys.authentication_key is not None:
+            try:
+                return apdu.to_plain_apdu(keys.encryption_key, keys.authentication_key)
+            except DlmsDecryptionError:
+                pass
+        iv = apdu.system_title + apdu.invocation_counter.to_bytes(4, "big")
+        counter = iv + (2).to_bytes(4, "big")  # GCM's first counter block for the text
+        decryptor = Cipher(algorithms.AES(keys.encryption_key), modes.CTR(counter)).decryptor()
+        plain = decryptor.update(apdu.ciphered_text[:-12]) + decryptor.finalize()
+        if not plain.startswith(b"/"):
+            raise WrongKey("expected a telegram once decrypted, got none: the encryption key")
+        if keys.authentication_key is not None:
+            self.plain._check(plain, specs.V5)  # raises CrcMismatch: a damaged frame
+            raise WrongKey("the GCM tag fails on an intact telegram: the authentication key")
+        return plain
 
 
-# OBIS A-B:C.D.E*F as SML sends it (6 bytes), for electricity (A=1, B=0), E=x, F=255.
+# SML
+
+
 def _sml_obis(code: bytes) -> str | None:
-    if len(code) != 6 or code[0] != 1 or code[3] != 8 or code[1] != 0:
+    """OBIS 1-0:C.8.E*255 as SML sends it (6 bytes) as "C.8.E", for C = 1 or 2."""
+    if len(code) != 6 or code[0] != 1 or code[3] != 8 or code[5] != 255 or code[2] not in (1, 2):
         return None
     return f"{code[2]}.8.{code[4]}"
 
 
 class SmlDecoder(_Counting):
-    """SML 1.04 transport frames: escape, version, messages, padding, CRC16 (X.25)."""
+    """SML 1.04 transport frames: escape, version, messages, padding, CRC16 (X.25
+    by default; Kermit for the meters that use it)."""
 
     START = b"\x1b\x1b\x1b\x1b\x01\x01\x01\x01"
+    protocol = "sml"
 
-    def __init__(self) -> None:
+    def __init__(self, crc: str = "x25") -> None:
         super().__init__()
-        self.reader = SmlStreamReader()
+        self.reader = SmlStreamReader(crc=crc)
 
     def feed(self, data: bytes) -> Iterator[Telegram]:
         # smllib keeps at most 50 KiB: large chunks go in slices, each drained.
@@ -200,35 +588,86 @@ class SmlDecoder(_Counting):
             try:
                 frame = self.reader.get_frame()
             except CrcError as error:
-                self._skip("crc", error.msg)
+                self._skip(
+                    "crc",
+                    error.msg,
+                    f"telegram says {error.crc_msg:04X}, computed {error.crc_calc:04X}",
+                )
                 continue
             if frame is None:
                 if len(self.reader.bytes) > MAX_FRAME:
                     self._skip("oversized", self.reader.bytes)
                     self.reader.clear()
                 return
-            telegram = self._decode(frame)
-            if telegram is not None:
-                self.decoded += 1
-                yield telegram
+            raw = bytes(frame.msg_ctx)
+            try:
+                telegram = self._decode(frame, raw)
+            except DecodeError as error:
+                self._skip(error.reason, raw, str(error))
+                continue
+            self.decoded += 1
+            yield telegram
 
-    def _decode(self, frame) -> Telegram | None:
-        raw = bytes(frame.msg_ctx)
+    def _decode(self, frame, raw: bytes) -> Telegram:
         try:
-            entries = frame.get_obis()
-        except (SmlLibException, ValueError, IndexError):
-            self._skip("unparseable", raw)
-            return None
-        values = {}
-        for entry in entries:
-            obis = _sml_obis(bytes.fromhex(str(entry.obis)))
-            if obis is None or entry.unit != 30 or not isinstance(entry.value, int):
-                continue  # not an energy register in Wh
-            scaler = entry.scaler or 0
-            wh = entry.value * 10**scaler if scaler >= 0 else entry.value // 10**-scaler
-            values[obis] = wh
-        imported, exported = _registers(values, "1"), _registers(values, "2")
-        if imported is None or exported is None:
-            self._skip("no energy registers", raw)
-            return None
-        return Telegram(raw, imported, exported, None)
+            messages = frame.parse_frame()
+        # smllib on a frame whose CRC matched but whose content is hostile: whatever
+        # it raises, the frame is refused and the reader lives on.
+        except Exception as exc:
+            raise DecodeError(f"expected SML messages, got {type(exc).__name__}: {exc}") from exc
+        values, meter = {}, None
+        for message in messages:
+            body = message.message_body
+            if isinstance(body, SmlOpenResponse | SmlGetListResponse) and body.server_id:
+                meter = meter or str(body.server_id)
+            if not isinstance(body, SmlGetListResponse):
+                continue
+            for entry in body.val_list or ():
+                try:
+                    code = bytes.fromhex(str(entry.obis))
+                except ValueError:
+                    continue
+                obis = _sml_obis(code)
+                if obis is not None:
+                    values[obis] = sml_wh(obis, entry.value, entry.unit, entry.scaler)
+        imported, exported = _combine(values, "1"), _combine(values, "2")
+        if imported is None:
+            raise NoEnergyRegisters("expected an import register (1.8.x), got none")
+        return Telegram(raw, imported, exported, None, meter, "sml")
+
+
+# AUTO
+
+
+class AutoDecoder:
+    """DSMR or SML, whichever the stream turns out to carry: both read it until
+    one of them decodes a telegram, and that one reads the rest."""
+
+    def __init__(self, sml_crc: str = "x25") -> None:
+        self.candidates = [DsmrDecoder("auto"), SmlDecoder(sml_crc)]
+        self.chosen: DsmrDecoder | SmlDecoder | None = None
+
+    @property
+    def protocol(self) -> str | None:
+        return self.chosen.protocol if self.chosen is not None else None
+
+    @property
+    def skipped(self) -> Counter[str]:
+        return self.chosen.skipped if self.chosen is not None else Counter()
+
+    @property
+    def evidence(self) -> deque[tuple[str, bytes]]:
+        return self.chosen.evidence if self.chosen is not None else deque()
+
+    def feed(self, data: bytes) -> Iterator[Telegram]:
+        if self.chosen is not None:
+            yield from self.chosen.feed(data)
+            return
+        for candidate in self.candidates:
+            telegrams = candidate.feed(data)
+            first = next(telegrams, None)
+            if first is not None:
+                self.chosen = candidate
+                yield first
+                yield from telegrams
+                return

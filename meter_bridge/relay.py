@@ -48,7 +48,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
-from meter_bridge.signing import Reading, SignedReading, sign_reading, typed_data
+from meter_bridge.signing import Reading, ReadingError, SignedReading, sign_reading, typed_data
 from meter_bridge.store import Reading as StoredReading
 from meter_bridge.store import Store
 
@@ -135,17 +135,29 @@ class Relayer:
     # SIGNING
 
     def sign_new(self) -> int:
-        """Signs every stored reading not signed yet; returns how many."""
+        """Signs every stored reading not signed yet; returns how many it handled.
+        One that cannot be signed is set aside, never left blocking the outbox."""
         readings = self.store.readings("new")
         for stored in readings:
-            signed = sign_reading(
-                self.signer, self._reading(stored), self.chain_id, self.backend.address
-            )
+            try:
+                reading = self._reading(stored)
+            except ReadingError as exc:
+                self._set_aside(stored, exc)
+                continue
+            signed = sign_reading(self.signer, reading, self.chain_id, self.backend.address)
             signature = signed.r.to_bytes(32, "big") + signed.s.to_bytes(32, "big")
             self.store.set_status(
                 stored.interval_end, "signed", self.now(), signature=signature + bytes([signed.v])
             )
         return len(readings)
+
+    def _set_aside(self, stored: StoredReading, error: ReadingError) -> None:
+        """A reading the contract could not take (a register out of its range,
+        stored by an older bridge): reported in `status`, the rest flow on."""
+        now = self.now()
+        self.store.set_status(stored.interval_end, "set aside", now, str(error))
+        self.store.note("set aside", f"reading {stored.interval_end}: {error}", now)
+        logger.error("reading %d set aside: %s", stored.interval_end, error)
 
     def _reading(self, stored: StoredReading) -> Reading:
         return Reading(

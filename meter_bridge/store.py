@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS readings (
     export_wh INTEGER NOT NULL,
     digest BLOB NOT NULL,              -- sha256 of the canonical batch
     signature BLOB,                    -- r || s || v, 65 bytes, once signed
-    status TEXT NOT NULL DEFAULT 'new',-- new, signed, sent, delivered, rejected, unregistered
+    status TEXT NOT NULL DEFAULT 'new',-- new, signed, sent, delivered, rejected, unregistered, set aside
     detail TEXT,                       -- transaction hash, or why it was rejected
     pushed INTEGER NOT NULL DEFAULT 0, -- its batch is on the IPFS node
     updated_at INTEGER NOT NULL
@@ -66,8 +66,14 @@ CREATE TABLE IF NOT EXISTS skipped (
     reason TEXT PRIMARY KEY,
     count INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS evidence (
+    id INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,               -- unix seconds, when it was refused
+    reason TEXT NOT NULL,              -- its skip reason
+    raw BLOB NOT NULL                  -- the refused frame, exact bytes
+);
 CREATE TABLE IF NOT EXISTS state (
-    key TEXT PRIMARY KEY,              -- checks, relayer, heartbeat
+    key TEXT PRIMARY KEY,              -- checks, relayer, heartbeat, protocol (what auto chose)
     value TEXT NOT NULL,               -- JSON
     at INTEGER NOT NULL                -- unix seconds, when it was written
 );
@@ -79,6 +85,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 """
 
+EVIDENCE_KEPT = 1_000  # refused frames kept, the latest; older ones are dropped
 FRAME_HEAD = 12  # bytes before each telegram in a batch: receive time (8), length (4)
 
 
@@ -130,7 +137,9 @@ class Store:
 
     def add_telegram(self, telegram: Telegram, received_at: int) -> Reading | None:
         """Stores a telegram; returns the reading it completes, if it is the first
-        at or after a boundary that has none yet. Both commit together."""
+        at or after a boundary that has none yet. Both commit together. An
+        import-only meter's export (None) is stored, and signed, as 0."""
+        exported = telegram.export_wh if telegram.export_wh is not None else 0
         with self.transaction():
             cursor = self.db.execute(
                 "INSERT INTO telegrams (received_at, meter_time, import_wh, export_wh, raw) "
@@ -139,7 +148,7 @@ class Store:
                     received_at,
                     telegram.meter_time,
                     telegram.import_wh,
-                    telegram.export_wh,
+                    exported,
                     telegram.raw,
                 ),
             )
@@ -158,7 +167,7 @@ class Store:
             reading = Reading(
                 boundary,
                 telegram.import_wh,
-                telegram.export_wh,
+                exported,
                 hashlib.sha256(canonical_batch(batch)).digest(),
             )
             self.db.execute(
@@ -169,7 +178,7 @@ class Store:
                     telegram_id,
                     first,
                     telegram.import_wh,
-                    telegram.export_wh,
+                    exported,
                     reading.digest,
                     received_at,
                 ),
@@ -239,6 +248,27 @@ class Store:
                     (reason, count),
                 )
 
+    def keep_evidence(self, reason: str, raw: bytes, now: int) -> None:
+        """Keeps a refused frame, for whoever must judge the meter or the line."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO evidence (at, reason, raw) VALUES (?, ?, ?)", (now, reason, raw)
+            )
+            self.db.execute(
+                "DELETE FROM evidence WHERE id <= (SELECT MAX(id) FROM evidence) - ?",
+                (EVIDENCE_KEPT,),
+            )
+
+    def evidence(self) -> list[tuple[int, str, bytes]]:
+        """The refused frames kept, oldest first: (when, reason, exact bytes)."""
+        return self.db.execute("SELECT at, reason, raw FROM evidence ORDER BY id").fetchall()
+
+    def last_registers(self) -> tuple[int, int, int] | None:
+        """(receive time, import Wh, export Wh) of the last telegram stored."""
+        return self.db.execute(
+            "SELECT received_at, import_wh, export_wh FROM telegrams ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+
     def note(self, kind: str, message: str, now: int) -> None:
         """Records something a person should see in `status` (an error, a rejection);
         the same event again only moves the last one's time, so a long wait does
@@ -293,7 +323,15 @@ class Store:
         unregistered = self.db.execute(
             "SELECT COUNT(*) FROM readings WHERE status = 'unregistered'"
         ).fetchone()[0]
+        protocol = self.state("protocol")
+        set_aside = self.db.execute(
+            "SELECT COUNT(*) FROM readings WHERE status = 'set aside'"
+        ).fetchone()[0]
+        last_rebase = self.db.execute(
+            "SELECT at, message FROM events WHERE kind = 'rebase' ORDER BY id DESC LIMIT 1"
+        ).fetchone()
         return {
+            "protocol": protocol[0] if protocol else None,
             "telegrams": self.db.execute("SELECT COUNT(*) FROM telegrams").fetchone()[0],
             "delivered": delivered,
             "last_telegram": last_telegram,
@@ -303,6 +341,9 @@ class Store:
             "unregistered": unregistered,
             "last_event": last_error,
             "skipped": dict(self.db.execute("SELECT reason, count FROM skipped")),
+            "set_aside": set_aside,
+            "evidence": self.db.execute("SELECT COUNT(*) FROM evidence").fetchone()[0],
+            "last_rebase": last_rebase,
         }
 
     def transaction(self):

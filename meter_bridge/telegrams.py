@@ -102,13 +102,28 @@ def _message(transaction: bytes, choice: int, body: bytes) -> bytes:
 
 
 def _energy_entry(obis_c: int, wh: int) -> bytes:
+    return sml_register_entry(obis_c, wh * 10, scaler=-1)  # the value counts 0.1 Wh
+
+
+def sml_register_entry(obis_c: int, value: int, unit: int = 30, scaler: int = 0) -> bytes:
+    """An entry of OBIS 1-0:<obis_c>.8.0*255 as a meter writes it: ``value``
+    times 10**``scaler`` in ``unit`` (30: Wh). Any value (negative, beyond 64
+    bits) and scaler (-128 to 127) is written as given: tests craft bad ones."""
+    size = max(1, (value.bit_length() + 8) // 8)
+    number = _signed(value, size) if value < 0 else _unsigned(value, size)
+    if size >= 15:  # a long value: type-length in two bytes
+        length = size + 2
+        kind = 0x50 if value < 0 else 0x60
+        number = bytes([0x80 | kind | (length >> 4), length & 0x0F]) + value.to_bytes(
+            size, "big", signed=value < 0
+        )
     return _list(
         _octets(bytes([1, 0, obis_c, 8, 0, 255])),
         EMPTY,  # status
         EMPTY,  # value time
-        _unsigned(30, 1),  # unit: Wh
-        _signed(-1, 1),  # scaler: the value counts 0.1 Wh
-        _unsigned(wh * 10, 8),
+        _unsigned(unit, 1),
+        _signed(scaler, 1),
+        number,
         EMPTY,  # signature
     )
 
@@ -129,6 +144,15 @@ def sml_frame(
     server_id: bytes, import_wh: int, export_wh: int, sequence: int, net_w: int = 0
 ) -> bytes:
     """An SML transport frame with the total import (1.8.0) and export (2.8.0) registers."""
+    return sml_frame_of(
+        server_id,
+        [_energy_entry(1, import_wh), _energy_entry(2, export_wh), _power_entry(net_w)],
+        sequence,
+    )
+
+
+def sml_frame_of(server_id: bytes, entries: list[bytes], sequence: int) -> bytes:
+    """An SML transport frame whose list response carries ``entries``."""
     file_id = sequence.to_bytes(4, "big")
     messages = [
         _message(
@@ -144,9 +168,7 @@ def sml_frame(
                 _octets(server_id),
                 _octets(bytes([1, 0, 98, 10, 255, 255])),
                 _list(_unsigned(1, 1), _unsigned(sequence & 0xFFFFFFFF, 4)),  # seconds index
-                _list(
-                    _energy_entry(1, import_wh), _energy_entry(2, export_wh), _power_entry(net_w)
-                ),
+                _list(*entries),
                 EMPTY,
                 EMPTY,
             ),

@@ -1,6 +1,7 @@
 """The bridge daemon end to end: a simulated meter on a real pseudo-terminal, the
 daemon as its own process, a real anvil node."""
 
+import collections
 import json
 import os
 import random
@@ -23,6 +24,7 @@ from scripts.bench_bridge import register_meter
 from scripts.bridges import start_daemon
 from scripts.chain import send_ether
 from tests.bridge_chain import chain_time_to
+from tests.fixtures import crafted
 
 pytestmark = pytest.mark.anvil
 
@@ -289,3 +291,75 @@ def test_sigkill_at_fifty_random_points_loses_nothing_acknowledged(
     assert set(ends) == stored  # and, in the end, everything stored is on chain
     assert statuses == {"delivered"}
     assert len(acknowledged) > 20
+
+
+def crafted_frames(protocol: str) -> dict[bytes, str]:
+    """Crafted telegrams with valid checksums, each with the reason it is skipped."""
+    if protocol == "sml":
+        return {crafted.sml(*entry): reason for entry, reason in crafted.SML_BAD.items()}
+    return {crafted.dsmr(register): reason for register, reason in crafted.DSMR_BAD.items()}
+
+
+def delivered_ends(entry: dict) -> list[int]:
+    """The interval ends a "readings [...] delivered in ..." log line names."""
+    message = entry["message"]
+    if not message.startswith("readings [") or " delivered in " not in message:
+        return []
+    return json.loads(message[len("readings ") : message.index(" delivered in ")])
+
+
+@pytest.mark.parametrize("protocol", ["dsmr5", "sml"])
+def test_crafted_telegrams_never_stop_the_daemon(anvil, bridge_setup, daemons, tmp_path, protocol):
+    """Negative, 1E30, 10**30, Infinity, NaN, unknown units, each after a good telegram:
+    each is skipped with its reason, the daemon stays up, every good telegram is
+    stored, and the readings after them are relayed."""
+    meter, start = bridge_setup
+    leader, follower = os.openpty()
+    tty.setraw(follower)
+    origin_wall = time.time() + BOOT_SECONDS
+    clock = ClockConfig(speed=SPEED, origin=start, origin_wall=origin_wall)
+    config = write_config(
+        tmp_path, anvil, meter, os.ttyname(follower), protocol, start, origin_wall
+    )
+    daemon = daemons(config)
+    log = DaemonLog(daemon)
+    log.until(lambda e: e["message"].startswith("serial port /"), BOOT_SECONDS)
+    simulated = SimulatedMeter(protocol, peak_w=6_000)
+    bad = crafted_frames(protocol)
+    good = []
+    stop = threading.Event()
+    writer = threading.Thread(
+        target=run, args=(leader, simulated, clock), kwargs={"every": 60, "stop": stop}
+    )
+    try:
+        for frame, reason in bad.items():
+            # A minute apart, all before the simulator's first telegram (at start or after).
+            at = start - 60 * (len(bad) - len(good))
+            good.append(simulated.telegram(at, len(good)))
+            os.write(leader, good[-1] + frame)
+            log.until(
+                lambda e, reason=reason: e["message"].startswith(f"telegram skipped: {reason}"), 60
+            )
+        after = max(clock.now(), start)
+        writer.start()
+        log.until(lambda e: any(end > after for end in delivered_ends(e)), 60)
+        assert daemon.poll() is None
+    finally:
+        stop.set()
+        if writer.is_alive():
+            writer.join()
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=30)
+        os.close(leader)
+        os.close(follower)
+    assert daemon.returncode == 0
+    store = sqlite3.connect(tmp_path / "bridge.sqlite")
+    stored = {row[0] for row in store.execute("SELECT raw FROM telegrams")}
+    skipped = dict(store.execute("SELECT reason, count FROM skipped"))
+    kept = [row[0] for row in store.execute("SELECT raw FROM evidence ORDER BY id")]
+    store.close()
+    assert set(good) <= stored
+    assert not set(bad) & stored
+    assert skipped == dict(collections.Counter(bad.values()))
+    assert kept == list(bad)
+    assert not any(e["level"] == "error" for e in log.entries)

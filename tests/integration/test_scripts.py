@@ -132,8 +132,15 @@ def test_bridge_bench_writes_the_keys_the_issue_names(tmp_path):
         "readings_signed_per_s",
         "readings_relayed_per_s",
         "rss_mb_after_10000_telegrams",
+        "decode_per_s",
+        "decode_ratio_to_library",
     }
-    assert all(value > 0 for value in figures.values())
+    families = {"dsmr2.2", "dsmr4", "dsmr5", "fluvius", "q3d", "sagemcom-t210-d-r", "iskra-ie"}
+    families |= {"eon-hungary", "sml", "sml-kermit"}
+    assert set(figures["decode_per_s"]) == set(figures["decode_ratio_to_library"]) == families
+    flat = [*figures["decode_per_s"].values(), *figures["decode_ratio_to_library"].values()]
+    flat += [v for k, v in figures.items() if not isinstance(v, dict)]
+    assert all(value > 0 for value in flat)
 
 
 def test_dapp_bench_writes_the_keys_the_issue_names(tmp_path):

@@ -2,6 +2,7 @@
 
 import time
 import tty
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from meter_bridge.daemon import PORT_RETRY_MAX, Bridge, PortBusy
 from meter_bridge.protocols import SmlDecoder
 from meter_bridge.simulator import SimulatedMeter
 from meter_bridge.store import batch_telegrams
+from tests.fixtures import captures, crafted
 
 HOUR = 3_600
 T0 = 1_798_761_600
@@ -200,3 +202,98 @@ def test_a_missing_serial_port_is_tried_again_with_back_off(tmp_path):
     _, kind, message = bridge.store.summary()["last_event"]
     assert kind == "error"
     assert message.startswith("serial port: ")
+
+
+@pytest.mark.parametrize("protocol", ["dsmr5", "sml"])
+def test_crafted_registers_are_skipped_kept_and_every_good_telegram_stored(tmp_path, protocol):
+    bridge = bridge_at(tmp_path, protocol)
+    meter = SimulatedMeter(protocol, peak_w=6_000)
+    if protocol == "sml":
+        bad = {crafted.sml(*entry): reason for entry, reason in crafted.SML_BAD.items()}
+    else:
+        bad = {crafted.dsmr(register): reason for register, reason in crafted.DSMR_BAD.items()}
+    good = []
+    for i, frame in enumerate([*bad, *bad]):
+        t = T0 + 60 * i
+        bridge.now = lambda t=t: t
+        bridge.ingest(frame)
+        good.append(meter.telegram(t, t))
+        bridge.ingest(good[-1])
+    rows = bridge.store.db.execute("SELECT raw FROM telegrams ORDER BY id").fetchall()
+    assert rows == [(raw,) for raw in good]
+    summary = bridge.store.summary()
+    assert summary["skipped"] == {r: 2 * n for r, n in Counter(bad.values()).items()}
+    assert [(reason, raw) for _, reason, raw in bridge.store.evidence()] == [
+        (bad[frame], frame) for frame in [*bad, *bad]
+    ]
+
+
+def test_an_implausible_jump_is_skipped_and_a_new_meter_re_based(tmp_path):
+    bridge = bridge_at(tmp_path, "sml")
+    times = iter(range(T0, T0 + 100 * 60, 60))
+
+    def send(import_wh: int) -> None:
+        t = next(times)
+        bridge.now = lambda: t
+        bridge.ingest(crafted.sml(import_wh, sequence=t))
+
+    send(5_000_000)
+    send(9_000_000)  # 4 MWh in a minute
+    send(5_000_100)
+    for i in range(10):  # a replaced meter, from 100 Wh: ten consistent telegrams
+        send(100 + i)
+    imports = [r[0] for r in bridge.store.db.execute("SELECT import_wh FROM telegrams")]
+    assert imports == [5_000_000, 5_000_100, 109]
+    summary = bridge.store.summary()
+    assert summary["skipped"] == {"implausible import jump": 1, "register went backwards": 9}
+    assert summary["last_rebase"][1] == (
+        "re-based after 10 consistent telegrams: import 109 Wh, export 0 Wh"
+    )
+    assert summary["evidence"] == 10
+
+
+def test_plausibility_starts_from_the_last_stored_telegram_after_a_restart(tmp_path):
+    bridge = bridge_at(tmp_path, "sml")
+    bridge.now = lambda: T0
+    bridge.ingest(crafted.sml(5_000_000))
+    restarted = bridge_at(tmp_path, "sml")
+    restarted.now = lambda: T0 + 60
+    restarted.ingest(crafted.sml(9_000_000))
+    assert restarted.store.summary()["skipped"] == {"implausible import jump": 1}
+
+
+def test_auto_shows_the_specification_it_chose_and_an_import_only_meter_exports_0(tmp_path):
+    bridge = bridge_at(tmp_path, "auto")
+    bridge.now = lambda: T0
+    bridge.ingest(captures.EASYMETER_Q3DA1004)
+    bridge.now = lambda: T0 + HOUR
+    bridge.ingest(captures.EASYMETER_Q3DA1004)  # its gateway's trailing lines are garbage
+    summary = bridge.store.summary()
+    assert summary["protocol"] == "q3d"
+    assert summary["last_telegram"][2:] == (32_549_506, 0)
+    assert summary["skipped"] == {"garbage": 1}
+
+
+def test_a_reader_that_fails_stops_the_daemon_to_be_restarted(tmp_path):
+    bridge = bridge_at(tmp_path)
+    bridge.now = lambda: T0
+
+    class Port:
+        in_waiting = 0
+
+        def read(self, size):
+            return b"x"
+
+        def close(self):
+            pass
+
+    def broken(data):
+        raise OSError(28, "No space left on device")
+
+    bridge.open_port = Port
+    bridge.ingest = broken
+    bridge.read_forever()  # returns: the reader stopped
+    assert bridge.failed
+    assert bridge.stop.is_set()
+    event = bridge.store.summary()["last_event"]
+    assert event[1:] == ("error", "reader stopped: OSError: [Errno 28] No space left on device")

@@ -174,3 +174,26 @@ def test_the_store_and_blobs_are_private_whatever_the_umask(tmp_path):
             assert folder.stat().st_mode & 0o777 == 0o700, folder
     finally:
         store.close()
+
+
+def test_a_reading_that_cannot_be_signed_is_set_aside_and_the_next_signed(store):
+    """An older bridge stored a negative register: signing it raised, the daemon
+    exited, and it stayed first in the outbox on every restart."""
+    from types import SimpleNamespace
+
+    from eth_account import Account
+
+    from meter_bridge.relay import Relayer
+
+    store.add_telegram(telegram(-100), T0)
+    store.add_telegram(telegram(1_000), T0 + HOUR)
+    key = Account.from_key(b"\x01" * 32)
+    backend = SimpleNamespace(address="0x" + "11" * 20)
+    relayer = Relayer(None, backend, b"\xab" * 32, key, key, store, chain_id=31_337)
+    relayer.sign_new()
+    statuses = [(r.interval_end, r.status) for r in store.readings()]
+    assert statuses == [(T0, "set aside"), (T0 + HOUR, "signed")]
+    summary = store.summary()
+    assert (summary["set_aside"], summary["outbox"]) == (1, 1)
+    assert summary["last_event"][1] == "set aside"
+    assert "import_wh must be an integer in [0, 2**64), got -100" in summary["last_event"][2]

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 from smllib import SmlStreamReader
 
-from meter_bridge.protocols import DsmrDecoder, Telegram, decoder
+from meter_bridge.protocols import DsmrDecoder, decoder
 from meter_bridge.telegrams import dsmr_telegram, sml_frame
+from tests.fixtures import captures, crafted
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "telegrams"
 # protocol -> (fixture file, import Wh, export Wh, meter time)
@@ -33,7 +34,12 @@ def decode(protocol: str, *chunks: bytes):
 def test_fixture_decodes_to_its_registers(protocol):
     (telegram,), skipped = decode(protocol, fixture(protocol))
     _, imported, exported, meter_time = CASES[protocol]
-    assert telegram == Telegram(fixture(protocol), imported, exported, meter_time)
+    assert (telegram.raw, telegram.import_wh, telegram.export_wh, telegram.meter_time) == (
+        fixture(protocol),
+        imported,
+        exported,
+        meter_time,
+    )
     assert not skipped
 
 
@@ -112,7 +118,7 @@ def test_finer_registers_are_truncated_to_whole_wh():
     (telegram,), _ = decode("sml", sml_frame(b"meter-1", 12_345, 0, 1))
     assert telegram.import_wh == 12_345
     line = dsmr_telegram("5", "x", (1_000, 0), (0, 0), 1_798_761_600)
-    assert DsmrDecoder("5").feed(line).__next__().import_wh == 1_000
+    assert DsmrDecoder("dsmr5").feed(line).__next__().import_wh == 1_000
 
 
 def test_unknown_protocol_is_refused():
@@ -126,3 +132,58 @@ def test_a_large_chunk_of_sml_frames_loses_none():
     telegrams, skipped = decode("sml", b"".join(frames))
     assert [t.import_wh for t in telegrams] == [1_000 + i for i in range(600)]
     assert not skipped
+
+
+@pytest.mark.parametrize(("register", "reason"), sorted(crafted.DSMR_BAD.items()))
+def test_a_crafted_dsmr_register_is_refused_with_its_reason(register, reason):
+    bad, good = crafted.dsmr(register), crafted.dsmr("000004.426*kWh")
+    for protocol in ("dsmr5", "auto"):
+        telegrams, skipped = decode(protocol, bad, good)
+        assert [t.import_wh for t in telegrams] == [4_426 + 2_399]
+        assert skipped == {reason: 1}
+
+
+@pytest.mark.parametrize(("entry", "reason"), sorted(crafted.SML_BAD.items()))
+def test_a_crafted_sml_register_is_refused_with_its_reason(entry, reason):
+    stream = decoder("sml")
+    telegrams = [*stream.feed(crafted.sml(*entry)), *stream.feed(crafted.sml(1_234))]
+    assert [t.import_wh for t in telegrams] == [1_234]
+    assert stream.skipped == {reason: 1}
+    assert [why for why, _ in stream.evidence] == [reason]
+
+
+@pytest.mark.parametrize(
+    ("register", "wh"),
+    [
+        ("000004.426*kWh", 4_426),
+        ("000004.4269*kWh", 4_426),  # finer than 1 Wh: truncated
+        ("000004426*Wh", 4_426),
+        ("0.004426*MWh", 4_426),
+        ("9223372036854775807*Wh", 2**63 - 1),
+        ("0E-999999*kWh", 0),
+    ],
+)
+def test_dsmr_registers_are_converted_from_their_unit_exactly(register, wh):
+    (telegram,), skipped = decode("dsmr5", crafted.dsmr(register))
+    assert telegram.import_wh == wh + 2_399
+    assert not skipped
+
+
+@pytest.mark.parametrize(
+    ("value", "scaler", "wh"),
+    [(12_345, 0, 12_345), (12_345, 3, 12_345_000), (12_345, -1, 1_234), (5, -128, 0)],
+)
+def test_sml_registers_are_converted_with_their_scaler_exactly(value, scaler, wh):
+    (telegram,) = decoder("sml").feed(crafted.sml(value, scaler=scaler))
+    assert telegram.import_wh == wh
+
+
+@pytest.mark.parametrize("capture", [captures.ISKRA_V5, captures.ISKRA_IE, captures.EON_HUNGARY])
+def test_crc16_is_dsmr_parsers(capture):
+    from dsmr_parser.parsers import TelegramParser
+
+    from meter_bridge.protocols import crc16
+
+    body = capture[: capture.index(b"!") + 1]
+    assert crc16(body) == TelegramParser.crc16(body.decode("latin-1"))
+    assert crc16(body) == int(capture[len(body) : len(body) + 4], 16)

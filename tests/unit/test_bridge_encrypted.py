@@ -1,0 +1,149 @@
+"""Encrypted P1 (DLMS general-glo-ciphering, AES-128-GCM): the real Sagemcom T210-D-R
+capture, encrypted as dsmr_parser's own test does, read with the right keys; a
+wrong key and a damaged frame are told apart; the keys file is the owner's alone."""
+
+import os
+
+import pytest
+from dlms_cosem.protocol.xdlms import GeneralGlobalCipher
+from dlms_cosem.security import SecurityControlField, encrypt
+
+from meter_bridge import config as config_module
+from meter_bridge.protocols import Keys, decoder
+from tests.fixtures import captures
+
+ENCRYPTION_KEY = bytes.fromhex("AA" * 16)  # dummy keys, as in dsmr_parser's tests
+AUTHENTICATION_KEY = bytes.fromhex("BB" * 16)
+
+
+def encrypted(plain: bytes, counter: int = 0x10000001) -> bytes:
+    """A general-glo-ciphering frame, as an Austrian grid's Sagemcom T210-D-R sends."""
+    control = SecurityControlField(security_suite=0, authenticated=True, encrypted=True)
+    title = b"SYSTEMID"
+    text = encrypt(
+        security_control=control,
+        system_title=title,
+        invocation_counter=counter,
+        key=ENCRYPTION_KEY,
+        plain_text=plain,
+        auth_key=AUTHENTICATION_KEY,
+    )
+    body = control.to_bytes() + counter.to_bytes(4, "big") + text
+    return (
+        bytes([GeneralGlobalCipher.TAG, len(title)])
+        + title
+        + b"\x82"
+        + len(body).to_bytes(2, "big")
+        + body
+    )
+
+
+FRAME = encrypted(captures.SAGEMCOM_T210_D_R)
+SAGEMCOM = (5_017_120 + 1_528_646, 58)  # 1-0:1.8.1(005017120*Wh) 1.8.2(001528646*Wh) ...
+
+
+def read(keys: Keys, data: bytes, size: int | None = None, protocol="sagemcom-t210-d-r"):
+    stream = decoder(protocol, keys=keys)
+    chunks = [data] if size is None else [data[i : i + size] for i in range(0, len(data), size)]
+    return [t for chunk in chunks for t in stream.feed(chunk)], stream
+
+
+@pytest.mark.parametrize("size", [None, 1, 7, 64])
+@pytest.mark.parametrize("authentication_key", [AUTHENTICATION_KEY, None])
+def test_an_encrypted_telegram_reads_as_its_registers(size, authentication_key):
+    telegrams, stream = read(
+        Keys(ENCRYPTION_KEY, authentication_key), b"\x00" + FRAME + FRAME, size
+    )
+    assert [(t.import_wh, t.export_wh) for t in telegrams] == [SAGEMCOM] * 2
+    assert telegrams[0].raw == FRAME  # the evidence is the bytes the meter sent
+    assert stream.skipped == {"garbage": 1}
+
+
+def test_auto_finds_the_specification_inside():
+    telegrams, stream = read(Keys(ENCRYPTION_KEY, AUTHENTICATION_KEY), FRAME, protocol="auto")
+    assert [(t.import_wh, t.export_wh) for t in telegrams] == [SAGEMCOM]
+    assert stream.protocol == "sagemcom-t210-d-r"
+
+
+@pytest.mark.parametrize(
+    ("keys", "reason"),
+    [
+        (Keys(bytes(16), AUTHENTICATION_KEY), "wrong key"),
+        (Keys(ENCRYPTION_KEY, bytes(16)), "wrong key"),
+        (Keys(bytes(16)), "wrong key"),
+    ],
+)
+def test_a_wrong_key_has_its_own_reason(keys, reason):
+    telegrams, stream = read(keys, FRAME)
+    assert telegrams == []
+    assert stream.skipped == {reason: 1}
+
+
+@pytest.mark.parametrize("authentication_key", [AUTHENTICATION_KEY, None])
+def test_a_damaged_frame_is_not_a_wrong_key(authentication_key):
+    damaged = bytearray(FRAME)
+    damaged[150] ^= 0x01  # inside the ciphertext, within the telegram's registers
+    telegrams, stream = read(Keys(ENCRYPTION_KEY, authentication_key), bytes(damaged) + FRAME)
+    assert [(t.import_wh, t.export_wh) for t in telegrams] == [SAGEMCOM]
+    assert stream.skipped == {"crc": 1}
+
+
+def test_keys_never_show_in_a_repr():
+    keys = Keys(ENCRYPTION_KEY, AUTHENTICATION_KEY)
+    assert "aa" not in repr(keys).lower()
+    assert "AA" not in repr(keys)
+
+
+def test_the_keys_file_must_be_its_owners_alone(tmp_path):
+    path = tmp_path / "meter-keys.toml"
+    path.write_text(f'encryption_key = "{"AA" * 16}"\nauthentication_key = "{"BB" * 16}"\n')
+    path.chmod(0o644)
+    with pytest.raises(config_module.ConfigError, match="readable by its owner only") as error:
+        config_module.load_meter_keys(path)
+    assert "AA" not in str(error.value)
+    path.chmod(0o600)
+    assert config_module.load_meter_keys(path) == Keys(ENCRYPTION_KEY, AUTHENTICATION_KEY)
+
+
+def test_a_bare_keys_file_name_is_a_systemd_credential(tmp_path, monkeypatch):
+    (tmp_path / "meter-keys").write_text(f'encryption_key = "{"AA" * 16}"\n')
+    os.chmod(tmp_path / "meter-keys", 0o400)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
+    assert config_module.load_meter_keys(config_module.Path("meter-keys")) == Keys(ENCRYPTION_KEY)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    with pytest.raises(config_module.ConfigError, match="LoadCredential"):
+        config_module.load_meter_keys(config_module.Path("meter-keys"))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('encryption_key = "AA"\n', "must be 32 hex digits"),
+        ('authentication_key = "' + "BB" * 16 + '"\n', "expected encryption_key"),
+        ('encryption_key = "' + "AA" * 16 + '"\nextra = 1\n', "expected encryption_key"),
+    ],
+)
+def test_a_bad_keys_file_is_explained(tmp_path, text, message):
+    path = tmp_path / "keys.toml"
+    path.write_text(text)
+    path.chmod(0o600)
+    with pytest.raises(config_module.ConfigError, match=message):
+        config_module.load_meter_keys(path)
+
+
+def test_the_daemon_reads_an_encrypted_meter_with_its_keys_file(tmp_path):
+    from meter_bridge.daemon import Bridge
+
+    keys = tmp_path / "meter-keys.toml"
+    keys.write_text(f'encryption_key = "{"AA" * 16}"\nauthentication_key = "{"BB" * 16}"\n')
+    keys.chmod(0o600)
+    options = {
+        "meter": {"id": "0x" + "ab" * 32, "protocol": "auto", "keys_file": str(keys)},
+        "store": {"path": str(tmp_path / "b.sqlite"), "blobs": str(tmp_path / "blobs")},
+    }
+    bridge = Bridge(config_module.parse(options))
+    bridge.now = lambda: 1_798_761_600
+    (reading,) = bridge.ingest(FRAME)
+    assert (reading.import_wh, reading.export_wh) == SAGEMCOM
+    summary = bridge.store.summary()
+    assert summary["protocol"] == "sagemcom-t210-d-r"
