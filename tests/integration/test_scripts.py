@@ -22,6 +22,7 @@ KEYS = {
     "Wallet.permit",
     "Wallet.buyTokens",
     "SmartMeterBackend.register_meter",
+    "SmartMeterBackend.accept_meter",
     "SmartMeterBackend.submit_reading_baseline",
     "SmartMeterBackend.submit_reading",
     "SmartMeterBackend.submit_readings_24_per_reading",
