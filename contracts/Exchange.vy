@@ -473,7 +473,9 @@ def withdraw_credit():
 @nonreentrant
 def claim_certificates(id: uint256, recipient: address):
     """
-    @notice Sends the caller the certificates its wallet refused at settlement.
+    @notice Sends the caller the certificates held for it at settlement: a
+            contract's, and those of a certificate not issued then (claimable
+            once it is).
     @param id The certificate id.
     @param recipient Where they go: the caller or another address.
     """
@@ -824,7 +826,15 @@ def _hand_over(
         ):
             self._check_gas(gas_before)
         if not staticcall registry.is_active(id):
-            # Revoked or expired: the certificates stay in custody, moving no more.
+            # Not issued (the registry refused now, or issuance ran short of
+            # gas), revoked or expired. What the deal delivered is the buyer's
+            # (and the dust the seller's) whenever the certificate exists and
+            # moves: booked as held, to claim then. Revoked or expired ones
+            # stay in custody, moving no more.
+            if delivered != 0:
+                self._hold(buyer, id, delivered)
+            if dust != 0:
+                self._hold(seller, id, dust)
             return 0
     retired: uint256 = 0
     if delivered != 0:
@@ -864,8 +874,16 @@ def _deliver(account: address, id: uint256, wh: uint256):
         if not sent:
             self._check_gas(gas_before)
     if not sent:
-        self.held_certificates[account][id] += wh
-        log CertificatesHeld(account=account, id=id, wh=wh)
+        self._hold(account, id, wh)
+
+
+@internal
+def _hold(account: address, id: uint256, wh: uint256):
+    """
+    @dev Books `wh` of certificate `id` in custody for `account` to claim.
+    """
+    self.held_certificates[account][id] += wh
+    log CertificatesHeld(account=account, id=id, wh=wh)
 
 
 @internal

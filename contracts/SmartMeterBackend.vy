@@ -327,6 +327,8 @@ def accept_meter(meter_id: bytes32):
     previous: address = self._meters[meter_id].owner
     self._meters[meter_id].owner = msg.sender
     self.pending_owner_of[meter_id] = empty(address)
+    # A key the previous owner approved is not the new owner's choice.
+    self.approved_signer[meter_id] = empty(address)
     log MeterOwnerChanged(
         meter_id=meter_id, previous_owner=previous, new_owner=msg.sender, epoch=epoch, effective_from=state & _UINT64_MASK
     )

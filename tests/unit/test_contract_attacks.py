@@ -647,23 +647,56 @@ def test_pay_meter_debt_from_a_ledger(ob, rogue, bob):
         ob.pay_meter_debt(rogue.address, meter, 9_000 * RETAIL + 1, sender=bob)
 
 
+@pytest.mark.parametrize("owner", ["account", "contract"])
 def test_no_gas_limit_settles_a_deal_without_its_certificates(
-    exchange, registry, sold_deal, solar_meter, delivery_hour, deliver
+    exchange,
+    registry,
+    smb,
+    sold_deal,
+    solar_meter,
+    delivery_hour,
+    deliver,
+    alice,
+    bob,
+    carol,
+    owner,
 ):
     """Settlement tolerates a failed issuance; a gas estimate finds the cheapest
     limit that succeeds, which used to be one where issuance ran out of gas and
-    the deal settled with no certificate. At every limit, the deal either
-    settles with its certificates or not at all."""
+    the deal settled with no certificate; with a contract owning the seller's
+    meter, the registry's own gas check made that range wide (the review after
+    the fix found it). At every limit, the deal settles with the buyer's
+    certificates, at once or held for it to claim once issued, or not at all."""
+    if owner == "contract":
+        wallet = boa.load(TEST_CONTRACTS / "GriefingWallet.vy", sender=carol)
+        hand_over(smb, solar_meter, alice, wallet)
     deliver(delivery_hour, 2_500)
     cert = certificate_id(solar_meter, delivery_hour)
     outcomes = set()
-    for gas in range(150_000, 400_000, 2_500):
+    for gas in range(150_000, 450_000, 2_500):
         with boa.env.anchor():
             try:
                 exchange.settle(*sold_deal, gas=gas)
             except BoaError:
                 outcomes.add("reverted")
                 continue
-            assert registry.is_active(cert), f"settled without the certificate at {gas:,} gas"
             outcomes.add("settled")
+            registry.issue(solar_meter, delivery_hour)  # a no-op if settlement issued it
+            if exchange.held_certificates(bob, cert):
+                exchange.claim_certificates(cert, bob, sender=bob)
+            assert registry.balanceOf(bob, cert) == 1_000, f"at {gas:,} gas"
+            assert registry.balanceOf(exchange.address, cert) == 0, f"at {gas:,} gas"
     assert outcomes == {"reverted", "settled"}
+
+
+def test_an_approved_key_ends_with_the_owner_who_approved_it(
+    smb, installer, solar_meter, alice, carol
+):
+    """The review after the fix: a key Alice approved could still be put in
+    after she handed the meter to Carol, and sign Carol's readings."""
+    rogue = boa.env.generate_address("alice's key")
+    smb.approve_signer(solar_meter, rogue, sender=alice)
+    hand_over(smb, solar_meter, alice, carol)
+    assert smb.approved_signer(solar_meter) == "0x" + "00" * 20
+    with boa.reverts("meter: the owner has not approved this signer"):
+        smb.rotate_signer(solar_meter, rogue, False, sender=installer)
