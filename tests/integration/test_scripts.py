@@ -125,7 +125,8 @@ def test_bridge_bench_writes_the_keys_the_issue_names(tmp_path):
     from scripts import bench_bridge
 
     out = tmp_path / "bridge.json"
-    figures = bench_bridge.measure(out)
+    # No install into a fresh venv here: pip would fetch from the package index.
+    figures = bench_bridge.measure(out, install=False)
     assert json.loads(out.read_text()) == figures
     assert set(figures) == {
         "dsmr_telegrams_per_s",
