@@ -70,9 +70,15 @@ class ClockConfig:
     speed: float = 1.0
     origin: float = 0.0
     origin_wall: float = 0.0
+    # Simulations only: device time is the integer a driver writes to this file
+    # (``scripts.bridges.SteppedClock``), so it moves only when the driver says.
+    file: str = ""
 
     def now(self) -> int:
-        """Device time in unix seconds: the system clock, or a simulation's faster one."""
+        """Device time in unix seconds: the system clock, or a simulation's clock
+        (stepped by a driver, or running ``speed`` times as fast)."""
+        if self.file:
+            return int(Path(self.file).read_text())
         if self.speed == 1.0:
             return int(time.time())
         return int(self.origin + (time.time() - self.origin_wall) * self.speed)

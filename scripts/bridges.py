@@ -3,7 +3,8 @@
 A site is what one household has: a meter writing real-format telegrams into
 one end of a pseudo-terminal, and a ``meter-bridge run`` process reading the
 other end, with its own keystore, store and configuration in its own folder.
-All sites share one accelerated clock, so that hours pass in seconds.
+All sites share one clock that moves only when the driver steps it, a telegram
+at a time, so that hours pass in seconds and the same on any machine.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import os
 import re
 import secrets
 import signal
+import sqlite3
 import subprocess
 import sys
-import threading
 import time
 import tty
 from collections.abc import Iterator
@@ -22,7 +23,6 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from meter_bridge import simulator
 from meter_bridge.config import ClockConfig
 from meter_bridge.content import cid_of
 from meter_bridge.keys import create_keystore
@@ -32,6 +32,7 @@ from scripts.anvil import PROJECT_ROOT
 
 # The daemon's line once its serial port is open (an error line names the port too).
 LISTENING = re.compile(rb'"message": "serial port \S+ open"')
+STEP_TIMEOUT = 120  # seconds a bridge may take for one telegram before the driver gives up
 
 
 def write_config(
@@ -77,6 +78,7 @@ max_skew = {max_skew}
 speed = {clock.speed}
 origin = {clock.origin}
 origin_wall = {clock.origin_wall}
+file = "{clock.file}"
 """
     )
     return path
@@ -100,6 +102,7 @@ class Site:
     meter: SimulatedMeter
     meter_id: bytes = b""  # set once the meter is registered
     process: subprocess.Popen | None = None
+    _reader: sqlite3.Connection | None = None  # read-only, on the bridge's store
 
     @property
     def keystore(self) -> Path:
@@ -148,6 +151,36 @@ class Site:
                 raise RuntimeError(f"the bridge in {self.folder.name} did not open its port")
             time.sleep(0.05)  # a poll of the log file
 
+    def telegrams_taken(self) -> int:
+        """Telegrams the bridge has stored or counted as skipped, from its store."""
+        if self._reader is None:
+            if not self.store.exists():
+                return 0
+            self._reader = sqlite3.connect(f"file:{self.store}?mode=ro", uri=True, timeout=30)
+        try:
+            stored = self._reader.execute("SELECT max(id) FROM telegrams").fetchone()[0]
+            skipped = self._reader.execute("SELECT sum(count) FROM skipped").fetchone()[0]
+        except sqlite3.OperationalError:  # the bridge has not made its tables yet
+            return 0
+        return (stored or 0) + (skipped or 0)
+
+    def close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def wait_until_taken(self, count: int, timeout: float = STEP_TIMEOUT) -> None:
+        """Waits until the bridge has taken ``count`` telegrams in all."""
+        deadline = time.monotonic() + timeout
+        while self.telegrams_taken() < count:
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the bridge in {self.folder.name} took no telegram in {timeout} s; "
+                    f"its log ends:\n{self.log_tail()}"
+                )
+            time.sleep(0.001)  # a poll of the bridge's store
+
     def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(
@@ -156,20 +189,60 @@ class Site:
             )
 
 
-class LateBoot(RuntimeError):
-    """The bridges were not all reading when the meters' clock started (a busy
-    machine): nothing was read or sent yet, so they can be started again."""
+class SteppedClock:
+    """Device time that moves only when the driver says: an integer in a file that
+    every bridge reads (``[clock] file``). The meters write their telegrams at the
+    same times, so what the bridges store, sign and relay is the same on a busy
+    machine as on an idle one."""
+
+    def __init__(self, path: Path, time: int, interval_length: int = 3_600):
+        self.path = path
+        self.interval_length = interval_length
+        self.set(time)
+
+    def set(self, time: int) -> None:
+        scratch = self.path.with_name(self.path.name + ".new")
+        scratch.write_text(str(time))
+        os.replace(scratch, self.path)  # atomic: a bridge never reads half a number
+        self.time = time
+
+    def config(self) -> ClockConfig:
+        return ClockConfig(interval_length=self.interval_length, file=str(self.path))
+
+
+class Stepper:
+    """Moves the sites' clock forward a telegram at a time: at each step every meter
+    writes its telegram, and the next step waits until every bridge has taken it
+    (stored it, or counted it as skipped)."""
+
+    def __init__(self, sites: list[Site], clock: SteppedClock, leaders: list[int], every: int):
+        self.sites, self.clock, self.leaders, self.every = sites, clock, leaders, every
+        self.due = clock.time + every - clock.time % every
+        self.written = 0
+        self.taken = [site.telegrams_taken() for site in sites]
+
+    def advance(self, to: int, timeout: float = STEP_TIMEOUT) -> None:
+        """Device time to ``to``, with a telegram from each meter every ``every``
+        seconds up to it; raises if a bridge stops taking them."""
+        while self.due <= to:
+            self.clock.set(self.due)
+            for site, leader in zip(self.sites, self.leaders, strict=True):
+                _write_all(leader, site.meter.telegram(self.due, self.written))
+            self.written += 1
+            for site, before in zip(self.sites, self.taken, strict=True):
+                site.wait_until_taken(before + self.written, timeout)
+            self.due += self.every
+        self.clock.set(max(to, self.clock.time))
 
 
 @contextmanager
 def running(
-    sites: list[Site], clock: ClockConfig, rpc_url: str, deployments: Path, every: int = 60
-) -> Iterator[list[Site]]:
-    """Starts every site's bridge and meter on ``clock``; stops them all on exit:
-    the meters first, then each bridge with SIGTERM, as systemd would."""
-    stop = threading.Event()
+    sites: list[Site], clock: SteppedClock, rpc_url: str, deployments: Path, every: int = 60
+) -> Iterator[Stepper]:
+    """Starts every site's bridge on ``clock``, and yields the stepper that drives
+    their meters; stops every bridge on exit with SIGTERM, as systemd would."""
     with ExitStack() as stack:
-        writers = []
+        leaders = []
         log_starts = {}
         for site in sites:
             log_starts[site.folder] = site.log.stat().st_size if site.log.exists() else 0
@@ -177,6 +250,7 @@ def running(
             tty.setraw(follower)  # bytes as they are: no CR/LF translation, no echo
             stack.callback(os.close, leader)
             stack.callback(os.close, follower)
+            leaders.append(leader)
             config = write_config(
                 site.folder / "bridge.toml",
                 meter_id=site.meter_id,
@@ -187,35 +261,23 @@ def running(
                 keystore=site.keystore,
                 passphrase_file=site.folder / "passphrase",
                 store=site.store,
-                clock=clock,
+                clock=clock.config(),
                 poll_seconds=0.1,
-                # On an accelerated clock, a millisecond of scheduling is seconds of device time.
-                max_skew=int(clock.speed),
             )
             log = stack.enter_context(site.log.open("ab"))
             site.process = start_daemon(config, stderr=log)
             stack.callback(_terminate, site.process)
-            writers.append(
-                threading.Thread(
-                    target=simulator.run,
-                    args=(leader, site.meter, clock),
-                    kwargs={"every": every, "stop": stop},
-                    name=f"meter {site.folder.name}",
-                    daemon=True,
-                )
-            )
-        stack.callback(_join, writers)
-        stack.callback(stop.set)
+            stack.callback(site.close_reader)
         for site in sites:
             site.wait_until_listening(since=log_starts[site.folder])
-        if time.time() > clock.origin_wall:
-            raise LateBoot(
-                "the bridges opened their ports after the meters' clock started: "
-                "give them more time to boot"
-            )
-        for writer in writers:
-            writer.start()
-        yield sites
+        yield Stepper(sites, clock, leaders, every)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Writes all of ``data`` to a pseudo-terminal whose reader is running."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _terminate(process: subprocess.Popen) -> None:
@@ -226,9 +288,3 @@ def _terminate(process: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _join(threads: list[threading.Thread]) -> None:
-    for thread in threads:
-        if thread.is_alive():
-            thread.join(timeout=5)

@@ -8,8 +8,10 @@ Exchange, hour by hour; Ben buys what he expects to use, taking the cheapest
 offers, and around noon bids instead, asking for the certificates to be
 retired on delivery.
 
-Then 48 hours pass on an accelerated clock (two hours a second). Each house
-has a simulated meter writing real-format telegrams into a pseudo-terminal:
+Then 48 hours pass on a stepped clock: a minute of device time at a time, as
+fast as the bridges take the telegrams, so the figures are the same on a busy
+machine as on an idle one. Each house has a simulated meter writing
+real-format telegrams into a pseudo-terminal:
 DSMR 5 at Anna's, SML at Ben's, DSMR 4 at Carl's. A `meter-bridge run` process
 per house reads them, stores them, signs each hour's reading with the meter's
 key (made on the "device", kept in its encrypted keystore) and relays it to
@@ -43,7 +45,6 @@ from eth_utils import keccak
 from web3.logs import DISCARD
 
 from meter_bridge import profiles
-from meter_bridge.config import ClockConfig
 from meter_bridge.signing import gs1_check_digit, meter_id
 from meter_bridge.simulator import SimulatedMeter
 from scripts import actions, bridges
@@ -60,9 +61,10 @@ OFFER_PERCENT = 80  # share of the forecast surplus a producer offers
 MIN_OFFER_WH = 200  # smaller surpluses are not worth a transaction
 BID_PRICE = 16 * 10**13  # token base units per Wh (0.16 tokens per kWh)
 BID_HOURS = (11, 12, 13)  # UTC hours when Ben bids instead of taking offers
-SPEED = 7_200  # device seconds per second: two hours a second
+# The demo's chain starts at a fixed time, midsummer 2026, 06:00 UTC: every run
+# trades and measures the same hours and prints the same figures.
+GENESIS = 1_781_935_200
 TELEGRAM_EVERY = 60  # device seconds between the simulated meters' telegrams
-BOOT_SECONDS = 6  # the meters' clock starts once the bridges are up (three take ~2 s here)
 READING_TIMEOUT = 60  # seconds to wait for an hour's readings before giving up
 DAPP_PORT = 5000
 
@@ -261,9 +263,10 @@ def wait_for_readings(smb, meters: list[DemoMeter], end: int) -> None:
         time.sleep(0.02)  # a poll: the bridges relay on their own
 
 
-def hourly_settlements(say, w3, deployments, keeper, meters, deals, start) -> int:
-    """Moves anvil's clock to each hour's end, waits for the bridges' readings, then
-    settles the hour's deals and every meter's interval; returns the deals settled."""
+def hourly_settlements(say, w3, deployments, keeper, meters, deals, start, stepper) -> int:
+    """Moves anvil's clock and the meters' to each hour's end, waits for the
+    bridges' readings, then settles the hour's deals and every meter's interval;
+    returns the deals settled."""
     as_keeper = actions.Actor(w3, keeper, deployments)
     smb = as_keeper.contract("SmartMeterBackend")
     ob = as_keeper.contract("OperatorBackend")
@@ -277,6 +280,7 @@ def hourly_settlements(say, w3, deployments, keeper, meters, deals, start) -> in
         if w3.eth.get_block("latest")["timestamp"] < end:
             advance_time(w3, end)
         since = w3.eth.block_number
+        stepper.advance(end)
         wait_for_readings(smb, meters, end)
         if hour == 0:
             say("   hour  0: every bridge relayed its meter's baseline reading")
@@ -344,7 +348,7 @@ def run(say=print, serve: bool = False, port: int = DAPP_PORT) -> dict:
     anna, ben, carl = meters
     producers = [anna, carl]
     with (
-        run_anvil() as node,
+        run_anvil(extra_args=["--timestamp", str(GENESIS)]) as node,
         tempfile.TemporaryDirectory() as folder,
         connected("anvil", url=node.url) as conn,
     ):
@@ -430,26 +434,17 @@ def run(say=print, serve: bool = False, port: int = DAPP_PORT) -> dict:
 
         say(
             f"\n5. {HOURS} hours of meter readings through the bridges, and settlements, from "
-            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(start))}, {SPEED // 3_600} "
-            "hours a second"
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(start))}, a telegram a minute "
+            "per meter, as fast as the bridges take them"
         )
         deployments_file = Path(folder) / "deployments.json"
         deployments_file.write_text(json.dumps(deployments))
         sites = [meter.site for meter in meters]
-        boot = BOOT_SECONDS
-        while True:
-            clock = ClockConfig(speed=SPEED, origin=start, origin_wall=time.time() + boot)
-            try:
-                with bridges.running(sites, clock, node.url, deployments_file, TELEGRAM_EVERY):
-                    settled_deals = hourly_settlements(
-                        say, w3, deployments, keeper, meters, deals, start
-                    )
-                break
-            except bridges.LateBoot:
-                if boot >= 8 * BOOT_SECONDS:
-                    raise
-                say(f"   the bridges took more than {boot} s to start; again with {2 * boot} s")
-                boot *= 2
+        clock = bridges.SteppedClock(Path(folder) / "clock", start - TELEGRAM_EVERY, interval)
+        with bridges.running(sites, clock, node.url, deployments_file, TELEGRAM_EVERY) as stepper:
+            settled_deals = hourly_settlements(
+                say, w3, deployments, keeper, meters, deals, start, stepper
+            )
         for meter in meters:
             say(f"   {meter.label:<20} {bridge_summary(meter)}")
 
@@ -480,9 +475,9 @@ def run(say=print, serve: bool = False, port: int = DAPP_PORT) -> dict:
             if wh:
                 claims.append((cert, wh, ben.id))
                 room[begin] -= wh
-        on_delivery = sum(
-            registry.functions.claimedBalanceOf(exchange.address, i).call() for i in issued
-        )
+        # The Exchange retired the certificates of Ben's bids on delivery, with Ben
+        # as the claimant.
+        on_delivery = sum(registry.functions.claimedBalanceOf(owner, i).call() for i in issued)
         as_ben.send(registry.functions.retire_many(claims, b"Ben's household, hourly matched"))
         say(
             f"   Ben's bids: {units(on_delivery, 3, 3)} kWh retired on delivery; of the "
@@ -505,7 +500,6 @@ def run(say=print, serve: bool = False, port: int = DAPP_PORT) -> dict:
             meter.retired = sum(
                 registry.functions.claimedBalanceOf(holder, i).call() for i in issued
             )
-        ben.retired += on_delivery
 
         figures = report(say, meters, ob, accounts, symbol, decimals)
         say(

@@ -114,7 +114,15 @@ def test_demo_trades_a_day_settles_it_from_the_meters_and_serves_the_dapp():
     assert "every bridge relayed its meter's baseline reading" in output
     assert output.count("bridge: ") == 3
     assert output.count(" 0 rejected") == 3
-    assert "a cloud over Carl's roof" in output
+    # The meters' clock is stepped and the chain starts on a fixed day: every run,
+    # on a busy machine as on an idle one, measures and trades the same Wh.
+    assert "hour 32: a cloud over Carl's roof: 2 of 372 Wh sold delivered" in output
+    assert (anna["produced_wh"], carl["produced_wh"], ben["consumed_wh"]) == (
+        49_215,
+        30_128,
+        24_360,
+    )
+    assert (carl["sold_wh"], carl["delivered_sold_wh"], ben["bought_wh"]) == (2_569, 2_199, 4_590)
     assert "144 measurements and" in output
     assert "hourly-matched share" in output
 

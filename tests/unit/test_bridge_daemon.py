@@ -297,3 +297,28 @@ def test_a_reader_that_fails_stops_the_daemon_to_be_restarted(tmp_path):
     assert bridge.stop.is_set()
     event = bridge.store.summary()["last_event"]
     assert event[1:] == ("error", "reader stopped: OSError: [Errno 28] No space left on device")
+
+
+def test_a_stepped_clock_is_the_time_its_driver_wrote_whatever_the_wall_clock(tmp_path):
+    from scripts.bridges import SteppedClock
+
+    clock = SteppedClock(tmp_path / "clock", T0 - 60)
+    options = {
+        "meter": {"id": "0x" + "ab" * 32, "protocol": "sml"},
+        "store": {"path": str(tmp_path / "b.sqlite"), "blobs": str(tmp_path / "blobs")},
+        "clock": {"file": str(clock.path)},
+    }
+    bridge = Bridge(config_module.parse(options))
+    assert bridge.now() == T0 - 60
+    meter = SimulatedMeter("sml", load_percent=100)
+    readings, at_boundaries = [], []
+    for t in range(T0, T0 + 2 * HOUR + 1, 60):
+        clock.set(t)
+        if t % HOUR == 0:
+            at_boundaries.append(sum(meter.registers_at(t)[0]))
+        readings += bridge.ingest(meter.telegram(t, t))
+    # Each reading is the telegram written at the boundary, stamped with it.
+    assert [r.interval_end for r in readings] == [T0, T0 + HOUR, T0 + 2 * HOUR]
+    assert [r.import_wh for r in readings] == at_boundaries
+    assert at_boundaries[0] < at_boundaries[1] < at_boundaries[2]
+    assert not list(tmp_path.glob("clock.new"))  # written whole, then renamed
