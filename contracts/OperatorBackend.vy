@@ -71,6 +71,10 @@ _SEARCH_STEPS: constant(uint256) = 33  # binary search over at most 2**32 tariff
 # the Exchange", for i = begin / 900 modulo 128 in word begin / 900 / 128.
 # One storage read tells a settlement both.
 _MIN_INTERVAL: constant(uint256) = 900  # seconds
+_TRADED_BITS: constant(uint256) = (max_value(uint256) // 3) << 1  # 0b1010…10: the traded bits
+# @dev Bitmap words a measurement's netting reads at most: ten years of quarter
+# hours. A measurement spans several intervals when its meter missed readings.
+_MAX_SPAN_WORDS: constant(uint256) = 2_800
 
 # Packed tariff: bits 0-95 retail price, 96-191 feed-in reward (token base
 # units per Wh), 192-255 effective from (unix seconds).
@@ -596,10 +600,7 @@ def _settle(backend: address, genesis: bool, meter_id: bytes32, interval_begin: 
 
     sold: uint256 = 0
     bought: uint256 = 0
-    if settled & (bit << 1) != 0:
-        unsettled: uint256 = 0
-        sold, bought, unsettled = staticcall IExchange(self.exchange).position(meter_id, interval_begin)
-        assert unsettled == 0, "operator: interval has unsettled deals"
+    sold, bought = self._traded_within(backend, meter_id, interval_begin, end)
     feed_in_wh: uint256 = 0
     retail_wh: uint256 = 0
     feed_in_wh, retail_wh = self._billable_wh(produced, consumed, sold, bought)
@@ -642,6 +643,44 @@ def _settle(backend: address, genesis: bool, meter_id: bytes32, interval_begin: 
         bill=bill,
     )
     return True
+
+
+@internal
+@view
+def _traded_within(backend: address, meter_id: bytes32, begin: uint256, end: uint256) -> (uint256, uint256):
+    """
+    @dev The Wh sold and bought on the Exchange in every interval of
+         `[begin, end)` that the meter traded, for netting. A measurement
+         spans several intervals when the meter missed readings (an outage):
+         the Wh a buyer was delivered inside it are netted all the same, so it
+         never pays both the seller and the retail bill. One storage read per
+         128 quarter hours of the measurement, and one Exchange call per traded
+         interval in it; none of them may have unsettled deals.
+    """
+    sold: uint256 = 0
+    bought: uint256 = 0
+    first: uint256 = begin // _MIN_INTERVAL
+    last: uint256 = (end - 1) // _MIN_INTERVAL
+    for w: uint256 in range(first >> 7, (last >> 7) + 1, bound=_MAX_SPAN_WORDS):
+        # Two bits per quarter hour from `index` on; the traded bit is the higher.
+        index: uint256 = max(first, w << 7)
+        traded: uint256 = (self._settled[backend][meter_id][w] & _TRADED_BITS) >> ((index & 127) << 1)
+        if w == last >> 7 and last & 127 != 127:
+            traded = traded & ((1 << (((last - index) << 1) + 2)) - 1)
+        for _: uint256 in range(128):
+            if traded == 0:
+                break
+            if traded & 2 != 0:
+                unsettled: uint256 = 0
+                s: uint256 = 0
+                b: uint256 = 0
+                s, b, unsettled = staticcall IExchange(self.exchange).position(meter_id, index * _MIN_INTERVAL)
+                assert unsettled == 0, "operator: interval has unsettled deals"
+                sold += s
+                bought += b
+            traded = traded >> 2
+            index += 1
+    return sold, bought
 
 
 @internal

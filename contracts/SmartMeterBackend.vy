@@ -52,6 +52,7 @@ flag MeterKind:
 
 struct Reading:
     meter_id: bytes32
+    interval_begin: uint64
     interval_end: uint64
     import_wh: uint64
     export_wh: uint64
@@ -76,7 +77,7 @@ struct MeterInfo:
 OPERATOR_ROLE: public(constant(bytes32)) = keccak256("OPERATOR_ROLE")
 
 READING_TYPEHASH: public(constant(bytes32)) = keccak256(
-    "Reading(bytes32 meterId,uint64 intervalEnd,uint64 importWh,uint64 exportWh,bytes32 dataDigest)"
+    "Reading(bytes32 meterId,uint64 intervalBegin,uint64 intervalEnd,uint64 importWh,uint64 exportWh,bytes32 dataDigest)"
 )
 
 MAX_BATCH: constant(uint256) = 96  # readings: four days of hours, one day of quarter hours
@@ -242,6 +243,7 @@ def __init__(interval_length_: uint256, future_tolerance_: uint256):
 @external
 def submit_reading(
     meter_id: bytes32,
+    interval_begin: uint64,
     interval_end: uint64,
     import_wh: uint64,
     export_wh: uint64,
@@ -255,6 +257,10 @@ def submit_reading(
     @dev The first reading of a meter is its baseline; each later one stores
          the measurement of `[last interval end, interval_end)`.
     @param meter_id The meter (salted hash of its GSRN/EAN).
+    @param interval_begin Where the measurement begins: the meter's last
+           interval end (`next_reading_begin`), or 0 for a baseline. Signed,
+           so that nobody can relay a later reading before an earlier one
+           and merge a meter's intervals into one measurement.
     @param interval_end Unix seconds, on the interval grid.
     @param import_wh The cumulative import register, in Wh.
     @param export_wh The cumulative export register, in Wh.
@@ -265,6 +271,7 @@ def submit_reading(
     """
     self._record(Reading(
         meter_id=meter_id,
+        interval_begin=interval_begin,
         interval_end=interval_end,
         import_wh=import_wh,
         export_wh=export_wh,
@@ -604,6 +611,20 @@ def last_reading(meter_id: bytes32) -> (uint256, uint256, uint256):
 
 @external
 @view
+def next_reading_begin(meter_id: bytes32) -> uint256:
+    """
+    @notice The interval begin the meter's next reading must name: the end of
+            its last reading, or 0 when the next is a baseline (a new meter,
+            or a new device after `rotate_signer`).
+    """
+    state: uint256 = self._state[meter_id]
+    if state & _HAS_BASELINE == 0:
+        return 0
+    return state & _UINT64_MASK
+
+
+@external
+@view
 def baseline(meter_id: bytes32) -> (uint256, uint256, uint256):
     """
     @return (interval end, import register in Wh, export register in Wh) of
@@ -679,12 +700,17 @@ def DOMAIN_SEPARATOR() -> bytes32:
 @external
 @view
 def reading_digest(
-    meter_id: bytes32, interval_end: uint64, import_wh: uint64, export_wh: uint64, data_digest: bytes32
+    meter_id: bytes32,
+    interval_begin: uint64,
+    interval_end: uint64,
+    import_wh: uint64,
+    export_wh: uint64,
+    data_digest: bytes32,
 ) -> bytes32:
     """
     @return bytes32 The EIP-712 digest a meter signs for this reading.
     """
-    return self._reading_digest(meter_id, interval_end, import_wh, export_wh, data_digest)
+    return self._reading_digest(meter_id, interval_begin, interval_end, import_wh, export_wh, data_digest)
 
 
 # INTERNAL
@@ -693,10 +719,15 @@ def reading_digest(
 @internal
 @view
 def _reading_digest(
-    meter_id: bytes32, interval_end: uint64, import_wh: uint64, export_wh: uint64, data_digest: bytes32
+    meter_id: bytes32,
+    interval_begin: uint64,
+    interval_end: uint64,
+    import_wh: uint64,
+    export_wh: uint64,
+    data_digest: bytes32,
 ) -> bytes32:
     return eip712_domain_separator._hash_typed_data_v4(
-        keccak256(abi_encode(READING_TYPEHASH, meter_id, interval_end, import_wh, export_wh, data_digest))
+        keccak256(abi_encode(READING_TYPEHASH, meter_id, interval_begin, interval_end, import_wh, export_wh, data_digest))
     )
 
 
@@ -742,7 +773,12 @@ def _record(reading: Reading):
 
     assert reading.v == 27 or reading.v == 28, "meter: signature v must be 27 or 28"
     digest: bytes32 = self._reading_digest(
-        reading.meter_id, reading.interval_end, reading.import_wh, reading.export_wh, reading.data_digest
+        reading.meter_id,
+        reading.interval_begin,
+        reading.interval_end,
+        reading.import_wh,
+        reading.export_wh,
+        reading.data_digest,
     )
     signer: address = ecdsa._recover_vrs(
         digest, convert(reading.v, uint256), convert(reading.r, uint256), convert(reading.s, uint256)
@@ -754,6 +790,7 @@ def _record(reading: Reading):
     new_state: uint256 = end | (import_wh << 64) | (export_wh << 128) | (state & (_SUSPENDED | (MAX_OWNER_EPOCH << _EPOCH_SHIFT))) | _REGISTERED | _HAS_BASELINE
 
     if state & _HAS_BASELINE == 0:
+        assert reading.interval_begin == 0, "meter: a baseline reading names no interval begin"
         # A replaced device's baseline comes after the last reading of the old one.
         assert end > state & _UINT64_MASK, "meter: reading not newer than last"
         self._state[reading.meter_id] = new_state
@@ -771,6 +808,7 @@ def _record(reading: Reading):
     last_import: uint256 = 0
     last_export: uint256 = 0
     last_end, last_import, last_export = self._unpack(state)
+    assert convert(reading.interval_begin, uint256) == last_end, "meter: reading does not begin at the meter's last reading"
     assert end > last_end, "meter: reading not newer than last"
     assert import_wh >= last_import, "meter: import register decreased"
     assert export_wh >= last_export, "meter: export register decreased"

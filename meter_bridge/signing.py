@@ -3,7 +3,12 @@
 This is the exact message SmartMeterBackend.vy verifies; every client signs it:
 
     domain  {name: "OpenKWh SmartMeterBackend", version: "1", chainId, verifyingContract}
-    Reading(bytes32 meterId,uint64 intervalEnd,uint64 importWh,uint64 exportWh,bytes32 dataDigest)
+    Reading(bytes32 meterId,uint64 intervalBegin,uint64 intervalEnd,uint64 importWh,
+            uint64 exportWh,bytes32 dataDigest)
+
+``intervalBegin`` is the end of the meter's last reading on chain (the
+contract's ``next_reading_begin``), or 0 for a baseline: a reading closes the
+interval it names, so nobody can relay a later reading first and merge hours.
 
 Pure logic: no I/O. Amounts are integer Wh, times unix seconds UTC.
 """
@@ -28,6 +33,7 @@ EIP712_DOMAIN_TYPE = [
 ]
 READING_TYPE = [
     {"name": "meterId", "type": "bytes32"},
+    {"name": "intervalBegin", "type": "uint64"},
     {"name": "intervalEnd", "type": "uint64"},
     {"name": "importWh", "type": "uint64"},
     {"name": "exportWh", "type": "uint64"},
@@ -41,20 +47,22 @@ class ReadingError(ValueError):
 
 @dataclass(frozen=True)
 class Reading:
-    """The cumulative registers of a meter at the end of an interval."""
+    """The cumulative registers of a meter at the end of an interval, and where the
+    measurement it closes begins (0: it is a baseline)."""
 
     meter_id: bytes  # 32 bytes: the salted hash of the GSRN/EAN
     interval_end: int  # unix seconds, on the interval grid
     import_wh: int  # cumulative import register, Wh
     export_wh: int  # cumulative export register, Wh
     data_digest: bytes  # 32 bytes: sha256 of the raw telegrams behind the reading
+    interval_begin: int = 0  # the meter's last interval end on chain; 0 for a baseline
 
     def __post_init__(self):
         for name in ("meter_id", "data_digest"):
             value = getattr(self, name)
             if not isinstance(value, bytes) or len(value) != 32:
                 raise ReadingError(f"{name} must be 32 bytes, got {value!r}")
-        for name in ("interval_end", "import_wh", "export_wh"):
+        for name in ("interval_begin", "interval_end", "import_wh", "export_wh"):
             value = getattr(self, name)
             if (
                 not isinstance(value, int)
@@ -76,6 +84,7 @@ class SignedReading:
         reading = self.reading
         return (
             reading.meter_id,
+            reading.interval_begin,
             reading.interval_end,
             reading.import_wh,
             reading.export_wh,
@@ -99,6 +108,7 @@ def typed_data(reading: Reading, chain_id: int, verifying_contract: str) -> dict
         },
         "message": {
             "meterId": reading.meter_id,
+            "intervalBegin": reading.interval_begin,
             "intervalEnd": reading.interval_end,
             "importWh": reading.import_wh,
             "exportWh": reading.export_wh,

@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS readings (
     export_wh INTEGER NOT NULL,
     digest BLOB NOT NULL,              -- sha256 of the canonical batch
     signature BLOB,                    -- r || s || v, 65 bytes, once signed
+    signed_begin INTEGER,              -- the interval begin the signature names (0: a baseline)
     status TEXT NOT NULL DEFAULT 'new',-- new, signed, sent, delivered, rejected, unregistered, set aside
     detail TEXT,                       -- transaction hash, or why it was rejected
     pushed INTEGER NOT NULL DEFAULT 0, -- its batch is on the IPFS node
@@ -98,6 +99,7 @@ class Reading:
     status: str = "new"
     signature: bytes | None = None
     detail: str | None = None
+    signed_begin: int | None = None  # the interval begin the signature names
 
 
 def connect(path: Path | str) -> sqlite3.Connection:
@@ -114,6 +116,10 @@ def connect(path: Path | str) -> sqlite3.Connection:
     connection.execute("PRAGMA synchronous=FULL")
     connection.execute("PRAGMA foreign_keys=ON")
     connection.executescript(SCHEMA)
+    columns = {row[1] for row in connection.execute("PRAGMA table_info(readings)")}
+    if "signed_begin" not in columns:
+        # A store from before readings named their begin: what it signed is signed again.
+        connection.execute("ALTER TABLE readings ADD COLUMN signed_begin INTEGER")
     return connection
 
 
@@ -204,19 +210,31 @@ class Store:
         now: int,
         detail: str | None = None,
         signature: bytes | None = None,
+        signed_begin: int | None = None,
     ) -> None:
         with self.transaction():
             self.db.execute(
                 "UPDATE readings SET status = ?, detail = ?, updated_at = ?, "
-                "signature = COALESCE(?, signature) WHERE interval_end = ?",
-                (status, detail, now, signature, interval_end),
+                "signature = COALESCE(?, signature), signed_begin = COALESCE(?, signed_begin) "
+                "WHERE interval_end = ?",
+                (status, detail, now, signature, signed_begin, interval_end),
             )
+
+    def previous_end(self, interval_end: int) -> int:
+        """The end of the last reading before ``interval_end`` that goes to the chain
+        (not one kept from before registration, set aside or rejected); 0 if none."""
+        row = self.db.execute(
+            "SELECT max(interval_end) FROM readings WHERE interval_end < ? "
+            "AND status NOT IN ('unregistered', 'set aside', 'rejected')",
+            (interval_end,),
+        ).fetchone()
+        return row[0] or 0
 
     def readings(self, *statuses: str) -> list[Reading]:
         """Readings in time order, of the given statuses (all when none given)."""
         query = (
-            "SELECT interval_end, import_wh, export_wh, digest, status, signature, detail "
-            "FROM readings"
+            "SELECT interval_end, import_wh, export_wh, digest, status, signature, detail, "
+            "signed_begin FROM readings"
         )
         params: tuple = ()
         if statuses:

@@ -208,6 +208,7 @@ def interval_readings(
                 import_per_interval * h,
                 export_per_interval * h,
                 keccak(text=f"{tag}-{h}"),
+                start + (h - 1) * interval if h else 0,  # each begins at the last end
             ),
             chain_id,
             backend,
@@ -262,6 +263,7 @@ def measure_meters(w3: Web3, deployments: dict, accounts: list[LocalAccount]) ->
             1_000 + 300 * step,
             500 + 2_000 * step,
             keccak(text=f"{i}-{step}"),
+            start + (step - 1) * interval if step else 0,
         )
         return sign_reading(keys[i], reading, chain_id, smb.address).contract_args()
 

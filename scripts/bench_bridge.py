@@ -155,7 +155,12 @@ def signing_rate(count: int = 500) -> float:
     began = time.perf_counter()
     for i in range(count):
         sign_reading(
-            key, Reading(b"\x22" * 32, T0 + i * HOUR, i, i, b"\x33" * 32), 31_337, "0x" + "44" * 20
+            key,
+            Reading(
+                b"\x22" * 32, T0 + i * HOUR, i, i, b"\x33" * 32, T0 + (i - 1) * HOUR if i else 0
+            ),
+            31_337,
+            "0x" + "44" * 20,
         )
     return count / (time.perf_counter() - began)
 

@@ -76,7 +76,14 @@ class World:
             batch.append(
                 sign_reading(
                     self.keys[label],
-                    Reading(meter, end, imported, exported, keccak(text=f"{label} {end}")),
+                    Reading(
+                        meter,
+                        end,
+                        imported,
+                        exported,
+                        keccak(text=f"{label} {end}"),
+                        smb.functions.next_reading_begin(meter).call(),
+                    ),
                     self.w3.eth.chain_id,
                     smb.address,
                 ).contract_args()

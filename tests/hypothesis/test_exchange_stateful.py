@@ -333,7 +333,8 @@ class Market(RuleBasedStateMachine):
             self.reported[seller] = (end + HOUR, exported + produced)
 
     def submit(self, seller, end, exported):
-        reading = Reading(SELLER_METERS[seller], end, 0, exported, b"\x05" * 32)
+        meter = SELLER_METERS[seller]
+        reading = Reading(meter, end, 0, exported, b"\x05" * 32, self.smb.next_reading_begin(meter))
         signed = sign_reading(
             SELLER_KEYS[seller], reading, boa.env.evm.patch.chain_id, str(self.smb.address)
         )

@@ -98,7 +98,8 @@ class MetersAndOperator(RuleBasedStateMachine):
         return boa.env.evm.patch.timestamp
 
     def submit(self, i, end, imported, exported, key=None):
-        reading = Reading(METER_IDS[i], end, imported, exported, keccak(text=f"{i}{end}"))
+        begin = self.smb.next_reading_begin(METER_IDS[i])
+        reading = Reading(METER_IDS[i], end, imported, exported, keccak(text=f"{i}{end}"), begin)
         signed = sign_reading(
             key or KEYS[i], reading, boa.env.evm.patch.chain_id, str(self.smb.address)
         )

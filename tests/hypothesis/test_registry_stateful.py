@@ -72,7 +72,8 @@ class Registry(RuleBasedStateMachine):
         self.steps = 0
 
     def submit(self, i, end, imported, exported):
-        reading = Reading(METERS[i], end, imported, exported, keccak(text=f"{i}{end}"))
+        begin = self.smb.next_reading_begin(METERS[i])
+        reading = Reading(METERS[i], end, imported, exported, keccak(text=f"{i}{end}"), begin)
         signed = sign_reading(KEYS[i], reading, boa.env.evm.patch.chain_id, str(self.smb.address))
         self.smb.submit_reading(*signed.contract_args())
 

@@ -50,7 +50,17 @@ def certificate(anvil_connection, anvil_accounts, tmp_path):
     relay = actions.Actor(w3, relayer, deployments)
     for end, exported in ((begin, 0), (begin + 3_600, 2_500)):
         signed = sign_reading(
-            key, Reading(meter, end, 0, exported, b"\x07" * 32), w3.eth.chain_id, smb.address
+            key,
+            Reading(
+                meter,
+                end,
+                0,
+                exported,
+                b"\x07" * 32,
+                smb.functions.next_reading_begin(meter).call(),
+            ),
+            w3.eth.chain_id,
+            smb.address,
         )
         relay.send(smb.functions.submit_reading(*signed.contract_args()))
     registry = contract(w3, deployments, "GGORegistry")

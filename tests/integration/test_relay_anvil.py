@@ -164,6 +164,13 @@ def test_a_rejected_reading_is_reported_and_the_rest_flow(
     statuses = {r.interval_end: (r.status, r.detail) for r in store.readings()}
     assert statuses[start + 2 * HOUR] == ("rejected", "meter: import register decreased")
     assert recorded(meter) == [start, start + HOUR, start + 3 * HOUR, start + 4 * HOUR]
+    # The reading after the rejected one was signed to begin at it, then signed
+    # again from where the chain's readings end: one measurement spans the gap.
+    begins = {r.interval_end: r.signed_begin for r in store.readings()}
+    assert begins[start + 3 * HOUR] == start + HOUR
+    assert meter.backend.functions.measurement(meter.meter_id, start + HOUR).call()[0] == (
+        start + 3 * HOUR
+    )
     summary = store.summary()
     assert summary["rejected"] == 1
     assert "import register decreased" in summary["last_event"][2]

@@ -197,3 +197,21 @@ def test_a_reading_that_cannot_be_signed_is_set_aside_and_the_next_signed(store)
     assert (summary["set_aside"], summary["outbox"]) == (1, 1)
     assert summary["last_event"][1] == "set aside"
     assert "import_wh must be an integer in [0, 2**64), got -100" in summary["last_event"][2]
+
+
+def test_a_store_from_before_readings_named_their_begin_opens_and_signs_again(tmp_path):
+    path = tmp_path / "old.sqlite"
+    old = Store(path, HOUR)
+    old.add_telegram(telegram(1_000), T0)
+    old.set_status(T0, "signed", T0, signature=b"\x01" * 65)
+    old.db.execute("ALTER TABLE readings DROP COLUMN signed_begin")  # as an older bridge made it
+    old.close()
+    reopened = Store(path, HOUR)
+    try:
+        (reading,) = reopened.readings()
+        # Signed before readings named their begin: the relayer signs it again.
+        assert (reading.status, reading.signed_begin) == ("signed", None)
+        reopened.set_status(T0, "signed", T0, signature=b"\x02" * 65, signed_begin=0)
+        assert reopened.readings()[0].signed_begin == 0
+    finally:
+        reopened.close()

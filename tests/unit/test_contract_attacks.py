@@ -700,3 +700,85 @@ def test_an_approved_key_ends_with_the_owner_who_approved_it(
     assert smb.approved_signer(solar_meter) == "0x" + "00" * 20
     with boa.reverts("meter: the owner has not approved this signer"):
         smb.rotate_signer(solar_meter, rogue, False, sender=installer)
+
+
+# item 13: a meter's hours stay apart; a measurement over several is netted whole
+
+
+def test_a_buyer_whose_meter_missed_the_traded_hour_is_billed_once(
+    exchange, ob, smb, sign, household_key, household_meter, sold_deal, deliver, delivery_hour
+):
+    """Bob bought and was delivered 1,000 Wh for the delivery hour; his meter's
+    bridge was down over it, so one measurement spans three hours. He paid Alice
+    for the 1,000 Wh: the operator bills him only the 800 Wh he consumed beyond."""
+    before = delivery_hour - INTERVAL
+    advance_to(before)
+    smb.submit_reading(*sign(household_key, household_meter, before, 0, 0).contract_args())
+    deliver(delivery_hour, 1_500)
+    exchange.settle(*sold_deal)
+    assert only_event(exchange, "DealSettled").delivered_wh == 1_000
+    after = delivery_hour + 2 * INTERVAL
+    advance_to(after)
+    smb.submit_reading(*sign(household_key, household_meter, after, 1_800, 0).contract_args())
+    assert smb.measurement(household_meter, before) == (after, 0, 1_800)
+    ob.settle(smb.address, household_meter, before)
+    event = only_event(ob, "IntervalSettled")
+    assert (event.feed_in_wh, event.retail_wh) == (0, 800)
+    assert event.bill == 800 * RETAIL
+
+
+def test_a_measurement_over_several_hours_waits_for_their_deals(
+    exchange, ob, smb, sign, household_key, household_meter, sold_deal, delivery_hour
+):
+    before = delivery_hour - INTERVAL
+    advance_to(before)
+    smb.submit_reading(*sign(household_key, household_meter, before, 0, 0).contract_args())
+    after = delivery_hour + 2 * INTERVAL
+    advance_to(after)
+    smb.submit_reading(*sign(household_key, household_meter, after, 1_800, 0).contract_args())
+    # The delivery hour's deal is not settled yet (Alice's reading is late).
+    with boa.reverts("operator: interval has unsettled deals"):
+        ob.settle(smb.address, household_meter, before)
+    advance_to(delivery_hour + INTERVAL + TIMEOUT)
+    exchange.settle(*sold_deal)  # refunded: nothing delivered, nothing netted
+    ob.settle(smb.address, household_meter, before)
+    assert only_event(ob, "IntervalSettled").retail_wh == 1_800
+
+
+def test_a_measurement_over_days_nets_every_traded_hour_in_it(
+    exchange,
+    ob,
+    smb,
+    sign,
+    household_key,
+    meter_key,
+    household_meter,
+    sold_deal,
+    deliver,
+    delivery_hour,
+    alice,
+    bob,
+    solar_meter,
+):
+    """Traded hours 40 hours apart, in different words of the operator's bitmap
+    (128 quarter hours each), inside one measurement of Bob's meter."""
+    later = delivery_hour + 40 * INTERVAL
+    offer = exchange.offer(solar_meter, later, 500, PRICE, sender=alice)
+    exchange.take(offer, 500, PRICE, 0, household_meter, sender=bob)
+    second = made_deal(exchange)
+    before = delivery_hour - INTERVAL
+    advance_to(before)
+    smb.submit_reading(*sign(household_key, household_meter, before, 0, 0).contract_args())
+    deliver(delivery_hour, 1_500)
+    exchange.settle(*sold_deal)
+    for end, exported in ((later, 1_500), (later + INTERVAL, 2_300)):
+        advance_to(end)
+        smb.submit_reading(*sign(meter_key, solar_meter, end, 0, exported).contract_args())
+    exchange.settle(*second)
+    assert only_event(exchange, "DealSettled").delivered_wh == 500
+    after = later + 2 * INTERVAL
+    advance_to(after)
+    smb.submit_reading(*sign(household_key, household_meter, after, 3_000, 0).contract_args())
+    ob.settle(smb.address, household_meter, before)
+    event = only_event(ob, "IntervalSettled")
+    assert (event.feed_in_wh, event.retail_wh) == (0, 3_000 - 1_000 - 500)

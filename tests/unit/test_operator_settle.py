@@ -216,7 +216,7 @@ def test_quarter_hour_intervals_settle_separately(
     for i in range(4):
         signed = sign_reading(
             meter_key,
-            Reading(meter, start + i * 900, i, 0, b"\x01" * 32),
+            Reading(meter, start + i * 900, i, 0, b"\x01" * 32, start + (i - 1) * 900 if i else 0),
             boa.env.evm.patch.chain_id,
             str(smb.address),
         )

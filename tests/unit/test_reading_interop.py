@@ -35,14 +35,21 @@ def sign_with_metamask(private_key: bytes, data: dict) -> bytes:
 
 
 def test_metamask_signature_is_accepted_and_equals_eth_account(smb, solar_meter, meter_key):
-    end = grid_time(-1)
-    reading = Reading(solar_meter, end, 12_345, 6_789, DIGEST)
-    data = typed_data(reading, boa.env.evm.patch.chain_id, str(smb.address))
+    base = grid_time(-2)
+    # A baseline names no begin; the next reading begins where it ended.
+    for begin, end, imported, exported in (
+        (0, base, 12_345, 6_789),
+        (base, base + 3_600, 12_400, 7_000),
+    ):
+        reading = Reading(solar_meter, end, imported, exported, DIGEST, begin)
+        data = typed_data(reading, boa.env.evm.patch.chain_id, str(smb.address))
+        assert data["message"]["intervalBegin"] == begin
 
-    signature = sign_with_metamask(bytes(meter_key.key), data)
-    r, s, v = signature[:32], signature[32:64], signature[64]
-    smb.submit_reading(solar_meter, end, 12_345, 6_789, DIGEST, v, r, s)
-    assert smb.last_reading(solar_meter) == (end, 12_345, 6_789)
+        signature = sign_with_metamask(bytes(meter_key.key), data)
+        r, s, v = signature[:32], signature[32:64], signature[64]
+        smb.submit_reading(solar_meter, begin, end, imported, exported, DIGEST, v, r, s)
+        assert smb.last_reading(solar_meter) == (end, imported, exported)
 
-    ours = sign_reading(meter_key, reading, boa.env.evm.patch.chain_id, str(smb.address))
-    assert (ours.v, ours.r.to_bytes(32), ours.s.to_bytes(32)) == (v, r, s)
+        ours = sign_reading(meter_key, reading, boa.env.evm.patch.chain_id, str(smb.address))
+        assert (ours.v, ours.r.to_bytes(32), ours.s.to_bytes(32)) == (v, r, s)
+    assert smb.measurement(solar_meter, base) == (base + 3_600, 211, 55)

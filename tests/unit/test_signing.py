@@ -21,8 +21,18 @@ SALT = b"0123456789abcdef"
 def test_typed_data_is_the_documented_shape():
     data = typed_data(Reading(ID, 3_600, 10, 20, DIGEST), 31_337, "0x" + "aa" * 20)
     assert data["primaryType"] == "Reading"
+    assert [field["name"] for field in data["types"]["Reading"]] == [
+        "meterId",
+        "intervalBegin",
+        "intervalEnd",
+        "importWh",
+        "exportWh",
+        "dataDigest",
+    ]
+    assert data["message"]["intervalBegin"] == 0  # a baseline
     assert [field["type"] for field in data["types"]["Reading"]] == [
         "bytes32",
+        "uint64",
         "uint64",
         "uint64",
         "uint64",

@@ -90,7 +90,9 @@ def test_submit_readings_records_a_batch_in_order(smb, solar_meter, meter_key, s
     ends = [baseline + i * INTERVAL for i in range(1, 5)]
     advance_to(ends[-1])
     batch = [
-        sign(meter_key, solar_meter, end, 1_000 + 10 * i, 500 + 100 * i).contract_args()
+        sign(
+            meter_key, solar_meter, end, 1_000 + 10 * i, 500 + 100 * i, begin=end - INTERVAL
+        ).contract_args()
         for i, end in enumerate(ends, start=1)
     ]
     smb.submit_readings(batch)
@@ -105,19 +107,20 @@ def test_submit_readings_reverts_whole_batch_on_one_bad_reading(
     ends = [baseline + INTERVAL, baseline + 2 * INTERVAL]
     advance_to(ends[-1])
     good = sign(meter_key, solar_meter, ends[0], 1_010, 600).contract_args()
-    backwards = sign(meter_key, solar_meter, ends[1], 1_005, 700).contract_args()
+    backwards = sign(meter_key, solar_meter, ends[1], 1_005, 700, begin=ends[0]).contract_args()
     with boa.reverts("meter: import register decreased"):
         smb.submit_readings([good, backwards])
     assert smb.last_reading(solar_meter) == (baseline, 1_000, 500)
 
 
 def test_reading_digest_matches_eth_account(smb, solar_meter):
-    reading = Reading(solar_meter, 7_200, 1, 2, DIGEST)
-    data = typed_data(reading, boa.env.evm.patch.chain_id, str(smb.address))
-    signable = encode_typed_data(full_message=data)
-    assert smb.DOMAIN_SEPARATOR() == signable.header
-    expected = keccak(b"\x19\x01" + signable.header + signable.body)
-    assert smb.reading_digest(solar_meter, 7_200, 1, 2, DIGEST) == expected
+    for begin in (0, 3_600):
+        reading = Reading(solar_meter, 7_200, 1, 2, DIGEST, begin)
+        data = typed_data(reading, boa.env.evm.patch.chain_id, str(smb.address))
+        signable = encode_typed_data(full_message=data)
+        assert smb.DOMAIN_SEPARATOR() == signable.header
+        expected = keccak(b"\x19\x01" + signable.header + signable.body)
+        assert smb.reading_digest(solar_meter, begin, 7_200, 1, 2, DIGEST) == expected
 
 
 # Attacks: each is rejected with its own reason.
@@ -128,13 +131,70 @@ def test_replayed_reading_is_rejected(smb, solar_meter, meter_key, sign, baselin
     advance_to(end)
     signed = sign(meter_key, solar_meter, end, 1_100, 600)
     submit(smb, signed)
-    with boa.reverts("meter: reading not newer than last"):
+    with boa.reverts("meter: reading does not begin at the meter's last reading"):
         submit(smb, signed)
 
 
-def test_replayed_baseline_is_rejected(smb, solar_meter, meter_key, sign, baseline):
+def test_reading_not_after_its_begin_is_rejected(smb, solar_meter, meter_key, sign, baseline):
     with boa.reverts("meter: reading not newer than last"):
-        submit(smb, sign(meter_key, solar_meter, baseline, 1_000, 500))
+        submit(smb, sign(meter_key, solar_meter, baseline, 1_000, 500, begin=baseline))
+
+
+def test_replayed_baseline_is_rejected(smb, solar_meter, meter_key, sign, baseline):
+    with boa.reverts("meter: reading does not begin at the meter's last reading"):
+        submit(smb, sign(meter_key, solar_meter, baseline, 1_000, 500, begin=0))
+
+
+def test_a_baseline_naming_a_begin_is_rejected(smb, solar_meter, meter_key, sign):
+    end = grid_time(-1)
+    with boa.reverts("meter: a baseline reading names no interval begin"):
+        submit(smb, sign(meter_key, solar_meter, end, 1_000, 500, begin=end - INTERVAL))
+
+
+def test_next_reading_begin_follows_the_chain_of_readings(
+    smb, solar_meter, meter_key, sign, baseline
+):
+    assert smb.next_reading_begin(solar_meter) == baseline
+    end = baseline + 3 * INTERVAL
+    advance_to(end)
+    submit(smb, sign(meter_key, solar_meter, end, 1_300, 800))
+    # A gap (an outage) is one measurement spanning it, begun where the last ended.
+    assert smb.measurement(solar_meter, baseline) == (end, 300, 300)
+    assert smb.next_reading_begin(solar_meter) == end
+
+
+def test_a_relayer_cannot_merge_hours_by_sending_the_last_reading_first(
+    smb, solar_meter, meter_key, sign, baseline, bob
+):
+    """The bridge sends three hours in one batch; an attacker who sees it in the
+    mempool sends the last reading alone first. Before readings named their
+    begin, that made one measurement of three hours, leaving the hours' deals
+    unmeasured for good."""
+    ends = [baseline + i * INTERVAL for i in range(1, 4)]
+    advance_to(ends[-1])
+    batch = [
+        sign(
+            meter_key, solar_meter, end, 1_000 + 10 * i, 500 + 100 * i, begin=end - INTERVAL
+        ).contract_args()
+        for i, end in enumerate(ends, start=1)
+    ]
+    with boa.reverts("meter: reading does not begin at the meter's last reading"):
+        smb.submit_reading(*batch[-1], sender=bob)
+    smb.submit_readings(batch)
+    assert [smb.measurement(solar_meter, end - INTERVAL) for end in ends] == [
+        (end, 100, 10) for end in ends
+    ]
+
+
+def test_an_altered_begin_is_rejected(smb, solar_meter, meter_key, sign, baseline):
+    end = baseline + 2 * INTERVAL
+    advance_to(end)
+    args = list(
+        sign(meter_key, solar_meter, end, 1_100, 600, begin=baseline + INTERVAL).contract_args()
+    )
+    args[1] = baseline  # moved to where the chain's readings end, after signing
+    with boa.reverts("meter: signer does not match meter"):
+        smb.submit_reading(*args)
 
 
 def test_reading_replayed_on_second_deployment_is_rejected(
@@ -173,7 +233,7 @@ def test_high_s_twin_is_rejected(smb, solar_meter, meter_key, sign):
     signed = sign(meter_key, solar_meter, grid_time(-1), 1_000, 500)
     args = list(signed.contract_args())
     v, r, s = high_s_twin(signed.v, signed.r, signed.s)
-    args[5:] = [v, r.to_bytes(32), s.to_bytes(32)]
+    args[6:] = [v, r.to_bytes(32), s.to_bytes(32)]
     with boa.reverts("ecdsa: invalid signature `s` value"):
         smb.submit_reading(*args)
 
@@ -181,7 +241,7 @@ def test_high_s_twin_is_rejected(smb, solar_meter, meter_key, sign):
 @pytest.mark.parametrize("v", [0, 1, 26, 29])
 def test_signature_v_outside_27_28_is_rejected(smb, solar_meter, meter_key, sign, v):
     args = list(sign(meter_key, solar_meter, grid_time(-1), 1_000, 500).contract_args())
-    args[5] = v
+    args[6] = v
     with boa.reverts("meter: signature v must be 27 or 28"):
         smb.submit_reading(*args)
 
@@ -193,7 +253,7 @@ def test_wrong_signer_is_rejected(smb, solar_meter, sign):
 
 def test_altered_register_is_rejected(smb, solar_meter, meter_key, sign):
     args = list(sign(meter_key, solar_meter, grid_time(-1), 1_000, 500).contract_args())
-    args[3] = 5_000  # export register raised after signing
+    args[4] = 5_000  # export register raised after signing
     with boa.reverts("meter: signer does not match meter"):
         smb.submit_reading(*args)
 
