@@ -269,7 +269,7 @@ def settle(backend: address, meter_id: bytes32, interval_begin: uint256):
     """
     window: uint256 = self._trust[backend]
     assert self._trusted(window), "operator: backend not trusted"
-    assert self._settle(backend, window & _GENESIS != 0, meter_id, interval_begin, True), "operator: interval already settled"
+    assert self._settle(backend, window & _GENESIS != 0, meter_id, interval_begin), "operator: interval already settled"
 
 
 @external
@@ -286,7 +286,7 @@ def settle_many(backend: address, intervals: DynArray[Interval, MAX_BATCH]) -> u
     genesis: bool = window & _GENESIS != 0
     settled: uint256 = 0
     for item: Interval in intervals:
-        if self._settle(backend, genesis, item.meter_id, item.interval_begin, False):
+        if self._settle(backend, genesis, item.meter_id, item.interval_begin):
             settled += 1
     return settled
 
@@ -582,7 +582,7 @@ def billable_wh(produced_wh: uint256, consumed_wh: uint256, sold_wh: uint256, bo
 
 
 @internal
-def _settle(backend: address, genesis: bool, meter_id: bytes32, interval_begin: uint256, strict: bool) -> bool:
+def _settle(backend: address, genesis: bool, meter_id: bytes32, interval_begin: uint256) -> bool:
     index: uint256 = interval_begin // _MIN_INTERVAL
     word: uint256 = index >> 7
     bit: uint256 = 1 << ((index & 127) << 1)

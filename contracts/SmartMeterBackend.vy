@@ -322,10 +322,16 @@ def accept_meter(meter_id: bytes32):
             recorded from now on: they begin at the meter's last reading,
             `effective_from` in the event. Measurements recorded before stay
             with the previous owner: its bills, rewards and certificates.
+            A meter with readings must be read up to the current interval, so
+            that the measurement the new owner takes on begins at most one
+            interval before its acceptance (not at a reading the previous
+            owner held back, days ago).
     @param meter_id The meter.
     """
     assert self.pending_owner_of[meter_id] == msg.sender and msg.sender != empty(address), "meter: meter not offered to the caller"
     state: uint256 = self._state[meter_id]
+    if state & _HAS_BASELINE != 0:
+        assert (state & _UINT64_MASK) + interval_length > block.timestamp, "meter: the meter's readings are behind: relay them up to the current interval first"
     epoch: uint256 = (state >> _EPOCH_SHIFT) & MAX_OWNER_EPOCH
     assert epoch < MAX_OWNER_EPOCH, "meter: meter changed owner too often"
     epoch += 1

@@ -16,6 +16,7 @@ flag Mood:
 owner: public(immutable(address))
 mood: public(Mood)
 burnt: public(uint256)
+hooks: public(uint256)  # certificates received while accepting: hooks that ran
 
 
 @deploy
@@ -43,4 +44,5 @@ def onERC1155Received(_operator: address, _from: address, _id: uint256, _value: 
     if self.mood == Mood.BURN_GAS:
         for i: uint256 in range(2**32):
             self.burnt += 1
+    self.hooks += 1
     return method_id("onERC1155Received(address,address,uint256,uint256,bytes)", output_type=bytes4)

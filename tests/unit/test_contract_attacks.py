@@ -23,6 +23,7 @@ from tests.fixtures.meters import (
     SOLAR_TECH,
     accept,
     advance_to,
+    grid_time,
     hand_over,
     meter_id_for,
 )
@@ -392,7 +393,24 @@ def test_gas_burning_buyer_cannot_make_a_batch_fail(
     exchange.settle_many([first, second], gas=30_000_000)
     cert = certificate_id(solar_meter, delivery_hour)
     assert exchange.held_certificates(contract.address, cert) == 2_000
-    assert contract.burnt() == 0  # no hook ran during settlement
+
+
+def test_settlement_runs_no_receiver_hook(
+    exchange, registry, griefer, solar_meter, delivery_hour, deliver, carol
+):
+    contract, deal = griefer  # in the mood to accept, counting the hooks that run
+    deliver(delivery_hour, 2_500)
+    exchange.settle(*deal)
+    cert = certificate_id(solar_meter, delivery_hour)
+    assert exchange.held_certificates(contract.address, cert) == 1_000
+    assert contract.hooks() == 0
+    # Claimed, the certificates reach the wallet through its hook: the count works.
+    contract.execute(
+        exchange.address,
+        exchange.claim_certificates.prepare_calldata(cert, contract.address),
+        sender=carol,
+    )
+    assert (contract.hooks(), registry.balanceOf(contract.address, cert)) == (1, 1_000)
 
 
 def test_certificates_sent_straight_to_the_exchange_are_refused(
@@ -578,6 +596,28 @@ def test_hours_measured_before_a_transfer_bill_the_previous_owner(
     ob.settle(smb.address, household_meter, after)
     assert ob.debt_of(bob) == 1_000 * RETAIL
     assert ob.balance_of(carol) == 30 * 10**18 - 200 * RETAIL
+
+
+def test_a_meter_whose_readings_were_held_back_cannot_be_accepted_until_they_are_relayed(
+    ob, smb, sign, household_key, household_meter, bob, carol
+):
+    """From the review: Bob's bridge holds back three days of readings, then he
+    offers the meter to Carol. Had she accepted, the next reading would have made
+    one measurement of the three days, stamped with her ownership."""
+    start = grid_time(-1)
+    smb.submit_reading(*sign(household_key, household_meter, start, 0, 0).contract_args())
+    advance_to(start + 72 * INTERVAL + 60)
+    smb.offer_meter(household_meter, carol, sender=bob)
+    with boa.reverts(
+        "meter: the meter's readings are behind: relay them up to the current interval first"
+    ):
+        smb.accept_meter(household_meter, sender=carol)
+    smb.submit_reading(
+        *sign(household_key, household_meter, start + 72 * INTERVAL, 9_000, 0).contract_args()
+    )
+    smb.accept_meter(household_meter, sender=carol)
+    ob.settle(smb.address, household_meter, start)
+    assert ob.debt_of(bob) == 9_000 * RETAIL  # the three days stay Bob's
 
 
 def test_certificates_go_to_the_owner_during_the_measurement(
