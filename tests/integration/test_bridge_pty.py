@@ -127,53 +127,41 @@ def status_json(config) -> dict:
 
 
 @pytest.mark.parametrize("protocol", ["dsmr5", "sml"])
-def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, daemons, tmp_path, protocol):
+def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, tmp_path, protocol):
+    """On a stepped clock (as ``make demo`` runs): a telegram a device minute, the
+    next once the bridge has stored it, so a busy machine reads the same hours."""
     meter, start = bridge_setup
-    leader, follower = os.openpty()
-    tty.setraw(follower)
-    # The meter starts once the bridge reads: it flushes what came before it opened the port.
-    origin_wall = time.time() + BOOT_SECONDS
-    clock = ClockConfig(speed=SPEED, origin=start, origin_wall=origin_wall)
-    config = write_config(
-        tmp_path, anvil, meter, os.ttyname(follower), protocol, start, origin_wall
-    )
-    daemon = daemons(config)
-    log = DaemonLog(daemon)
-    log.until(lambda e: e["message"].startswith("serial port /"), BOOT_SECONDS)
-    stop = threading.Event()
-    simulated = SimulatedMeter(protocol, peak_w=6_000)
-    writer = threading.Thread(
-        target=run, args=(leader, simulated, clock), kwargs={"every": 60, "stop": stop}
-    )
-    writer.start()
-    try:
-        last = start + HOURS * HOUR
-        log.until(lambda e: "delivered" in e["message"] and str(last) in e["message"], 60)
-        running = status_json(config)
-    finally:
-        stop.set()
-        writer.join()
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=30)
-        os.close(leader)
-        os.close(follower)
-    assert daemon.returncode == 0
+    # bridge_setup put the meter key and its passphrase in tmp_path: the site's folder.
+    site = bridges.Site(tmp_path, SimulatedMeter(protocol, peak_w=6_000), meter.meter_id)
+    clock = bridges.SteppedClock(tmp_path / "clock", start - 60)
+    last = start + HOURS * HOUR
+    deployments = tmp_path / "deployments.json"
+    with bridges.running([site], clock, anvil.url, deployments) as stepper:
+        stepper.advance(last)
+        deadline = time.monotonic() + 600  # a guard against a hang, not a pace
+        while not delivered_everything(meter, site.store, last):
+            site.check_alive()
+            assert time.monotonic() < deadline, site.log_tail()
+            time.sleep(0.05)  # a poll: the bridge relays on its own
+        running = status_json(str(tmp_path / "bridge.toml"))
+        daemon = site.process
+    assert daemon.returncode == 0  # stopped with SIGTERM, as systemd does
     assert running["daemon"]["running"] is True
     assert running["daemon"]["pid"] == daemon.pid
     assert running["checks"]["problems"] == {}
     assert running["relayer"]["address"] == meter.key.address
     assert running["relayer"]["meter_key"] == meter.key.address
     assert running["relayer"]["days_left"] > 1
-    assert status_json(config)["daemon"]["running"] is False
+    assert status_json(str(tmp_path / "bridge.toml"))["daemon"]["running"] is False
     events = meter.backend.events
     baseline = events.BaselineRecorded().get_logs(from_block=0)
     measured = events.MeasurementRecorded().get_logs(from_block=0)
     ends = [e["args"]["interval_end"] for e in baseline + measured]
-    assert ends == sorted(set(ends))  # each once, in order
-    assert ends[0] == start  # the baseline: the meter's first telegram
-    assert last in ends
+    # The baseline is the meter's first telegram, then every hour once, in order.
+    assert ends == [start + h * HOUR for h in range(HOURS + 1)]
     assert all(e["args"]["produced_wh"] + e["args"]["consumed_wh"] > 0 for e in measured)
-    assert not any(e["level"] == "error" for e in log.entries)
+    entries = [json.loads(line) for line in site.log.read_text().splitlines() if line]
+    assert not any(e["level"] == "error" for e in entries)
 
 
 def test_a_second_bridge_on_the_port_exits_at_once_touching_nothing(
@@ -266,10 +254,10 @@ def test_sigkill_at_fifty_random_points_loses_nothing_acknowledged(
         # come after the final reading was delivered): the chain and the store are
         # watched, not the log.
         daemon = daemons(config)
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 600  # a guard against a hang, not a pace
         while not delivered_everything(meter, tmp_path / "bridge.sqlite", final):
             assert daemon.poll() is None, f"the daemon exited: {DaemonLog(daemon).rest()[-10:]}"
-            assert time.monotonic() < deadline, f"{final} not delivered in 90 s"
+            assert time.monotonic() < deadline, f"{final} not delivered in 600 s"
             time.sleep(0.1)  # a poll: the daemon relays on its own
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=30)
@@ -308,50 +296,48 @@ def delivered_ends(entry: dict) -> list[int]:
     return json.loads(message[len("readings ") : message.index(" delivered in ")])
 
 
+def logged(site) -> list[dict]:
+    """The JSON lines the site's bridge has logged so far (a line being written is left out)."""
+    text = site.log.read_text() if site.log.exists() else ""
+    return [json.loads(line) for line in text.split("\n")[:-1] if line.startswith("{")]
+
+
+def wait_for_log(site, predicate) -> None:
+    deadline = time.monotonic() + 600  # a guard against a hang, not a pace
+    while not any(predicate(entry) for entry in logged(site)):
+        site.check_alive()
+        assert time.monotonic() < deadline, site.log_tail()
+        time.sleep(0.02)  # a poll of the bridge's log
+
+
 @pytest.mark.parametrize("protocol", ["dsmr5", "sml"])
-def test_crafted_telegrams_never_stop_the_daemon(anvil, bridge_setup, daemons, tmp_path, protocol):
+def test_crafted_telegrams_never_stop_the_daemon(anvil, bridge_setup, tmp_path, protocol):
     """Negative, 1E30, 10**30, Infinity, NaN, unknown units, each after a good telegram:
     each is skipped with its reason, the daemon stays up, every good telegram is
     stored, and the readings after them are relayed."""
     meter, start = bridge_setup
-    leader, follower = os.openpty()
-    tty.setraw(follower)
-    origin_wall = time.time() + BOOT_SECONDS
-    clock = ClockConfig(speed=SPEED, origin=start, origin_wall=origin_wall)
-    config = write_config(
-        tmp_path, anvil, meter, os.ttyname(follower), protocol, start, origin_wall
-    )
-    daemon = daemons(config)
-    log = DaemonLog(daemon)
-    log.until(lambda e: e["message"].startswith("serial port /"), BOOT_SECONDS)
     simulated = SimulatedMeter(protocol, peak_w=6_000)
+    site = bridges.Site(tmp_path, simulated, meter.meter_id)
     bad = crafted_frames(protocol)
     good = []
-    stop = threading.Event()
-    writer = threading.Thread(
-        target=run, args=(leader, simulated, clock), kwargs={"every": 60, "stop": stop}
-    )
-    try:
+    clock = bridges.SteppedClock(tmp_path / "clock", start - 60 * (len(bad) + 1))
+    with bridges.running([site], clock, anvil.url, tmp_path / "deployments.json") as stepper:
         for frame, reason in bad.items():
-            # A minute apart, all before the simulator's first telegram (at start or after).
+            # A minute apart, all before the meter's first telegram at start.
             at = start - 60 * (len(bad) - len(good))
+            clock.set(at)
             good.append(simulated.telegram(at, len(good)))
-            os.write(leader, good[-1] + frame)
-            log.until(
-                lambda e, reason=reason: e["message"].startswith(f"telegram skipped: {reason}"), 60
+            os.write(stepper.leaders[0], good[-1] + frame)
+            wait_for_log(
+                site,
+                lambda e, reason=reason: e["message"].startswith(f"telegram skipped: {reason}"),
             )
-        after = max(clock.now(), start)
-        writer.start()
-        log.until(lambda e: any(end > after for end in delivered_ends(e)), 60)
-        assert daemon.poll() is None
-    finally:
-        stop.set()
-        if writer.is_alive():
-            writer.join()
-        daemon.send_signal(signal.SIGTERM)
-        daemon.wait(timeout=30)
-        os.close(leader)
-        os.close(follower)
+        # The meter's own telegrams from start on, after the ones written here.
+        stepper.taken, stepper.due = [site.telegrams_taken()], start
+        stepper.advance(start + 2 * HOUR)
+        wait_for_log(site, lambda e: any(end > start for end in delivered_ends(e)))
+        site.check_alive()
+        daemon = site.process
     assert daemon.returncode == 0
     store = sqlite3.connect(tmp_path / "bridge.sqlite")
     stored = {row[0] for row in store.execute("SELECT raw FROM telegrams")}
@@ -362,4 +348,4 @@ def test_crafted_telegrams_never_stop_the_daemon(anvil, bridge_setup, daemons, t
     assert not set(bad) & stored
     assert skipped == dict(collections.Counter(bad.values()))
     assert kept == list(bad)
-    assert not any(e["level"] == "error" for e in log.entries)
+    assert not any(e["level"] == "error" for e in logged(site))
