@@ -42,6 +42,7 @@ exports: (
 
 interface ISmartMeterBackend:
     def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, uint256): view
+    def interval_length() -> uint256: view
 
 
 interface IExchange:
@@ -72,9 +73,16 @@ _SEARCH_STEPS: constant(uint256) = 33  # binary search over at most 2**32 tariff
 # One storage read tells a settlement both.
 _MIN_INTERVAL: constant(uint256) = 900  # seconds
 _TRADED_BITS: constant(uint256) = (max_value(uint256) // 3) << 1  # 0b1010…10: the traded bits
-# @dev Bitmap words a measurement's netting reads at most: ten years of quarter
-# hours. A measurement spans several intervals when its meter missed readings.
-_MAX_SPAN_WORDS: constant(uint256) = 2_800
+# @dev What one transaction nets of a measurement that spans several intervals
+# (its meter missed readings) at most: bitmap words (128 quarter hours each) and
+# Exchange calls (one per traded interval). `settle` does it all at once when it
+# fits; a longer measurement is netted first, in steps, with `net_span`.
+MAX_NET_WORDS: public(constant(uint256)) = 1_000
+MAX_NET_CALLS: public(constant(uint256)) = 96
+# @dev A measurement no longer than this many quarter hours always nets in one go.
+_SHORT_SPAN: constant(uint256) = 96
+_UINT40_MASK: constant(uint256) = 2**40 - 1
+_UINT108_MASK: constant(uint256) = 2**108 - 1
 
 # Packed tariff: bits 0-95 retail price, 96-191 feed-in reward (token base
 # units per Wh), 192-255 effective from (unix seconds).
@@ -130,6 +138,11 @@ exchange_backend: public(address)
 
 # @dev backend => meter => word => bitmap of settled and traded intervals.
 _settled: HashMap[address, HashMap[bytes32, HashMap[uint256, uint256]]]
+
+# @dev The netting of a long measurement in progress (`net_span`): backend =>
+# meter => begin => packed (bits 0-39 the next quarter-hour index to read, plus
+# one; 40-147 Wh sold; 148-255 Wh bought, so far).
+_netting: HashMap[address, HashMap[bytes32, HashMap[uint256, uint256]]]
 
 
 event TariffAnnounced:
@@ -270,6 +283,35 @@ def settle(backend: address, meter_id: bytes32, interval_begin: uint256):
     window: uint256 = self._trust[backend]
     assert self._trusted(window), "operator: backend not trusted"
     assert self._settle(backend, window & _GENESIS != 0, meter_id, interval_begin), "operator: interval already settled"
+
+
+@external
+def net_span(backend: address, meter_id: bytes32, interval_begin: uint256) -> bool:
+    """
+    @notice Nets a step of a long measurement (one its meter's missed readings
+            stretched over many intervals) against the Exchange, so that
+            `settle` can finish it: at most MAX_NET_WORDS bitmap words (128
+            quarter hours each) and MAX_NET_CALLS traded intervals per call.
+            Anyone may call it, as often as it takes.
+    @return bool Whether the netting reached the measurement's end.
+    """
+    window: uint256 = self._trust[backend]
+    assert self._trusted(window), "operator: backend not trusted"
+    assert backend == self.exchange_backend, "operator: nothing to net for this backend"
+    owner: address = empty(address)
+    end: uint256 = 0
+    produced: uint256 = 0
+    consumed: uint256 = 0
+    owner, end, produced, consumed = staticcall ISmartMeterBackend(backend).settlement_data(meter_id, interval_begin)
+    assert end != 0, "operator: no measurement for this interval"
+    done: bool = False
+    sold: uint256 = 0
+    bought: uint256 = 0
+    done, sold, bought = self._net(backend, meter_id, interval_begin, end, True)
+    if done:
+        # Kept for `settle`, which resumes from the end.
+        self._keep_netting(backend, meter_id, interval_begin, (end - 1) // _MIN_INTERVAL + 1, sold, bought)
+    return done
 
 
 @external
@@ -600,10 +642,22 @@ def _settle(backend: address, genesis: bool, meter_id: bytes32, interval_begin: 
 
     sold: uint256 = 0
     bought: uint256 = 0
-    sold, bought = self._traded_within(backend, meter_id, interval_begin, end)
     feed_in_wh: uint256 = 0
     retail_wh: uint256 = 0
-    feed_in_wh, retail_wh = self._billable_wh(produced, consumed, sold, bought)
+    if backend == self.exchange_backend:
+        done: bool = False
+        done, sold, bought = self._net(backend, meter_id, interval_begin, end, end - interval_begin > _SHORT_SPAN * _MIN_INTERVAL)
+        assert done, "operator: a measurement this long is netted first, in steps, with net_span"
+    if end - interval_begin <= staticcall ISmartMeterBackend(backend).interval_length():
+        feed_in_wh, retail_wh = self._billable_wh(produced, consumed, sold, bought)
+    else:
+        # Over several intervals the hours are not known apart: the Wh bought
+        # are taken as not consumed (they earn the feed-in reward) and all the
+        # consumption is billed, the buyer's least favourable split, so that
+        # leaving a reading out never pays. Production is netted whole: that
+        # never favours the seller (the sum of hourly minima is the smaller).
+        feed_in_wh = produced - min(sold, produced) + bought
+        retail_wh = consumed
 
     retail_price: uint256 = 0
     feed_in_reward: uint256 = 0
@@ -646,24 +700,34 @@ def _settle(backend: address, genesis: bool, meter_id: bytes32, interval_begin: 
 
 
 @internal
-@view
-def _traded_within(backend: address, meter_id: bytes32, begin: uint256, end: uint256) -> (uint256, uint256):
+def _net(backend: address, meter_id: bytes32, begin: uint256, end: uint256, resume: bool) -> (bool, uint256, uint256):
     """
     @dev The Wh sold and bought on the Exchange in every interval of
-         `[begin, end)` that the meter traded, for netting. A measurement
-         spans several intervals when the meter missed readings (an outage):
-         the Wh a buyer was delivered inside it are netted all the same, so it
-         never pays both the seller and the retail bill. One storage read per
-         128 quarter hours of the measurement, and one Exchange call per traded
-         interval in it; none of them may have unsettled deals.
+         `[begin, end)` that the meter traded: a measurement spans several
+         when its meter missed readings, and the Wh bought inside it are
+         netted all the same, so a buyer never pays both its seller and the
+         retail bill for them. Reads one bitmap word per 128 quarter hours and
+         calls the Exchange once per traded interval, none of which may have
+         unsettled deals; at most MAX_NET_WORDS and MAX_NET_CALLS, from where
+         an earlier step stopped (`resume`). Returns whether it got to `end`;
+         if not, it keeps how far it got.
     """
     sold: uint256 = 0
     bought: uint256 = 0
-    first: uint256 = begin // _MIN_INTERVAL
+    index: uint256 = begin // _MIN_INTERVAL
+    if resume:
+        packed: uint256 = self._netting[backend][meter_id][begin]
+        if packed != 0:
+            index = (packed & _UINT40_MASK) - 1
+            sold = (packed >> 40) & _UINT108_MASK
+            bought = packed >> 148
     last: uint256 = (end - 1) // _MIN_INTERVAL
-    for w: uint256 in range(first >> 7, (last >> 7) + 1, bound=_MAX_SPAN_WORDS):
+    if index > last:
+        return True, sold, bought
+    stop: uint256 = min((last >> 7) + 1, (index >> 7) + MAX_NET_WORDS)
+    calls: uint256 = 0
+    for w: uint256 in range(index >> 7, stop, bound=MAX_NET_WORDS):
         # Two bits per quarter hour from `index` on; the traded bit is the higher.
-        index: uint256 = max(first, w << 7)
         traded: uint256 = (self._settled[backend][meter_id][w] & _TRADED_BITS) >> ((index & 127) << 1)
         if w == last >> 7 and last & 127 != 127:
             traded = traded & ((1 << (((last - index) << 1) + 2)) - 1)
@@ -671,6 +735,10 @@ def _traded_within(backend: address, meter_id: bytes32, begin: uint256, end: uin
             if traded == 0:
                 break
             if traded & 2 != 0:
+                if calls == MAX_NET_CALLS:
+                    self._keep_netting(backend, meter_id, begin, index, sold, bought)
+                    return False, sold, bought
+                calls += 1
                 unsettled: uint256 = 0
                 s: uint256 = 0
                 b: uint256 = 0
@@ -680,7 +748,17 @@ def _traded_within(backend: address, meter_id: bytes32, begin: uint256, end: uin
                 bought += b
             traded = traded >> 2
             index += 1
-    return sold, bought
+        index = (w + 1) << 7
+    if index <= last:
+        self._keep_netting(backend, meter_id, begin, index, sold, bought)
+        return False, sold, bought
+    return True, sold, bought
+
+
+@internal
+def _keep_netting(backend: address, meter_id: bytes32, begin: uint256, index: uint256, sold: uint256, bought: uint256):
+    assert sold <= _UINT108_MASK and bought <= _UINT108_MASK  # sums of uint64 Wh: never
+    self._netting[backend][meter_id][begin] = (index + 1) | (sold << 40) | (bought << 148)
 
 
 @internal

@@ -85,6 +85,8 @@ MAX_BATCH: constant(uint256) = 96  # readings: four days of hours, one day of qu
 # single plant; it bounds the Wh a meter may sell in an interval.
 MAX_CAPACITY_W: public(constant(uint256)) = 10_000_000_000  # W
 MAX_REASON: constant(uint256) = 128  # characters
+# @dev How long before its registration a meter's baseline may be dated.
+BASELINE_SLACK: public(constant(uint256)) = 7 * 86_400  # seconds
 
 # Packed hot state of a meter, one storage slot:
 # bits 0-63 last interval end (unix seconds), 64-127 import register (Wh),
@@ -797,6 +799,9 @@ def _record(reading: Reading):
 
     if state & _HAS_BASELINE == 0:
         assert reading.interval_begin == 0, "meter: a baseline reading names no interval begin"
+        # A meter read before its registration may start there, but not years
+        # before: a measurement from 1970 would be decades long.
+        assert end + BASELINE_SLACK >= self._meters[reading.meter_id].registered_at, "meter: a baseline dated over a week before the meter's registration"
         # A replaced device's baseline comes after the last reading of the old one.
         assert end > state & _UINT64_MASK, "meter: reading not newer than last"
         self._state[reading.meter_id] = new_state

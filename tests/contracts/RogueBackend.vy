@@ -27,3 +27,9 @@ def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uin
 @view
 def owner_of(meter_id: bytes32) -> address:
     return self.victim
+
+
+@external
+@view
+def interval_length() -> uint256:
+    return 3_600

@@ -745,12 +745,14 @@ def test_an_approved_key_ends_with_the_owner_who_approved_it(
 # item 13: a meter's hours stay apart; a measurement over several is netted whole
 
 
-def test_a_buyer_whose_meter_missed_the_traded_hour_is_billed_once(
+def test_a_buyer_whose_meter_missed_the_traded_hour_is_credited_what_it_bought(
     exchange, ob, smb, sign, household_key, household_meter, sold_deal, deliver, delivery_hour
 ):
     """Bob bought and was delivered 1,000 Wh for the delivery hour; his meter's
     bridge was down over it, so one measurement spans three hours. He paid Alice
-    for the 1,000 Wh: the operator bills him only the 800 Wh he consumed beyond."""
+    for the 1,000 Wh, and they were netted nowhere: he paid twice. Now they are
+    netted, in the least favourable split (all bought Wh earn the feed-in
+    reward, all consumption is billed), so that missing a reading never pays."""
     before = delivery_hour - INTERVAL
     advance_to(before)
     smb.submit_reading(*sign(household_key, household_meter, before, 0, 0).contract_args())
@@ -763,8 +765,8 @@ def test_a_buyer_whose_meter_missed_the_traded_hour_is_billed_once(
     assert smb.measurement(household_meter, before) == (after, 0, 1_800)
     ob.settle(smb.address, household_meter, before)
     event = only_event(ob, "IntervalSettled")
-    assert (event.feed_in_wh, event.retail_wh) == (0, 800)
-    assert event.bill == 800 * RETAIL
+    assert (event.feed_in_wh, event.retail_wh) == (1_000, 1_800)
+    assert (event.reward, event.bill) == (1_000 * FEED_IN, 1_800 * RETAIL)
 
 
 def test_a_measurement_over_several_hours_waits_for_their_deals(
@@ -821,4 +823,83 @@ def test_a_measurement_over_days_nets_every_traded_hour_in_it(
     smb.submit_reading(*sign(household_key, household_meter, after, 3_000, 0).contract_args())
     ob.settle(smb.address, household_meter, before)
     event = only_event(ob, "IntervalSettled")
-    assert (event.feed_in_wh, event.retail_wh) == (0, 3_000 - 1_000 - 500)
+    assert (event.feed_in_wh, event.retail_wh) == (1_000 + 500, 3_000)
+
+
+def test_leaving_a_reading_out_never_lowers_a_buyer_s_bill(
+    exchange, ob, smb, sign, household_key, household_meter, sold_deal, deliver, delivery_hour
+):
+    """From the review: Bob bought 1,000 Wh for an hour in which he consumed
+    nothing, and consumed 1,000 Wh the hour after. Read hourly, the bought Wh
+    earn feed-in and the next hour is billed; a reading left out must not let
+    him net the purchase against the next hour's consumption."""
+    before = delivery_hour - INTERVAL
+    advance_to(before)
+    smb.submit_reading(*sign(household_key, household_meter, before, 0, 0).contract_args())
+    deliver(delivery_hour, 1_500)
+    exchange.settle(*sold_deal)
+
+    def net_bill(readings) -> int:
+        with boa.env.anchor():
+            for end, imported in readings:
+                advance_to(end)
+                smb.submit_reading(
+                    *sign(household_key, household_meter, end, imported, 0).contract_args()
+                )
+            total = 0
+            begin = before
+            for end, _ in readings:
+                ob.settle(smb.address, household_meter, begin)
+                event = only_event(ob, "IntervalSettled")
+                total += event.bill - event.reward
+                begin = end
+            return total
+
+    hour, next_hour = delivery_hour + INTERVAL, delivery_hour + 2 * INTERVAL
+    hourly = net_bill([(delivery_hour, 0), (hour, 0), (next_hour, 1_000)])
+    merged = net_bill([(delivery_hour, 0), (next_hour, 1_000)])
+    assert hourly == 1_000 * RETAIL - 1_000 * FEED_IN
+    assert merged >= hourly
+
+
+def poke_traded(ob, backend, meter, begins) -> None:
+    """Marks intervals traded in the operator's bitmap, as the Exchange's deals would."""
+    words = {}
+    for begin in begins:
+        index = begin // 900
+        words[index >> 7] = words.get(index >> 7, 0) | (2 << ((index & 127) << 1))
+    for word_index, bits in words.items():
+        slot = storage_slot(ob, "_settled", encode(["address"], [backend]), meter, word(word_index))
+        boa.env.set_storage(ob.address, slot, boa.env.get_storage(ob.address, slot) | bits)
+
+
+def test_a_long_measurement_with_many_traded_hours_is_netted_in_steps(
+    exchange, ob, smb, sign, household_key, household_meter, delivery_hour
+):
+    """From the review: an accomplice's 1 Wh deal every hour over months of a
+    meter held offline made its measurement too costly to settle in any block,
+    so its consumption was never billed. It is netted in steps, by anyone."""
+    before = delivery_hour - INTERVAL
+    advance_to(before)
+    smb.submit_reading(*sign(household_key, household_meter, before, 0, 0).contract_args())
+    hours = 250
+    poke_traded(ob, smb.address, household_meter, [before + h * INTERVAL for h in range(hours)])
+    end = before + (hours + 1) * INTERVAL
+    advance_to(end)
+    smb.submit_reading(*sign(household_key, household_meter, end, 50_000, 0).contract_args())
+    with boa.reverts("operator: a measurement this long is netted first, in steps, with net_span"):
+        ob.settle(smb.address, household_meter, before)
+    steps = 0
+    while not ob.net_span(smb.address, household_meter, before):
+        steps += 1
+    assert steps == hours // ob.MAX_NET_CALLS()
+    ob.settle(smb.address, household_meter, before)
+    assert only_event(ob, "IntervalSettled").retail_wh == 50_000
+
+
+def test_a_baseline_dated_long_before_registration_is_refused(
+    smb, sign, household_key, household_meter
+):
+    """From the review: a baseline dated 1970 made the next measurement decades long."""
+    with boa.reverts("meter: a baseline dated over a week before the meter's registration"):
+        smb.submit_reading(*sign(household_key, household_meter, INTERVAL, 0, 0).contract_args())
