@@ -28,7 +28,10 @@ A reading names the interval it closes: it begins where the meter's last
 reading on chain ended (0 for a baseline), so nobody can relay a later one
 first and merge hours. Each is signed with the end of the reading before it in
 the store; when the chain ends elsewhere (a reading it refused, a new device's
-baseline), the next batch is signed again from the chain's last end.
+baseline), the next batch is signed again from the chain's last end. After
+a new device was put in place (``rotate_signer`` with ``new_device``), the
+newest reading becomes its baseline; older ones waiting (perhaps the old
+meter's registers) are set aside, so none of them blocks the new meter's.
 
 Before sending, the batch is simulated. A reading the chain already has (its
 interval end is not after the meter's last reading on chain) counts as
@@ -423,12 +426,24 @@ class Relayer:
                 self.store.set_status(
                     stored.interval_end, "delivered", self.now(), "already recorded on chain"
                 )
-        batch = [r for r in signed if r.interval_end > last_end][: self.config.max_batch]
-        if not batch:
+        fresh = [r for r in signed if r.interval_end > last_end]
+        if not fresh:
             return
-        batch = self._begin_at(
-            batch, self.backend.functions.next_reading_begin(self.meter_id).call()
-        )
+        begin = self.backend.functions.next_reading_begin(self.meter_id).call()
+        if begin == 0 and last_end != 0 and len(fresh) > 1:
+            # The installer put a new device in place: the chain wants its baseline.
+            # What the store holds from before may be the old meter's registers,
+            # so the newest reading is the baseline and the older ones stay here.
+            for stored in fresh[:-1]:
+                self._set_aside(
+                    stored,
+                    ReadingError(
+                        "taken before the newest reading, which became the new device's "
+                        "baseline: not sent"
+                    ),
+                )
+            fresh = fresh[-1:]
+        batch = self._begin_at(fresh[: self.config.max_batch], begin)
         call = self.backend.functions.submit_readings([self._args(r) for r in batch])
         try:
             gas = call.estimate_gas({"from": self.relayer.address})
@@ -576,6 +591,21 @@ class Relayer:
                 "nonce %d not mined: fees raised to %s (tip %s)", nonce, gwei(raised), gwei(tip)
             )
 
+    def _requeue(self, nonce: int, ends: list[int], reason: str) -> None:
+        with self.store.transaction() as db:
+            db.execute("DELETE FROM transactions WHERE nonce = ?", (nonce,))
+            for end in ends:
+                db.execute(
+                    "UPDATE readings SET status = 'signed', detail = NULL, updated_at = ? "
+                    "WHERE interval_end = ? AND status = 'sent'",
+                    (self.now(), end),
+                )
+        logger.warning(
+            "the transaction with nonce %d would fail now (%s): its readings go again",
+            nonce,
+            reason,
+        )
+
     def _replace(
         self, nonce: int, hashes: list[str], ends: list[int], max_fee: int, tip: int
     ) -> bool:
@@ -583,7 +613,13 @@ class Relayer:
         node accepts it. True if it did."""
         stored = {r.interval_end: r for r in self.store.readings("sent")}
         call = self.backend.functions.submit_readings([self._args(stored[end]) for end in ends])
-        gas = call.estimate_gas({"from": self.relayer.address})
+        try:
+            gas = call.estimate_gas({"from": self.relayer.address})
+        except ContractLogicError as exc:
+            # The chain moved on meanwhile (someone relayed a copy of a reading):
+            # the readings go back to the outbox, to be chosen and signed afresh.
+            self._requeue(nonce, ends, str(exc.message))
+            return False
         if not self._can_pay(gas, max_fee):
             return False
         raw, tx_hash = self._sign(call, gas, nonce, max_fee, tip)

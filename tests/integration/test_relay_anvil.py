@@ -308,6 +308,32 @@ def test_a_transaction_the_node_lost_is_sent_again_at_the_same_fee(
     assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]
 
 
+def test_a_lost_transaction_the_chain_has_moved_past_is_chosen_afresh(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    """From the review: the node lost the relayer's batch while someone relayed a
+    copy of its first reading; sending the same batch again failed every round."""
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 2)
+    chain_time_to(w3, start + 2 * HOUR)
+    clock = Clock(start + 2 * HOUR)
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock)
+    w3.provider.make_request("evm_setAutomine", [False])
+    try:
+        relayer.step()
+        ((hashes,),) = store.db.execute("SELECT hashes FROM transactions")
+        w3.provider.make_request("anvil_dropTransaction", [json.loads(hashes)[0]])
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
+    first = relayer._args(store.readings("sent")[0])
+    transact(w3, anvil_accounts[2], meter.backend.functions.submit_reading(*first))
+    clock.now += 61
+    drain(relayer)
+    assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]
+    assert {r.status for r in store.readings()} == {"delivered"}
+
+
 def test_readings_before_registration_are_kept_and_the_first_after_it_is_the_baseline(
     anvil, anvil_connection, meter, anvil_accounts, store
 ):
@@ -382,6 +408,35 @@ def test_a_rotated_signer_makes_readings_wait_then_they_go_signed_by_the_new_key
     assert {r.status for r in store.readings()} == {"delivered"}
     resigned = store.readings()[2:]
     assert {relayer._signed_by(r) for r in resigned} == {new_key.address}
+
+
+def test_after_a_new_device_its_newest_reading_is_the_baseline_and_older_ones_wait_aside(
+    anvil, anvil_connection, meter, anvil_accounts, store
+):
+    """From the review: the meter was swapped while the bridge (and its key) stayed
+    and was behind; the old meter's queued reading became the new baseline, and
+    every reading of the new meter, with lower registers, was rejected for good."""
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 1)
+    chain_time_to(w3, start + 5 * HOUR)
+    clock = Clock(start + 5 * HOUR)
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock)
+    drain(relayer)
+    # Behind: an hour of the old meter, then the new one's (registers from 0).
+    meter_reports(store, start + HOUR + 900, 1, imported=2_000_000)
+    meter_reports(store, start + 3 * HOUR, 2, imported=10)
+    owner = actions.Actor(w3, anvil_accounts[6], meter.deployments)
+    actions.approve_signer(owner, meter.meter_id, meter.key.address)
+    actions.rotate_signer(
+        installer(meter, anvil_connection, anvil_accounts), meter.meter_id, meter.key.address, True
+    )
+    drain(relayer)
+    statuses = {r.interval_end: r.status for r in store.readings()}
+    assert statuses[start + 5 * HOUR] == "delivered"
+    assert "rejected" not in statuses.values()
+    assert meter.backend.functions.baseline(meter.meter_id).call()[0] == start + 5 * HOUR
+    assert meter.backend.functions.last_reading(meter.meter_id).call()[0] == start + 5 * HOUR
 
 
 def test_a_node_on_another_chain_is_reported_and_nothing_is_sent(
