@@ -75,6 +75,8 @@ struct _OrderSlots:
     head: uint256  # maker (bits 0-159) | price (160-255)
     meter_id: bytes32
     tail: uint256  # begin (0-39) | open Wh (40-103) | version (104-135) | is bid (136) | retire (137)
+    # | the interval's next (138-175) and previous (176-213) open order, and the
+    # maker's order before this one (214-251): order ids plus one, 0 for none
 
 
 interface ISmartMeterBackend:
@@ -111,6 +113,12 @@ _UINT63: constant(uint256) = 2**63 - 1
 _LAPSED: constant(uint256) = 1 << 255
 _IS_BID: constant(uint256) = 1 << 136
 _RETIRE: constant(uint256) = 1 << 137
+_LINK: constant(uint256) = 2**38 - 1  # an order id plus one, in the lists below
+_NEXT: constant(uint256) = 138
+_PREV: constant(uint256) = 176
+_MAKERS_PREVIOUS: constant(uint256) = 214
+# @dev The most orders the Exchange takes: ids fit the lists' 38-bit links.
+MAX_ORDERS: public(constant(uint256)) = 2**38 - 1
 # What `deal_hash` holds once a deal is settled.
 SETTLED: public(constant(bytes32)) = 0x0000000000000000000000000000000000000000000000000000000000000001
 _RETIRE_NOTE: constant(Bytes[33]) = b"delivered by the OpenKWh exchange"
@@ -144,6 +152,16 @@ deal_count: public(uint256)
 credit_of: public(HashMap[address, uint256])
 
 _orders: HashMap[uint256, _OrderSlots]
+
+# @dev The newest open order of an interval, plus one (0: none): the head of a
+# doubly linked list of the interval's open orders, through the orders' tails,
+# so that a book costs what its own open orders cost, whatever others placed
+# and cancelled.
+_book_head: HashMap[uint256, uint256]
+
+# @dev A maker's newest order, plus one: the head of a list of its orders,
+# open or not, newest first.
+_maker_head: HashMap[address, uint256]
 
 # @dev keccak256(abi_encode(Deal)) of an open deal, SETTLED once settled, zero for no deal.
 # The terms are in the deal's `DealMade` event; settling passes them back.
@@ -367,7 +385,8 @@ def cancel(order_id: uint256):
         owner: address = staticcall backend.owner_of(meter_id)
         assert owner == msg.sender and owner != maker, "exchange: caller is not the maker"
     version: uint256 = unsafe_add((tail >> 104) & _UINT32, 1) & _UINT32
-    self._orders[order_id].tail = (tail & ~((_UINT64 << 40) | (_UINT32 << 104))) | (version << 104)
+    self._unlink(tail)
+    self._orders[order_id].tail = (tail & ~((_UINT64 << 40) | (_UINT32 << 104) | (_LINK << _NEXT) | (_LINK << _PREV))) | (version << 104)
     refund: uint256 = 0
     if tail & _IS_BID != 0:
         refund = open_wh * (head >> 160)
@@ -420,7 +439,11 @@ def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter
         self._sales[maker_meter][begin] += (wh << 64) | (1 << 192)
         self._pull(msg.sender, wh * price)
     self._purchases[deal.buyer_meter][begin] += 1 << 128
-    self._orders[order_id].tail = tail - (wh << 40)
+    if wh == open_wh:
+        self._unlink(tail)
+        self._orders[order_id].tail = (tail - (wh << 40)) & ~((_LINK << _NEXT) | (_LINK << _PREV))
+    else:
+        self._orders[order_id].tail = tail - (wh << 40)
 
     deal_id: uint256 = self.deal_count
     self.deal_count = deal_id + 1
@@ -601,35 +624,51 @@ def position(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256, u
 
 @external
 @view
-def order_book(interval_begin: uint256, first_order: uint256) -> DynArray[uint256, MAX_PAGE]:
+def order_book(interval_begin: uint256, cursor: uint256) -> (DynArray[uint256, MAX_PAGE], uint256):
     """
-    @notice The open orders of an interval among order ids
-            [first_order, first_order + 256): a page of the book; clients sort
-            by price and sum depth, and page on while ids remain.
-    @return DynArray The open order ids.
+    @notice A page of an interval's open orders, newest first: clients sort by
+            price and sum depth. Its cost is that of the page, whatever else
+            was placed and cancelled.
+    @param cursor 0 for the first page; then the cursor the last page returned.
+    @return (The open order ids; the cursor of the next page, 0 after the last.)
+            An order at a page's edge that closes meanwhile ends the walk
+            early: start again from 0.
     """
     found: DynArray[uint256, MAX_PAGE] = []
-    end: uint256 = min(first_order + MAX_PAGE, self.order_count)
-    for order_id: uint256 in range(first_order, end, bound=MAX_PAGE):
-        tail: uint256 = self._orders[order_id].tail
-        if (tail >> 40) & _UINT64 != 0 and tail & _UINT40 == interval_begin:
-            found.append(order_id)
-    return found
+    link: uint256 = cursor
+    if link == 0:
+        link = self._book_head[interval_begin]
+    for _: uint256 in range(MAX_PAGE):
+        if link == 0:
+            break
+        tail: uint256 = self._orders[link - 1].tail
+        if (tail >> 40) & _UINT64 == 0 or tail & _UINT40 != interval_begin:
+            return found, 0  # the cursor's order closed meanwhile
+        found.append(link - 1)
+        link = (tail >> _NEXT) & _LINK
+    return found, link
 
 
 @external
 @view
-def orders_of(maker: address, first_order: uint256) -> DynArray[uint256, MAX_PAGE]:
+def orders_of(maker: address, cursor: uint256) -> (DynArray[uint256, MAX_PAGE], uint256):
     """
-    @return DynArray The ids of `maker`'s orders, open or not, among
-            [first_order, first_order + 256).
+    @notice A page of `maker`'s orders, open or not, newest first; its cost is
+            that of the page.
+    @param cursor 0 for the first page; then the cursor the last page returned.
+    @return (The order ids; the cursor of the next page, 0 after the last.)
     """
     found: DynArray[uint256, MAX_PAGE] = []
-    end: uint256 = min(first_order + MAX_PAGE, self.order_count)
-    for order_id: uint256 in range(first_order, end, bound=MAX_PAGE):
-        if self._orders[order_id].head & _UINT160 == convert(maker, uint256):
-            found.append(order_id)
-    return found
+    link: uint256 = cursor
+    if link == 0:
+        link = self._maker_head[maker]
+    for _: uint256 in range(MAX_PAGE):
+        if link == 0:
+            break
+        assert self._orders[link - 1].head & _UINT160 == convert(maker, uint256), "exchange: the cursor is not one of the maker's orders"
+        found.append(link - 1)
+        link = (self._orders[link - 1].tail >> _MAKERS_PREVIOUS) & _LINK
+    return found, link
 
 
 @external
@@ -702,15 +741,38 @@ def _bid(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint256
 @internal
 def _place(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint256, flags: uint256) -> uint256:
     order_id: uint256 = self.order_count
+    assert order_id < MAX_ORDERS, "exchange: the order ids are used up"
     self.order_count = order_id + 1
+    # First in its interval's list of open orders, and in its maker's list.
+    newest: uint256 = self._book_head[interval_begin]
+    if newest != 0:
+        self._orders[newest - 1].tail |= (order_id + 1) << _PREV
+    self._book_head[interval_begin] = order_id + 1
+    makers: uint256 = self._maker_head[msg.sender]
+    self._maker_head[msg.sender] = order_id + 1
     self._orders[order_id] = _OrderSlots(
         head=convert(msg.sender, uint256) | (price << 160),
         meter_id=meter_id,
-        tail=interval_begin | (wh << 40) | flags,
+        tail=interval_begin | (wh << 40) | flags | (newest << _NEXT) | (makers << _MAKERS_PREVIOUS),
     )
     log OrderPlaced(order_id=order_id, maker=msg.sender, interval_begin=interval_begin, meter_id=meter_id, wh=wh,
                     price=price, is_bid=flags & _IS_BID != 0, retire=flags & _RETIRE != 0)
     return order_id
+
+
+@internal
+def _unlink(tail: uint256):
+    """
+    @dev Takes a closing order out of its interval's list of open orders.
+    """
+    after: uint256 = (tail >> _NEXT) & _LINK
+    before: uint256 = (tail >> _PREV) & _LINK
+    if before == 0:
+        self._book_head[tail & _UINT40] = after
+    else:
+        self._orders[before - 1].tail = (self._orders[before - 1].tail & ~(_LINK << _NEXT)) | (after << _NEXT)
+    if after != 0:
+        self._orders[after - 1].tail = (self._orders[after - 1].tail & ~(_LINK << _PREV)) | (before << _PREV)
 
 
 @internal

@@ -458,24 +458,27 @@ TRANSFER_SINGLE = (4, 2)  # ERC-1155
 # settling passes back as calldata (calldata is in the floor).
 EXCHANGE_FLOORS = {
     "Exchange.offer": dict(
-        fresh=4,
-        update=1,
+        fresh=5,
+        update=2,
         logs=[ORDER_PLACED],
-        why="order (3 slots), the meter's committed Wh for the hour; order count",
+        why="order (3 slots), the meter's committed Wh for the hour, the hour's book (its "
+        "first order); order count, the maker's list",
     ),
     "Exchange.bid": dict(
-        fresh=3,
+        fresh=5,
         update=4,
         logs=[ORDER_PLACED, TRANSFER, APPROVAL],
-        why="order (3 slots); order count; escrow: two balances and the allowance",
+        why="order (3 slots), the hour's book (its first order), the maker's list (its first "
+        "order); order count; escrow: two balances and the allowance",
     ),
     "Exchange.take_full": dict(
         fresh=2,
         update=8,
+        cleared=1,
         logs=[DEAL_MADE, TRANSFER, APPROVAL],
         why="deal (the hash of its terms), the buyer meter's hour; the order, the seller meter's hour, "
         "deal count, the operator's traded bits of both meters; escrow: two balances and "
-        "the allowance",
+        "the allowance; the hour's book, emptied",
     ),
     "Exchange.take_partial": dict(
         fresh=2,
@@ -485,8 +488,9 @@ EXCHANGE_FLOORS = {
     ),
     "Exchange.cancel": dict(
         update=3,
+        cleared=1,
         logs=[ORDER_CANCELLED, TRANSFER],
-        why="the order; the escrow back: two balances",
+        why="the order; the escrow back: two balances; the hour's book, emptied",
     ),
     "Exchange.settle": dict(
         fresh=1,
@@ -566,7 +570,11 @@ def measure_exchange(w3: Web3, deployments: dict, accounts: list[LocalAccount]) 
     full = placed(offer(hour[11], 2_000))
     partial = placed(offer(hour[12], 2_000))
     bid_receipt = as_buyer.send(exchange.functions.bid(ids["home"], hour[13], 500, price, False))
-    record("Exchange.bid", bid_receipt, "the Exchange already holds escrow; finite allowance")
+    record(
+        "Exchange.bid",
+        bid_receipt,
+        "the buyer's first order, the hour's first; the Exchange already holds escrow; finite allowance",
+    )
     receipt = take(full, 2_000)
     deal = dealt(receipt)
     record(

@@ -473,6 +473,20 @@ class Market(RuleBasedStateMachine):
             expected = 0 if open_wh == 0 else custody - delivered
             assert self.registry.balanceOf(self.market.address, cert) == expected
 
+    @invariant()
+    def the_book_is_every_open_order_newest_first(self):
+        for begin in {o["begin"] for o in self.orders.values()}:
+            listed, cursor = self.market.order_book(begin, 0)
+            while cursor:
+                page, cursor = self.market.order_book(begin, cursor)
+                listed += page
+            expected = [
+                i
+                for i in sorted(self.orders, reverse=True)
+                if self.orders[i]["open"] and self.orders[i]["begin"] == begin
+            ]
+            assert listed == expected
+
 
 TestMarket = Market.TestCase
 TestMarket.settings = campaign(30, 40)

@@ -394,7 +394,7 @@ def test_bid_with_permit_when_allowance_is_there(
     assert wallet.balanceOf(exchange.address) == 100 * PRICE
 
 
-def test_order_book_pages_open_orders_of_an_interval(
+def test_order_book_lists_an_interval_s_open_orders_newest_first(
     exchange, solar_meter, household_meter, delivery_hour, alice, bob
 ):
     first = exchange.offer(solar_meter, delivery_hour, 100, PRICE, sender=alice)
@@ -402,10 +402,62 @@ def test_order_book_pages_open_orders_of_an_interval(
     bid = exchange.bid(household_meter, delivery_hour, 100, PRICE, False, sender=bob)
     cancelled = exchange.offer(solar_meter, delivery_hour, 100, PRICE, sender=alice)
     exchange.cancel(cancelled, sender=alice)
-    assert exchange.order_book(delivery_hour, 0) == [first, bid]
-    assert exchange.order_book(delivery_hour + INTERVAL, 0) == [other_hour]
-    assert exchange.order_book(delivery_hour, bid + 1) == []
-    assert exchange.orders_of(alice, 0) == [first, other_hour, cancelled]
+    assert exchange.order_book(delivery_hour, 0) == ([bid, first], 0)
+    assert exchange.order_book(delivery_hour + INTERVAL, 0) == ([other_hour], 0)
+    assert exchange.order_book(delivery_hour + 2 * INTERVAL, 0) == ([], 0)
+    assert exchange.orders_of(alice, 0) == ([cancelled, other_hour, first], 0)
+    assert exchange.orders_of(bob, 0) == ([bid], 0)
+
+
+@pytest.mark.parametrize("closed", [0, 1, 2])  # the oldest, a middle one, the newest
+@pytest.mark.parametrize("how", ["cancel", "take"])
+def test_an_order_leaves_the_book_from_any_place_when_it_closes(
+    exchange, solar_meter, household_meter, delivery_hour, alice, bob, closed, how
+):
+    orders = [
+        exchange.offer(solar_meter, delivery_hour, 100, PRICE, sender=alice) for _ in range(3)
+    ]
+    if how == "cancel":
+        exchange.cancel(orders[closed], sender=alice)
+    else:
+        exchange.take(orders[closed], 100, PRICE, 0, household_meter, sender=bob)
+    rest = [order for order in reversed(orders) if order != orders[closed]]
+    assert exchange.order_book(delivery_hour, 0) == (rest, 0)
+    exchange.take(orders[(closed + 1) % 3], 40, PRICE, 0, household_meter, sender=bob)  # partly
+    assert exchange.order_book(delivery_hour, 0) == (rest, 0)
+    for order in rest:
+        exchange.cancel(order, sender=alice)
+    assert exchange.order_book(delivery_hour, 0) == ([], 0)
+    again = exchange.offer(solar_meter, delivery_hour, 100, PRICE, sender=alice)
+    assert exchange.order_book(delivery_hour, 0) == ([again], 0)
+
+
+def test_spam_placed_and_cancelled_does_not_push_a_book_away(
+    exchange, solar_meter, household_meter, delivery_hour, alice, bob
+):
+    """Issue 12, item 16: the book scanned all order ids 256 at a time, so free
+    place-and-cancel spam of 1 Wh bids pushed an interval's real orders pages away."""
+    real = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
+    for _ in range(300):
+        spam = exchange.bid(household_meter, delivery_hour, 1, 1, False, sender=bob)
+        exchange.cancel(spam, sender=bob)
+    assert exchange.order_book(delivery_hour, 0) == ([real], 0)
+    assert exchange.orders_of(alice, 0) == ([real], 0)
+
+
+def test_pages_follow_the_cursor(exchange, solar_meter, delivery_hour, alice):
+    orders = [
+        exchange.offer(solar_meter, delivery_hour, 1, PRICE, sender=alice) for _ in range(300)
+    ]
+    page, cursor = exchange.order_book(delivery_hour, 0)
+    rest, end = exchange.order_book(delivery_hour, cursor)
+    assert (len(page), end) == (256, 0)
+    assert page + rest == list(reversed(orders))
+    mine, cursor = exchange.orders_of(alice, 0)
+    assert mine + exchange.orders_of(alice, cursor)[0] == list(reversed(orders))
+    stranger = "0x" + "11" * 20
+    with boa.reverts("exchange: the cursor is not one of the maker's orders"):
+        exchange.orders_of(stranger, cursor)
 
 
 def test_deal_made_indexes_both_parties(exchange, offer, household_meter, alice, bob):
