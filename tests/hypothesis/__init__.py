@@ -7,9 +7,21 @@ an hour per machine here, a sequence taking about a second), and prints
 hypothesis's statistics.
 """
 
+import functools
 import os
+from pathlib import Path
 
+import boa
 from hypothesis import settings
+
+CONTRACTS = Path(__file__).resolve().parents[2] / "contracts"
+
+
+@functools.cache
+def deployer(name: str):
+    """The deployer of ``contracts/<name>.vy``, compiled when a machine first
+    deploys it: collecting the tests (``pytest -k ...``) compiles nothing."""
+    return boa.load_partial(CONTRACTS / f"{name}.vy")
 
 
 def campaign(examples: int, steps: int) -> settings:

@@ -18,20 +18,14 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
-from tests.fixtures.wallet import CONTRACTS
 from tests.helpers import made_deal
-from tests.hypothesis import campaign
+from tests.hypothesis import campaign, deployer
 
 HOUR = 3_600  # seconds
 LEAD = 3_600  # seconds
 TIMEOUT = 2 * HOUR  # seconds
 CAPACITY_W = 5_000
 
-WALLET = boa.load_partial(CONTRACTS / "Wallet.vy")
-SMB = boa.load_partial(CONTRACTS / "SmartMeterBackend.vy")
-REGISTRY = boa.load_partial(CONTRACTS / "GGORegistry.vy")
-EXCHANGE = boa.load_partial(CONTRACTS / "Exchange.vy")
-OPERATOR = boa.load_partial(CONTRACTS / "OperatorBackend.vy")
 
 ADMIN = boa.env.generate_address("x-admin")
 INSTALLER = boa.env.generate_address("x-installer")
@@ -54,12 +48,16 @@ class Market(RuleBasedStateMachine):
     def deploy(self):
         now = boa.env.evm.patch.timestamp
         with boa.env.prank(ADMIN):
-            self.token = WALLET.deploy("OpenKWh Token", "OKWH", 18, 10**30, 0, 1, now + 1)
-            self.smb = SMB.deploy(HOUR, 300)
+            self.token = deployer("Wallet").deploy(
+                "OpenKWh Token", "OKWH", 18, 10**30, 0, 1, now + 1
+            )
+            self.smb = deployer("SmartMeterBackend").deploy(HOUR, 300)
             self.smb.set_issuing_body("DK1", BODY, True)
-            self.registry = REGISTRY.deploy(self.smb.address, 365 * 86_400)
-            self.ob = OPERATOR.deploy(self.token.address, 86_400, 3, 1, [self.smb.address])
-            self.market = EXCHANGE.deploy(
+            self.registry = deployer("GGORegistry").deploy(self.smb.address, 365 * 86_400)
+            self.ob = deployer("OperatorBackend").deploy(
+                self.token.address, 86_400, 3, 1, [self.smb.address]
+            )
+            self.market = deployer("Exchange").deploy(
                 self.token.address,
                 self.smb.address,
                 self.registry.address,

@@ -16,8 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
-from tests.fixtures.wallet import CONTRACTS
-from tests.hypothesis import campaign
+from tests.hypothesis import campaign, deployer
 
 HOUR = 3_600  # seconds
 TOLERANCE = 300  # seconds
@@ -25,9 +24,6 @@ NOTICE = 86_400  # seconds
 TOKENS = 10**18  # token base units
 RETAIL, FEED_IN = 3 * 10**14, 8 * 10**13  # token base units per Wh
 
-WALLET = boa.load_partial(CONTRACTS / "Wallet.vy")
-SMB = boa.load_partial(CONTRACTS / "SmartMeterBackend.vy")
-OB = boa.load_partial(CONTRACTS / "OperatorBackend.vy")
 
 ADMIN = boa.env.generate_address("stateful-admin")
 INSTALLER = boa.env.generate_address("stateful-installer")
@@ -58,11 +54,13 @@ class MetersAndOperator(RuleBasedStateMachine):
     @initialize()
     def deploy(self):
         with boa.env.prank(ADMIN):
-            self.token = WALLET.deploy(
+            self.token = deployer("Wallet").deploy(
                 "OpenKWh Token", "OKWH", 18, 10**27, 0, 1, boa.env.evm.patch.timestamp + 1
             )
-            self.smb = SMB.deploy(HOUR, TOLERANCE)
-            self.ob = OB.deploy(self.token.address, NOTICE, RETAIL, FEED_IN, [self.smb.address])
+            self.smb = deployer("SmartMeterBackend").deploy(HOUR, TOLERANCE)
+            self.ob = deployer("OperatorBackend").deploy(
+                self.token.address, NOTICE, RETAIL, FEED_IN, [self.smb.address]
+            )
             self.smb.set_issuing_body("DK1", BODY, True)
             for owner in OWNERS:
                 self.token.transfer(owner, 1_000 * TOKENS)

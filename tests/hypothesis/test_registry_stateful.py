@@ -15,14 +15,11 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
 from tests.fixtures.registry import certificate_id
-from tests.fixtures.wallet import CONTRACTS
-from tests.hypothesis import campaign
+from tests.hypothesis import campaign, deployer
 
 HOUR = 3_600  # seconds
 VALIDITY = 5 * 86_400  # seconds: short, so that runs reach expiry
 
-SMB = boa.load_partial(CONTRACTS / "SmartMeterBackend.vy")
-REGISTRY = boa.load_partial(CONTRACTS / "GGORegistry.vy")
 
 ADMIN = boa.env.generate_address("registry-admin")
 INSTALLER = boa.env.generate_address("registry-installer")
@@ -41,9 +38,9 @@ class Registry(RuleBasedStateMachine):
     @initialize()
     def deploy(self):
         with boa.env.prank(ADMIN):
-            self.smb = SMB.deploy(HOUR, 300)
+            self.smb = deployer("SmartMeterBackend").deploy(HOUR, 300)
             self.smb.set_issuing_body("DK1", BODY, True)
-            self.registry = REGISTRY.deploy(self.smb.address, VALIDITY)
+            self.registry = deployer("GGORegistry").deploy(self.smb.address, VALIDITY)
         self.smb.certify_installer("DK1", INSTALLER, sender=BODY)
         start = boa.env.evm.patch.timestamp - boa.env.evm.patch.timestamp % HOUR
         self.last = []

@@ -8,14 +8,12 @@ import boa
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from tests.fixtures.wallet import CONTRACTS
-from tests.hypothesis import campaign
+from tests.hypothesis import campaign, deployer
 
 DAY = 86_400  # seconds
 ACTORS = [boa.env.generate_address(f"wallet-actor-{i}") for i in range(4)]
 OWNER = ACTORS[0]
 
-WALLET = boa.load_partial(CONTRACTS / "Wallet.vy")
 
 actor = st.sampled_from(ACTORS)
 amount = st.integers(min_value=0, max_value=10**22)
@@ -34,7 +32,7 @@ class WalletMachine(RuleBasedStateMachine):
         self.rate = rate
         self.end = boa.env.evm.patch.timestamp + duration
         with boa.env.prank(OWNER):
-            self.wallet = WALLET.deploy(
+            self.wallet = deployer("Wallet").deploy(
                 "OpenKWh Token", "OKWH", 18, supply, self.cap, rate, self.end
             )
         for address in ACTORS:
