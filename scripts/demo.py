@@ -304,10 +304,15 @@ def hourly_settlements(say, w3, deployments, keeper, meters, deals, start, stepp
                 buyer.paid += event["args"]["payment"]
                 settled_deals += 1
                 if event["args"]["delivered_wh"] < sold:
+                    # A cloud only where the profile has one; else the forecast was high.
+                    why = (
+                        f"a cloud over {seller.label.split(',')[0]}'s roof"
+                        if begin in seller.shade
+                        else f"{seller.label.split(',')[0]} produced less than forecast"
+                    )
                     say(
-                        f"   hour {hour:>2}: a cloud over {seller.label.split(',')[0]}'s roof: "
-                        f"{event['args']['delivered_wh']} of {sold} Wh sold delivered, "
-                        "paid pro rata, the rest refunded"
+                        f"   hour {hour:>2}: {why}: {event['args']['delivered_wh']} of {sold} Wh "
+                        "sold delivered, paid pro rata, the rest refunded"
                     )
         receipt = as_keeper.send(
             ob.functions.settle_many(smb.address, [(meter.id, begin) for meter in meters])
