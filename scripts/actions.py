@@ -170,10 +170,23 @@ def announce_tariff(actor: Actor, retail_price: int, feed_in_reward: int, effect
 
 
 def fund_treasury(actor: Actor, amount: int):
-    """Approves the OperatorBackend for ``amount`` and funds the treasury with it."""
+    """Funds the treasury with ``amount``, approving the OperatorBackend for it
+    first if its allowance is short. Every reason the funding would revert is
+    checked before the approval is sent, so no approval is left behind for a
+    funding that fails."""
     ob = actor.contract("OperatorBackend")
     token = actor.contract("Wallet")
-    actor.send(token.functions.approve(ob.address, amount))
+    owner = actor.account.address
+    if amount <= 0:
+        raise TransactionFailed("operator: amount is zero: nothing sent")
+    balance = token.functions.balanceOf(owner).call()
+    if balance < amount:
+        raise TransactionFailed(
+            f"{owner} holds {balance} token base units, less than the {amount} to fund: "
+            "nothing sent"
+        )
+    if token.functions.allowance(owner, ob.address).call() < amount:
+        actor.send(token.functions.approve(ob.address, amount))
     return actor.send(ob.functions.fund_treasury(amount))
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from meter_bridge.signing import gs1_check_digit, meter_id
 from scripts import actions
+from scripts.chain import contract
 from scripts.deploy import deploy_all
 from scripts.network import PRIVATE_KEY_ENV
 
@@ -164,3 +165,20 @@ def test_missing_deployments_file_says_what_to_do(anvil, tmp_path, capsys):
         )
     assert exit_.value.code == 2
     assert "run `make deploy` first" in capsys.readouterr().err
+
+
+def test_fund_treasury_beyond_the_balance_sends_nothing(
+    cli, anvil_connection, anvil_accounts, deployment
+):
+    """Issue 13: the approval went out before the funding was found to revert,
+    leaving stray approvals on chain (one of 10**30)."""
+    w3 = anvil_connection.w3
+    poor = anvil_accounts[9]
+    nonce = w3.eth.get_transaction_count(poor.address)
+    code, out = cli("operator", poor, "fund-treasury", "--amount", str(10**30))
+    assert code == 1
+    assert "less than the 1000000000000000000000000000000 to fund: nothing sent" in out.err
+    assert w3.eth.get_transaction_count(poor.address) == nonce
+    token = contract(w3, json.loads(deployment.read_text()), "Wallet")
+    ob = contract(w3, json.loads(deployment.read_text()), "OperatorBackend")
+    assert token.functions.allowance(poor.address, ob.address).call() == 0
