@@ -219,6 +219,8 @@ event DealMade:
 
 event DealSettled:
     deal_id: indexed(uint256)
+    seller: indexed(address)
+    buyer: indexed(address)
     delivered_wh: uint256
     payment: uint256
     refund: uint256
@@ -855,7 +857,7 @@ def _settle(deal_id: uint256, deal: Deal):
             # The interval's last deal: what custody got less what was delivered.
             dust = min((sales >> 64) & _UINT64, produced) - ((sales >> 128) & _UINT64)
         retired = self._hand_over(deal.seller, deal.buyer, seller_meter, buyer_meter, begin, delivered, deal.retire, dust)
-    log DealSettled(deal_id=deal_id, delivered_wh=delivered, payment=payment, refund=refund, retired_wh=retired)
+    log DealSettled(deal_id=deal_id, seller=deal.seller, buyer=deal.buyer, delivered_wh=delivered, payment=payment, refund=refund, retired_wh=retired)
 
 
 @internal

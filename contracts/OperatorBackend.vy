@@ -203,6 +203,22 @@ event DebtRecorded:
     amount: uint256
 
 
+event DebtRepaid:
+    account: indexed(address)
+    amount: uint256  # taken from a reward or a deposit before it reached the ledger
+
+
+event ArrearsOffset:
+    account: indexed(address)
+    amount: uint256  # rewards the operator owed, set against a bill
+
+
+event IntervalTraded:
+    backend: indexed(address)
+    meter_id: indexed(bytes32)
+    interval_begin: indexed(uint256)
+
+
 event LedgerOpened:
     account: indexed(address)
     backend: indexed(address)
@@ -770,6 +786,7 @@ def _mark_traded(backend: address, meter_id: bytes32, interval_begin: uint256):
     assert bits & bit == 0, "operator: interval already settled"
     if bits & (bit << 1) == 0:
         self._settled[backend][meter_id][word] = bits | (bit << 1)
+        log IntervalTraded(backend=backend, meter_id=meter_id, interval_begin=interval_begin)
 
 
 @internal
@@ -811,6 +828,7 @@ def _credit(account: address, amount: uint256):
         self.debt_of[account] = unsafe_sub(debt, debt_paid)
         self.treasury += debt_paid
         amount = unsafe_sub(amount, debt_paid)
+        log DebtRepaid(account=account, amount=debt_paid)
     if amount != 0:
         self.balance_of[account] += amount
 
@@ -835,6 +853,7 @@ def _charge(account: address, amount: uint256):
         self.arrears_of[account] = unsafe_sub(owed, offset)
         self.total_arrears -= offset
         rest = unsafe_sub(rest, offset)
+        log ArrearsOffset(account=account, amount=offset)
     if rest != 0:
         self.debt_of[account] += rest
         log DebtRecorded(account=account, amount=rest)

@@ -96,7 +96,9 @@ _UINT64_MASK: constant(uint256) = 2**64 - 1
 _REGISTERED: constant(uint256) = 1 << 192
 _SUSPENDED: constant(uint256) = 1 << 193
 _HAS_BASELINE: constant(uint256) = 1 << 194
+_PRODUCES: constant(uint256) = 1 << 195  # registered as a producing meter
 _EPOCH_SHIFT: constant(uint256) = 200
+_CERTIFIABLE: constant(uint256) = 1 << 224  # in a measurement: see `_measurements`
 # @dev The most owners one meter can have.
 MAX_OWNER_EPOCH: public(constant(uint256)) = 2**32 - 1
 
@@ -118,8 +120,10 @@ _state: HashMap[bytes32, uint256]
 _baseline: HashMap[bytes32, uint256]
 
 # @dev Measurements: meter => interval begin => packed (end, produced Wh, consumed Wh),
-# laid out like `_state`'s first three fields, and the owner epoch the
-# measurement belongs to (bits 192-223); zero means no measurement.
+# laid out like `_state`'s first three fields, the owner epoch the
+# measurement belongs to (bits 192-223), and bit 224 when its export counts
+# as production (the meter is registered as producing); zero means no
+# measurement.
 _measurements: HashMap[bytes32, HashMap[uint256, uint256]]
 
 # @dev The owners of a meter, by epoch (1 is the first owner who accepted it).
@@ -418,7 +422,10 @@ def register_meter(
         kind=kind,
         registered_at=block.timestamp,
     )
-    self._state[meter_id] = _REGISTERED
+    flags: uint256 = _REGISTERED
+    if MeterKind.PRODUCTION in kind:
+        flags |= _PRODUCES
+    self._state[meter_id] = flags
     self.pending_owner_of[meter_id] = owner
     log MeterRegistered(
         meter_id=meter_id,
@@ -666,7 +673,11 @@ def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uin
     produced: uint256 = 0
     consumed: uint256 = 0
     end, produced, consumed = self._unpack(packed)
-    return self._owners[meter_id][packed >> 192], end, produced, consumed
+    if packed & _CERTIFIABLE == 0:
+        # A consumption-only meter's export (say, a balcony panel nobody
+        # registered) is measured, but neither rewarded nor certified.
+        produced = 0
+    return self._owners[meter_id][(packed >> 192) & MAX_OWNER_EPOCH], end, produced, consumed
 
 
 @external
@@ -693,7 +704,7 @@ def consumption_data(meter_id: bytes32, interval_begin: uint256) -> (address, ui
     produced: uint256 = 0
     consumed: uint256 = 0
     end, produced, consumed = self._unpack(packed)
-    return self._owners[meter_id][packed >> 192], end, consumed, keccak256(self._meters[meter_id].sector)
+    return self._owners[meter_id][(packed >> 192) & MAX_OWNER_EPOCH], end, consumed, keccak256(self._meters[meter_id].sector)
 
 
 @external
@@ -795,7 +806,7 @@ def _record(reading: Reading):
 
     import_wh: uint256 = convert(reading.import_wh, uint256)
     export_wh: uint256 = convert(reading.export_wh, uint256)
-    new_state: uint256 = end | (import_wh << 64) | (export_wh << 128) | (state & (_SUSPENDED | (MAX_OWNER_EPOCH << _EPOCH_SHIFT))) | _REGISTERED | _HAS_BASELINE
+    new_state: uint256 = end | (import_wh << 64) | (export_wh << 128) | (state & (_SUSPENDED | _PRODUCES | (MAX_OWNER_EPOCH << _EPOCH_SHIFT))) | _REGISTERED | _HAS_BASELINE
 
     if state & _HAS_BASELINE == 0:
         assert reading.interval_begin == 0, "meter: a baseline reading names no interval begin"
@@ -826,8 +837,15 @@ def _record(reading: Reading):
 
     produced: uint256 = unsafe_sub(export_wh, last_export)
     consumed: uint256 = unsafe_sub(import_wh, last_import)
+    certifiable: uint256 = 0
+    if state & _PRODUCES != 0:
+        certifiable = _CERTIFIABLE
+        # A stolen or faulty key cannot mint certificates beyond what the
+        # installation can produce: its rated capacity over the measurement.
+        if produced != 0:
+            assert produced * 3_600 <= self._meters[reading.meter_id].capacity_w * (end - last_end), "meter: production beyond the meter's capacity"
     self._state[reading.meter_id] = new_state
-    self._measurements[reading.meter_id][last_end] = end | (produced << 64) | (consumed << 128) | (epoch << 192)
+    self._measurements[reading.meter_id][last_end] = end | (produced << 64) | (consumed << 128) | (epoch << 192) | certifiable
     log MeasurementRecorded(
         meter_id=reading.meter_id,
         interval_begin=last_end,

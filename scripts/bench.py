@@ -447,10 +447,11 @@ def floor_gas(tx_input: bytes, fresh: int = 0, update: int = 0, cleared: int = 0
 ORDER_PLACED = (4, 5)
 ORDER_CANCELLED = (2, 1)
 DEAL_MADE = (4, 6)
-DEAL_SETTLED = (2, 4)
+DEAL_SETTLED = (4, 4)  # the deal id, the seller and the buyer are topics
 TRANSFER = (3, 1)  # ERC-20 Transfer
 APPROVAL = (3, 1)  # ERC-20 Approval: the Wallet logs the allowance left by transferFrom
 TRANSFER_SINGLE = (4, 2)  # ERC-1155
+INTERVAL_TRADED = (4, 0)  # the operator's, once per meter and interval (issue 12's events)
 
 # What each Exchange operation must write, in the state it is measured in:
 # an order is three slots (maker, meter id, and begin/Wh/price/flags do not
@@ -475,15 +476,15 @@ EXCHANGE_FLOORS = {
         fresh=2,
         update=8,
         cleared=1,
-        logs=[DEAL_MADE, TRANSFER, APPROVAL],
+        logs=[DEAL_MADE, TRANSFER, APPROVAL, INTERVAL_TRADED, INTERVAL_TRADED],
         why="deal (the hash of its terms), the buyer meter's hour; the order, the seller meter's hour, "
-        "deal count, the operator's traded bits of both meters; escrow: two balances and "
-        "the allowance; the hour's book, emptied",
+        "deal count, the operator's traded bits of both meters (and their events); escrow: two "
+        "balances and the allowance; the hour's book, emptied",
     ),
     "Exchange.take_partial": dict(
         fresh=2,
         update=8,
-        logs=[DEAL_MADE, TRANSFER, APPROVAL],
+        logs=[DEAL_MADE, TRANSFER, APPROVAL, INTERVAL_TRADED, INTERVAL_TRADED],
         why="as take_full; the order stays open",
     ),
     "Exchange.cancel": dict(

@@ -34,6 +34,7 @@ IMPOSTOR = keyed_account("stateful-impostor")
 METER_IDS = [keccak(text=f"stateful-meter-{i}") for i in range(3)]
 KINDS = [3, 2, 3]  # both, consumption, both
 
+CAPACITY_W = 5_000  # of the producing meters
 meter_index = st.integers(min_value=0, max_value=2)
 owner_index = st.integers(min_value=0, max_value=2)
 wh = st.integers(min_value=0, max_value=20_000)
@@ -75,7 +76,7 @@ class MetersAndOperator(RuleBasedStateMachine):
                 KEYS[i].address,
                 OWNERS[i],
                 "DK1",
-                *(("T020002", "F01050100", 5_000) if KINDS[i] & 1 else ("", "", 0)),
+                *(("T020002", "F01050100", CAPACITY_W) if KINDS[i] & 1 else ("", "", 0)),
                 KINDS[i],
                 sender=INSTALLER,
             )
@@ -137,6 +138,8 @@ class MetersAndOperator(RuleBasedStateMachine):
             meter = self.meters[i]
             last_end, last_import, last_export = meter.last
             end = last_end + hours * HOUR
+            if KINDS[i] & 1:
+                exported = min(exported, CAPACITY_W * hours)  # a key reports no more
             if end > self.now():
                 boa.env.time_travel(seconds=end - self.now())
             new_import, new_export = last_import + imported, last_export + exported
@@ -226,6 +229,8 @@ class MetersAndOperator(RuleBasedStateMachine):
         meter.settled.add(begin)
         self.touched.add((i, begin))
         end, produced, consumed = meter.measurements[begin]
+        if not KINDS[i] & 1:
+            produced = 0  # a consumption-only meter's export: measured, never rewarded
         retail, feed_in = self.tariff_over(begin, end)
         reward, bill = produced * feed_in, consumed * retail
         if reward >= bill:

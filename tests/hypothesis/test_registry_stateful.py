@@ -31,7 +31,7 @@ PRODUCERS = (0, 1)  # meters 0 and 1 produce (and consume); meter 2 only consume
 
 holder = st.integers(min_value=0, max_value=2)
 pick = st.integers(min_value=0, max_value=10_000)
-wh = st.integers(min_value=0, max_value=5_000)
+wh = st.integers(min_value=0, max_value=4_000)  # the producers' capacity: 4 kW over an hour
 
 
 class Registry(RuleBasedStateMachine):

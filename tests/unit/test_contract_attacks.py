@@ -903,3 +903,86 @@ def test_a_baseline_dated_long_before_registration_is_refused(
     """From the review: a baseline dated 1970 made the next measurement decades long."""
     with boa.reverts("meter: a baseline dated over a week before the meter's registration"):
         smb.submit_reading(*sign(household_key, household_meter, INTERVAL, 0, 0).contract_args())
+
+
+# Also from the review: what a compromised meter key can report
+
+
+def test_a_stolen_key_cannot_report_production_beyond_the_capacity(
+    smb, sign, meter_key, solar_meter, registry
+):
+    """Before, any Wh a key signed were measured and certified: a million
+    certificates in an hour from a 6 kW roof."""
+    start = grid_time(-2)
+    smb.submit_reading(*sign(meter_key, solar_meter, start, 0, 0).contract_args())
+    with boa.reverts("meter: production beyond the meter's capacity"):
+        smb.submit_reading(
+            *sign(meter_key, solar_meter, start + INTERVAL, 0, CAPACITY_W + 1).contract_args()
+        )
+    # The refused reading blocks nothing: the full capacity of the hour is fine.
+    smb.submit_reading(
+        *sign(meter_key, solar_meter, start + INTERVAL, 0, CAPACITY_W).contract_args()
+    )
+    assert smb.measurement(solar_meter, start)[1] == CAPACITY_W
+
+
+def test_a_consumption_meter_s_export_is_measured_but_never_rewarded_or_certified(
+    ob, smb, sign, household_key, household_meter, registry, bob
+):
+    """An unregistered balcony panel behind a consumption-only meter."""
+    start = grid_time(-2)
+    smb.submit_reading(*sign(household_key, household_meter, start, 0, 0).contract_args())
+    smb.submit_reading(
+        *sign(household_key, household_meter, start + INTERVAL, 300, 500).contract_args()
+    )
+    assert smb.measurement(household_meter, start) == (start + INTERVAL, 500, 300)
+    assert smb.settlement_data(household_meter, start) == (bob, start + INTERVAL, 0, 300)
+    ob.settle(smb.address, household_meter, start)
+    event = only_event(ob, "IntervalSettled")
+    assert (event.feed_in_wh, event.retail_wh) == (0, 300)
+
+
+# Also from the review: the events an auditor and the indexer need
+
+
+def test_a_take_logs_each_meter_s_interval_traded_once(
+    exchange, ob, smb, solar_meter, household_meter, delivery_hour, alice, bob
+):
+    offer = exchange.offer(solar_meter, delivery_hour, 2_000, PRICE, sender=alice)
+    exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    traded = [e for e in exchange.get_logs() if type(e).__name__ == "IntervalTraded"]
+    assert {(e.meter_id, e.interval_begin) for e in traded} == {
+        (solar_meter, delivery_hour),
+        (household_meter, delivery_hour),
+    }
+    exchange.take(offer, 500, PRICE, 0, household_meter, sender=bob)
+    assert not [e for e in exchange.get_logs() if type(e).__name__ == "IntervalTraded"]
+
+
+def test_deal_settled_names_the_parties(exchange, sold_deal, deliver, delivery_hour, alice, bob):
+    deliver(delivery_hour, 2_500)
+    exchange.settle(*sold_deal)
+    event = only_event(exchange, "DealSettled")
+    assert (event.seller, event.buyer) == (alice, bob)
+
+
+def test_arrears_set_against_a_bill_and_debt_repaid_from_a_reward_are_logged(
+    ob, smb, fund, measure, meter_key, solar_meter, alice, carol
+):
+    """Alice's reward finds an empty treasury (arrears); her next bill is set
+    against them; a bill beyond that is her debt, repaid from her next reward."""
+    ob.settle(smb.address, solar_meter, measure(meter_key, solar_meter, produced=1_000, consumed=0))
+    owed = ob.arrears_of(alice)
+    assert owed == 1_000 * FEED_IN
+    ob.settle(smb.address, solar_meter, measure(meter_key, solar_meter, produced=0, consumed=100))
+    offset = only_event(ob, "ArrearsOffset")
+    assert (offset.account, offset.amount) == (alice, min(100 * RETAIL, owed))
+    ob.settle(smb.address, solar_meter, measure(meter_key, solar_meter, produced=0, consumed=5_000))
+    debt = ob.debt_of(alice)
+    assert debt > 0
+    fund(carol, 10**21)
+    ob.fund_treasury(10**21, sender=carol)
+    ob.settle(smb.address, solar_meter, measure(meter_key, solar_meter, produced=5_000, consumed=0))
+    repaid = only_event(ob, "DebtRepaid")
+    assert (repaid.account, repaid.amount) == (alice, min(debt, 5_000 * FEED_IN))
+    assert ob.debt_of(alice) == debt - repaid.amount

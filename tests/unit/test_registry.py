@@ -105,7 +105,7 @@ def test_issue_reverts_for_measurement_longer_than_an_interval(
 ):
     boa.env.time_travel(seconds=3 * INTERVAL)
     smb.submit_reading(
-        *sign(meter_key, solar_meter, hour + 4 * INTERVAL, 10**6, 10**6).contract_args()
+        *sign(meter_key, solar_meter, hour + 4 * INTERVAL, 10**4, 10**4).contract_args()
     )  # a gap: one measurement of three hours
     with boa.reverts("registry: measurement spans more than one interval"):
         registry.issue(solar_meter, hour + INTERVAL)
