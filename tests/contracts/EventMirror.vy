@@ -152,6 +152,8 @@ event DealMade:
 
 event DealSettled:
     deal_id: indexed(uint256)
+    seller: indexed(address)
+    buyer: indexed(address)
     delivered_wh: uint256
     payment: uint256
     refund: uint256
@@ -346,8 +348,8 @@ def deal_made(
 
 
 @external
-def deal_settled(deal_id: uint256, delivered_wh: uint256, payment: uint256, refund: uint256, retired_wh: uint256):
-    log DealSettled(deal_id=deal_id, delivered_wh=delivered_wh, payment=payment, refund=refund, retired_wh=retired_wh)
+def deal_settled(deal_id: uint256, seller: address, buyer: address, delivered_wh: uint256, payment: uint256, refund: uint256, retired_wh: uint256):
+    log DealSettled(deal_id=deal_id, seller=seller, buyer=buyer, delivered_wh=delivered_wh, payment=payment, refund=refund, retired_wh=retired_wh)
 
 
 @external

@@ -362,6 +362,8 @@ def mirrored(world, tmp_path_factory):
         "deal_settled",
         ("deal_id", "delivered_wh", "payment", "refund", "retired_wh"),
         deal_id=5,
+        seller=world.anna.address,
+        buyer=ben,
         delivered_wh=1,
         payment=1,
         refund=1,
