@@ -275,6 +275,7 @@ def __init__(
 
 
 @external
+@nonreentrant
 def offer(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint256) -> uint256:
     """
     @notice Offers Wh that `meter_id` will produce in an interval.
@@ -424,6 +425,13 @@ def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter
     assert msg.sender != maker, "exchange: cannot take one's own order"
     maker_meter: bytes32 = self._orders[order_id].meter_id
     assert staticcall backend.owner_of(maker_meter) == maker, "exchange: the order's meter has changed owner"
+    # The order first, before any token moves (checks-effects-interactions):
+    # its Wh, and its place in the book once it closes.
+    if wh == open_wh:
+        self._unlink(tail)
+        self._orders[order_id].tail = (tail - (wh << 40)) & ~((_LINK << _NEXT) | (_LINK << _PREV))
+    else:
+        self._orders[order_id].tail = tail - (wh << 40)
 
     deal: Deal = Deal(order_id=order_id, seller=maker, buyer=msg.sender, seller_meter=maker_meter, buyer_meter=meter_id,
                       interval_begin=begin, wh=wh, price=price, retire=False)
@@ -441,11 +449,6 @@ def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter
         self._sales[maker_meter][begin] += (wh << 64) | (1 << 192)
         self._pull(msg.sender, wh * price)
     self._purchases[deal.buyer_meter][begin] += 1 << 128
-    if wh == open_wh:
-        self._unlink(tail)
-        self._orders[order_id].tail = (tail - (wh << 40)) & ~((_LINK << _NEXT) | (_LINK << _PREV))
-    else:
-        self._orders[order_id].tail = tail - (wh << 40)
 
     deal_id: uint256 = self.deal_count
     self.deal_count = deal_id + 1
@@ -633,8 +636,7 @@ def order_book(interval_begin: uint256, cursor: uint256) -> (DynArray[uint256, M
             was placed and cancelled.
     @param cursor 0 for the first page; then the cursor the last page returned.
     @return (The open order ids; the cursor of the next page, 0 after the last.)
-            An order at a page's edge that closes meanwhile ends the walk
-            early: start again from 0.
+            A cursor whose order closed meanwhile reverts: start again from 0.
     """
     found: DynArray[uint256, MAX_PAGE] = []
     link: uint256 = cursor
@@ -644,8 +646,7 @@ def order_book(interval_begin: uint256, cursor: uint256) -> (DynArray[uint256, M
         if link == 0:
             break
         tail: uint256 = self._orders[link - 1].tail
-        if (tail >> 40) & _UINT64 == 0 or tail & _UINT40 != interval_begin:
-            return found, 0  # the cursor's order closed meanwhile
+        assert (tail >> 40) & _UINT64 != 0 and tail & _UINT40 == interval_begin, "exchange: the cursor's order closed or is of another interval: start again from 0"
         found.append(link - 1)
         link = (tail >> _NEXT) & _LINK
     return found, link

@@ -841,9 +841,11 @@ def _record(reading: Reading):
     if state & _PRODUCES != 0:
         certifiable = _CERTIFIABLE
         # A stolen or faulty key cannot mint certificates beyond what the
-        # installation can produce: its rated capacity over the measurement.
+        # installation can produce: its rated capacity over the measurement,
+        # and `future_tolerance` more (a bridge takes the registers of the
+        # first telegram after a boundary, a little late).
         if produced != 0:
-            assert produced * 3_600 <= self._meters[reading.meter_id].capacity_w * (end - last_end), "meter: production beyond the meter's capacity"
+            assert produced * 3_600 <= self._meters[reading.meter_id].capacity_w * (end - last_end + future_tolerance), "meter: production beyond the meter's capacity"
     self._state[reading.meter_id] = new_state
     self._measurements[reading.meter_id][last_end] = end | (produced << 64) | (consumed << 128) | (epoch << 192) | certifiable
     log MeasurementRecorded(

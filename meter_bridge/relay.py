@@ -71,7 +71,7 @@ OWN_STATE = (
 GWEI = 10**9
 ETHER = 10**18
 DAY = 86_400  # seconds
-# Gas of one reading sent alone (README, Gas: 64,094 measured, 75,000 the bound).
+# Gas of one reading sent alone (README, Gas: 64,154 measured, 75,000 the bound).
 GAS_PER_READING = 75_000
 ZERO_ADDRESS = "0x" + "00" * 20
 BLOCKING = ("chain", "registered", "signer")  # checks that stop signing and sending
