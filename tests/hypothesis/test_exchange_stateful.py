@@ -214,12 +214,20 @@ class Market(RuleBasedStateMachine):
         self.deliver(productions, silent)
         self.settle_all(0)
 
-    @rule(n=pick, taker=side, fraction=st.integers(min_value=1, max_value=100), stale=st.booleans())
-    def take(self, n, taker, fraction, stale):
+    @rule(
+        n=pick,
+        taker=side,
+        fraction=st.integers(min_value=1, max_value=100),
+        stale=st.booleans(),
+        whole=st.booleans(),
+    )
+    def take(self, n, taker, fraction, stale, whole):
+        """Takes part of an order, or all of it (half the time: the order closes
+        and leaves its interval's book)."""
         order_id = self.pick_order(n)
         if order_id is None:
             return
-        self.take_order(order_id, taker, fraction, stale)
+        self.take_order(order_id, taker, 100 if whole else fraction, stale)
 
     def take_order(self, order_id, taker, fraction, stale):
         order = self.orders[order_id]
@@ -484,6 +492,19 @@ class Market(RuleBasedStateMachine):
                 if self.orders[i]["open"] and self.orders[i]["begin"] == begin
             ]
             assert listed == expected
+        # Each maker's orders, open or not, newest first.
+        for is_bid, maker in {(o["bid"], o["maker"]) for o in self.orders.values()}:
+            account = BUYERS[maker] if is_bid else SELLERS[maker]
+            listed, cursor = self.market.orders_of(account, 0)
+            while cursor:
+                page, cursor = self.market.orders_of(account, cursor)
+                listed += page
+            mine = [
+                i
+                for i in sorted(self.orders, reverse=True)
+                if (self.orders[i]["bid"], self.orders[i]["maker"]) == (is_bid, maker)
+            ]
+            assert listed == mine
 
 
 TestMarket = Market.TestCase
