@@ -220,10 +220,11 @@ def test_sigkill_at_fifty_random_points_loses_nothing_acknowledged(
     # kills take: a reading dated after the chain's clock would wait, not be delivered.
     writer = threading.Thread(
         target=run,
-        # 4 kW from a roof registered at 6 kW: on the accelerated clock, kills
-        # make some hours' readings late, and such an hour holds more than an
-        # hour of production; the contract refuses more than the capacity.
-        args=(leader, SimulatedMeter("dsmr5", peak_w=4_000), clock),
+        # A household without panels: on the accelerated clock, kills make some
+        # readings hours late, and such an "hour" holds hours of energy, which
+        # the contract refuses as production beyond the capacity (imports have
+        # no such bound). What is tested here is that kills lose nothing.
+        args=(leader, SimulatedMeter("dsmr5"), clock),
         kwargs={"every": 60, "stop": stop, "count": (ROOM + HOURS) * HOUR // 60},
     )
     writer.start()
