@@ -487,14 +487,7 @@ class Relayer:
         try:
             self.w3.eth.send_raw_transaction(raw)
         except Web3RPCError as exc:
-            with self.store.transaction() as db:
-                db.execute("DELETE FROM transactions WHERE nonce = ?", (nonce,))
-                for end in ends:
-                    db.execute(
-                        "UPDATE readings SET status = 'signed', detail = NULL, updated_at = ? "
-                        "WHERE interval_end = ? AND status = 'sent'",
-                        (now, end),
-                    )
+            self._unsend(nonce, ends)
             self._refused(exc, gas, max_fee)
             return
         logger.info("sent %d readings (nonce %d): %s", len(batch), nonce, tx_hash)
@@ -591,7 +584,9 @@ class Relayer:
                 "nonce %d not mined: fees raised to %s (tip %s)", nonce, gwei(raised), gwei(tip)
             )
 
-    def _requeue(self, nonce: int, ends: list[int], reason: str) -> None:
+    def _unsend(self, nonce: int, ends: list[int]) -> None:
+        """Forgets the transaction of ``nonce`` and puts its readings back in the
+        outbox, signed: for a send the node refused, or one that would now fail."""
         with self.store.transaction() as db:
             db.execute("DELETE FROM transactions WHERE nonce = ?", (nonce,))
             for end in ends:
@@ -600,6 +595,9 @@ class Relayer:
                     "WHERE interval_end = ? AND status = 'sent'",
                     (self.now(), end),
                 )
+
+    def _requeue(self, nonce: int, ends: list[int], reason: str) -> None:
+        self._unsend(nonce, ends)
         logger.warning(
             "the transaction with nonce %d would fail now (%s): its readings go again",
             nonce,
