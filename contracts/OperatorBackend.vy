@@ -43,6 +43,7 @@ exports: (
 interface ISmartMeterBackend:
     def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, uint256): view
     def interval_length() -> uint256: view
+    def owner_of(meter_id: bytes32) -> address: view
 
 
 interface IExchange:
@@ -103,7 +104,9 @@ treasury: public(uint256)
 # @dev Prepaid ledger balance per account, in token base units.
 balance_of: public(HashMap[address, uint256])
 
-# @dev Unpaid bills per account, in token base units; deposits pay them first.
+# @dev Unpaid bills per account, in token base units; deposits and rewards
+# pay them first. Only a bill settled after its meter passed to a new owner
+# lands here (the new owner did not take it on); see `meter_debt`.
 debt_of: public(HashMap[address, uint256])
 
 # @dev Rewards the treasury could not pay yet, per account, in token base units.
@@ -126,8 +129,12 @@ _trust: HashMap[address, uint256]
 # deployment: the operator could deploy one that reports anyone as owner.
 ledger_pays: public(HashMap[address, HashMap[address, HashMap[bytes32, bool]]])
 
-# @dev backend => meter => bills no ledger paid (the owner's ledger was not
-# open to the meter, or short), in token base units.
+# @dev backend => meter => bills of the meter's current owner that its ledger
+# did not pay (short, or not open to the meter), in token base units. The debt
+# stays with the meter: the meter's rewards and its owner's ledger pay it
+# first, and whoever accepts the meter takes it on, named in the acceptance
+# (`SmartMeterBackend.accept_meter`), so a debtor cannot leave it behind by
+# handing the meter to a fresh address.
 meter_debt: public(HashMap[address, HashMap[bytes32, uint256]])
 
 # @dev The Exchange whose deals this operator nets out, wired once; zero until then.
@@ -238,6 +245,13 @@ event MeterDebtPaid:
     meter_id: indexed(bytes32)
     payer: indexed(address)
     amount: uint256
+
+
+event BillUnpaid:
+    backend: indexed(address)
+    meter_id: indexed(bytes32)
+    account: indexed(address)
+    amount: uint256  # left to the operator to collect off chain
 
 
 event IntervalSettled:
@@ -684,6 +698,15 @@ def _settle(backend: address, genesis: bool, meter_id: bytes32, interval_begin: 
     if reward >= bill:
         gain: uint256 = unsafe_sub(reward, bill)
         if gain != 0:
+            debt: uint256 = self.meter_debt[backend][meter_id]
+            if debt != 0 and account == staticcall ISmartMeterBackend(backend).owner_of(meter_id):
+                # The meter's debt is its current owner's: its rewards pay it
+                # first. A reward of an earlier owner's measurement does not.
+                repaid: uint256 = min(debt, gain)
+                self.meter_debt[backend][meter_id] = unsafe_sub(debt, repaid)
+                gain = unsafe_sub(gain, repaid)
+                log MeterDebtPaid(backend=backend, meter_id=meter_id, payer=account, amount=repaid)
+        if gain != 0:
             treasury: uint256 = self.treasury
             paid: uint256 = min(gain, treasury)
             self.treasury = unsafe_sub(treasury, paid)
@@ -693,14 +716,17 @@ def _settle(backend: address, genesis: bool, meter_id: bytes32, interval_begin: 
                 self.total_arrears += short
                 log ArrearsRecorded(account=account, amount=short)
             self._credit(account, paid)
-    elif genesis or self.ledger_pays[account][backend][meter_id]:
-        self._charge(account, unsafe_sub(bill, reward))
     else:
+        owed: uint256 = unsafe_sub(bill, reward)
         # A backend trusted later may say anything of who owns what: its
         # bills reach only ledgers whose account opened them to the meter.
-        owed: uint256 = unsafe_sub(bill, reward)
-        self.meter_debt[backend][meter_id] += owed
-        log MeterDebtRecorded(backend=backend, meter_id=meter_id, account=account, amount=owed)
+        ledger_open: bool = genesis or self.ledger_pays[account][backend][meter_id]
+        if ledger_open:
+            owed = self._charge(account, owed)
+            if owed == 0:
+                self._collect_meter_debt(backend, meter_id, account)
+        if owed != 0:
+            self._book_unpaid(backend, meter_id, account, owed, ledger_open)
 
     log IntervalSettled(
         backend=backend,
@@ -834,10 +860,11 @@ def _credit(account: address, amount: uint256):
 
 
 @internal
-def _charge(account: address, amount: uint256):
+def _charge(account: address, amount: uint256) -> uint256:
     """
     @dev Bills `account`: from its balance first, then against rewards the
-         operator still owes it, and what remains becomes debt.
+         operator still owes it.
+    @return uint256 What remains unpaid.
     """
     balance: uint256 = self.balance_of[account]
     taken: uint256 = min(balance, amount)
@@ -846,7 +873,7 @@ def _charge(account: address, amount: uint256):
         self.treasury += taken
     rest: uint256 = unsafe_sub(amount, taken)
     if rest == 0:
-        return
+        return 0
     owed: uint256 = self.arrears_of[account]
     if owed != 0:
         offset: uint256 = min(owed, rest)
@@ -854,9 +881,47 @@ def _charge(account: address, amount: uint256):
         self.total_arrears -= offset
         rest = unsafe_sub(rest, offset)
         log ArrearsOffset(account=account, amount=offset)
-    if rest != 0:
-        self.debt_of[account] += rest
-        log DebtRecorded(account=account, amount=rest)
+    return rest
+
+
+@internal
+def _collect_meter_debt(backend: address, meter_id: bytes32, account: address):
+    """
+    @dev After a bill `account`'s ledger paid in full: the meter's debt, as
+         far as the ledger allows, when `account` owns the meter now (the
+         debt is the current owner's, taken on or run up).
+    """
+    debt: uint256 = self.meter_debt[backend][meter_id]
+    if debt == 0:
+        return
+    balance: uint256 = self.balance_of[account]
+    if balance == 0 or account != staticcall ISmartMeterBackend(backend).owner_of(meter_id):
+        return
+    paid: uint256 = min(debt, balance)
+    self.balance_of[account] = unsafe_sub(balance, paid)
+    self.meter_debt[backend][meter_id] = unsafe_sub(debt, paid)
+    self.treasury += paid
+    log MeterDebtPaid(backend=backend, meter_id=meter_id, payer=account, amount=paid)
+
+
+@internal
+def _book_unpaid(backend: address, meter_id: bytes32, account: address, owed: uint256, ledger_open: bool):
+    """
+    @dev Books a bill, or what its ledger left of it, that nobody paid:
+         the meter's debt while `account` still owns the meter; else, the
+         meter having passed to an owner who did not take this bill on, the
+         account's own debt (a ledger open to the meter), or a bill left to
+         the operator to collect off chain (a backend trusted later, whose
+         word alone never reaches a ledger).
+    """
+    if account == staticcall ISmartMeterBackend(backend).owner_of(meter_id):
+        self.meter_debt[backend][meter_id] += owed
+        log MeterDebtRecorded(backend=backend, meter_id=meter_id, account=account, amount=owed)
+    elif ledger_open:
+        self.debt_of[account] += owed
+        log DebtRecorded(account=account, amount=owed)
+    else:
+        log BillUnpaid(backend=backend, meter_id=meter_id, account=account, amount=owed)
 
 
 @internal

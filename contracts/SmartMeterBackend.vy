@@ -45,6 +45,11 @@ exports: (
 )
 
 
+interface IDebtBook:
+    def meter_debt(backend: address, meter_id: bytes32) -> uint256: view
+    def is_trusted(backend: address) -> bool: view
+
+
 flag MeterKind:
     PRODUCTION
     CONSUMPTION
@@ -137,6 +142,10 @@ pending_owner_of: public(HashMap[bytes32, address])
 # place with `rotate_signer`; the zero address when none.
 approved_signer: public(HashMap[bytes32, address])
 
+# @dev The OperatorBackend that settles these meters and keeps their debts,
+# wired once by the admin; an acceptance names the meter's debt there.
+operator: public(address)
+
 
 event IssuingBodySet:
     sector: String[16]
@@ -187,6 +196,7 @@ event MeterOffered:
     meter_id: indexed(bytes32)
     owner: indexed(address)
     pending_owner: indexed(address)
+    debt: uint256  # the meter's unpaid bills at the operator, now
 
 
 event MeterOwnerChanged:
@@ -195,6 +205,12 @@ event MeterOwnerChanged:
     new_owner: indexed(address)
     epoch: uint256
     effective_from: uint256
+    debt: uint256  # the meter's unpaid bills, taken on by the new owner
+
+
+event OperatorWired:
+    operator: indexed(address)
+    admin: indexed(address)
 
 
 event MeterSuspended:
@@ -317,11 +333,11 @@ def offer_meter(meter_id: bytes32, new_owner: address):
     assert msg.sender == owner, "meter: caller is not the meter owner"
     assert new_owner != owner, "meter: offering the meter to its owner"
     self.pending_owner_of[meter_id] = new_owner
-    log MeterOffered(meter_id=meter_id, owner=owner, pending_owner=new_owner)
+    log MeterOffered(meter_id=meter_id, owner=owner, pending_owner=new_owner, debt=self._meter_debt(meter_id))
 
 
 @external
-def accept_meter(meter_id: bytes32):
+def accept_meter(meter_id: bytes32, max_debt: uint256):
     """
     @notice Takes a meter offered to the caller (by its installer at
             registration, or by its owner). The caller owns every measurement
@@ -332,9 +348,17 @@ def accept_meter(meter_id: bytes32):
             that the measurement the new owner takes on begins at most one
             interval before its acceptance (not at a reading the previous
             owner held back, days ago).
+            The caller also takes on the meter's debt at the operator (bills
+            its owners' ledgers did not pay), at most `max_debt`: the meter's
+            later rewards and its new owner's ledger pay it. Bills of the
+            previous owner's measurements settled after this stay with it.
     @param meter_id The meter.
+    @param max_debt The most debt, in token base units, the caller takes on
+           (`meter_debt` of the operator, as `MeterOffered` logged it).
     """
     assert self.pending_owner_of[meter_id] == msg.sender and msg.sender != empty(address), "meter: meter not offered to the caller"
+    debt: uint256 = self._meter_debt(meter_id)
+    assert debt <= max_debt, "meter: the meter's debt exceeds what the caller takes on"
     state: uint256 = self._state[meter_id]
     if state & _HAS_BASELINE != 0:
         assert (state & _UINT64_MASK) + interval_length > block.timestamp, "meter: the meter's readings are behind: relay them up to the current interval first"
@@ -349,7 +373,12 @@ def accept_meter(meter_id: bytes32):
     # A key the previous owner approved is not the new owner's choice.
     self.approved_signer[meter_id] = empty(address)
     log MeterOwnerChanged(
-        meter_id=meter_id, previous_owner=previous, new_owner=msg.sender, epoch=epoch, effective_from=state & _UINT64_MASK
+        meter_id=meter_id,
+        previous_owner=previous,
+        new_owner=msg.sender,
+        epoch=epoch,
+        effective_from=state & _UINT64_MASK,
+        debt=debt,
     )
 
 
@@ -535,6 +564,21 @@ def resume_meter(meter_id: bytes32, reason: String[MAX_REASON]):
 
 
 @external
+def wire_operator(operator_: address):
+    """
+    @notice Names, once, the OperatorBackend that settles this backend's
+            meters, so that a meter's acceptance names its debt there.
+    @param operator_ An OperatorBackend that trusts this backend.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    assert self.operator == empty(address), "meter: operator already wired"
+    assert operator_.is_contract, "meter: operator is not a contract"
+    assert staticcall IDebtBook(operator_).is_trusted(self), "meter: the operator does not trust this backend"
+    self.operator = operator_
+    log OperatorWired(operator=operator_, admin=msg.sender)
+
+
+@external
 def set_issuing_body(sector: String[16], account: address, appointed: bool):
     """
     @notice Appoints (or removes) an issuing body for a sector.
@@ -550,6 +594,16 @@ def set_issuing_body(sector: String[16], account: address, appointed: bool):
 
 
 # VIEW
+
+
+@external
+@view
+def meter_debt(meter_id: bytes32) -> uint256:
+    """
+    @return uint256 The meter's debt at the wired operator, in token base
+            units: what an acceptance of the meter takes on; 0 before wiring.
+    """
+    return self._meter_debt(meter_id)
 
 
 @external
@@ -733,6 +787,15 @@ def reading_digest(
 
 
 # INTERNAL
+
+
+@internal
+@view
+def _meter_debt(meter_id: bytes32) -> uint256:
+    operator_: address = self.operator
+    if operator_ == empty(address):
+        return 0
+    return staticcall IDebtBook(operator_).meter_debt(self, meter_id)
 
 
 @internal

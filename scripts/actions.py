@@ -131,10 +131,17 @@ def register_meter(
 # PROSUMER
 
 
-def accept_meter(actor: Actor, meter_id: bytes):
-    """Takes a meter offered to the actor (by its installer or its owner)."""
+def accept_meter(actor: Actor, meter_id: bytes, max_debt: int = 0):
+    """Takes a meter offered to the actor (by its installer or its owner), with
+    the meter's debt at the operator, if it is at most ``max_debt`` base units."""
     smb = actor.contract("SmartMeterBackend")
-    return actor.send(smb.functions.accept_meter(meter_id))
+    debt = smb.functions.meter_debt(meter_id).call()
+    if debt > max_debt:
+        raise ValueError(
+            f"the meter carries a debt of {debt} token base units at the operator "
+            f"(bills its ledger did not pay): to take it on, accept with --max-debt {debt}"
+        )
+    return actor.send(smb.functions.accept_meter(meter_id, max_debt))
 
 
 def offer_meter(actor: Actor, meter_id: bytes, new_owner: str):
@@ -331,9 +338,19 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
     },
     "prosumer": {
         "accept-meter": (
-            "take a meter offered to you (by its installer at registration, or its owner)",
-            _add_meter_arguments,
-            lambda a, args: accept_meter(a, _meter_id(args)),
+            "take a meter offered to you (by its installer at registration, or its owner), "
+            "and its debt at the operator, if any",
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument(
+                    "--max-debt",
+                    type=_natural,
+                    default=0,
+                    help="the most debt (token base units) you take on with the meter; "
+                    "default 0: refuse a meter with debt",
+                ),
+            ),
+            lambda a, args: accept_meter(a, _meter_id(args), args.max_debt),
         ),
         "offer-meter": (
             "offer your meter to a new owner, who must accept it",

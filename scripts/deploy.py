@@ -32,6 +32,7 @@ from boa.deployments import DeploymentsDB, set_deployments_db
 from vyper.compiler.output import build_abi_output
 
 from scripts.anvil import PROJECT_ROOT
+from scripts.chain import transact
 from scripts.network import (
     Connection,
     ConnectionSetupError,
@@ -87,18 +88,21 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
         ),
     )
 
-    meters = conn.extra_data["meters"]
-    backend = deployer.deploy(
-        "SmartMeterBackend", lambda: (meters["interval_length"], meters["future_tolerance"])
-    )
-    # Wired once to each other: all three are reused, or all three deployed.
-    market = ("OperatorBackend", "GGORegistry", "Exchange")
+    # Wired once to each other: all four are reused, or all four deployed.
     together = {
+        "SmartMeterBackend": [],
         "OperatorBackend": ["Wallet", "SmartMeterBackend"],
         "GGORegistry": ["SmartMeterBackend"],
         "Exchange": ["Wallet", "SmartMeterBackend"],
     }
-    fresh = not all(deployer.reusable(name, together[name]) for name in market)
+    fresh = not all(deployer.reusable(name, needs) for name, needs in together.items())
+
+    meters = conn.extra_data["meters"]
+    backend = deployer.deploy(
+        "SmartMeterBackend",
+        lambda: (meters["interval_length"], meters["future_tolerance"]),
+        fresh=fresh,
+    )
 
     operator = conn.extra_data["operator"]
     operator_address = deployer.deploy(
@@ -137,7 +141,8 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
         fresh=fresh,
     )
     for name, address in (("GGORegistry", registry_address), ("OperatorBackend", operator_address)):
-        deployer.wire(name, address, exchange_address)
+        deployer.wire(name, address, "exchange", exchange_address)
+    deployer.wire("SmartMeterBackend", backend, "operator", operator_address)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".json.tmp")
@@ -209,18 +214,21 @@ class _Deployer:
         self.out[name] = {"address": address, "block": block, "abi": abi}
         return address
 
-    def wire(self, name: str, address: str, exchange: str) -> None:
-        """Wires ``name`` at ``address`` to the Exchange, unless it already is."""
-        contract = contract_partial(name).at(address)
-        wired = str(contract.exchange())
-        if wired == exchange:
+    def wire(self, name: str, address: str, peer: str, peer_address: str) -> None:
+        """Wires ``name`` at ``address`` to its ``peer`` ("exchange" or "operator")
+        at ``peer_address`` with ``wire_<peer>``, unless it already is.
+
+        Sent through web3, not boa: boa's local replay of a call into a contract
+        deployed a few blocks before reads that contract's storage stale."""
+        w3 = self.conn.w3
+        contract = w3.eth.contract(address=address, abi=self.out[name]["abi"])
+        wired = getattr(contract.functions, peer)().call()
+        if wired == peer_address:
             return
         if int(wired, 16) != 0:
-            raise RuntimeError(f"{name} at {address} is wired to another Exchange, {wired}")
-        with contextlib.redirect_stdout(io.StringIO()) as chatter:
-            contract.wire_exchange(exchange)
-        logger.debug(chatter.getvalue().rstrip())
-        logger.info("%s: wired to the Exchange", name)
+            raise RuntimeError(f"{name} at {address} is wired to another {peer}, {wired}")
+        transact(w3, self.conn.account, getattr(contract.functions, f"wire_{peer}")(peer_address))
+        logger.info("%s: wired to the %s", name, peer)
 
     def _on_chain(self, known: dict, runtime: bytes) -> bool:
         # Vyper appends immutables after the runtime code, so a prefix match

@@ -37,6 +37,7 @@ event MeterOwnerChanged:
     new_owner: indexed(address)
     epoch: uint256
     effective_from: uint256
+    debt: uint256
 
 event MeterSuspended:
     meter_id: indexed(bytes32)
@@ -201,7 +202,7 @@ def signer_rotated(meter_id: bytes32, new_signer: address):
 
 @external
 def meter_owner_changed(meter_id: bytes32, new_owner: address, epoch: uint256, effective_from: uint256):
-    log MeterOwnerChanged(meter_id=meter_id, previous_owner=msg.sender, new_owner=new_owner, epoch=epoch, effective_from=effective_from)
+    log MeterOwnerChanged(meter_id=meter_id, previous_owner=msg.sender, new_owner=new_owner, epoch=epoch, effective_from=effective_from, debt=0)
 
 
 @external

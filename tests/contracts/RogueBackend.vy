@@ -9,12 +9,20 @@
 
 victim: public(address)
 consumed_wh: public(uint256)
+# @dev Who it says owns every meter now; the victim until told otherwise.
+current_owner: public(address)
 
 
 @deploy
 def __init__(victim_: address, consumed_wh_: uint256):
     self.victim = victim_
     self.consumed_wh = consumed_wh_
+    self.current_owner = victim_
+
+
+@external
+def hand_over(new_owner: address):
+    self.current_owner = new_owner
 
 
 @external
@@ -26,7 +34,7 @@ def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uin
 @external
 @view
 def owner_of(meter_id: bytes32) -> address:
-    return self.victim
+    return self.current_owner
 
 
 @external

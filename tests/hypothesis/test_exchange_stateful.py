@@ -67,6 +67,7 @@ class Market(RuleBasedStateMachine):
             )
             self.registry.wire_exchange(self.market.address)
             self.ob.wire_exchange(self.market.address)
+            self.smb.wire_operator(self.ob.address)
             for buyer in BUYERS:
                 self.token.transfer(buyer, 10**27)
         for buyer in BUYERS:
@@ -84,7 +85,7 @@ class Market(RuleBasedStateMachine):
                 1,
                 sender=INSTALLER,
             )
-            self.smb.accept_meter(SELLER_METERS[i], sender=SELLERS[i])
+            self.smb.accept_meter(SELLER_METERS[i], 0, sender=SELLERS[i])
             self.smb.register_meter(
                 BUYER_METERS[i],
                 keyed_account(f"b{i}").address,
@@ -96,7 +97,7 @@ class Market(RuleBasedStateMachine):
                 2,
                 sender=INSTALLER,
             )
-            self.smb.accept_meter(BUYER_METERS[i], sender=BUYERS[i])
+            self.smb.accept_meter(BUYER_METERS[i], 0, sender=BUYERS[i])
         self.first_hour = now - now % HOUR + 6 * HOUR  # hours 0-3 are open for trading
         self.orders = {}  # id -> dict(model of the order)
         self.deals = {}  # id -> dict

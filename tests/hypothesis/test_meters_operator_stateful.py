@@ -1,10 +1,13 @@
 """Stateful properties of SmartMeterBackend.vy and OperatorBackend.vy together.
 
 Random meters' readings (valid and forged), tariffs, deposits, withdrawals,
-treasury moves, suspensions, settlements and the passing of time, checked
-against a plain Python model. Invariants: each measurement is settled at most
-once; the OperatorBackend's token balance is the sum of ledger balances plus
-the treasury; per meter, measured Wh add up to last register minus baseline.
+treasury moves, suspensions, meters handed to other owners (with their debt,
+or refused for it), settlements and the passing of time, checked against a
+plain Python model. Invariants: each measurement is settled at most once; the
+OperatorBackend's token balance is the sum of ledger balances plus the
+treasury; every ledger, debt and meter debt is the model's (a ledger moves
+only by its owner's action or a bill of a measurement its account owned); per
+meter, measured Wh add up to last register minus baseline.
 """
 
 from dataclasses import dataclass, field
@@ -48,7 +51,9 @@ class MeterModel:
     last: tuple
     suspended: bool = False
     measurements: dict = field(default_factory=dict)  # begin -> (end, produced, consumed)
+    owners: dict = field(default_factory=dict)  # begin -> owner index when measured
     settled: set = field(default_factory=set)
+    debt: int = 0  # bills its current owner's ledger did not pay (token base units)
 
 
 class MetersAndOperator(RuleBasedStateMachine):
@@ -62,6 +67,7 @@ class MetersAndOperator(RuleBasedStateMachine):
             self.ob = deployer("OperatorBackend").deploy(
                 self.token.address, NOTICE, RETAIL, FEED_IN, [self.smb.address]
             )
+            self.smb.wire_operator(self.ob.address)
             self.smb.set_issuing_body("DK1", BODY, True)
             for owner in OWNERS:
                 self.token.transfer(owner, 1_000 * TOKENS)
@@ -80,7 +86,7 @@ class MetersAndOperator(RuleBasedStateMachine):
                 KINDS[i],
                 sender=INSTALLER,
             )
-            self.smb.accept_meter(METER_IDS[i], sender=OWNERS[i])
+            self.smb.accept_meter(METER_IDS[i], 0, sender=OWNERS[i])
             self.submit(i, baseline_end, 1_000, 1_000)
             last = (baseline_end, 1_000, 1_000)
             self.meters.append(MeterModel(owner=i, baseline=last, last=last))
@@ -118,13 +124,14 @@ class MetersAndOperator(RuleBasedStateMachine):
         self.balance[owner] += amount - paid
 
     def charge(self, owner, amount):
+        """Takes ``amount`` from the ledger, then from arrears; returns what is left."""
         taken = min(self.balance[owner], amount)
         self.balance[owner] -= taken
         self.treasury += taken
         rest = amount - taken
         offset = min(self.arrears[owner], rest)
         self.arrears[owner] -= offset
-        self.debt[owner] += rest - offset
+        return rest - offset
 
     # meters
 
@@ -149,6 +156,7 @@ class MetersAndOperator(RuleBasedStateMachine):
                 continue
             self.submit(i, end, new_import, new_export)
             meter.measurements[last_end] = (end, exported, imported)
+            meter.owners[last_end] = meter.owner
             meter.last = (end, new_import, new_export)
             self.touched.add((i, last_end))
 
@@ -195,6 +203,31 @@ class MetersAndOperator(RuleBasedStateMachine):
             self.smb.suspend_meter(METER_IDS[i], "tamper alarm", sender=ADMIN)
         meter.suspended = not meter.suspended
 
+    @rule(i=meter_index, new=owner_index, enough=st.booleans())
+    def hand_over(self, i, new, enough):
+        """The owner offers the meter; the new owner accepts, naming enough debt
+        or one base unit too little."""
+        meter = self.meters[i]
+        meter_id = METER_IDS[i]
+        if new == meter.owner:
+            with boa.reverts("meter: offering the meter to its owner"):
+                self.smb.offer_meter(meter_id, OWNERS[new], sender=OWNERS[meter.owner])
+            return
+        self.smb.offer_meter(meter_id, OWNERS[new], sender=OWNERS[meter.owner])
+        assert self.smb.meter_debt(meter_id) == meter.debt
+        if meter.last[0] + HOUR <= self.now():
+            with boa.reverts(
+                "meter: the meter's readings are behind: relay them up to the current interval first"
+            ):
+                self.smb.accept_meter(meter_id, meter.debt, sender=OWNERS[new])
+            return
+        if not enough and meter.debt:
+            with boa.reverts("meter: the meter's debt exceeds what the caller takes on"):
+                self.smb.accept_meter(meter_id, meter.debt - 1, sender=OWNERS[new])
+            return
+        self.smb.accept_meter(meter_id, meter.debt, sender=OWNERS[new])
+        meter.owner = new
+
     # operator
 
     @rule(i=meter_index, pick=st.integers(min_value=0, max_value=1_000))
@@ -229,17 +262,33 @@ class MetersAndOperator(RuleBasedStateMachine):
         meter.settled.add(begin)
         self.touched.add((i, begin))
         end, produced, consumed = meter.measurements[begin]
+        owner = meter.owners[begin]  # the owner during the measurement
+        current = owner == meter.owner  # the meter's debt is its current owner's
         if not KINDS[i] & 1:
             produced = 0  # a consumption-only meter's export: measured, never rewarded
         retail, feed_in = self.tariff_over(begin, end)
         reward, bill = produced * feed_in, consumed * retail
         if reward >= bill:
-            paid = min(reward - bill, self.treasury)
+            gain = reward - bill
+            if current and gain:
+                repaid = min(meter.debt, gain)
+                meter.debt -= repaid
+                gain -= repaid
+            paid = min(gain, self.treasury)
             self.treasury -= paid
-            self.arrears[meter.owner] += reward - bill - paid
-            self.credit(meter.owner, paid)
+            self.arrears[owner] += gain - paid
+            self.credit(owner, paid)
+            return
+        rest = self.charge(owner, bill - reward)
+        if rest == 0 and current:
+            collected = min(meter.debt, self.balance[owner])
+            meter.debt -= collected
+            self.balance[owner] -= collected
+            self.treasury += collected
+        elif current:
+            meter.debt += rest
         else:
-            self.charge(meter.owner, bill - reward)
+            self.debt[owner] += rest  # settled after the meter passed on: not the new owner's
 
     @rule(owner=owner_index, amount=tokens, pay_in=st.booleans())
     def ledger_move(self, owner, amount, pay_in):
@@ -335,6 +384,9 @@ class MetersAndOperator(RuleBasedStateMachine):
             assert self.ob.debt_of(owner) == self.debt[i]
             assert self.ob.arrears_of(owner) == self.arrears[i]
         assert self.ob.total_arrears() == sum(self.arrears)
+        for i, meter in enumerate(self.meters):
+            assert self.ob.meter_debt(self.smb.address, METER_IDS[i]) == meter.debt
+            assert self.smb.owner_of(METER_IDS[i]) == OWNERS[meter.owner]
 
     @invariant()
     def measured_wh_add_up_to_the_registers(self):

@@ -57,7 +57,7 @@ class Registry(RuleBasedStateMachine):
                 3 if producing else 2,
                 sender=INSTALLER,
             )
-            self.smb.accept_meter(METERS[i], sender=HOLDERS[i])
+            self.smb.accept_meter(METERS[i], 0, sender=HOLDERS[i])
             self.submit(i, start, 0, 0)
             self.last.append((start, 0, 0))
         self.measurements = {}  # (meter, begin) -> (produced, consumed)

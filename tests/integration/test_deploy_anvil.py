@@ -54,21 +54,26 @@ def test_deploy_wires_the_contracts(anvil_connection, tmp_path):
     assert contract(w3, record, "GGORegistry").functions.exchange().call() == exchange.address
     assert operator.functions.exchange().call() == exchange.address
     assert operator.functions.exchange_backend().call() == backend
+    meters = contract(w3, record, "SmartMeterBackend")
+    assert meters.functions.operator().call() == operator.address
 
 
 def test_deploy_again_redeploys_the_market_together(anvil_connection, tmp_path):
-    """The operator, registry and Exchange are wired once: one gone means three new."""
+    """The meter backend, operator, registry and Exchange are wired once: one gone
+    means four new."""
     first = deploy_all(anvil_connection, tmp_path)
     record = json.loads(deployments_path("anvil", tmp_path).read_text())
     record["contracts"]["Exchange"]["address"] = "0x" + "22" * 20  # nothing there
     deployments_path("anvil", tmp_path).write_text(json.dumps(record))
     second = deploy_all(anvil_connection, tmp_path)
-    for name in ("Wallet", "SmartMeterBackend"):
-        assert second["contracts"][name] == first["contracts"][name]
-    for name in ("OperatorBackend", "GGORegistry", "Exchange"):
+    assert second["contracts"]["Wallet"] == first["contracts"]["Wallet"]
+    for name in ("SmartMeterBackend", "OperatorBackend", "GGORegistry", "Exchange"):
         assert second["contracts"][name]["address"] != first["contracts"][name]["address"]
     registry = contract(anvil_connection.w3, second, "GGORegistry")
     assert registry.functions.exchange().call() == second["contracts"]["Exchange"]["address"]
+    backend = contract(anvil_connection.w3, second, "SmartMeterBackend")
+    operator = second["contracts"]["OperatorBackend"]["address"]
+    assert backend.functions.operator().call() == operator
 
 
 def test_deploy_again_reuses_what_is_on_chain(anvil_connection, tmp_path, caplog):
@@ -89,9 +94,10 @@ def test_deploy_again_after_chain_reset_deploys_anew(anvil_connection, tmp_path)
     second = deploy_all(anvil_connection, tmp_path)
     assert second["contracts"]["Wallet"]["address"] != record["contracts"]["Wallet"]["address"]
     assert second["contracts"]["Wallet"]["block"] > first["contracts"]["Wallet"]["block"]
-    # The operator backend names the token: it is deployed anew with it.
+    # The operator backend names the token: it is deployed anew with it, and
+    # the meter backend, wired to it once, too.
     assert second["contracts"]["OperatorBackend"] != first["contracts"]["OperatorBackend"]
-    assert second["contracts"]["SmartMeterBackend"] == first["contracts"]["SmartMeterBackend"]
+    assert second["contracts"]["SmartMeterBackend"] != first["contracts"]["SmartMeterBackend"]
 
 
 def test_buy_tokens_over_json_rpc(anvil_connection, anvil_accounts, tmp_path):

@@ -353,7 +353,7 @@ def test_register_meter_accepts_the_largest_capacity(smb, installer, alice):
         PRODUCTION,
         sender=installer,
     )
-    smb.accept_meter(meter, sender=alice)
+    smb.accept_meter(meter, 0, sender=alice)
     assert smb.meter(meter).capacity_w == smb.MAX_CAPACITY_W()
 
 
@@ -537,7 +537,7 @@ def test_a_measurement_over_a_price_rise_is_billed_at_the_higher_price(
     advance_to(end)
     smb.submit_reading(*sign(household_key, household_meter, end, 400, 0).contract_args())
     ob.settle(smb.address, household_meter, begin)
-    assert ob.debt_of(bob) == 400 * RETAIL * 10
+    assert ob.meter_debt(smb.address, household_meter) == 400 * RETAIL * 10
 
 
 def test_a_measurement_over_a_reward_cut_earns_the_lower_reward(
@@ -564,7 +564,7 @@ def test_settlement_cost_does_not_grow_with_the_number_of_tariffs(
     for day in range(300):
         ob.announce_tariff(RETAIL, FEED_IN, first + day * 86_400, sender=operator)
     ob.settle(smb.address, household_meter, begin, gas=120_000)
-    assert ob.debt_of(bob) == 100 * RETAIL
+    assert ob.meter_debt(smb.address, household_meter) == 100 * RETAIL
 
 
 # item 1: bills, rewards and certificates follow the owner during the measurement
@@ -581,7 +581,7 @@ def test_a_meter_handed_to_someone_who_does_not_accept_changes_nothing(
     smb.offer_meter(household_meter, carol, sender=bob)
     ob.settle(smb.address, household_meter, begin)
     assert ob.balance_of(carol) == 30 * 10**18
-    assert ob.debt_of(bob) == 1_000 * RETAIL
+    assert ob.meter_debt(smb.address, household_meter) == 1_000 * RETAIL  # still Bob's meter
 
 
 def test_hours_measured_before_a_transfer_bill_the_previous_owner(
@@ -594,7 +594,8 @@ def test_hours_measured_before_a_transfer_bill_the_previous_owner(
     after = measure(household_key, household_meter, produced=0, consumed=200)
     ob.settle(smb.address, household_meter, before)
     ob.settle(smb.address, household_meter, after)
-    assert ob.debt_of(bob) == 1_000 * RETAIL
+    assert ob.debt_of(bob) == 1_000 * RETAIL  # settled after the transfer: Bob's own
+    assert ob.meter_debt(smb.address, household_meter) == 0
     assert ob.balance_of(carol) == 30 * 10**18 - 200 * RETAIL
 
 
@@ -611,11 +612,11 @@ def test_a_meter_whose_readings_were_held_back_cannot_be_accepted_until_they_are
     with boa.reverts(
         "meter: the meter's readings are behind: relay them up to the current interval first"
     ):
-        smb.accept_meter(household_meter, sender=carol)
+        smb.accept_meter(household_meter, 0, sender=carol)
     smb.submit_reading(
         *sign(household_key, household_meter, start + 72 * INTERVAL, 9_000, 0).contract_args()
     )
-    smb.accept_meter(household_meter, sender=carol)
+    smb.accept_meter(household_meter, 0, sender=carol)
     ob.settle(smb.address, household_meter, start)
     assert ob.debt_of(bob) == 9_000 * RETAIL  # the three days stay Bob's
 
@@ -740,6 +741,115 @@ def test_an_approved_key_ends_with_the_owner_who_approved_it(
     assert smb.approved_signer(solar_meter) == "0x" + "00" * 20
     with boa.reverts("meter: the owner has not approved this signer"):
         smb.rotate_signer(solar_meter, rogue, False, sender=installer)
+
+
+# item 15: debt stays with the meter, and only an acceptance takes it on
+
+
+@pytest.fixture
+def indebted_meter(ob, smb, measure, household_key, household_meter):
+    """Bob's household meter with 1,000 Wh billed and no ledger to pay them."""
+    ob.settle(smb.address, household_meter, measure(household_key, household_meter, 0, 1_000))
+    assert ob.meter_debt(smb.address, household_meter) == 1_000 * RETAIL
+    return household_meter
+
+
+def test_a_debtor_cannot_leave_its_debt_behind_by_handing_the_meter_on(
+    ob, smb, fund, measure, household_key, indebted_meter, bob, carol
+):
+    """The review's attack: Bob runs up a debt, hands the meter to a fresh address
+    and goes on with a clean ledger. The offer names the debt; the new owner takes
+    it on only by naming at least that much; then the meter's bills collect it."""
+    smb.offer_meter(indebted_meter, carol, sender=bob)
+    assert only_event(smb, "MeterOffered").debt == 1_000 * RETAIL
+    assert smb.meter_debt(indebted_meter) == 1_000 * RETAIL
+    with boa.reverts("meter: the meter's debt exceeds what the caller takes on"):
+        smb.accept_meter(indebted_meter, 1_000 * RETAIL - 1, sender=carol)
+    smb.accept_meter(indebted_meter, 1_000 * RETAIL, sender=carol)
+    event = only_event(smb, "MeterOwnerChanged")
+    assert (event.new_owner, event.debt) == (carol, 1_000 * RETAIL)
+    assert ob.debt_of(bob) == ob.debt_of(carol) == 0
+
+    fund(carol, 10**18)
+    ob.deposit(10**18, sender=carol)
+    ob.settle(smb.address, indebted_meter, measure(household_key, indebted_meter, 0, 200))
+    assert ob.meter_debt(smb.address, indebted_meter) == 0
+    assert ob.balance_of(carol) == 10**18 - 1_200 * RETAIL
+
+
+def test_nobody_carries_a_debt_it_did_not_accept(
+    ob, smb, fund, measure, household_key, household_meter, bob, carol
+):
+    """Carol accepts a meter free of debt; a bill of Bob's last hour settled after
+    that, which his ledger cannot pay, is his own debt, not the meter's."""
+    last = measure(household_key, household_meter, 0, 1_000)
+    hand_over(smb, household_meter, bob, carol)
+    fund(carol, 10**18)
+    ob.deposit(10**18, sender=carol)
+    ob.settle(smb.address, household_meter, last)
+    event = only_event(ob, "DebtRecorded")
+    assert (event.account, event.amount) == (bob, 1_000 * RETAIL)
+    assert ob.meter_debt(smb.address, household_meter) == 0
+    ob.settle(smb.address, household_meter, measure(household_key, household_meter, 0, 100))
+    assert ob.balance_of(carol) == 10**18 - 100 * RETAIL
+    assert ob.debt_of(carol) == 0
+
+
+def test_a_reward_of_the_previous_owner_does_not_pay_the_new_owners_debt(
+    ob, smb, measure, treasury, meter_key, solar_meter, alice, carol
+):
+    """Alice's meter owes for a night; her noon hour is measured, then Carol takes
+    the meter with its debt. The noon reward, settled later, is Alice's whole."""
+    ob.settle(smb.address, solar_meter, measure(meter_key, solar_meter, 0, 1_000))
+    noon = measure(meter_key, solar_meter, 5_000, 0)
+    hand_over(smb, solar_meter, alice, carol, max_debt=1_000 * RETAIL)
+    ob.settle(smb.address, solar_meter, noon)
+    assert ob.balance_of(alice) == 5_000 * FEED_IN
+    assert ob.meter_debt(smb.address, solar_meter) == 1_000 * RETAIL
+    ob.settle(smb.address, solar_meter, measure(meter_key, solar_meter, 5_000, 0))
+    assert ob.meter_debt(smb.address, solar_meter) == 0
+    assert ob.balance_of(carol) == 5_000 * FEED_IN - 1_000 * RETAIL
+
+
+def test_a_later_backends_bill_for_a_past_owner_reaches_no_ledger_and_no_new_owner(
+    ob, rogue, bob, carol
+):
+    """A backend trusted later says the meter has passed to Carol and bills Bob for
+    an hour before: Bob never opened his ledger to it and Carol did not take it on,
+    so the bill is logged as unpaid, for the operator to collect off chain."""
+    meter = meter_id_for("invented")
+    rogue.hand_over(carol)
+    ob.settle(rogue.address, meter, 0)
+    event = only_event(ob, "BillUnpaid")
+    assert (event.backend, event.meter_id, event.account, event.amount) == (
+        rogue.address,
+        meter,
+        bob,
+        10_000 * RETAIL,
+    )
+    assert ob.balance_of(bob) == 30 * 10**18
+    assert ob.debt_of(bob) == ob.debt_of(carol) == ob.meter_debt(rogue.address, meter) == 0
+
+
+def test_wire_operator_once_by_the_admin_to_an_operator_that_trusts_the_backend(
+    smb_deployer, ob_deployer, wallet, deployer, alice
+):
+    with boa.env.prank(deployer):
+        fresh = smb_deployer.deploy(INTERVAL, 300)
+        stranger = ob_deployer.deploy(wallet.address, NOTICE, RETAIL, FEED_IN, [alice])
+        own = ob_deployer.deploy(wallet.address, NOTICE, RETAIL, FEED_IN, [fresh.address])
+    assert fresh.meter_debt(meter_id_for("any")) == 0  # nothing wired: no debt
+    with boa.reverts("access_control: account is missing role"):
+        fresh.wire_operator(own.address, sender=alice)
+    with boa.reverts("meter: operator is not a contract"):
+        fresh.wire_operator(alice, sender=deployer)
+    with boa.reverts("meter: the operator does not trust this backend"):
+        fresh.wire_operator(stranger.address, sender=deployer)
+    fresh.wire_operator(own.address, sender=deployer)
+    event = only_event(fresh, "OperatorWired")
+    assert (event.operator, event.admin) == (own.address, deployer)
+    with boa.reverts("meter: operator already wired"):
+        fresh.wire_operator(stranger.address, sender=deployer)
 
 
 # item 13: a meter's hours stay apart; a measurement over several is netted whole
@@ -978,14 +1088,14 @@ def test_arrears_set_against_a_bill_and_debt_repaid_from_a_reward_are_logged(
     offset = only_event(ob, "ArrearsOffset")
     assert (offset.account, offset.amount) == (alice, min(100 * RETAIL, owed))
     ob.settle(smb.address, solar_meter, measure(meter_key, solar_meter, produced=0, consumed=5_000))
-    debt = ob.debt_of(alice)
+    debt = ob.meter_debt(smb.address, solar_meter)
     assert debt > 0
     fund(carol, 10**21)
     ob.fund_treasury(10**21, sender=carol)
     ob.settle(smb.address, solar_meter, measure(meter_key, solar_meter, produced=5_000, consumed=0))
-    repaid = only_event(ob, "DebtRepaid")
-    assert (repaid.account, repaid.amount) == (alice, min(debt, 5_000 * FEED_IN))
-    assert ob.debt_of(alice) == debt - repaid.amount
+    repaid = only_event(ob, "MeterDebtPaid")
+    assert (repaid.payer, repaid.amount) == (alice, min(debt, 5_000 * FEED_IN))
+    assert ob.meter_debt(smb.address, solar_meter) == debt - repaid.amount
 
 
 def test_an_offer_made_from_a_token_hook_during_a_take_cannot_hide_the_book(

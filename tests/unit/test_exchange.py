@@ -331,7 +331,7 @@ def test_bid_with_permit_needs_no_approval(
         2,
         sender=installer,
     )
-    smb.accept_meter(meter, sender=buyer.address)
+    smb.accept_meter(meter, 0, sender=buyer.address)
     wallet.transfer(buyer.address, 10**18, sender=deployer)
     deadline = boa.env.evm.patch.timestamp + 3_600
     data = permit_typed_data(

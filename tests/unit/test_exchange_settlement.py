@@ -279,7 +279,7 @@ def test_bid_for_a_meter_that_does_not_consume_reverts(
     smb.register_meter(
         producer, bob, bob, SECTOR, "T020002", "F01050100", 1_000, 1, sender=installer
     )
-    smb.accept_meter(producer, sender=bob)
+    smb.accept_meter(producer, 0, sender=bob)
     with boa.reverts("exchange: meter does not consume"):
         exchange.bid(producer, delivery_hour, 1, PRICE, False, sender=bob)
 

@@ -8,13 +8,6 @@ from tests.fixtures.operator import FEED_IN, NOTICE, RETAIL, TOKENS
 from tests.helpers import events, only_event
 
 
-@pytest.fixture
-def treasury(ob, fund, operator):
-    fund(operator, 100 * TOKENS)
-    ob.fund_treasury(100 * TOKENS, sender=operator)
-    return 100 * TOKENS
-
-
 def test_settle_pays_feed_in_and_bills_consumption(
     ob, smb, solar_meter, meter_key, measure, treasury, alice, bob
 ):
@@ -46,39 +39,50 @@ def test_settle_bills_a_household_from_its_ledger(
     assert ob.debt_of(bob) == 0
 
 
-def test_settle_records_debt_instead_of_reverting(
+def test_settle_records_the_meters_debt_instead_of_reverting(
     ob, smb, household_meter, household_key, measure, fund, bob
 ):
     fund(bob, 100 * RETAIL)
     ob.deposit(100 * RETAIL, sender=bob)
     begin = measure(household_key, household_meter, produced=0, consumed=700)
     ob.settle(smb.address, household_meter, begin)
-    event = only_event(ob, "DebtRecorded")
-    assert (event.account, event.amount) == (bob, 600 * RETAIL)
+    event = only_event(ob, "MeterDebtRecorded")
+    assert (event.backend, event.meter_id, event.account, event.amount) == (
+        smb.address,
+        household_meter,
+        bob,
+        600 * RETAIL,
+    )
     assert ob.balance_of(bob) == 0
-    assert ob.debt_of(bob) == 600 * RETAIL
+    assert ob.meter_debt(smb.address, household_meter) == 600 * RETAIL
+    assert ob.debt_of(bob) == 0
     assert ob.treasury() == 100 * RETAIL
 
 
-def test_next_deposit_pays_debt_first(ob, smb, household_meter, household_key, measure, fund, bob):
-    begin = measure(household_key, household_meter, produced=0, consumed=700)
-    ob.settle(smb.address, household_meter, begin)
+def test_the_meters_next_bill_collects_its_debt_from_the_ledger(
+    ob, smb, household_meter, household_key, measure, fund, bob
+):
+    ob.settle(smb.address, household_meter, measure(household_key, household_meter, 0, 700))
     fund(bob, TOKENS)
     ob.deposit(TOKENS, sender=bob)
-    event = only_event(ob, "Deposited")
-    assert (event.amount, event.debt_paid) == (TOKENS, 700 * RETAIL)
-    assert ob.debt_of(bob) == 0
-    assert ob.balance_of(bob) == TOKENS - 700 * RETAIL
-    assert ob.treasury() == 700 * RETAIL
+    assert only_event(ob, "Deposited").debt_paid == 0  # the debt is the meter's
+    ob.settle(smb.address, household_meter, measure(household_key, household_meter, 0, 100))
+    event = only_event(ob, "MeterDebtPaid")
+    assert (event.meter_id, event.payer, event.amount) == (household_meter, bob, 700 * RETAIL)
+    assert ob.meter_debt(smb.address, household_meter) == 0
+    assert ob.balance_of(bob) == TOKENS - 800 * RETAIL
+    assert ob.treasury() == 800 * RETAIL
 
 
-def test_reward_pays_debt_first(ob, smb, solar_meter, meter_key, measure, treasury, alice):
+def test_reward_pays_the_meters_debt_first(
+    ob, smb, solar_meter, meter_key, measure, treasury, alice
+):
     night = measure(meter_key, solar_meter, produced=0, consumed=1_000)
     ob.settle(smb.address, solar_meter, night)
-    assert ob.debt_of(alice) == 1_000 * RETAIL
+    assert ob.meter_debt(smb.address, solar_meter) == 1_000 * RETAIL
     noon = measure(meter_key, solar_meter, produced=5_000, consumed=0)
     ob.settle(smb.address, solar_meter, noon)
-    assert ob.debt_of(alice) == 0
+    assert ob.meter_debt(smb.address, solar_meter) == 0
     assert ob.balance_of(alice) == 5_000 * FEED_IN - 1_000 * RETAIL
 
 
@@ -118,7 +122,7 @@ def test_bill_is_offset_against_arrears(ob, smb, solar_meter, meter_key, measure
     night = measure(meter_key, solar_meter, produced=0, consumed=500)
     ob.settle(smb.address, solar_meter, night)
     assert ob.arrears_of(alice) == 3_000 * FEED_IN - 500 * RETAIL
-    assert ob.debt_of(alice) == 0
+    assert ob.meter_debt(smb.address, solar_meter) == 0
 
 
 def test_settle_uses_the_tariff_at_interval_begin(
@@ -134,7 +138,7 @@ def test_settle_uses_the_tariff_at_interval_begin(
     assert after == effective
     ob.settle(smb.address, household_meter, before)
     ob.settle(smb.address, household_meter, after)
-    assert ob.debt_of(bob) == 100 * RETAIL + 100 * RETAIL * 2
+    assert ob.meter_debt(smb.address, household_meter) == 100 * RETAIL + 100 * RETAIL * 2
 
 
 def test_settle_twice_reverts(ob, smb, solar_meter, meter_key, measure, treasury):
@@ -210,7 +214,7 @@ def test_quarter_hour_intervals_settle_separately(
     smb.certify_installer("DK1", installer, sender=issuing_body)
     meter = meter_id_for("quarter")
     smb.register_meter(meter, meter_key.address, alice, "DK1", "", "", 0, 2, sender=installer)
-    smb.accept_meter(meter, sender=alice)
+    smb.accept_meter(meter, 0, sender=alice)
     now = boa.env.evm.patch.timestamp
     start = now - now % 900 - 3 * 900
     for i in range(4):

@@ -271,7 +271,7 @@ def test_retire_against_a_longer_consumption_measurement_reverts(
     key = keyed_account("late-reporter")
     late = meter_id_for("late-reporter")
     smb.register_meter(late, key.address, alice, SECTOR, "", "", 0, 2, sender=installer)
-    smb.accept_meter(late, sender=alice)
+    smb.accept_meter(late, 0, sender=alice)
     smb.submit_reading(*sign(key, late, hour, 0, 0).contract_args())
     boa.env.time_travel(seconds=2 * INTERVAL)
     smb.submit_reading(*sign(key, late, hour + 2 * INTERVAL, 900, 0).contract_args())
@@ -288,7 +288,7 @@ def test_retire_without_consumption_measurement_reverts(
     smb.register_meter(
         idle, keyed_account("idle").address, alice, SECTOR, "", "", 0, 2, sender=installer
     )
-    smb.accept_meter(idle, sender=alice)
+    smb.accept_meter(idle, 0, sender=alice)
     with boa.reverts("registry: no consumption measurement for this interval"):
         registry.retire(cert, 1, idle, b"", sender=alice)
 
@@ -303,7 +303,7 @@ def test_retire_in_another_sector_reverts(
     key = keyed_account("swedish-consumer")
     swede = meter_id_for("swede")
     smb.register_meter(swede, key.address, alice, "SE3", "", "", 0, 2, sender=installer)
-    smb.accept_meter(swede, sender=alice)
+    smb.accept_meter(swede, 0, sender=alice)
     smb.submit_reading(*sign(key, swede, hour, 0, 0).contract_args())
     smb.submit_reading(*sign(key, swede, hour + INTERVAL, 500, 0).contract_args())
     with boa.reverts("registry: consumption is in another sector"):

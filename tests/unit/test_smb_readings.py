@@ -215,7 +215,7 @@ def test_reading_replayed_on_second_deployment_is_rejected(
         PRODUCTION,
         sender=installer,
     )
-    twin.accept_meter(solar_meter, sender=alice)
+    twin.accept_meter(solar_meter, 0, sender=alice)
     signed_for_first = sign(meter_key, solar_meter, grid_time(-1), 1_000, 500)
     with boa.reverts("meter: signer does not match meter"):
         twin.submit_reading(*signed_for_first.contract_args())

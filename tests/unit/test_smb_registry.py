@@ -39,7 +39,7 @@ def register(
         meter, signer, owner, sector, SOLAR_TECH, SOLAR_FUEL, capacity, kind, sender=installer
     )
     if accept:
-        smb.accept_meter(meter, sender=owner)
+        smb.accept_meter(meter, 0, sender=owner)
 
 
 def test_init_sets_grid_admin_and_operator(smb, deployer):
@@ -134,7 +134,7 @@ def test_register_meter_stores_and_logs(smb, installer, signer, alice):
     assert (event.owner, event.installer, event.signer) == (alice, installer, signer)
     assert (event.sector, event.tech_code, event.fuel_code) == (SECTOR, SOLAR_TECH, SOLAR_FUEL)
     assert (event.capacity_w, event.kind) == (CAPACITY_W, PRODUCTION | CONSUMPTION)
-    smb.accept_meter(NEW_METER, sender=alice)
+    smb.accept_meter(NEW_METER, 0, sender=alice)
     info = smb.meter(NEW_METER)
     assert (info.owner, info.signer, info.installer) == (alice, signer, installer)
     assert (info.sector, info.capacity_w, info.kind) == (SECTOR, CAPACITY_W, 3)
@@ -145,7 +145,7 @@ def test_register_meter_stores_and_logs(smb, installer, signer, alice):
 
 def test_register_consumption_meter_without_codes(smb, installer, signer, alice):
     smb.register_meter(NEW_METER, signer, alice, SECTOR, "", "", 0, CONSUMPTION, sender=installer)
-    smb.accept_meter(NEW_METER, sender=alice)
+    smb.accept_meter(NEW_METER, 0, sender=alice)
     assert smb.meter(NEW_METER).tech_code == ""
 
 
@@ -229,7 +229,7 @@ def test_registration_names_a_pending_owner_who_accepts(smb, installer, signer, 
     register(smb, installer, signer, alice, accept=False)
     assert smb.owner_of(NEW_METER) == ZERO
     assert smb.pending_owner_of(NEW_METER) == alice
-    smb.accept_meter(NEW_METER, sender=alice)
+    smb.accept_meter(NEW_METER, 0, sender=alice)
     event = only_event(smb, "MeterOwnerChanged")
     assert (event.previous_owner, event.new_owner, event.epoch) == (ZERO, alice, 1)
     assert smb.owner_of(NEW_METER) == alice
@@ -261,7 +261,7 @@ def test_offer_meter_changes_nothing_until_accepted(smb, installer, signer, alic
     event = only_event(smb, "MeterOffered")
     assert (event.meter_id, event.owner, event.pending_owner) == (NEW_METER, alice, bob)
     assert smb.owner_of(NEW_METER) == alice
-    smb.accept_meter(NEW_METER, sender=bob)
+    smb.accept_meter(NEW_METER, 0, sender=bob)
     event = only_event(smb, "MeterOwnerChanged")
     assert (event.previous_owner, event.new_owner, event.epoch) == (alice, bob, 2)
     assert smb.owner_of(NEW_METER) == bob
@@ -273,7 +273,7 @@ def test_an_offer_to_the_zero_address_withdraws_it(smb, installer, signer, alice
     smb.offer_meter(NEW_METER, bob, sender=alice)
     smb.offer_meter(NEW_METER, ZERO, sender=alice)
     with boa.reverts("meter: meter not offered to the caller"):
-        smb.accept_meter(NEW_METER, sender=bob)
+        smb.accept_meter(NEW_METER, 0, sender=bob)
 
 
 @pytest.mark.parametrize(
@@ -297,7 +297,7 @@ def test_accept_meter_only_by_the_pending_owner(smb, installer, signer, alice, b
     register(smb, installer, signer, alice)
     smb.offer_meter(NEW_METER, bob, sender=alice)
     with boa.reverts("meter: meter not offered to the caller"):
-        smb.accept_meter(NEW_METER, sender=actors[caller])
+        smb.accept_meter(NEW_METER, 0, sender=actors[caller])
 
 
 def test_suspend_and_resume_log_reasons(smb, operator, solar_meter):
@@ -345,6 +345,7 @@ def call_privileged(smb, name, meter, who):
         "rotate_signer": lambda: smb.rotate_signer(meter, bob, False, sender=who),
         "suspend_meter": lambda: smb.suspend_meter(meter, "tamper", sender=who),
         "offer_meter": lambda: smb.offer_meter(meter, bob, sender=who),
+        "wire_operator": lambda: smb.wire_operator(bob, sender=who),
     }
     calls[name]()
 
@@ -368,6 +369,7 @@ OWNERS = {
     "rotate_signer": (("installer",), "meter: caller is not a certified installer for this sector"),
     "suspend_meter": (("operator", "deployer"), "access_control: account is missing role"),
     "offer_meter": (("alice",), "meter: caller is not the meter owner"),
+    "wire_operator": (("deployer",), "access_control: account is missing role"),
 }
 MATRIX = [
     (name, role) for name, (owners, _) in OWNERS.items() for role in ROLES if role not in owners
