@@ -3,9 +3,12 @@
 package and the `meter-bridge` command, nothing of the scripts, the dApp or the
 contracts' toolchain. Its wheel is built here without the package index; the
 install itself, from the index into a fresh venv, is `make bench`'s
-(`bridge_install_packages`, `bridge_install_mb`)."""
+(`bridge_install_packages`, `bridge_install_mb`). And the README's Pi steps
+price a year of readings at the gas snapshot."""
 
 import importlib.metadata
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -76,3 +79,19 @@ def test_the_project_requires_the_bridges_pins_as_its_base():
     """`make setup`'s install (openkwh, editable) has the bridge's pins as its base."""
     base = [r for r in importlib.metadata.requires("openkwh") if "extra ==" not in r]
     assert base == requirements()
+
+
+def test_the_pi_steps_price_a_year_of_readings_at_the_gas_snapshot():
+    """The README's gas money step follows bench/gas.json's submit_reading."""
+    gas = json.loads((PROJECT_ROOT / "bench" / "gas.json").read_text())
+    per_reading = gas["SmartMeterBackend.submit_reading"]["gas"]
+    steps = (PROJECT_ROOT / "README.md").read_text().split("### Installing on Raspberry Pi OS")[1]
+    step = " ".join(steps.split("**Gas money.**")[1].split("\n4.")[0].split())
+    said = re.search(
+        r"uses about ([\d,]+) gas .* 8,760 \u00d7 ([\d,]+) \u2248 (\d+) million gas", step
+    )
+    assert said, step
+    figure, again, millions = (int(g.replace(",", "")) for g in said.groups())
+    assert figure == again
+    assert abs(figure - per_reading) <= 100
+    assert millions == round(8_760 * figure / 1_000_000)
