@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -296,19 +297,38 @@ def wait_for_line(process, text: bytes, timeout: float) -> None:
         seen += chunk
 
 
+# The bridge alone, as a Pi installs it (the distribution openkwh-meter-bridge).
+BRIDGE_PROJECT = PROJECT_ROOT / "meter_bridge"
+# What the bridge's install must not bring: the scripts, the dApp, the
+# contracts' toolchain, the test tools (import names).
+NOT_ON_A_PI = ("scripts", "dapp", "vyper", "boa", "moccasin", "flask", "waitress", "hypothesis")
+
+
 def bridge_install() -> tuple[int, float]:
-    """Packages and MB of a bridge-only install (`pip install -c constraints.txt
-    ".[bridge]"`) into a fresh venv, as the README's Pi steps do; pip fetches
-    what its cache lacks from the package index."""
+    """Packages and MB of the bridge alone in a fresh venv, installed as the
+    README's Pi steps do (`pip install -c constraints.txt ./meter_bridge`); pip
+    fetches what its cache lacks from the package index. It installs from a copy,
+    so the checkout gains no build folder, and checks that `meter-bridge --help`
+    runs there and that none of ``NOT_ON_A_PI`` can be imported."""
     with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "meter_bridge"
+        skip = shutil.ignore_patterns("__pycache__", "build", "*.egg-info")
+        shutil.copytree(BRIDGE_PROJECT, source, ignore=skip)
         venv = Path(folder) / "venv"
+        python = str(venv / "bin" / "python")
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        pip = [str(venv / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
-        subprocess.run(
-            [*pip, "install", "--quiet", "-c", "constraints.txt", f"{PROJECT_ROOT}[bridge]"],
-            cwd=PROJECT_ROOT,
-            check=True,
+        pip = [python, "-m", "pip", "--disable-pip-version-check"]
+        constraints = str(PROJECT_ROOT / "constraints.txt")
+        subprocess.run([*pip, "install", "--quiet", "-c", constraints, str(source)], check=True)
+        subprocess.run([venv / "bin" / "meter-bridge", "--help"], capture_output=True, check=True)
+        probe = (
+            f"import importlib.util as u; print(*[m for m in {NOT_ON_A_PI!r} if u.find_spec(m)])"
         )
+        found = subprocess.run(
+            [python, "-c", probe], cwd=folder, capture_output=True, text=True, check=True
+        ).stdout.split()
+        if found:
+            raise RuntimeError(f"the bridge's install brought {', '.join(found)} along")
         listed = subprocess.run(
             [*pip, "list", "--format=json"], capture_output=True, text=True, check=True
         )

@@ -158,7 +158,7 @@ def test_the_installer_tool_computes_the_same_meter_id(tmp_path):
 
 
 def test_the_bridge_imports_nothing_of_the_contracts_toolchain_or_the_dapp():
-    """A bridge-only install (`pip install ".[bridge]"`) has no vyper, boa or flask."""
+    """The bridge alone (`pip install ./meter_bridge`, as on a Pi) has no vyper, boa or flask."""
     modules = ["cli", "config", "content", "daemon", "keys", "protocols", "relay", "signing"]
     modules += ["simulator", "store", "telegrams", "profiles"]
     probe = (

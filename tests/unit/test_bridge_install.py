@@ -1,0 +1,97 @@
+"""The bridge alone, as a Pi installs it: the distribution in meter_bridge/
+(`pip install -c constraints.txt ./meter_bridge`) holds the `meter_bridge`
+package and the `meter-bridge` command, nothing of the scripts, the dApp or the
+contracts' toolchain. Its wheel is built here without the package index; the
+install itself, from the index into a fresh venv, is `make bench`'s
+(`bridge_install_packages`, `bridge_install_mb`). And the README's Pi steps
+price a year of readings at the gas snapshot."""
+
+import importlib.metadata
+import json
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from email.parser import Parser
+from pathlib import Path
+
+import pytest
+
+from scripts.anvil import PROJECT_ROOT
+
+BRIDGE = PROJECT_ROOT / "meter_bridge"
+
+
+def requirements() -> list[str]:
+    """meter_bridge/requirements.txt without its comments."""
+    lines = (BRIDGE / "requirements.txt").read_text().splitlines()
+    return [line for line in lines if line.strip() and not line.startswith("#")]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    pytest.importorskip("setuptools", reason="builds the wheel with the venv's setuptools")
+    folder = tmp_path_factory.mktemp("bridge")
+    source = folder / "meter_bridge"
+    shutil.copytree(
+        BRIDGE, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info")
+    )
+    dist = folder / "dist"
+    offline = ["--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", str(dist)]
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    subprocess.run(
+        [*pip, "wheel", "--quiet", *offline, str(source)], capture_output=True, check=True
+    )
+    (built,) = dist.glob("*.whl")
+    with zipfile.ZipFile(built) as opened:
+        yield opened
+
+
+def dist_info(wheel: zipfile.ZipFile, name: str) -> str:
+    (path,) = [n for n in wheel.namelist() if n.endswith(f".dist-info/{name}")]
+    return wheel.read(path).decode()
+
+
+def test_the_bridge_wheel_holds_the_meter_bridge_package_alone(wheel):
+    tops = {name.split("/")[0] for name in wheel.namelist()}
+    assert {top for top in tops if not top.endswith(".dist-info")} == {"meter_bridge"}
+    modules = {Path(name).name for name in wheel.namelist() if name.startswith("meter_bridge/")}
+    assert modules == {path.name for path in BRIDGE.glob("*.py")}
+
+
+def test_the_bridge_wheel_has_the_meter_bridge_command_alone(wheel):
+    assert dist_info(wheel, "entry_points.txt").split() == [
+        "[console_scripts]",
+        "meter-bridge",
+        "=",
+        "meter_bridge.cli:main",
+    ]
+
+
+def test_the_bridge_wheel_requires_the_bridges_pins_alone(wheel):
+    metadata = Parser().parsestr(dist_info(wheel, "METADATA"))
+    assert metadata["Name"] == "openkwh-meter-bridge"
+    assert metadata.get_all("Requires-Dist") == requirements()
+
+
+def test_the_project_requires_the_bridges_pins_as_its_base():
+    """`make setup`'s install (openkwh, editable) has the bridge's pins as its base."""
+    base = [r for r in importlib.metadata.requires("openkwh") if "extra ==" not in r]
+    assert base == requirements()
+
+
+def test_the_pi_steps_price_a_year_of_readings_at_the_gas_snapshot():
+    """The README's gas money step follows bench/gas.json's submit_reading."""
+    gas = json.loads((PROJECT_ROOT / "bench" / "gas.json").read_text())
+    per_reading = gas["SmartMeterBackend.submit_reading"]["gas"]
+    steps = (PROJECT_ROOT / "README.md").read_text().split("### Installing on Raspberry Pi OS")[1]
+    step = " ".join(steps.split("**Gas money.**")[1].split("\n4.")[0].split())
+    said = re.search(
+        r"uses about ([\d,]+) gas .* 8,760 \u00d7 ([\d,]+) \u2248 (\d+) million gas", step
+    )
+    assert said, step
+    figure, again, millions = (int(g.replace(",", "")) for g in said.groups())
+    assert figure == again
+    assert abs(figure - per_reading) <= 100
+    assert millions == round(8_760 * figure / 1_000_000)
