@@ -83,6 +83,7 @@ interface ISmartMeterBackend:
     def trading_data(meter_id: bytes32) -> (address, MeterKind, uint256): view
     def owner_of(meter_id: bytes32) -> address: view
     def measurement(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256, uint256): view
+    def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, uint256): view
     def consumption_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, bytes32): view
     def interval_length() -> uint256: view
 
@@ -819,19 +820,25 @@ def _settle(deal_id: uint256, deal: Deal):
     seller_meter: bytes32 = deal.seller_meter
     buyer_meter: bytes32 = deal.buyer_meter
 
+    producer: address = empty(address)
     end: uint256 = 0
     produced: uint256 = 0
     consumed: uint256 = 0
-    end, produced, consumed = staticcall backend.measurement(seller_meter, begin)
+    producer, end, produced, consumed = staticcall backend.settlement_data(seller_meter, begin)
     sales: uint256 = self._sales[seller_meter][begin]
     measured: bool = end == begin + interval_length and sales & _LAPSED == 0
     delivered: uint256 = 0
     if measured:
-        sold: uint256 = (sales >> 64) & _UINT64
-        if produced >= sold:
-            delivered = wh
-        else:
-            delivered = wh * produced // sold
+        # A seller who handed its meter on before the interval sold Wh that
+        # are another owner's production: the deal delivers nothing (the
+        # buyer's escrow goes back; the Wh, their feed-in reward and their
+        # certificates are the measurement's owner's).
+        if producer == deal.seller:
+            sold: uint256 = (sales >> 64) & _UINT64
+            if produced >= sold:
+                delivered = wh
+            else:
+                delivered = wh * produced // sold
     else:
         assert block.timestamp >= begin + interval_length + settlement_timeout, "exchange: no measurement yet for this interval"
         # The timeout holds for all the interval's deals together: once one
@@ -857,13 +864,13 @@ def _settle(deal_id: uint256, deal: Deal):
         if (sales >> 192) & _UINT63 == 0:
             # The interval's last deal: what custody got less what was delivered.
             dust = min((sales >> 64) & _UINT64, produced) - ((sales >> 128) & _UINT64)
-        retired = self._hand_over(deal.seller, deal.buyer, seller_meter, buyer_meter, begin, delivered, deal.retire, dust)
+        retired = self._hand_over(producer, deal.buyer, seller_meter, buyer_meter, begin, delivered, deal.retire, dust)
     log DealSettled(deal_id=deal_id, seller=deal.seller, buyer=deal.buyer, delivered_wh=delivered, payment=payment, refund=refund, retired_wh=retired)
 
 
 @internal
 def _hand_over(
-    seller: address,
+    producer: address,
     buyer: address,
     seller_meter: bytes32,
     buyer_meter: bytes32,
@@ -875,7 +882,9 @@ def _hand_over(
     """
     @dev Moves the certificates of `delivered` Wh from custody to the buyer,
          retiring what the buyer asked for and its consumption allows; after
-         the interval's last deal, the `dust` Wh lost to flooring go back to the seller.
+         the interval's last deal, the `dust` Wh custody holds beyond those
+         delivered (lost to flooring, or sold by a previous owner of the
+         meter) go back to the owner of the measurement, `producer`.
     @return uint256 The Wh retired.
     """
     id: uint256 = convert(keccak256(abi_encode(seller_meter, begin)), uint256)
@@ -899,7 +908,7 @@ def _hand_over(
             if delivered != 0:
                 self._hold(buyer, id, delivered)
             if dust != 0:
-                self._hold(seller, id, dust)
+                self._hold(producer, id, dust)
             return 0
     retired: uint256 = 0
     if delivered != 0:
@@ -917,7 +926,7 @@ def _hand_over(
         if delivered > retired:
             self._deliver(buyer, id, delivered - retired)
     if dust != 0:
-        self._deliver(seller, id, dust)
+        self._deliver(producer, id, dust)
     return retired
 
 

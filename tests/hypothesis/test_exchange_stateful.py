@@ -31,6 +31,7 @@ ADMIN = boa.env.generate_address("x-admin")
 INSTALLER = boa.env.generate_address("x-installer")
 BODY = boa.env.generate_address("x-body")
 SELLERS = [boa.env.generate_address(f"x-seller-{i}") for i in range(2)]
+SPARE = boa.env.generate_address("x-next-owner")  # takes over a seller's meter
 BUYERS = [boa.env.generate_address(f"x-buyer-{i}") for i in range(2)]
 SELLER_KEYS = [keyed_account(f"x-seller-meter-{i}") for i in range(2)]
 SELLER_METERS = [keccak(text=f"x-seller-meter-{i}") for i in range(2)]
@@ -99,6 +100,8 @@ class Market(RuleBasedStateMachine):
             )
             self.smb.accept_meter(BUYER_METERS[i], 0, sender=BUYERS[i])
         self.first_hour = now - now % HOUR + 6 * HOUR  # hours 0-3 are open for trading
+        self.seller_owner = list(SELLERS)  # who owns each seller meter now
+        self.measured_owner = {}  # (seller, begin) -> the owner when it was measured
         self.orders = {}  # id -> dict(model of the order)
         self.deals = {}  # id -> dict
         self.measured = {}  # (seller, begin) -> produced Wh
@@ -136,7 +139,7 @@ class Market(RuleBasedStateMachine):
             begin,
             amount,
             unit,
-            sender=SELLERS[seller],
+            sender=self.seller_owner[seller],
         )
         if not self.open(begin):
             with boa.reverts("exchange: gate closed for this interval"):
@@ -150,6 +153,7 @@ class Market(RuleBasedStateMachine):
                 "bid": False,
                 "meter": seller,
                 "maker": seller,
+                "account": self.seller_owner[seller],
                 "begin": begin,
                 "wh": amount,
                 "price": unit,
@@ -178,6 +182,7 @@ class Market(RuleBasedStateMachine):
             "bid": True,
             "meter": buyer,
             "maker": buyer,
+            "account": BUYERS[buyer],
             "begin": begin,
             "wh": amount,
             "price": unit,
@@ -235,7 +240,7 @@ class Market(RuleBasedStateMachine):
         amount = max(1, order["wh"] * fraction // 100)
         version = order["version"] - 1 if stale and order["version"] else order["version"]
         if order["bid"]:
-            meter, who = SELLER_METERS[taker], SELLERS[taker]
+            meter, who = SELLER_METERS[taker], self.seller_owner[taker]
         else:
             meter, who = BUYER_METERS[taker], BUYERS[taker]
         call = partial(
@@ -251,6 +256,8 @@ class Market(RuleBasedStateMachine):
             reason = "exchange: gate closed for this interval"
         elif version != order["version"]:
             reason = "exchange: order changed since it was seen"
+        elif not order["bid"] and order["account"] != self.seller_owner[order["meter"]]:
+            reason = "exchange: the order's meter has changed owner"
         elif order["bid"] and self.committed(taker, order["begin"]) + amount > CAPACITY_W:
             reason = "exchange: selling beyond the meter's capacity"
         else:
@@ -259,6 +266,7 @@ class Market(RuleBasedStateMachine):
             buyer = order["maker"] if order["bid"] else taker
             self.deals[deal_id] = {
                 "seller": seller,
+                "seller_account": who if order["bid"] else order["account"],
                 "buyer": buyer,
                 "begin": order["begin"],
                 "wh": amount,
@@ -279,12 +287,15 @@ class Market(RuleBasedStateMachine):
         if order_id is None:
             return
         order = self.orders[order_id]
-        who = (BUYERS if order["bid"] else SELLERS)[order["maker"]]
+        who = order["account"]
         if withdraw:
             self.market.cancel(order_id, sender=who)
             order["open"] = False
         elif not self.open(order["begin"]):
             with boa.reverts("exchange: gate closed for this interval"):
+                self.market.amend(order_id, order["wh"], unit, sender=who)
+        elif not order["bid"] and who != self.seller_owner[order["meter"]]:
+            with boa.reverts("exchange: caller is not the meter owner"):
                 self.market.amend(order_id, order["wh"], unit, sender=who)
         else:
             self.market.amend(order_id, order["wh"], unit, sender=who)
@@ -337,6 +348,7 @@ class Market(RuleBasedStateMachine):
                 return
             self.submit(seller, end + HOUR, exported + produced)
             self.measured[seller, end] = produced
+            self.measured_owner[seller, end] = self.seller_owner[seller]
             self.reported[seller] = (end + HOUR, exported + produced)
 
     def submit(self, seller, end, exported):
@@ -385,6 +397,8 @@ class Market(RuleBasedStateMachine):
         sold = sum(d["wh"] for d in same)
         if produced is None:
             delivered = 0
+        elif deal["seller_account"] != self.measured_owner[deal["seller"], deal["begin"]]:
+            delivered = 0  # sold before the meter passed on: another owner's production
         elif produced >= sold:
             delivered = deal["wh"]
         else:
@@ -431,9 +445,28 @@ class Market(RuleBasedStateMachine):
             assert event.feed_in_wh == produced - sum(d["delivered"] for d in deals)
         self.operator_settled.add((seller, begin))
 
-    @rule(who=st.integers(min_value=0, max_value=3))
+    @rule(seller=side)
+    def hand_over(self, seller):
+        """A seller meter passes between its first owner and the spare account,
+        which accepts it once its readings are current. Deals sold before pay
+        nothing for the hours measured after; offers made before are untakeable."""
+        meter = SELLER_METERS[seller]
+        old = self.seller_owner[seller]
+        new = SPARE if old == SELLERS[seller] else SELLERS[seller]
+        self.smb.offer_meter(meter, new, sender=old)
+        reported = self.reported[seller]
+        if reported is not None and reported[0] + HOUR <= boa.env.evm.patch.timestamp:
+            with boa.reverts(
+                "meter: the meter's readings are behind: relay them up to the current interval first"
+            ):
+                self.smb.accept_meter(meter, 0, sender=new)
+            return
+        self.smb.accept_meter(meter, self.smb.meter_debt(meter), sender=new)
+        self.seller_owner[seller] = new
+
+    @rule(who=st.integers(min_value=0, max_value=4))
     def withdraw_credit(self, who):
-        account = (SELLERS + BUYERS)[who]
+        account = (SELLERS + BUYERS + [SPARE])[who]
         if self.market.credit_of(account) == 0:
             with boa.reverts("exchange: no credit to withdraw"):
                 self.market.withdraw_credit(sender=account)
@@ -446,7 +479,7 @@ class Market(RuleBasedStateMachine):
             o["wh"] * o["price"] for o in self.orders.values() if o["open"] and o["bid"]
         )
         unsettled = sum(d["wh"] * d["price"] for d in self.deals.values() if not d["settled"])
-        credits = sum(self.market.credit_of(a) for a in SELLERS + BUYERS)
+        credits = sum(self.market.credit_of(a) for a in [*SELLERS, *BUYERS, SPARE])
         assert self.token.balanceOf(self.market.address) == open_bids + unsettled + credits
 
     @invariant()
@@ -494,16 +527,13 @@ class Market(RuleBasedStateMachine):
             ]
             assert listed == expected
         # Each maker's orders, open or not, newest first.
-        for is_bid, maker in {(o["bid"], o["maker"]) for o in self.orders.values()}:
-            account = BUYERS[maker] if is_bid else SELLERS[maker]
+        for account in {o["account"] for o in self.orders.values()}:
             listed, cursor = self.market.orders_of(account, 0)
             while cursor:
                 page, cursor = self.market.orders_of(account, cursor)
                 listed += page
             mine = [
-                i
-                for i in sorted(self.orders, reverse=True)
-                if (self.orders[i]["bid"], self.orders[i]["maker"]) == (is_bid, maker)
+                i for i in sorted(self.orders, reverse=True) if self.orders[i]["account"] == account
             ]
             assert listed == mine
 

@@ -232,6 +232,37 @@ def test_new_owner_ends_the_previous_owners_bid_and_the_escrow_goes_back(
     assert wallet.balanceOf(carol) == 0
 
 
+def test_a_forward_sale_made_before_a_transfer_does_not_pay_for_the_new_owners_production(
+    exchange,
+    ob,
+    registry,
+    wallet,
+    smb,
+    sold_deal,
+    deliver,
+    solar_meter,
+    delivery_hour,
+    alice,
+    bob,
+    carol,
+):
+    """Alice sold 1,000 Wh of tomorrow's hour to Bob, then handed her meter to
+    Carol, whose panels produced that hour. Alice was paid for Carol's energy and
+    Carol got no feed-in for it. Now the deal delivers nothing: Bob has his
+    escrow back, and the hour's Wh and certificates are Carol's."""
+    hand_over(smb, solar_meter, alice, carol)
+    deliver(delivery_hour, 2_500)
+    exchange.settle(*sold_deal)
+    event = only_event(exchange, "DealSettled")
+    assert (event.delivered_wh, event.payment, event.refund) == (0, 0, 1_000 * PRICE)
+    assert exchange.credit_of(alice) == 0
+    assert exchange.credit_of(bob) == 1_000 * PRICE
+    cert = certificate_id(solar_meter, delivery_hour)
+    assert registry.balanceOf(carol, cert) == 2_500  # the custody's 1,000 Wh came back to her
+    assert registry.balanceOf(bob, cert) == registry.balanceOf(alice, cert) == 0
+    assert exchange.position(solar_meter, delivery_hour)[1] == 0  # nothing delivered to net
+
+
 def test_cancel_by_someone_else_than_maker_or_new_owner_reverts(
     exchange, solar_meter, delivery_hour, alice, carol
 ):
@@ -247,7 +278,9 @@ def test_settlement_pays_when_the_seller_moved_its_meter_to_a_refusing_contract(
     exchange, registry, smb, solar_meter, household_meter, delivery_hour, deliver, alice, bob, carol
 ):
     """Issuance used to revert inside settlement, and with it the payment, the
-    timeout refund and the operator's settlement of both meters."""
+    timeout refund and the operator's settlement of both meters. (The deal now
+    delivers nothing, the meter having passed on before the hour: Bob's escrow
+    goes back, and all the hour's certificates are the refusing owner's.)"""
     refuser = boa.load(TEST_CONTRACTS / "GriefingWallet.vy", sender=carol)
     refuser.set_mood(REVERT, sender=carol)
     offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
@@ -256,10 +289,10 @@ def test_settlement_pays_when_the_seller_moved_its_meter_to_a_refusing_contract(
     hand_over(smb, solar_meter, alice, refuser)  # its owner during the delivery hour
     deliver(delivery_hour, 2_500)
     exchange.settle(*deal)
-    assert exchange.credit_of(alice) == 1_000 * PRICE
+    assert exchange.credit_of(bob) == 1_000 * PRICE
     cert = certificate_id(solar_meter, delivery_hour)
-    assert registry.balanceOf(bob, cert) == 1_000
     assert registry.balanceOf(refuser.address, cert) == 1_500  # its share, held as its balance
+    assert exchange.held_certificates(refuser.address, cert) == 1_000  # custody's, to claim
 
 
 def test_issuance_to_a_refusing_owner_logs_the_certificates_held(
@@ -693,8 +726,8 @@ def test_no_gas_limit_settles_a_deal_without_its_certificates(
     exchange,
     registry,
     smb,
-    sold_deal,
     solar_meter,
+    household_meter,
     delivery_hour,
     deliver,
     alice,
@@ -711,6 +744,13 @@ def test_no_gas_limit_settles_a_deal_without_its_certificates(
     if owner == "contract":
         wallet = boa.load(TEST_CONTRACTS / "GriefingWallet.vy", sender=carol)
         hand_over(smb, solar_meter, alice, wallet)
+        offer = exchange.order_count()
+        calldata = exchange.offer.prepare_calldata(solar_meter, delivery_hour, 1_000, PRICE)
+        wallet.execute(exchange.address, calldata, sender=carol)  # the contract sells
+    else:
+        offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
+    exchange.take(offer, 1_000, PRICE, 0, household_meter, sender=bob)
+    sold_deal = made_deal(exchange)
     deliver(delivery_hour, 2_500)
     cert = certificate_id(solar_meter, delivery_hour)
     outcomes = set()
