@@ -90,6 +90,7 @@ _UINT108_MASK: constant(uint256) = 2**108 - 1
 _UINT96_MASK: constant(uint256) = 2**96 - 1
 _UINT64_MASK: constant(uint256) = 2**64 - 1
 _GENESIS: constant(uint256) = 1 << 255  # a backend trusted at deployment
+_NETTED: constant(uint256) = 1 << 254  # the wired Exchange's backend: its trades are netted
 
 
 # @dev The settlement token.
@@ -121,7 +122,8 @@ tariff_count: public(uint256)
 _tariffs: HashMap[uint256, uint256]
 
 # @dev Per backend: trusted from (bits 0-63) and untrusted from (bits 64-127),
-# unix seconds, and bit 255 for a backend trusted at deployment.
+# unix seconds, bit 254 for the wired Exchange's backend and bit 255 for a
+# backend trusted at deployment: a settlement reads all it needs in one slot.
 _trust: HashMap[address, uint256]
 
 # @dev account => backend => meter => the account lets the bills of that
@@ -312,7 +314,7 @@ def settle(backend: address, meter_id: bytes32, interval_begin: uint256):
     """
     window: uint256 = self._trust[backend]
     assert self._trusted(window), "operator: backend not trusted"
-    assert self._settle(backend, window & _GENESIS != 0, meter_id, interval_begin), "operator: interval already settled"
+    assert self._settle(backend, window, meter_id, interval_begin), "operator: interval already settled"
 
 
 @external
@@ -355,10 +357,9 @@ def settle_many(backend: address, intervals: DynArray[Interval, MAX_BATCH]) -> u
     """
     window: uint256 = self._trust[backend]
     assert self._trusted(window), "operator: backend not trusted"
-    genesis: bool = window & _GENESIS != 0
     settled: uint256 = 0
     for item: Interval in intervals:
-        if self._settle(backend, genesis, item.meter_id, item.interval_begin):
+        if self._settle(backend, window, item.meter_id, item.interval_begin):
             settled += 1
     return settled
 
@@ -505,7 +506,7 @@ def announce_backend_trust(backend: address, trusted: bool):
     access_control._check_role(OPERATOR_ROLE, msg.sender)
     assert backend != empty(address), "operator: backend is the zero address"
     window: uint256 = self._trust[backend]
-    genesis: uint256 = window & _GENESIS
+    flags: uint256 = window & (_GENESIS | _NETTED)
     start: uint256 = window & _UINT64_MASK
     stop: uint256 = (window >> 64) & _UINT64_MASK
     effective: uint256 = block.timestamp + notice_period
@@ -514,14 +515,14 @@ def announce_backend_trust(backend: address, trusted: bool):
         if stop > block.timestamp:
             # An announced end that has not come yet is called off: the
             # backend stays trusted without a gap.
-            self._trust[backend] = genesis | start
+            self._trust[backend] = flags | start
             effective = max(start, block.timestamp)
         else:
             # Trusted anew after a gap: a new backend as far as ledgers go.
-            self._trust[backend] = effective
+            self._trust[backend] = (window & _NETTED) | effective
     else:
         assert start != 0 and stop == 0, "operator: backend not trusted"
-        self._trust[backend] = genesis | start | (effective << 64)
+        self._trust[backend] = flags | start | (effective << 64)
     log BackendTrustAnnounced(backend=backend, trusted=trusted, effective_from=effective, operator=msg.sender)
 
 
@@ -560,6 +561,7 @@ def wire_exchange(exchange_: address):
     backend: address = staticcall IExchange(exchange_).backend()
     self.exchange = exchange_
     self.exchange_backend = backend
+    self._trust[backend] |= _NETTED
     log ExchangeWired(exchange=exchange_, backend=backend, admin=msg.sender)
 
 
@@ -654,7 +656,7 @@ def billable_wh(produced_wh: uint256, consumed_wh: uint256, sold_wh: uint256, bo
 
 
 @internal
-def _settle(backend: address, genesis: bool, meter_id: bytes32, interval_begin: uint256) -> bool:
+def _settle(backend: address, window: uint256, meter_id: bytes32, interval_begin: uint256) -> bool:
     index: uint256 = interval_begin // _MIN_INTERVAL
     word: uint256 = index >> 7
     bit: uint256 = 1 << ((index & 127) << 1)
@@ -674,7 +676,7 @@ def _settle(backend: address, genesis: bool, meter_id: bytes32, interval_begin: 
     bought: uint256 = 0
     feed_in_wh: uint256 = 0
     retail_wh: uint256 = 0
-    if backend == self.exchange_backend:
+    if window & _NETTED != 0:
         done: bool = False
         done, sold, bought = self._net(backend, meter_id, interval_begin, end, end - interval_begin > _SHORT_SPAN * _MIN_INTERVAL)
         assert done, "operator: a measurement this long is netted first, in steps, with net_span"
@@ -720,7 +722,7 @@ def _settle(backend: address, genesis: bool, meter_id: bytes32, interval_begin: 
         owed: uint256 = unsafe_sub(bill, reward)
         # A backend trusted later may say anything of who owns what: its
         # bills reach only ledgers whose account opened them to the meter.
-        ledger_open: bool = genesis or self.ledger_pays[account][backend][meter_id]
+        ledger_open: bool = window & _GENESIS != 0 or self.ledger_pays[account][backend][meter_id]
         if ledger_open:
             owed = self._charge(account, owed)
             if owed == 0:

@@ -57,6 +57,22 @@ def test_operator_waits_for_the_deals_then_nets_them_out(
     assert settle_interval(ob, smb, household_meter, delivery_hour).retail_wh == 800
 
 
+def test_the_exchanges_backend_is_still_netted_after_its_trust_lapsed_and_came_back(
+    exchange, ob, smb, sold, solar_meter, delivery_hour, deliver, operator
+):
+    """Whether a backend's trades are netted is a flag beside its trust window
+    (one read per settlement): trusting the backend anew must keep it."""
+    ob.announce_backend_trust(smb.address, False, sender=operator)
+    boa.env.time_travel(seconds=ob.notice_period())
+    ob.announce_backend_trust(smb.address, True, sender=operator)
+    boa.env.time_travel(seconds=ob.notice_period())
+    deliver(delivery_hour, 2_500)
+    with boa.reverts("operator: interval has unsettled deals"):
+        ob.settle(smb.address, solar_meter, delivery_hour)
+    exchange.settle(*sold)
+    assert settle_interval(ob, smb, solar_meter, delivery_hour).feed_in_wh == 1_500
+
+
 def test_operator_rewards_the_wh_lost_to_flooring(
     exchange, ob, smb, solar_meter, household_meter, delivery_hour, deliver, alice, bob
 ):
