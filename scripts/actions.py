@@ -8,9 +8,14 @@ by the demo and the benchmarks, and a sub-command of its role's command line:
                                     resume-meter, trust-backend, untrust-backend
     python -m scripts.issuing_body  certify-installer, withdraw-certification
     python -m scripts.installer     register-meter, rotate-signer
-    python -m scripts.prosumer      accept-meter, offer-meter, approve-signer, open-ledger
+    python -m scripts.prosumer      accept-meter, offer-meter, approve-signer, open-ledger,
+                                    buy-tokens, deposit, withdraw, withdraw-credit,
+                                    pay-meter-debt
 
-Amounts are integers: token base units, token base units per Wh, W, unix seconds.
+The money commands take tokens as a person writes them ("12.5" or "12,5": the
+token's decimals are read from the chain, and an amount finer than they allow
+is refused) and ether for `buy-tokens`; the others take integers: token base
+units, token base units per Wh, W, unix seconds.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
@@ -166,6 +172,134 @@ def approve_signer(actor: Actor, meter_id: bytes, signer: str):
 def rotate_signer(actor: Actor, meter_id: bytes, signer: str, new_device: bool = False):
     smb = actor.contract("SmartMeterBackend")
     return actor.send(smb.functions.rotate_signer(meter_id, signer, new_device))
+
+
+def to_base_units(text: str, decimals: int, unit: str = "tokens") -> int:
+    """Exact base units of an amount written with ',' or '.' as decimal separator:
+    "12,5" with 18 decimals is 12_500_000_000_000_000_000. Refuses a negative or
+    zero amount and one finer than ``decimals`` allow (no rounding)."""
+    try:
+        amount = Decimal(text.strip().replace("_", "").replace(",", "."))
+    except InvalidOperation:
+        raise ValueError(f"not an amount of {unit}: {text!r}") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError(f"the amount of {unit} must be positive: {text!r}")
+    scaled = amount.scaleb(decimals)
+    if scaled != scaled.to_integral_value():
+        raise ValueError(f"{text} {unit} is finer than the {decimals} decimals {unit} have")
+    return int(scaled)
+
+
+def format_units(amount: int, decimals: int) -> str:
+    """Base units as a person reads them: 12_500_000_000_000_000_000 with 18
+    decimals is "12.5"; exact, no rounding."""
+    return format(Decimal(amount).scaleb(-decimals).normalize(), "f")
+
+
+class _Token:
+    """A token and its figures, for the money commands: the Wallet, or the
+    token the contract ``of`` settles in (the operator's ledgers, the Exchange's
+    escrow and credits), read from the chain."""
+
+    def __init__(self, actor: Actor, of: str | None = None):
+        wallet = actor.contract("Wallet")
+        address = actor.contract(of).functions.token().call() if of else wallet.address
+        self.contract = actor.w3.eth.contract(address=address, abi=wallet.abi)
+        self.decimals = self.contract.functions.decimals().call()
+        self.symbol = self.contract.functions.symbol().call()
+
+    def units(self, text: str) -> int:
+        return to_base_units(text, self.decimals, self.symbol)
+
+    def show(self, amount: int) -> str:
+        return f"{format_units(amount, self.decimals)} {self.symbol}"
+
+
+def buy_tokens(actor: Actor, ether: str):
+    """Buys tokens from the Wallet's sale for ``ether`` (e.g. "0.5")."""
+    token = _Token(actor)
+    wei = to_base_units(ether, 18, "ether")
+    balance = actor.w3.eth.get_balance(actor.account.address)
+    if balance < wei:
+        raise ValueError(f"the account holds {format_units(balance, 18)} ether: nothing sent")
+    receipt = actor.send(token.contract.functions.buyTokens(), value=wei)
+    held = token.contract.functions.balanceOf(actor.account.address).call()
+    logger.info("bought tokens for %s ether; you hold %s", ether, token.show(held))
+    return receipt
+
+
+def deposit(actor: Actor, amount: str):
+    """Prepays the actor's operator ledger with ``amount`` tokens, approving the
+    OperatorBackend first if its allowance is short; nothing is sent when the
+    account holds too little."""
+    token = _Token(actor, "OperatorBackend")
+    ob = actor.contract("OperatorBackend")
+    owner = actor.account.address
+    units = token.units(amount)
+    held = token.contract.functions.balanceOf(owner).call()
+    if held < units:
+        raise ValueError(
+            f"the account holds {token.show(held)}, less than {token.show(units)}: nothing sent"
+        )
+    if token.contract.functions.allowance(owner, ob.address).call() < units:
+        actor.send(token.contract.functions.approve(ob.address, units))
+    debt = ob.functions.debt_of(owner).call()
+    receipt = actor.send(ob.functions.deposit(units))
+    paid = min(debt, units)
+    logger.info(
+        "deposited %s%s; the ledger holds %s",
+        token.show(units),
+        f" ({token.show(paid)} of it paid your debt)" if paid else "",
+        token.show(ob.functions.balance_of(owner).call()),
+    )
+    return receipt
+
+
+def withdraw(actor: Actor, amount: str):
+    """Pays ``amount`` tokens out of the actor's operator ledger."""
+    token = _Token(actor, "OperatorBackend")
+    ob = actor.contract("OperatorBackend")
+    units = token.units(amount)
+    ledger = ob.functions.balance_of(actor.account.address).call()
+    if ledger < units:
+        raise ValueError(
+            f"the ledger holds {token.show(ledger)}, less than {token.show(units)}: nothing sent"
+        )
+    receipt = actor.send(ob.functions.withdraw(units))
+    logger.info("withdrew %s; the ledger holds %s", token.show(units), token.show(ledger - units))
+    return receipt
+
+
+def withdraw_credit(actor: Actor):
+    """Collects the actor's credit on the Exchange: payments for Wh sold, refunds."""
+    token = _Token(actor, "Exchange")
+    exchange = actor.contract("Exchange")
+    credit = exchange.functions.credit_of(actor.account.address).call()
+    if credit == 0:
+        raise ValueError("no credit on the Exchange to withdraw: nothing sent")
+    receipt = actor.send(exchange.functions.withdraw_credit())
+    logger.info("withdrew %s of Exchange credit", token.show(credit))
+    return receipt
+
+
+def pay_meter_debt(actor: Actor, meter_id: bytes, amount: str | None = None):
+    """Pays a meter's debt at the operator from the actor's ledger: ``amount``
+    tokens, or as much of the debt as the ledger holds."""
+    token = _Token(actor, "OperatorBackend")
+    ob = actor.contract("OperatorBackend")
+    smb = actor.contract("SmartMeterBackend")
+    debt = ob.functions.meter_debt(smb.address, meter_id).call()
+    ledger = ob.functions.balance_of(actor.account.address).call()
+    if debt == 0:
+        raise ValueError("the meter has no debt: nothing sent")
+    units = min(debt, ledger) if amount is None else token.units(amount)
+    if units == 0 or units > ledger:
+        raise ValueError(f"the ledger holds {token.show(ledger)}: deposit first; nothing sent")
+    if units > debt:
+        raise ValueError(f"the meter's debt is {token.show(debt)}, less than that: nothing sent")
+    receipt = actor.send(ob.functions.pay_meter_debt(smb.address, meter_id, units))
+    logger.info("paid %s of the meter's debt; %s left", token.show(units), token.show(debt - units))
+    return receipt
 
 
 # OPERATOR
@@ -351,6 +485,34 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
                 ),
             ),
             lambda a, args: accept_meter(a, _meter_id(args), args.max_debt),
+        ),
+        "buy-tokens": (
+            "buy tokens from the Wallet's sale while it runs",
+            lambda p: p.add_argument("--ether", required=True, help='ether to pay, e.g. "0.5"'),
+            lambda a, args: buy_tokens(a, args.ether),
+        ),
+        "deposit": (
+            "prepay your operator ledger (approves the operator first if needed)",
+            lambda p: p.add_argument("--amount", required=True, help='tokens, e.g. "12.5"'),
+            lambda a, args: deposit(a, args.amount),
+        ),
+        "withdraw": (
+            "pay tokens out of your operator ledger",
+            lambda p: p.add_argument("--amount", required=True, help='tokens, e.g. "12.5"'),
+            lambda a, args: withdraw(a, args.amount),
+        ),
+        "withdraw-credit": (
+            "collect your Exchange credit: payments for Wh you sold, and refunds",
+            lambda p: None,
+            lambda a, args: withdraw_credit(a),
+        ),
+        "pay-meter-debt": (
+            "pay a meter's debt at the operator from your ledger",
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument("--amount", help="tokens; default: as much as your ledger holds"),
+            ),
+            lambda a, args: pay_meter_debt(a, _meter_id(args), args.amount),
         ),
         "offer-meter": (
             "offer your meter to a new owner, who must accept it",

@@ -182,3 +182,46 @@ def test_fund_treasury_beyond_the_balance_sends_nothing(
     token = contract(w3, json.loads(deployment.read_text()), "Wallet")
     ob = contract(w3, json.loads(deployment.read_text()), "OperatorBackend")
     assert token.functions.allowance(poor.address, ob.address).call() == 0
+
+
+def test_a_prosumers_money_jobs_in_tokens_as_a_person_writes_them(
+    cli, anvil_connection, anvil_accounts, deployment, caplog
+):
+    """Issue 13: buy tokens, deposit, withdraw and collect Exchange credit had no
+    command; amounts are tokens with decimals, ',' or '.', and a plain summary."""
+    w3 = anvil_connection.w3
+    record = json.loads(deployment.read_text())
+    token, ob = contract(w3, record, "Wallet"), contract(w3, record, "OperatorBackend")
+    prosumer = anvil_accounts[8]
+    rate = token.functions.sale_rate().call()
+    caplog.set_level("INFO", logger="scripts.actions")
+
+    code, out = cli("prosumer", prosumer, "buy-tokens", "--ether", "0,5")
+    assert code == 0, out.err
+    bought = 10**18 // 2 * rate
+    assert token.functions.balanceOf(prosumer.address).call() == bought
+    assert "bought tokens for 0,5 ether" in caplog.text
+
+    code, out = cli("prosumer", prosumer, "deposit", "--amount", "12,5")
+    assert code == 0, out.err
+    assert ob.functions.balance_of(prosumer.address).call() == 12_500_000_000_000_000_000
+    assert "deposited 12.5 OKWH; the ledger holds 12.5 OKWH" in caplog.text
+
+    code, out = cli("prosumer", prosumer, "withdraw", "--amount", "2.25")
+    assert code == 0, out.err
+    assert ob.functions.balance_of(prosumer.address).call() == 10_250_000_000_000_000_000
+    assert "withdrew 2.25 OKWH; the ledger holds 10.25 OKWH" in caplog.text
+
+    nonce = w3.eth.get_transaction_count(prosumer.address)
+    for argv, message in (
+        (("withdraw", "--amount", "11"), "less than 11 OKWH: nothing sent"),
+        (("withdraw", "--amount", "0.0000000000000000001"), "finer than the 18 decimals"),
+        (("deposit", "--amount", "-3"), "must be positive"),
+        (("withdraw-credit",), "no credit on the Exchange to withdraw: nothing sent"),
+        (("pay-meter-debt", "--meter-id", "11" * 32), "the meter has no debt: nothing sent"),
+    ):
+        code, out = cli("prosumer", prosumer, *argv)
+        assert code == 1, argv
+        assert message in out.err
+        assert "Traceback" not in out.err
+    assert w3.eth.get_transaction_count(prosumer.address) == nonce
