@@ -11,6 +11,7 @@ by the demo and the benchmarks, and a sub-command of its role's command line:
     python -m scripts.prosumer      accept-meter, offer-meter, approve-signer, open-ledger,
                                     buy-tokens, deposit, withdraw, withdraw-credit,
                                     pay-meter-debt
+    python -m scripts.keeper        settle, issue
 
 The money commands take tokens as a person writes them ("12.5" or "12,5": the
 token's decimals are read from the chain, and an amount finer than they allow
@@ -25,6 +26,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -302,7 +304,104 @@ def pay_meter_debt(actor: Actor, meter_id: bytes, amount: str | None = None):
     return receipt
 
 
+# KEEPER (anyone)
+
+MAX_BATCH = 96  # intervals per settle_many / issue_many, as the contracts bound them
+
+
+def _measured_begins(actor: Actor, meter_id: bytes, start: int, end: int, whole: bool) -> list:
+    """Begins of the meter's measurements that begin in ``[start, end)``; with
+    ``whole``, only those exactly one interval long (the certifiable ones)."""
+    smb = actor.contract("SmartMeterBackend")
+    length = smb.functions.interval_length().call()
+    begins = []
+    for begin in range(start - start % length, end, length):
+        measured_end, produced, _ = smb.functions.measurement(meter_id, begin).call()
+        if measured_end and (not whole or (measured_end == begin + length and produced)):
+            begins.append(begin)
+    return begins
+
+
+def _when(unix: int) -> str:
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def settle_intervals(actor: Actor, meter_id: bytes, start: int, end: int):
+    """Settles with the operator every measurement of the meter that begins in
+    ``[start, end)`` and is not settled yet, in batches."""
+    smb, ob = actor.contract("SmartMeterBackend"), actor.contract("OperatorBackend")
+    begins = [
+        b
+        for b in _measured_begins(actor, meter_id, start, end, whole=False)
+        if not ob.functions.is_settled(smb.address, meter_id, b).call()
+    ]
+    if not begins:
+        raise ValueError(
+            f"no unsettled measurement of the meter begins between {_when(start)} and "
+            f"{_when(end)}: nothing sent"
+        )
+    receipts = [
+        actor.send(
+            ob.functions.settle_many(
+                smb.address, [(meter_id, b) for b in begins[i : i + MAX_BATCH]]
+            )
+        )
+        for i in range(0, len(begins), MAX_BATCH)
+    ]
+    logger.info(
+        "settled %d measurements, %s to %s", len(begins), _when(begins[0]), _when(begins[-1])
+    )
+    return receipts
+
+
+def issue_certificates(actor: Actor, meter_id: bytes, start: int, end: int):
+    """Issues the certificates of the meter's hourly production in ``[start, end)``
+    not issued yet, in batches."""
+    registry = actor.contract("GGORegistry")
+    begins = [
+        b
+        for b in _measured_begins(actor, meter_id, start, end, whole=True)
+        if not registry.functions.is_active(
+            registry.functions.certificate_id(meter_id, b).call()
+        ).call()
+    ]
+    if not begins:
+        raise ValueError(
+            f"no certifiable production of the meter between {_when(start)} and {_when(end)} "
+            "waits for its certificate: nothing sent"
+        )
+    receipts = []
+    for i in range(0, len(begins), MAX_BATCH):
+        batch = begins[i : i + MAX_BATCH]
+        receipts.append(actor.send(registry.functions.issue_many([meter_id] * len(batch), batch)))
+    logger.info(
+        "issued the certificates of %d hours, %s to %s",
+        len(begins),
+        _when(begins[0]),
+        _when(begins[-1]),
+    )
+    return receipts
+
+
 # OPERATOR
+
+
+def withdraw_revenue(actor: Actor, amount: str, recipient: str | None = None):
+    """Takes ``amount`` tokens of collected bills out of the treasury."""
+    token = _Token(actor, "OperatorBackend")
+    ob = actor.contract("OperatorBackend")
+    units = token.units(amount)
+    treasury = ob.functions.treasury().call()
+    if treasury < units:
+        raise ValueError(
+            f"the treasury holds {token.show(treasury)}, less than {token.show(units)}: "
+            "nothing sent"
+        )
+    receipt = actor.send(ob.functions.withdraw_revenue(units, recipient or actor.account.address))
+    logger.info(
+        "took %s out of the treasury; it holds %s", token.show(units), token.show(treasury - units)
+    )
+    return receipt
 
 
 def announce_tariff(actor: Actor, retail_price: int, feed_in_reward: int, effective_from: int):
@@ -369,6 +468,43 @@ def _natural(text: str) -> int:
     return value
 
 
+def _time(text: str) -> int:
+    """Unix seconds, or an ISO 8601 date or time (UTC unless it names a zone)."""
+    if text.isdigit():
+        return int(text)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a time: {text!r} (e.g. 2026-06-20, 2026-06-20T06:00Z or unix seconds)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp())
+
+
+def _add_period_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_meter_arguments(parser)
+    when = "an ISO 8601 date or time (UTC unless it names a zone) or unix seconds"
+    parser.add_argument(
+        "--from", dest="start", type=_time, required=True, help=f"the period's begin: {when}"
+    )
+    parser.add_argument(
+        "--to", dest="end", type=_time, required=True, help=f"the period's end (excluded): {when}"
+    )
+
+
+MAX_PERIOD = 366 * 86_400  # seconds a keeper command covers at most
+
+
+def _period(args: argparse.Namespace) -> tuple[int, int]:
+    if args.end <= args.start:
+        raise ValueError("--to must come after --from: nothing sent")
+    if args.end - args.start > MAX_PERIOD:
+        raise ValueError("the period is longer than a year: split it; nothing sent")
+    return args.start, args.end
+
+
 def _meter_id(args: argparse.Namespace) -> bytes:
     if args.meter_id:
         return args.meter_id
@@ -403,6 +539,14 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
         ),
     },
     "operator": {
+        "withdraw-revenue": (
+            "take collected bills out of the treasury",
+            lambda p: (
+                p.add_argument("--amount", required=True, help='tokens, e.g. "100"'),
+                p.add_argument("--recipient", type=_address, help="default: your account"),
+            ),
+            lambda a, args: withdraw_revenue(a, args.amount, args.recipient),
+        ),
         "announce-tariff": (
             "announce a tariff, at least the notice period ahead",
             lambda p: (
@@ -539,6 +683,18 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
                 p.add_argument("--close", action="store_true", help="stop instead"),
             ),
             lambda a, args: open_ledger(a, args.backend, _meter_id(args), not args.close),
+        ),
+    },
+    "keeper": {
+        "settle": (
+            "settle with the operator a meter's measurements that begin in a period",
+            _add_period_arguments,
+            lambda a, args: settle_intervals(a, _meter_id(args), *_period(args)),
+        ),
+        "issue": (
+            "issue the certificates of a meter's hourly production in a period",
+            _add_period_arguments,
+            lambda a, args: issue_certificates(a, _meter_id(args), *_period(args)),
         ),
     },
     "installer": {

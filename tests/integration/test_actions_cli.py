@@ -1,13 +1,17 @@
-"""The role command lines (admin, issuing body, installer, operator) against a real anvil."""
+"""The role command lines (admin, issuing body, installer, operator, prosumer, keeper)
+against a real anvil."""
 
 import json
+from datetime import UTC, datetime
 
 import boa
 import pytest
+from eth_account import Account
+from eth_utils import keccak
 
-from meter_bridge.signing import gs1_check_digit, meter_id
+from meter_bridge.signing import Reading, gs1_check_digit, meter_id, sign_reading
 from scripts import actions
-from scripts.chain import contract
+from scripts.chain import advance_time, contract, transact
 from scripts.deploy import deploy_all
 from scripts.network import PRIVATE_KEY_ENV
 
@@ -225,3 +229,88 @@ def test_a_prosumers_money_jobs_in_tokens_as_a_person_writes_them(
         assert message in out.err
         assert "Traceback" not in out.err
     assert w3.eth.get_transaction_count(prosumer.address) == nonce
+
+
+def test_a_keeper_settles_and_certifies_a_period_and_the_operator_takes_revenue(
+    cli, anvil_connection, anvil_accounts, deployment, caplog
+):
+    """Issue 13: settling operator intervals, issuing certificates and taking
+    revenue had no command. A period is given as dates; a second run finds
+    nothing left and sends nothing."""
+    w3 = anvil_connection.w3
+    record = json.loads(deployment.read_text())
+    admin, body, installer, owner, keeper = (anvil_accounts[i] for i in (0, 4, 5, 6, 7))
+    as_admin = actions.Actor(w3, admin, record)
+    actions.set_issuing_body(as_admin, "DK1", body.address)
+    actions.certify_installer(as_admin.with_account(body), "DK1", installer.address)
+    key = Account.from_key(keccak(text="keeper-test-meter"))
+    meter = keccak(text="keeper-test-meter-id")
+    actions.register_meter(
+        as_admin.with_account(installer),
+        meter,
+        key.address,
+        owner.address,
+        "DK1",
+        "both",
+        6_000,
+        "T020002",
+        "F01050100",
+    )
+    actions.accept_meter(as_admin.with_account(owner), meter)
+    smb = contract(w3, record, "SmartMeterBackend")
+    now = w3.eth.get_block("latest")["timestamp"]
+    start = now - now % 3_600 + 3_600
+    for hour in range(4):  # a baseline and three hours of 2 kWh out, 0.5 kWh in
+        end, begin = start + hour * 3_600, start + (hour - 1) * 3_600 if hour else 0
+        advance_time(w3, end + 10)
+        reading = Reading(meter, end, 500 * hour, 2_000 * hour, keccak(text=str(hour)), begin)
+        signed = sign_reading(key, reading, w3.eth.chain_id, smb.address)
+        transact(w3, keeper, smb.functions.submit_reading(*signed.contract_args()))
+    actions.fund_treasury(as_admin, 10**21)
+    caplog.set_level("INFO", logger="scripts.actions")
+    period = ("--meter-id", meter.hex(), "--from", _iso(start), "--to", _iso(start + 3 * 3_600))
+
+    code, out = cli("keeper", keeper, "settle", *period)
+    assert code == 0, out.err
+    ob = contract(w3, record, "OperatorBackend")
+    assert all(
+        ob.functions.is_settled(smb.address, meter, start + h * 3_600).call() for h in range(3)
+    )
+    assert f"settled 3 measurements, {_iso(start, ' ')} UTC to" in caplog.text
+    code, out = cli("keeper", keeper, "settle", *period)
+    assert (code, "nothing sent" in out.err) == (1, True)
+
+    code, out = cli("keeper", keeper, "issue", *period)
+    assert code == 0, out.err
+    registry = contract(w3, record, "GGORegistry")
+    for h in range(3):
+        cert = registry.functions.certificate_id(meter, start + h * 3_600).call()
+        assert registry.functions.balanceOf(owner.address, cert).call() == 2_000
+    code, out = cli("keeper", keeper, "issue", *period)
+    assert (code, "waits for its certificate: nothing sent" in out.err) == (1, True)
+
+    code, out = cli(
+        "keeper",
+        keeper,
+        "settle",
+        "--meter-id",
+        meter.hex(),
+        "--from",
+        "2026-06-21",
+        "--to",
+        "2026-06-20",
+    )
+    assert (code, "--to must come after --from" in out.err) == (1, True)
+
+    treasury = ob.functions.treasury().call()
+    code, out = cli("operator", admin, "withdraw-revenue", "--amount", str(10**6))
+    assert (code, "nothing sent" in out.err) == (1, True)
+    code, out = cli(
+        "operator", admin, "withdraw-revenue", "--amount", "1.5", "--recipient", keeper.address
+    )
+    assert code == 0, out.err
+    assert ob.functions.treasury().call() == treasury - 15 * 10**17
+
+
+def _iso(unix: int, sep: str = "T") -> str:
+    return datetime.fromtimestamp(unix, UTC).strftime(f"%Y-%m-%d{sep}%H:%M")
