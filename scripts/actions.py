@@ -10,8 +10,8 @@ by the demo and the benchmarks, and a sub-command of its role's command line:
     python -m scripts.installer     register-meter, rotate-signer
     python -m scripts.prosumer      accept-meter, offer-meter, approve-signer, open-ledger,
                                     buy-tokens, deposit, withdraw, withdraw-credit,
-                                    pay-meter-debt
-    python -m scripts.keeper        settle, issue
+                                    pay-meter-debt, offer, bid, take, cancel
+    python -m scripts.keeper        settle, issue, settle-deals
 
 The money commands take tokens as a person writes them ("12.5" or "12,5": the
 token's decimals are read from the chain, and an amount finer than they allow
@@ -32,6 +32,7 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
+from web3.logs import DISCARD
 
 from meter_bridge.signing import meter_id as meter_id_from_gsrn
 from meter_bridge.signing import read_salt
@@ -304,6 +305,102 @@ def pay_meter_debt(actor: Actor, meter_id: bytes, amount: str | None = None):
     return receipt
 
 
+# TRADING
+
+
+def _wh(kwh: str) -> int:
+    return to_base_units(kwh, 3, "kWh")
+
+
+def _price_per_wh(token: _Token, per_kwh: str) -> int:
+    """Token base units per Wh of a price in tokens per kWh, exactly."""
+    units = token.units(per_kwh)
+    if units % 1_000:
+        raise ValueError(
+            f"a price of {per_kwh} {token.symbol}/kWh is not a whole number of base units "
+            "per Wh: give fewer decimals"
+        )
+    return units // 1_000
+
+
+def _escrow(actor: Actor, token: _Token, spender: str, amount: int) -> None:
+    """Checks the balance for ``amount`` and approves ``spender`` if short."""
+    held = token.contract.functions.balanceOf(actor.account.address).call()
+    if held < amount:
+        raise ValueError(
+            f"the account holds {token.show(held)}, less than the {token.show(amount)} "
+            "this needs in escrow: nothing sent"
+        )
+    if token.contract.functions.allowance(actor.account.address, spender).call() < amount:
+        actor.send(token.contract.functions.approve(spender, amount))
+
+
+def _order_id(receipt, exchange) -> int:
+    (event,) = exchange.events.OrderPlaced().process_receipt(receipt, errors=DISCARD)
+    return event["args"]["order_id"]
+
+
+def place_order(
+    actor: Actor, side: str, meter_id: bytes, begin: int, kwh: str, price: str, retire: bool
+):
+    """An offer of the meter's production, or a bid for its consumption, for the
+    interval beginning at ``begin``: ``kwh`` at ``price`` tokens per kWh."""
+    token = _Token(actor, "Exchange")
+    exchange = actor.contract("Exchange")
+    wh, per_wh = _wh(kwh), _price_per_wh(token, price)
+    if side == "offer":
+        receipt = actor.send(exchange.functions.offer(meter_id, begin, wh, per_wh))
+    else:
+        _escrow(actor, token, exchange.address, wh * per_wh)
+        receipt = actor.send(exchange.functions.bid(meter_id, begin, wh, per_wh, retire))
+    logger.info(
+        "%s %s kWh for the interval from %s at %s/kWh: order %d",
+        "offered" if side == "offer" else f"bid for ({token.show(wh * per_wh)} in escrow)",
+        kwh,
+        _when(begin),
+        token.show(per_wh * 1_000),
+        _order_id(receipt, exchange),
+    )
+    return receipt
+
+
+def take_order(actor: Actor, order_id: int, meter_id: bytes, kwh: str | None = None):
+    """Takes an order at its terms as they are now: all of it, or ``kwh``."""
+    token = _Token(actor, "Exchange")
+    exchange = actor.contract("Exchange")
+    order = exchange.functions.orders(order_id).call()
+    _, _, begin, open_wh, price, is_bid, _, version, is_open = order
+    if not is_open:
+        raise ValueError(f"order {order_id} is not open: nothing sent")
+    wh = open_wh if kwh is None else _wh(kwh)
+    if wh > open_wh:
+        raise ValueError(
+            f"order {order_id} has {format_units(open_wh, 3)} kWh open, less than {kwh}: "
+            "nothing sent"
+        )
+    if not is_bid:
+        _escrow(actor, token, exchange.address, wh * price)
+    receipt = actor.send(exchange.functions.take(order_id, wh, price, version, meter_id))
+    logger.info(
+        "%s %s kWh for the interval from %s at %s/kWh (order %d)",
+        "sold" if is_bid else "bought",
+        format_units(wh, 3),
+        _when(begin),
+        token.show(price * 1_000),
+        order_id,
+    )
+    return receipt
+
+
+def cancel_order(actor: Actor, order_id: int):
+    exchange = actor.contract("Exchange")
+    if not exchange.functions.orders(order_id).call()[8]:
+        raise ValueError(f"order {order_id} is not open: nothing sent")
+    receipt = actor.send(exchange.functions.cancel(order_id))
+    logger.info("cancelled order %d", order_id)
+    return receipt
+
+
 # KEEPER (anyone)
 
 MAX_BATCH = 96  # intervals per settle_many / issue_many, as the contracts bound them
@@ -380,6 +477,36 @@ def issue_certificates(actor: Actor, meter_id: bytes, start: int, end: int):
         _when(begins[0]),
         _when(begins[-1]),
     )
+    return receipts
+
+
+def settle_deals(actor: Actor, from_block: int, to_block: int | str = "latest"):
+    """Settles every deal made in the blocks given whose interval is measured or
+    past the settlement timeout, and not settled yet, in batches."""
+    exchange, smb = actor.contract("Exchange"), actor.contract("SmartMeterBackend")
+    length = smb.functions.interval_length().call()
+    timeout = exchange.functions.settlement_timeout().call()
+    now = actor.w3.eth.get_block("latest")["timestamp"]
+    ready, waiting = [], 0
+    for event in exchange.events.DealMade().get_logs(from_block=from_block, to_block=to_block):
+        deal_id, terms = settlement(event)
+        if exchange.functions.is_settled(deal_id).call():
+            continue
+        seller_meter, begin = event["args"]["seller_meter"], event["args"]["interval_begin"]
+        measured = smb.functions.measurement(seller_meter, begin).call()[0] == begin + length
+        if measured or now >= begin + length + timeout:
+            ready.append((deal_id, terms))
+        else:
+            waiting += 1
+    if not ready:
+        raise ValueError(
+            f"no deal ready to settle ({waiting} wait for their measurement): nothing sent"
+        )
+    receipts = [
+        actor.send(exchange.functions.settle_many(ready[i : i + 64]))
+        for i in range(0, len(ready), 64)
+    ]
+    logger.info("settled %d deals; %d wait for their measurement", len(ready), waiting)
     return receipts
 
 
@@ -492,6 +619,28 @@ def _add_period_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--to", dest="end", type=_time, required=True, help=f"the period's end (excluded): {when}"
     )
+
+
+def _add_order_arguments(parser: argparse.ArgumentParser, bid: bool) -> None:
+    _add_meter_arguments(parser)
+    parser.add_argument(
+        "--interval",
+        type=_time,
+        required=True,
+        help="the interval's begin: an ISO 8601 time (UTC unless zoned) or unix seconds",
+    )
+    parser.add_argument("--kwh", required=True, help='energy, e.g. "1.5"')
+    parser.add_argument(
+        "--price",
+        required=True,
+        help='tokens per kWh, e.g. "0.25"' + (" (your limit)" if bid else ""),
+    )
+    if bid:
+        parser.add_argument(
+            "--retire",
+            action="store_true",
+            help="retire the certificates on delivery against the meter's consumption",
+        )
 
 
 MAX_PERIOD = 366 * 86_400  # seconds a keeper command covers at most
@@ -658,6 +807,35 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
             ),
             lambda a, args: pay_meter_debt(a, _meter_id(args), args.amount),
         ),
+        "offer": (
+            "offer a producing meter's energy for an interval on the Exchange",
+            lambda p: _add_order_arguments(p, bid=False),
+            lambda a, args: place_order(
+                a, "offer", _meter_id(args), args.interval, args.kwh, args.price, False
+            ),
+        ),
+        "bid": (
+            "bid for energy delivered to a consuming meter in an interval (escrowed now)",
+            lambda p: _add_order_arguments(p, bid=True),
+            lambda a, args: place_order(
+                a, "bid", _meter_id(args), args.interval, args.kwh, args.price, args.retire
+            ),
+        ),
+        "take": (
+            "take an order at its terms: an offer with your consuming meter, a bid with "
+            "your producing one",
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument("--order", type=_natural, required=True, help="the order id"),
+                p.add_argument("--kwh", help='kWh to take, e.g. "0.8"; default: all open'),
+            ),
+            lambda a, args: take_order(a, args.order, _meter_id(args), args.kwh),
+        ),
+        "cancel": (
+            "cancel your open order (a bid's escrow comes back)",
+            lambda p: p.add_argument("--order", type=_natural, required=True, help="the order id"),
+            lambda a, args: cancel_order(a, args.order),
+        ),
         "offer-meter": (
             "offer your meter to a new owner, who must accept it",
             lambda p: (
@@ -695,6 +873,15 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
             "issue the certificates of a meter's hourly production in a period",
             _add_period_arguments,
             lambda a, args: issue_certificates(a, _meter_id(args), *_period(args)),
+        ),
+        "settle-deals": (
+            "settle the Exchange's deals made since a block whose interval is measured "
+            "(or past the timeout: refunded)",
+            lambda p: (
+                p.add_argument("--from-block", type=_natural, required=True),
+                p.add_argument("--to-block", type=_natural, help="default: the latest"),
+            ),
+            lambda a, args: settle_deals(a, args.from_block, args.to_block or "latest"),
         ),
     },
     "installer": {

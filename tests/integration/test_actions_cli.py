@@ -239,40 +239,20 @@ def test_a_keeper_settles_and_certifies_a_period_and_the_operator_takes_revenue(
     nothing left and sends nothing."""
     w3 = anvil_connection.w3
     record = json.loads(deployment.read_text())
-    admin, body, installer, owner, keeper = (anvil_accounts[i] for i in (0, 4, 5, 6, 7))
+    admin, owner, keeper = (anvil_accounts[i] for i in (0, 6, 7))
     as_admin = actions.Actor(w3, admin, record)
-    actions.set_issuing_body(as_admin, "DK1", body.address)
-    actions.certify_installer(as_admin.with_account(body), "DK1", installer.address)
-    key = Account.from_key(keccak(text="keeper-test-meter"))
-    meter = keccak(text="keeper-test-meter-id")
-    actions.register_meter(
-        as_admin.with_account(installer),
-        meter,
-        key.address,
-        owner.address,
-        "DK1",
-        "both",
-        6_000,
-        "T020002",
-        "F01050100",
-    )
-    actions.accept_meter(as_admin.with_account(owner), meter)
-    smb = contract(w3, record, "SmartMeterBackend")
+    meter, key = _registered(as_admin, anvil_accounts, owner, "keeper-test", "both")
     now = w3.eth.get_block("latest")["timestamp"]
     start = now - now % 3_600 + 3_600
     for hour in range(4):  # a baseline and three hours of 2 kWh out, 0.5 kWh in
-        end, begin = start + hour * 3_600, start + (hour - 1) * 3_600 if hour else 0
-        advance_time(w3, end + 10)
-        reading = Reading(meter, end, 500 * hour, 2_000 * hour, keccak(text=str(hour)), begin)
-        signed = sign_reading(key, reading, w3.eth.chain_id, smb.address)
-        transact(w3, keeper, smb.functions.submit_reading(*signed.contract_args()))
+        _read(as_admin, keeper, key, meter, start + hour * 3_600, 500 * hour, 2_000 * hour)
     actions.fund_treasury(as_admin, 10**21)
     caplog.set_level("INFO", logger="scripts.actions")
     period = ("--meter-id", meter.hex(), "--from", _iso(start), "--to", _iso(start + 3 * 3_600))
 
     code, out = cli("keeper", keeper, "settle", *period)
     assert code == 0, out.err
-    ob = contract(w3, record, "OperatorBackend")
+    ob, smb = contract(w3, record, "OperatorBackend"), contract(w3, record, "SmartMeterBackend")
     assert all(
         ob.functions.is_settled(smb.address, meter, start + h * 3_600).call() for h in range(3)
     )
@@ -314,3 +294,136 @@ def test_a_keeper_settles_and_certifies_a_period_and_the_operator_takes_revenue(
 
 def _iso(unix: int, sep: str = "T") -> str:
     return datetime.fromtimestamp(unix, UTC).strftime(f"%Y-%m-%d{sep}%H:%M")
+
+
+def _registered(as_admin, anvil_accounts, owner, label, kind):
+    """A meter registered by a certified installer and accepted by ``owner``:
+    (meter id, its key)."""
+    body, installer = anvil_accounts[4], anvil_accounts[5]
+    actions.set_issuing_body(as_admin, "DK1", body.address)
+    actions.certify_installer(as_admin.with_account(body), "DK1", installer.address)
+    key = Account.from_key(keccak(text=f"{label}-key"))
+    meter = keccak(text=f"{label}-meter")
+    codes = (6_000, "T020002", "F01050100") if kind != "consumption" else (0, "", "")
+    register = actions.register_meter
+    register(
+        as_admin.with_account(installer), meter, key.address, owner.address, "DK1", kind, *codes
+    )
+    actions.accept_meter(as_admin.with_account(owner), meter)
+    return meter, key
+
+
+def _read(as_admin, relayer, key, meter, end, imported, exported):
+    """The meter's reading at ``end`` (the chain's clock moved just past it), relayed."""
+    w3 = as_admin.w3
+    smb = as_admin.contract("SmartMeterBackend")
+    advance_time(w3, max(end + 10, w3.eth.get_block("latest")["timestamp"] + 1))
+    begin = smb.functions.next_reading_begin(meter).call()
+    reading = Reading(meter, end, imported, exported, keccak(text=f"{end}"), begin)
+    signed = sign_reading(key, reading, w3.eth.chain_id, smb.address)
+    transact(w3, relayer, smb.functions.submit_reading(*signed.contract_args()))
+
+
+def test_prosumers_trade_on_the_exchange_and_a_keeper_settles_the_deals(
+    cli, anvil_connection, anvil_accounts, deployment, caplog
+):
+    """Issue 13: offer, bid, take, cancel and settling deals had no command."""
+    w3 = anvil_connection.w3
+    record = json.loads(deployment.read_text())
+    admin, seller, buyer, keeper = (anvil_accounts[i] for i in (0, 1, 2, 7))
+    as_admin = actions.Actor(w3, admin, record)
+    solar, solar_key = _registered(as_admin, anvil_accounts, seller, "trade-solar", "production")
+    home, _ = _registered(as_admin, anvil_accounts, buyer, "trade-home", "consumption")
+    token, exchange = contract(w3, record, "Wallet"), contract(w3, record, "Exchange")
+    token_admin = actions.Actor(w3, admin, record)
+    token_admin.send(token.functions.transfer(buyer.address, 10 * 10**18))
+    now = w3.eth.get_block("latest")["timestamp"]
+    hour = now - now % 3_600 + 3 * 3_600
+    _read(as_admin, keeper, solar_key, solar, now - now % 3_600, 0, 0)  # its baseline
+    caplog.set_level("INFO", logger="scripts.actions")
+    block = w3.eth.block_number
+
+    interval = ("--interval", _iso(hour))
+    code, out = cli(
+        "prosumer",
+        seller,
+        "offer",
+        "--meter-id",
+        solar.hex(),
+        *interval,
+        "--kwh",
+        "1,5",
+        "--price",
+        "0.25",
+    )
+    assert code == 0, out.err
+    offer = exchange.functions.order_count().call() - 1
+    assert "offered 1,5 kWh for the interval from" in caplog.text
+    code, out = cli(
+        "prosumer",
+        buyer,
+        "bid",
+        "--meter-id",
+        home.hex(),
+        *interval,
+        "--kwh",
+        "2",
+        "--price",
+        "0.3",
+    )
+    assert code == 0, out.err
+    bid = exchange.functions.order_count().call() - 1
+    assert exchange.functions.orders(bid).call()[3:5] == (2_000, 3 * 10**14)
+    code, out = cli("prosumer", buyer, "cancel", "--order", str(bid))
+    assert code == 0, out.err
+    code, out = cli(
+        "prosumer", buyer, "take", "--order", str(offer), "--meter-id", home.hex(), "--kwh", "1.2"
+    )
+    assert code == 0, out.err
+    assert "bought 1.2 kWh for the interval from" in caplog.text
+    assert token.functions.balanceOf(exchange.address).call() == 1_200 * 25 * 10**13
+
+    code, out = cli("keeper", keeper, "settle-deals", "--from-block", str(block))
+    assert (code, "1 wait for their measurement): nothing sent" in out.err) == (1, True)
+    for h in range(1, 5):  # the meter reads on to the end of the traded hour: 1 kWh each hour
+        _read(as_admin, keeper, solar_key, solar, now - now % 3_600 + h * 3_600, 0, 1_000 * h)
+    code, out = cli("keeper", keeper, "settle-deals", "--from-block", str(block))
+    assert code == 0, out.err
+    assert exchange.functions.credit_of(seller.address).call() == 1_000 * 25 * 10**13
+    assert exchange.functions.credit_of(buyer.address).call() == 200 * 25 * 10**13
+
+    for argv, message in (
+        (("cancel", "--order", str(bid)), f"order {bid} is not open: nothing sent"),
+        (
+            (
+                "bid",
+                "--meter-id",
+                home.hex(),
+                *interval,
+                "--kwh",
+                "1",
+                "--price",
+                "0.0000000000000000001",
+            ),
+            "finer than the 18 decimals",
+        ),
+        (
+            (
+                "bid",
+                "--meter-id",
+                home.hex(),
+                *interval,
+                "--kwh",
+                "1",
+                "--price",
+                "0.0000000000000001",
+            ),
+            "not a whole number of base units per Wh",
+        ),
+        (
+            ("bid", "--meter-id", home.hex(), *interval, "--kwh", "1000", "--price", "1000"),
+            "this needs in escrow: nothing sent",
+        ),
+    ):
+        code, out = cli("prosumer", buyer, *argv)
+        assert (code, message in out.err) == (1, True), out.err
