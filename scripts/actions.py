@@ -6,7 +6,8 @@ by the demo and the benchmarks, and a sub-command of its role's command line:
     python -m scripts.admin         set-issuing-body, grant-operator
     python -m scripts.operator      announce-tariff, fund-treasury, suspend-meter,
                                     resume-meter, trust-backend, untrust-backend
-    python -m scripts.issuing_body  certify-installer, withdraw-certification
+    python -m scripts.issuing_body  certify-installer, withdraw-certification,
+                                    revoke-certificate
     python -m scripts.installer     register-meter, rotate-signer
     python -m scripts.prosumer      accept-meter, offer-meter, approve-signer, open-ledger,
                                     buy-tokens, deposit, withdraw, withdraw-credit,
@@ -113,6 +114,15 @@ def certify_installer(actor: Actor, sector: str, installer: str):
 def withdraw_certification(actor: Actor, sector: str, installer: str):
     smb = actor.contract("SmartMeterBackend")
     return actor.send(smb.functions.withdraw_certification(sector, installer))
+
+
+def revoke_certificate(actor: Actor, meter_id: bytes, begin: int, reason: str):
+    """Revokes the certificate of the meter's production in the interval from ``begin``."""
+    registry = actor.contract("GGORegistry")
+    cert = registry.functions.certificate_id(meter_id, begin).call()
+    receipt = actor.send(registry.functions.revoke(cert, reason))
+    logger.info("revoked the certificate of the interval from %s (id %d)", _when(begin), cert)
+    return receipt
 
 
 # INSTALLER
@@ -588,6 +598,23 @@ def _bytes32(text: str) -> bytes:
     return raw
 
 
+def _text(limit: int) -> Callable[[str], str]:
+    """An argparse type for a contract's String[limit]: longer text is refused
+    here with a message, not by the node with none."""
+
+    def check(text: str) -> str:
+        if len(text.encode()) > limit:
+            raise argparse.ArgumentTypeError(
+                f"at most {limit} bytes, this is {len(text.encode())}: {text[:20]!r}…"
+            )
+        return text
+
+    return check
+
+
+SECTOR, CODE, REASON = _text(16), _text(16), _text(128)  # the contracts' String[...]
+
+
 def _natural(text: str) -> int:
     value = int(text.replace("_", ""))
     if value < 0:
@@ -675,7 +702,9 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
         "set-issuing-body": (
             "appoint (or with --remove, remove) the issuing body of a sector",
             lambda p: (
-                p.add_argument("--sector", required=True, help='bidding zone, e.g. "DK1"'),
+                p.add_argument(
+                    "--sector", type=SECTOR, required=True, help='bidding zone, e.g. "DK1"'
+                ),
                 p.add_argument("--body", type=_address, required=True, help="issuing body address"),
                 p.add_argument("--remove", action="store_true", help="remove instead of appoint"),
             ),
@@ -726,12 +755,18 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
         ),
         "suspend-meter": (
             "stop accepting a meter's readings (tamper alarm)",
-            lambda p: (_add_meter_arguments(p), p.add_argument("--reason", required=True)),
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument("--reason", type=REASON, required=True),
+            ),
             lambda a, args: suspend_meter(a, _meter_id(args), args.reason),
         ),
         "resume-meter": (
             "accept a suspended meter's readings again",
-            lambda p: (_add_meter_arguments(p), p.add_argument("--reason", required=True)),
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument("--reason", type=REASON, required=True),
+            ),
             lambda a, args: resume_meter(a, _meter_id(args), args.reason),
         ),
         "trust-backend": (
@@ -749,7 +784,7 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
         "certify-installer": (
             "certify an installer for your sector",
             lambda p: (
-                p.add_argument("--sector", required=True),
+                p.add_argument("--sector", type=SECTOR, required=True),
                 p.add_argument("--installer", type=_address, required=True),
             ),
             lambda a, args: certify_installer(a, args.sector, args.installer),
@@ -757,10 +792,24 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
         "withdraw-certification": (
             "withdraw an installer's certification",
             lambda p: (
-                p.add_argument("--sector", required=True),
+                p.add_argument("--sector", type=SECTOR, required=True),
                 p.add_argument("--installer", type=_address, required=True),
             ),
             lambda a, args: withdraw_certification(a, args.sector, args.installer),
+        ),
+        "revoke-certificate": (
+            "revoke the certificate of a meter's production in an interval of your sector",
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument(
+                    "--interval",
+                    type=_time,
+                    required=True,
+                    help="the interval's begin: an ISO 8601 time (UTC unless zoned) or unix seconds",
+                ),
+                p.add_argument("--reason", type=REASON, required=True, help="logged with it"),
+            ),
+            lambda a, args: revoke_certificate(a, _meter_id(args), args.interval, args.reason),
         ),
     },
     "prosumer": {
@@ -896,7 +945,9 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
                     help="address of the meter key (from `meter-bridge keygen`)",
                 ),
                 p.add_argument("--owner", type=_address, required=True),
-                p.add_argument("--sector", required=True, help='bidding zone, e.g. "DK1"'),
+                p.add_argument(
+                    "--sector", type=SECTOR, required=True, help='bidding zone, e.g. "DK1"'
+                ),
                 p.add_argument("--kind", choices=sorted(KINDS), required=True),
                 p.add_argument(
                     "--capacity-w",
@@ -904,8 +955,12 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
                     default=0,
                     help="rated production capacity in W (producers)",
                 ),
-                p.add_argument("--tech-code", default="", help='AIB EECS, e.g. "T020002"'),
-                p.add_argument("--fuel-code", default="", help='AIB EECS, e.g. "F01050100"'),
+                p.add_argument(
+                    "--tech-code", type=CODE, default="", help='AIB EECS, e.g. "T020002"'
+                ),
+                p.add_argument(
+                    "--fuel-code", type=CODE, default="", help='AIB EECS, e.g. "F01050100"'
+                ),
             ),
             lambda a, args: register_meter(
                 a,

@@ -282,6 +282,17 @@ def test_a_keeper_settles_and_certifies_a_period_and_the_operator_takes_revenue(
     )
     assert (code, "--to must come after --from" in out.err) == (1, True)
 
+    body = anvil_accounts[4]
+    nonce = w3.eth.get_transaction_count(body.address)
+    revoke = ("revoke-certificate", "--meter-id", meter.hex(), "--interval", _iso(start))
+    code, out = cli("issuing_body", body, *revoke, "--reason", "x" * 129)
+    assert (code, "at most 128 bytes, this is 129" in out.err) == (2, True)
+    assert w3.eth.get_transaction_count(body.address) == nonce
+    code, out = cli("issuing_body", body, *revoke, "--reason", "tampered seal")
+    assert code == 0, out.err
+    cert = registry.functions.certificate_id(meter, start).call()
+    assert not registry.functions.is_active(cert).call()
+
     treasury = ob.functions.treasury().call()
     code, out = cli("operator", admin, "withdraw-revenue", "--amount", str(10**6))
     assert (code, "nothing sent" in out.err) == (1, True)
