@@ -220,7 +220,7 @@ event DealMade:
 
 event DealSettled:
     deal_id: indexed(uint256)
-    seller: indexed(address)
+    seller: indexed(address)  # who is paid: the seller meter's owner during the interval
     buyer: indexed(address)
     delivered_wh: uint256
     payment: uint256
@@ -829,16 +829,11 @@ def _settle(deal_id: uint256, deal: Deal):
     measured: bool = end == begin + interval_length and sales & _LAPSED == 0
     delivered: uint256 = 0
     if measured:
-        # A seller who handed its meter on before the interval sold Wh that
-        # are another owner's production: the deal delivers nothing (the
-        # buyer's escrow goes back; the Wh, their feed-in reward and their
-        # certificates are the measurement's owner's).
-        if producer == deal.seller:
-            sold: uint256 = (sales >> 64) & _UINT64
-            if produced >= sold:
-                delivered = wh
-            else:
-                delivered = wh * produced // sold
+        sold: uint256 = (sales >> 64) & _UINT64
+        if produced >= sold:
+            delivered = wh
+        else:
+            delivered = wh * produced // sold
     else:
         assert block.timestamp >= begin + interval_length + settlement_timeout, "exchange: no measurement yet for this interval"
         # The timeout holds for all the interval's deals together: once one
@@ -854,7 +849,13 @@ def _settle(deal_id: uint256, deal: Deal):
     payment: uint256 = delivered * deal.price
     refund: uint256 = wh * deal.price - payment
     if payment != 0:
-        self.credit_of[deal.seller] += payment
+        # A meter's forward sales go with it: whoever owned it during the
+        # interval produced the Wh and is paid, the seller or, if the seller
+        # handed the meter on before, the new owner (who saw the sales, public
+        # in `DealMade`, before accepting). So a seller cannot walk away from
+        # its sales by handing the meter to itself, and is never paid for
+        # another owner's production.
+        self.credit_of[producer] += payment
     if refund != 0:
         self.credit_of[deal.buyer] += refund
 
@@ -865,7 +866,7 @@ def _settle(deal_id: uint256, deal: Deal):
             # The interval's last deal: what custody got less what was delivered.
             dust = min((sales >> 64) & _UINT64, produced) - ((sales >> 128) & _UINT64)
         retired = self._hand_over(producer, deal.buyer, seller_meter, buyer_meter, begin, delivered, deal.retire, dust)
-    log DealSettled(deal_id=deal_id, seller=deal.seller, buyer=deal.buyer, delivered_wh=delivered, payment=payment, refund=refund, retired_wh=retired)
+    log DealSettled(deal_id=deal_id, seller=producer, buyer=deal.buyer, delivered_wh=delivered, payment=payment, refund=refund, retired_wh=retired)
 
 
 @internal

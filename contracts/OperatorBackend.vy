@@ -907,6 +907,20 @@ def _collect_meter_debt(backend: address, meter_id: bytes32, account: address):
 
 
 @internal
+@view
+def _keeps_debt(backend: address) -> bool:
+    """
+    @dev Whether `backend` names this operator as the keeper of its meters'
+         debts (`SmartMeterBackend.wire_operator`); a backend without the view
+         (or one that reverts) does not.
+    """
+    ok: bool = False
+    answer: Bytes[32] = b""
+    ok, answer = raw_call(backend, method_id("operator()"), max_outsize=32, is_static_call=True, revert_on_failure=False)
+    return ok and len(answer) == 32 and convert(convert(answer, bytes32), uint256) == convert(self, uint256)
+
+
+@internal
 def _book_unpaid(backend: address, meter_id: bytes32, account: address, owed: uint256, ledger_open: bool):
     """
     @dev Books a bill, or what its ledger left of it, that nobody paid:
@@ -914,9 +928,12 @@ def _book_unpaid(backend: address, meter_id: bytes32, account: address, owed: ui
          meter having passed to an owner who did not take this bill on, the
          account's own debt (a ledger open to the meter), or a bill left to
          the operator to collect off chain (a backend trusted later, whose
-         word alone never reaches a ledger).
+         word alone never reaches a ledger). A meter's debt is kept only for
+         a backend that names this operator (`operator()`): there an
+         acceptance names it, so no new owner carries it unawares; any other
+         backend's shortfalls are the account's, or left unpaid, as above.
     """
-    if account == staticcall ISmartMeterBackend(backend).owner_of(meter_id):
+    if account == staticcall ISmartMeterBackend(backend).owner_of(meter_id) and self._keeps_debt(backend):
         self.meter_debt[backend][meter_id] += owed
         log MeterDebtRecorded(backend=backend, meter_id=meter_id, account=account, amount=owed)
     elif ledger_open:

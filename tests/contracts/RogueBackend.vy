@@ -11,6 +11,8 @@ victim: public(address)
 consumed_wh: public(uint256)
 # @dev Who it says owns every meter now; the victim until told otherwise.
 current_owner: public(address)
+# @dev The operator it names as the keeper of its meters' debts, if told one.
+operator: public(address)
 
 
 @deploy
@@ -23,6 +25,11 @@ def __init__(victim_: address, consumed_wh_: uint256):
 @external
 def hand_over(new_owner: address):
     self.current_owner = new_owner
+
+
+@external
+def name_operator(operator_: address):
+    self.operator = operator_
 
 
 @external

@@ -266,7 +266,6 @@ class Market(RuleBasedStateMachine):
             buyer = order["maker"] if order["bid"] else taker
             self.deals[deal_id] = {
                 "seller": seller,
-                "seller_account": who if order["bid"] else order["account"],
                 "buyer": buyer,
                 "begin": order["begin"],
                 "wh": amount,
@@ -397,8 +396,6 @@ class Market(RuleBasedStateMachine):
         sold = sum(d["wh"] for d in same)
         if produced is None:
             delivered = 0
-        elif deal["seller_account"] != self.measured_owner[deal["seller"], deal["begin"]]:
-            delivered = 0  # sold before the meter passed on: another owner's production
         elif produced >= sold:
             delivered = deal["wh"]
         else:
@@ -406,6 +403,8 @@ class Market(RuleBasedStateMachine):
         escrow = deal["wh"] * deal["price"]
         event = next(e for e in self.market.get_logs() if type(e).__name__ == "DealSettled")
         assert event.delivered_wh == delivered
+        if produced is not None:  # the sale went with the meter: its owner then is paid
+            assert event.seller == self.measured_owner[deal["seller"], deal["begin"]]
         self.settled_escrow.append((escrow, event.payment, event.refund))
         deal["settled"] = True
         deal["delivered"] = delivered
@@ -448,8 +447,9 @@ class Market(RuleBasedStateMachine):
     @rule(seller=side)
     def hand_over(self, seller):
         """A seller meter passes between its first owner and the spare account,
-        which accepts it once its readings are current. Deals sold before pay
-        nothing for the hours measured after; offers made before are untakeable."""
+        which accepts it once its readings are current. Deals sold before go with
+        the meter (its owner during the hour is paid); offers made before are
+        untakeable."""
         meter = SELLER_METERS[seller]
         old = self.seller_owner[seller]
         new = SPARE if old == SELLERS[seller] else SELLERS[seller]

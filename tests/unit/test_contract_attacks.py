@@ -12,10 +12,12 @@ from boa.contracts.base_evm_contract import BoaError
 from eth_abi import encode
 from eth_utils import keccak
 
+from tests.fixtures.accounts import keyed_account
 from tests.fixtures.exchange import LEAD_TIME, PRICE, TIMEOUT
 from tests.fixtures.meters import (
     CAPACITY_W,
     CONSUMPTION,
+    FUTURE_TOLERANCE,
     INTERVAL,
     PRODUCTION,
     SECTOR,
@@ -232,35 +234,37 @@ def test_new_owner_ends_the_previous_owners_bid_and_the_escrow_goes_back(
     assert wallet.balanceOf(carol) == 0
 
 
-def test_a_forward_sale_made_before_a_transfer_does_not_pay_for_the_new_owners_production(
-    exchange,
-    ob,
-    registry,
-    wallet,
-    smb,
-    sold_deal,
-    deliver,
-    solar_meter,
-    delivery_hour,
-    alice,
-    bob,
-    carol,
+def test_a_forward_sale_goes_with_the_meter_and_pays_whoever_produced_it(
+    exchange, registry, smb, sold_deal, deliver, solar_meter, delivery_hour, alice, bob, carol
 ):
     """Alice sold 1,000 Wh of tomorrow's hour to Bob, then handed her meter to
-    Carol, whose panels produced that hour. Alice was paid for Carol's energy and
-    Carol got no feed-in for it. Now the deal delivers nothing: Bob has his
-    escrow back, and the hour's Wh and certificates are Carol's."""
+    Carol, whose panels produced that hour: Alice used to be paid for Carol's
+    energy. The sale goes with the meter: Carol delivers it and is paid; Bob
+    gets what he bought."""
     hand_over(smb, solar_meter, alice, carol)
     deliver(delivery_hour, 2_500)
     exchange.settle(*sold_deal)
     event = only_event(exchange, "DealSettled")
-    assert (event.delivered_wh, event.payment, event.refund) == (0, 0, 1_000 * PRICE)
+    assert (event.seller, event.delivered_wh, event.payment) == (carol, 1_000, 1_000 * PRICE)
     assert exchange.credit_of(alice) == 0
-    assert exchange.credit_of(bob) == 1_000 * PRICE
+    assert exchange.credit_of(carol) == 1_000 * PRICE
     cert = certificate_id(solar_meter, delivery_hour)
-    assert registry.balanceOf(carol, cert) == 2_500  # the custody's 1,000 Wh came back to her
-    assert registry.balanceOf(bob, cert) == registry.balanceOf(alice, cert) == 0
-    assert exchange.position(solar_meter, delivery_hour)[1] == 0  # nothing delivered to net
+    assert registry.balanceOf(bob, cert) == 1_000
+    assert registry.balanceOf(carol, cert) == 1_500
+    assert registry.balanceOf(alice, cert) == 0
+
+
+def test_a_seller_cannot_walk_away_from_its_sales_by_handing_the_meter_to_itself(
+    exchange, smb, sold_deal, deliver, solar_meter, delivery_hour, alice, bob
+):
+    """From the review: voiding a previous owner's sales let a seller, after gate
+    closure, hand the meter to its own second address and keep the energy."""
+    alias = boa.env.generate_address("alice-again")
+    hand_over(smb, solar_meter, alice, alias)
+    deliver(delivery_hour, 2_500)
+    exchange.settle(*sold_deal)
+    assert only_event(exchange, "DealSettled").delivered_wh == 1_000
+    assert exchange.credit_of(bob) == 0  # no refund: Bob's energy came
 
 
 def test_cancel_by_someone_else_than_maker_or_new_owner_reverts(
@@ -278,9 +282,8 @@ def test_settlement_pays_when_the_seller_moved_its_meter_to_a_refusing_contract(
     exchange, registry, smb, solar_meter, household_meter, delivery_hour, deliver, alice, bob, carol
 ):
     """Issuance used to revert inside settlement, and with it the payment, the
-    timeout refund and the operator's settlement of both meters. (The deal now
-    delivers nothing, the meter having passed on before the hour: Bob's escrow
-    goes back, and all the hour's certificates are the refusing owner's.)"""
+    timeout refund and the operator's settlement of both meters. The sale went
+    with the meter: its owner during the hour, the refusing contract, is paid."""
     refuser = boa.load(TEST_CONTRACTS / "GriefingWallet.vy", sender=carol)
     refuser.set_mood(REVERT, sender=carol)
     offer = exchange.offer(solar_meter, delivery_hour, 1_000, PRICE, sender=alice)
@@ -289,10 +292,10 @@ def test_settlement_pays_when_the_seller_moved_its_meter_to_a_refusing_contract(
     hand_over(smb, solar_meter, alice, refuser)  # its owner during the delivery hour
     deliver(delivery_hour, 2_500)
     exchange.settle(*deal)
-    assert exchange.credit_of(bob) == 1_000 * PRICE
+    assert exchange.credit_of(refuser.address) == 1_000 * PRICE
     cert = certificate_id(solar_meter, delivery_hour)
+    assert registry.balanceOf(bob, cert) == 1_000
     assert registry.balanceOf(refuser.address, cert) == 1_500  # its share, held as its balance
-    assert exchange.held_certificates(refuser.address, cert) == 1_000  # custody's, to claim
 
 
 def test_issuance_to_a_refusing_owner_logs_the_certificates_held(
@@ -678,6 +681,7 @@ def rogue(ob, operator, fund, bob):
     """A backend the operator trusted after the deployment, which reports Bob as
     the owner of any meter with 10,000 Wh consumed; Bob has 30 tokens prepaid."""
     backend = boa.load(TEST_CONTRACTS / "RogueBackend.vy", bob, 10_000)
+    backend.name_operator(ob.address)  # it may say so: only its own meters' debts follow
     ob.announce_backend_trust(backend.address, True, sender=operator)
     boa.env.time_travel(seconds=NOTICE)
     fund(bob, 30 * 10**18)
@@ -869,6 +873,57 @@ def test_a_later_backends_bill_for_a_past_owner_reaches_no_ledger_and_no_new_own
     )
     assert ob.balance_of(bob) == 30 * 10**18
     assert ob.debt_of(bob) == ob.debt_of(carol) == ob.meter_debt(rogue.address, meter) == 0
+
+
+@pytest.fixture
+def unwired_backend(smb_deployer, deployer, operator, issuing_body, installer, ob, treasury):
+    """A second SmartMeterBackend the operator trusts after its deployment (a new
+    region's, say) whose admin has not wired it to the operator."""
+    with boa.env.prank(deployer):
+        backend = smb_deployer.deploy(INTERVAL, FUTURE_TOLERANCE)
+        backend.set_issuing_body(SECTOR, issuing_body, True)
+    backend.certify_installer(SECTOR, installer, sender=issuing_body)
+    ob.announce_backend_trust(backend.address, True, sender=operator)
+    boa.env.time_travel(seconds=NOTICE)
+    return backend
+
+
+@pytest.mark.parametrize("opened", [False, True])
+def test_no_meter_debt_is_kept_for_a_backend_that_does_not_name_the_operator(
+    ob, unwired_backend, sign, installer, fund, bob, carol, opened
+):
+    """From the review: an acceptance names the debt at the operator its backend
+    is wired to (none here: 0), so a debt booked for the meter at this operator
+    would have been paid by Carol's first reward. Bob's unpaid bill is his own
+    (his ledger opened to the meter) or left unpaid; Carol's reward is whole."""
+    smb2 = unwired_backend
+    key = keyed_account("meter-solar-2")
+    meter = meter_id_for("solar-2")
+    kind = PRODUCTION | CONSUMPTION
+    smb2.register_meter(
+        meter, key.address, bob, SECTOR, SOLAR_TECH, SOLAR_FUEL, CAPACITY_W, kind, sender=installer
+    )
+    smb2.accept_meter(meter, 0, sender=bob)
+    if opened:
+        ob.open_ledger(smb2.address, meter, True, sender=bob)
+
+    def read(end, imported, exported, begin):
+        advance_to(end)
+        reading = sign(key, meter, end, imported, exported, contract=smb2.address, begin=begin)
+        smb2.submit_reading(*reading.contract_args())
+
+    t0 = grid_time(0)
+    read(t0, 0, 0, begin=0)
+    read(t0 + INTERVAL, 1_000, 0, begin=t0)
+    ob.settle(smb2.address, meter, t0)
+    if not opened:
+        assert only_event(ob, "BillUnpaid").amount == 1_000 * RETAIL
+    assert ob.meter_debt(smb2.address, meter) == 0
+    assert ob.debt_of(bob) == (1_000 * RETAIL if opened else 0)
+    hand_over(smb2, meter, bob, carol)
+    read(t0 + 2 * INTERVAL, 1_000, 5_000, begin=t0 + INTERVAL)
+    ob.settle(smb2.address, meter, t0 + INTERVAL)
+    assert ob.balance_of(carol) == 5_000 * FEED_IN
 
 
 def test_wire_operator_once_by_the_admin_to_an_operator_that_trusts_the_backend(
