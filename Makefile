@@ -9,6 +9,11 @@ PY := $(BIN)/python
 NETWORK ?= anvil
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k wallet"`.
 PYTEST_ARGS ?=
+# pytest-xdist workers, one per core of the 2-core machines; 0 runs in-process
+# (for --pdb). A file's tests stay on one worker, as collected: the slow files
+# first (tests/conftest.py), each dApp module on its own anvil node once.
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test fuzz chain deploy bench lint clean
@@ -42,10 +47,10 @@ $(CHROMIUM):
 	apt-get update -qq && apt-get install -y -qq chromium > /dev/null
 
 test: setup $(CHROMIUM)  ## every test: contracts in-process, then against a real anvil, the dApp in Chromium
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
-fuzz: setup  ## the contracts' state machines, long (OPENKWH_FUZZ_EXAMPLES sequences each, default 3600: about an hour a machine)
-	OPENKWH_FUZZ=1 $(PY) -m pytest tests/hypothesis --hypothesis-show-statistics $(PYTEST_ARGS)
+fuzz: setup  ## the contracts' state machines, long (OPENKWH_FUZZ_EXAMPLES sequences each, default 3600: about an hour a machine, two machines at a time)
+	OPENKWH_FUZZ=1 $(PY) -m pytest $(XDIST) tests/hypothesis --hypothesis-show-statistics $(PYTEST_ARGS)
 
 chain: setup  ## anvil on 127.0.0.1:8545 in the foreground (its dev accounts are printed)
 	node_modules/.bin/anvil --host 127.0.0.1 --port 8545

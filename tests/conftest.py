@@ -23,3 +23,26 @@ def fresh_traces():
     """
     boa.env.sha3_trace = {}
     boa.env.sstore_trace = {}
+
+
+# A state machine's campaign in `make test` takes a minute or so (tests/hypothesis).
+STATE_MACHINE_SECONDS = 60
+
+
+def pytest_collection_modifyitems(config, items):
+    """Files with slow tests first, slowest first; the rest as collected.
+
+    `make test` runs the files on two pytest-xdist workers in collection order
+    (``--dist loadfile --no-loadscope-reorder``): the long ones start at once and
+    the many short ones fill in behind them, so that the workers end together
+    rather than one waiting on a long file picked up last.
+    """
+    seconds: dict = {}
+    for item in items:
+        marker = item.get_closest_marker("slow")
+        estimate = marker.kwargs.get("seconds", 0) if marker else 0
+        if estimate == 0 and item.path.parent.name == "hypothesis":
+            estimate = STATE_MACHINE_SECONDS
+        seconds[item.path] = seconds.get(item.path, 0) + estimate
+    order = {path: index for index, path in enumerate(dict.fromkeys(i.path for i in items))}
+    items.sort(key=lambda item: (-seconds[item.path], order[item.path]))

@@ -205,6 +205,7 @@ def delivered_everything(meter, store_path, final: int) -> bool:
         store.close()
 
 
+@pytest.mark.slow(seconds=130)
 def test_sigkill_at_fifty_random_points_loses_nothing_acknowledged(
     anvil, bridge_setup, daemons, tmp_path
 ):
