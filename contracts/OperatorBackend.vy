@@ -314,7 +314,7 @@ def settle(backend: address, meter_id: bytes32, interval_begin: uint256):
     """
     window: uint256 = self._trust[backend]
     assert self._trusted(window), "operator: backend not trusted"
-    assert self._settle(backend, window, meter_id, interval_begin), "operator: interval already settled"
+    assert self._settle(backend, window, meter_id, interval_begin, True), "operator: interval already settled"
 
 
 @external
@@ -339,7 +339,7 @@ def net_span(backend: address, meter_id: bytes32, interval_begin: uint256) -> bo
     done: bool = False
     sold: uint256 = 0
     bought: uint256 = 0
-    done, sold, bought = self._net(backend, meter_id, interval_begin, end, True)
+    done, sold, bought = self._net(backend, meter_id, interval_begin, end, True, True)
     if done:
         # Kept for `settle`, which resumes from the end.
         self._keep_netting(backend, meter_id, interval_begin, (end - 1) // _MIN_INTERVAL + 1, sold, bought)
@@ -350,7 +350,10 @@ def net_span(backend: address, meter_id: bytes32, interval_begin: uint256) -> bo
 def settle_many(backend: address, intervals: DynArray[Interval, MAX_BATCH]) -> uint256:
     """
     @notice Settles a batch; intervals already settled are skipped, so a
-            keeper may resend a batch safely.
+            keeper may resend a batch safely, and so are those that cannot
+            settle yet (no measurement, deals not settled, a long measurement
+            to net first with `net_span`): one such interval never stops the
+            batch.
     @param backend The trusted SmartMeterBackend holding the measurements.
     @param intervals The (meter, interval begin) pairs.
     @return uint256 The number of intervals settled by this call.
@@ -359,7 +362,7 @@ def settle_many(backend: address, intervals: DynArray[Interval, MAX_BATCH]) -> u
     assert self._trusted(window), "operator: backend not trusted"
     settled: uint256 = 0
     for item: Interval in intervals:
-        if self._settle(backend, window, item.meter_id, item.interval_begin):
+        if self._settle(backend, window, item.meter_id, item.interval_begin, False):
             settled += 1
     return settled
 
@@ -656,7 +659,11 @@ def billable_wh(produced_wh: uint256, consumed_wh: uint256, sold_wh: uint256, bo
 
 
 @internal
-def _settle(backend: address, window: uint256, meter_id: bytes32, interval_begin: uint256) -> bool:
+def _settle(backend: address, window: uint256, meter_id: bytes32, interval_begin: uint256, strict: bool) -> bool:
+    """
+    @dev Settles one measurement; False if it was settled already, or, unless
+         `strict` (which reverts with the reason instead), if it cannot be yet.
+    """
     index: uint256 = interval_begin // _MIN_INTERVAL
     word: uint256 = index >> 7
     bit: uint256 = 1 << ((index & 127) << 1)
@@ -669,8 +676,9 @@ def _settle(backend: address, window: uint256, meter_id: bytes32, interval_begin
     produced: uint256 = 0
     consumed: uint256 = 0
     account, end, produced, consumed = staticcall ISmartMeterBackend(backend).settlement_data(meter_id, interval_begin)
-    assert end != 0, "operator: no measurement for this interval"
-    self._settled[backend][meter_id][word] = settled | bit
+    if end == 0:
+        assert not strict, "operator: no measurement for this interval"
+        return False
 
     sold: uint256 = 0
     bought: uint256 = 0
@@ -678,8 +686,12 @@ def _settle(backend: address, window: uint256, meter_id: bytes32, interval_begin
     retail_wh: uint256 = 0
     if window & _NETTED != 0:
         done: bool = False
-        done, sold, bought = self._net(backend, meter_id, interval_begin, end, end - interval_begin > _SHORT_SPAN * _MIN_INTERVAL)
-        assert done, "operator: a measurement this long is netted first, in steps, with net_span"
+        done, sold, bought = self._net(backend, meter_id, interval_begin, end, end - interval_begin > _SHORT_SPAN * _MIN_INTERVAL, strict)
+        if not done:
+            assert not strict, "operator: a measurement this long is netted first, in steps, with net_span"
+            return False
+    # Netting only reads (the Exchange's positions), so the mark may follow it.
+    self._settled[backend][meter_id][word] = settled | bit
     if end - interval_begin <= staticcall ISmartMeterBackend(backend).interval_length():
         feed_in_wh, retail_wh = self._billable_wh(produced, consumed, sold, bought)
     else:
@@ -744,7 +756,7 @@ def _settle(backend: address, window: uint256, meter_id: bytes32, interval_begin
 
 
 @internal
-def _net(backend: address, meter_id: bytes32, begin: uint256, end: uint256, resume: bool) -> (bool, uint256, uint256):
+def _net(backend: address, meter_id: bytes32, begin: uint256, end: uint256, resume: bool, strict: bool) -> (bool, uint256, uint256):
     """
     @dev The Wh sold and bought on the Exchange in every interval of
          `[begin, end)` that the meter traded: a measurement spans several
@@ -754,7 +766,8 @@ def _net(backend: address, meter_id: bytes32, begin: uint256, end: uint256, resu
          calls the Exchange once per traded interval, none of which may have
          unsettled deals; at most MAX_NET_WORDS and MAX_NET_CALLS, from where
          an earlier step stopped (`resume`). Returns whether it got to `end`;
-         if not, it keeps how far it got.
+         if not, it keeps how far it got. An interval with unsettled deals
+         reverts if `strict`, else it stops there (False, nothing kept).
     """
     sold: uint256 = 0
     bought: uint256 = 0
@@ -787,7 +800,9 @@ def _net(backend: address, meter_id: bytes32, begin: uint256, end: uint256, resu
                 s: uint256 = 0
                 b: uint256 = 0
                 s, b, unsettled = staticcall IExchange(self.exchange).position(meter_id, index * _MIN_INTERVAL)
-                assert unsettled == 0, "operator: interval has unsettled deals"
+                if unsettled != 0:
+                    assert not strict, "operator: interval has unsettled deals"
+                    return False, sold, bought
                 sold += s
                 bought += b
             traded = traded >> 2

@@ -73,6 +73,20 @@ def test_the_exchanges_backend_is_still_netted_after_its_trust_lapsed_and_came_b
     assert settle_interval(ob, smb, solar_meter, delivery_hour).feed_in_wh == 1_500
 
 
+def test_a_batch_settles_the_hours_it_can_and_skips_one_whose_deals_are_open(
+    exchange, ob, smb, sold, solar_meter, household_meter, delivery_hour, deliver, consume
+):
+    """From the review of issue 12: one traded hour whose deals were not settled
+    made the operator's whole settle_many revert."""
+    deliver(delivery_hour, 2_500)
+    consume(delivery_hour, 1_800)
+    batch = [(solar_meter, delivery_hour), (household_meter, delivery_hour)]
+    assert ob.settle_many(smb.address, batch) == 0  # both wait for the deal
+    exchange.settle(*sold)
+    assert ob.settle_many(smb.address, batch) == 2
+    assert ob.is_settled(smb.address, solar_meter, delivery_hour)
+
+
 def test_operator_rewards_the_wh_lost_to_flooring(
     exchange, ob, smb, solar_meter, household_meter, delivery_hour, deliver, alice, bob
 ):

@@ -188,11 +188,17 @@ def test_settle_many_skips_what_is_settled(
     assert ob.settle_many(smb.address, batch) == 0
 
 
-def test_settle_many_reverts_on_a_missing_measurement(ob, smb, solar_meter, meter_key, measure):
-    begin = measure(meter_key, solar_meter, produced=100, consumed=0)
+def test_settle_many_skips_what_is_not_measured_yet(
+    ob, smb, solar_meter, meter_key, measure, treasury
+):
+    """A keeper's batch that names an interval not measured yet settles the rest
+    (it used to revert whole); `settle` alone still says why."""
+    begin = measure(meter_key, solar_meter, produced=1_000, consumed=0)
+    assert ob.settle_many(smb.address, [(solar_meter, begin + INTERVAL), (solar_meter, begin)]) == 1
+    assert ob.is_settled(smb.address, solar_meter, begin)
+    assert not ob.is_settled(smb.address, solar_meter, begin + INTERVAL)
     with boa.reverts("operator: no measurement for this interval"):
-        ob.settle_many(smb.address, [(solar_meter, begin), (solar_meter, begin + INTERVAL)])
-    assert not ob.is_settled(smb.address, solar_meter, begin)
+        ob.settle(smb.address, solar_meter, begin + INTERVAL)
 
 
 def test_settle_many_reverts_for_untrusted_backend(ob, smb_deployer):
