@@ -455,8 +455,16 @@ def settle_intervals(actor: Actor, meter_id: bytes, start: int, end: int):
         )
         for i in range(0, len(begins), MAX_BATCH)
     ]
+    done = sum(
+        len(ob.events.IntervalSettled().process_receipt(receipt, errors=DISCARD))
+        for receipt in receipts
+    )
     logger.info(
-        "settled %d measurements, %s to %s", len(begins), _when(begins[0]), _when(begins[-1])
+        "settled %d measurements, %s to %s%s",
+        done,
+        _when(begins[0]),
+        _when(begins[-1]),
+        f"; {len(begins) - done} wait for their deals to settle" if done < len(begins) else "",
     )
     return receipts
 
