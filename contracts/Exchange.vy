@@ -35,11 +35,6 @@ from snekmate.tokens.interfaces import IERC1155Receiver
 implements: IERC1155Receiver
 
 
-flag MeterKind:
-    PRODUCTION
-    CONSUMPTION
-
-
 struct Order:
     maker: address
     meter_id: bytes32
@@ -79,26 +74,11 @@ struct _OrderSlots:
     # maker's order before this one (214-251): order ids plus one, 0 for none
 
 
-interface ISmartMeterBackend:
-    def trading_data(meter_id: bytes32) -> (address, MeterKind, uint256): view
-    def owner_of(meter_id: bytes32) -> address: view
-    def measurement(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256, uint256): view
-    def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, uint256): view
-    def consumption_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, bytes32): view
-    def interval_length() -> uint256: view
-
-
-interface IRegistry:
-    def issue(meter_id: bytes32, interval_begin: uint256) -> uint256: nonpayable
-    def safeTransferFrom(_from: address, _to: address, _id: uint256, _value: uint256, _data: Bytes[1_024]): nonpayable
-    def retire(id: uint256, wh: uint256, consumption_meter_id: bytes32, claim_data: Bytes[256]): nonpayable
-    def isApprovedForAll(_owner: address, _operator: address) -> bool: view
-    def retired_against(meter_id: bytes32, interval_begin: uint256) -> uint256: view
-    def is_active(id: uint256) -> bool: view
-
-
-interface IOperatorBackend:
-    def mark_traded(seller_meter: bytes32, buyer_meter: bytes32, interval_begin: uint256): nonpayable
+from .interfaces import ISmartMeterBackend
+from .interfaces import IOperatorBackend
+from .interfaces import IGGORegistry
+from .interfaces import IExchange
+implements: IExchange
 
 
 MAX_BATCH: constant(uint256) = 64
@@ -132,7 +112,7 @@ token: public(immutable(IERC20))
 backend: public(immutable(ISmartMeterBackend))
 
 # @dev Where the certificates of sold Wh are held in custody.
-registry: public(immutable(IRegistry))
+registry: public(immutable(IGGORegistry))
 
 # @dev The grid operator told of every deal, so it bills and pays only untraded Wh.
 operator: public(immutable(IOperatorBackend))
@@ -250,7 +230,7 @@ event CertificatesClaimed:
 def __init__(
     token_: IERC20,
     backend_: ISmartMeterBackend,
-    registry_: IRegistry,
+    registry_: IGGORegistry,
     operator_: IOperatorBackend,
     lead_time_: uint256,
     settlement_timeout_: uint256,
@@ -613,31 +593,33 @@ def unsettled_deals(meter_id: bytes32, interval_begin: uint256) -> uint256:
 
 @external
 @view
-def position(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256, uint256):
+def position(meter_id: bytes32, interval_begin: uint256) -> IExchange.Position:
     """
-    @notice What the OperatorBackend needs of a traded interval, in one call.
-    @return (Wh of the meter's production the operator does not reward:
-            those delivered in deals, or all those sold once the interval
-            lapsed; Wh delivered to the meter; deals not settled yet).
+    @notice What the OperatorBackend needs of a traded interval, in one call:
+            the Wh of the meter's production the operator does not reward
+            (those delivered in deals, or all those sold once the interval
+            lapsed), the Wh delivered to the meter, and the deals not settled yet.
     """
     sales: uint256 = self._sales[meter_id][interval_begin]
     purchases: uint256 = self._purchases[meter_id][interval_begin]
     sold: uint256 = (sales >> 128) & _UINT64
     if sales & _LAPSED != 0:
         sold = (sales >> 64) & _UINT64
-    return sold, purchases & _UINT128, ((sales >> 192) & _UINT63) + (purchases >> 128)
+    return IExchange.Position(
+        sold_wh=sold, bought_wh=purchases & _UINT128, unsettled_deals=((sales >> 192) & _UINT63) + (purchases >> 128)
+    )
 
 
 @external
 @view
-def order_book(interval_begin: uint256, cursor: uint256) -> (DynArray[uint256, MAX_PAGE], uint256):
+def order_book(interval_begin: uint256, cursor: uint256) -> IExchange.Page:
     """
     @notice A page of an interval's open orders, newest first: clients sort by
             price and sum depth. Its cost is that of the page, whatever else
             was placed and cancelled.
     @param cursor 0 for the first page; then the cursor the last page returned.
-    @return (The open order ids; the cursor of the next page, 0 after the last.)
-            A cursor whose order closed meanwhile reverts: start again from 0.
+    @return The open order ids, and the cursor of the next page (0 after the
+            last). A cursor whose order closed meanwhile reverts: start again from 0.
     """
     found: DynArray[uint256, MAX_PAGE] = []
     link: uint256 = cursor
@@ -650,17 +632,17 @@ def order_book(interval_begin: uint256, cursor: uint256) -> (DynArray[uint256, M
         assert (tail >> 40) & _UINT64 != 0 and tail & _UINT40 == interval_begin, "exchange: the cursor's order closed or is of another interval: start again from 0"
         found.append(link - 1)
         link = (tail >> _NEXT) & _LINK
-    return found, link
+    return IExchange.Page(ids=found, next_cursor=link)
 
 
 @external
 @view
-def orders_of(maker: address, cursor: uint256) -> (DynArray[uint256, MAX_PAGE], uint256):
+def orders_of(maker: address, cursor: uint256) -> IExchange.Page:
     """
     @notice A page of `maker`'s orders, open or not, newest first; its cost is
             that of the page.
     @param cursor 0 for the first page; then the cursor the last page returned.
-    @return (The order ids; the cursor of the next page, 0 after the last.)
+    @return The order ids, and the cursor of the next page (0 after the last).
     """
     found: DynArray[uint256, MAX_PAGE] = []
     link: uint256 = cursor
@@ -672,7 +654,7 @@ def orders_of(maker: address, cursor: uint256) -> (DynArray[uint256, MAX_PAGE], 
         assert self._orders[link - 1].head & _UINT160 == convert(maker, uint256), "exchange: the cursor is not one of the maker's orders"
         found.append(link - 1)
         link = (self._orders[link - 1].tail >> _MAKERS_PREVIOUS) & _LINK
-    return found, link
+    return IExchange.Page(ids=found, next_cursor=link)
 
 
 @external
@@ -707,27 +689,21 @@ def _commit(meter_id: bytes32, interval_begin: uint256, wh: uint256, released: u
          after releasing `released`; the total stays within the Wh its rated
          capacity can deliver in one interval (capacity x length, floored).
     """
-    owner: address = empty(address)
-    kind: MeterKind = empty(MeterKind)
-    capacity_w: uint256 = 0
-    owner, kind, capacity_w = staticcall backend.trading_data(meter_id)
-    assert owner == msg.sender, "exchange: caller is not the meter owner"
-    assert MeterKind.PRODUCTION in kind, "exchange: meter does not produce"
+    meter: ISmartMeterBackend.Trading = staticcall backend.trading_data(meter_id)
+    assert meter.owner == msg.sender, "exchange: caller is not the meter owner"
+    assert ISmartMeterBackend.MeterKind.PRODUCTION in meter.kind, "exchange: meter does not produce"
     sales: uint256 = self._sales[meter_id][interval_begin]
     committed: uint256 = (sales & _UINT64) - released + wh
-    assert committed <= min(capacity_w * interval_length // 3_600, _UINT64), "exchange: selling beyond the meter's capacity"
+    assert committed <= min(meter.capacity_w * interval_length // 3_600, _UINT64), "exchange: selling beyond the meter's capacity"
     self._sales[meter_id][interval_begin] = (sales & ~_UINT64) | committed
 
 
 @internal
 @view
 def _check_buyer(meter_id: bytes32):
-    owner: address = empty(address)
-    kind: MeterKind = empty(MeterKind)
-    capacity_w: uint256 = 0
-    owner, kind, capacity_w = staticcall backend.trading_data(meter_id)
-    assert owner == msg.sender, "exchange: caller is not the meter owner"
-    assert MeterKind.CONSUMPTION in kind, "exchange: meter does not consume"
+    meter: ISmartMeterBackend.Trading = staticcall backend.trading_data(meter_id)
+    assert meter.owner == msg.sender, "exchange: caller is not the meter owner"
+    assert ISmartMeterBackend.MeterKind.CONSUMPTION in meter.kind, "exchange: meter does not consume"
 
 
 @internal
@@ -820,11 +796,10 @@ def _settle(deal_id: uint256, deal: Deal):
     seller_meter: bytes32 = deal.seller_meter
     buyer_meter: bytes32 = deal.buyer_meter
 
-    producer: address = empty(address)
-    end: uint256 = 0
-    produced: uint256 = 0
-    consumed: uint256 = 0
-    producer, end, produced, consumed = staticcall backend.settlement_data(seller_meter, begin)
+    measurement: ISmartMeterBackend.Settlement = staticcall backend.settlement_data(seller_meter, begin)
+    producer: address = measurement.owner
+    end: uint256 = measurement.interval_end
+    produced: uint256 = measurement.produced_wh
     sales: uint256 = self._sales[seller_meter][begin]
     measured: bool = end == begin + interval_length and sales & _LAPSED == 0
     delivered: uint256 = 0
@@ -986,14 +961,9 @@ def _retirable(buyer: address, seller_meter: bytes32, buyer_meter: bytes32, begi
     """
     if not staticcall registry.isApprovedForAll(buyer, self):
         return 0
-    owner: address = empty(address)
-    end: uint256 = 0
-    consumed: uint256 = 0
-    sector: bytes32 = empty(bytes32)
-    owner, end, consumed, sector = staticcall backend.consumption_data(buyer_meter, begin)
-    if owner != buyer or end != begin + interval_length:
+    consumption: ISmartMeterBackend.Consumption = staticcall backend.consumption_data(buyer_meter, begin)
+    if consumption.owner != buyer or consumption.interval_end != begin + interval_length:
         return 0
-    seller_sector: bytes32 = (staticcall backend.consumption_data(seller_meter, begin))[3]
-    if sector != seller_sector:
+    if consumption.sector_hash != (staticcall backend.consumption_data(seller_meter, begin)).sector_hash:
         return 0
-    return consumed - staticcall registry.retired_against(buyer_meter, begin)
+    return consumption.consumed_wh - staticcall registry.retired_against(buyer_meter, begin)

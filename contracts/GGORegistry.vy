@@ -51,23 +51,6 @@ exports: (
 )
 
 
-flag MeterKind:
-    PRODUCTION
-    CONSUMPTION
-
-
-struct MeterInfo:
-    owner: address
-    signer: address
-    installer: address
-    sector: String[16]
-    tech_code: String[16]
-    fuel_code: String[16]
-    capacity_w: uint256
-    kind: MeterKind
-    registered_at: uint256
-
-
 struct Certificate:
     meter_id: bytes32
     interval_begin: uint256
@@ -87,17 +70,10 @@ struct Retirement:
     consumption_meter_id: bytes32
 
 
-interface ISmartMeterBackend:
-    def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, uint256): view
-    def consumption_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, bytes32): view
-    def meter(meter_id: bytes32) -> MeterInfo: view
-    def is_issuing_body(sector: String[16], account: address) -> bool: view
-    def interval_length() -> uint256: view
-
-
-interface IExchange:
-    def sold_wh(meter_id: bytes32, interval_begin: uint256) -> uint256: view
-    def registry() -> address: view
+from .interfaces import ISmartMeterBackend
+from .interfaces import IExchange
+from .interfaces import IGGORegistry
+implements: IGGORegistry
 
 
 MAX_BATCH: constant(uint256) = 96
@@ -468,7 +444,7 @@ def certificate(id: uint256) -> Certificate:
     if cert == 0:
         return empty(Certificate)
     meter_id: bytes32 = self._meter_ids[self._cert_meter(cert)]
-    info: MeterInfo = staticcall backend.meter(meter_id)
+    info: ISmartMeterBackend.MeterInfo = staticcall backend.meter(meter_id)
     begin: uint256 = cert & _UINT40
     return Certificate(
         meter_id=meter_id,
@@ -504,7 +480,7 @@ def uri(_id: uint256) -> String[512]:
     cert: uint256 = self._certificates[_id]
     if cert == 0:
         return ""
-    info: MeterInfo = staticcall backend.meter(self._meter_ids[self._cert_meter(cert)])
+    info: ISmartMeterBackend.MeterInfo = staticcall backend.meter(self._meter_ids[self._cert_meter(cert)])
     begin: uint256 = cert & _UINT40
     return concat(
         'data:application/json;utf8,{"name":"OpenKWh guarantee of origin","decimals":0,',
@@ -623,11 +599,10 @@ def _issue(meter_id: bytes32, interval_begin: uint256) -> uint256:
     if meter == 0:
         meter = self._enrol(meter_id)
 
-    owner: address = empty(address)
-    end: uint256 = 0
-    produced: uint256 = 0
-    consumed: uint256 = 0
-    owner, end, produced, consumed = staticcall backend.settlement_data(meter_id, interval_begin)
+    measured: ISmartMeterBackend.Settlement = staticcall backend.settlement_data(meter_id, interval_begin)
+    owner: address = measured.owner
+    end: uint256 = measured.interval_end
+    produced: uint256 = measured.produced_wh
     assert end != 0, "registry: no measurement for this interval"
     assert end - interval_begin == interval_length, "registry: measurement spans more than one interval"
     if produced == 0:
@@ -711,9 +686,9 @@ def _enrol(meter_id: bytes32) -> uint256:
     @dev First issuance for a meter: checks it may get certificates and gives
          it a number, and its sector one.
     """
-    info: MeterInfo = staticcall backend.meter(meter_id)
+    info: ISmartMeterBackend.MeterInfo = staticcall backend.meter(meter_id)
     assert info.owner != empty(address), "registry: unknown meter"
-    assert MeterKind.PRODUCTION in info.kind, "registry: meter does not produce"
+    assert ISmartMeterBackend.MeterKind.PRODUCTION in info.kind, "registry: meter does not produce"
     assert len(info.tech_code) != 0 and len(info.fuel_code) != 0, "registry: meter has no technology and fuel codes"
 
     sector_key: bytes32 = keccak256(info.sector)
@@ -749,13 +724,11 @@ def _retire(holder: address, claimant: address, id: uint256, wh: uint256, consum
     assert wh != 0, "registry: nothing to retire"
 
     begin: uint256 = cert & _UINT40
-    subject: address = empty(address)
-    end: uint256 = 0
-    consumed: uint256 = 0
-    sector_key: bytes32 = empty(bytes32)
-    subject, end, consumed, sector_key = staticcall backend.consumption_data(consumption_meter_id, begin)
-    assert end == begin + interval_length, "registry: no consumption measurement for this interval"
-    assert sector_key == self._sector_keys[self._cert_sector(cert)], "registry: consumption is in another sector"
+    consumption: ISmartMeterBackend.Consumption = staticcall backend.consumption_data(consumption_meter_id, begin)
+    subject: address = consumption.owner
+    consumed: uint256 = consumption.consumed_wh
+    assert consumption.interval_end == begin + interval_length, "registry: no consumption measurement for this interval"
+    assert consumption.sector_hash == self._sector_keys[self._cert_sector(cert)], "registry: consumption is in another sector"
     assert claimant == subject or self.isApprovedForAll[subject][claimant], "registry: caller may not claim for this consumption meter"
 
     retired: uint256 = self.retired_against[consumption_meter_id][begin] + wh

@@ -40,16 +40,10 @@ exports: (
 )
 
 
-interface ISmartMeterBackend:
-    def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, uint256): view
-    def interval_length() -> uint256: view
-    def owner_of(meter_id: bytes32) -> address: view
-
-
-interface IExchange:
-    def backend() -> address: view
-    def operator() -> address: view
-    def position(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256, uint256): view
+from .interfaces import ISmartMeterBackend
+from .interfaces import IOperatorBackend
+from .interfaces import IExchange
+implements: IOperatorBackend
 
 
 struct Interval:
@@ -330,11 +324,7 @@ def net_span(backend: address, meter_id: bytes32, interval_begin: uint256) -> bo
     window: uint256 = self._trust[backend]
     assert self._trusted(window), "operator: backend not trusted"
     assert backend == self.exchange_backend, "operator: nothing to net for this backend"
-    owner: address = empty(address)
-    end: uint256 = 0
-    produced: uint256 = 0
-    consumed: uint256 = 0
-    owner, end, produced, consumed = staticcall ISmartMeterBackend(backend).settlement_data(meter_id, interval_begin)
+    end: uint256 = (staticcall ISmartMeterBackend(backend).settlement_data(meter_id, interval_begin)).interval_end
     assert end != 0, "operator: no measurement for this interval"
     done: bool = False
     sold: uint256 = 0
@@ -589,22 +579,22 @@ def mark_traded(seller_meter: bytes32, buyer_meter: bytes32, interval_begin: uin
 
 @external
 @view
-def tariff(index: uint256) -> (uint256, uint256, uint256):
+def tariff(index: uint256) -> IOperatorBackend.Tariff:
     """
-    @return (retail price, feed-in reward, effective from) of tariff `index`;
-            prices in token base units per Wh, time in unix seconds.
+    @return Tariff `index`: retail price and feed-in reward in token base
+            units per Wh, effective from in unix seconds.
     """
     assert index < self.tariff_count, "operator: no such tariff"
-    return self._unpack_tariff(self._tariffs[index])
+    return self._tariff_struct(self._tariffs[index])
 
 
 @external
 @view
-def tariff_at(timestamp: uint256) -> (uint256, uint256, uint256):
+def tariff_at(timestamp: uint256) -> IOperatorBackend.Tariff:
     """
     @return The tariff in effect at `timestamp` (see `tariff`).
     """
-    return self._unpack_tariff(self._tariffs[self._tariff_index(timestamp, self.tariff_count)])
+    return self._tariff_struct(self._tariffs[self._tariff_index(timestamp, self.tariff_count)])
 
 
 @external
@@ -618,12 +608,12 @@ def is_trusted(backend: address) -> bool:
 
 @external
 @view
-def trust_window(backend: address) -> (uint256, uint256):
+def trust_window(backend: address) -> IOperatorBackend.TrustWindow:
     """
-    @return (trusted from, untrusted from) in unix seconds; zero means never.
+    @return Trusted from and untrusted from, in unix seconds; zero means never.
     """
     window: uint256 = self._trust[backend]
-    return window & _UINT64_MASK, (window >> 64) & _UINT64_MASK
+    return IOperatorBackend.TrustWindow(trusted_from=window & _UINT64_MASK, untrusted_from=(window >> 64) & _UINT64_MASK)
 
 
 @external
@@ -645,14 +635,17 @@ def is_traded(backend: address, meter_id: bytes32, interval_begin: uint256) -> b
 
 @external
 @pure
-def billable_wh(produced_wh: uint256, consumed_wh: uint256, sold_wh: uint256, bought_wh: uint256) -> (uint256, uint256):
+def billable_wh(produced_wh: uint256, consumed_wh: uint256, sold_wh: uint256, bought_wh: uint256) -> IOperatorBackend.Billable:
     """
-    @notice The Wh the operator pays and bills for an interval.
-    @return (feed-in Wh: produced beyond what was sold and delivered on the
-            Exchange, plus bought and delivered beyond what was consumed;
-            retail Wh: consumed beyond what was bought and delivered).
+    @notice The Wh the operator pays and bills for an interval: feed-in Wh,
+            produced beyond what was sold and delivered on the Exchange, plus
+            bought and delivered beyond what was consumed; retail Wh, consumed
+            beyond what was bought and delivered.
     """
-    return self._billable_wh(produced_wh, consumed_wh, sold_wh, bought_wh)
+    feed_in_wh: uint256 = 0
+    retail_wh: uint256 = 0
+    feed_in_wh, retail_wh = self._billable_wh(produced_wh, consumed_wh, sold_wh, bought_wh)
+    return IOperatorBackend.Billable(feed_in_wh=feed_in_wh, retail_wh=retail_wh)
 
 
 # INTERNAL
@@ -671,11 +664,11 @@ def _settle(backend: address, window: uint256, meter_id: bytes32, interval_begin
     if settled & bit != 0:
         return False
 
-    account: address = empty(address)
-    end: uint256 = 0
-    produced: uint256 = 0
-    consumed: uint256 = 0
-    account, end, produced, consumed = staticcall ISmartMeterBackend(backend).settlement_data(meter_id, interval_begin)
+    measured: ISmartMeterBackend.Settlement = staticcall ISmartMeterBackend(backend).settlement_data(meter_id, interval_begin)
+    account: address = measured.owner
+    end: uint256 = measured.interval_end
+    produced: uint256 = measured.produced_wh
+    consumed: uint256 = measured.consumed_wh
     if end == 0:
         assert not strict, "operator: no measurement for this interval"
         return False
@@ -796,15 +789,12 @@ def _net(backend: address, meter_id: bytes32, begin: uint256, end: uint256, resu
                     self._keep_netting(backend, meter_id, begin, index, sold, bought)
                     return False, sold, bought
                 calls += 1
-                unsettled: uint256 = 0
-                s: uint256 = 0
-                b: uint256 = 0
-                s, b, unsettled = staticcall IExchange(self.exchange).position(meter_id, index * _MIN_INTERVAL)
-                if unsettled != 0:
+                position: IExchange.Position = staticcall IExchange(self.exchange).position(meter_id, index * _MIN_INTERVAL)
+                if position.unsettled_deals != 0:
                     assert not strict, "operator: interval has unsettled deals"
                     return False, sold, bought
-                sold += s
-                bought += b
+                sold += position.sold_wh
+                bought += position.bought_wh
             traded = traded >> 2
             index += 1
         index = (w + 1) << 7
@@ -1042,6 +1032,16 @@ def _billable_wh(produced_wh: uint256, consumed_wh: uint256, sold_wh: uint256, b
 @pure
 def _pack_tariff(retail_price: uint96, feed_in_reward: uint96, effective_from: uint64) -> uint256:
     return convert(retail_price, uint256) | (convert(feed_in_reward, uint256) << 96) | (convert(effective_from, uint256) << 192)
+
+
+@internal
+@pure
+def _tariff_struct(packed: uint256) -> IOperatorBackend.Tariff:
+    retail_price: uint256 = 0
+    feed_in_reward: uint256 = 0
+    effective_from: uint256 = 0
+    retail_price, feed_in_reward, effective_from = self._unpack_tariff(packed)
+    return IOperatorBackend.Tariff(retail_price=retail_price, feed_in_reward=feed_in_reward, effective_from=effective_from)
 
 
 @internal

@@ -45,15 +45,9 @@ exports: (
 )
 
 
-interface IDebtBook:
-    def meter_debt(backend: address, meter_id: bytes32) -> uint256: view
-    def is_trusted(backend: address) -> bool: view
-
-
-flag MeterKind:
-    PRODUCTION
-    CONSUMPTION
-
+from .interfaces import ISmartMeterBackend
+from .interfaces import IOperatorBackend
+implements: ISmartMeterBackend
 
 struct Reading:
     meter_id: bytes32
@@ -65,18 +59,6 @@ struct Reading:
     v: uint8
     r: bytes32
     s: bytes32
-
-
-struct MeterInfo:
-    owner: address
-    signer: address
-    installer: address
-    sector: String[16]
-    tech_code: String[16]
-    fuel_code: String[16]
-    capacity_w: uint256
-    kind: MeterKind
-    registered_at: uint256
 
 
 OPERATOR_ROLE: public(constant(bytes32)) = keccak256("OPERATOR_ROLE")
@@ -120,7 +102,7 @@ _issuing_bodies: HashMap[bytes32, HashMap[address, bool]]
 # @dev Certified installers: keccak256(sector) => installer => certified.
 _installers: HashMap[bytes32, HashMap[address, bool]]
 
-_meters: HashMap[bytes32, MeterInfo]
+_meters: HashMap[bytes32, ISmartMeterBackend.MeterInfo]
 _state: HashMap[bytes32, uint256]
 _baseline: HashMap[bytes32, uint256]
 
@@ -175,7 +157,7 @@ event MeterRegistered:
     tech_code: String[16]
     fuel_code: String[16]
     capacity_w: uint256
-    kind: MeterKind
+    kind: ISmartMeterBackend.MeterKind
 
 
 event SignerApproved:
@@ -410,7 +392,7 @@ def register_meter(
     tech_code: String[16],
     fuel_code: String[16],
     capacity_w: uint256,
-    kind: MeterKind,
+    kind: ISmartMeterBackend.MeterKind,
 ):
     """
     @notice Registers a sealed meter: a certified installer of the sector
@@ -430,8 +412,8 @@ def register_meter(
     assert self._state[meter_id] == 0, "meter: already registered"
     assert signer != empty(address), "meter: signer is the zero address"
     assert owner != empty(address), "meter: owner is the zero address"
-    assert kind != empty(MeterKind), "meter: kind is empty"
-    if MeterKind.PRODUCTION in kind:
+    assert kind != empty(ISmartMeterBackend.MeterKind), "meter: kind is empty"
+    if ISmartMeterBackend.MeterKind.PRODUCTION in kind:
         assert capacity_w != 0, "meter: producing meter needs a capacity"
         assert capacity_w <= MAX_CAPACITY_W, "meter: capacity above 10 GW"
         assert self._is_aib_code(tech_code, 0x54, 6), "meter: technology code is not an AIB EECS code (T and 6 digits)"
@@ -440,7 +422,7 @@ def register_meter(
         assert capacity_w == 0, "meter: consumption-only meter has no capacity"
         assert len(tech_code) == 0 and len(fuel_code) == 0, "meter: consumption-only meter has no technology or fuel code"
 
-    self._meters[meter_id] = MeterInfo(
+    self._meters[meter_id] = ISmartMeterBackend.MeterInfo(
         owner=empty(address),
         signer=signer,
         installer=msg.sender,
@@ -452,7 +434,7 @@ def register_meter(
         registered_at=block.timestamp,
     )
     flags: uint256 = _REGISTERED
-    if MeterKind.PRODUCTION in kind:
+    if ISmartMeterBackend.MeterKind.PRODUCTION in kind:
         flags |= _PRODUCES
     self._state[meter_id] = flags
     self.pending_owner_of[meter_id] = owner
@@ -573,7 +555,7 @@ def wire_operator(operator_: address):
     access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     assert self.operator == empty(address), "meter: operator already wired"
     assert operator_.is_contract, "meter: operator is not a contract"
-    assert staticcall IDebtBook(operator_).is_trusted(self), "meter: the operator does not trust this backend"
+    assert staticcall IOperatorBackend(operator_).is_trusted(self), "meter: the operator does not trust this backend"
     self.operator = operator_
     log OperatorWired(operator=operator_, admin=msg.sender)
 
@@ -626,7 +608,7 @@ def is_certified_installer(sector: String[16], installer: address) -> bool:
 
 @external
 @view
-def meter(meter_id: bytes32) -> MeterInfo:
+def meter(meter_id: bytes32) -> ISmartMeterBackend.MeterInfo:
     """
     @notice The registration of a meter; all fields empty for an unknown meter.
     """
@@ -669,13 +651,16 @@ def is_suspended(meter_id: bytes32) -> bool:
 
 @external
 @view
-def last_reading(meter_id: bytes32) -> (uint256, uint256, uint256):
+def last_reading(meter_id: bytes32) -> ISmartMeterBackend.Registers:
     """
-    @return (interval end in unix seconds, import register in Wh, export
-            register in Wh) of the meter's last accepted reading; zeros before
-            its baseline.
+    @return The registers of the meter's last accepted reading (interval end
+            in unix seconds, import and export in Wh); zeros before its baseline.
     """
-    return self._unpack(self._state[meter_id])
+    end: uint256 = 0
+    imported: uint256 = 0
+    exported: uint256 = 0
+    end, imported, exported = self._unpack(self._state[meter_id])
+    return ISmartMeterBackend.Registers(interval_end=end, import_wh=imported, export_wh=exported)
 
 
 @external
@@ -694,33 +679,38 @@ def next_reading_begin(meter_id: bytes32) -> uint256:
 
 @external
 @view
-def baseline(meter_id: bytes32) -> (uint256, uint256, uint256):
+def baseline(meter_id: bytes32) -> ISmartMeterBackend.Registers:
     """
-    @return (interval end, import register in Wh, export register in Wh) of
-            the meter's first reading; zeros before it.
+    @return The registers of the meter's first reading; zeros before it.
     """
-    return self._unpack(self._baseline[meter_id])
+    end: uint256 = 0
+    imported: uint256 = 0
+    exported: uint256 = 0
+    end, imported, exported = self._unpack(self._baseline[meter_id])
+    return ISmartMeterBackend.Registers(interval_end=end, import_wh=imported, export_wh=exported)
 
 
 @external
 @view
-def measurement(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256, uint256):
+def measurement(meter_id: bytes32, interval_begin: uint256) -> ISmartMeterBackend.Measurement:
     """
-    @notice The measurement that begins at `interval_begin`.
-    @return (interval end in unix seconds, produced Wh, consumed Wh); all
-            zero when there is none.
+    @notice The measurement that begins at `interval_begin`: its end (unix
+            seconds), produced and consumed Wh; all zero when there is none.
     """
-    return self._unpack(self._measurements[meter_id][interval_begin])
+    end: uint256 = 0
+    produced: uint256 = 0
+    consumed: uint256 = 0
+    end, produced, consumed = self._unpack(self._measurements[meter_id][interval_begin])
+    return ISmartMeterBackend.Measurement(interval_end=end, produced_wh=produced, consumed_wh=consumed)
 
 
 @external
 @view
-def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, uint256):
+def settlement_data(meter_id: bytes32, interval_begin: uint256) -> ISmartMeterBackend.Settlement:
     """
-    @notice What a settlement needs in one call.
-    @return (the meter's owner when the measurement was recorded, interval
-            end, produced Wh, consumed Wh); the end is zero (and the owner
-            the zero address) when there is no such measurement.
+    @notice What a settlement needs in one call: the meter's owner when the
+            measurement was recorded, its end, produced and consumed Wh; the
+            end is zero (and the owner the zero address) when there is none.
     """
     packed: uint256 = self._measurements[meter_id][interval_begin]
     end: uint256 = 0
@@ -731,34 +721,43 @@ def settlement_data(meter_id: bytes32, interval_begin: uint256) -> (address, uin
         # A consumption-only meter's export (say, a balcony panel nobody
         # registered) is measured, but neither rewarded nor certified.
         produced = 0
-    return self._owners[meter_id][(packed >> 192) & MAX_OWNER_EPOCH], end, produced, consumed
+    return ISmartMeterBackend.Settlement(
+        owner=self._owners[meter_id][(packed >> 192) & MAX_OWNER_EPOCH], interval_end=end, produced_wh=produced, consumed_wh=consumed
+    )
 
 
 @external
 @view
-def trading_data(meter_id: bytes32) -> (address, MeterKind, uint256):
+def trading_data(meter_id: bytes32) -> ISmartMeterBackend.Trading:
     """
-    @notice What the Exchange checks of a meter, in one call.
-    @return (owner, kind, rated production capacity in W); all empty for an unknown meter.
+    @notice What the Exchange checks of a meter, in one call: its owner, kind
+            and rated production capacity in W; all empty for an unknown meter.
     """
-    return self._meters[meter_id].owner, self._meters[meter_id].kind, self._meters[meter_id].capacity_w
+    return ISmartMeterBackend.Trading(
+        owner=self._meters[meter_id].owner, kind=self._meters[meter_id].kind, capacity_w=self._meters[meter_id].capacity_w
+    )
 
 
 @external
 @view
-def consumption_data(meter_id: bytes32, interval_begin: uint256) -> (address, uint256, uint256, bytes32):
+def consumption_data(meter_id: bytes32, interval_begin: uint256) -> ISmartMeterBackend.Consumption:
     """
-    @notice What a retirement against consumption needs in one call.
-    @return (the meter's owner when the measurement was recorded, interval
-            end, consumed Wh, keccak256 of the meter's sector); the end is zero
-            when there is no such measurement.
+    @notice What a retirement against consumption needs in one call: the
+            meter's owner when the measurement was recorded, its end, consumed
+            Wh and keccak256 of the meter's sector; the end is zero when there
+            is no such measurement.
     """
     packed: uint256 = self._measurements[meter_id][interval_begin]
     end: uint256 = 0
     produced: uint256 = 0
     consumed: uint256 = 0
     end, produced, consumed = self._unpack(packed)
-    return self._owners[meter_id][(packed >> 192) & MAX_OWNER_EPOCH], end, consumed, keccak256(self._meters[meter_id].sector)
+    return ISmartMeterBackend.Consumption(
+        owner=self._owners[meter_id][(packed >> 192) & MAX_OWNER_EPOCH],
+        interval_end=end,
+        consumed_wh=consumed,
+        sector_hash=keccak256(self._meters[meter_id].sector),
+    )
 
 
 @external
@@ -795,7 +794,7 @@ def _meter_debt(meter_id: bytes32) -> uint256:
     operator_: address = self.operator
     if operator_ == empty(address):
         return 0
-    return staticcall IDebtBook(operator_).meter_debt(self, meter_id)
+    return staticcall IOperatorBackend(operator_).meter_debt(self, meter_id)
 
 
 @internal

@@ -18,6 +18,7 @@ from scripts.deploy import deploy_all
 pytestmark = pytest.mark.anvil
 
 COMPILE_HOLDER = Path(__file__).resolve().parents[1] / "js" / "compile_holder.mjs"
+READ_VIEWS = Path(__file__).resolve().parents[1] / "js" / "read_views.mjs"
 
 
 @pytest.fixture
@@ -95,3 +96,88 @@ def test_transfer_to_contract_without_hook_is_refused(certificate):
             registry.functions.safeTransferFrom(owner.account.address, no_hook, cert, 1, b"")
         )
     assert registry.functions.balanceOf(owner.account.address, cert).call() == 2_500
+
+
+def test_ethers_reads_every_multi_value_view_by_its_field_names(certificate, anvil):
+    """Issue 12, for clients: ethers' toObject() failed on every view with several
+    return values; each now returns a struct whose ABI names the fields."""
+    owner, registry, cert = certificate
+    deployments = owner.deployments
+    meter = keccak(text="interop-solar")
+    begin = registry.functions.certificate(cert).call()[1]
+    smb, ob, exchange = (
+        deployments["contracts"][n] for n in ("SmartMeterBackend", "OperatorBackend", "Exchange")
+    )
+
+    def call(entry, function, *args):
+        return {
+            "address": entry["address"],
+            "abi": entry["abi"],
+            "function": function,
+            "args": list(args),
+        }
+
+    hex_meter = "0x" + meter.hex()
+    calls = [
+        call(smb, "last_reading", hex_meter),
+        call(smb, "baseline", hex_meter),
+        call(smb, "measurement", hex_meter, begin),
+        call(smb, "settlement_data", hex_meter, begin),
+        call(smb, "trading_data", hex_meter),
+        call(smb, "consumption_data", hex_meter, begin),
+        call(ob, "tariff", 0),
+        call(ob, "tariff_at", begin),
+        call(ob, "trust_window", smb["address"]),
+        call(ob, "billable_wh", 2_500, 100, 1_000, 0),
+        call(exchange, "position", hex_meter, begin),
+        call(exchange, "order_book", begin, 0),
+        call(exchange, "orders_of", owner.account.address, 0),
+    ]
+    request = json.dumps({"url": anvil.url, "calls": calls})
+    out = subprocess.run(
+        ["node", str(READ_VIEWS)],
+        input=request,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    (
+        last,
+        baseline,
+        measured,
+        settlement,
+        trading,
+        consumption,
+        tariff,
+        tariff_at,
+        window,
+        billable,
+        position,
+        book,
+        mine,
+    ) = json.loads(out)
+    assert last == {"interval_end": str(begin + 3_600), "import_wh": "0", "export_wh": "2500"}
+    assert baseline["interval_end"] == str(begin)
+    assert measured == {
+        "interval_end": str(begin + 3_600),
+        "produced_wh": "2500",
+        "consumed_wh": "0",
+    }
+    assert settlement["owner"] == owner.account.address
+    assert settlement["produced_wh"] == "2500"
+    assert (trading["owner"], trading["kind"], trading["capacity_w"]) == (
+        owner.account.address,
+        "3",
+        "5000",
+    )
+    assert consumption["consumed_wh"] == "0"
+    assert consumption["sector_hash"] == "0x" + keccak(text="DK1").hex()
+    assert set(tariff) == set(tariff_at) == {"retail_price", "feed_in_reward", "effective_from"}
+    assert set(window) == {"trusted_from", "untrusted_from"}
+    assert window["untrusted_from"] == "0"
+    assert billable == {"feed_in_wh": "1500", "retail_wh": "100"}
+    assert position == {"sold_wh": "0", "bought_wh": "0", "unsettled_deals": "0"}
+    for page in (book, mine):  # no orders: an empty list of ids, no next page
+        assert set(page) == {"ids", "next_cursor"}
+        assert (len(page["ids"]), page["next_cursor"]) == (0, "0")
