@@ -1,4 +1,5 @@
-"""Meter telegrams from a byte stream: DSMR P1 in every flavour dsmr_parser reads, and SML.
+"""Meter telegrams from a byte stream: DSMR P1 in every flavour dsmr_parser reads, SML,
+and the Nordic HAN port's DLMS/COSEM lists in HDLC frames (Kaifa, Aidon, Kamstrup).
 
 A decoder takes bytes in whatever chunks the serial port delivers and yields
 each complete, checked telegram once, with the meter's cumulative registers in
@@ -15,7 +16,10 @@ Registers, deliberately:
 - A meter without any 2.8.x register (an import-only meter) gives
   ``export_wh = None``; the store and the signed reading carry 0 for it.
 - Each register is converted from the unit the meter states: DSMR's ``*kWh``
-  or ``*Wh`` (``*MWh`` too), SML's unit 30 (Wh) with its power-of-ten scaler.
+  or ``*Wh`` (``*MWh`` too), SML's unit 30 (Wh) with its power-of-ten scaler,
+  a HAN list's DLMS scaler and unit 30 where the meter sends them (Aidon), or
+  the unit its maker documents for the list it names (Kaifa's ``KFM_001``: Wh;
+  Kamstrup's ``Kamstrup_V0001``: 10 Wh), the only two lists that send none.
   The arithmetic is on integers and Decimals; a register finer than 1 Wh is
   truncated to whole Wh. The registers only grow, so truncating each of them
   loses nothing between two readings but the fraction below 1 Wh that the next
@@ -23,7 +27,11 @@ Registers, deliberately:
 - A register that is negative, not a finite number, or above ``MAX_WH`` is
   refused with its own reason.
 - The meter's own clock (DSMR 4 and 5: 0-0:1.0.0) is kept as ``meter_time``
-  (unix seconds); SML and DSMR 2.2 send none.
+  (unix seconds); SML and DSMR 2.2 send none. A HAN frame's clock is not
+  kept: the lists state no zone the bridge could trust (meter_time None).
+- A HAN meter sends its energy registers only in its hourly list; the lists in
+  between (every 2 to 10 s) are counted as "no energy registers", quietly:
+  neither logged as a warning nor kept as evidence.
 """
 
 from __future__ import annotations
@@ -71,7 +79,7 @@ DSMR_SPECS = {
     "eon-hungary": specs.EON_HUNGARY,
 }
 SML_CRCS = ("x25", "kermit")  # smllib's CRC variants; Holley DTZ541 uses kermit
-PROTOCOLS = (*DSMR_SPECS, "sml", "auto")
+PROTOCOLS = (*DSMR_SPECS, "sml", "han", "auto")
 
 # dsmr_parser's names of the energy registers, by OBIS C.D.E.
 DSMR_REGISTERS = {
@@ -160,17 +168,19 @@ class Keys:
 
 def decoder(
     protocol: str, sml_crc: str = "x25", keys: Keys | None = None
-) -> DsmrDecoder | SmlDecoder | AutoDecoder | EncryptedDsmrDecoder:
+) -> DsmrDecoder | SmlDecoder | HanDecoder | AutoDecoder | EncryptedDsmrDecoder:
     """The decoder for a protocol name of ``PROTOCOLS``; with ``keys``, of encrypted
     DSMR frames."""
     if keys is not None:
-        if protocol == "sml":
-            raise ValueError("SML meters are not encrypted: keys are for DSMR protocols")
+        if protocol in ("sml", "han"):
+            raise ValueError(f"{protocol} meters are read unencrypted: keys are for DSMR protocols")
         return EncryptedDsmrDecoder(protocol, keys)
     if sml_crc not in SML_CRCS:
         raise ValueError(f"unknown SML CRC {sml_crc!r}; known: {', '.join(SML_CRCS)}")
     if protocol == "sml":
         return SmlDecoder(sml_crc)
+    if protocol == "han":
+        return HanDecoder()
     if protocol == "auto":
         return AutoDecoder(sml_crc)
     if protocol in DSMR_SPECS:
@@ -636,16 +646,374 @@ class SmlDecoder(_Counting):
         return Telegram(raw, imported, exported, None, meter, "sml")
 
 
+# HAN: DLMS/COSEM data notifications in HDLC frames (IEC 62056-46 and -6-2)
+
+HDLC_FLAG = 0x7E
+HDLC_MAX = 0x7FF  # bytes; the frame format's 11-bit length, flags excluded
+LLC = b"\xe6\xe7\x00"  # the LLC header of a meter's information field
+DATA_NOTIFICATION = 0x0F
+# Lists whose registers come without scaler and unit: the power of ten to Wh of
+# their energy registers, as their makers document them (Kaifa MA304's and
+# Kamstrup's HAN interface descriptions for the Norwegian and Swedish grids).
+HAN_LIST_SCALERS = {"KFM_001": 0, "Kamstrup_V0001": 1}
+# Lists that misstate their length (Kamstrup's one-phase lists state the
+# three-phase count): complete when they end with their last register instead.
+HAN_LAST_REGISTER = {"Kamstrup_V0001": bytes([1, 1, 4, 8, 0, 255])}  # R34, 1.1.4.8.0.255
+# Kaifa's Norwegian lists send values without OBIS codes: the registers by their
+# position in the list, known by its length (list 3, three-phase and one-phase).
+KAIFA_POSITIONS = {18: {"1.8.0": 14, "2.8.0": 15}, 14: {"1.8.0": 10, "2.8.0": 11}}
+KAIFA_CLOCK = {18: 13, 14: 9}  # the position of the list's clock (12 octets)
+# OBIS codes of the meter's list version and its id (GS1 number for Kamstrup).
+LIST_VERSION = (0, 2, 129, 255)  # C.D.E.F; A and B vary between makers
+METER_IDS = ((0, 0, 96, 1, 0, 255), (1, 1, 0, 0, 5, 255))
+# A-XDR types of fixed size (IEC 62056-6-2): tag -> (bytes, signed), integers only.
+AXDR_INTEGERS = {
+    0x05: (4, True),  # double-long
+    0x06: (4, False),  # double-long-unsigned
+    0x0F: (1, True),  # integer
+    0x10: (2, True),  # long
+    0x11: (1, False),  # unsigned
+    0x12: (2, False),  # long-unsigned
+    0x14: (8, True),  # long64
+    0x15: (8, False),  # long64-unsigned
+    0x16: (1, False),  # enum
+}
+AXDR_OTHERS = {0x03: 1, 0x0D: 1, 0x17: 4, 0x18: 8, 0x19: 12, 0x1A: 5, 0x1B: 4}  # tag -> bytes
+AXDR_STRINGS = (0x09, 0x0A, 0x0C)  # octet-string, visible-string, utf8-string
+
+
+def _crc16_x25_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
+        table.append(crc)
+    return tuple(table)
+
+
+X25_TABLE = _crc16_x25_table()
+
+
+def hdlc_fcs(data: bytes) -> bytes:
+    """CRC-16/X-25 (HDLC's FCS and HCS: reflected 0x1021, initial and final XOR
+    0xFFFF), least significant byte first, as it follows ``data`` in a frame."""
+    crc = 0xFFFF
+    for byte in data:
+        crc = (crc >> 8) ^ X25_TABLE[(crc ^ byte) & 0xFF]
+    return (crc ^ 0xFFFF).to_bytes(2, "little")
+
+
+class Opaque(bytes):
+    """An A-XDR value the bridge keeps as bytes but never reads as a number
+    (a boolean, a float, a date): it fails every register's integer check."""
+
+
+def _axdr_length(data: bytes, at: int) -> tuple[int, int]:
+    first = data[at]
+    if first < 0x80:
+        return first, at + 1
+    size = first & 0x7F
+    if size not in (1, 2) or at + 1 + size > len(data):
+        raise DecodeError(f"expected an A-XDR length of 1 or 2 bytes, got {first:#04x}")
+    return int.from_bytes(data[at + 1 : at + 1 + size], "big"), at + 1 + size
+
+
+def _axdr(data: bytes, at: int, depth: int = 0):
+    """One A-XDR value at ``at``: (value, the offset after it). Arrays and
+    structures are lists; integers ints; strings and dates bytes; null None.
+    Raises IndexError or DecodeError on a value cut short or of a type unknown."""
+    tag = data[at]
+    at += 1
+    if tag == 0x00:
+        return None, at
+    if tag in AXDR_INTEGERS:
+        size, signed = AXDR_INTEGERS[tag]
+        if at + size > len(data):
+            raise IndexError("integer cut short")
+        return int.from_bytes(data[at : at + size], "big", signed=signed), at + size
+    if tag in (0x01, 0x02):  # array, structure
+        if depth > 8:
+            raise DecodeError("expected structures nested at most 8 deep")
+        count, at = _axdr_length(data, at)
+        items = []
+        while len(items) < count:
+            item, at = _axdr(data, at, depth + 1)
+            items.append(item)
+        return items, at
+    if tag in AXDR_STRINGS:
+        size, at = _axdr_length(data, at)
+    elif tag == 0x04:  # bit-string: its length in bits
+        bits, at = _axdr_length(data, at)
+        size = (bits + 7) // 8
+    elif tag in AXDR_OTHERS:
+        size = AXDR_OTHERS[tag]
+    else:
+        raise DecodeError(f"expected an A-XDR type, got tag {tag:#04x} at byte {at - 1}")
+    if at + size > len(data):
+        raise IndexError("value cut short")
+    value = data[at : at + size]
+    return (value if tag in AXDR_STRINGS else Opaque(value)), at + size
+
+
+def han_body(information: bytes) -> tuple[list, int]:
+    """The elements of a data notification's body, from an HDLC information field:
+    LLC header (optional), tag 0x0F, long-invoke-id (4 bytes), date-time (null,
+    or 12 octets with or without the octet-string tag), then one structure or
+    array read to the field's end. Kamstrup puts null-data between the elements
+    and counts neither them nor, in its short lists, all its elements: the
+    nulls are dropped and the elements read to the end. Returns the elements and
+    the count the list states, which a list with energy registers must match."""
+    data = information[3:] if information.startswith(LLC) else information
+    try:
+        if data[0] != DATA_NOTIFICATION:
+            raise DecodeError(f"expected a data-notification (0x0F), got tag {data[0]:#04x}")
+        at = 5
+        if data[at] == 0x00:
+            at += 1
+        elif data[at] == 0x09:
+            size, at = _axdr_length(data, at + 1)
+            at += size
+        elif data[at] == 0x0C:
+            at += 13
+        else:
+            raise DecodeError(f"expected the notification's date-time, got {data[at]:#04x}")
+        if data[at] not in (0x01, 0x02):
+            raise DecodeError(f"expected a structure or an array, got tag {data[at]:#04x}")
+        count, at = _axdr_length(data, at + 1)
+        items = []
+        while at < len(data):
+            item, at = _axdr(data, at)
+            if item is not None:
+                items.append(item)
+    except IndexError as exc:
+        raise DecodeError(
+            f"expected a complete data notification, got one cut short ({exc})"
+        ) from exc
+    return items, count
+
+
+def _obis(code) -> tuple[int, ...] | None:
+    return tuple(code) if isinstance(code, bytes) and len(code) == 6 else None
+
+
+def _text(value) -> str | None:
+    if not isinstance(value, bytes) or isinstance(value, Opaque):
+        return None
+    text = value.decode("latin-1")
+    return text if text.isascii() and text.isprintable() else value.hex()
+
+
+def han_registers(items: list) -> tuple[dict[str, int], str | None, str | None]:
+    """A list's energy registers in Wh (OBIS C.8.E, C = 1 or 2), its meter id and
+    its list version. A register's scaler and unit are the frame's where it
+    sends them (Aidon), else those its list documents (``HAN_LIST_SCALERS``);
+    a register of neither is refused, never guessed."""
+    entries: list[tuple[tuple[int, ...], object, list | None]] = []
+    version = None
+    if items and all(isinstance(item, list) for item in items):  # Aidon: structures
+        for item in items:
+            code = _obis(item[0]) if item else None
+            if code is not None and len(item) >= 2:
+                unit = item[2] if len(item) >= 3 else None
+                entries.append((code, item[1], unit))
+    elif items and (_obis(items[0]) or (len(items) > 1 and _obis(items[1]))):  # pairs
+        at = 0 if _obis(items[0]) else 1
+        version = _text(items[0]) if at else None  # Kamstrup: the version comes bare
+        for code, value in zip(items[at::2], items[at + 1 :: 2], strict=False):
+            if _obis(code) is not None:
+                entries.append((_obis(code), value, None))
+    else:  # Kaifa's Norwegian lists: values by position
+        version = _text(items[0]) if items else None
+        positions = KAIFA_POSITIONS.get(len(items), {}) if version == "KFM_001" else {}
+        clock = KAIFA_CLOCK.get(len(items))
+        if positions and not (isinstance(items[clock], Opaque | bytes) and len(items[clock]) == 12):
+            raise DecodeError(f"{version}: expected the list's clock at position {clock}")
+        for register, position in positions.items():
+            c, _, e = register.split(".")
+            entries.append(((1, 0, int(c), 8, int(e), 255), items[position], None))
+        meter = _text(items[1]) if len(items) > 1 and positions else None
+        return _han_wh(entries, version), meter, version
+    meter = None
+    for code, value, _ in entries:
+        if code[2:] == LIST_VERSION:
+            version = _text(value)
+        elif code in METER_IDS:
+            meter = _text(value)
+    return _han_wh(entries, version), meter, version
+
+
+def _han_wh(entries, version: str | None) -> dict[str, int]:
+    values = {}
+    for (a, _, c, d, e, f), value, scaler_unit in entries:
+        if a != 1 or c not in (1, 2) or d != 8 or e > 4 or f != 255:
+            continue
+        register = f"{c}.8.{e}"
+        if scaler_unit is not None:
+            if not (isinstance(scaler_unit, list) and len(scaler_unit) == 2):
+                raise UnknownUnit(f"{register}: expected a scaler and a unit, got {scaler_unit!r}")
+            scaler, unit = scaler_unit
+        elif version in HAN_LIST_SCALERS:
+            scaler, unit = HAN_LIST_SCALERS[version], SML_WH
+        else:
+            raise UnknownUnit(
+                f"{register}: the frame states no unit, and list {version!r} is none whose "
+                f"units are known ({', '.join(HAN_LIST_SCALERS)})"
+            )
+        values[register] = sml_wh(register, value, unit, scaler)
+    return values
+
+
+class HanDecoder(_Counting):
+    """HDLC frames (type 3: flag 0x7E, format with the 11-bit length, addresses,
+    control, HCS, information, FCS, flag) carrying DLMS data notifications, as
+    Kaifa, Aidon and Kamstrup meters send them on the HAN port (M-Bus 2400 8E1,
+    or P1 115200 8N1). No byte stuffing: a frame ends where its length says.
+
+    A start whose header check fails is no frame's start; a frame whose FCS
+    fails is "truncated" when another frame starts inside it (read next), else
+    "crc". Segmented frames (the format's S bit) are joined before reading.
+    """
+
+    protocol = "han"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffer = b""
+        self.segments: list[tuple[bytes, bytes]] = []  # (frame, information) so far
+
+    def feed(self, data: bytes) -> Iterator[Telegram]:
+        buffer, at = self.buffer + data, 0
+        try:
+            while True:
+                start = buffer.find(b"\x7e", at)
+                if start == -1:
+                    if at < len(buffer):
+                        self._skip("garbage", buffer[at:])
+                    at = len(buffer)
+                    return
+                if start > at:
+                    self._skip("garbage", buffer[at:start])
+                    at = start
+                header = self._header(buffer, at)
+                if header is None:  # more bytes needed
+                    return
+                if header == 0:
+                    if buffer[at + 1] != HDLC_FLAG:  # flags between frames are no garbage
+                        self._skip("garbage", buffer[at : at + 1])
+                    at += 1
+                    continue
+                length = ((buffer[at + 1] & 0x07) << 8) | buffer[at + 2]
+                end = at + 1 + length  # the closing flag
+                if len(buffer) <= end:
+                    return
+                frame = buffer[at : end + 1]
+                if buffer[end] != HDLC_FLAG or hdlc_fcs(frame[1:-3]) != frame[-3:-1]:
+                    inner = self._inner_start(buffer, at + 1, end)
+                    if inner is not None:
+                        self._skip("truncated", buffer[at:inner])
+                        at = inner
+                    else:
+                        self._skip(
+                            "crc",
+                            frame,
+                            f"FCS says {frame[-3:-1].hex()}, computed "
+                            f"{hdlc_fcs(frame[1:-3]).hex()}",
+                        )
+                        at = end
+                    self.segments.clear()
+                    continue
+                at = end  # the closing flag may open the next frame
+                information = frame[1 + header : -3]
+                if frame[1] & 0x08:  # segmented: more of the APDU follows
+                    self.segments.append((frame, information))
+                    continue
+                if self.segments:
+                    frame = b"".join(f for f, _ in self.segments) + frame
+                    information = b"".join(i for _, i in self.segments) + information
+                    self.segments.clear()
+                telegram = self._read(frame, information)
+                if telegram is not None:
+                    self.decoded += 1
+                    self.buffer = buffer[at:]
+                    yield telegram
+        finally:
+            self.buffer = buffer[at:]
+
+    @staticmethod
+    def _header(buffer: bytes, at: int) -> int | None:
+        """The header's length (format to HCS) of a frame starting at ``at``; 0 when
+        no frame starts there; None when more bytes are needed to tell."""
+        if len(buffer) < at + 3:
+            return None
+        if buffer[at + 1] >> 4 != 0xA:
+            return 0
+        at_address = at + 3
+        for _ in range(2):  # destination, source: 1, 2 or 4 bytes, the last odd
+            for size in range(1, 5):
+                if len(buffer) <= at_address + size - 1:
+                    return None
+                if buffer[at_address + size - 1] & 1:
+                    break
+            else:
+                return 0
+            if size == 3:
+                return 0
+            at_address += size
+        header = at_address + 1 + 2 - (at + 1)  # control and HCS
+        length = ((buffer[at + 1] & 0x07) << 8) | buffer[at + 2]
+        if length < header + 2:  # no information field
+            return 0
+        if len(buffer) < at + 1 + header:
+            return None
+        if hdlc_fcs(buffer[at + 1 : at + header - 1]) != buffer[at + header - 1 : at + header + 1]:
+            return 0
+        return header
+
+    def _inner_start(self, buffer: bytes, at: int, end: int) -> int | None:
+        """The first frame start with a valid header between ``at`` and ``end``."""
+        while True:
+            at = buffer.find(b"\x7e", at, end + 1)
+            if at == -1:
+                return None
+            if self._header(buffer, at):
+                return at
+            at += 1
+
+    def _read(self, frame: bytes, information: bytes) -> Telegram | None:
+        try:
+            items, count = han_body(information)
+            values, meter, version = han_registers(items)
+            imported, exported = _combine(values, "1"), _combine(values, "2")
+            if imported is None:
+                raise NoEnergyRegisters("expected an import register (1.8.x), got none")
+            last = HAN_LAST_REGISTER.get(version)
+            if last is not None and (len(items) < 2 or items[-2] != last):
+                raise DecodeError(f"{version}: expected the list to end with {last.hex()}")
+            if last is None and len(items) != count:  # a list cut short between elements
+                raise DecodeError(f"expected a list of {count} elements, got {len(items)}")
+        except NoEnergyRegisters:
+            # The lists between the hourly ones: normal, counted, not evidence.
+            self.skipped[NoEnergyRegisters.reason] += 1
+            logger.debug("HAN list without energy registers (%d bytes)", len(frame))
+            return None
+        except DecodeError as error:
+            self._skip(error.reason, frame, str(error))
+            return None
+        return Telegram(frame, imported, exported, None, meter, "han")
+
+
 # AUTO
 
 
 class AutoDecoder:
-    """DSMR or SML, whichever the stream turns out to carry: both read it until
-    one of them decodes a telegram, and that one reads the rest."""
+    """DSMR, SML or HAN, whichever the stream turns out to carry: all read it until
+    one of them decodes a telegram, and that one reads the rest. A HAN meter is
+    found at its first hourly list, the first frame with energy registers."""
 
     def __init__(self, sml_crc: str = "x25") -> None:
-        self.candidates = [DsmrDecoder("auto"), SmlDecoder(sml_crc)]
-        self.chosen: DsmrDecoder | SmlDecoder | None = None
+        self.candidates = [DsmrDecoder("auto"), SmlDecoder(sml_crc), HanDecoder()]
+        self.chosen: DsmrDecoder | SmlDecoder | HanDecoder | None = None
 
     @property
     def protocol(self) -> str | None:

@@ -185,3 +185,19 @@ def sml_frame_of(server_id: bytes, entries: list[bytes], sequence: int) -> bytes
         + bytes([padding])
     )
     return frame + x25.get_crc(frame).to_bytes(2, "big")
+
+
+def hdlc_frame(information: bytes, segmented: bool = False) -> bytes:
+    """An HDLC frame as a HAN meter sends it (Kamstrup's header: destination 0x2B,
+    source 0x21, control 0x13): flag, format with the length, addresses, control,
+    HCS, ``information``, FCS, flag."""
+    from meter_bridge.protocols import hdlc_fcs
+
+    length = 2 + 3 + 2 + len(information) + 2
+    if length > 0x7FF:
+        raise ValueError(
+            f"expected information of at most {0x7FF - 9} bytes, got {len(information)}"
+        )
+    header = (0xA000 | (0x0800 if segmented else 0) | length).to_bytes(2, "big") + b"\x2b\x21\x13"
+    header += hdlc_fcs(header)
+    return b"\x7e" + header + information + hdlc_fcs(header + information) + b"\x7e"

@@ -91,11 +91,15 @@ def family_rates(count: int = 1_000) -> tuple[dict, dict]:
     """Per meter family: real captures decoded per second by the bridge (framing,
     CRC, units, bounds) and that rate over the library's own parse rate of the
     same telegrams (dsmr_parser's TelegramParser.parse; smllib's get_frame and
-    parse_frame), each the best of five runs, alternated."""
+    parse_frame; amshan's HdlcFrameReader.read and AutoDecoder, the HAN lists in
+    the same HDLC frames), each the best of five runs, alternated."""
     from dsmr_parser.parsers import TelegramParser
+    from han.autodecoder import AutoDecoder
+    from han.hdlc import HdlcFrameReader
     from smllib import SmlStreamReader
 
     from meter_bridge.protocols import DSMR_SPECS
+    from meter_bridge.telegrams import hdlc_frame
     from tests.fixtures import captures
 
     families = {
@@ -109,6 +113,9 @@ def family_rates(count: int = 1_000) -> tuple[dict, dict]:
         "eon-hungary": (captures.EON_HUNGARY, "eon-hungary", "x25"),
         "sml": (captures.SML_EMH_GET_OBIS_FAILS, "sml", "x25"),
         "sml-kermit": (captures.SML_HOLLEY_DTZ541_KERMIT, "sml", "kermit"),
+        "han-kaifa": (hdlc_frame(captures.HAN_KAIFA_LIST_3), "han", "x25"),
+        "han-aidon": (hdlc_frame(captures.HAN_AIDON_LIST_3), "han", "x25"),
+        "han-kamstrup": (hdlc_frame(captures.HAN_KAMSTRUP_LIST_2), "han", "x25"),
     }
 
     rates, ratios = {}, {}
@@ -118,7 +125,15 @@ def family_rates(count: int = 1_000) -> tuple[dict, dict]:
         def bridge(stream=stream, protocol=protocol, crc=crc, capture=capture):
             assert len(list(decoder(protocol, crc).feed(stream))) == count
 
-        if protocol == "sml":
+        if protocol == "han":
+
+            def library(capture=capture):
+                reader, payloads = HdlcFrameReader(), AutoDecoder()
+                for _ in range(count):
+                    (frame,) = reader.read(capture)
+                    assert payloads.decode_message_payload(frame.payload)
+
+        elif protocol == "sml":
 
             def library(capture=capture, crc=crc):
                 reader = SmlStreamReader(crc=crc)
