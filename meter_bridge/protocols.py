@@ -270,17 +270,18 @@ class _Counting:
 # DSMR
 
 
-def _crc16_table() -> tuple[int, ...]:
+def _reflected_crc16_table(polynomial: int) -> tuple[int, ...]:
+    """The byte table of a reflected CRC-16 with ``polynomial`` (bit-reversed)."""
     table = []
     for byte in range(256):
         crc = byte
         for _ in range(8):
-            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+            crc = (crc >> 1) ^ polynomial if crc & 1 else crc >> 1
         table.append(crc)
     return tuple(table)
 
 
-CRC16_TABLE = _crc16_table()
+CRC16_TABLE = _reflected_crc16_table(0xA001)
 
 
 def crc16(data: bytes) -> int:
@@ -682,17 +683,7 @@ AXDR_OTHERS = {0x03: 1, 0x0D: 1, 0x17: 4, 0x18: 8, 0x19: 12, 0x1A: 5, 0x1B: 4}  
 AXDR_STRINGS = (0x09, 0x0A, 0x0C)  # octet-string, visible-string, utf8-string
 
 
-def _crc16_x25_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x8408 if crc & 1 else crc >> 1
-        table.append(crc)
-    return tuple(table)
-
-
-X25_TABLE = _crc16_x25_table()
+X25_TABLE = _reflected_crc16_table(0x8408)
 
 
 def hdlc_fcs(data: bytes) -> bytes:
