@@ -174,7 +174,7 @@ def test_bridge_bench_writes_the_keys_the_issue_names(tmp_path):
         "decode_ratio_to_library",
     }
     families = {"dsmr2.2", "dsmr4", "dsmr5", "fluvius", "q3d", "sagemcom-t210-d-r", "iskra-ie"}
-    families |= {"eon-hungary", "sml", "sml-kermit"}
+    families |= {"eon-hungary", "sml", "sml-kermit", "han-kaifa", "han-aidon", "han-kamstrup"}
     assert set(figures["decode_per_s"]) == set(figures["decode_ratio_to_library"]) == families
     flat = [*figures["decode_per_s"].values(), *figures["decode_ratio_to_library"].values()]
     flat += [v for k, v in figures.items() if not isinstance(v, dict)]
