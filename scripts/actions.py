@@ -38,7 +38,12 @@ from web3.logs import DISCARD
 from meter_bridge.signing import meter_id as meter_id_from_gsrn
 from meter_bridge.signing import read_salt
 from scripts.chain import TransactionFailed, contract, transact
-from scripts.deploy import DEPLOYMENTS_DIR, deployments_path, load_deployments
+from scripts.deploy import (
+    DEPLOYMENTS_DIR,
+    DeploymentsFileError,
+    deployments_path,
+    load_deployments,
+)
 from scripts.network import ConnectionSetupError, add_network_arguments, connect_from_args
 
 logger = logging.getLogger(__name__)
@@ -1019,7 +1024,10 @@ def main(role: str, argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
     path = args.deployments or deployments_path(args.network, DEPLOYMENTS_DIR)
-    deployments = load_deployments(path)
+    try:
+        deployments = load_deployments(path)
+    except DeploymentsFileError as exc:
+        parser.exit(2, f"{parser.prog}: {exc}\n")
     if deployments is None:
         parser.exit(2, f"{parser.prog}: no deployments file {path}: run `make deploy` first\n")
     try:
@@ -1037,6 +1045,8 @@ def main(role: str, argv: list[str] | None = None) -> int:
         result = run(Actor(conn.w3, conn.account, deployments), args)
     except (TransactionFailed, ValueError) as exc:
         parser.exit(1, f"{parser.prog} {args.command}: {exc}\n")
+    except OSError as exc:  # a salt file missing or unreadable, say
+        parser.exit(1, f"{parser.prog} {args.command}: {exc.strerror}: {exc.filename}\n")
     receipts = result if isinstance(result, list) else [result]
     for receipt in receipts:
         print(

@@ -56,12 +56,29 @@ def deployments_path(network: str, directory: Path = DEPLOYMENTS_DIR) -> Path:
     return directory / f"{network}.json"
 
 
+class DeploymentsFileError(ValueError):
+    """The deployments file is there but cannot be read; the message says why."""
+
+
 def load_deployments(path: Path) -> dict | None:
     """The deployments file at ``path``, or None when there is none."""
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DeploymentsFileError(f"cannot read the deployments file {path}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise DeploymentsFileError(
+            f"{path} is not a deployments file ({exc.msg} at line {exc.lineno}): "
+            "delete it and run `make deploy` again"
+        ) from exc
+    if not isinstance(record, dict) or "chain_id" not in record or "contracts" not in record:
+        raise DeploymentsFileError(
+            f"{path} is not a deployments file (no chain id or contracts): "
+            "delete it and run `make deploy` again"
+        )
+    return record
 
 
 def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:

@@ -16,6 +16,7 @@ import argparse
 import getpass
 import json
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -119,7 +120,12 @@ def load_account(name: str | None, password_file: Path | None, chain_id: int) ->
     if name:
         return unlock_keystore(name, password_file)
     if key := os.environ.get(PRIVATE_KEY_ENV):
-        return Account.from_key(key)
+        try:
+            return Account.from_key(key)
+        except (ValueError, TypeError) as exc:  # the key itself is never echoed
+            raise ConnectionSetupError(
+                f"{PRIVATE_KEY_ENV} is not a private key (32 bytes, hex): {exc.__class__.__name__}"
+            ) from None
     if chain_id == DEV_CHAIN_ID:
         return dev_accounts(1)[0]
     raise ConnectionSetupError(
@@ -138,14 +144,33 @@ def unlock_keystore(name: str, password_file: Path | None) -> LocalAccount:
         raise ConnectionSetupError(
             f"no keystore {name!r}: import one with `mox wallet import {name}` or give a file path"
         )
+    try:
+        keystore = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConnectionSetupError(
+            f"{path} is not a keystore (an encrypted JSON key file): {exc}"
+        ) from None
+    if not isinstance(keystore, dict) or not ({"crypto", "Crypto"} & set(keystore)):
+        raise ConnectionSetupError(f"{path} is not a keystore (an encrypted JSON key file)")
     if password_file:
-        password = password_file.read_text().rstrip("\n")
+        try:
+            password = password_file.read_text().rstrip("\n")
+        except OSError as exc:
+            raise ConnectionSetupError(f"cannot read the password file: {exc}") from None
     elif PASSWORD_ENV in os.environ:
         password = os.environ[PASSWORD_ENV]
+    elif not sys.stdin.isatty():
+        raise ConnectionSetupError(
+            f"keystore {name!r} needs its password and there is no terminal to ask it on: "
+            f"give --password-file or set {PASSWORD_ENV}"
+        )
     else:
-        password = getpass.getpass(f"password for keystore {name}: ")
+        try:
+            password = getpass.getpass(f"password for keystore {name}: ")
+        except EOFError:
+            raise ConnectionSetupError(f"no password given for keystore {name!r}") from None
     try:
-        key = Account.decrypt(json.loads(path.read_text()), password)
+        key = Account.decrypt(keystore, password)
     except ValueError as exc:
         raise ConnectionSetupError(f"cannot unlock keystore {name!r}: {exc}") from exc
     return Account.from_key(key)

@@ -438,3 +438,24 @@ def test_prosumers_trade_on_the_exchange_and_a_keeper_settles_the_deals(
     ):
         code, out = cli("prosumer", buyer, *argv)
         assert (code, message in out.err) == (1, True), out.err
+
+
+def test_a_missing_salt_file_is_a_message_not_a_traceback(cli, anvil_accounts, tmp_path):
+    gsrn = GSRN_BODY + str(gs1_check_digit(GSRN_BODY))
+    missing = tmp_path / "no-salt"
+    code, out = cli(
+        "prosumer", anvil_accounts[6], "accept-meter", "--gsrn", gsrn, "--salt-file", str(missing)
+    )
+    assert code == 1
+    assert f"No such file or directory: {missing}" in out.err
+    assert "Traceback" not in out.err
+
+
+def test_a_broken_deployments_file_is_a_message(cli, anvil_accounts, deployment):
+    deployment.write_text('{"chain_id": 31')
+    code, out = cli(
+        "admin", anvil_accounts[0], "grant-operator", "--account-address", anvil_accounts[1].address
+    )
+    assert code == 2
+    assert "is not a deployments file" in out.err
+    assert "Traceback" not in out.err
