@@ -493,6 +493,19 @@ EXCHANGE_FLOORS = {
         logs=[ORDER_CANCELLED, TRANSFER],
         why="the order; the escrow back: two balances; the hour's book, emptied",
     ),
+    "Exchange.cancel_in_book": dict(
+        update=5,
+        logs=[ORDER_CANCELLED, TRANSFER],
+        why="the order and its two neighbours' links (the hour's book and the maker's list "
+        "share their slots); the escrow back: two balances",
+    ),
+    "Exchange.take_full_in_book": dict(
+        fresh=2,
+        update=10,
+        logs=[DEAL_MADE, TRANSFER, APPROVAL, INTERVAL_TRADED, INTERVAL_TRADED],
+        why="as take_full, but the hour's book keeps its head: the order's two neighbours' "
+        "links instead",
+    ),
     "Exchange.settle": dict(
         fresh=1,
         update=4,
@@ -595,6 +608,22 @@ def measure_exchange(w3: Web3, deployments: dict, accounts: list[LocalAccount]) 
         "Exchange.cancel",
         as_buyer.send(exchange.functions.cancel(cancelled)),
         "a bid, its escrow returned at once",
+    )
+    # The typical close: an order between two others of the hour (and of its maker).
+    bids = [
+        placed(as_buyer.send(exchange.functions.bid(ids["home"], hour[15], 500, price, False)))
+        for _ in range(3)
+    ]
+    record(
+        "Exchange.cancel_in_book",
+        as_buyer.send(exchange.functions.cancel(bids[1])),
+        "a bid between two others of the hour and of its maker; its escrow returned",
+    )
+    offers = [placed(offer(hour[16], 600)) for _ in range(3)]
+    record(
+        "Exchange.take_full_in_book",
+        take(offers[1], 600),
+        "an offer between two others of the hour and of its maker, taken whole",
     )
 
     batch = [dealt(take(placed(offer(day2 + h * interval, 1_500)), 1_500)) for h in range(24)]

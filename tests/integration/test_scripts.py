@@ -40,6 +40,8 @@ KEYS = {
     "Exchange.take_full",
     "Exchange.take_partial",
     "Exchange.cancel",
+    "Exchange.cancel_in_book",
+    "Exchange.take_full_in_book",
     "Exchange.settle",
     "Exchange.settle_many_24_per_deal",
     "EnergyWebRegistry.issue",
