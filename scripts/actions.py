@@ -246,6 +246,19 @@ def buy_tokens(actor: Actor, ether: str):
     return receipt
 
 
+def _pay_in(actor: Actor, token: _Token, spender: str, amount: int, what: str) -> None:
+    """Before ``spender`` takes ``amount`` (``what``, in the refusal): checks the
+    balance, then approves ``spender`` only if its allowance is short."""
+    held = token.contract.functions.balanceOf(actor.account.address).call()
+    if held < amount:
+        raise ValueError(
+            f"the account holds {token.show(held)}, less than the {token.show(amount)} "
+            f"{what}: nothing sent"
+        )
+    if token.contract.functions.allowance(actor.account.address, spender).call() < amount:
+        actor.send(token.contract.functions.approve(spender, amount))
+
+
 def deposit(actor: Actor, amount: str):
     """Prepays the actor's operator ledger with ``amount`` tokens, approving the
     OperatorBackend first if its allowance is short; nothing is sent when the
@@ -254,13 +267,7 @@ def deposit(actor: Actor, amount: str):
     ob = actor.contract("OperatorBackend")
     owner = actor.account.address
     units = token.units(amount)
-    held = token.contract.functions.balanceOf(owner).call()
-    if held < units:
-        raise ValueError(
-            f"the account holds {token.show(held)}, less than {token.show(units)}: nothing sent"
-        )
-    if token.contract.functions.allowance(owner, ob.address).call() < units:
-        actor.send(token.contract.functions.approve(ob.address, units))
+    _pay_in(actor, token, ob.address, units, "to deposit")
     debt = ob.functions.debt_of(owner).call()
     receipt = actor.send(ob.functions.deposit(units))
     paid = min(debt, units)
@@ -338,18 +345,6 @@ def _price_per_wh(token: _Token, per_kwh: str) -> int:
     return units // 1_000
 
 
-def _escrow(actor: Actor, token: _Token, spender: str, amount: int) -> None:
-    """Checks the balance for ``amount`` and approves ``spender`` if short."""
-    held = token.contract.functions.balanceOf(actor.account.address).call()
-    if held < amount:
-        raise ValueError(
-            f"the account holds {token.show(held)}, less than the {token.show(amount)} "
-            "this needs in escrow: nothing sent"
-        )
-    if token.contract.functions.allowance(actor.account.address, spender).call() < amount:
-        actor.send(token.contract.functions.approve(spender, amount))
-
-
 def _order_id(receipt, exchange) -> int:
     (event,) = exchange.events.OrderPlaced().process_receipt(receipt, errors=DISCARD)
     return event["args"]["order_id"]
@@ -366,7 +361,7 @@ def place_order(
     if side == "offer":
         receipt = actor.send(exchange.functions.offer(meter_id, begin, wh, per_wh))
     else:
-        _escrow(actor, token, exchange.address, wh * per_wh)
+        _pay_in(actor, token, exchange.address, wh * per_wh, "this needs in escrow")
         receipt = actor.send(exchange.functions.bid(meter_id, begin, wh, per_wh, retire))
     logger.info(
         "%s %s kWh for the interval from %s at %s/kWh: order %d",
@@ -394,7 +389,7 @@ def take_order(actor: Actor, order_id: int, meter_id: bytes, kwh: str | None = N
             "nothing sent"
         )
     if not is_bid:
-        _escrow(actor, token, exchange.address, wh * price)
+        _pay_in(actor, token, exchange.address, wh * price, "this needs in escrow")
     receipt = actor.send(exchange.functions.take(order_id, wh, price, version, meter_id))
     logger.info(
         "%s %s kWh for the interval from %s at %s/kWh (order %d)",

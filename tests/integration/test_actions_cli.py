@@ -221,6 +221,7 @@ def test_a_prosumers_money_jobs_in_tokens_as_a_person_writes_them(
         (("withdraw", "--amount", "11"), "less than 11 OKWH: nothing sent"),
         (("withdraw", "--amount", "0.0000000000000000001"), "finer than the 18 decimals"),
         (("deposit", "--amount", "-3"), "must be positive"),
+        (("deposit", "--amount", "1e30"), "OKWH to deposit: nothing sent"),
         (("withdraw-credit",), "no credit on the Exchange to withdraw: nothing sent"),
         (("pay-meter-debt", "--meter-id", "11" * 32), "the meter has no debt: nothing sent"),
     ):
