@@ -68,8 +68,9 @@ READING_TYPEHASH: public(constant(bytes32)) = keccak256(
 )
 
 MAX_BATCH: constant(uint256) = 96  # readings: four days of hours, one day of quarter hours
-# @dev The largest rated capacity of a producing meter: 10 GW, beyond any
-# single plant; it bounds the Wh a meter may sell in an interval.
+# @dev The largest rated capacity of a producing meter, and the largest
+# connection rating: 10 GW, beyond any single plant; they bound the Wh a meter
+# may sell, and the Wh it may report, in an interval.
 MAX_CAPACITY_W: public(constant(uint256)) = 10_000_000_000  # W
 MAX_REASON: constant(uint256) = 128  # characters
 # @dev How long before its registration a meter's baseline may be dated.
@@ -157,6 +158,7 @@ event MeterRegistered:
     tech_code: String[16]
     fuel_code: String[16]
     capacity_w: uint256
+    connection_w: uint256
     kind: ISmartMeterBackend.MeterKind
 
 
@@ -392,6 +394,7 @@ def register_meter(
     tech_code: String[16],
     fuel_code: String[16],
     capacity_w: uint256,
+    connection_w: uint256,
     kind: ISmartMeterBackend.MeterKind,
 ):
     """
@@ -404,7 +407,11 @@ def register_meter(
     @param sector The bidding zone, e.g. "DK1".
     @param tech_code The AIB EECS technology code, e.g. "T020002"; empty for consumption only.
     @param fuel_code The AIB EECS fuel code, e.g. "F01050100"; empty for consumption only.
-    @param capacity_w The rated production capacity, in W.
+    @param capacity_w The rated production capacity, in W; it bounds the
+           export a reading may report as production.
+    @param connection_w The connection's rating, in W (for a household the
+           main fuse: 3 x 25 A at 230 V is 17,250 W); it bounds the import a
+           reading may report, so no key can claim unbounded consumption.
     @param kind Production, consumption, or both.
     """
     assert self._installers[keccak256(sector)][msg.sender], "meter: caller is not a certified installer for this sector"
@@ -413,6 +420,8 @@ def register_meter(
     assert signer != empty(address), "meter: signer is the zero address"
     assert owner != empty(address), "meter: owner is the zero address"
     assert kind != empty(ISmartMeterBackend.MeterKind), "meter: kind is empty"
+    assert connection_w != 0, "meter: a meter needs its connection rating"
+    assert connection_w <= MAX_CAPACITY_W, "meter: connection rating above 10 GW"
     if ISmartMeterBackend.MeterKind.PRODUCTION in kind:
         assert capacity_w != 0, "meter: producing meter needs a capacity"
         assert capacity_w <= MAX_CAPACITY_W, "meter: capacity above 10 GW"
@@ -430,6 +439,7 @@ def register_meter(
         tech_code=tech_code,
         fuel_code=fuel_code,
         capacity_w=capacity_w,
+        connection_w=connection_w,
         kind=kind,
         registered_at=block.timestamp,
     )
@@ -447,6 +457,7 @@ def register_meter(
         tech_code=tech_code,
         fuel_code=fuel_code,
         capacity_w=capacity_w,
+        connection_w=connection_w,
         kind=kind,
     )
 
@@ -908,6 +919,11 @@ def _record(reading: Reading):
         # first telegram after a boundary, a little late).
         if produced != 0:
             assert produced * 3_600 <= self._meters[reading.meter_id].capacity_w * (end - last_end + future_tolerance), "meter: production beyond the meter's capacity"
+    # Nor can it claim more consumption than the connection carries, over the
+    # measurement and `future_tolerance` more, so a stolen key cannot bill
+    # its owner without bound.
+    if consumed != 0:
+        assert consumed * 3_600 <= self._meters[reading.meter_id].connection_w * (end - last_end + future_tolerance), "meter: import beyond the meter's connection rating"
     self._state[reading.meter_id] = new_state
     self._measurements[reading.meter_id][last_end] = end | (produced << 64) | (consumed << 128) | (epoch << 192) | certifiable
     log MeasurementRecorded(

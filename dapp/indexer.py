@@ -32,7 +32,7 @@ SCHEMA = Path(__file__).with_name("schema.sql")
 CONTRACTS = ("SmartMeterBackend", "OperatorBackend", "GGORegistry", "Exchange")
 ZERO = "0x0000000000000000000000000000000000000000"
 # 2: amounts as exact decimal TEXT (1 stored them as 64-bit INTEGER, and stopped on a bigger one).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -229,8 +229,8 @@ class Indexer:
     def _meter_registered(self, args, log) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO meters (meter_id, owner, signer, installer, sector, "
-            "tech_code, fuel_code, capacity_w, kind, registered_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "tech_code, fuel_code, capacity_w, connection_w, kind, registered_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 hex32(args["meter_id"]),
                 args["owner"],
@@ -240,6 +240,7 @@ class Indexer:
                 args["tech_code"],
                 args["fuel_code"],
                 amount(args["capacity_w"]),
+                amount(args["connection_w"]),
                 small(args["kind"]),
                 self.timestamp(log["blockNumber"]),
             ),

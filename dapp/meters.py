@@ -20,6 +20,7 @@ COLUMNS = (
     "tech_code",
     "fuel_code",
     "capacity_w",
+    "connection_w",
     "kind",
     "suspended",
     "status_reason",
@@ -41,6 +42,7 @@ def cid_of_digest(digest: str | None) -> str | None:
 def as_meter(row) -> dict:
     meter = dict(zip(COLUMNS, row, strict=True))
     meter["capacity_w"] = int(meter["capacity_w"])
+    meter["connection_w"] = int(meter["connection_w"])
     meter["kind"] = KINDS.get(meter["kind"], str(meter["kind"]))
     meter["suspended"] = bool(meter["suspended"])
     meter["last_cid"] = cid_of_digest(meter["last_digest"])

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS meters (
     sector TEXT NOT NULL,
     tech_code TEXT NOT NULL,
     fuel_code TEXT NOT NULL,
-    capacity_w TEXT NOT NULL,
+    capacity_w TEXT NOT NULL,             -- rated production, W
+    connection_w TEXT NOT NULL,           -- the connection's rating (main fuse), W
     kind INTEGER NOT NULL,                -- 1 production, 2 consumption, 3 both
     suspended INTEGER NOT NULL DEFAULT 0,
     status_reason TEXT NOT NULL DEFAULT '',

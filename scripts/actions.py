@@ -133,6 +133,10 @@ def revoke_certificate(actor: Actor, meter_id: bytes, begin: int, reason: str):
 # INSTALLER
 
 
+# A household connection: a 3 x 25 A main fuse at 230 V.
+HOUSEHOLD_CONNECTION_W = 17_250
+
+
 def register_meter(
     actor: Actor,
     meter_id: bytes,
@@ -143,11 +147,23 @@ def register_meter(
     capacity_w: int = 0,
     tech_code: str = "",
     fuel_code: str = "",
+    connection_w: int = HOUSEHOLD_CONNECTION_W,
 ):
+    """Registers a meter for ``owner`` to accept. ``capacity_w`` (producers)
+    bounds the production a reading may report and ``connection_w`` (every
+    meter, the main fuse) the consumption."""
     smb = actor.contract("SmartMeterBackend")
     return actor.send(
         smb.functions.register_meter(
-            meter_id, signer, owner, sector, tech_code, fuel_code, capacity_w, KINDS[kind]
+            meter_id,
+            signer,
+            owner,
+            sector,
+            tech_code,
+            fuel_code,
+            capacity_w,
+            connection_w,
+            KINDS[kind],
         )
     )
 
@@ -964,6 +980,13 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
                     help="rated production capacity in W (producers)",
                 ),
                 p.add_argument(
+                    "--connection-w",
+                    type=_natural,
+                    required=True,
+                    help="the connection's rating in W, the main fuse "
+                    "(3 x 25 A at 230 V is 17250): readings claiming more import are refused",
+                ),
+                p.add_argument(
                     "--tech-code", type=CODE, default="", help='AIB EECS, e.g. "T020002"'
                 ),
                 p.add_argument(
@@ -980,6 +1003,7 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
                 args.capacity_w,
                 args.tech_code,
                 args.fuel_code,
+                args.connection_w,
             ),
         ),
         "rotate-signer": (

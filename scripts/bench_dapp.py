@@ -56,8 +56,8 @@ def fill_index(path: Path, now: int, count: int, hours: int) -> tuple[str, int]:
     db.execute("BEGIN")
     db.executemany(
         "INSERT INTO meters (meter_id, owner, signer, installer, sector, tech_code, fuel_code, "
-        "capacity_w, kind, registered_at) VALUES (?, ?, ?, ?, 'DK1', 'T020002', 'F01050100', "
-        "6000, 3, ?)",
+        "capacity_w, connection_w, kind, registered_at) "
+        "VALUES (?, ?, ?, ?, 'DK1', 'T020002', 'F01050100', 6000, 17250, 3, ?)",
         [(m, o, o, o, start) for m, o in zip(meters, owners, strict=True)],
     )
     for i, meter in enumerate(meters):

@@ -22,6 +22,7 @@ event MeterRegistered:
     tech_code: String[64]
     fuel_code: String[64]
     capacity_w: uint256
+    connection_w: uint256
     kind: uint256  # the MeterKind flag: uint256 in the ABI
 
 event SignerRotated:
@@ -180,6 +181,7 @@ def meter_registered(
     signer: address,
     sector: String[64],
     capacity_w: uint256,
+    connection_w: uint256,
     kind: uint256,
 ):
     log MeterRegistered(
@@ -191,6 +193,7 @@ def meter_registered(
         tech_code="T020002",
         fuel_code="F01050100",
         capacity_w=capacity_w,
+        connection_w=connection_w,
         kind=kind,
     )
 

@@ -61,6 +61,7 @@ def test_meters_show_registration_last_reading_and_its_cid(client, world):
     (meter,) = client.get(f"/api/v1/accounts/{world.anna.address}/meters").get_json()["meters"]
     assert meter["meter_id"] == "0x" + world.solar.hex()
     assert meter["capacity_w"] == 6_000
+    assert meter["connection_w"] == 17_250
     assert meter["last_end"] == world.last_end
     assert meter["last_cid"].startswith("bafkrei")  # CIDv1, raw, sha2-256
     assert not meter["suspended"]

@@ -214,13 +214,14 @@ def mirrored(world, tmp_path_factory):
     mirrors.each_big(
         smb,
         "meter_registered",
-        ("capacity_w", "kind"),
+        ("capacity_w", "connection_w", "kind"),
         meter_id=meter,
         owner=ben,
         installer=anna,
         signer=anna,
         sector="DK1",
         capacity_w=6_000,
+        connection_w=17_250,
         kind=3,
     )
     mirrors.emit(smb, "signer_rotated", meter_id=meter, new_signer=ben)
@@ -445,7 +446,8 @@ def test_every_amount_is_held_and_summed_exactly(mirrored, world):
         (b["wh"], str(b["price"])) for b in bids
     }
     detail = client.get(f"/api/v1/meters/{meter}").get_json()
-    assert detail["meter"]["capacity_w"] == 2**256 - 1  # the last registration with a W that fits
+    # the last registration whose fields fit: the largest connection rating
+    assert (detail["meter"]["capacity_w"], detail["meter"]["connection_w"]) == (6_000, 2**256 - 1)
     measured = mirrored["measured"]
     assert {m["produced_wh"] for m in detail["measurements"]} == {
         m["produced_wh"] for m in measured

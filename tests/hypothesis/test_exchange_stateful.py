@@ -18,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
+from tests.fixtures.meters import CONNECTION_W
 from tests.helpers import made_deal
 from tests.hypothesis import campaign, deployer
 
@@ -83,6 +84,7 @@ class Market(RuleBasedStateMachine):
                 "T020002",
                 "F01050100",
                 CAPACITY_W,
+                CONNECTION_W,
                 1,
                 sender=INSTALLER,
             )
@@ -95,6 +97,7 @@ class Market(RuleBasedStateMachine):
                 "",
                 "",
                 0,
+                CONNECTION_W,
                 2,
                 sender=INSTALLER,
             )

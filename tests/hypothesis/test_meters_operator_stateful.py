@@ -38,6 +38,7 @@ METER_IDS = [keccak(text=f"stateful-meter-{i}") for i in range(3)]
 KINDS = [3, 2, 3]  # both, consumption, both
 
 CAPACITY_W = 5_000  # of the producing meters
+CONNECTION_W = 17_250  # of every meter: 3 x 25 A at 230 V
 meter_index = st.integers(min_value=0, max_value=2)
 owner_index = st.integers(min_value=0, max_value=2)
 wh = st.integers(min_value=0, max_value=20_000)
@@ -83,6 +84,7 @@ class MetersAndOperator(RuleBasedStateMachine):
                 OWNERS[i],
                 "DK1",
                 *(("T020002", "F01050100", CAPACITY_W) if KINDS[i] & 1 else ("", "", 0)),
+                CONNECTION_W,
                 KINDS[i],
                 sender=INSTALLER,
             )
@@ -152,6 +154,12 @@ class MetersAndOperator(RuleBasedStateMachine):
             new_import, new_export = last_import + imported, last_export + exported
             if meter.suspended:
                 with boa.reverts("meter: meter is suspended"):
+                    self.submit(i, end, new_import, new_export)
+                continue
+            if imported * 3_600 > CONNECTION_W * (hours * HOUR + TOLERANCE):
+                # more than the connection carries: refused, and the meter's
+                # next reading is not blocked by it
+                with boa.reverts("meter: import beyond the meter's connection rating"):
                     self.submit(i, end, new_import, new_export)
                 continue
             self.submit(i, end, new_import, new_export)

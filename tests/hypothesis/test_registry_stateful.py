@@ -14,6 +14,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
+from tests.fixtures.meters import CONNECTION_W
 from tests.fixtures.registry import certificate_id
 from tests.hypothesis import campaign, deployer
 
@@ -54,6 +55,7 @@ class Registry(RuleBasedStateMachine):
                 "T020002" if producing else "",
                 "F01050100" if producing else "",
                 4_000 if producing else 0,
+                CONNECTION_W,
                 3 if producing else 2,
                 sender=INSTALLER,
             )

@@ -87,6 +87,8 @@ def test_roles_register_and_suspend_a_meter(
         "both",
         "--capacity-w",
         "5000",
+        "--connection-w",
+        "17250",
         "--tech-code",
         "T020002",
         "--fuel-code",

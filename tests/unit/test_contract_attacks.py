@@ -16,6 +16,7 @@ from tests.fixtures.accounts import keyed_account
 from tests.fixtures.exchange import LEAD_TIME, PRICE, TIMEOUT
 from tests.fixtures.meters import (
     CAPACITY_W,
+    CONNECTION_W,
     CONSUMPTION,
     FUTURE_TOLERANCE,
     INTERVAL,
@@ -80,7 +81,7 @@ def hook_market(exchange_deployer, ob_deployer, smb, registry, installer, deploy
     maker = boa.load(TEST_CONTRACTS / "ReentrantMaker.vy", sender=carol)
     meter = meter_id_for("reentrant-home")
     smb.register_meter(
-        meter, carol, maker.address, SECTOR, "", "", 0, CONSUMPTION, sender=installer
+        meter, carol, maker.address, SECTOR, "", "", 0, CONNECTION_W, CONSUMPTION, sender=installer
     )
     accept(smb, meter, maker)
     token.transfer(maker.address, 10_000 * PRICE, sender=deployer)
@@ -372,7 +373,16 @@ def test_register_meter_refuses_what_cannot_be_certified(
 ):
     with boa.reverts(reason):
         smb.register_meter(
-            meter_id_for("odd"), alice, alice, SECTOR, tech, fuel, capacity, kind, sender=installer
+            meter_id_for("odd"),
+            alice,
+            alice,
+            SECTOR,
+            tech,
+            fuel,
+            capacity,
+            CONNECTION_W,
+            kind,
+            sender=installer,
         )
 
 
@@ -386,6 +396,7 @@ def test_register_meter_accepts_the_largest_capacity(smb, installer, alice):
         SOLAR_TECH,
         SOLAR_FUEL,
         10_000_000_000,
+        CONNECTION_W,
         PRODUCTION,
         sender=installer,
     )
@@ -901,7 +912,16 @@ def test_no_meter_debt_is_kept_for_a_backend_that_does_not_name_the_operator(
     meter = meter_id_for("solar-2")
     kind = PRODUCTION | CONSUMPTION
     smb2.register_meter(
-        meter, key.address, bob, SECTOR, SOLAR_TECH, SOLAR_FUEL, CAPACITY_W, kind, sender=installer
+        meter,
+        key.address,
+        bob,
+        SECTOR,
+        SOLAR_TECH,
+        SOLAR_FUEL,
+        CAPACITY_W,
+        CONNECTION_W,
+        kind,
+        sender=installer,
     )
     smb2.accept_meter(meter, 0, sender=bob)
     if opened:
@@ -1131,6 +1151,51 @@ def test_a_stolen_key_cannot_report_production_beyond_the_capacity(
     assert smb.measurement(solar_meter, start)[1] == most
 
 
+def test_a_stolen_key_cannot_report_import_beyond_the_connection_rating(
+    ob, smb, sign, household_key, household_meter, bob
+):
+    """Before, any import a key signed was measured and billed: a stolen or
+    faulty key could empty its owner's ledger in one reading."""
+    start = grid_time(-3)
+    smb.submit_reading(*sign(household_key, household_meter, start, 0, 0).contract_args())
+    assert smb.meter(household_meter).connection_w == CONNECTION_W
+    # The rating over the hour and the reading's tolerance (300 s) more.
+    most = CONNECTION_W * (INTERVAL + smb.future_tolerance()) // 3_600
+    with boa.reverts("meter: import beyond the meter's connection rating"):
+        smb.submit_reading(
+            *sign(household_key, household_meter, start + INTERVAL, most + 1, 0).contract_args()
+        )
+    # The refused reading blocks nothing: the most the hour allows is fine, and
+    # after a gap the bound grows with the measurement.
+    smb.submit_reading(
+        *sign(household_key, household_meter, start + INTERVAL, most, 0).contract_args()
+    )
+    assert smb.measurement(household_meter, start).consumed_wh == most
+    two_hours = CONNECTION_W * (2 * INTERVAL + smb.future_tolerance()) // 3_600
+    smb.submit_reading(
+        *sign(
+            household_key, household_meter, start + 3 * INTERVAL, most + two_hours, 0
+        ).contract_args()
+    )
+    assert smb.measurement(household_meter, start + INTERVAL).consumed_wh == two_hours
+
+
+@pytest.mark.parametrize(
+    ("connection_w", "reason"),
+    [
+        (0, "meter: a meter needs its connection rating"),
+        (10**10 + 1, "meter: connection rating above 10 GW"),
+    ],
+)
+def test_register_meter_refuses_a_missing_or_absurd_connection_rating(
+    smb, installer, alice, connection_w, reason
+):
+    with boa.reverts(reason):
+        smb.register_meter(
+            meter_id_for("fuse"), alice, alice, SECTOR, "", "", 0, connection_w, 2, sender=installer
+        )
+
+
 def test_a_consumption_meter_s_export_is_measured_but_never_rewarded_or_certified(
     ob, smb, sign, household_key, household_meter, registry, bob
 ):
@@ -1210,6 +1275,7 @@ def test_an_offer_made_from_a_token_hook_during_a_take_cannot_hide_the_book(
         SOLAR_TECH,
         SOLAR_FUEL,
         CAPACITY_W,
+        CONNECTION_W,
         PRODUCTION,
         sender=installer,
     )

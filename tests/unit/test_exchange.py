@@ -9,7 +9,7 @@ from eth_utils import keccak
 
 from scripts.actions import DEAL_TERMS
 from tests.fixtures.exchange import LEAD_TIME, PRICE, TIMEOUT
-from tests.fixtures.meters import CAPACITY_W, INTERVAL, grid_time
+from tests.fixtures.meters import CAPACITY_W, CONNECTION_W, INTERVAL, grid_time
 from tests.fixtures.registry import certificate_id
 from tests.helpers import made_deal, only_event
 
@@ -328,6 +328,7 @@ def test_bid_with_permit_needs_no_approval(
         "",
         "",
         0,
+        CONNECTION_W,
         2,
         sender=installer,
     )

@@ -6,7 +6,7 @@ import boa
 import pytest
 
 from tests.fixtures.exchange import LEAD_TIME, PRICE, TIMEOUT
-from tests.fixtures.meters import INTERVAL, SECTOR, advance_to, meter_id_for
+from tests.fixtures.meters import CONNECTION_W, INTERVAL, SECTOR, advance_to, meter_id_for
 from tests.fixtures.registry import certificate_id
 from tests.helpers import made_deal, only_event, reverts_in_callee
 
@@ -307,7 +307,7 @@ def test_bid_for_a_meter_that_does_not_consume_reverts(
 ):
     producer = meter_id_for("producer-only")
     smb.register_meter(
-        producer, bob, bob, SECTOR, "T020002", "F01050100", 1_000, 1, sender=installer
+        producer, bob, bob, SECTOR, "T020002", "F01050100", 1_000, CONNECTION_W, 1, sender=installer
     )
     smb.accept_meter(producer, 0, sender=bob)
     with boa.reverts("exchange: meter does not consume"):

@@ -3,7 +3,7 @@
 import boa
 import pytest
 
-from tests.fixtures.meters import INTERVAL, meter_id_for
+from tests.fixtures.meters import CONNECTION_W, INTERVAL, meter_id_for
 from tests.fixtures.operator import FEED_IN, NOTICE, RETAIL, TOKENS
 from tests.helpers import events, only_event
 
@@ -219,7 +219,9 @@ def test_quarter_hour_intervals_settle_separately(
         ob = ob_deployer.deploy(wallet.address, NOTICE, RETAIL, FEED_IN, [smb.address])
     smb.certify_installer("DK1", installer, sender=issuing_body)
     meter = meter_id_for("quarter")
-    smb.register_meter(meter, meter_key.address, alice, "DK1", "", "", 0, 2, sender=installer)
+    smb.register_meter(
+        meter, meter_key.address, alice, "DK1", "", "", 0, CONNECTION_W, 2, sender=installer
+    )
     smb.accept_meter(meter, 0, sender=alice)
     now = boa.env.evm.patch.timestamp
     start = now - now % 900 - 3 * 900

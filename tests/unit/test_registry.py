@@ -6,7 +6,15 @@ from pathlib import Path
 import boa
 import pytest
 
-from tests.fixtures.meters import INTERVAL, SECTOR, SOLAR_FUEL, SOLAR_TECH, hand_over, meter_id_for
+from tests.fixtures.meters import (
+    CONNECTION_W,
+    INTERVAL,
+    SECTOR,
+    SOLAR_FUEL,
+    SOLAR_TECH,
+    hand_over,
+    meter_id_for,
+)
 from tests.fixtures.registry import VALIDITY, certificate_id
 from tests.helpers import events, only_event, values
 
@@ -92,7 +100,9 @@ def test_producing_meter_without_codes_is_refused_at_registration(smb, installer
     key = keyed_account("meter-no-codes")
     meter = meter_id_for("no-codes")
     with boa.reverts("meter: technology code is not an AIB EECS code (T and 6 digits)"):
-        smb.register_meter(meter, key.address, alice, SECTOR, "", "", 3_000, 3, sender=installer)
+        smb.register_meter(
+            meter, key.address, alice, SECTOR, "", "", 3_000, CONNECTION_W, 3, sender=installer
+        )
 
 
 def test_issue_reverts_without_measurement(registry, solar_meter, hour):
@@ -270,7 +280,9 @@ def test_retire_against_a_longer_consumption_measurement_reverts(
 
     key = keyed_account("late-reporter")
     late = meter_id_for("late-reporter")
-    smb.register_meter(late, key.address, alice, SECTOR, "", "", 0, 2, sender=installer)
+    smb.register_meter(
+        late, key.address, alice, SECTOR, "", "", 0, CONNECTION_W, 2, sender=installer
+    )
     smb.accept_meter(late, 0, sender=alice)
     smb.submit_reading(*sign(key, late, hour, 0, 0).contract_args())
     boa.env.time_travel(seconds=2 * INTERVAL)
@@ -286,7 +298,16 @@ def test_retire_without_consumption_measurement_reverts(
 
     idle = meter_id_for("idle-consumer")
     smb.register_meter(
-        idle, keyed_account("idle").address, alice, SECTOR, "", "", 0, 2, sender=installer
+        idle,
+        keyed_account("idle").address,
+        alice,
+        SECTOR,
+        "",
+        "",
+        0,
+        CONNECTION_W,
+        2,
+        sender=installer,
     )
     smb.accept_meter(idle, 0, sender=alice)
     with boa.reverts("registry: no consumption measurement for this interval"):
@@ -302,7 +323,9 @@ def test_retire_in_another_sector_reverts(
     smb.certify_installer("SE3", installer, sender=issuing_body)
     key = keyed_account("swedish-consumer")
     swede = meter_id_for("swede")
-    smb.register_meter(swede, key.address, alice, "SE3", "", "", 0, 2, sender=installer)
+    smb.register_meter(
+        swede, key.address, alice, "SE3", "", "", 0, CONNECTION_W, 2, sender=installer
+    )
     smb.accept_meter(swede, 0, sender=alice)
     smb.submit_reading(*sign(key, swede, hour, 0, 0).contract_args())
     smb.submit_reading(*sign(key, swede, hour + INTERVAL, 500, 0).contract_args())

@@ -8,6 +8,7 @@ from eth_utils import keccak
 from meter_bridge.signing import Reading, typed_data
 from tests.fixtures.accounts import keyed_account
 from tests.fixtures.meters import (
+    CONNECTION_W,
     DIGEST,
     FUTURE_TOLERANCE,
     INTERVAL,
@@ -212,6 +213,7 @@ def test_reading_replayed_on_second_deployment_is_rejected(
         SOLAR_TECH,
         SOLAR_FUEL,
         6_000,
+        CONNECTION_W,
         PRODUCTION,
         sender=installer,
     )

@@ -5,6 +5,7 @@ import pytest
 
 from tests.fixtures.meters import (
     CAPACITY_W,
+    CONNECTION_W,
     CONSUMPTION,
     INTERVAL,
     PRODUCTION,
@@ -36,7 +37,16 @@ def register(
     accept=True,
 ):
     smb.register_meter(
-        meter, signer, owner, sector, SOLAR_TECH, SOLAR_FUEL, capacity, kind, sender=installer
+        meter,
+        signer,
+        owner,
+        sector,
+        SOLAR_TECH,
+        SOLAR_FUEL,
+        capacity,
+        CONNECTION_W,
+        kind,
+        sender=installer,
     )
     if accept:
         smb.accept_meter(meter, 0, sender=owner)
@@ -144,7 +154,9 @@ def test_register_meter_stores_and_logs(smb, installer, signer, alice):
 
 
 def test_register_consumption_meter_without_codes(smb, installer, signer, alice):
-    smb.register_meter(NEW_METER, signer, alice, SECTOR, "", "", 0, CONSUMPTION, sender=installer)
+    smb.register_meter(
+        NEW_METER, signer, alice, SECTOR, "", "", 0, CONNECTION_W, CONSUMPTION, sender=installer
+    )
     smb.accept_meter(NEW_METER, 0, sender=alice)
     assert smb.meter(NEW_METER).tech_code == ""
 
@@ -243,7 +255,16 @@ def test_no_reading_before_an_owner_accepted_the_meter(smb, installer, alice):
 
     key = keyed_account("pending-meter")
     smb.register_meter(
-        NEW_METER, key.address, alice, SECTOR, "", "", 0, CONSUMPTION, sender=installer
+        NEW_METER,
+        key.address,
+        alice,
+        SECTOR,
+        "",
+        "",
+        0,
+        CONNECTION_W,
+        CONSUMPTION,
+        sender=installer,
     )
     signed = sign_reading(
         key,
@@ -340,7 +361,7 @@ def call_privileged(smb, name, meter, who):
             SECTOR, boa.env.generate_address("installer"), sender=who
         ),
         "register_meter": lambda: smb.register_meter(
-            NEW_METER, bob, bob, SECTOR, "", "", 0, CONSUMPTION, sender=who
+            NEW_METER, bob, bob, SECTOR, "", "", 0, CONNECTION_W, CONSUMPTION, sender=who
         ),
         "rotate_signer": lambda: smb.rotate_signer(meter, bob, False, sender=who),
         "suspend_meter": lambda: smb.suspend_meter(meter, "tamper", sender=who),
