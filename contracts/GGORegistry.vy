@@ -431,7 +431,7 @@ def claimedBalanceOf(_owner: address, _id: uint256) -> uint256:
     """
     @notice ERC-1888: Wh of certificate `_id` retired by `_owner`.
     """
-    return self._holdings[_owner][_id] >> 128
+    return self._claimed(self._holdings[_owner][_id])
 
 
 @external
@@ -445,7 +445,7 @@ def certificate(id: uint256) -> Certificate:
         return empty(Certificate)
     meter_id: bytes32 = self._meter_ids[self._cert_meter(cert)]
     info: ISmartMeterBackend.MeterInfo = staticcall backend.meter(meter_id)
-    begin: uint256 = cert & _UINT40
+    begin: uint256 = self._cert_begin(cert)
     return Certificate(
         meter_id=meter_id,
         interval_begin=begin,
@@ -453,8 +453,8 @@ def certificate(id: uint256) -> Certificate:
         sector=info.sector,
         tech_code=info.tech_code,
         fuel_code=info.fuel_code,
-        issued_wh=(cert >> 40) & _UINT48,
-        custody_wh=(cert >> 88) & _UINT48,
+        issued_wh=self._cert_issued(cert),
+        custody_wh=self._cert_custody(cert),
         expiry=self._expiry(cert),
         revoked=cert & _REVOKED != 0,
     )
@@ -481,13 +481,13 @@ def uri(_id: uint256) -> String[512]:
     if cert == 0:
         return ""
     info: ISmartMeterBackend.MeterInfo = staticcall backend.meter(self._meter_ids[self._cert_meter(cert)])
-    begin: uint256 = cert & _UINT40
+    begin: uint256 = self._cert_begin(cert)
     return concat(
         'data:application/json;utf8,{"name":"OpenKWh guarantee of origin","decimals":0,',
         '"description":"Whole Wh of electricity produced',
         ' in [', uint2str(convert(begin, uint64)), ', ', uint2str(convert(begin + interval_length, uint64)),
         ') unix seconds",', '"properties":{"sector":"', info.sector, '","tech_code":"', info.tech_code,
-        '","fuel_code":"', info.fuel_code, '","issued_wh":', uint2str(convert((cert >> 40) & _UINT48, uint64)),
+        '","fuel_code":"', info.fuel_code, '","issued_wh":', uint2str(convert(self._cert_issued(cert), uint64)),
         ',"expiry":', uint2str(convert(self._expiry(cert), uint64)), '}}',
     )
 
@@ -504,7 +504,7 @@ def _id(meter_id: bytes32, interval_begin: uint256) -> uint256:
 @internal
 @view
 def _expiry(cert: uint256) -> uint256:
-    return (cert & _UINT40) + interval_length + validity
+    return self._cert_begin(cert) + interval_length + validity
 
 
 @internal
@@ -554,14 +554,135 @@ def _cert_sector(cert: uint256) -> uint256:
 
 @internal
 @pure
+def _cert_begin(cert: uint256) -> uint256:
+    """
+    @dev The interval begin of a certificate slot (bits 0-39, unix seconds).
+    """
+    return cert & _UINT40
+
+
+@internal
+@pure
+def _cert_issued(cert: uint256) -> uint256:
+    """
+    @dev The Wh issued (bits 40-87).
+    """
+    return (cert >> 40) & _UINT48
+
+
+@internal
+@pure
+def _cert_custody(cert: uint256) -> uint256:
+    """
+    @dev The Wh issued into the Exchange's custody (bits 88-135).
+    """
+    return (cert >> 88) & _UINT48
+
+
+@internal
+@pure
+def _pack_cert(begin: uint256, issued: uint256, custody: uint256, number: uint256, epoch: uint256, sector: uint256) -> uint256:
+    """
+    @dev A certificate slot without flags. Each field is masked to its width
+         (begin 40 bits, Wh 48, meter number 40, epoch 32, sector 16), so
+         none can spill into the next; the callers check the bounds first
+         (`_issue` and `_enrol` revert past them).
+    """
+    return (begin & _UINT40) | ((issued & _UINT48) << 40) | ((custody & _UINT48) << 88) | ((number & MAX_METERS) << 136) | ((epoch & MAX_OWNER_EPOCH) << 176) | ((sector & MAX_SECTORS) << 208)
+
+
+@internal
+@pure
 def _owner_share(cert: uint256) -> uint256:
-    return ((cert >> 40) & _UINT48) - ((cert >> 88) & _UINT48)
+    return self._cert_issued(cert) - self._cert_custody(cert)
+
+
+@internal
+@pure
+def _meter_owner(meter: uint256) -> address:
+    """
+    @dev The owner at a meter's last issuance (meter record bits 0-159).
+    """
+    return convert(meter & _UINT160, address)
+
+
+@internal
+@pure
+def _meter_number(meter: uint256) -> uint256:
+    """
+    @dev A meter record's number (bits 160-199).
+    """
+    return (meter >> 160) & MAX_METERS
+
+
+@internal
+@pure
+def _meter_epoch(meter: uint256) -> uint256:
+    """
+    @dev A meter record's owner epoch (bits 200-231).
+    """
+    return (meter >> 200) & MAX_OWNER_EPOCH
+
+
+@internal
+@pure
+def _meter_sector(meter: uint256) -> uint256:
+    """
+    @dev A meter record's sector number (bits 232-247).
+    """
+    return (meter >> 232) & MAX_SECTORS
+
+
+@internal
+@pure
+def _pack_meter(number: uint256, sector: uint256) -> uint256:
+    """
+    @dev A new meter record: no owner yet (epoch 0), its number and sector, masked.
+    """
+    return ((number & MAX_METERS) << 160) | ((sector & MAX_SECTORS) << 232)
+
+
+@internal
+@pure
+def _with_owner(meter: uint256, owner: address, epoch: uint256) -> uint256:
+    """
+    @dev `meter` with a new owner and owner epoch (masked to 32 bits).
+    """
+    return (meter & ~(_UINT160 | (MAX_OWNER_EPOCH << 200))) | convert(owner, uint256) | ((epoch & MAX_OWNER_EPOCH) << 200)
+
+
+@internal
+@pure
+def _held(holding: uint256) -> uint256:
+    """
+    @dev A holding slot's balance (bits 0-127, Wh).
+    """
+    return holding & _UINT128
+
+
+@internal
+@pure
+def _claimed(holding: uint256) -> uint256:
+    """
+    @dev A holding slot's claimed (retired) Wh (bits 128-255).
+    """
+    return holding >> 128
+
+
+@internal
+@pure
+def _as_claimed(wh: uint256) -> uint256:
+    """
+    @dev `wh` in a holding slot's claimed field, to add (Wh < 2**48 each, so
+         the sum of all claims of one certificate stays far below 2**128).
+    """
+    return wh << 128
 
 
 @internal
 @view
 def _balance(holder: address, id: uint256) -> uint256:
-    balance: uint256 = self._holdings[holder][id] & _UINT128
+    balance: uint256 = self._held(self._holdings[holder][id])
     cert: uint256 = self._certificates[id]
     if self._is_uncredited_owner(holder, cert):
         balance += self._owner_share(cert)
@@ -584,7 +705,7 @@ def _credit_owner_share(holder: address, id: uint256, cert: uint256) -> uint256:
 @internal
 def _move(owner: address, to: address, id: uint256, amount: uint256):
     holding: uint256 = self._credit_owner_share(owner, id, self._certificates[id])
-    assert holding & _UINT128 >= amount, "registry: insufficient balance for transfer"
+    assert self._held(holding) >= amount, "registry: insufficient balance for transfer"
     self._holdings[owner][id] = unsafe_sub(holding, amount)
     self._holdings[to][id] += amount
 
@@ -609,21 +730,21 @@ def _issue(meter_id: bytes32, interval_begin: uint256) -> uint256:
         return 0
     assert produced <= _UINT48, "registry: production too large for one certificate"
 
-    number: uint256 = (meter >> 160) & MAX_METERS
-    epoch: uint256 = (meter >> 200) & MAX_OWNER_EPOCH
-    if owner != convert(meter & _UINT160, address):
+    number: uint256 = self._meter_number(meter)
+    epoch: uint256 = self._meter_epoch(meter)
+    if owner != self._meter_owner(meter):
         assert epoch < MAX_OWNER_EPOCH, "registry: meter changed owner too often"
         epoch += 1
         self._owners[number][epoch] = owner
-        self._meters[meter_id] = (meter & ~(_UINT160 | (MAX_OWNER_EPOCH << 200))) | convert(owner, uint256) | (epoch << 200)
+        self._meters[meter_id] = self._with_owner(meter, owner, epoch)
 
     custody: uint256 = 0
     exchange: address = self.exchange
     if exchange != empty(address):
         custody = min(staticcall IExchange(exchange).sold_wh(meter_id, interval_begin), produced)
 
-    sector: uint256 = (meter >> 232) & MAX_SECTORS
-    self._certificates[id] = interval_begin | (produced << 40) | (custody << 88) | (number << 136) | (epoch << 176) | (sector << 208)
+    sector: uint256 = self._meter_sector(meter)
+    self._certificates[id] = self._pack_cert(interval_begin, produced, custody, number, epoch, sector)
     log CertificateIssued(id=id, meter_id=meter_id, interval_begin=interval_begin, issued_wh=produced, custody_wh=custody)
 
     if custody != 0:
@@ -706,7 +827,7 @@ def _enrol(meter_id: bytes32) -> uint256:
     self._meter_count = number
     self._meter_ids[number] = meter_id
     # Epoch 0 has no owner: the first issuance starts epoch 1 with the meter's owner.
-    meter: uint256 = (number << 160) | (sector << 232)
+    meter: uint256 = self._pack_meter(number, sector)
     self._meters[meter_id] = meter
     return meter
 
@@ -723,7 +844,7 @@ def _retire(holder: address, claimant: address, id: uint256, wh: uint256, consum
     self._check_movable(cert)
     assert wh != 0, "registry: nothing to retire"
 
-    begin: uint256 = cert & _UINT40
+    begin: uint256 = self._cert_begin(cert)
     consumption: ISmartMeterBackend.Consumption = staticcall backend.consumption_data(consumption_meter_id, begin)
     subject: address = consumption.owner
     consumed: uint256 = consumption.consumed_wh
@@ -736,12 +857,12 @@ def _retire(holder: address, claimant: address, id: uint256, wh: uint256, consum
     self.retired_against[consumption_meter_id][begin] = retired
 
     holding: uint256 = self._credit_owner_share(holder, id, cert)
-    assert holding & _UINT128 >= wh, "registry: retiring more than held"
+    assert self._held(holding) >= wh, "registry: retiring more than held"
     if claimant == holder:
-        self._holdings[holder][id] = unsafe_sub(holding, wh) + (wh << 128)
+        self._holdings[holder][id] = unsafe_sub(holding, wh) + self._as_claimed(wh)
     else:
         self._holdings[holder][id] = unsafe_sub(holding, wh)
-        self._holdings[claimant][id] += wh << 128
+        self._holdings[claimant][id] += self._as_claimed(wh)
 
     log IERC1155.TransferSingle(_operator=holder, _from=holder, _to=empty(address), _id=id, _value=wh)
     log ClaimSingle(_claimIssuer=claimant, _claimSubject=subject, _topic=ENERGY_TOPIC, _id=id, _value=wh, _claimData=claim_data)

@@ -89,6 +89,8 @@ _EPOCH_SHIFT: constant(uint256) = 200
 _CERTIFIABLE: constant(uint256) = 1 << 224  # in a measurement: see `_measurements`
 # @dev The most owners one meter can have.
 MAX_OWNER_EPOCH: public(constant(uint256)) = 2**32 - 1
+# What a reading keeps of a meter's state besides its new registers.
+_KEPT_BY_A_READING: constant(uint256) = _SUSPENDED | _PRODUCES | (MAX_OWNER_EPOCH << _EPOCH_SHIFT)
 
 
 # @dev Length of an interval in seconds; interval ends lie on multiples of it.
@@ -346,10 +348,10 @@ def accept_meter(meter_id: bytes32, max_debt: uint256):
     state: uint256 = self._state[meter_id]
     if state & _HAS_BASELINE != 0:
         assert (state & _UINT64_MASK) + interval_length > block.timestamp, "meter: the meter's readings are behind: relay them up to the current interval first"
-    epoch: uint256 = (state >> _EPOCH_SHIFT) & MAX_OWNER_EPOCH
+    epoch: uint256 = self._epoch_of(state)
     assert epoch < MAX_OWNER_EPOCH, "meter: meter changed owner too often"
     epoch += 1
-    self._state[meter_id] = (state & ~(MAX_OWNER_EPOCH << _EPOCH_SHIFT)) | (epoch << _EPOCH_SHIFT)
+    self._state[meter_id] = self._with_epoch(state, epoch)
     self._owners[meter_id][epoch] = msg.sender
     previous: address = self._meters[meter_id].owner
     self._meters[meter_id].owner = msg.sender
@@ -651,7 +653,7 @@ def owner_epoch(meter_id: bytes32) -> uint256:
     """
     @return uint256 How many owners have accepted the meter (0: none yet).
     """
-    return (self._state[meter_id] >> _EPOCH_SHIFT) & MAX_OWNER_EPOCH
+    return self._epoch_of(self._state[meter_id])
 
 
 @external
@@ -733,7 +735,7 @@ def settlement_data(meter_id: bytes32, interval_begin: uint256) -> ISmartMeterBa
         # registered) is measured, but neither rewarded nor certified.
         produced = 0
     return ISmartMeterBackend.Settlement(
-        owner=self._owners[meter_id][(packed >> 192) & MAX_OWNER_EPOCH], interval_end=end, produced_wh=produced, consumed_wh=consumed
+        owner=self._owners[meter_id][self._measurement_epoch(packed)], interval_end=end, produced_wh=produced, consumed_wh=consumed
     )
 
 
@@ -764,7 +766,7 @@ def consumption_data(meter_id: bytes32, interval_begin: uint256) -> ISmartMeterB
     consumed: uint256 = 0
     end, produced, consumed = self._unpack(packed)
     return ISmartMeterBackend.Consumption(
-        owner=self._owners[meter_id][(packed >> 192) & MAX_OWNER_EPOCH],
+        owner=self._owners[meter_id][self._measurement_epoch(packed)],
         interval_end=end,
         consumed_wh=consumed,
         sector_hash=keccak256(self._meters[meter_id].sector),
@@ -845,10 +847,69 @@ def _is_aib_code(code: String[16], prefix: bytes1, digits: uint256) -> bool:
     return True
 
 
+# Packing. `_state`, `_baseline` and `_measurements` share their first three
+# fields, 64 bits each: an interval end (unix seconds) and two Wh figures
+# (registers, or a measurement's produced and consumed Wh), all at most
+# 2**64 - 1 (readings sign them as uint64, so they fit by construction).
+
+
+@internal
+@pure
+def _pack_registers(end: uint256, first_wh: uint256, second_wh: uint256) -> uint256:
+    """
+    @dev Bits 0-63 `end`, 64-127 `first_wh`, 128-191 `second_wh`; each < 2**64.
+    """
+    return end | (first_wh << 64) | (second_wh << 128)
+
+
 @internal
 @pure
 def _unpack(packed: uint256) -> (uint256, uint256, uint256):
+    """
+    @dev The three 64-bit fields `_pack_registers` wrote, whatever lies above them.
+    """
     return packed & _UINT64_MASK, (packed >> 64) & _UINT64_MASK, (packed >> 128) & _UINT64_MASK
+
+
+@internal
+@pure
+def _epoch_of(state: uint256) -> uint256:
+    """
+    @dev A meter's owner epoch in its `_state`: bits 200-231, at most MAX_OWNER_EPOCH.
+    """
+    return (state >> _EPOCH_SHIFT) & MAX_OWNER_EPOCH
+
+
+@internal
+@pure
+def _with_epoch(state: uint256, epoch: uint256) -> uint256:
+    """
+    @dev `state` with its owner epoch replaced by `epoch` (< 2**32: masked).
+    """
+    return (state & ~(MAX_OWNER_EPOCH << _EPOCH_SHIFT)) | ((epoch & MAX_OWNER_EPOCH) << _EPOCH_SHIFT)
+
+
+@internal
+@pure
+def _pack_measurement(end: uint256, produced: uint256, consumed: uint256, epoch: uint256, certifiable: bool) -> uint256:
+    """
+    @dev A measurement: its registers' layout, the owner epoch in bits 192-223
+         (masked to 32 bits) and `_CERTIFIABLE` (bit 224) when its export counts
+         as production.
+    """
+    packed: uint256 = self._pack_registers(end, produced, consumed) | ((epoch & MAX_OWNER_EPOCH) << 192)
+    if certifiable:
+        packed |= _CERTIFIABLE
+    return packed
+
+
+@internal
+@pure
+def _measurement_epoch(packed: uint256) -> uint256:
+    """
+    @dev The owner epoch a measurement was recorded in: bits 192-223.
+    """
+    return (packed >> 192) & MAX_OWNER_EPOCH
 
 
 @internal
@@ -856,7 +917,7 @@ def _record(reading: Reading):
     state: uint256 = self._state[reading.meter_id]
     assert state & _REGISTERED != 0, "meter: unknown meter"
     assert state & _SUSPENDED == 0, "meter: meter is suspended"
-    epoch: uint256 = (state >> _EPOCH_SHIFT) & MAX_OWNER_EPOCH
+    epoch: uint256 = self._epoch_of(state)
     assert epoch != 0, "meter: no owner has accepted the meter yet"
 
     end: uint256 = convert(reading.interval_end, uint256)
@@ -879,7 +940,8 @@ def _record(reading: Reading):
 
     import_wh: uint256 = convert(reading.import_wh, uint256)
     export_wh: uint256 = convert(reading.export_wh, uint256)
-    new_state: uint256 = end | (import_wh << 64) | (export_wh << 128) | (state & (_SUSPENDED | _PRODUCES | (MAX_OWNER_EPOCH << _EPOCH_SHIFT))) | _REGISTERED | _HAS_BASELINE
+    registers: uint256 = self._pack_registers(end, import_wh, export_wh)
+    new_state: uint256 = registers | (state & _KEPT_BY_A_READING) | _REGISTERED | _HAS_BASELINE
 
     if state & _HAS_BASELINE == 0:
         assert reading.interval_begin == 0, "meter: a baseline reading names no interval begin"
@@ -889,7 +951,7 @@ def _record(reading: Reading):
         # A replaced device's baseline comes after the last reading of the old one.
         assert end > state & _UINT64_MASK, "meter: reading not newer than last"
         self._state[reading.meter_id] = new_state
-        self._baseline[reading.meter_id] = end | (import_wh << 64) | (export_wh << 128)
+        self._baseline[reading.meter_id] = registers
         log BaselineRecorded(
             meter_id=reading.meter_id,
             interval_end=end,
@@ -910,9 +972,8 @@ def _record(reading: Reading):
 
     produced: uint256 = unsafe_sub(export_wh, last_export)
     consumed: uint256 = unsafe_sub(import_wh, last_import)
-    certifiable: uint256 = 0
-    if state & _PRODUCES != 0:
-        certifiable = _CERTIFIABLE
+    certifiable: bool = state & _PRODUCES != 0
+    if certifiable:
         # A stolen or faulty key cannot mint certificates beyond what the
         # installation can produce: its rated capacity over the measurement,
         # and `future_tolerance` more (a bridge takes the registers of the
@@ -925,7 +986,7 @@ def _record(reading: Reading):
     if consumed != 0:
         assert consumed * 3_600 <= self._meters[reading.meter_id].connection_w * (end - last_end + future_tolerance), "meter: import beyond the meter's connection rating"
     self._state[reading.meter_id] = new_state
-    self._measurements[reading.meter_id][last_end] = end | (produced << 64) | (consumed << 128) | (epoch << 192) | certifiable
+    self._measurements[reading.meter_id][last_end] = self._pack_measurement(end, produced, consumed, epoch, certifiable)
     log MeasurementRecorded(
         meter_id=reading.meter_id,
         interval_begin=last_end,
