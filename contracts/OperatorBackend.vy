@@ -482,7 +482,7 @@ def announce_tariff(retail_price: uint96, feed_in_reward: uint96, effective_from
     assert start >= block.timestamp + notice_period, "operator: tariff needs the notice period"
     assert start % TARIFF_GRID == 0, "operator: tariff must start on the hour"
     count: uint256 = self.tariff_count
-    last: uint256 = self._tariffs[count - 1] >> 192
+    last: uint256 = self._tariff_start(self._tariffs[count - 1])
     assert start >= last + MIN_TARIFF_GAP, "operator: tariff must start a day or more after the last announced one"
     self._tariffs[count] = self._pack_tariff(retail_price, feed_in_reward, effective_from)
     self.tariff_count = count + 1
@@ -500,22 +500,23 @@ def announce_backend_trust(backend: address, trusted: bool):
     assert backend != empty(address), "operator: backend is the zero address"
     window: uint256 = self._trust[backend]
     flags: uint256 = window & (_GENESIS | _NETTED)
-    start: uint256 = window & _UINT64_MASK
-    stop: uint256 = (window >> 64) & _UINT64_MASK
+    start: uint256 = 0
+    stop: uint256 = 0
+    start, stop = self._unpack_trust(window)
     effective: uint256 = block.timestamp + notice_period
     if trusted:
         assert start == 0 or stop != 0, "operator: backend already trusted"
         if stop > block.timestamp:
             # An announced end that has not come yet is called off: the
             # backend stays trusted without a gap.
-            self._trust[backend] = flags | start
+            self._trust[backend] = flags | self._pack_trust(start, 0)
             effective = max(start, block.timestamp)
         else:
             # Trusted anew after a gap: a new backend as far as ledgers go.
-            self._trust[backend] = (window & _NETTED) | effective
+            self._trust[backend] = (window & _NETTED) | self._pack_trust(effective, 0)
     else:
         assert start != 0 and stop == 0, "operator: backend not trusted"
-        self._trust[backend] = flags | start | (effective << 64)
+        self._trust[backend] = flags | self._pack_trust(start, effective)
     log BackendTrustAnnounced(backend=backend, trusted=trusted, effective_from=effective, operator=msg.sender)
 
 
@@ -612,15 +613,19 @@ def trust_window(backend: address) -> IOperatorBackend.TrustWindow:
     """
     @return Trusted from and untrusted from, in unix seconds; zero means never.
     """
-    window: uint256 = self._trust[backend]
-    return IOperatorBackend.TrustWindow(trusted_from=window & _UINT64_MASK, untrusted_from=(window >> 64) & _UINT64_MASK)
+    start: uint256 = 0
+    stop: uint256 = 0
+    start, stop = self._unpack_trust(self._trust[backend])
+    return IOperatorBackend.TrustWindow(trusted_from=start, untrusted_from=stop)
 
 
 @external
 @view
 def is_settled(backend: address, meter_id: bytes32, interval_begin: uint256) -> bool:
-    index: uint256 = interval_begin // _MIN_INTERVAL
-    return (self._settled[backend][meter_id][index >> 7] >> ((index & 127) << 1)) & 1 == 1
+    word: uint256 = 0
+    bit: uint256 = 0
+    word, bit = self._bitmap_position(interval_begin)
+    return self._settled[backend][meter_id][word] & bit != 0
 
 
 @external
@@ -629,8 +634,10 @@ def is_traded(backend: address, meter_id: bytes32, interval_begin: uint256) -> b
     """
     @return bool Whether the meter traded the interval on the wired Exchange.
     """
-    index: uint256 = interval_begin // _MIN_INTERVAL
-    return (self._settled[backend][meter_id][index >> 7] >> ((index & 127) << 1)) & 2 == 2
+    word: uint256 = 0
+    bit: uint256 = 0
+    word, bit = self._bitmap_position(interval_begin)
+    return self._settled[backend][meter_id][word] & (bit << 1) != 0
 
 
 @external
@@ -657,9 +664,9 @@ def _settle(backend: address, window: uint256, meter_id: bytes32, interval_begin
     @dev Settles one measurement; False if it was settled already, or, unless
          `strict` (which reverts with the reason instead), if it cannot be yet.
     """
-    index: uint256 = interval_begin // _MIN_INTERVAL
-    word: uint256 = index >> 7
-    bit: uint256 = 1 << ((index & 127) << 1)
+    word: uint256 = 0
+    bit: uint256 = 0
+    word, bit = self._bitmap_position(interval_begin)
     settled: uint256 = self._settled[backend][meter_id][word]
     if settled & bit != 0:
         return False
@@ -768,9 +775,7 @@ def _net(backend: address, meter_id: bytes32, begin: uint256, end: uint256, resu
     if resume:
         packed: uint256 = self._netting[backend][meter_id][begin]
         if packed != 0:
-            index = (packed & _UINT40_MASK) - 1
-            sold = (packed >> 40) & _UINT108_MASK
-            bought = packed >> 148
+            index, sold, bought = self._unpack_netting(packed)
     last: uint256 = (end - 1) // _MIN_INTERVAL
     if index > last:
         return True, sold, bought
@@ -807,14 +812,14 @@ def _net(backend: address, meter_id: bytes32, begin: uint256, end: uint256, resu
 @internal
 def _keep_netting(backend: address, meter_id: bytes32, begin: uint256, index: uint256, sold: uint256, bought: uint256):
     assert sold <= _UINT108_MASK and bought <= _UINT108_MASK  # sums of uint64 Wh: never
-    self._netting[backend][meter_id][begin] = (index + 1) | (sold << 40) | (bought << 148)
+    self._netting[backend][meter_id][begin] = self._pack_netting(index, sold, bought)
 
 
 @internal
 def _mark_traded(backend: address, meter_id: bytes32, interval_begin: uint256):
-    index: uint256 = interval_begin // _MIN_INTERVAL
-    word: uint256 = index >> 7
-    bit: uint256 = 1 << ((index & 127) << 1)
+    word: uint256 = 0
+    bit: uint256 = 0
+    word, bit = self._bitmap_position(interval_begin)
     bits: uint256 = self._settled[backend][meter_id][word]
     assert bits & bit == 0, "operator: interval already settled"
     if bits & (bit << 1) == 0:
@@ -957,7 +962,7 @@ def _tariff_index(timestamp: uint256, count: uint256) -> uint256:
          cost grows with log2 of the number of tariffs, never with it.
     """
     last: uint256 = count - 1
-    if self._tariffs[last] >> 192 <= timestamp:
+    if self._tariff_start(self._tariffs[last]) <= timestamp:
         return last
     # Tariff `low` starts at or before `timestamp` (tariff 0 starts at 0),
     # tariff `high` after it.
@@ -967,7 +972,7 @@ def _tariff_index(timestamp: uint256, count: uint256) -> uint256:
         if high - low <= 1:
             break
         middle: uint256 = unsafe_add(low, high) >> 1
-        if self._tariffs[middle] >> 192 <= timestamp:
+        if self._tariff_start(self._tariffs[middle]) <= timestamp:
             low = middle
         else:
             high = middle
@@ -988,15 +993,18 @@ def _tariff_over(begin: uint256, end: uint256) -> (uint256, uint256):
     """
     count: uint256 = self.tariff_count
     index: uint256 = self._tariff_index(begin, count)
-    packed: uint256 = self._tariffs[index]
-    retail_price: uint256 = packed & _UINT96_MASK
-    feed_in_reward: uint256 = (packed >> 96) & _UINT96_MASK
+    retail_price: uint256 = 0
+    feed_in_reward: uint256 = 0
+    start: uint256 = 0
+    retail_price, feed_in_reward, start = self._unpack_tariff(self._tariffs[index])
     for later: uint256 in range(index + 1, count, bound=MAX_TARIFFS):
-        packed = self._tariffs[later]
-        if packed >> 192 >= end:
+        retail: uint256 = 0
+        feed_in: uint256 = 0
+        retail, feed_in, start = self._unpack_tariff(self._tariffs[later])
+        if start >= end:
             break
-        retail_price = max(retail_price, packed & _UINT96_MASK)
-        feed_in_reward = min(feed_in_reward, (packed >> 96) & _UINT96_MASK)
+        retail_price = max(retail_price, retail)
+        feed_in_reward = min(feed_in_reward, feed_in)
     return retail_price, feed_in_reward
 
 
@@ -1009,8 +1017,9 @@ def _is_trusted(backend: address) -> bool:
 @internal
 @view
 def _trusted(window: uint256) -> bool:
-    start: uint256 = window & _UINT64_MASK
-    stop: uint256 = (window >> 64) & _UINT64_MASK
+    start: uint256 = 0
+    stop: uint256 = 0
+    start, stop = self._unpack_trust(window)
     return start != 0 and start <= block.timestamp and (stop == 0 or block.timestamp < stop)
 
 
@@ -1047,4 +1056,65 @@ def _tariff_struct(packed: uint256) -> IOperatorBackend.Tariff:
 @internal
 @pure
 def _unpack_tariff(packed: uint256) -> (uint256, uint256, uint256):
+    """
+    @dev Retail price (bits 0-95), feed-in reward (96-191), effective from (192-255).
+    """
     return packed & _UINT96_MASK, (packed >> 96) & _UINT96_MASK, packed >> 192
+
+
+@internal
+@pure
+def _tariff_start(packed: uint256) -> uint256:
+    """
+    @dev When a packed tariff takes effect (bits 192-255, unix seconds).
+    """
+    return packed >> 192
+
+
+@internal
+@pure
+def _pack_trust(start: uint256, stop: uint256) -> uint256:
+    """
+    @dev A trust window without its flags: trusted from (bits 0-63) and
+         untrusted from (64-127), unix seconds, each masked to 64 bits.
+    """
+    return (start & _UINT64_MASK) | ((stop & _UINT64_MASK) << 64)
+
+
+@internal
+@pure
+def _unpack_trust(window: uint256) -> (uint256, uint256):
+    """
+    @dev Trusted from and untrusted from of a trust window; its flags ignored.
+    """
+    return window & _UINT64_MASK, (window >> 64) & _UINT64_MASK
+
+
+@internal
+@pure
+def _bitmap_position(interval_begin: uint256) -> (uint256, uint256):
+    """
+    @dev The bitmap word of the quarter hour `interval_begin` lies in, and its
+         "settled" bit there (its "traded" bit is the next one up).
+    """
+    index: uint256 = interval_begin // _MIN_INTERVAL
+    return index >> 7, 1 << ((index & 127) << 1)
+
+
+@internal
+@pure
+def _pack_netting(index: uint256, sold: uint256, bought: uint256) -> uint256:
+    """
+    @dev A netting in progress: the next quarter-hour index plus one (bits
+         0-39), Wh sold (40-147) and bought (148-255) so far, each masked.
+    """
+    return ((index + 1) & _UINT40_MASK) | ((sold & _UINT108_MASK) << 40) | ((bought & _UINT108_MASK) << 148)
+
+
+@internal
+@pure
+def _unpack_netting(packed: uint256) -> (uint256, uint256, uint256):
+    """
+    @dev The next quarter-hour index, Wh sold and Wh bought of a netting in progress.
+    """
+    return (packed & _UINT40_MASK) - 1, (packed >> 40) & _UINT108_MASK, packed >> 148
