@@ -98,6 +98,11 @@ _LINK: constant(uint256) = 2**38 - 1  # an order id plus one, in the lists below
 _NEXT: constant(uint256) = 138
 _PREV: constant(uint256) = 176
 _MAKERS_PREVIOUS: constant(uint256) = 214
+_OPEN_WH_AND_VERSION: constant(uint256) = (_UINT64 << 40) | (_UINT32 << 104)
+_BOOK_LINKS: constant(uint256) = (_LINK << _NEXT) | (_LINK << _PREV)
+# One more deal not settled, in a `_sales` slot (bits 192-254) and a `_purchases` slot (128-255).
+_ONE_SALE: constant(uint256) = 1 << 192
+_ONE_PURCHASE: constant(uint256) = 1 << 128
 # @dev The most orders the Exchange takes: ids fit the lists' 38-bit links.
 MAX_ORDERS: public(constant(uint256)) = 2**38 - 1
 # What `deal_hash` holds once a deal is settled.
@@ -326,23 +331,22 @@ def amend(order_id: uint256, wh: uint256, price: uint256):
     """
     head: uint256 = self._orders[order_id].head
     tail: uint256 = self._orders[order_id].tail
-    open_wh: uint256 = (tail >> 40) & _UINT64
+    open_wh: uint256 = self._open_wh(tail)
     assert open_wh != 0, "exchange: order is not open"
-    assert convert(head & _UINT160, address) == msg.sender, "exchange: caller is not the maker"
-    begin: uint256 = tail & _UINT40
+    assert self._maker(head) == msg.sender, "exchange: caller is not the maker"
+    begin: uint256 = self._begin(tail)
     self._check_terms(begin, wh, price)
-    # 32 bits of version; after 2**32 amends it wraps, and the price still guards.
-    version: uint256 = unsafe_add((tail >> 104) & _UINT32, 1) & _UINT32
+    version: uint256 = self._next_version(tail)
 
     meter_id: bytes32 = self._orders[order_id].meter_id
     if tail & _IS_BID == 0:
         self._commit(meter_id, begin, wh, open_wh)
     # Effects before the token moves (checks-effects-interactions).
-    self._orders[order_id].head = (head & _UINT160) | (price << 160)
-    self._orders[order_id].tail = (tail & ~((_UINT64 << 40) | (_UINT32 << 104))) | (wh << 40) | (version << 104)
+    self._orders[order_id].head = self._pack_head(self._maker(head), price)
+    self._orders[order_id].tail = (tail & ~_OPEN_WH_AND_VERSION) | self._pack_wh_and_version(wh, version)
     log OrderAmended(order_id=order_id, wh=wh, price=price, version=version)
     if tail & _IS_BID != 0:
-        before: uint256 = open_wh * (head >> 160)
+        before: uint256 = open_wh * self._price(head)
         after: uint256 = wh * price
         if after > before:
             self._pull(msg.sender, after - before)
@@ -359,23 +363,23 @@ def cancel(order_id: uint256):
     """
     head: uint256 = self._orders[order_id].head
     tail: uint256 = self._orders[order_id].tail
-    open_wh: uint256 = (tail >> 40) & _UINT64
+    open_wh: uint256 = self._open_wh(tail)
     assert open_wh != 0, "exchange: order is not open"
-    maker: address = convert(head & _UINT160, address)
+    maker: address = self._maker(head)
     meter_id: bytes32 = self._orders[order_id].meter_id
     if msg.sender != maker:
         # An order ends with its maker's ownership of the meter: the meter's
         # new owner may cancel it (the escrow still goes back to the maker).
         owner: address = staticcall backend.owner_of(meter_id)
         assert owner == msg.sender and owner != maker, "exchange: caller is not the maker"
-    version: uint256 = unsafe_add((tail >> 104) & _UINT32, 1) & _UINT32
+    version: uint256 = self._next_version(tail)
     self._unlink(tail)
-    self._orders[order_id].tail = (tail & ~((_UINT64 << 40) | (_UINT32 << 104) | (_LINK << _NEXT) | (_LINK << _PREV))) | (version << 104)
+    self._orders[order_id].tail = (tail & ~(_OPEN_WH_AND_VERSION | _BOOK_LINKS)) | self._pack_wh_and_version(0, version)
     refund: uint256 = 0
     if tail & _IS_BID != 0:
-        refund = open_wh * (head >> 160)
+        refund = open_wh * self._price(head)
     else:
-        self._sales[meter_id][tail & _UINT40] -= open_wh
+        self._sales[meter_id][self._begin(tail)] -= open_wh
     log OrderCancelled(order_id=order_id, refund=refund)
     if refund != 0:
         self._push(maker, refund)
@@ -395,14 +399,14 @@ def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter
     """
     head: uint256 = self._orders[order_id].head
     tail: uint256 = self._orders[order_id].tail
-    open_wh: uint256 = (tail >> 40) & _UINT64
+    open_wh: uint256 = self._open_wh(tail)
     assert open_wh != 0, "exchange: order is not open"
-    begin: uint256 = tail & _UINT40
+    begin: uint256 = self._begin(tail)
     self._check_gate(begin)
-    assert (tail >> 104) & _UINT32 == version and head >> 160 == price, "exchange: order changed since it was seen"
+    assert self._version(tail) == version and self._price(head) == price, "exchange: order changed since it was seen"
     assert wh != 0, "exchange: amount must be positive"
     assert wh <= open_wh, "exchange: taking more than is open"
-    maker: address = convert(head & _UINT160, address)
+    maker: address = self._maker(head)
     assert msg.sender != maker, "exchange: cannot take one's own order"
     maker_meter: bytes32 = self._orders[order_id].meter_id
     assert staticcall backend.owner_of(maker_meter) == maker, "exchange: the order's meter has changed owner"
@@ -410,9 +414,9 @@ def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter
     # its Wh, and its place in the book once it closes.
     if wh == open_wh:
         self._unlink(tail)
-        self._orders[order_id].tail = (tail - (wh << 40)) & ~((_LINK << _NEXT) | (_LINK << _PREV))
+        self._orders[order_id].tail = (tail - self._pack_wh_and_version(wh, 0)) & ~_BOOK_LINKS
     else:
-        self._orders[order_id].tail = tail - (wh << 40)
+        self._orders[order_id].tail = tail - self._pack_wh_and_version(wh, 0)
 
     deal: Deal = Deal(order_id=order_id, seller=maker, buyer=msg.sender, seller_meter=maker_meter, buyer_meter=meter_id,
                       interval_begin=begin, wh=wh, price=price, retire=False)
@@ -424,12 +428,12 @@ def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter
         deal.retire = tail & _RETIRE != 0
         # The Wh sold are committed and sold at once.
         self._commit(meter_id, begin, wh, 0)
-        self._sales[meter_id][begin] += (wh << 64) | (1 << 192)
+        self._sales[meter_id][begin] += self._as_sold(wh) | _ONE_SALE
     else:
         self._check_buyer(meter_id)
-        self._sales[maker_meter][begin] += (wh << 64) | (1 << 192)
+        self._sales[maker_meter][begin] += self._as_sold(wh) | _ONE_SALE
         self._pull(msg.sender, wh * price)
-    self._purchases[deal.buyer_meter][begin] += 1 << 128
+    self._purchases[deal.buyer_meter][begin] += _ONE_PURCHASE
 
     deal_id: uint256 = self.deal_count
     self.deal_count = deal_id + 1
@@ -546,7 +550,7 @@ def committed_wh(meter_id: bytes32, interval_begin: uint256) -> uint256:
     """
     @return uint256 Wh of `meter_id` in open offers and deals for the interval.
     """
-    return self._sales[meter_id][interval_begin] & _UINT64
+    return self._committed(self._sales[meter_id][interval_begin])
 
 
 @external
@@ -561,7 +565,7 @@ def sold_wh(meter_id: bytes32, interval_begin: uint256) -> uint256:
     sales: uint256 = self._sales[meter_id][interval_begin]
     if sales & _LAPSED != 0:
         return 0
-    return (sales >> 64) & _UINT64
+    return self._sold(sales)
 
 
 @external
@@ -570,7 +574,7 @@ def delivered_sold_wh(meter_id: bytes32, interval_begin: uint256) -> uint256:
     """
     @return uint256 Wh of `meter_id` delivered in settled deals for the interval.
     """
-    return (self._sales[meter_id][interval_begin] >> 128) & _UINT64
+    return self._delivered(self._sales[meter_id][interval_begin])
 
 
 @external
@@ -579,7 +583,7 @@ def delivered_bought_wh(meter_id: bytes32, interval_begin: uint256) -> uint256:
     """
     @return uint256 Wh delivered to `meter_id` in settled deals for the interval.
     """
-    return self._purchases[meter_id][interval_begin] & _UINT128
+    return self._bought(self._purchases[meter_id][interval_begin])
 
 
 @external
@@ -588,7 +592,7 @@ def unsettled_deals(meter_id: bytes32, interval_begin: uint256) -> uint256:
     """
     @return uint256 Deals of the interval, selling from or buying for `meter_id`, not settled yet.
     """
-    return ((self._sales[meter_id][interval_begin] >> 192) & _UINT63) + (self._purchases[meter_id][interval_begin] >> 128)
+    return self._open_sales(self._sales[meter_id][interval_begin]) + self._open_purchases(self._purchases[meter_id][interval_begin])
 
 
 @external
@@ -602,11 +606,11 @@ def position(meter_id: bytes32, interval_begin: uint256) -> IExchange.Position:
     """
     sales: uint256 = self._sales[meter_id][interval_begin]
     purchases: uint256 = self._purchases[meter_id][interval_begin]
-    sold: uint256 = (sales >> 128) & _UINT64
+    sold: uint256 = self._delivered(sales)
     if sales & _LAPSED != 0:
-        sold = (sales >> 64) & _UINT64
+        sold = self._sold(sales)
     return IExchange.Position(
-        sold_wh=sold, bought_wh=purchases & _UINT128, unsettled_deals=((sales >> 192) & _UINT63) + (purchases >> 128)
+        sold_wh=sold, bought_wh=self._bought(purchases), unsettled_deals=self._open_sales(sales) + self._open_purchases(purchases)
     )
 
 
@@ -629,9 +633,9 @@ def order_book(interval_begin: uint256, cursor: uint256) -> IExchange.Page:
         if link == 0:
             break
         tail: uint256 = self._orders[link - 1].tail
-        assert (tail >> 40) & _UINT64 != 0 and tail & _UINT40 == interval_begin, "exchange: the cursor's order closed or is of another interval: start again from 0"
+        assert self._open_wh(tail) != 0 and self._begin(tail) == interval_begin, "exchange: the cursor's order closed or is of another interval: start again from 0"
         found.append(link - 1)
-        link = (tail >> _NEXT) & _LINK
+        link = self._link(tail, _NEXT)
     return IExchange.Page(ids=found, next_cursor=link)
 
 
@@ -651,9 +655,9 @@ def orders_of(maker: address, cursor: uint256) -> IExchange.Page:
     for _: uint256 in range(MAX_PAGE):
         if link == 0:
             break
-        assert self._orders[link - 1].head & _UINT160 == convert(maker, uint256), "exchange: the cursor is not one of the maker's orders"
+        assert self._maker(self._orders[link - 1].head) == maker, "exchange: the cursor is not one of the maker's orders"
         found.append(link - 1)
-        link = (self._orders[link - 1].tail >> _MAKERS_PREVIOUS) & _LINK
+        link = self._link(self._orders[link - 1].tail, _MAKERS_PREVIOUS)
     return IExchange.Page(ids=found, next_cursor=link)
 
 
@@ -693,7 +697,7 @@ def _commit(meter_id: bytes32, interval_begin: uint256, wh: uint256, released: u
     assert meter.owner == msg.sender, "exchange: caller is not the meter owner"
     assert ISmartMeterBackend.MeterKind.PRODUCTION in meter.kind, "exchange: meter does not produce"
     sales: uint256 = self._sales[meter_id][interval_begin]
-    committed: uint256 = (sales & _UINT64) - released + wh
+    committed: uint256 = self._committed(sales) - released + wh
     assert committed <= min(meter.capacity_w * interval_length // 3_600, _UINT64), "exchange: selling beyond the meter's capacity"
     self._sales[meter_id][interval_begin] = (sales & ~_UINT64) | committed
 
@@ -726,14 +730,14 @@ def _place(meter_id: bytes32, interval_begin: uint256, wh: uint256, price: uint2
     # First in its interval's list of open orders, and in its maker's list.
     newest: uint256 = self._book_head[interval_begin]
     if newest != 0:
-        self._orders[newest - 1].tail |= (order_id + 1) << _PREV
+        self._orders[newest - 1].tail |= self._as_link(order_id + 1, _PREV)
     self._book_head[interval_begin] = order_id + 1
     makers: uint256 = self._maker_head[msg.sender]
     self._maker_head[msg.sender] = order_id + 1
     self._orders[order_id] = _OrderSlots(
-        head=convert(msg.sender, uint256) | (price << 160),
+        head=self._pack_head(msg.sender, price),
         meter_id=meter_id,
-        tail=interval_begin | (wh << 40) | flags | (newest << _NEXT) | (makers << _MAKERS_PREVIOUS),
+        tail=interval_begin | self._pack_wh_and_version(wh, 0) | flags | self._as_link(newest, _NEXT) | self._as_link(makers, _MAKERS_PREVIOUS),
     )
     log OrderPlaced(order_id=order_id, maker=msg.sender, interval_begin=interval_begin, meter_id=meter_id, wh=wh,
                     price=price, is_bid=flags & _IS_BID != 0, retire=flags & _RETIRE != 0)
@@ -745,14 +749,14 @@ def _unlink(tail: uint256):
     """
     @dev Takes a closing order out of its interval's list of open orders.
     """
-    after: uint256 = (tail >> _NEXT) & _LINK
-    before: uint256 = (tail >> _PREV) & _LINK
+    after: uint256 = self._link(tail, _NEXT)
+    before: uint256 = self._link(tail, _PREV)
     if before == 0:
-        self._book_head[tail & _UINT40] = after
+        self._book_head[self._begin(tail)] = after
     else:
-        self._orders[before - 1].tail = (self._orders[before - 1].tail & ~(_LINK << _NEXT)) | (after << _NEXT)
+        self._orders[before - 1].tail = self._with_link(self._orders[before - 1].tail, _NEXT, after)
     if after != 0:
-        self._orders[after - 1].tail = (self._orders[after - 1].tail & ~(_LINK << _PREV)) | (before << _PREV)
+        self._orders[after - 1].tail = self._with_link(self._orders[after - 1].tail, _PREV, before)
 
 
 @internal
@@ -777,10 +781,10 @@ def _push(account: address, amount: uint256):
 def _order(order_id: uint256) -> Order:
     head: uint256 = self._orders[order_id].head
     tail: uint256 = self._orders[order_id].tail
-    open_wh: uint256 = (tail >> 40) & _UINT64
-    return Order(maker=convert(head & _UINT160, address), meter_id=self._orders[order_id].meter_id,
-                 interval_begin=tail & _UINT40, wh=open_wh, price=head >> 160, is_bid=tail & _IS_BID != 0,
-                 retire=tail & _RETIRE != 0, version=(tail >> 104) & _UINT32, open=open_wh != 0)
+    open_wh: uint256 = self._open_wh(tail)
+    return Order(maker=self._maker(head), meter_id=self._orders[order_id].meter_id,
+                 interval_begin=self._begin(tail), wh=open_wh, price=self._price(head), is_bid=tail & _IS_BID != 0,
+                 retire=tail & _RETIRE != 0, version=self._version(tail), open=open_wh != 0)
 
 
 @internal
@@ -803,8 +807,8 @@ def _settle(deal_id: uint256, deal: Deal):
     sales: uint256 = self._sales[seller_meter][begin]
     measured: bool = end == begin + interval_length and sales & _LAPSED == 0
     delivered: uint256 = 0
+    sold: uint256 = self._sold(sales)  # no settlement changes it
     if measured:
-        sold: uint256 = (sales >> 64) & _UINT64
         if produced >= sold:
             delivered = wh
         else:
@@ -817,9 +821,9 @@ def _settle(deal_id: uint256, deal: Deal):
         # and collect on the rest. Their Wh stay sold: the operator pays no
         # feed-in for them, and none of their certificates go into custody.
         sales |= _LAPSED
-    sales = sales + (delivered << 128) - (1 << 192)
+    sales = sales + self._as_delivered(delivered) - _ONE_SALE
     self._sales[seller_meter][begin] = sales
-    self._purchases[buyer_meter][begin] = self._purchases[buyer_meter][begin] + delivered - (1 << 128)
+    self._purchases[buyer_meter][begin] = self._purchases[buyer_meter][begin] + delivered - _ONE_PURCHASE
 
     payment: uint256 = delivered * deal.price
     refund: uint256 = wh * deal.price - payment
@@ -837,9 +841,9 @@ def _settle(deal_id: uint256, deal: Deal):
     retired: uint256 = 0
     if measured:
         dust: uint256 = 0
-        if (sales >> 192) & _UINT63 == 0:
+        if self._open_sales(sales) == 0:
             # The interval's last deal: what custody got less what was delivered.
-            dust = min((sales >> 64) & _UINT64, produced) - ((sales >> 128) & _UINT64)
+            dust = min(sold, produced) - self._delivered(sales)
         retired = self._hand_over(producer, deal.buyer, seller_meter, buyer_meter, begin, delivered, deal.retire, dust)
     log DealSettled(deal_id=deal_id, seller=producer, buyer=deal.buyer, delivered_wh=delivered, payment=payment, refund=refund, retired_wh=retired)
 
@@ -967,3 +971,175 @@ def _retirable(buyer: address, seller_meter: bytes32, buyer_meter: bytes32, begi
     if consumption.sector_hash != (staticcall backend.consumption_data(seller_meter, begin)).sector_hash:
         return 0
     return consumption.consumed_wh - staticcall registry.retired_against(buyer_meter, begin)
+
+
+# PACKING: an order's head and tail, and the `_sales` and `_purchases` slots,
+# read and written through these (layouts above, at `_OrderSlots`, `_sales`
+# and `_purchases`). Each writer masks its field to its width.
+
+
+@internal
+@pure
+def _pack_head(maker: address, price: uint256) -> uint256:
+    """
+    @dev An order's head: its maker (bits 0-159) and price (160-255; `_check_terms` bounds it to 96 bits).
+    """
+    return convert(maker, uint256) | ((price & _UINT96) << 160)
+
+
+@internal
+@pure
+def _maker(head: uint256) -> address:
+    return convert(head & _UINT160, address)
+
+
+@internal
+@pure
+def _price(head: uint256) -> uint256:
+    return head >> 160
+
+
+@internal
+@pure
+def _begin(tail: uint256) -> uint256:
+    """
+    @dev An order's interval begin (tail bits 0-39, unix seconds).
+    """
+    return tail & _UINT40
+
+
+@internal
+@pure
+def _open_wh(tail: uint256) -> uint256:
+    """
+    @dev An order's open Wh (tail bits 40-103).
+    """
+    return (tail >> 40) & _UINT64
+
+
+@internal
+@pure
+def _version(tail: uint256) -> uint256:
+    """
+    @dev An order's version (tail bits 104-135).
+    """
+    return (tail >> 104) & _UINT32
+
+
+@internal
+@pure
+def _next_version(tail: uint256) -> uint256:
+    """
+    @dev The version after the order's: 32 bits, so after 2**32 changes it
+         wraps, and the price a taker names still guards it.
+    """
+    return unsafe_add(self._version(tail), 1) & _UINT32
+
+
+@internal
+@pure
+def _pack_wh_and_version(wh: uint256, version: uint256) -> uint256:
+    """
+    @dev Open Wh and version in their tail bits, masked to 64 and 32 bits.
+    """
+    return ((wh & _UINT64) << 40) | ((version & _UINT32) << 104)
+
+
+@internal
+@pure
+def _link(tail: uint256, at: uint256) -> uint256:
+    """
+    @dev One of a tail's three links (at `_NEXT`, `_PREV` or `_MAKERS_PREVIOUS`):
+         an order id plus one, 0 for none.
+    """
+    return (tail >> at) & _LINK
+
+
+@internal
+@pure
+def _as_link(link: uint256, at: uint256) -> uint256:
+    """
+    @dev `link` at bit `at` of a tail, masked to 38 bits (`MAX_ORDERS` keeps ids below).
+    """
+    return (link & _LINK) << at
+
+
+@internal
+@pure
+def _with_link(tail: uint256, at: uint256, link: uint256) -> uint256:
+    """
+    @dev `tail` with the link at bit `at` replaced by `link`.
+    """
+    return (tail & ~(_LINK << at)) | self._as_link(link, at)
+
+
+@internal
+@pure
+def _committed(sales: uint256) -> uint256:
+    """
+    @dev Wh committed in open offers and deals (`_sales` bits 0-63).
+    """
+    return sales & _UINT64
+
+
+@internal
+@pure
+def _sold(sales: uint256) -> uint256:
+    """
+    @dev Wh sold in deals (`_sales` bits 64-127).
+    """
+    return (sales >> 64) & _UINT64
+
+
+@internal
+@pure
+def _as_sold(wh: uint256) -> uint256:
+    """
+    @dev `wh` (< 2**64, an order's Wh) in a `_sales` slot's sold field, to add.
+    """
+    return (wh & _UINT64) << 64
+
+
+@internal
+@pure
+def _delivered(sales: uint256) -> uint256:
+    """
+    @dev Wh delivered in settled deals (`_sales` bits 128-191).
+    """
+    return (sales >> 128) & _UINT64
+
+
+@internal
+@pure
+def _as_delivered(wh: uint256) -> uint256:
+    """
+    @dev `wh` (at most what was sold) in a `_sales` slot's delivered field, to add.
+    """
+    return (wh & _UINT64) << 128
+
+
+@internal
+@pure
+def _open_sales(sales: uint256) -> uint256:
+    """
+    @dev Deals selling from the meter in the interval, not settled yet (`_sales` bits 192-254).
+    """
+    return (sales >> 192) & _UINT63
+
+
+@internal
+@pure
+def _bought(purchases: uint256) -> uint256:
+    """
+    @dev Wh delivered to the meter in settled deals (`_purchases` bits 0-127).
+    """
+    return purchases & _UINT128
+
+
+@internal
+@pure
+def _open_purchases(purchases: uint256) -> uint256:
+    """
+    @dev Deals buying for the meter in the interval, not settled yet (`_purchases` bits 128-255).
+    """
+    return purchases >> 128
