@@ -13,6 +13,9 @@ PYTEST_ARGS ?=
 # (for --pdb). A file's tests stay on one worker, as collected: the slow files
 # first (tests/conftest.py), each dApp module on its own anvil node once.
 PYTEST_WORKERS ?= 2
+# The long campaign of `make fuzz`: minutes per state machine, machines at a time.
+OPENKWH_FUZZ_MINUTES ?= 60
+FUZZ_WORKERS ?= 4
 XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .DEFAULT_GOAL := help
@@ -49,8 +52,10 @@ $(CHROMIUM):
 test: setup $(CHROMIUM)  ## every test: contracts in-process, then against a real anvil, the dApp in Chromium
 	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
-fuzz: setup  ## the contracts' state machines, long (OPENKWH_FUZZ_EXAMPLES sequences each, default 3600: about an hour a machine, two machines at a time)
-	OPENKWH_FUZZ=1 $(PY) -m pytest $(XDIST) tests/hypothesis --hypothesis-show-statistics $(PYTEST_ARGS)
+fuzz: setup  ## the contracts' state machines, long: each for OPENKWH_FUZZ_MINUTES of wall-clock time (default 60), FUZZ_WORKERS machines at a time (default 4)
+	rm -rf out/fuzz
+	OPENKWH_FUZZ_MINUTES=$(OPENKWH_FUZZ_MINUTES) $(PY) -m pytest -n $(FUZZ_WORKERS) --dist loadfile tests/hypothesis -k long_campaign $(PYTEST_ARGS)
+	@cat out/fuzz/*.txt
 
 chain: setup  ## anvil on 127.0.0.1:8545 in the foreground (its dev accounts are printed)
 	node_modules/.bin/anvil --host 127.0.0.1 --port 8545

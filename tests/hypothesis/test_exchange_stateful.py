@@ -20,7 +20,7 @@ from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
 from tests.fixtures.meters import CONNECTION_W
 from tests.helpers import made_deal
-from tests.hypothesis import campaign, deployer
+from tests.hypothesis import campaign, deployer, timed_campaign
 
 HOUR = 3_600  # seconds
 LEAD = 3_600  # seconds
@@ -543,3 +543,4 @@ class Market(RuleBasedStateMachine):
 
 TestMarket = Market.TestCase
 TestMarket.settings = campaign(30, 40)
+test_long_campaign = timed_campaign(Market, 40)

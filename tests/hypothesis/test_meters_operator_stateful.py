@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
-from tests.hypothesis import campaign, deployer
+from tests.hypothesis import campaign, deployer, timed_campaign
 
 HOUR = 3_600  # seconds
 TOLERANCE = 300  # seconds
@@ -414,3 +414,4 @@ class MetersAndOperator(RuleBasedStateMachine):
 
 TestMetersAndOperator = MetersAndOperator.TestCase
 TestMetersAndOperator.settings = campaign(30, 50)
+test_long_campaign = timed_campaign(MetersAndOperator, 50)

@@ -16,7 +16,7 @@ from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
 from tests.fixtures.meters import CONNECTION_W
 from tests.fixtures.registry import certificate_id
-from tests.hypothesis import campaign, deployer
+from tests.hypothesis import campaign, deployer, timed_campaign
 
 HOUR = 3_600  # seconds
 VALIDITY = 5 * 86_400  # seconds: short, so that runs reach expiry
@@ -219,3 +219,4 @@ class Registry(RuleBasedStateMachine):
 
 TestRegistry = Registry.TestCase
 TestRegistry.settings = campaign(30, 40)
+test_long_campaign = timed_campaign(Registry, 40)

@@ -8,7 +8,7 @@ import boa
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from tests.hypothesis import campaign, deployer
+from tests.hypothesis import campaign, deployer, timed_campaign
 
 DAY = 86_400  # seconds
 ACTORS = [boa.env.generate_address(f"wallet-actor-{i}") for i in range(4)]
@@ -167,3 +167,4 @@ class WalletMachine(RuleBasedStateMachine):
 
 TestWallet = WalletMachine.TestCase
 TestWallet.settings = campaign(100, 30)
+test_long_campaign = timed_campaign(WalletMachine, 30)
