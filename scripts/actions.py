@@ -1,23 +1,14 @@
-"""What the admin, the grid operator, an issuing body and an installer do on chain.
+"""What every role does on chain: admin, grid operator, issuing body,
+installer, prosumer and keeper.
 
 Each action is a plain function (web3 + an account + the deployments file), used
-by the demo and the benchmarks, and a sub-command of its role's command line:
-
-    python -m scripts.admin         set-issuing-body, grant-operator
-    python -m scripts.operator      announce-tariff, fund-treasury, suspend-meter,
-                                    resume-meter, trust-backend, untrust-backend
-    python -m scripts.issuing_body  certify-installer, withdraw-certification,
-                                    revoke-certificate
-    python -m scripts.installer     register-meter, rotate-signer
-    python -m scripts.prosumer      accept-meter, offer-meter, approve-signer, open-ledger,
-                                    buy-tokens, deposit, withdraw, withdraw-credit,
-                                    pay-meter-debt, offer, bid, take, cancel
-    python -m scripts.keeper        settle, issue, settle-deals
+by the demo and the benchmarks, and a command of its role (``COMMANDS``), which
+``openkwh ROLE COMMAND`` (scripts/cli.py) and ``python -m scripts.<role>`` run.
 
 The money commands take tokens as a person writes them ("12.5" or "12,5": the
 token's decimals are read from the chain, and an amount finer than they allow
-is refused) and ether for `buy-tokens`; the others take integers: token base
-units, token base units per Wh, W, unix seconds.
+is refused) and ether for `buy-tokens`; times are ISO 8601 or unix seconds; the
+tariff and the treasury take token base units (per Wh).
 """
 
 from __future__ import annotations
@@ -25,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -610,9 +602,18 @@ def announce_backend_trust(actor: Actor, backend: str, trusted: bool):
 
 
 def _address(text: str) -> str:
+    """An address in its EIP-55 checksummed form: a typo in one written in one
+    case only would go unnoticed, so that is refused with the checksummed form."""
     if not Web3.is_address(text):
-        raise argparse.ArgumentTypeError(f"not an address: {text!r}")
-    return Web3.to_checksum_address(text)
+        raise argparse.ArgumentTypeError(
+            f"not a checksummed address: {text!r} (40 hex digits after 0x, "
+            "upper and lower case as EIP-55 has them)"
+        )
+    if not Web3.is_checksum_address(text):
+        raise argparse.ArgumentTypeError(
+            f"{text} has no checksum: if it is right, write it as {Web3.to_checksum_address(text)}"
+        )
+    return text
 
 
 def _bytes32(text: str) -> bytes:
@@ -765,7 +766,11 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
                     help="feed-in reward, token base units per Wh",
                 ),
                 p.add_argument(
-                    "--effective-from", type=_natural, required=True, help="unix seconds"
+                    "--effective-from",
+                    type=_time,
+                    required=True,
+                    help="when it takes effect, on the hour: an ISO 8601 time "
+                    "(UTC unless zoned) or unix seconds",
                 ),
             ),
             lambda a, args: announce_tariff(a, args.retail, args.feed_in, args.effective_from),
@@ -1023,26 +1028,69 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
 }
 
 
+# What each role is, for the command lines' help.
+ROLE_TITLES = {
+    "admin": "the deployment's admin: appoints issuing bodies and operators",
+    "operator": "the grid operator: tariffs, the reward treasury, suspending meters, "
+    "trusting meter backends",
+    "issuing_body": "an issuing body: certifies its sector's installers, revokes certificates",
+    "installer": "a certified installer: registers meters and puts new meter keys in place",
+    "prosumer": "a meter's owner: meters, the operator ledger, tokens, trading on the Exchange",
+    "keeper": "anyone: settles intervals and deals, issues certificates",
+}
+
+
+def add_shared_arguments(parser: argparse.ArgumentParser, *, defaults: bool = False) -> None:
+    """The options of every command: network and account, the deployments file
+    and ``--json``. Without ``defaults`` an option not given is left out of the
+    namespace (so it may be given at any level of sub-commands), and
+    ``run_command`` fills it in."""
+    add_network_arguments(parser, defaults=defaults)
+    unset = None if defaults else argparse.SUPPRESS
+    parser.add_argument(
+        "--deployments",
+        type=Path,
+        default=unset,
+        help="deployments file (default: deployments/<network>.json)",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=False if defaults else argparse.SUPPRESS,
+        help="one JSON object per transaction (tx, block, gas) instead of a line in words",
+    )
+
+
 def main(role: str, argv: list[str] | None = None) -> int:
-    """The command line of one role."""
+    """The command line of one role: ``python -m scripts.<role>`` (JSON output)."""
     parser = argparse.ArgumentParser(
         prog=f"python -m scripts.{role}",
         description=f"OpenKWh {role.replace('_', ' ')} actions on a deployment "
-        "(deployments/<network>.json).",
+        "(deployments/<network>.json); `openkwh` has every role's.",
     )
-    add_network_arguments(parser)
-    parser.add_argument(
-        "--deployments", type=Path, help="deployments file (default: deployments/<network>.json)"
-    )
+    add_shared_arguments(parser, defaults=True)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (text, add_arguments, _) in COMMANDS[role].items():
         add_arguments(commands.add_parser(name, help=text, description=text))
-    args = parser.parse_args(argv)
+    return run_command(parser, role, parser.parse_args(argv), human=False)
+
+
+def run_command(
+    parser: argparse.ArgumentParser, role: str, args: argparse.Namespace, *, human: bool
+) -> int:
+    """Runs the parsed command of ``role`` and prints a line per transaction:
+    in words if ``human`` and not ``--json``, else as JSON."""
+    prog = (
+        f"{parser.prog} {args.command}"
+        if not human
+        else f"{parser.prog} {role.replace('_', '-')} {args.command}"
+    )
     if getattr(args, "gsrn", None) and not args.salt_file:
         parser.error("--gsrn needs --salt-file")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
 
-    path = args.deployments or deployments_path(args.network, DEPLOYMENTS_DIR)
+    network = getattr(args, "network", None) or os.environ.get("NETWORK", "anvil")
+    path = getattr(args, "deployments", None) or deployments_path(network, DEPLOYMENTS_DIR)
     try:
         deployments = load_deployments(path)
     except DeploymentsFileError as exc:
@@ -1063,20 +1111,23 @@ def main(role: str, argv: list[str] | None = None) -> int:
     try:
         result = run(Actor(conn.w3, conn.account, deployments), args)
     except (TransactionFailed, ValueError) as exc:
-        parser.exit(1, f"{parser.prog} {args.command}: {exc}\n")
+        parser.exit(1, f"{prog}: {exc}\n")
     except OSError as exc:  # a salt file missing or unreadable, say
-        parser.exit(1, f"{parser.prog} {args.command}: {exc.strerror}: {exc.filename}\n")
+        parser.exit(1, f"{prog}: {exc.strerror}: {exc.filename}\n")
     receipts = result if isinstance(result, list) else [result]
+    as_json = getattr(args, "json", False) or not human
     for receipt in receipts:
-        print(
-            json.dumps(
-                {
-                    "tx": receipt["transactionHash"].to_0x_hex(),
-                    "block": receipt["blockNumber"],
-                    "gas": receipt["gasUsed"],
-                }
-            )
+        tx, block, gas = (
+            receipt["transactionHash"].to_0x_hex(),
+            receipt["blockNumber"],
+            receipt["gasUsed"],
         )
+        if as_json:
+            print(json.dumps({"tx": tx, "block": block, "gas": gas}))
+        else:
+            print(f"sent {tx}: in block {block}, {gas:,} gas")
+    if not receipts and not as_json:
+        print("nothing to send")
     return 0
 
 

@@ -49,12 +49,14 @@ class Connection:
     w3: Web3
 
 
-def add_network_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options every script shares."""
+def add_network_arguments(parser: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    """The options every script shares. Without ``defaults`` (for options that
+    may be given at several levels of sub-commands) an option not given is
+    left out, and ``connect_from_args`` fills it in."""
     group = parser.add_argument_group("network and account")
     group.add_argument(
         "--network",
-        default=os.environ.get("NETWORK", "anvil"),
+        default=os.environ.get("NETWORK", "anvil") if defaults else argparse.SUPPRESS,
         help="network name from moccasin.toml (default: $NETWORK or anvil)",
     )
     group.add_argument("--rpc-url", help="override the network's RPC URL")
@@ -71,7 +73,10 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
 
 def connect_from_args(args: argparse.Namespace) -> Connection:
     return connect(
-        args.network, url=args.rpc_url, account=args.account, password_file=args.password_file
+        getattr(args, "network", None) or os.environ.get("NETWORK", "anvil"),
+        url=getattr(args, "rpc_url", None),
+        account=getattr(args, "account", None),
+        password_file=getattr(args, "password_file", None),
     )
 
 

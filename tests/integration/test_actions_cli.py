@@ -462,3 +462,71 @@ def test_a_broken_deployments_file_is_a_message(cli, anvil_accounts, deployment)
     assert code == 2
     assert "is not a deployments file" in out.err
     assert "Traceback" not in out.err
+
+
+def test_openkwh_takes_its_options_anywhere_and_says_what_it_sent(
+    anvil, anvil_connection, anvil_accounts, deployment, monkeypatch, capsys
+):
+    """Issue 13: one command for every role; options before the role, between
+    role and command, or after it; a line in words, or JSON with --json."""
+    from scripts import cli as openkwh
+
+    w3 = anvil_connection.w3
+    record = json.loads(deployment.read_text())
+    token, ob = contract(w3, record, "Wallet"), contract(w3, record, "OperatorBackend")
+    prosumer = anvil_accounts[8]
+    monkeypatch.setenv(PRIVATE_KEY_ENV, prosumer.key.hex())
+    previous = boa.env
+
+    def run(*argv):
+        try:
+            code = openkwh.main(list(argv))
+        except SystemExit as exit_:
+            code = exit_.code
+        finally:
+            boa.set_env(previous)
+        return code, capsys.readouterr()
+
+    where = ("--rpc-url", anvil.url, "--deployments", str(deployment))
+    code, out = run(*where, "prosumer", "buy-tokens", "--ether", "1")
+    assert code == 0, out.err
+    assert out.out.startswith("sent 0x")
+    assert " gas" in out.out
+    code, out = run("prosumer", "--rpc-url", anvil.url, "deposit", "--amount", "2", *where[2:])
+    assert code == 0, out.err
+    code, out = run("prosumer", "deposit", "--json", "--amount", "3", *where)
+    assert code == 0, out.err
+    assert json.loads(out.out)["gas"] > 21_000
+    assert ob.functions.balance_of(prosumer.address).call() == 5 * 10**18
+    assert token.functions.balanceOf(prosumer.address).call() > 0
+
+    # A bad input is a message, never a traceback, and nothing is sent.
+    nonce = w3.eth.get_transaction_count(prosumer.address)
+    lower = prosumer.address.lower()
+    code, out = run(
+        "prosumer", "offer-meter", "--meter-id", "11" * 32, "--new-owner", lower, *where
+    )
+    assert code == 2
+    assert f"write it as {prosumer.address}" in out.err
+    code, out = run("prosumer", "withdraw", "--amount", "1,2,3", *where)
+    assert code == 1
+    assert "Traceback" not in out.err
+    assert out.err.strip()
+    code, out = run("operator", "trust-backend", "--backend", "0x1234", *where)
+    assert code == 2
+    assert "not a checksummed address: '0x1234'" in out.err
+    assert w3.eth.get_transaction_count(prosumer.address) == nonce
+
+
+def test_every_openkwh_command_has_a_description_and_an_example(capsys):
+    from scripts import cli as openkwh
+
+    for role, key in openkwh.ROLES.items():
+        for name in actions.COMMANDS[key]:
+            with pytest.raises(SystemExit) as exit_:
+                openkwh.main([role, name, "--help"])
+            assert exit_.value.code == 0
+            text = capsys.readouterr().out
+            assert f"example: openkwh {role} {name}" in text, (role, name)
+            described = " ".join(actions.COMMANDS[key][name][0].split())[1:]
+            assert described in " ".join(text.split()), (role, name)
