@@ -419,6 +419,99 @@ def cancel_order(actor: Actor, order_id: int):
     return receipt
 
 
+def amend_order(actor: Actor, order_id: int, kwh: str, price: str):
+    """Changes one's open order to ``kwh`` at ``price`` tokens per kWh; a bid's
+    escrow follows (approved first if it grows beyond the allowance)."""
+    token = _Token(actor, "Exchange")
+    exchange = actor.contract("Exchange")
+    _, _, _, open_wh, old_price, is_bid, _, _, is_open = exchange.functions.orders(order_id).call()
+    if not is_open:
+        raise ValueError(f"order {order_id} is not open: nothing sent")
+    wh, per_wh = _wh(kwh), _price_per_wh(token, price)
+    if is_bid and wh * per_wh > open_wh * old_price:
+        _pay_in(actor, token, exchange.address, wh * per_wh - open_wh * old_price, "more escrow")
+    receipt = actor.send(exchange.functions.amend(order_id, wh, per_wh))
+    logger.info("order %d is now %s kWh at %s/kWh", order_id, kwh, token.show(per_wh * 1_000))
+    return receipt
+
+
+def claim_certificates(actor: Actor, certificate: int, recipient: str | None = None):
+    """Collects the certificates the Exchange holds for the actor."""
+    exchange = actor.contract("Exchange")
+    held = exchange.functions.held_certificates(actor.account.address, certificate).call()
+    if held == 0:
+        raise ValueError(
+            f"the Exchange holds none of certificate {certificate} for you: nothing sent"
+        )
+    receipt = actor.send(
+        exchange.functions.claim_certificates(certificate, recipient or actor.account.address)
+    )
+    logger.info("claimed %s Wh of certificate %d", f"{held:,}", certificate)
+    return receipt
+
+
+def transfer_tokens(actor: Actor, to: str, amount: str):
+    """Sends ``amount`` Wallet tokens to ``to``."""
+    token = _Token(actor)
+    units = token.units(amount)
+    held = token.contract.functions.balanceOf(actor.account.address).call()
+    if held < units:
+        raise ValueError(f"the account holds {token.show(held)}: nothing sent")
+    receipt = actor.send(token.contract.functions.transfer(to, units))
+    logger.info("sent %s to %s", token.show(units), to)
+    return receipt
+
+
+def claim_arrears(actor: Actor):
+    """Moves rewards the treasury could not pay yet into the actor's ledger."""
+    token = _Token(actor, "OperatorBackend")
+    ob = actor.contract("OperatorBackend")
+    owed = ob.functions.arrears_of(actor.account.address).call()
+    if owed == 0:
+        raise ValueError("the operator owes you no arrears: nothing sent")
+    receipt = actor.send(ob.functions.claim_arrears())
+    left = ob.functions.arrears_of(actor.account.address).call()
+    logger.info("claimed %s of arrears; %s still owed", token.show(owed - left), token.show(left))
+    return receipt
+
+
+def _held_wh(actor: Actor, certificate: int) -> int:
+    registry = actor.contract("GGORegistry")
+    return registry.functions.balanceOf(actor.account.address, certificate).call()
+
+
+def transfer_certificate(actor: Actor, certificate: int, to: str, kwh: str):
+    """Moves ``kwh`` of one's certificate to ``to``."""
+    registry = actor.contract("GGORegistry")
+    wh, held = _wh(kwh), _held_wh(actor, certificate)
+    if wh > held:
+        raise ValueError(f"you hold {held:,} Wh of certificate {certificate}: nothing sent")
+    receipt = actor.send(
+        registry.functions.safeTransferFrom(actor.account.address, to, certificate, wh, b"")
+    )
+    logger.info("moved %s Wh of certificate %d to %s", f"{wh:,}", certificate, to)
+    return receipt
+
+
+def retire_certificate(actor: Actor, certificate: int, kwh: str, meter_id: bytes, note: str):
+    """Retires ``kwh`` of one's certificate against the consumption of one's
+    meter in the certificate's interval."""
+    registry = actor.contract("GGORegistry")
+    wh, held = _wh(kwh), _held_wh(actor, certificate)
+    if wh > held:
+        raise ValueError(f"you hold {held:,} Wh of certificate {certificate}: nothing sent")
+    receipt = actor.send(registry.functions.retire(certificate, wh, meter_id, note.encode()))
+    logger.info("retired %s Wh of certificate %d", f"{wh:,}", certificate)
+    return receipt
+
+
+def approve_claimer(actor: Actor, operator: str, approved: bool = True):
+    """Lets ``operator`` move and retire the actor's certificates and claim
+    against its consumption meters (or, not ``approved``, no longer)."""
+    registry = actor.contract("GGORegistry")
+    return actor.send(registry.functions.setApprovalForAll(operator, approved))
+
+
 # KEEPER (anyone)
 
 MAX_BATCH = 96  # intervals per settle_many / issue_many, as the contracts bound them
@@ -557,6 +650,56 @@ def withdraw_revenue(actor: Actor, amount: str, recipient: str | None = None):
     return receipt
 
 
+def expire_certificate(actor: Actor, certificate: int):
+    """Logs a certificate's expiry once its validity has passed."""
+    return actor.send(actor.contract("GGORegistry").functions.expire(certificate))
+
+
+def net_span(actor: Actor, backend: str, meter_id: bytes, begin: int):
+    """Nets a step of a long measurement (a meter that missed readings) against
+    the Exchange, so that the operator can settle it."""
+    ob = actor.contract("OperatorBackend")
+    return actor.send(ob.functions.net_span(backend, meter_id, begin))
+
+
+def wire(actor: Actor, what: str, address: str):
+    """The admin's one-time wiring: the operator of the meter backend, or the
+    Exchange of the operator or of the registry."""
+    name, function = {
+        "meters-operator": ("SmartMeterBackend", "wire_operator"),
+        "operator-exchange": ("OperatorBackend", "wire_exchange"),
+        "registry-exchange": ("GGORegistry", "wire_exchange"),
+    }[what]
+    return actor.send(getattr(actor.contract(name).functions, function)(address))
+
+
+ROLE_CONTRACTS = ("SmartMeterBackend", "OperatorBackend", "GGORegistry")
+
+
+def revoke_role(actor: Actor, contract_name: str, role: str, account: str, renounce: bool = False):
+    """Takes ``role`` (a role's name, e.g. OPERATOR_ROLE) of ``contract_name``
+    from ``account`` (admin), or gives up one's own (``renounce``)."""
+    target = actor.contract(contract_name)
+    role_id = Web3.keccak(text=role) if role != "DEFAULT_ADMIN_ROLE" else b"\x00" * 32
+    if renounce:
+        return actor.send(target.functions.renounceRole(role_id, actor.account.address))
+    return actor.send(target.functions.revokeRole(role_id, account))
+
+
+def transfer_ownership(actor: Actor, new_owner: str):
+    """Starts handing the Wallet (its sale) to ``new_owner``, who must accept."""
+    return actor.send(actor.contract("Wallet").functions.transfer_ownership(new_owner))
+
+
+def accept_ownership(actor: Actor):
+    return actor.send(actor.contract("Wallet").functions.accept_ownership())
+
+
+def recover_unsold_tokens(actor: Actor, recipient: str):
+    """Takes the tokens the Wallet's ended sale did not sell."""
+    return actor.send(actor.contract("Wallet").functions.recover_unsold_tokens(recipient))
+
+
 def announce_tariff(actor: Actor, retail_price: int, feed_in_reward: int, effective_from: int):
     ob = actor.contract("OperatorBackend")
     return actor.send(ob.functions.announce_tariff(retail_price, feed_in_reward, effective_from))
@@ -638,6 +781,7 @@ def _text(limit: int) -> Callable[[str], str]:
 
 
 SECTOR, CODE, REASON = _text(16), _text(16), _text(128)  # the contracts' String[...]
+CLAIM_NOTE = _text(256)  # GGORegistry.MAX_CLAIM_DATA, bytes
 
 
 def _natural(text: str) -> int:
@@ -724,6 +868,50 @@ def _add_meter_arguments(parser: argparse.ArgumentParser) -> None:
 # role => {sub-command: (help, add arguments, run(actor, args))}
 COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
     "admin": {
+        "wire": (
+            "wire contracts to each other, once (make deploy does it)",
+            lambda p: (
+                p.add_argument(
+                    "--what",
+                    choices=("meters-operator", "operator-exchange", "registry-exchange"),
+                    required=True,
+                ),
+                p.add_argument("--address", type=_address, required=True, help="the one wired in"),
+            ),
+            lambda a, args: wire(a, args.what, args.address),
+        ),
+        "revoke-role": (
+            "take a role (e.g. OPERATOR_ROLE) of a contract from an account",
+            lambda p: (
+                p.add_argument("--contract", choices=ROLE_CONTRACTS, required=True),
+                p.add_argument("--role", required=True, help="e.g. OPERATOR_ROLE"),
+                p.add_argument("--account-address", type=_address, required=True),
+            ),
+            lambda a, args: revoke_role(a, args.contract, args.role, args.account_address),
+        ),
+        "renounce-role": (
+            "give up a role of a contract that your account holds",
+            lambda p: (
+                p.add_argument("--contract", choices=ROLE_CONTRACTS, required=True),
+                p.add_argument("--role", required=True, help="e.g. OPERATOR_ROLE"),
+            ),
+            lambda a, args: revoke_role(a, args.contract, args.role, "", renounce=True),
+        ),
+        "transfer-ownership": (
+            "start handing the Wallet (its token sale) to a new owner, who must accept",
+            lambda p: p.add_argument("--new-owner", type=_address, required=True),
+            lambda a, args: transfer_ownership(a, args.new_owner),
+        ),
+        "accept-ownership": (
+            "accept the Wallet's ownership offered to you",
+            lambda p: None,
+            lambda a, args: accept_ownership(a),
+        ),
+        "recover-unsold-tokens": (
+            "take the tokens the ended sale did not sell",
+            lambda p: p.add_argument("--recipient", type=_address, required=True),
+            lambda a, args: recover_unsold_tokens(a, args.recipient),
+        ),
         "set-issuing-body": (
             "appoint (or with --remove, remove) the issuing body of a sector",
             lambda p: (
@@ -914,6 +1102,66 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
             lambda p: p.add_argument("--order", type=_natural, required=True, help="the order id"),
             lambda a, args: cancel_order(a, args.order),
         ),
+        "amend": (
+            "change your open order's energy and price (a bid's escrow follows)",
+            lambda p: (
+                p.add_argument("--order", type=_natural, required=True, help="the order id"),
+                p.add_argument("--kwh", required=True, help='energy, e.g. "1.5"'),
+                p.add_argument("--price", required=True, help='tokens per kWh, e.g. "0.25"'),
+            ),
+            lambda a, args: amend_order(a, args.order, args.kwh, args.price),
+        ),
+        "claim-certificates": (
+            "collect the certificates the Exchange holds for you (a contract's, or issued late)",
+            lambda p: (
+                p.add_argument("--certificate", type=_natural, required=True, help="its id"),
+                p.add_argument("--recipient", type=_address, help="default: your account"),
+            ),
+            lambda a, args: claim_certificates(a, args.certificate, args.recipient),
+        ),
+        "transfer": (
+            "send Wallet tokens to an account",
+            lambda p: (
+                p.add_argument("--to", type=_address, required=True),
+                p.add_argument("--amount", required=True, help='tokens, e.g. "12.5"'),
+            ),
+            lambda a, args: transfer_tokens(a, args.to, args.amount),
+        ),
+        "claim-arrears": (
+            "move rewards the operator's treasury could not pay yet into your ledger",
+            lambda p: None,
+            lambda a, args: claim_arrears(a),
+        ),
+        "transfer-certificate": (
+            "move energy of your certificate to another account",
+            lambda p: (
+                p.add_argument("--certificate", type=_natural, required=True, help="its id"),
+                p.add_argument("--to", type=_address, required=True),
+                p.add_argument("--kwh", required=True, help='energy, e.g. "0.5"'),
+            ),
+            lambda a, args: transfer_certificate(a, args.certificate, args.to, args.kwh),
+        ),
+        "retire": (
+            "retire (claim) your certificate against your meter's consumption of its hour",
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument("--certificate", type=_natural, required=True, help="its id"),
+                p.add_argument("--kwh", required=True, help='energy, e.g. "0.5"'),
+                p.add_argument("--note", type=CLAIM_NOTE, default="", help="claim data, logged"),
+            ),
+            lambda a, args: retire_certificate(
+                a, args.certificate, args.kwh, _meter_id(args), args.note
+            ),
+        ),
+        "approve-claimer": (
+            "let an account move and retire your certificates and claim for your meters "
+            "(--revoke to stop)",
+            lambda p: (
+                p.add_argument("--claimer", type=_address, required=True),
+                p.add_argument("--revoke", action="store_true", help="stop instead"),
+            ),
+            lambda a, args: approve_claimer(a, args.claimer, not args.revoke),
+        ),
         "offer-meter": (
             "offer your meter to a new owner, who must accept it",
             lambda p: (
@@ -942,6 +1190,26 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
         ),
     },
     "keeper": {
+        "expire": (
+            "log a certificate's expiry once its validity has passed",
+            lambda p: p.add_argument("--certificate", type=_natural, required=True, help="its id"),
+            lambda a, args: expire_certificate(a, args.certificate),
+        ),
+        "net-span": (
+            "net a step of a long measurement (a meter that missed readings) against the "
+            "Exchange, so that the operator can settle it",
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument("--backend", type=_address, help="default: the deployment's"),
+                p.add_argument("--interval", type=_time, required=True, help="its begin"),
+            ),
+            lambda a, args: net_span(
+                a,
+                args.backend or a.contract("SmartMeterBackend").address,
+                _meter_id(args),
+                args.interval,
+            ),
+        ),
         "settle": (
             "settle with the operator a meter's measurements that begin in a period",
             _add_period_arguments,

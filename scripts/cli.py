@@ -71,6 +71,24 @@ EXAMPLES = {
     ("keeper", "issue"): "--gsrn 571313115100000006 --salt-file salt "
     "--from 2026-06-20 --to 2026-06-21",
     ("keeper", "settle-deals"): "--from-block 1",
+    ("keeper", "expire"): "--certificate 42",
+    ("keeper", "net-span"): "--gsrn 571313115100000006 --salt-file salt "
+    "--interval 2026-06-20T10:00Z",
+    ("admin", "wire"): "--what registry-exchange --address 0x…",
+    ("admin", "revoke-role"): "--contract OperatorBackend --role OPERATOR_ROLE "
+    "--account-address 0x…",
+    ("admin", "renounce-role"): "--contract SmartMeterBackend --role OPERATOR_ROLE",
+    ("admin", "transfer-ownership"): "--new-owner 0x…",
+    ("admin", "accept-ownership"): "",
+    ("admin", "recover-unsold-tokens"): "--recipient 0x…",
+    ("prosumer", "amend"): "--order 7 --kwh 2 --price 0,28",
+    ("prosumer", "claim-certificates"): "--certificate 42",
+    ("prosumer", "transfer"): "--to 0x… --amount 5",
+    ("prosumer", "claim-arrears"): "",
+    ("prosumer", "transfer-certificate"): "--certificate 42 --to 0x… --kwh 0.5",
+    ("prosumer", "retire"): "--certificate 42 --kwh 0.5 --gsrn 571313115100000006 "
+    '--salt-file salt --note "2026 report"',
+    ("prosumer", "approve-claimer"): "--claimer 0x…",
 }
 
 

@@ -530,3 +530,81 @@ def test_every_openkwh_command_has_a_description_and_an_example(capsys):
             assert f"example: openkwh {role} {name}" in text, (role, name)
             described = " ".join(actions.COMMANDS[key][name][0].split())[1:]
             assert described in " ".join(text.split()), (role, name)
+
+
+def test_a_prosumer_moves_retires_and_lends_its_certificates_and_sends_tokens(
+    cli, anvil_connection, anvil_accounts, deployment
+):
+    """Issue 13: moving, retiring and approving a claimer of certificates, and
+    sending tokens, had no command."""
+    w3 = anvil_connection.w3
+    record = json.loads(deployment.read_text())
+    admin, owner, keeper = (anvil_accounts[i] for i in (0, 6, 7))
+    as_admin = actions.Actor(w3, admin, record)
+    meter, key = _registered(as_admin, anvil_accounts, owner, "certificates-test", "both")
+    now = w3.eth.get_block("latest")["timestamp"]
+    start = now - now % 3_600 + 3_600
+    for hour in range(3):  # a baseline and two hours of 2 kWh out, 0.5 kWh in
+        _read(as_admin, keeper, key, meter, start + hour * 3_600, 500 * hour, 2_000 * hour)
+    actions.issue_certificates(as_admin.with_account(keeper), meter, start, start + 2 * 3_600)
+    registry = contract(w3, record, "GGORegistry")
+    first, second = (
+        registry.functions.certificate_id(meter, start + h * 3_600).call() for h in range(2)
+    )
+
+    code, out = cli(
+        "prosumer", owner, "retire", "--certificate", str(first), "--kwh", "0.4",
+        "--meter-id", meter.hex(), "--note", "2026 report",
+    )  # fmt: skip
+    assert code == 0, out.err
+    assert registry.functions.claimedBalanceOf(owner.address, first).call() == 400
+    code, out = cli(
+        "prosumer", owner, "retire", "--certificate", str(first), "--kwh", "0.2",
+        "--meter-id", meter.hex(),
+    )  # fmt: skip
+    assert code == 1
+    assert "registry: retiring more than was consumed" in out.err
+
+    code, out = cli(
+        "prosumer", owner, "transfer-certificate", "--certificate", str(second),
+        "--to", keeper.address, "--kwh", "1,5",
+    )  # fmt: skip
+    assert code == 0, out.err
+    assert registry.functions.balanceOf(keeper.address, second).call() == 1_500
+    code, out = cli(
+        "prosumer", owner, "transfer-certificate", "--certificate", str(second),
+        "--to", keeper.address, "--kwh", "0.6",
+    )  # fmt: skip
+    assert code == 1
+    assert "you hold 500 Wh of certificate" in out.err
+
+    code, out = cli("prosumer", owner, "approve-claimer", "--claimer", keeper.address)
+    assert code == 0, out.err
+    assert registry.functions.isApprovedForAll(owner.address, keeper.address).call()
+
+    token = contract(w3, record, "Wallet")
+    actions.buy_tokens(as_admin.with_account(owner), "0.01")
+    held = token.functions.balanceOf(owner.address).call()
+    code, out = cli("prosumer", owner, "transfer", "--to", keeper.address, "--amount", "0,5")
+    assert code == 0, out.err
+    assert token.functions.balanceOf(owner.address).call() == held - 5 * 10**17
+    code, out = cli("prosumer", owner, "claim-arrears")
+    assert code == 1
+    assert "the operator owes you no arrears: nothing sent" in out.err
+
+    # A bid amended to more energy at a higher price: its escrow follows.
+    hour = _iso(start + 48 * 3_600)
+    code, out = cli(
+        "prosumer", owner, "bid", "--meter-id", meter.hex(), "--interval", hour,
+        "--kwh", "1", "--price", "0.25",
+    )  # fmt: skip
+    assert code == 0, out.err
+    exchange = contract(w3, record, "Exchange")
+    order = exchange.functions.order_count().call() - 1
+    before = token.functions.balanceOf(owner.address).call()
+    code, out = cli(
+        "prosumer", owner, "amend", "--order", str(order), "--kwh", "2", "--price", "0,3"
+    )  # fmt: skip
+    assert code == 0, out.err
+    assert exchange.functions.orders(order).call()[3:5] == (2_000, 3 * 10**14)
+    assert token.functions.balanceOf(owner.address).call() == before - 35 * 10**16
