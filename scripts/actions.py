@@ -29,7 +29,7 @@ from web3.logs import DISCARD
 
 from meter_bridge.signing import meter_id as meter_id_from_gsrn
 from meter_bridge.signing import read_salt
-from scripts.chain import TransactionFailed, contract, transact
+from scripts.chain import TransactionFailed, contract, transact, transact_all
 from scripts.deploy import (
     DEPLOYMENTS_DIR,
     DeploymentsFileError,
@@ -56,6 +56,11 @@ class Actor:
 
     def send(self, call, value: int = 0):
         return transact(self.w3, self.account, call, value)
+
+    def send_all(self, steps: list):
+        """Sends ``steps`` in order once they all pass together in a simulation
+        (an approval and the payment it is for): the last step's receipt."""
+        return transact_all(self.w3, self.account, steps)[-1]
 
     def with_account(self, account: LocalAccount) -> Actor:
         """Another account acting on the same deployment."""
@@ -254,9 +259,10 @@ def buy_tokens(actor: Actor, ether: str):
     return receipt
 
 
-def _pay_in(actor: Actor, token: _Token, spender: str, amount: int, what: str) -> None:
+def _pay_in(actor: Actor, token: _Token, spender: str, amount: int, what: str) -> list:
     """Before ``spender`` takes ``amount`` (``what``, in the refusal): checks the
-    balance, then approves ``spender`` only if its allowance is short."""
+    balance; the approval of ``spender`` to send first if its allowance is
+    short (none else), for ``Actor.send_all`` to simulate with the payment."""
     held = token.contract.functions.balanceOf(actor.account.address).call()
     if held < amount:
         raise ValueError(
@@ -264,7 +270,8 @@ def _pay_in(actor: Actor, token: _Token, spender: str, amount: int, what: str) -
             f"{what}: nothing sent"
         )
     if token.contract.functions.allowance(actor.account.address, spender).call() < amount:
-        actor.send(token.contract.functions.approve(spender, amount))
+        return [token.contract.functions.approve(spender, amount)]
+    return []
 
 
 def deposit(actor: Actor, amount: str):
@@ -275,9 +282,9 @@ def deposit(actor: Actor, amount: str):
     ob = actor.contract("OperatorBackend")
     owner = actor.account.address
     units = token.units(amount)
-    _pay_in(actor, token, ob.address, units, "to deposit")
+    approval = _pay_in(actor, token, ob.address, units, "to deposit")
     debt = ob.functions.debt_of(owner).call()
-    receipt = actor.send(ob.functions.deposit(units))
+    receipt = actor.send_all([*approval, ob.functions.deposit(units)])
     paid = min(debt, units)
     logger.info(
         "deposited %s%s; the ledger holds %s",
@@ -369,8 +376,10 @@ def place_order(
     if side == "offer":
         receipt = actor.send(exchange.functions.offer(meter_id, begin, wh, per_wh))
     else:
-        _pay_in(actor, token, exchange.address, wh * per_wh, "this needs in escrow")
-        receipt = actor.send(exchange.functions.bid(meter_id, begin, wh, per_wh, retire))
+        approval = _pay_in(actor, token, exchange.address, wh * per_wh, "this needs in escrow")
+        receipt = actor.send_all(
+            [*approval, exchange.functions.bid(meter_id, begin, wh, per_wh, retire)]
+        )
     logger.info(
         "%s %s kWh for the interval from %s at %s/kWh: order %d",
         "offered" if side == "offer" else f"bid for ({token.show(wh * per_wh)} in escrow)",
@@ -396,9 +405,12 @@ def take_order(actor: Actor, order_id: int, meter_id: bytes, kwh: str | None = N
             f"order {order_id} has {format_units(open_wh, 3)} kWh open, less than {kwh}: "
             "nothing sent"
         )
+    approval = []
     if not is_bid:
-        _pay_in(actor, token, exchange.address, wh * price, "this needs in escrow")
-    receipt = actor.send(exchange.functions.take(order_id, wh, price, version, meter_id))
+        approval = _pay_in(actor, token, exchange.address, wh * price, "this needs in escrow")
+    receipt = actor.send_all(
+        [*approval, exchange.functions.take(order_id, wh, price, version, meter_id)]
+    )
     logger.info(
         "%s %s kWh for the interval from %s at %s/kWh (order %d)",
         "sold" if is_bid else "bought",
@@ -428,9 +440,11 @@ def amend_order(actor: Actor, order_id: int, kwh: str, price: str):
     if not is_open:
         raise ValueError(f"order {order_id} is not open: nothing sent")
     wh, per_wh = _wh(kwh), _price_per_wh(token, price)
+    approval = []
     if is_bid and wh * per_wh > open_wh * old_price:
-        _pay_in(actor, token, exchange.address, wh * per_wh - open_wh * old_price, "more escrow")
-    receipt = actor.send(exchange.functions.amend(order_id, wh, per_wh))
+        more = wh * per_wh - open_wh * old_price
+        approval = _pay_in(actor, token, exchange.address, more, "more escrow")
+    receipt = actor.send_all([*approval, exchange.functions.amend(order_id, wh, per_wh)])
     logger.info("order %d is now %s kWh at %s/kWh", order_id, kwh, token.show(per_wh * 1_000))
     return receipt
 
@@ -721,9 +735,10 @@ def fund_treasury(actor: Actor, amount: int):
             f"{owner} holds {balance} token base units, less than the {amount} to fund: "
             "nothing sent"
         )
+    approval = []
     if token.functions.allowance(owner, ob.address).call() < amount:
-        actor.send(token.functions.approve(ob.address, amount))
-    return actor.send(ob.functions.fund_treasury(amount))
+        approval = [token.functions.approve(ob.address, amount)]
+    return actor.send_all([*approval, ob.functions.fund_treasury(amount)])
 
 
 def suspend_meter(actor: Actor, meter_id: bytes, reason: str):

@@ -49,6 +49,47 @@ def transact(w3: Web3, account: LocalAccount, call: ContractFunction, value: int
     return receipt
 
 
+def _revert_reason(failure: dict) -> str:
+    """The reason of a failed call in an ``eth_simulateV1`` result."""
+    error = failure.get("error") or {}
+    data = failure.get("returnData") or ""
+    if isinstance(data, str) and data.startswith("0x08c379a0"):  # Error(string)
+        raw = bytes.fromhex(data[10:])
+        length = int.from_bytes(raw[32:64])
+        return raw[64 : 64 + length].decode(errors="replace")
+    return str(error.get("message") or "no reason given").removeprefix("execution reverted: ")
+
+
+def transact_all(w3: Web3, account: LocalAccount, steps: list) -> list[TxReceipt]:
+    """Send ``steps`` (each a contract call, or a (call, value) pair) in order,
+    after simulating them together on the node (``eth_simulateV1``, each step
+    seeing the state the ones before left): if any would revert, nothing is
+    sent, so an approval is never left behind for a payment that fails. A node
+    without ``eth_simulateV1`` has each step dry-run as it is sent."""
+    steps = [step if isinstance(step, tuple) else (step, 0) for step in steps]
+    if len(steps) > 1:
+        calls = []
+        for call, value in steps:
+            # A gas limit given, so that building the data estimates nothing.
+            tx = call.build_transaction({"from": account.address, "value": value, "gas": 1})
+            calls.append(
+                {"from": account.address, "to": tx["to"], "data": tx["data"], "value": hex(value)}
+            )
+        answer = w3.provider.make_request(
+            "eth_simulateV1",
+            [{"blockStateCalls": [{"calls": calls}], "validation": False}, "latest"],
+        )
+        # A node without the method answers an error: each step is then dry-run
+        # as it is sent.
+        results = answer["result"][0]["calls"] if answer.get("result") else []
+        for (call, _), result in zip(steps, results, strict=False):
+            if int(result.get("status", "0x1"), 16) != 1:
+                raise TransactionFailed(
+                    f"{call.fn_name} would revert: {_revert_reason(result)} (nothing sent)"
+                )
+    return [transact(w3, account, call, value) for call, value in steps]
+
+
 def send_ether(w3: Web3, account: LocalAccount, to: str, value: int) -> TxReceipt:
     """Send ``value`` wei from ``account`` to ``to`` and wait for the receipt."""
     tip = w3.eth.max_priority_fee

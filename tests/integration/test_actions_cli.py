@@ -608,3 +608,15 @@ def test_a_prosumer_moves_retires_and_lends_its_certificates_and_sends_tokens(
     assert code == 0, out.err
     assert exchange.functions.orders(order).call()[3:5] == (2_000, 3 * 10**14)
     assert token.functions.balanceOf(owner.address).call() == before - 35 * 10**16
+
+    # A payment that would fail sends no approval either: the approval and the
+    # bid are simulated together first (eth_simulateV1).
+    nonce = w3.eth.get_transaction_count(owner.address)
+    code, out = cli(
+        "prosumer", owner, "bid", "--meter-id", meter.hex(), "--interval", _iso(start),
+        "--kwh", "100", "--price", "0.001",
+    )  # fmt: skip
+    assert code == 1
+    assert "bid would revert: exchange: gate closed for this interval" in out.err
+    assert "nothing sent" in out.err
+    assert w3.eth.get_transaction_count(owner.address) == nonce
