@@ -167,30 +167,59 @@ def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, tmp_path,
 def test_a_second_bridge_on_the_port_exits_at_once_touching_nothing(
     anvil, bridge_setup, daemons, tmp_path
 ):
+    """A second bridge with the same configuration (the same port, store and key)
+    exits at once, non-zero, with one error line, and writes nothing to the store;
+    the first reads on, and in the end every hour is on chain once, in order."""
     meter, start = bridge_setup
-    leader, follower = os.openpty()
-    tty.setraw(follower)
-    try:
-        config = write_config(
-            tmp_path, anvil, meter, os.ttyname(follower), "dsmr5", start, time.time()
-        )
-        first = daemons(config)
-        DaemonLog(first).until(lambda e: e["message"].startswith("bridge running"), 60)
-        store = sqlite3.connect(tmp_path / "bridge.sqlite")
-        events_before = store.execute("SELECT * FROM events").fetchall()
-        second = daemons(config)  # the same configuration: the same port, store and key
+    site = bridges.Site(tmp_path, SimulatedMeter("dsmr5", peak_w=6_000), meter.meter_id)
+    clock = bridges.SteppedClock(tmp_path / "clock", start - 60)
+    middle, last = start + HOURS // 2 * HOUR, start + HOURS * HOUR
+    with bridges.running([site], clock, anvil.url, tmp_path / "deployments.json") as stepper:
+        stepper.advance(middle)
+        wait_until_delivered(meter, site, middle)  # the first bridge is idle now
+        before = store_rows(site.store)
+        second = daemons(site.folder / "bridge.toml")
         log = DaemonLog(second)
         assert second.wait(timeout=60) != 0
         entries = log.rest()
-        events_after = store.execute("SELECT * FROM events").fetchall()
-        store.close()
-        assert first.poll() is None  # the first bridge runs on
-    finally:
-        os.close(leader)
-        os.close(follower)
+        after = store_rows(site.store)
+        site.check_alive()  # the first bridge runs on
+        stepper.advance(last)
+        wait_until_delivered(meter, site, last)
+        heartbeat = status_json(str(site.folder / "bridge.toml"))["daemon"]
+        first = site.process
+    assert first.returncode == 0
     assert [e["level"] for e in entries] == ["error"]
     assert "is locked by another process" in entries[0]["message"]
-    assert events_after == events_before  # nothing of the second in the shared store
+    assert after == before  # nothing of the second in the shared store
+    assert heartbeat["pid"] == first.pid  # the first's heartbeat, never the second's
+    events = meter.backend.events
+    ends = [e["args"]["interval_end"] for e in events.BaselineRecorded().get_logs(from_block=0)]
+    ends += [e["args"]["interval_end"] for e in events.MeasurementRecorded().get_logs(from_block=0)]
+    assert ends == [start + h * HOUR for h in range(HOURS + 1)]  # each hour once, in order
+
+
+def store_rows(path) -> dict[str, list[tuple]]:
+    """The store's events, readings and transactions (not the heartbeat, which a
+    running bridge moves once a minute)."""
+    store = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {
+            "events": store.execute("SELECT * FROM events ORDER BY id").fetchall(),
+            "readings": store.execute("SELECT * FROM readings ORDER BY interval_end").fetchall(),
+            "transactions": store.execute("SELECT * FROM transactions").fetchall(),
+        }
+    finally:
+        store.close()
+
+
+def wait_until_delivered(meter, site, final: int) -> None:
+    """Until the chain has ``final`` and the store marks every reading delivered."""
+    deadline = time.monotonic() + 600  # a guard against a hang, not a pace
+    while not delivered_everything(meter, site.store, final):
+        site.check_alive()
+        assert time.monotonic() < deadline, site.log_tail()
+        time.sleep(0.05)  # a poll: the bridge relays on its own
 
 
 def delivered_everything(meter, store_path, final: int) -> bool:
