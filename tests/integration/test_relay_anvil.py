@@ -12,7 +12,7 @@ from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
 from meter_bridge.protocols import Telegram
-from meter_bridge.relay import GWEI, RelayConfig, Relayer
+from meter_bridge.relay import GWEI, RelayConfig, Relayer, gwei
 from meter_bridge.store import Store
 from scripts import actions
 from scripts.bench_bridge import register_meter
@@ -280,6 +280,48 @@ def test_fee_bumps_stop_at_the_cap_and_the_wait_is_logged(
     assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]
     fees = offered_fees(w3, store)
     assert max(fees) <= cap
+
+
+def test_a_send_the_node_refuses_records_nothing_and_a_base_fee_above_the_cap_waits(
+    anvil, anvil_connection, meter, anvil_accounts, store, caplog
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 2)
+    chain_time_to(w3, start + 2 * HOUR)
+    clock = Clock(start + 2 * HOUR)
+    base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
+    cap = 4 * base_fee + GWEI
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, max_fee=cap)
+    # The next block's base fee jumps above the cap, which the relayer cannot see
+    # yet: the node refuses every offer, which must leave nothing behind.
+    w3.provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(2 * cap)])
+    for _ in range(4):  # each round past the time a fee bump would be due
+        relayer.step()
+        clock.now += 61
+    assert store.db.execute("SELECT COUNT(*) FROM transactions").fetchone() == (0,)
+    assert {r.status for r in store.readings()} == {"signed"}
+    _, kind, message = store.summary()["last_event"]
+    assert kind == "refused"
+    assert message.startswith("the node refused the transaction: ")
+    # Now the chain's base fee is above the cap: readings wait, and say why.
+    w3.provider.make_request("evm_mine", [])
+    relayer.step()
+    _, kind, message = store.summary()["last_event"]
+    assert (kind, message) == (
+        "waiting",
+        f"the base fee is {gwei(2 * cap)}, at or above the cap of {gwei(cap)} "
+        "(max_fee_gwei): readings wait for cheaper blocks",
+    )
+    assert any(r.getMessage() == message for r in caplog.records)
+    assert store.db.execute("SELECT COUNT(*) FROM transactions").fetchone() == (0,)
+    # The base fee falls back: the readings go by themselves, under the cap.
+    w3.provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(base_fee)])
+    w3.provider.make_request("evm_mine", [])
+    drain(relayer)
+    assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]  # each once, in order
+    assert {r.status for r in store.readings()} == {"delivered"}
+    assert max(offered_fees(w3, store)) <= cap
 
 
 def test_a_transaction_the_node_lost_is_sent_again_at_the_same_fee(
