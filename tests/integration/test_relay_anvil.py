@@ -247,6 +247,7 @@ def test_an_unfunded_relayer_waits_then_delivers_once_funded_under_the_fee_cap(
     send_ether(w3, anvil_accounts[0], poor.address, 10**17)
     drain(relayer)
     assert recorded(meter) == [start + h * HOUR for h in range(4)]  # each once, in order
+    assert {r.status for r in store.readings()} == {"delivered"}  # none rejected
     fees = offered_fees(w3, store)
     assert fees
     assert max(fees) <= cap
@@ -450,6 +451,49 @@ def test_a_rotated_signer_makes_readings_wait_then_they_go_signed_by_the_new_key
     assert {r.status for r in store.readings()} == {"delivered"}
     resigned = store.readings()[2:]
     assert {relayer._signed_by(r) for r in resigned} == {new_key.address}
+
+
+def test_the_checks_run_again_every_check_every_and_a_failure_is_logged_once(
+    anvil, anvil_connection, meter, anvil_accounts, store, caplog
+):
+    """The meter's signer is rotated away from this device while the bridge runs:
+    the next check, check_every seconds after the last, finds it; one error line
+    however many rounds it lasts; rotated back, readings go on."""
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    imported = meter_reports(store, start, 1)
+    chain_time_to(w3, start + 4 * HOUR)
+    clock = Clock(start + HOUR)
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, check_every=600)
+    drain(relayer)
+    owner = actions.Actor(w3, anvil_accounts[6], meter.deployments)
+    fitter = installer(meter, anvil_connection, anvil_accounts)
+    elsewhere = Account.from_key(keccak(text="openkwh-test-another-device")).address
+    actions.approve_signer(owner, meter.meter_id, elsewhere)
+    actions.rotate_signer(fitter, meter.meter_id, elsewhere)
+    clock.now += 599
+    relayer.step()
+    assert store.state("checks")[0]["problems"] == {}  # not due yet
+    caplog.clear()
+    for _ in range(5):
+        clock.now += 1
+        relayer.step()
+    problems = store.state("checks")[0]["problems"]
+    assert list(problems) == ["signer"]
+    assert problems["signer"].startswith(
+        f"this device's key {meter.key.address} is not the meter's signer (the chain names "
+        f"{elsewhere})"
+    )
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [problems["signer"]]  # one line, not one a round
+    meter_reports(store, start + HOUR + 900, 2, imported)
+    actions.approve_signer(owner, meter.meter_id, meter.key.address)
+    actions.rotate_signer(fitter, meter.meter_id, meter.key.address)
+    clock.now = start + 4 * HOUR
+    drain(relayer)
+    assert store.state("checks")[0]["problems"] == {}
+    assert recorded(meter) == [start + h * HOUR for h in range(4)]  # each once, in order
+    assert {r.status for r in store.readings()} == {"delivered"}
 
 
 def test_after_a_new_device_its_newest_reading_is_the_baseline_and_older_ones_wait_aside(
