@@ -30,7 +30,7 @@ from meter_bridge.content import BlobStore, Kubo, KuboError
 from meter_bridge.keys import load_key, passphrase
 from meter_bridge.plausibility import Bounds, Plausibility, Point
 from meter_bridge.protocols import decoder
-from meter_bridge.relay import GWEI, RelayConfig, Relayer, refusal
+from meter_bridge.relay import GWEI, NodeProvider, RelayConfig, Relayer, refusal
 from meter_bridge.store import Reading, Store
 
 logger = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class Bridge:
             )
         deployments = json.loads(Path(chain.deployments).read_text())
         entry = deployments["contracts"]["SmartMeterBackend"]
-        w3 = Web3(Web3.HTTPProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
+        w3 = Web3(NodeProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
         backend = w3.eth.contract(address=entry["address"], abi=entry["abi"])
         return Relayer(
             w3,

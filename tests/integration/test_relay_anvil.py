@@ -3,6 +3,8 @@ transactions and rejected readings."""
 
 import contextlib
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -11,8 +13,10 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
+from meter_bridge.config import parse
+from meter_bridge.daemon import Bridge
 from meter_bridge.protocols import Telegram
-from meter_bridge.relay import GWEI, RelayConfig, Relayer, gwei
+from meter_bridge.relay import GWEI, NodeProvider, RelayConfig, Relayer, gwei
 from meter_bridge.store import Store
 from scripts import actions
 from scripts.bench_bridge import register_meter
@@ -64,7 +68,7 @@ def meter_reports(store, start: int, hours: int, imported: int = 1_000_000, step
 def relayer_for(
     meter, anvil_accounts, store, url, clock, relayer=None, signer=None, meter_id=None, **config
 ):
-    w3 = Web3(Web3.HTTPProvider(url))
+    w3 = Web3(NodeProvider(url))  # as the daemon talks to its node
     backend = w3.eth.contract(address=meter.backend.address, abi=meter.backend.abi)
     return Relayer(
         w3,
@@ -554,6 +558,70 @@ def test_a_node_on_another_chain_is_reported_and_nothing_is_sent(
     assert problems["chain"].startswith("the node is on chain 31337, the deployment on chain 1")
     assert {r.status for r in store.readings()} == {"new"}  # waiting, not signed for chain 1
     assert recorded(meter) == []
+
+
+class WebPage(ThreadingHTTPServer):
+    """A web server on loopback where the node should be (rpc_url names the wrong
+    port): it answers every request with a page, not JSON-RPC."""
+
+    PAGE = b"<html><body>Router login</body></html>"
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _PageHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _PageHandler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(WebPage.PAGE)))
+        self.end_headers()
+        self.wfile.write(WebPage.PAGE)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_web_page_where_the_node_should_be_is_a_logged_wait_then_readings_go(
+    anvil, anvil_connection, meter, anvil_accounts, store, tmp_path
+):
+    """The daemon's round with rpc_url naming a web server: said plainly and
+    retried, never an exit; with rpc_url put right, every reading goes once, in order."""
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 2)
+    chain_time_to(w3, start + 2 * HOUR)
+    clock = Clock(start + 2 * HOUR)
+    bridge = Bridge(
+        parse(
+            {
+                "meter": {"id": "0x" + meter.meter_id.hex()},
+                "store": {"path": str(tmp_path / "bridge.sqlite")},
+            }
+        )
+    )
+    page = WebPage()
+    try:
+        wrong = relayer_for(meter, anvil_accounts, store, page.url, clock)
+        for _ in range(3):
+            bridge.relay_round(wrong)  # no exception escapes
+    finally:
+        page.shutdown()
+    _, kind, message = store.summary()["last_event"]
+    assert kind == "error"
+    assert message == (
+        f"NodeAnswerError: the node at {page.url} answered "
+        f"{WebPage.PAGE!r}, not JSON-RPC: check rpc_url"
+    )
+    assert {r.status for r in store.readings()} == {"new"}
+    drain(relayer_for(meter, anvil_accounts, store, anvil.url, clock))
+    assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]  # each once, in order
 
 
 def test_less_than_a_day_of_gas_is_a_warning_and_readings_still_go(
