@@ -542,9 +542,10 @@ class Relayer:
             self._wait(f"the node refused the transaction: {reason}", kind="refused")
 
     def _wait(self, message: str, kind: str = "waiting") -> None:
-        """A reason to wait, logged and noted for `status` (a repeat only moves its time)."""
-        self.store.note(kind, message, self.now())
-        logger.warning("%s", message)
+        """A reason to wait, noted for `status` (a repeat only moves its time) and
+        logged once: not again each round it lasts, nor when a check said it."""
+        if self.store.note(kind, message, self.now()) and kind not in self.problems:
+            logger.warning("%s", message)
 
     def _sign(self, call, gas: int, nonce: int, max_fee: int, tip: int) -> tuple[bytes, str]:
         """The signed transaction of ``call`` (gas with a fifth to spare) and its hash."""

@@ -226,7 +226,7 @@ def offered_fees(w3, store) -> list[int]:
 
 
 def test_an_unfunded_relayer_waits_then_delivers_once_funded_under_the_fee_cap(
-    anvil, anvil_connection, meter, anvil_accounts, store
+    anvil, anvil_connection, meter, anvil_accounts, store, caplog
 ):
     w3 = anvil_connection.w3
     start = first_hour(w3)
@@ -248,6 +248,8 @@ def test_an_unfunded_relayer_waits_then_delivers_once_funded_under_the_fee_cap(
     assert kind == "funds"
     assert message.startswith(f"out of gas money: the relayer {poor.address} holds 0.000000 ETH")
     assert "{" not in message  # a sentence, not an RPC error dict
+    said = [r.getMessage() for r in caplog.records if "out of gas money" in r.getMessage()]
+    assert len(said) == 1  # one line, not one a round
     send_ether(w3, anvil_accounts[0], poor.address, 10**17)
     drain(relayer)
     assert recorded(meter) == [start + h * HOUR for h in range(4)]  # each once, in order
@@ -589,7 +591,7 @@ class _PageHandler(BaseHTTPRequestHandler):
 
 
 def test_a_web_page_where_the_node_should_be_is_a_logged_wait_then_readings_go(
-    anvil, anvil_connection, meter, anvil_accounts, store, tmp_path
+    anvil, anvil_connection, meter, anvil_accounts, store, tmp_path, caplog
 ):
     """The daemon's round with rpc_url naming a web server: said plainly and
     retried, never an exit; with rpc_url put right, every reading goes once, in order."""
@@ -611,6 +613,7 @@ def test_a_web_page_where_the_node_should_be_is_a_logged_wait_then_readings_go(
         wrong = relayer_for(meter, anvil_accounts, store, page.url, clock)
         for _ in range(3):
             bridge.relay_round(wrong)  # no exception escapes
+            clock.now += 5
     finally:
         page.shutdown()
     _, kind, message = store.summary()["last_event"]
@@ -619,6 +622,8 @@ def test_a_web_page_where_the_node_should_be_is_a_logged_wait_then_readings_go(
         f"NodeAnswerError: the node at {page.url} answered "
         f"{WebPage.PAGE!r}, not JSON-RPC: check rpc_url"
     )
+    said = [r.getMessage() for r in caplog.records if r.name == "meter_bridge.daemon"]
+    assert said == [f"relaying waits: {message.removeprefix('NodeAnswerError: ')}"]  # once
     assert {r.status for r in store.readings()} == {"new"}
     drain(relayer_for(meter, anvil_accounts, store, anvil.url, clock))
     assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]  # each once, in order
