@@ -5,10 +5,13 @@ contracts' toolchain. Its wheel is built here without the package index; the
 install itself, from the index into a fresh venv, is `make bench`'s
 (`bridge_install_packages`, `bridge_install_mb`). And the README's Pi steps
 price a year of readings at the gas snapshot,
-and the systemd unit scores as the README says."""
+and the systemd unit scores as the README says; step 1 makes the salt and
+the meter id as the installer does."""
 
+import argparse
 import importlib.metadata
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -146,3 +149,35 @@ def test_the_units_security_exposure_is_at_most_3_as_the_readme_says(tmp_path):
     hardening = (PROJECT_ROOT / "README.md").read_text().split("**Hardening.**")[1]
     assert f"scores the unit **{exposure} {verdict}**" in " ".join(hardening.split())
     assert f"scores it {exposure} {verdict}" in UNIT.read_text()
+
+
+def test_the_pi_steps_make_the_salt_and_the_meter_id_as_the_installer_does(tmp_path):
+    """Step 1's commands, run as written (the venv's meter-bridge is this checkout's):
+    the salt it makes, read byte for byte, gives the id the installer registers."""
+    from eth_utils import keccak
+
+    from scripts.actions import _meter_id
+
+    steps = (PROJECT_ROOT / "README.md").read_text().split("### Installing on Raspberry Pi OS")[1]
+    step = " ".join(steps.split("**The meter id.**")[1].split("\n2.")[0].split())
+    make_salt, compute = re.findall(r"`([^`]*)`", step)[:2]
+    assert make_salt == "head -c 32 /dev/urandom > salt"
+    assert compute.startswith("/opt/meter-bridge/venv/bin/meter-bridge meter-id --gsrn ")
+    subprocess.run(make_salt, shell=True, cwd=tmp_path, check=True)
+    bridge = f"{sys.executable} -m meter_bridge.cli"
+    done = subprocess.run(
+        compute.replace("/opt/meter-bridge/venv/bin/meter-bridge", bridge),
+        shell=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    salt = (tmp_path / "salt").read_bytes()
+    gsrn = compute.split("--gsrn ")[1].split()[0]
+    assert len(salt) == 32
+    assert done.stdout.strip() == "0x" + keccak(salt + gsrn.encode()).hex()
+    # `python -m scripts.installer register-meter --gsrn G --salt-file salt`'s id:
+    installer = argparse.Namespace(meter_id=None, gsrn=gsrn, salt_file=tmp_path / "salt")
+    assert done.stdout.strip() == "0x" + _meter_id(installer).hex()
