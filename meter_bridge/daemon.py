@@ -30,7 +30,7 @@ from meter_bridge.content import BlobStore, Kubo, KuboError
 from meter_bridge.keys import load_key, passphrase
 from meter_bridge.plausibility import Bounds, Plausibility, Point
 from meter_bridge.protocols import decoder
-from meter_bridge.relay import GWEI, RelayConfig, Relayer, refusal
+from meter_bridge.relay import GWEI, NodeProvider, RelayConfig, Relayer, refusal
 from meter_bridge.store import Reading, Store
 
 logger = logging.getLogger(__name__)
@@ -230,7 +230,7 @@ class Bridge:
             )
         deployments = json.loads(Path(chain.deployments).read_text())
         entry = deployments["contracts"]["SmartMeterBackend"]
-        w3 = Web3(Web3.HTTPProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
+        w3 = Web3(NodeProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
         backend = w3.eth.contract(address=entry["address"], abi=entry["abi"])
         return Relayer(
             w3,
@@ -257,8 +257,8 @@ class Bridge:
         except NETWORK_ERRORS as exc:
             # The node's own words, not its JSON-RPC error dict.
             said = refusal(exc) if isinstance(exc, Web3RPCError) else str(exc)
-            relayer.store.note("error", f"{type(exc).__name__}: {said}", self.now())
-            logger.warning("relaying waits: %s", said)
+            if relayer.store.note("error", f"{type(exc).__name__}: {said}", self.now()):
+                logger.warning("relaying waits: %s", said)  # once, not each round
         if self.kubo is not None:
             self.push_round(relayer.store)
 
@@ -268,8 +268,8 @@ class Bridge:
         try:
             self.push_batches(store)
         except (*NETWORK_ERRORS, KuboError) as exc:
-            store.note("error", f"IPFS node: {exc}", self.now())
-            logger.warning("pushing batches waits: IPFS node: %s", exc)
+            if store.note("error", f"IPFS node: {exc}", self.now()):
+                logger.warning("pushing batches waits: IPFS node: %s", exc)  # once
 
     def push_batches(self, store: Store) -> None:
         """Puts on the IPFS node the batches not there yet, oldest first."""

@@ -52,8 +52,8 @@ from dataclasses import dataclass, replace
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
-from web3 import Web3
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3 import HTTPProvider, Web3
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception, Web3RPCError
 
 from meter_bridge.signing import Reading, ReadingError, SignedReading, sign_reading, typed_data
 from meter_bridge.store import Reading as StoredReading
@@ -93,6 +93,25 @@ def ether(wei: int) -> str:
 
 def gwei(wei: int) -> str:
     return f"{wei / GWEI:g} gwei"
+
+
+class NodeAnswerError(Web3Exception):
+    """The node answered something that is not JSON: a web page where rpc_url points."""
+
+
+class NodeProvider(HTTPProvider):
+    """web3's HTTP provider, but an answer that is not JSON raises NodeAnswerError, a
+    web3 error that the daemon logs and retries like a node down (web3 raises a
+    bare ValueError, which would stop it)."""
+
+    def decode_rpc_response(self, raw_response: bytes):
+        try:
+            return super().decode_rpc_response(raw_response)
+        except ValueError as exc:  # not JSON, or not text
+            raise NodeAnswerError(
+                f"the node at {self.endpoint_uri} answered {raw_response[:80]!r}, "
+                "not JSON-RPC: check rpc_url"
+            ) from exc
 
 
 def refusal(exc: Web3RPCError) -> str:
@@ -523,9 +542,10 @@ class Relayer:
             self._wait(f"the node refused the transaction: {reason}", kind="refused")
 
     def _wait(self, message: str, kind: str = "waiting") -> None:
-        """A reason to wait, logged and noted for `status` (a repeat only moves its time)."""
-        self.store.note(kind, message, self.now())
-        logger.warning("%s", message)
+        """A reason to wait, noted for `status` (a repeat only moves its time) and
+        logged once: not again each round it lasts, nor when a check said it."""
+        if self.store.note(kind, message, self.now()) and kind not in self.problems:
+            logger.warning("%s", message)
 
     def _sign(self, call, gas: int, nonce: int, max_fee: int, tip: int) -> tuple[bytes, str]:
         """The signed transaction of ``call`` (gas with a fifth to spare) and its hash."""

@@ -287,20 +287,21 @@ class Store:
             "SELECT received_at, import_wh, export_wh FROM telegrams ORDER BY id DESC LIMIT 1"
         ).fetchone()
 
-    def note(self, kind: str, message: str, now: int) -> None:
+    def note(self, kind: str, message: str, now: int) -> bool:
         """Records something a person should see in `status` (an error, a rejection);
         the same event again only moves the last one's time, so a long wait does
-        not fill the disk."""
+        not fill the disk. True if it is news (not that repeat): worth a log line."""
         with self.transaction():
             last = self.db.execute(
                 "SELECT id, kind, message FROM events ORDER BY id DESC LIMIT 1"
             ).fetchone()
             if last is not None and last[1:] == (kind, message):
                 self.db.execute("UPDATE events SET at = ? WHERE id = ?", (now, last[0]))
-            else:
-                self.db.execute(
-                    "INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", (now, kind, message)
-                )
+                return False
+            self.db.execute(
+                "INSERT INTO events (at, kind, message) VALUES (?, ?, ?)", (now, kind, message)
+            )
+            return True
 
     def put_state(self, key: str, value, now: int) -> None:
         """Keeps a JSON value under ``key`` for `status` (the checks, the relayer's funds)."""

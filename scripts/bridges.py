@@ -49,6 +49,7 @@ def write_config(
     clock: ClockConfig,
     poll_seconds: float = 0.2,
     max_skew: int = 60,
+    ipfs_api: str = "",
 ) -> Path:
     """Writes a bridge configuration (deploy/bridge.example.toml explains each option)."""
     path.write_text(
@@ -71,6 +72,9 @@ poll_seconds = {poll_seconds}
 [store]
 path = "{store}"
 blobs = "{store.parent / "blobs"}"
+
+[ipfs]
+api = "{ipfs_api}"
 
 [clock]
 interval_length = {clock.interval_length}
@@ -237,10 +241,16 @@ class Stepper:
 
 @contextmanager
 def running(
-    sites: list[Site], clock: SteppedClock, rpc_url: str, deployments: Path, every: int = 60
+    sites: list[Site],
+    clock: SteppedClock,
+    rpc_url: str,
+    deployments: Path,
+    every: int = 60,
+    ipfs_api: str = "",
 ) -> Iterator[Stepper]:
-    """Starts every site's bridge on ``clock``, and yields the stepper that drives
-    their meters; stops every bridge on exit with SIGTERM, as systemd would."""
+    """Starts every site's bridge on ``clock`` (pushing batches to the kubo node at
+    ``ipfs_api``, if given), and yields the stepper that drives their meters; stops
+    every bridge on exit with SIGTERM, as systemd would."""
     with ExitStack() as stack:
         leaders = []
         log_starts = {}
@@ -263,6 +273,7 @@ def running(
                 store=site.store,
                 clock=clock.config(),
                 poll_seconds=0.1,
+                ipfs_api=ipfs_api,
             )
             log = stack.enter_context(site.log.open("ab"))
             site.process = start_daemon(config, stderr=log)

@@ -18,13 +18,16 @@ import pytest
 from eth_account import Account
 
 from meter_bridge.config import ClockConfig
+from meter_bridge.content import cid_of
 from meter_bridge.simulator import SimulatedMeter, run
+from meter_bridge.store import Store
 from scripts import bridges
 from scripts.bench_bridge import register_meter
 from scripts.bridges import start_daemon
 from scripts.chain import send_ether
 from tests.bridge_chain import chain_time_to
 from tests.fixtures import crafted
+from tests.fixtures.kubo import WrongKubo
 
 pytestmark = pytest.mark.anvil
 
@@ -167,30 +170,121 @@ def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, tmp_path,
 def test_a_second_bridge_on_the_port_exits_at_once_touching_nothing(
     anvil, bridge_setup, daemons, tmp_path
 ):
+    """A second bridge with the same configuration (the same port, store and key)
+    exits at once, non-zero, with one error line, and writes nothing to the store;
+    the first reads on, and in the end every hour is on chain once, in order."""
     meter, start = bridge_setup
-    leader, follower = os.openpty()
-    tty.setraw(follower)
-    try:
-        config = write_config(
-            tmp_path, anvil, meter, os.ttyname(follower), "dsmr5", start, time.time()
-        )
-        first = daemons(config)
-        DaemonLog(first).until(lambda e: e["message"].startswith("bridge running"), 60)
-        store = sqlite3.connect(tmp_path / "bridge.sqlite")
-        events_before = store.execute("SELECT * FROM events").fetchall()
-        second = daemons(config)  # the same configuration: the same port, store and key
+    site = bridges.Site(tmp_path, SimulatedMeter("dsmr5", peak_w=6_000), meter.meter_id)
+    clock = bridges.SteppedClock(tmp_path / "clock", start - 60)
+    middle, last = start + HOURS // 2 * HOUR, start + HOURS * HOUR
+    with bridges.running([site], clock, anvil.url, tmp_path / "deployments.json") as stepper:
+        stepper.advance(middle)
+        wait_until_delivered(meter, site, middle)  # the first bridge is idle now
+        before = store_rows(site.store)
+        second = daemons(site.folder / "bridge.toml")
         log = DaemonLog(second)
-        assert second.wait(timeout=60) != 0
+        assert second.wait(timeout=600) != 0  # a guard against a hang, not a pace
         entries = log.rest()
-        events_after = store.execute("SELECT * FROM events").fetchall()
-        store.close()
-        assert first.poll() is None  # the first bridge runs on
-    finally:
-        os.close(leader)
-        os.close(follower)
+        after = store_rows(site.store)
+        site.check_alive()  # the first bridge runs on
+        stepper.advance(last)
+        wait_until_delivered(meter, site, last)
+        heartbeat = status_json(str(site.folder / "bridge.toml"))["daemon"]
+        first = site.process
+    assert first.returncode == 0
     assert [e["level"] for e in entries] == ["error"]
     assert "is locked by another process" in entries[0]["message"]
-    assert events_after == events_before  # nothing of the second in the shared store
+    assert after == before  # nothing of the second in the shared store
+    assert heartbeat["pid"] == first.pid  # the first's heartbeat, never the second's
+    # Each hour once, in order.
+    assert recorded_ends(meter) == [start + h * HOUR for h in range(HOURS + 1)]
+
+
+def test_an_ipfs_node_answering_html_then_a_wrong_cid_only_delays_the_batches(
+    anvil, bridge_setup, tmp_path
+):
+    """The node answers the first block/put with a web page, the second with
+    another block's CID, then as kubo does: each is a logged retry, the daemon
+    runs on, every batch reaches the node, and every hour is on chain once, in order."""
+    meter, start = bridge_setup
+    other = str(cid_of(b"another block"))
+    node = WrongKubo(
+        [
+            (200, "text/html", b"<html><body>Welcome to nginx!</body></html>"),
+            (200, "application/json", json.dumps({"Key": other}).encode()),
+        ]
+    )
+    site = bridges.Site(tmp_path, SimulatedMeter("dsmr5", peak_w=6_000), meter.meter_id)
+    clock = bridges.SteppedClock(tmp_path / "clock", start - 60)
+    last = start + HOURS * HOUR
+    deployments = tmp_path / "deployments.json"
+    try:
+        with bridges.running([site], clock, anvil.url, deployments, ipfs_api=node.api) as stepper:
+            stepper.advance(last)
+            wait_until_delivered(meter, site, last)
+            wait_until(site, lambda: store_unpushed(site.store) == 0)
+            daemon = site.process
+    finally:
+        node.shutdown()
+    assert daemon.returncode == 0  # never stopped, until SIGTERM
+    store = Store(site.store, HOUR)
+    batches = [str(cid_of(store.batch(r.interval_end))) for r in store.readings()]
+    store.close()
+    waits = [e["message"] for e in logged(site) if e["message"].startswith("pushing batches")]
+    assert waits == [
+        "pushing batches waits: IPFS node: block/put: expected kubo's JSON with a Key, "
+        "got b'<html><body>Welcome to nginx!</body></html>'",
+        f"pushing batches waits: IPFS node: block/put: the node stored {other}, "
+        f"expected {batches[0]}",
+    ]
+    assert set(node.blocks) == set(batches)
+    assert recorded_ends(meter) == [start + h * HOUR for h in range(HOURS + 1)]
+
+
+def store_unpushed(path) -> int:
+    """Readings whose batch is not on the IPFS node yet."""
+    store = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return store.execute("SELECT COUNT(*) FROM readings WHERE pushed = 0").fetchone()[0]
+    finally:
+        store.close()
+
+
+def recorded_ends(meter) -> list[int]:
+    """Interval ends on chain: the baseline, then each measurement's end."""
+    events = meter.backend.events
+    ends = [e["args"]["interval_end"] for e in events.BaselineRecorded().get_logs(from_block=0)]
+    return ends + [
+        e["args"]["interval_end"] for e in events.MeasurementRecorded().get_logs(from_block=0)
+    ]
+
+
+def store_rows(path) -> dict[str, list[tuple]]:
+    """The store's events, readings and transactions (not the heartbeat, which a
+    running bridge moves once a minute)."""
+    store = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {
+            "events": store.execute("SELECT * FROM events ORDER BY id").fetchall(),
+            "readings": store.execute("SELECT * FROM readings ORDER BY interval_end").fetchall(),
+            "transactions": store.execute("SELECT * FROM transactions").fetchall(),
+        }
+    finally:
+        store.close()
+
+
+def wait_until(site, condition) -> None:
+    """Until ``condition()`` holds, while the site's bridge runs."""
+    deadline = time.monotonic() + 600  # a guard against a hang, not a pace
+    while not condition():
+        site.check_alive()
+        assert time.monotonic() < deadline, site.log_tail()
+        time.sleep(0.05)  # a poll: the bridge relays on its own
+
+
+def wait_until_delivered(meter, site, final: int) -> None:
+    """Until the chain has ``final`` and the store marks every reading delivered."""
+    wait_until(site, lambda: delivered_everything(meter, site.store, final))
 
 
 def delivered_everything(meter, store_path, final: int) -> bool:

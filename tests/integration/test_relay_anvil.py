@@ -3,6 +3,8 @@ transactions and rejected readings."""
 
 import contextlib
 import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -11,8 +13,10 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.exceptions import TransactionNotFound
 
+from meter_bridge.config import parse
+from meter_bridge.daemon import Bridge
 from meter_bridge.protocols import Telegram
-from meter_bridge.relay import GWEI, RelayConfig, Relayer
+from meter_bridge.relay import GWEI, NodeProvider, RelayConfig, Relayer, gwei
 from meter_bridge.store import Store
 from scripts import actions
 from scripts.bench_bridge import register_meter
@@ -64,7 +68,7 @@ def meter_reports(store, start: int, hours: int, imported: int = 1_000_000, step
 def relayer_for(
     meter, anvil_accounts, store, url, clock, relayer=None, signer=None, meter_id=None, **config
 ):
-    w3 = Web3(Web3.HTTPProvider(url))
+    w3 = Web3(NodeProvider(url))  # as the daemon talks to its node
     backend = w3.eth.contract(address=meter.backend.address, abi=meter.backend.abi)
     return Relayer(
         w3,
@@ -222,7 +226,7 @@ def offered_fees(w3, store) -> list[int]:
 
 
 def test_an_unfunded_relayer_waits_then_delivers_once_funded_under_the_fee_cap(
-    anvil, anvil_connection, meter, anvil_accounts, store
+    anvil, anvil_connection, meter, anvil_accounts, store, caplog
 ):
     w3 = anvil_connection.w3
     start = first_hour(w3)
@@ -244,9 +248,12 @@ def test_an_unfunded_relayer_waits_then_delivers_once_funded_under_the_fee_cap(
     assert kind == "funds"
     assert message.startswith(f"out of gas money: the relayer {poor.address} holds 0.000000 ETH")
     assert "{" not in message  # a sentence, not an RPC error dict
+    said = [r.getMessage() for r in caplog.records if "out of gas money" in r.getMessage()]
+    assert len(said) == 1  # one line, not one a round
     send_ether(w3, anvil_accounts[0], poor.address, 10**17)
     drain(relayer)
     assert recorded(meter) == [start + h * HOUR for h in range(4)]  # each once, in order
+    assert {r.status for r in store.readings()} == {"delivered"}  # none rejected
     fees = offered_fees(w3, store)
     assert fees
     assert max(fees) <= cap
@@ -280,6 +287,48 @@ def test_fee_bumps_stop_at_the_cap_and_the_wait_is_logged(
     assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]
     fees = offered_fees(w3, store)
     assert max(fees) <= cap
+
+
+def test_a_send_the_node_refuses_records_nothing_and_a_base_fee_above_the_cap_waits(
+    anvil, anvil_connection, meter, anvil_accounts, store, caplog
+):
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 2)
+    chain_time_to(w3, start + 2 * HOUR)
+    clock = Clock(start + 2 * HOUR)
+    base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
+    cap = 4 * base_fee + GWEI
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, max_fee=cap)
+    # The next block's base fee jumps above the cap, which the relayer cannot see
+    # yet: the node refuses every offer, which must leave nothing behind.
+    w3.provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(2 * cap)])
+    for _ in range(4):  # each round past the time a fee bump would be due
+        relayer.step()
+        clock.now += 61
+    assert store.db.execute("SELECT COUNT(*) FROM transactions").fetchone() == (0,)
+    assert {r.status for r in store.readings()} == {"signed"}
+    _, kind, message = store.summary()["last_event"]
+    assert kind == "refused"
+    assert message.startswith("the node refused the transaction: ")
+    # Now the chain's base fee is above the cap: readings wait, and say why.
+    w3.provider.make_request("evm_mine", [])
+    relayer.step()
+    _, kind, message = store.summary()["last_event"]
+    assert (kind, message) == (
+        "waiting",
+        f"the base fee is {gwei(2 * cap)}, at or above the cap of {gwei(cap)} "
+        "(max_fee_gwei): readings wait for cheaper blocks",
+    )
+    assert any(r.getMessage() == message for r in caplog.records)
+    assert store.db.execute("SELECT COUNT(*) FROM transactions").fetchone() == (0,)
+    # The base fee falls back: the readings go by themselves, under the cap.
+    w3.provider.make_request("anvil_setNextBlockBaseFeePerGas", [hex(base_fee)])
+    w3.provider.make_request("evm_mine", [])
+    drain(relayer)
+    assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]  # each once, in order
+    assert {r.status for r in store.readings()} == {"delivered"}
+    assert max(offered_fees(w3, store)) <= cap
 
 
 def test_a_transaction_the_node_lost_is_sent_again_at_the_same_fee(
@@ -410,6 +459,49 @@ def test_a_rotated_signer_makes_readings_wait_then_they_go_signed_by_the_new_key
     assert {relayer._signed_by(r) for r in resigned} == {new_key.address}
 
 
+def test_the_checks_run_again_every_check_every_and_a_failure_is_logged_once(
+    anvil, anvil_connection, meter, anvil_accounts, store, caplog
+):
+    """The meter's signer is rotated away from this device while the bridge runs:
+    the next check, check_every seconds after the last, finds it; one error line
+    however many rounds it lasts; rotated back, readings go on."""
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    imported = meter_reports(store, start, 1)
+    chain_time_to(w3, start + 4 * HOUR)
+    clock = Clock(start + HOUR)
+    relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, check_every=600)
+    drain(relayer)
+    owner = actions.Actor(w3, anvil_accounts[6], meter.deployments)
+    fitter = installer(meter, anvil_connection, anvil_accounts)
+    elsewhere = Account.from_key(keccak(text="openkwh-test-another-device")).address
+    actions.approve_signer(owner, meter.meter_id, elsewhere)
+    actions.rotate_signer(fitter, meter.meter_id, elsewhere)
+    clock.now += 599
+    relayer.step()
+    assert store.state("checks")[0]["problems"] == {}  # not due yet
+    caplog.clear()
+    for _ in range(5):
+        clock.now += 1
+        relayer.step()
+    problems = store.state("checks")[0]["problems"]
+    assert list(problems) == ["signer"]
+    assert problems["signer"].startswith(
+        f"this device's key {meter.key.address} is not the meter's signer (the chain names "
+        f"{elsewhere})"
+    )
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [problems["signer"]]  # one line, not one a round
+    meter_reports(store, start + HOUR + 900, 2, imported)
+    actions.approve_signer(owner, meter.meter_id, meter.key.address)
+    actions.rotate_signer(fitter, meter.meter_id, meter.key.address)
+    clock.now = start + 4 * HOUR
+    drain(relayer)
+    assert store.state("checks")[0]["problems"] == {}
+    assert recorded(meter) == [start + h * HOUR for h in range(4)]  # each once, in order
+    assert {r.status for r in store.readings()} == {"delivered"}
+
+
 def test_after_a_new_device_its_newest_reading_is_the_baseline_and_older_ones_wait_aside(
     anvil, anvil_connection, meter, anvil_accounts, store
 ):
@@ -468,6 +560,73 @@ def test_a_node_on_another_chain_is_reported_and_nothing_is_sent(
     assert problems["chain"].startswith("the node is on chain 31337, the deployment on chain 1")
     assert {r.status for r in store.readings()} == {"new"}  # waiting, not signed for chain 1
     assert recorded(meter) == []
+
+
+class WebPage(ThreadingHTTPServer):
+    """A web server on loopback where the node should be (rpc_url names the wrong
+    port): it answers every request with a page, not JSON-RPC."""
+
+    PAGE = b"<html><body>Router login</body></html>"
+
+    def __init__(self):
+        super().__init__(("127.0.0.1", 0), _PageHandler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _PageHandler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(WebPage.PAGE)))
+        self.end_headers()
+        self.wfile.write(WebPage.PAGE)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_web_page_where_the_node_should_be_is_a_logged_wait_then_readings_go(
+    anvil, anvil_connection, meter, anvil_accounts, store, tmp_path, caplog
+):
+    """The daemon's round with rpc_url naming a web server: said plainly and
+    retried, never an exit; with rpc_url put right, every reading goes once, in order."""
+    w3 = anvil_connection.w3
+    start = first_hour(w3)
+    meter_reports(store, start, 2)
+    chain_time_to(w3, start + 2 * HOUR)
+    clock = Clock(start + 2 * HOUR)
+    bridge = Bridge(
+        parse(
+            {
+                "meter": {"id": "0x" + meter.meter_id.hex()},
+                "store": {"path": str(tmp_path / "bridge.sqlite")},
+            }
+        )
+    )
+    page = WebPage()
+    try:
+        wrong = relayer_for(meter, anvil_accounts, store, page.url, clock)
+        for _ in range(3):
+            bridge.relay_round(wrong)  # no exception escapes
+            clock.now += 5
+    finally:
+        page.shutdown()
+    _, kind, message = store.summary()["last_event"]
+    assert kind == "error"
+    assert message == (
+        f"NodeAnswerError: the node at {page.url} answered "
+        f"{WebPage.PAGE!r}, not JSON-RPC: check rpc_url"
+    )
+    said = [r.getMessage() for r in caplog.records if r.name == "meter_bridge.daemon"]
+    assert said == [f"relaying waits: {message.removeprefix('NodeAnswerError: ')}"]  # once
+    assert {r.status for r in store.readings()} == {"new"}
+    drain(relayer_for(meter, anvil_accounts, store, anvil.url, clock))
+    assert recorded(meter) == [start, start + HOUR, start + 2 * HOUR]  # each once, in order
 
 
 def test_less_than_a_day_of_gas_is_a_warning_and_readings_still_go(

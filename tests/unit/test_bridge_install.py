@@ -4,10 +4,14 @@ package and the `meter-bridge` command, nothing of the scripts, the dApp or the
 contracts' toolchain. Its wheel is built here without the package index; the
 install itself, from the index into a fresh venv, is `make bench`'s
 (`bridge_install_packages`, `bridge_install_mb`). And the README's Pi steps
-price a year of readings at the gas snapshot."""
+price a year of readings at the gas snapshot,
+and the systemd unit scores as the README says; step 1 makes the salt and
+the meter id as the installer does."""
 
+import argparse
 import importlib.metadata
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -95,3 +99,85 @@ def test_the_pi_steps_price_a_year_of_readings_at_the_gas_snapshot():
     assert figure == again
     assert abs(figure - per_reading) <= 100
     assert millions == round(8_760 * figure / 1_000_000)
+
+
+UNIT = PROJECT_ROOT / "deploy" / "meter-bridge.service"
+
+
+def unit_settings() -> dict[str, list[str]]:
+    """Each setting of the unit file and its values, in order (a key may repeat)."""
+    settings: dict[str, list[str]] = {}
+    for line in UNIT.read_text().splitlines():
+        if line.startswith(("#", "[")) or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        settings.setdefault(key, []).append(value)
+    return settings
+
+
+def test_the_unit_opens_serial_adapters_alone_restarts_within_a_limit_and_waits_for_time_sync():
+    unit = unit_settings()
+    assert unit["DevicePolicy"] == ["closed"]
+    assert unit["DeviceAllow"] == ["char-ttyUSB rw"]
+    assert unit["Restart"] == ["on-failure"]
+    assert int(unit["StartLimitBurst"][0]) > 1
+    assert int(unit["StartLimitIntervalSec"][0]) > 0
+    for key in ("Wants", "After"):
+        assert "time-sync.target" in unit[key][0].split()
+
+
+def offline_security_score(unit: Path) -> tuple[float, str]:
+    """What `systemd-analyze security --offline=yes` says of ``unit``: (exposure, verdict)."""
+    done = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", "--no-pager", str(unit)],
+        capture_output=True,
+        text=True,
+    )
+    said = re.search(r"Overall exposure level for \S+: (\d+\.\d) (\w+)", done.stdout)
+    if said is None:
+        pytest.skip(f"systemd-analyze cannot score a unit file offline here: {done.stderr[-300:]}")
+    return float(said[1]), said[2]
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+def test_the_units_security_exposure_is_at_most_3_as_the_readme_says(tmp_path):
+    """The score the README and the unit's comment report is the one systemd gives."""
+    unit = tmp_path / "meter-bridge.service"  # scored under the name it is installed as
+    shutil.copy(UNIT, unit)
+    exposure, verdict = offline_security_score(unit)
+    assert exposure <= 3.0
+    hardening = (PROJECT_ROOT / "README.md").read_text().split("**Hardening.**")[1]
+    assert f"scores the unit **{exposure} {verdict}**" in " ".join(hardening.split())
+    assert f"scores it {exposure} {verdict}" in UNIT.read_text()
+
+
+def test_the_pi_steps_make_the_salt_and_the_meter_id_as_the_installer_does(tmp_path):
+    """Step 1's commands, run as written (the venv's meter-bridge is this checkout's):
+    the salt it makes, read byte for byte, gives the id the installer registers."""
+    from eth_utils import keccak
+
+    from scripts.actions import _meter_id
+
+    steps = (PROJECT_ROOT / "README.md").read_text().split("### Installing on Raspberry Pi OS")[1]
+    step = " ".join(steps.split("**The meter id.**")[1].split("\n2.")[0].split())
+    make_salt, compute = re.findall(r"`([^`]*)`", step)[:2]
+    assert make_salt == "head -c 32 /dev/urandom > salt"
+    assert compute.startswith("/opt/meter-bridge/venv/bin/meter-bridge meter-id --gsrn ")
+    subprocess.run(make_salt, shell=True, cwd=tmp_path, check=True)
+    bridge = f"{sys.executable} -m meter_bridge.cli"
+    done = subprocess.run(
+        compute.replace("/opt/meter-bridge/venv/bin/meter-bridge", bridge),
+        shell=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    salt = (tmp_path / "salt").read_bytes()
+    gsrn = compute.split("--gsrn ")[1].split()[0]
+    assert len(salt) == 32
+    assert done.stdout.strip() == "0x" + keccak(salt + gsrn.encode()).hex()
+    # `python -m scripts.installer register-meter --gsrn G --salt-file salt`'s id:
+    installer = argparse.Namespace(meter_id=None, gsrn=gsrn, salt_file=tmp_path / "salt")
+    assert done.stdout.strip() == "0x" + _meter_id(installer).hex()

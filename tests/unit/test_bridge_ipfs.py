@@ -1,67 +1,20 @@
 """Batches to an IPFS node through the kubo RPC API.
 
-No IPFS daemon can run here, so ``FakeKuboRPC`` stands in for one: an HTTP
-server on loopback that answers ``/api/v0/block/put`` the way kubo does, with
-the CID it computes itself from the bytes it received.
+No IPFS daemon can run here: ``FakeKuboRPC`` and ``WrongKubo``
+(tests/fixtures/kubo.py) stand in for one on loopback.
 """
 
 import json
-import threading
 import urllib.error
-from email.parser import BytesParser
-from email.policy import HTTP
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from meter_bridge.content import Kubo, cid_of
 from meter_bridge.protocols import Telegram
 from meter_bridge.store import Store
+from tests.fixtures.kubo import FakeKuboRPC, WrongKubo
 
 T0 = 1_798_761_600
-
-
-class FakeKuboRPC(ThreadingHTTPServer):
-    """A stand-in for kubo's RPC API: block/put only; ``failures`` answers 500 first."""
-
-    def __init__(self, failures: int = 0):
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.blocks: dict[str, bytes] = {}
-        self.queries: list[str] = []
-        self.failures = failures
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        server = self.server
-        server.queries.append(self.path)
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        if server.failures:
-            server.failures -= 1
-            self.send_response(500)
-            self.end_headers()
-            return
-        message = BytesParser(policy=HTTP).parsebytes(
-            b"Content-Type: " + self.headers["Content-Type"].encode() + b"\r\n\r\n" + body
-        )
-        (part,) = message.iter_parts()
-        data = part.get_payload(decode=True)
-        cid = str(cid_of(data))
-        server.blocks[cid] = data
-        answer = json.dumps({"Key": cid, "Size": len(data)}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-
-    def log_message(self, *args):
-        pass
 
 
 @pytest.fixture
@@ -104,39 +57,6 @@ def test_batches_are_pushed_oldest_first_and_retried_until_the_node_answers(tmp_
         assert set(server.blocks) == {str(cid_of(store.batch(T0 + h * 3_600))) for h in range(3)}
     finally:
         server.shutdown()
-
-
-class WrongKubo(ThreadingHTTPServer):
-    """A stand-in for a node that is not kubo, or a kubo gone wrong: it answers
-    each block/put with the next of ``answers`` (status, content type, body),
-    then as kubo does."""
-
-    def __init__(self, answers: list[tuple[int, str, bytes]]):
-        super().__init__(("127.0.0.1", 0), _WrongHandler)
-        self.answers = list(answers)
-        self.queries: list[str] = []
-        self.failures = 0
-        self.blocks: dict[str, bytes] = {}
-        threading.Thread(target=self.serve_forever, daemon=True).start()
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
-class _WrongHandler(_Handler):
-    def do_POST(self):
-        server = self.server
-        if not server.answers:
-            super().do_POST()
-            return
-        self.rfile.read(int(self.headers["Content-Length"]))
-        status, kind, body = server.answers.pop(0)
-        self.send_response(status)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
 
 OTHER_CID = str(cid_of(b"some other block"))
