@@ -27,6 +27,7 @@ def db() -> sqlite3.Connection:
     if "db" not in g:
         path = Path(current_app.config["DATABASE"]).resolve()
         g.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        g.db.row_factory = sqlite3.Row  # columns by name; a row still unpacks as a tuple
     return g.db
 
 

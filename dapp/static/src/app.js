@@ -11,13 +11,13 @@ import { dashboard } from "./pages/dashboard.js";
 import { emissions } from "./pages/emissions.js";
 import { market, marketPublic } from "./pages/market.js";
 import { meters } from "./pages/meters.js";
+import { notifications, refreshUnread } from "./pages/notifications.js";
 import { operator } from "./pages/operator.js";
 import { $, state } from "./state.js";
 import { notice, showHistory } from "./transactions.js";
 import { connect, discover } from "./wallet.js";
 
-const pages = { dashboard, meters, market, certificates, operator, emissions };
-
+const pages = { dashboard, meters, market, certificates, operator, emissions, notifications };
 
 function setAccount(account) {
   state.account = getAddress(account);
@@ -42,7 +42,7 @@ async function render() {
       return;
     }
     notice(""); // the page answered: an earlier message is stale
-    await pages[page](state.account);
+    await Promise.all([pages[page](state.account), refreshUnread(state.account)]);
     document.body.dataset.ready = "true";
   } catch (error) {
     notice(error.message, "error");
@@ -58,7 +58,7 @@ function poll() {
     try {
       const status = await api("/status");
       state.now = status.now;
-      if (state.account) await pages.market(state.account);
+      if (state.account) await Promise.all([pages.market(state.account), refreshUnread(state.account)]);
       else await marketPublic();
     } catch {
       // the next round tries again
