@@ -1,6 +1,6 @@
 // Amounts, times and markup as a person reads them; amounts exact (BigInt), never floats.
 
-import { formatUnits, parseUnits } from "ethers";
+import { formatUnits, getAddress, parseUnits, ZeroAddress } from "ethers";
 import { state } from "./state.js";
 
 export const kwh = (wh) => (Number(wh) / 1000).toLocaleString("en", { maximumFractionDigits: 3 });
@@ -84,3 +84,20 @@ export const hourText = (unix) => {
   return `<time datetime="${new Date(unix * 1000).toISOString()}" title="${when(unix)}">${escape(local)}</time>`;
 };
 export const hourCell = hourText;
+
+// An address typed or pasted by a person, checked before any wallet is asked: its form,
+// and its EIP-55 checksum when it has one (mixed case); an Error says what is wrong.
+export function checkedAddress(text, what = "The address") {
+  const typed = String(text).trim();
+  if (!/^0x[0-9a-fA-F]{40}$/.test(typed)) {
+    throw new Error(`${what} must be 0x and 40 hex digits${typed ? `, not ${typed}` : ""}.`);
+  }
+  let address;
+  try {
+    address = getAddress(typed);
+  } catch {
+    throw new Error(`${what} ${typed} fails its checksum: a character is mistyped. Copy it again.`);
+  }
+  if (address === ZeroAddress) throw new Error(`${what} is the zero address: nobody holds its key.`);
+  return address;
+}
