@@ -1,8 +1,11 @@
-import { isAddress } from "ethers";
+// Certificates: held ones grouped by day and producing meter, each hour retirable up
+// to the holder's remaining consumption (a whole day at once), transferable to a
+// checked address; those the Exchange holds to be claimed; the retired ones.
+
 import { api } from "../api.js";
-import { hourCell, kwh, short, table, when, escape } from "../format.js";
+import { checkedAddress, escape, hourCell, kwh, short, table, when } from "../format.js";
 import { $, state } from "../state.js";
-import { notice, send } from "../transactions.js";
+import { send, toast } from "../transactions.js";
 
 export async function certificates(account) {
   const [data, { meters }] = await Promise.all([
@@ -44,12 +47,15 @@ export async function certificates(account) {
     ];
   };
   $("#held").innerHTML = groups.size
-    ? [...groups.values()]
+    ? [...groups.entries()]
         .map(
-          (g, n) => `<details class="group"${n === 0 ? " open" : ""}>
+          ([key, g], n) => `<details class="group"${n === 0 ? " open" : ""}>
             <summary><strong>${g.day}</strong> · produced by <code title="${g.meter}">${short(g.meter)}</code> ·
               ${g.items.length} ${g.items.length === 1 ? "hour" : "hours"} · ${kwh(sum(g.items, "wh"))} kWh held ·
               ${kwh(sum(g.items, "retirable_wh"))} kWh retirable against your consumption</summary>
+            <form class="inline day" data-day="${escape(key)}">
+              <button type="submit" aria-label="Retire the whole day ${g.day} of meter ${short(g.meter)}">Retire the whole day: ${kwh(sum(g.items, "retirable_wh"))} kWh</button>
+            </form>
             ${table(g.items.map(certificateRow), ["hour", "held", "retirable (your remaining consumption)", "retire against my meter, or transfer (part: a split)"])}
           </details>`,
         )
@@ -60,19 +66,50 @@ export async function certificates(account) {
     const c = data.held.find((x) => x.id === form.dataset.cert);
     select.onchange = () => (form.wh.value = retirable(c, select.value));
   });
+  // A whole day at once: each hour's retirable Wh, against the consuming meter with the
+  // most consumption left in that hour, in one retire_many.
+  document.querySelectorAll("form[data-day]").forEach((form) => {
+    const group = groups.get(form.dataset.day);
+    const batch = group.items
+      .filter((c) => !c.revoked)
+      .map((c) => {
+        const meter = consuming
+          .map((m) => m.meter_id)
+          .reduce((best, m) => (retirable(c, m) > retirable(c, best) ? m : best), consuming[0]?.meter_id);
+        return { id: BigInt(c.id), wh: meter ? retirable(c, meter) : 0n, consumption_meter_id: meter };
+      })
+      .filter((r) => r.wh > 0n);
+    const total = batch.reduce((sum, r) => sum + r.wh, 0n);
+    form.querySelector("button").disabled = total === 0n;
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      if (!batch.length) return toast(form, "Nothing of this day is retirable against your consumption.", "error");
+      return send(
+        `Retire ${total.toLocaleString("en")} Wh of ${group.day} (${batch.length} ${batch.length === 1 ? "hour" : "hours"})`,
+        "GGORegistry", "retire_many", [batch, "0x"], form,
+      );
+    };
+  });
   document.querySelectorAll("form[data-cert]").forEach((form) => {
     form.onsubmit = (event) => {
       event.preventDefault();
       const id = BigInt(form.dataset.cert);
       const wh = form.wh.value.trim();
-      if (!/^[0-9]+$/.test(wh) || BigInt(wh) === 0n) return notice("Wh must be a whole number above zero.", "error");
+      if (!/^[0-9]+$/.test(wh) || BigInt(wh) === 0n) return toast(form, "Wh must be a whole number above zero.", "error");
+      const held = BigInt(data.held.find((x) => x.id === form.dataset.cert).wh);
+      if (BigInt(wh) > held) return toast(form, `You hold ${held.toLocaleString("en")} Wh of this certificate.`, "error");
       if (event.submitter?.name === "transfer") {
-        const to = form.to.value.trim();
-        if (!isAddress(to)) return notice(`${to || "The recipient"} is not an Ethereum address.`, "error");
-        return send(`Transfer ${wh} Wh`, "GGORegistry", "safeTransferFrom", [state.account, to, id, BigInt(wh), "0x"]);
+        let to;
+        try {
+          to = checkedAddress(form.to.value, "The recipient");
+        } catch (error) {
+          return toast(form, error.message, "error");
+        }
+        if (to === state.account) return toast(form, "The recipient is your own address.", "error");
+        return send(`Transfer ${wh} Wh to ${short(to)}`, "GGORegistry", "safeTransferFrom", [state.account, to, id, BigInt(wh), "0x"], form);
       }
-      if (!form.meter.value) return notice("You have no consuming meter to retire against.", "error");
-      return send(`Retire ${wh} Wh`, "GGORegistry", "retire", [id, BigInt(wh), form.meter.value, "0x"]);
+      if (!form.meter.value) return toast(form, "You have no consuming meter to retire against.", "error");
+      return send(`Retire ${wh} Wh`, "GGORegistry", "retire", [id, BigInt(wh), form.meter.value, "0x"], form);
     };
   });
   $("#claimable").innerHTML = table(
