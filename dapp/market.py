@@ -187,7 +187,9 @@ def api_deals(account: str):
 def api_check_order():
     """Checks an order before the wallet signs it: the meter exists and belongs to
     the account, the hour is still open, the amounts are whole and positive. Answers
-    what the bid would escrow."""
+    what the bid would escrow. Input the document allows but the chain's state refuses
+    now (an hour past or closed, a meter another's, suspended or of the other kind)
+    is a 409: the same request may pass at another time or for another account."""
     side = choice("side", request.args.get("side"), ("offer", "bid"), "offer")
     account = address(request.args.get("account", ""))
     meter = meter_id(request.args.get("meter", ""))
@@ -199,9 +201,9 @@ def api_check_order():
         abort(400, f"begin must be the start of an interval ({interval} s), got {begin}")
     now = chain_now()
     if begin <= now:
-        abort(400, "that interval is in the past")
+        abort(409, "that interval is in the past")
     if begin - lead_time() <= now:
-        abort(400, "the market for that interval has closed (gate closure)")
+        abort(409, "the market for that interval has closed (gate closure)")
     row = (
         chain.db()
         .execute("SELECT owner, kind, suspended FROM meters WHERE meter_id = ?", (meter,))
@@ -211,13 +213,13 @@ def api_check_order():
         abort(404, f"no meter {meter} is registered")
     owner, kind, suspended = row
     if owner != account:
-        abort(400, "that meter belongs to another account")
+        abort(409, "that meter belongs to another account")
     if suspended:
-        abort(400, "that meter is suspended")
+        abort(409, "that meter is suspended")
     if side == "offer" and not kind & 1:
-        abort(400, "only a producing meter can offer")
+        abort(409, "only a producing meter can offer")
     if side == "bid" and not kind & 2:
-        abort(400, "only a consuming meter can bid")
+        abort(409, "only a consuming meter can bid")
     escrow = wh * price if side == "bid" else 0
     return jsonify(ok=True, side=side, escrow=str(escrow), gate_closes_at=begin - lead_time())
 

@@ -34,8 +34,13 @@ def _query(name: str, schema: dict, text: str, required: bool = False) -> dict:
     }
 
 
-def _get(summary: str, parameters: list[dict], media: str = "application/json") -> dict:
-    return {
+def _get(
+    summary: str,
+    parameters: list[dict],
+    media: str = "application/json",
+    conflict: str | None = None,
+) -> dict:
+    answer = {
         "get": {
             "summary": summary,
             "parameters": parameters,
@@ -59,6 +64,12 @@ def _get(summary: str, parameters: list[dict], media: str = "application/json") 
             },
         }
     }
+    if conflict:
+        answer["get"]["responses"]["409"] = {
+            "description": conflict,
+            "content": {"application/json": {"schema": ERROR}},
+        }
+    return answer
 
 
 def _whole(minimum: int, maximum: int, multiple_of: int | None = None) -> dict:
@@ -119,6 +130,8 @@ def document(server: str, interval: int) -> dict:
                     _query("wh", _whole(1, MAX_WH), "energy, Wh", required=True),
                     _query("price", _whole(1, MAX_PRICE), "token base units per Wh", required=True),
                 ],
+                conflict="valid input the chain refuses now: the hour is past or its market "
+                "closed, the meter is another account's, suspended, or cannot take that side",
             ),
             "/api/v1/accounts/{account}/orders": _get("the account's orders", [ACCOUNT]),
             "/api/v1/accounts/{account}/deals": _get("the account's deals", [ACCOUNT]),
