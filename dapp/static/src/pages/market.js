@@ -65,7 +65,18 @@ export async function market(account) {
     button.onclick = () =>
       send(`${button.textContent} of order ${button.dataset.cancel}`, "Exchange", "cancel", [BigInt(button.dataset.cancel)], button.parentElement);
   });
-  const terms = (d) => [BigInt(d.order_id), d.seller, d.buyer, d.seller_meter, d.buyer_meter, BigInt(d.interval_begin), BigInt(d.wh), BigInt(d.price), d.retire];
+  // The Exchange's Deal struct, by field name: ethers matches them to the ABI's components.
+  const terms = (d) => ({
+    order_id: BigInt(d.order_id),
+    seller: d.seller,
+    buyer: d.buyer,
+    seller_meter: d.seller_meter,
+    buyer_meter: d.buyer_meter,
+    interval_begin: BigInt(d.interval_begin),
+    wh: BigInt(d.wh),
+    price: BigInt(d.price),
+    retire: Boolean(d.retire),
+  });
   const settleable = (d) => !d.settled && (d.measured || now >= d.settleable_from);
   $("#deals").innerHTML = table(
     deals.map((d) => [
@@ -94,7 +105,8 @@ export async function market(account) {
   all.hidden = mine.length < 2;
   all.textContent = `Settle all ${mine.length} of my deals`;
   all.onclick = () =>
-    send(`Settle ${mine.length} deals`, "Exchange", "settle_many", [mine.map((d) => [BigInt(d.deal_id), terms(d)])], all.parentElement);
+    send(`Settle ${mine.length} deals`, "Exchange", "settle_many",
+      [mine.map((d) => ({ deal_id: BigInt(d.deal_id), deal: terms(d) }))], all.parentElement);
 }
 
 // The public market: the delivery hours and, for the chosen one, a two-sided book. A
