@@ -3,6 +3,8 @@ a pre-flight check of an order before the wallet is asked to sign it."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from dapp import chain
@@ -57,16 +59,16 @@ def whole(text: str | None) -> int | None:
     return None if text is None else int(text)
 
 
-def as_order(row) -> dict:
-    order = dict(zip(ORDER_COLUMNS, row, strict=True))
+def as_order(row: sqlite3.Row) -> dict:
+    order = {column: row[column] for column in ORDER_COLUMNS}
     order["wh"] = whole(order["wh"])
     order["is_bid"] = bool(order["is_bid"])
     order["retire"] = bool(order["retire"])
     return order
 
 
-def as_deal(row) -> dict:
-    deal = dict(zip(DEAL_COLUMNS, row, strict=True))
+def as_deal(row: sqlite3.Row) -> dict:
+    deal = {column: row[column] for column in DEAL_COLUMNS}
     for key in ("wh", "delivered_wh", "retired_wh"):
         deal[key] = whole(deal[key])
     deal["retire"] = bool(deal["retire"])
@@ -168,16 +170,16 @@ def api_deals(account: str):
     columns = ", ".join(f"d.{c}" for c in DEAL_COLUMNS)
     rows = chain.db().execute(
         f"SELECT {columns}, EXISTS (SELECT 1 FROM measurements x WHERE x.meter_id = "
-        "d.seller_meter AND x.interval_begin = d.interval_begin) FROM deals d "
+        "d.seller_meter AND x.interval_begin = d.interval_begin) AS measured FROM deals d "
         "WHERE d.seller = ? OR d.buyer = ? ORDER BY d.interval_begin DESC, d.deal_id DESC "
         "LIMIT 500",
         (account, account),
     )
     after = chain.interval_length() + settlement_timeout()
     deals = []
-    for *row, measured in rows:
+    for row in rows:
         deal = as_deal(row)
-        deal["measured"] = bool(measured)
+        deal["measured"] = bool(row["measured"])
         deal["settleable_from"] = deal["interval_begin"] + after
         deals.append(deal)
     return jsonify(account=account, deals=deals)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 from flask import Blueprint, abort, jsonify, render_template
 from multiformats import CID, multihash
 
@@ -42,8 +44,8 @@ def cid_of_digest(digest: str | None) -> str | None:
     return str(CID("base32", 1, "raw", wrapped))
 
 
-def as_meter(row) -> dict:
-    meter = dict(zip(COLUMNS, row, strict=True))
+def as_meter(row: sqlite3.Row) -> dict:
+    meter = {column: row[column] for column in COLUMNS}
     meter["capacity_w"] = int(meter["capacity_w"])
     meter["connection_w"] = int(meter["connection_w"])
     meter["kind"] = KINDS.get(meter["kind"], str(meter["kind"]))
@@ -78,7 +80,9 @@ def api_meters_of(account: str):
         "(SELECT meter_id FROM offers WHERE owner = ?) ORDER BY registered_at",
         (account, ZERO),  # registered for the account, but not accepted yet: an offer
     ).fetchall()
-    meters = [as_meter(row) | {"ledger": ledger_state(db, account, row["meter_id"])} for row in rows]
+    meters = [
+        as_meter(row) | {"ledger": ledger_state(db, account, row["meter_id"])} for row in rows
+    ]
     offers = db.execute(
         "SELECT o.meter_id, o.owner, o.debt, o.offered_at, m.kind, m.installer FROM offers o "
         "JOIN meters m ON m.meter_id = o.meter_id WHERE o.pending_owner = ? "

@@ -12,7 +12,7 @@ from flask import Blueprint, jsonify, render_template, request
 from dapp import chain
 from dapp.api import address, natural
 from dapp.indexer import EVERYONE
-from dapp.openapi import MAX_NOTIFICATIONS, MAX_NOTIFICATION_ID
+from dapp.openapi import MAX_NOTIFICATION_ID, MAX_NOTIFICATIONS
 
 bp = Blueprint("notifications", __name__)
 
@@ -32,8 +32,7 @@ def api_notifications(account: str):
         (account, EVERYONE, after, limit),
     ).fetchall()
     latest, unread = db.execute(
-        "SELECT MAX(id), COALESCE(SUM(id > ?), 0) FROM notifications "
-        "WHERE account IN (?, ?)",
+        "SELECT MAX(id), COALESCE(SUM(id > ?), 0) FROM notifications WHERE account IN (?, ?)",
         (after, account, EVERYONE),
     ).fetchone()
     return jsonify(

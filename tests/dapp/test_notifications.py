@@ -83,9 +83,7 @@ def test_a_tariff_announced_is_news_for_everyone(client, world):
     actions.announce_tariff(as_operator, 2 * PRICE, PRICE // 2, start)
     world.index()
     for account in (world.anna.address, world.ben.address, "0x" + "12" * 20):
-        (news,) = [
-            n for n in notifications(client, account)["notifications"] if n["everyone"]
-        ]
+        (news,) = [n for n in notifications(client, account)["notifications"] if n["everyone"]]
         assert news["kind"] == "tariff_announced"
         assert (news["index"], news["effective_from"]) == (1, start)
         assert news["retail_price"] == str(2 * PRICE)
@@ -108,7 +106,9 @@ def test_the_unread_list_and_its_count_are_kept_per_browser(world, served, brows
     assert "you were paid" in text
     assert "certificates received" in text
     assert "The operator announced tariff 1" in text
-    assert page.evaluate("() => document.documentElement.scrollWidth") == page.viewport_size["width"]
+    assert (
+        page.evaluate("() => document.documentElement.scrollWidth") == page.viewport_size["width"]
+    )
     page.locator("#mark-read").click()
     badge.wait_for(state="hidden")
     page.locator("#notifications li.unread").first.wait_for(state="detached")
