@@ -17,7 +17,7 @@ from scripts.anvil import dev_accounts
 from scripts.chain import advance_time, transact
 from tests.dapp.conftest import HOUR
 from tests.dapp.test_browser import browser, confirmed, connect_wallet, served  # noqa: F401
-from tests.dapp.test_layout import open_page
+from tests.dapp.test_layout import axe_violations, open_page
 
 pytestmark = pytest.mark.anvil
 
@@ -105,6 +105,7 @@ def test_a_meter_handed_on_is_accepted_with_the_debt_shown(world, served, browse
     row = page.locator("#offered tr", has_text=short(FLAT))
     assert token_text(offers["debt"]) in row.inner_text()  # before the wallet is asked
     assert page.evaluate("() => document.documentElement.scrollWidth") == 390
+    assert axe_violations(page) == []  # the offers, the keys and the ledger's column
     row.get_by_role("button", name=f"Accept meter {short(FLAT)}").click()
     confirmed(page, f"Accept meter {short(FLAT)}")
     assert smb.owner_of(FLAT).call() == world.ben.address
@@ -178,6 +179,7 @@ def test_the_ledger_is_let_pay_a_meters_bills(world, served, browser, offers):  
     page.reload()
     page.wait_for_selector("body[data-ready='true']")
     form = page.locator(f"form[data-ledger='0x{world.home.hex()}']")
+    assert axe_violations(page) == []
     form.get_by_role("button").click()
     confirmed(page, "Let my ledger pay the bills of meter")
     assert ob.ledger_pays(world.ben.address, backend, world.home).call()

@@ -54,7 +54,7 @@ export async function certificates(account) {
               ${g.items.length} ${g.items.length === 1 ? "hour" : "hours"} · ${kwh(sum(g.items, "wh"))} kWh held ·
               ${kwh(sum(g.items, "retirable_wh"))} kWh retirable against your consumption</summary>
             <form class="inline day" data-day="${escape(key)}">
-              <button type="submit" aria-label="Retire the whole day ${g.day} of meter ${short(g.meter)}">Retire the whole day: ${kwh(sum(g.items, "retirable_wh"))} kWh</button>
+              <button type="submit" aria-label="Retire the whole day: ${kwh(sum(g.items, "retirable_wh"))} kWh of ${g.day}, meter ${short(g.meter)}">Retire the whole day: ${kwh(sum(g.items, "retirable_wh"))} kWh</button>
             </form>
             ${table(g.items.map(certificateRow), ["hour", "held", "retirable (your remaining consumption)", "retire against my meter, or transfer (part: a split)"])}
           </details>`,

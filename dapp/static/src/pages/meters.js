@@ -24,7 +24,7 @@ function offers(offered) {
         escape(when(o.offered_at)),
         debt ? `<strong>${escape(tokens(debt, ledger))}</strong>${changed}` : `none${changed}`,
         `<form class="inline" data-accept="${o.meter_id}">
-           <button type="submit" aria-label="Accept meter ${short(o.meter_id)}${debt ? " with its debt" : ""}">Accept${debt ? " with its debt" : ""}</button>
+           <button type="submit" aria-label="Accept meter ${short(o.meter_id)}${debt ? " with its debt" : ""}">Accept</button>
          </form>`,
       ];
     }),
@@ -51,13 +51,13 @@ function consents(meters) {
       code(m.signer) + (m.approved_signer ? `<br><span class="muted">you approved ${code(m.approved_signer)}; an installer puts it in</span>` : ""),
       `<form class="inline" data-signer="${m.meter_id}">
          <input name="signer" placeholder="0x… new key" autocomplete="off" aria-label="new signing key for meter ${short(m.meter_id)}">
-         <button type="submit" aria-label="Approve the new signing key for meter ${short(m.meter_id)}">Approve key</button>
+         <button type="submit" aria-label="Approve key for meter ${short(m.meter_id)}">Approve key</button>
        </form>`,
       escape(ledgerText[m.ledger] || m.ledger) +
         (m.ledger === "always"
           ? ""
           : `<form class="inline" data-ledger="${m.meter_id}" data-open="${m.ledger !== "open"}">
-               <button type="submit" aria-label="${m.ledger === "open" ? "Stop my ledger paying" : "Let my ledger pay"} the bills of meter ${short(m.meter_id)}">${m.ledger === "open" ? "Stop" : "Let my ledger pay its bills"}</button>
+               <button type="submit" aria-label="${m.ledger === "open" ? "Stop my ledger paying" : "Let my ledger pay"} the bills of meter ${short(m.meter_id)}">${m.ledger === "open" ? "Stop" : "Let my ledger pay"}</button>
              </form>`),
     ]),
     ["meter", "signing key", "approve a new key", "bills from your ledger"],
