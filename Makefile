@@ -34,10 +34,12 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error --ignore-scripts
 	@touch $@
 
-# The dApp's script: ethers.js and Chart.js from node_modules, bundled (no CDN).
+# The dApp's script: its modules (wallet, transactions, api, format, one per page), with
+# ethers.js and Chart.js from node_modules, bundled from the entry app.js (no CDN).
 DAPP_JS := dapp/static/build/app.js
-$(DAPP_JS): dapp/static/src/app.js node_modules/.installed
-	node_modules/.bin/esbuild $< --bundle --format=esm --minify --target=es2020 --log-level=warning --outfile=$@
+DAPP_SRC := $(wildcard dapp/static/src/*.js dapp/static/src/pages/*.js)
+$(DAPP_JS): $(DAPP_SRC) node_modules/.installed
+	node_modules/.bin/esbuild dapp/static/src/app.js --bundle --format=esm --minify --target=es2020 --log-level=warning --outfile=$@
 
 setup: $(VENV)/.installed node_modules/.installed $(DAPP_JS)  ## install the Python and node dependencies, build the dApp's script
 

@@ -72,10 +72,29 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.config["PUBLIC_RPC_URL"] = app.config["PUBLIC_RPC_URL"] or app.config["RPC_URL"]
 
-    from dapp import api, certificates, chain, dashboard, emissions, market, meters, operator
+    from dapp import (
+        api,
+        certificates,
+        chain,
+        dashboard,
+        emissions,
+        market,
+        meters,
+        notifications,
+        operator,
+    )
 
     chain.init_app(app)
-    for module in (api, dashboard, meters, market, certificates, operator, emissions):
+    for module in (
+        api,
+        dashboard,
+        meters,
+        market,
+        certificates,
+        operator,
+        emissions,
+        notifications,
+    ):
         app.register_blueprint(module.bp)
 
     @app.errorhandler(HTTPException)

@@ -41,8 +41,9 @@ def natural(
     maximum: int = 2**256 - 1,
 ) -> int:
     """A whole number from a query string: amounts are integer Wh and base units. The
-    bounds are the ones the OpenAPI document states."""
-    if text is None or text == "":
+    bounds are the ones the OpenAPI document states. Absent, it is ``default``; present
+    but empty, it is no number (as ``choice`` refuses an empty choice)."""
+    if text is None or (text == "" and default is None):
         if default is None:
             abort(400, f"{name} is required")
         return default

@@ -18,14 +18,14 @@ def api_certificates(account: str):
     db = chain.db()
     held = [
         {
-            "id": id,
-            "wh": int(wh),
-            "meter_id": meter,
-            "interval_begin": begin,
-            "issued_wh": int(issued),
-            "revoked": bool(revoked),
+            "id": row["id"],
+            "wh": int(row["wh"]),
+            "meter_id": row["meter_id"],
+            "interval_begin": row["interval_begin"],
+            "issued_wh": int(row["issued_wh"]),
+            "revoked": bool(row["revoked"]),
         }
-        for id, wh, meter, begin, issued, revoked in db.execute(
+        for row in db.execute(
             "SELECT h.id, h.wh, c.meter_id, c.interval_begin, c.issued_wh, c.revoked "
             "FROM holdings h JOIN certificates c ON c.id = h.id "
             "WHERE h.holder = ? ORDER BY c.interval_begin DESC LIMIT 1000",
@@ -33,20 +33,20 @@ def api_certificates(account: str):
         )
     ]
     claimable = [
-        {"id": id, "wh": int(wh)}
-        for id, wh in db.execute(
+        {"id": row["id"], "wh": int(row["wh"])}
+        for row in db.execute(
             "SELECT id, wh FROM exchange_held WHERE account = ? ORDER BY id", (account,)
         )
     ]
     retired = [
         {
-            "id": id,
-            "wh": int(wh),
-            "consumption_meter_id": meter,
-            "interval_begin": begin,
-            "holder": holder,
+            "id": row["id"],
+            "wh": int(row["wh"]),
+            "consumption_meter_id": row["consumption_meter_id"],
+            "interval_begin": row["interval_begin"],
+            "holder": row["holder"],
         }
-        for id, wh, meter, begin, holder in db.execute(
+        for row in db.execute(
             "SELECT r.id, r.wh, r.consumption_meter_id, r.interval_begin, r.holder "
             "FROM retirements r JOIN meters m ON m.meter_id = r.consumption_meter_id "
             "WHERE m.owner = ? OR r.holder = ? ORDER BY r.interval_begin DESC LIMIT 1000",

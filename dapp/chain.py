@@ -27,6 +27,7 @@ def db() -> sqlite3.Connection:
     if "db" not in g:
         path = Path(current_app.config["DATABASE"]).resolve()
         g.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        g.db.row_factory = sqlite3.Row  # columns by name; a row still unpacks as a tuple
     return g.db
 
 
@@ -96,10 +97,10 @@ def site_info() -> dict:
 
 
 def index_head() -> dict:
-    row = db().execute("SELECT next_block, head_block, events FROM cursor WHERE id = 1").fetchone()
+    row = db().execute("SELECT next_block, events FROM cursor WHERE id = 1").fetchone()
     return {
-        "indexed_block": row[0] - 1 if row else None,
-        "events": row[2] if row else 0,
+        "indexed_block": row["next_block"] - 1 if row else None,
+        "events": row["events"] if row else 0,
     }
 
 

@@ -30,7 +30,7 @@ def bucket_sql(period: str) -> str:
 
 def meters_of(account: str) -> list[str]:
     return [
-        row[0]
+        row["meter_id"]
         for row in chain.db().execute(
             "SELECT meter_id FROM meters WHERE owner = ? ORDER BY registered_at", (account,)
         )
@@ -76,9 +76,9 @@ def traded(account: str) -> dict:
             .execute(f"SELECT wh, delivered_wh, payment FROM deals WHERE {role} = ?", (account,))
             .fetchall()
         )
-        totals[sold] = sum(int(row[0]) for row in rows)
-        totals[delivered] = sum(int(row[1] or 0) for row in rows)
-        totals[paid] = str(sum(int(row[2] or 0) for row in rows))
+        totals[sold] = sum(int(row["wh"]) for row in rows)
+        totals[delivered] = sum(int(row["delivered_wh"] or 0) for row in rows)
+        totals[paid] = str(sum(int(row["payment"] or 0) for row in rows))
     return totals
 
 

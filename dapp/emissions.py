@@ -46,7 +46,9 @@ def factors() -> dict[str, dict]:
 
 
 def factor_arg(name: str, default: str) -> Decimal:
-    text = request.args.get(name) or default
+    text = request.args.get(name)
+    if text is None:  # absent; an empty one is no number, as the document's pattern says
+        text = default
     if not FACTOR.fullmatch(text):
         abort(400, f"{name} must be a number of g CO2e per kWh, like 125 or 98.5; got {text!r}")
     return Decimal(text)

@@ -32,7 +32,10 @@ SCHEMA = Path(__file__).with_name("schema.sql")
 CONTRACTS = ("SmartMeterBackend", "OperatorBackend", "GGORegistry", "Exchange")
 ZERO = "0x0000000000000000000000000000000000000000"
 # 2: amounts as exact decimal TEXT (1 stored them as 64-bit INTEGER, and stopped on a bigger one).
-SCHEMA_VERSION = 3
+# 3: a meter's connection rating (connection_w).
+# 4: notifications, meter offers, approved signers, backends' trust and ledger consents.
+SCHEMA_VERSION = 4
+EVERYONE = "*"  # the account of a notification for every account
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -107,9 +110,14 @@ class Indexer:
                 if item["type"] == "event":
                     self.events[(name, event_abi_to_log_topic(item))] = item
         self.start = min(entry.get("block", 0) for entry in self.contracts.values())
+        # The operator's constructor trusts its first backends and sets the first tariff:
+        # no announcement to anybody.
+        self.operator_block = self.contracts.get("OperatorBackend", {}).get("block")
         self.handlers: dict[tuple[str, str], Callable] = {
             ("SmartMeterBackend", "MeterRegistered"): self._meter_registered,
             ("SmartMeterBackend", "MeterOwnerChanged"): self._meter_owner,
+            ("SmartMeterBackend", "MeterOffered"): self._meter_offered,
+            ("SmartMeterBackend", "SignerApproved"): self._signer_approved,
             ("SmartMeterBackend", "SignerRotated"): self._signer_rotated,
             ("SmartMeterBackend", "MeterSuspended"): self._suspended,
             ("SmartMeterBackend", "MeterResumed"): self._resumed,
@@ -117,6 +125,11 @@ class Indexer:
             ("SmartMeterBackend", "MeasurementRecorded"): self._measurement,
             ("OperatorBackend", "IntervalSettled"): self._interval_settled,
             ("OperatorBackend", "TariffAnnounced"): self._tariff,
+            ("OperatorBackend", "BackendTrustAnnounced"): self._backend_trust,
+            ("OperatorBackend", "LedgerOpened"): self._ledger_opened,
+            ("OperatorBackend", "DebtRecorded"): self._debt_recorded,
+            ("OperatorBackend", "MeterDebtRecorded"): self._meter_debt_recorded,
+            ("OperatorBackend", "BillUnpaid"): self._bill_unpaid,
             ("GGORegistry", "CertificateIssued"): self._issued,
             ("GGORegistry", "TransferSingle"): self._transfer_single,
             ("GGORegistry", "TransferBatch"): self._transfer_batch,
@@ -226,6 +239,22 @@ class Indexer:
             self._timestamps[block] = self.w3.eth.get_block(block)["timestamp"]
         return self._timestamps[block]
 
+    def notify(self, account: str, kind: str, log, **data) -> None:
+        """Records news for ``account`` (EVERYONE for all); ``data`` holds ints below 2**63
+        and decimal strings for amounts, so the JSON is exact in any reader."""
+        self.db.execute(
+            "INSERT OR IGNORE INTO notifications (account, kind, at, block, log_index, data) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                account,
+                kind,
+                self.timestamp(log["blockNumber"]),
+                log["blockNumber"],
+                log["logIndex"],
+                json.dumps(data, separators=(",", ":")),
+            ),
+        )
+
     def _meter_registered(self, args, log) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO meters (meter_id, owner, signer, installer, sector, "
@@ -245,18 +274,66 @@ class Indexer:
                 self.timestamp(log["blockNumber"]),
             ),
         )
+        # Registered for an owner, who takes the meter with accept_meter.
+        self._offer(args["meter_id"], ZERO, args["owner"], 0, log)
 
     def _meter_owner(self, args, log) -> None:
+        meter = hex32(args["meter_id"])
+        # An approval of the previous owner's is not the new owner's (the contract drops it).
         self.db.execute(
-            "UPDATE meters SET owner = ? WHERE meter_id = ?",
-            (args["new_owner"], hex32(args["meter_id"])),
+            "UPDATE meters SET owner = ?, approved_signer = NULL WHERE meter_id = ?",
+            (args["new_owner"], meter),
+        )
+        self.db.execute("DELETE FROM offers WHERE meter_id = ?", (meter,))
+        if args["previous_owner"] != ZERO:
+            self.notify(
+                args["previous_owner"],
+                "meter_handed_over",
+                log,
+                meter_id=meter,
+                new_owner=args["new_owner"],
+                debt=amount(args["debt"]),
+            )
+
+    def _offer(self, meter_id: bytes, owner: str, pending_owner: str, debt: int, log) -> None:
+        meter = hex32(meter_id)
+        if pending_owner == ZERO:  # an offer withdrawn
+            self.db.execute("DELETE FROM offers WHERE meter_id = ?", (meter,))
+            return
+        self.db.execute(
+            "INSERT OR REPLACE INTO offers VALUES (?, ?, ?, ?, ?)",
+            (meter, owner, pending_owner, amount(debt), self.timestamp(log["blockNumber"])),
+        )
+        self.notify(
+            pending_owner, "meter_offered", log, meter_id=meter, owner=owner, debt=amount(debt)
+        )
+
+    def _meter_offered(self, args, log) -> None:
+        self._offer(args["meter_id"], args["owner"], args["pending_owner"], args["debt"], log)
+
+    def _signer_approved(self, args, log) -> None:
+        signer = None if args["signer"] == ZERO else args["signer"]
+        self.db.execute(
+            "UPDATE meters SET approved_signer = ? WHERE meter_id = ?",
+            (signer, hex32(args["meter_id"])),
         )
 
     def _signer_rotated(self, args, log) -> None:
+        meter = hex32(args["meter_id"])
         self.db.execute(
-            "UPDATE meters SET signer = ? WHERE meter_id = ?",
-            (args["new_signer"], hex32(args["meter_id"])),
+            "UPDATE meters SET signer = ?, approved_signer = NULL WHERE meter_id = ?",
+            (args["new_signer"], meter),
         )
+        row = self.db.execute("SELECT owner FROM meters WHERE meter_id = ?", (meter,)).fetchone()
+        if row is not None:
+            self.notify(
+                row[0],
+                "signer_rotated",
+                log,
+                meter_id=meter,
+                new_signer=args["new_signer"],
+                new_device=bool(args["new_device"]),
+            )
 
     def _suspended(self, args, log) -> None:
         self.db.execute(
@@ -319,6 +396,67 @@ class Indexer:
                 small(args["effective_from"]),
             ),
         )
+        if log["blockNumber"] != self.operator_block:
+            self.notify(
+                EVERYONE,
+                "tariff_announced",
+                log,
+                index=args["index"],
+                retail_price=amount(args["retail_price"]),
+                feed_in_reward=amount(args["feed_in_reward"]),
+                effective_from=args["effective_from"],
+            )
+
+    def _backend_trust(self, args, log) -> None:
+        genesis = log["blockNumber"] == self.operator_block
+        row = self.db.execute(
+            "SELECT genesis FROM backends WHERE backend = ?", (args["backend"],)
+        ).fetchone()
+        self.db.execute(
+            "INSERT OR REPLACE INTO backends VALUES (?, ?, ?, ?)",
+            (
+                args["backend"],
+                int(args["trusted"]),
+                small(args["effective_from"]),
+                int(genesis or bool(row and row[0])),  # the contract keeps the flag
+            ),
+        )
+        if not genesis:
+            self.notify(
+                EVERYONE,
+                "backend_trust_announced",
+                log,
+                backend=args["backend"],
+                trusted=bool(args["trusted"]),
+                effective_from=args["effective_from"],
+            )
+
+    def _ledger_opened(self, args, log) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO ledger_consents VALUES (?, ?, ?, ?)",
+            (args["account"], args["backend"], hex32(args["meter_id"]), int(args["open"])),
+        )
+
+    def _debt_recorded(self, args, log) -> None:
+        self.notify(args["account"], "debt_recorded", log, amount=amount(args["amount"]))
+
+    def _meter_debt_recorded(self, args, log) -> None:
+        self.notify(
+            args["account"],
+            "meter_debt_recorded",
+            log,
+            meter_id=hex32(args["meter_id"]),
+            amount=amount(args["amount"]),
+        )
+
+    def _bill_unpaid(self, args, log) -> None:
+        self.notify(
+            args["account"],
+            "bill_unpaid",
+            log,
+            meter_id=hex32(args["meter_id"]),
+            amount=amount(args["amount"]),
+        )
 
     def _issued(self, args, log) -> None:
         self.db.execute(
@@ -356,12 +494,26 @@ class Indexer:
             if holder != ZERO:
                 self._add("holdings", holder, id, delta)
 
+    def _received(self, sender: str, receiver: str, ids: list[int], values: list[int], log):
+        if receiver in (ZERO, sender) or not any(values):
+            return
+        self.notify(
+            receiver,
+            "certificates_received",
+            log,
+            sender=sender,
+            ids=[str(id) for id in ids],
+            wh=amount(sum(values)),
+        )
+
     def _transfer_single(self, args, log) -> None:
         self._move(args["_from"], args["_to"], args["_id"], args["_value"])
+        self._received(args["_from"], args["_to"], [args["_id"]], [args["_value"]], log)
 
     def _transfer_batch(self, args, log) -> None:
         for id, wh in zip(args["_ids"], args["_values"], strict=True):
             self._move(args["_from"], args["_to"], id, wh)
+        self._received(args["_from"], args["_to"], args["_ids"], args["_values"], log)
 
     def _retired(self, args, log) -> None:
         row = self.db.execute(
@@ -435,13 +587,25 @@ class Indexer:
         )
         # A take lowers the order's open Wh, and bumps its version.
         row = self.db.execute(
-            "SELECT wh, status FROM orders WHERE order_id = ?", (args["order_id"],)
+            "SELECT wh, status, maker, is_bid FROM orders WHERE order_id = ?", (args["order_id"],)
         ).fetchone()
         if row is not None:
             left = max(int(row[0]) - args["wh"], 0)
             self.db.execute(
                 "UPDATE orders SET wh = ?, version = version + 1, status = ? WHERE order_id = ?",
                 (amount(left), "filled" if left == 0 else row[1], args["order_id"]),
+            )
+            self.notify(
+                row[2],
+                "order_taken",
+                log,
+                order_id=args["order_id"],
+                deal_id=args["deal_id"],
+                side="bid" if row[3] else "offer",
+                interval_begin=args["interval_begin"],
+                wh=amount(args["wh"]),
+                price=amount(args["price"]),
+                left_wh=amount(left),
             )
 
     def _deal_settled(self, args, log) -> None:
@@ -456,9 +620,28 @@ class Indexer:
                 small(args["deal_id"]),
             ),
         )
+        row = self.db.execute(
+            "SELECT interval_begin, wh FROM deals WHERE deal_id = ?", (args["deal_id"],)
+        ).fetchone()
+        for account, role in ((args["seller"], "seller"), (args["buyer"], "buyer")):
+            self.notify(
+                account,
+                "deal_settled",
+                log,
+                deal_id=args["deal_id"],
+                role=role,
+                interval_begin=row[0] if row else None,
+                wh=row[1] if row else None,
+                delivered_wh=amount(args["delivered_wh"]),
+                payment=amount(args["payment"]),
+                refund=amount(args["refund"]),
+            )
 
     def _held(self, args, log) -> None:
         self._add("exchange_held", args["account"], args["id"], args["wh"])
+        self.notify(
+            args["account"], "certificates_held", log, id=str(args["id"]), wh=amount(args["wh"])
+        )
 
     def _claimed(self, args, log) -> None:
         self._add("exchange_held", args["account"], args["id"], -args["wh"])

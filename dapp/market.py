@@ -3,6 +3,8 @@ a pre-flight check of an order before the wallet is asked to sign it."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from dapp import chain
@@ -57,16 +59,16 @@ def whole(text: str | None) -> int | None:
     return None if text is None else int(text)
 
 
-def as_order(row) -> dict:
-    order = dict(zip(ORDER_COLUMNS, row, strict=True))
+def as_order(row: sqlite3.Row) -> dict:
+    order = {column: row[column] for column in ORDER_COLUMNS}
     order["wh"] = whole(order["wh"])
     order["is_bid"] = bool(order["is_bid"])
     order["retire"] = bool(order["retire"])
     return order
 
 
-def as_deal(row) -> dict:
-    deal = dict(zip(DEAL_COLUMNS, row, strict=True))
+def as_deal(row: sqlite3.Row) -> dict:
+    deal = {column: row[column] for column in DEAL_COLUMNS}
     for key in ("wh", "delivered_wh", "retired_wh"):
         deal[key] = whole(deal[key])
     deal["retire"] = bool(deal["retire"])
@@ -168,16 +170,16 @@ def api_deals(account: str):
     columns = ", ".join(f"d.{c}" for c in DEAL_COLUMNS)
     rows = chain.db().execute(
         f"SELECT {columns}, EXISTS (SELECT 1 FROM measurements x WHERE x.meter_id = "
-        "d.seller_meter AND x.interval_begin = d.interval_begin) FROM deals d "
+        "d.seller_meter AND x.interval_begin = d.interval_begin) AS measured FROM deals d "
         "WHERE d.seller = ? OR d.buyer = ? ORDER BY d.interval_begin DESC, d.deal_id DESC "
         "LIMIT 500",
         (account, account),
     )
     after = chain.interval_length() + settlement_timeout()
     deals = []
-    for *row, measured in rows:
+    for row in rows:
         deal = as_deal(row)
-        deal["measured"] = bool(measured)
+        deal["measured"] = bool(row["measured"])
         deal["settleable_from"] = deal["interval_begin"] + after
         deals.append(deal)
     return jsonify(account=account, deals=deals)
@@ -187,7 +189,9 @@ def api_deals(account: str):
 def api_check_order():
     """Checks an order before the wallet signs it: the meter exists and belongs to
     the account, the hour is still open, the amounts are whole and positive. Answers
-    what the bid would escrow."""
+    what the bid would escrow. Input the document allows but the chain's state refuses
+    now (an hour past or closed, a meter another's, suspended or of the other kind)
+    is a 409: the same request may pass at another time or for another account."""
     side = choice("side", request.args.get("side"), ("offer", "bid"), "offer")
     account = address(request.args.get("account", ""))
     meter = meter_id(request.args.get("meter", ""))
@@ -199,9 +203,9 @@ def api_check_order():
         abort(400, f"begin must be the start of an interval ({interval} s), got {begin}")
     now = chain_now()
     if begin <= now:
-        abort(400, "that interval is in the past")
+        abort(409, "that interval is in the past")
     if begin - lead_time() <= now:
-        abort(400, "the market for that interval has closed (gate closure)")
+        abort(409, "the market for that interval has closed (gate closure)")
     row = (
         chain.db()
         .execute("SELECT owner, kind, suspended FROM meters WHERE meter_id = ?", (meter,))
@@ -211,13 +215,13 @@ def api_check_order():
         abort(404, f"no meter {meter} is registered")
     owner, kind, suspended = row
     if owner != account:
-        abort(400, "that meter belongs to another account")
+        abort(409, "that meter belongs to another account")
     if suspended:
-        abort(400, "that meter is suspended")
+        abort(409, "that meter is suspended")
     if side == "offer" and not kind & 1:
-        abort(400, "only a producing meter can offer")
+        abort(409, "only a producing meter can offer")
     if side == "bid" and not kind & 2:
-        abort(400, "only a consuming meter can bid")
+        abort(409, "only a consuming meter can bid")
     escrow = wh * price if side == "bid" else 0
     return jsonify(ok=True, side=side, escrow=str(escrow), gate_closes_at=begin - lead_time())
 

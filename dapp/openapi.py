@@ -7,6 +7,8 @@ from __future__ import annotations
 MAX_BEGIN = 2**40 - 1  # an hour's start, unix seconds (the Exchange packs it in 40 bits)
 MAX_WH = 2**64 - 1  # an order's Wh
 MAX_PRICE = 2**96 - 1  # token base units per Wh
+MAX_NOTIFICATION_ID = 2**63 - 1  # the index's row ids
+MAX_NOTIFICATIONS = 200  # notifications in one answer
 
 ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$", "example": "0x" + "ab" * 20}
 METER = {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}
@@ -32,8 +34,13 @@ def _query(name: str, schema: dict, text: str, required: bool = False) -> dict:
     }
 
 
-def _get(summary: str, parameters: list[dict], media: str = "application/json") -> dict:
-    return {
+def _get(
+    summary: str,
+    parameters: list[dict],
+    media: str = "application/json",
+    conflict: str | None = None,
+) -> dict:
+    answer = {
         "get": {
             "summary": summary,
             "parameters": parameters,
@@ -57,6 +64,12 @@ def _get(summary: str, parameters: list[dict], media: str = "application/json") 
             },
         }
     }
+    if conflict:
+        answer["get"]["responses"]["409"] = {
+            "description": conflict,
+            "content": {"application/json": {"schema": ERROR}},
+        }
+    return answer
 
 
 def _whole(minimum: int, maximum: int, multiple_of: int | None = None) -> dict:
@@ -117,11 +130,29 @@ def document(server: str, interval: int) -> dict:
                     _query("wh", _whole(1, MAX_WH), "energy, Wh", required=True),
                     _query("price", _whole(1, MAX_PRICE), "token base units per Wh", required=True),
                 ],
+                conflict="valid input the chain refuses now: the hour is past or its market "
+                "closed, the meter is another account's, suspended, or cannot take that side",
             ),
             "/api/v1/accounts/{account}/orders": _get("the account's orders", [ACCOUNT]),
             "/api/v1/accounts/{account}/deals": _get("the account's deals", [ACCOUNT]),
             "/api/v1/accounts/{account}/certificates": _get(
                 "held, claimable and retired certificates", [ACCOUNT]
+            ),
+            "/api/v1/accounts/{account}/notifications": _get(
+                "what happened to the account (and announcements for everyone), newest first",
+                [
+                    ACCOUNT,
+                    _query(
+                        "after",
+                        _whole(0, MAX_NOTIFICATION_ID),
+                        "only those with a greater id (the last one read); default 0",
+                    ),
+                    _query(
+                        "limit",
+                        _whole(1, MAX_NOTIFICATIONS),
+                        f"at most this many; default 50, at most {MAX_NOTIFICATIONS}",
+                    ),
+                ],
             ),
             "/api/v1/tariffs": _get("current and announced tariffs", []),
             "/api/v1/accounts/{account}/emissions": _get(

@@ -21,18 +21,22 @@ def api_tariffs():
         )
         .fetchall()
     )
-    current = max((r[0] for r in rows if r[3] <= now), default=None)
+    current = max((r["idx"] for r in rows if r["effective_from"] <= now), default=None)
     return jsonify(
         now=now,
         tariffs=[
             {
-                "index": idx,
-                "retail_price": retail,
-                "feed_in_reward": feed_in,
-                "effective_from": since,
-                "state": "current" if idx == current else "announced" if since > now else "past",
+                "index": row["idx"],
+                "retail_price": row["retail_price"],
+                "feed_in_reward": row["feed_in_reward"],
+                "effective_from": row["effective_from"],
+                "state": "current"
+                if row["idx"] == current
+                else "announced"
+                if row["effective_from"] > now
+                else "past",
             }
-            for idx, retail, feed_in, since in rows
+            for row in rows
         ],
     )
 

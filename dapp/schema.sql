@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS meters (
     status_reason TEXT NOT NULL DEFAULT '',
     registered_at INTEGER NOT NULL,       -- block timestamp
     last_end INTEGER,                     -- last reading's interval end
-    last_digest TEXT                      -- its data digest: sha256 of the telegram batch
+    last_digest TEXT,                     -- its data digest: sha256 of the telegram batch
+    approved_signer TEXT                  -- a key its owner agreed to, until an installer puts it in
 );
 CREATE INDEX IF NOT EXISTS meters_owner ON meters (owner);
 
@@ -132,3 +133,47 @@ CREATE TABLE IF NOT EXISTS exchange_held (
     wh TEXT NOT NULL,
     PRIMARY KEY (account, id)
 ) WITHOUT ROWID;
+
+-- Meters offered to an account: by an installer at registration (owner is the zero
+-- address) or by their owner; gone once accepted or withdrawn.
+CREATE TABLE IF NOT EXISTS offers (
+    meter_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    pending_owner TEXT NOT NULL,
+    debt TEXT NOT NULL,                   -- the meter's debt at the operator, as the offer logged it
+    offered_at INTEGER NOT NULL           -- block timestamp
+);
+CREATE INDEX IF NOT EXISTS offers_pending ON offers (pending_owner);
+
+-- The operator's trust in each SmartMeterBackend; genesis: trusted by the operator's
+-- constructor, so its bills reach a ledger without the account's consent.
+CREATE TABLE IF NOT EXISTS backends (
+    backend TEXT PRIMARY KEY,
+    trusted INTEGER NOT NULL,
+    effective_from INTEGER NOT NULL,
+    genesis INTEGER NOT NULL
+);
+
+-- An account's consent that its ledger pays a meter's bills (OperatorBackend.open_ledger).
+CREATE TABLE IF NOT EXISTS ledger_consents (
+    account TEXT NOT NULL,
+    backend TEXT NOT NULL,
+    meter_id TEXT NOT NULL,
+    open INTEGER NOT NULL,
+    PRIMARY KEY (account, backend, meter_id)
+) WITHOUT ROWID;
+
+-- What happened to an account, derived from the logs in the order the chain logged
+-- them (id); account '*' is news for everyone (a tariff or a backend's trust announced).
+-- data is JSON; amounts in it are decimal strings, exact.
+CREATE TABLE IF NOT EXISTS notifications (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at INTEGER NOT NULL,                  -- block timestamp
+    block INTEGER NOT NULL,
+    log_index INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (block, log_index, account)    -- a log read twice tells nobody twice
+);
+CREATE INDEX IF NOT EXISTS notifications_account ON notifications (account, id);

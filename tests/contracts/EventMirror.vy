@@ -65,7 +65,46 @@ event MeasurementRecorded:
     consumed_wh: uint256
     data_digest: bytes32
 
+event MeterOffered:
+    meter_id: indexed(bytes32)
+    owner: indexed(address)
+    pending_owner: indexed(address)
+    debt: uint256
+
+event SignerApproved:
+    meter_id: indexed(bytes32)
+    owner: indexed(address)
+    signer: address
+
 # OperatorBackend
+
+event BackendTrustAnnounced:
+    backend: indexed(address)
+    trusted: bool
+    effective_from: uint256
+    operator: indexed(address)
+
+event LedgerOpened:
+    account: indexed(address)
+    backend: indexed(address)
+    meter_id: indexed(bytes32)
+    open: bool
+
+event DebtRecorded:
+    account: indexed(address)
+    amount: uint256
+
+event MeterDebtRecorded:
+    backend: indexed(address)
+    meter_id: indexed(bytes32)
+    account: indexed(address)
+    amount: uint256
+
+event BillUnpaid:
+    backend: indexed(address)
+    meter_id: indexed(bytes32)
+    account: indexed(address)
+    amount: uint256
 
 event TariffAnnounced:
     index: indexed(uint256)
@@ -204,8 +243,18 @@ def signer_rotated(meter_id: bytes32, new_signer: address):
 
 
 @external
-def meter_owner_changed(meter_id: bytes32, new_owner: address, epoch: uint256, effective_from: uint256):
-    log MeterOwnerChanged(meter_id=meter_id, previous_owner=msg.sender, new_owner=new_owner, epoch=epoch, effective_from=effective_from, debt=0)
+def meter_owner_changed(meter_id: bytes32, new_owner: address, epoch: uint256, effective_from: uint256, debt: uint256):
+    log MeterOwnerChanged(meter_id=meter_id, previous_owner=msg.sender, new_owner=new_owner, epoch=epoch, effective_from=effective_from, debt=debt)
+
+
+@external
+def meter_offered(meter_id: bytes32, pending_owner: address, debt: uint256):
+    log MeterOffered(meter_id=meter_id, owner=msg.sender, pending_owner=pending_owner, debt=debt)
+
+
+@external
+def signer_approved(meter_id: bytes32, signer: address):
+    log SignerApproved(meter_id=meter_id, owner=msg.sender, signer=signer)
 
 
 @external
@@ -237,6 +286,31 @@ def measurement_recorded(
         consumed_wh=consumed_wh,
         data_digest=keccak256("measurement"),
     )
+
+
+@external
+def backend_trust_announced(backend: address, trusted: bool, effective_from: uint256):
+    log BackendTrustAnnounced(backend=backend, trusted=trusted, effective_from=effective_from, operator=msg.sender)
+
+
+@external
+def ledger_opened(account: address, meter_id: bytes32, open: bool):
+    log LedgerOpened(account=account, backend=msg.sender, meter_id=meter_id, open=open)
+
+
+@external
+def debt_recorded(account: address, amount: uint256):
+    log DebtRecorded(account=account, amount=amount)
+
+
+@external
+def meter_debt_recorded(meter_id: bytes32, account: address, amount: uint256):
+    log MeterDebtRecorded(backend=msg.sender, meter_id=meter_id, account=account, amount=amount)
+
+
+@external
+def bill_unpaid(meter_id: bytes32, account: address, amount: uint256):
+    log BillUnpaid(backend=msg.sender, meter_id=meter_id, account=account, amount=amount)
 
 
 @external

@@ -167,10 +167,10 @@ def bad_inputs(world):
         (check(wh="0"), 400, "wh must be between 1"),
         (check(price="0.15"), 400, "price must be a whole number"),
         (check(price=""), 400, "price is required"),
-        (check(begin=world.begin - HOUR), 400, "that interval is in the past"),
-        (check(begin=world.begin + 2 * HOUR), 400, "has closed"),
+        (check(begin=world.begin - HOUR), 409, "that interval is in the past"),
+        (check(begin=world.begin + 2 * HOUR), 409, "has closed"),
         (check(meter="0x" + "11" * 32), 404, "no meter"),
-        (check(account=ben), 400, "belongs to another account"),
+        (check(account=ben), 409, "belongs to another account"),
         (check(wh=str(2**64)), 400, f"wh must be between 1 and {2**64 - 1}"),
         (check(wh=str(2**256)), 400, f"wh must be between 1 and {2**64 - 1}"),
         (check(price=str(2**96)), 400, f"price must be between 1 and {2**96 - 1}"),
@@ -178,14 +178,16 @@ def bad_inputs(world):
         (check(begin=str(2**63)), 400, "begin must be between 0 and"),
         (f"/api/v1/accounts/{ben}/dashboard?period=", 400, "period must be one of"),
         (check(side="swap"), 400, "side must be one of"),
-        (check(side="offer", account=ben, meter=home), 400, "only a producing meter can offer"),
+        (check(side="offer", account=ben, meter=home), 409, "only a producing meter can offer"),
         (check(account="0xZZ"), 400, "is not an Ethereum address"),
         (f"/api/v1/accounts/{ben}/emissions?location=lots", 400, "location must be a number"),
+        (f"/api/v1/accounts/{ben}/emissions?residual=", 400, "residual must be a number"),
+        (f"/api/v1/accounts/{ben}/notifications?limit=", 400, "limit must be a whole number"),
         ("/api/v1/nowhere", 404, "not found"),
     ]
 
 
-BAD_INPUTS = 27
+BAD_INPUTS = 29
 
 
 def test_the_bad_inputs_are_all_listed(world):

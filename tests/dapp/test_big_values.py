@@ -64,6 +64,9 @@ def pages_and_routes(account: str, meter: str, begin: int) -> list[str]:
         f"/api/v1/accounts/{account}/certificates",
         f"/api/v1/accounts/{account}/emissions",
         f"/api/v1/accounts/{account}/emissions.csv",
+        "/notifications",
+        f"/api/v1/accounts/{account}/notifications",
+        f"/api/v1/accounts/{account}/notifications?limit=200",
     ]
 
 
@@ -227,15 +230,20 @@ def mirrored(world, tmp_path_factory):
     mirrors.emit(smb, "signer_rotated", meter_id=meter, new_signer=ben)
     mirrors.emit(smb, "meter_suspended", meter_id=meter, reason="x" * 64)
     mirrors.emit(smb, "meter_resumed", meter_id=meter, reason="")
-    # The index keeps only the new owner: its epoch and time may be anything.
-    mirrors.emit(
+    # The index keeps only the new owner (and tells the previous one, with the debt):
+    # its epoch and time may be anything.
+    mirrors.each_big(
         smb,
         "meter_owner_changed",
+        ("debt",),
         meter_id=meter,
         new_owner=ben,
         epoch=2**256 - 1,
         effective_from=2**255,
+        debt=0,
     )
+    mirrors.each_big(smb, "meter_offered", ("debt",), meter_id=meter, pending_owner=ben, debt=1)
+    mirrors.emit(smb, "signer_approved", meter_id=meter, signer=anna)
     mirrors.each_big(
         smb,
         "baseline_recorded",
@@ -259,6 +267,18 @@ def mirrored(world, tmp_path_factory):
         mirrors.oversized += field in SMALL
         if field not in SMALL:
             measured.append(args)
+    mirrors.each_big(
+        ob,
+        "backend_trust_announced",
+        ("effective_from",),
+        backend=anna,
+        trusted=True,
+        effective_from=world.begin,
+    )
+    mirrors.emit(ob, "ledger_opened", account=ben, meter_id=meter, open=True)
+    for event in ("debt_recorded", "meter_debt_recorded", "bill_unpaid"):
+        meter_of = {} if event == "debt_recorded" else {"meter_id": meter}
+        mirrors.each_big(ob, event, ("amount",), account=ben, amount=1, **meter_of)
     mirrors.each_big(
         ob,
         "tariff_announced",
@@ -475,3 +495,16 @@ def test_every_page_answers_after_any_value(mirrored, world):
             mirrored["client"], account, mirrored["meter"], mirrored["hour"]
         )
         assert all(response.status_code == 200 for response in answers.values())
+
+
+def test_every_notification_holds_its_amount_exactly(mirrored, world):
+    client, ben = mirrored["client"], world.ben.address
+    answer = client.get(f"/api/v1/accounts/{ben}/notifications?limit=200").get_json()
+    amounts = {}
+    for news in answer["notifications"]:
+        amounts.setdefault(news["kind"], set()).add(news.get("amount", news.get("debt")))
+    every = {str(value) for value in (1, *BIG)}
+    for kind in ("debt_recorded", "meter_debt_recorded", "bill_unpaid", "meter_offered"):
+        assert amounts[kind] >= every, kind
+    settled = [n for n in answer["notifications"] if n["kind"] == "deal_settled"]
+    assert {n["payment"] for n in settled} >= {str(value) for value in BIG}

@@ -24,6 +24,7 @@ PAGES = {
     "certificates": "/certificates",
     "tariffs": "/operator",
     "emissions": "/emissions",
+    "notifications": "/notifications",
 }
 SIZES = {"phone": (390, 844), "desktop": (1280, 900)}
 
@@ -141,7 +142,7 @@ def test_skip_link_chart_numbers_and_bar_contrast(world, served, browser):  # no
 @pytest.mark.parametrize("who", ["ben", "anna"])
 def test_every_button_has_its_own_accessible_name(world, served, browser, who):  # noqa: F811
     page = open_page(browser, world, served, "desktop", who)
-    for path in ("/market", "/certificates", "/"):
+    for path in ("/market", "/certificates", "/meters", "/notifications", "/"):
         visit(page, path, who)
         names = page.evaluate(
             """() => [...document.querySelectorAll('button')]

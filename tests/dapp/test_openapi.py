@@ -1,5 +1,7 @@
 """schemathesis against the OpenAPI document: generated requests, valid and
-invalid, to every route; none may end in a server error.
+invalid, to every route, with every check schemathesis has (not only "no server
+error": valid input accepted, invalid input refused, answers as documented, 405s
+with Allow, ...); none may fail.
 
 schemathesis's own pytest plugin does not load under pytest 9, so each
 operation's hypothesis strategy is driven here directly.
@@ -8,12 +10,14 @@ operation's hypothesis strategy is driven here directly.
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import CHECKS, load_all_checks
 
 from dapp.openapi import document
 
 pytestmark = pytest.mark.anvil
 
+load_all_checks()
+EVERY_CHECK = CHECKS.get_all()
 PATHS = list(document("", 3_600)["paths"])
 # Invalid input only exists where there is input.
 CASES = [(path, schemathesis.GenerationMode.POSITIVE) for path in PATHS] + [
@@ -28,6 +32,13 @@ def api_schema(app):
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
 
 
+def test_every_check_is_run():
+    names = {check.__name__ for check in EVERY_CHECK}
+    assert {"not_a_server_error", "positive_data_acceptance", "negative_data_rejection"} <= names
+    assert {"response_schema_conformance", "status_code_conformance"} <= names
+    assert len(names) >= 14
+
+
 def test_the_document_is_valid_openapi_and_lists_every_api_route(api_schema, app):
     routes = {
         rule.rule.replace("<", "{").replace(">", "}")
@@ -39,7 +50,7 @@ def test_the_document_is_valid_openapi_and_lists_every_api_route(api_schema, app
 
 
 @pytest.mark.parametrize(("path", "mode"), CASES)
-def test_no_generated_request_gets_a_server_error(api_schema, path, mode):
+def test_every_check_passes_on_generated_requests(api_schema, path, mode):
     operation = api_schema[path]["GET"]
 
     @given(case=operation.as_strategy(generation_mode=mode))
@@ -50,7 +61,7 @@ def test_no_generated_request_gets_a_server_error(api_schema, path, mode):
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     def run(case):
-        case.call_and_validate(checks=[not_a_server_error])
+        case.call_and_validate(checks=EVERY_CHECK)
 
     run()
 
