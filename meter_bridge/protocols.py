@@ -877,23 +877,20 @@ class HanDecoder(_Counting):
         buffer, at = self.buffer + data, 0
         try:
             while True:
-                start = buffer.find(b"\x7e", at)
-                if start == -1:
-                    if at < len(buffer):
-                        self._skip("garbage", buffer[at:])
-                    at = len(buffer)
+                # Bytes before the next frame's start are one run of garbage, skipped
+                # once that start is certain (or past MAX_FRAME): its count does not
+                # depend on how the port chunks it.
+                start, header = self._frame_start(buffer, at)
+                if not header:
+                    if len(buffer) - at > MAX_FRAME:
+                        cut = len(buffer) if start is None else start
+                        self._skip("garbage", buffer[at:cut])
+                        at = cut
                     return
                 if start > at:
-                    self._skip("garbage", buffer[at:start])
+                    if buffer[at:start].strip(b"\x7e"):  # flags between frames are no garbage
+                        self._skip("garbage", buffer[at:start])
                     at = start
-                header = self._header(buffer, at)
-                if header is None:  # more bytes needed
-                    return
-                if header == 0:
-                    if buffer[at + 1] != HDLC_FLAG:  # flags between frames are no garbage
-                        self._skip("garbage", buffer[at : at + 1])
-                    at += 1
-                    continue
                 length = ((buffer[at + 1] & 0x07) << 8) | buffer[at + 2]
                 end = at + 1 + length  # the closing flag
                 if len(buffer) <= end:
@@ -960,6 +957,19 @@ class HanDecoder(_Counting):
         if hdlc_fcs(buffer[at + 1 : at + header - 1]) != buffer[at + header - 1 : at + header + 1]:
             return 0
         return header
+
+    def _frame_start(self, buffer: bytes, at: int) -> tuple[int | None, int | None]:
+        """The first flag from ``at`` that opens a frame, and the frame's header
+        length; (the flag, None) when more bytes are needed to tell whether it
+        does; (None, None) when no flag is left."""
+        while True:
+            at = buffer.find(b"\x7e", at)
+            if at == -1:
+                return None, None
+            header = self._header(buffer, at)
+            if header != 0:
+                return at, header
+            at += 1
 
     def _inner_start(self, buffer: bytes, at: int, end: int) -> int | None:
         """The first frame start with a valid header between ``at`` and ``end``."""

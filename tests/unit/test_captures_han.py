@@ -156,3 +156,14 @@ def test_garbage_and_flags_between_frames():
     telegrams, stream = read(b"\x00\xff" + frame + b"\x7e\x7e" + frame, 3)
     assert [t.import_wh for t in telegrams] == [0x04BE76E8] * 2
     assert stream.skipped == {"garbage": 1}
+
+
+@pytest.mark.parametrize("size", [None, 1, 7, 64])
+def test_a_run_of_garbage_is_skipped_once_however_it_is_chunked(size):
+    # bytes without a flag, then a 7E that opens no frame, then more: one run
+    frame = hdlc_frame(captures.HAN_KAIFA_LIST_3)
+    garbage = b"\x00\x11\x3f" * 5 + b"\x7e\x3f\x3f" + b"\x22" * 9
+    telegrams, stream = read(frame + garbage + frame, size)
+    assert [t.import_wh for t in telegrams] == [0x04BE76E8] * 2
+    assert stream.skipped == {"garbage": 1}
+    assert not stream.evidence
