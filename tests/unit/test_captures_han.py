@@ -17,7 +17,7 @@ import pytest
 
 from meter_bridge.protocols import decoder
 from meter_bridge.telegrams import hdlc_frame
-from tests.fixtures import captures
+from tests.fixtures import captures, crafted
 
 # name -> (information field, import Wh, export Wh, meter id)
 HAN = {
@@ -287,3 +287,15 @@ def test_a_run_of_garbage_is_skipped_once_however_it_is_chunked(size):
     assert [t.import_wh for t in telegrams] == [0x04BE76E8] * 2
     assert stream.skipped == {"garbage": 1}
     assert not stream.evidence
+
+
+@pytest.mark.parametrize("size", [None, 1, 7, 64])
+@pytest.mark.parametrize(("frame", "reason"), list(crafted.HAN_BAD.items()))
+def test_a_bad_han_frame_is_refused_with_its_reason(frame, reason, size):
+    good = crafted.han(733_000, 100)
+    for protocol in ("han", "auto"):
+        telegrams, stream = read(good + frame + good, size, protocol)
+        assert [(t.import_wh, t.export_wh) for t in telegrams] == [(7_330_000, 1_000)] * 2
+        assert stream.skipped == {reason: 1}
+        kept = [] if reason in ("garbage", "truncated") else [(reason, frame)]
+        assert list(stream.evidence) == kept
