@@ -473,7 +473,8 @@ class EncryptedDsmrDecoder(_Counting):
     With the authentication key, the GCM tag is checked; without it, the frame
     is decrypted unauthenticated (AES-CTR, as dsmr-parser does) and only the
     telegram's CRC guards it. A wrong key ("wrong key") is told apart from a
-    damaged frame ("crc").
+    damaged frame ("crc"). A frame inside which the same meter's next frame
+    starts was cut short ("truncated"), and the next one is read.
     The plaintext telegram is then read as an unencrypted one; the reading's
     evidence keeps the exact encrypted bytes.
     """
@@ -511,6 +512,14 @@ class EncryptedDsmrDecoder(_Counting):
             ):
                 self._skip("garbage", self.buffer[:1])  # not a frame's start after all
                 self.buffer = self.buffer[1:]
+                continue
+            # The same meter's next frame starting inside this one: this one was cut
+            # short (the 11 bytes of tag, title and 0x82 do not occur by chance).
+            prefix = self.buffer[: head - 2]
+            inner = self.buffer.find(prefix, 1, head + length + len(prefix) - 1)
+            if inner != -1:
+                self._skip("truncated", self.buffer[:inner])
+                self.buffer = self.buffer[inner:]
                 continue
             if len(self.buffer) < head + length:
                 return

@@ -120,3 +120,13 @@ def test_the_daemon_reads_an_encrypted_meter_with_its_keys_file(tmp_path):
     assert (reading.import_wh, reading.export_wh) == SAGEMCOM
     summary = bridge.store.summary()
     assert summary["protocol"] == "sagemcom-t210-d-r"
+
+
+@pytest.mark.parametrize("size", [None, 1, 7, 64])
+def test_a_frame_cut_short_is_skipped_and_the_next_kept(size):
+    telegrams, stream = read(
+        Keys(ENCRYPTION_KEY, AUTHENTICATION_KEY), FRAME[: len(FRAME) // 2] + FRAME, size
+    )
+    assert [(t.import_wh, t.export_wh) for t in telegrams] == [SAGEMCOM]
+    assert stream.skipped == {"truncated": 1}
+    assert not stream.evidence
