@@ -265,3 +265,13 @@ def test_every_familys_bad_frames_give_no_number_in_any_chunks(family, size):
         assert len(telegrams) == len(bad) + 1  # no capture lost
         runs.append(([t.raw for t in telegrams], dict(reader.skipped), list(reader.evidence)))
     assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("protocol", ["dsmr5", "auto"])
+def test_a_heat_meters_telegram_gives_no_reading(protocol):
+    # its CRC, B9F, is checked (three hex digits); a digit changed fails it
+    heat = captures.WARMTELINK_UNPADDED_CRC
+    telegrams, stream = read(protocol, "x25", heat + heat.replace(b"(240.860", b"(240.861"))
+    assert telegrams == []
+    if protocol == "dsmr5":
+        assert stream.skipped == {"no energy registers": 1, "crc": 1}
