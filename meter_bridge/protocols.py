@@ -473,7 +473,8 @@ class EncryptedDsmrDecoder(_Counting):
     With the authentication key, the GCM tag is checked; without it, the frame
     is decrypted unauthenticated (AES-CTR, as dsmr-parser does) and only the
     telegram's CRC guards it. A wrong key ("wrong key") is told apart from a
-    damaged frame ("crc").
+    damaged frame ("crc"). A frame inside which the same meter's next frame
+    starts was cut short ("truncated"), and the next one is read.
     The plaintext telegram is then read as an unencrypted one; the reading's
     evidence keeps the exact encrypted bytes.
     """
@@ -511,6 +512,14 @@ class EncryptedDsmrDecoder(_Counting):
             ):
                 self._skip("garbage", self.buffer[:1])  # not a frame's start after all
                 self.buffer = self.buffer[1:]
+                continue
+            # The same meter's next frame starting inside this one: this one was cut
+            # short (the 11 bytes of tag, title and 0x82 do not occur by chance).
+            prefix = self.buffer[: head - 2]
+            inner = self.buffer.find(prefix, 1, head + length + len(prefix) - 1)
+            if inner != -1:
+                self._skip("truncated", self.buffer[:inner])
+                self.buffer = self.buffer[inner:]
                 continue
             if len(self.buffer) < head + length:
                 return
@@ -877,23 +886,20 @@ class HanDecoder(_Counting):
         buffer, at = self.buffer + data, 0
         try:
             while True:
-                start = buffer.find(b"\x7e", at)
-                if start == -1:
-                    if at < len(buffer):
-                        self._skip("garbage", buffer[at:])
-                    at = len(buffer)
+                # Bytes before the next frame's start are one run of garbage, skipped
+                # once that start is certain (or past MAX_FRAME): its count does not
+                # depend on how the port chunks it.
+                start, header = self._frame_start(buffer, at)
+                if not header:
+                    if len(buffer) - at > MAX_FRAME:
+                        cut = len(buffer) if start is None else start
+                        self._skip("garbage", buffer[at:cut])
+                        at = cut
                     return
                 if start > at:
-                    self._skip("garbage", buffer[at:start])
+                    if buffer[at:start].strip(b"\x7e"):  # flags between frames are no garbage
+                        self._skip("garbage", buffer[at:start])
                     at = start
-                header = self._header(buffer, at)
-                if header is None:  # more bytes needed
-                    return
-                if header == 0:
-                    if buffer[at + 1] != HDLC_FLAG:  # flags between frames are no garbage
-                        self._skip("garbage", buffer[at : at + 1])
-                    at += 1
-                    continue
                 length = ((buffer[at + 1] & 0x07) << 8) | buffer[at + 2]
                 end = at + 1 + length  # the closing flag
                 if len(buffer) <= end:
@@ -960,6 +966,19 @@ class HanDecoder(_Counting):
         if hdlc_fcs(buffer[at + 1 : at + header - 1]) != buffer[at + header - 1 : at + header + 1]:
             return 0
         return header
+
+    def _frame_start(self, buffer: bytes, at: int) -> tuple[int | None, int | None]:
+        """The first flag from ``at`` that opens a frame, and the frame's header
+        length; (the flag, None) when more bytes are needed to tell whether it
+        does; (None, None) when no flag is left."""
+        while True:
+            at = buffer.find(b"\x7e", at)
+            if at == -1:
+                return None, None
+            header = self._header(buffer, at)
+            if header != 0:
+                return at, header
+            at += 1
 
     def _inner_start(self, buffer: bytes, at: int, end: int) -> int | None:
         """The first frame start with a valid header between ``at`` and ``end``."""

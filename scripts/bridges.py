@@ -50,13 +50,17 @@ def write_config(
     poll_seconds: float = 0.2,
     max_skew: int = 60,
     ipfs_api: str = "",
+    sml_crc: str = "x25",
+    keys_file: Path | None = None,
 ) -> Path:
     """Writes a bridge configuration (deploy/bridge.example.toml explains each option)."""
+    keys = f'keys_file = "{keys_file}"\n' if keys_file else ""
     path.write_text(
         f"""[meter]
 id = "0x{meter_id.hex()}"
 protocol = "{protocol}"
-keystore = "{keystore}"
+sml_crc = "{sml_crc}"
+{keys}keystore = "{keystore}"
 passphrase_file = "{passphrase_file}"
 
 [serial]
@@ -105,6 +109,8 @@ class Site:
     folder: Path
     meter: SimulatedMeter
     meter_id: bytes = b""  # set once the meter is registered
+    sml_crc: str = "x25"
+    keys_file: Path | None = None  # an encrypted meter's keys
     process: subprocess.Popen | None = None
     _reader: sqlite3.Connection | None = None  # read-only, on the bridge's store
 
@@ -274,6 +280,8 @@ def running(
                 clock=clock.config(),
                 poll_seconds=0.1,
                 ipfs_api=ipfs_api,
+                sml_crc=site.sml_crc,
+                keys_file=site.keys_file,
             )
             log = stack.enter_context(site.log.open("ab"))
             site.process = start_daemon(config, stderr=log)

@@ -19,6 +19,7 @@ from eth_account import Account
 
 from meter_bridge.config import ClockConfig
 from meter_bridge.content import cid_of
+from meter_bridge.protocols import Keys, decoder
 from meter_bridge.simulator import SimulatedMeter, run
 from meter_bridge.store import Store
 from scripts import bridges
@@ -447,4 +448,116 @@ def test_crafted_telegrams_never_stop_the_daemon(anvil, bridge_setup, tmp_path, 
     assert not set(bad) & stored
     assert skipped == dict(collections.Counter(bad.values()))
     assert kept == list(bad)
+    assert not any(e["level"] == "error" for e in logged(site))
+
+
+def test_bad_han_frames_never_stop_the_daemon(anvil, bridge_setup, tmp_path):
+    """A Kamstrup meter on the HAN port: before the hour, each bad frame of
+    crafted.HAN_BAD (a negative, out-of-range, Infinity or NaN register, a list
+    whose units nobody documents, another APDU, a bad FCS, a frame cut short,
+    garbage) is written ahead of a good hourly list, a step at a time; then the
+    meter runs two hours of its own lists (list 1 every minute, the hourly list
+    on the hour). Each bad frame is skipped with its reason, the daemon stays up,
+    every hourly list is stored, and the readings from them are relayed."""
+    meter, start = bridge_setup
+    han = crafted.HanMeter(SimulatedMeter("han", peak_w=6_000))
+    site = bridges.Site(tmp_path, han, meter.meter_id)
+    bad = crafted.HAN_BAD
+    good = []
+    clock = bridges.SteppedClock(tmp_path / "clock", start - 60 * (len(bad) + 1))
+    with bridges.running([site], clock, anvil.url, tmp_path / "deployments.json") as stepper:
+        for frame in bad:
+            # A minute apart, all before the meter's first list at start; the bad
+            # frame first, so that the good one ends a frame cut short.
+            at = start - 60 * (len(bad) - len(good))
+            clock.set(at)
+            good.append(han.hourly_list(at))
+            taken = site.telegrams_taken()
+            assert os.write(stepper.leaders[0], frame + good[-1]) == len(frame + good[-1])
+            site.wait_until_taken(taken + 2, timeout=600)  # a hang guard, not a pace
+        stepper.taken, stepper.due = [site.telegrams_taken()], start
+        stepper.advance(start + 2 * HOUR)
+        wait_for_log(site, lambda e: any(end > start for end in delivered_ends(e)))
+        site.check_alive()
+        daemon = site.process
+    assert daemon.returncode == 0
+    assert meter.backend.functions.last_reading(meter.meter_id).call()[0] > start
+    store = sqlite3.connect(tmp_path / "bridge.sqlite")
+    stored = [row[0] for row in store.execute("SELECT raw FROM telegrams ORDER BY id")]
+    skipped = dict(store.execute("SELECT reason, count FROM skipped"))
+    kept = [row[0] for row in store.execute("SELECT raw FROM evidence ORDER BY id")]
+    readings = dict(store.execute("SELECT interval_end, import_wh FROM readings"))
+    store.close()
+    hours = [start, start + HOUR, start + 2 * HOUR]
+    assert stored == good + [crafted.han(*(wh // 10 for wh in han.hourly[t])) for t in hours]
+    assert skipped == {**collections.Counter(bad.values()), "no energy registers": han.lists_1}
+    assert kept == [
+        frame for frame, reason in bad.items() if reason not in ("garbage", "truncated")
+    ]
+    assert {t: readings[t] for t in hours} == {t: han.hourly[t][0] for t in hours}
+    assert not any(e["level"] == "error" for e in logged(site))
+
+
+class Replay:
+    """A meter that sends one real capture, for scripts.bridges (as SimulatedMeter)."""
+
+    def __init__(self, protocol: str, capture: bytes):
+        self.protocol, self.capture = protocol, capture
+
+    def telegram(self, t: int, sequence: int) -> bytes:
+        return self.capture
+
+
+@pytest.mark.slow(seconds=8)  # each family
+@pytest.mark.parametrize("family", sorted(crafted.FAMILIES))
+def test_every_familys_bad_frames_never_stop_the_daemon(anvil, bridge_setup, tmp_path, family):
+    """Each family's real capture, then each of its bad frames (crafted.bad_frames:
+    cut short, damaged, a negative register or an unknown unit with a valid CRC,
+    line noise, garbage) followed by the capture again, a minute apart, then the
+    capture on the hour. The daemon stays up; it stores, skips and keeps as
+    evidence exactly what the decoder does with the same bytes in one piece; and
+    the reading the last capture completes is relayed."""
+    meter, start = bridge_setup
+    protocol, capture, sml_crc, keys = crafted.FAMILIES[family]
+    keys_file = None
+    if keys is not None:
+        keys_file = tmp_path / "meter-keys.toml"
+        keys_file.touch(mode=0o600)
+        keys_file.write_text(
+            f'encryption_key = "{keys[0].hex()}"\nauthentication_key = "{keys[1].hex()}"\n'
+        )
+    site = bridges.Site(
+        tmp_path, Replay(protocol, capture), meter.meter_id, sml_crc=sml_crc, keys_file=keys_file
+    )
+    expected = decoder(protocol, sml_crc, Keys(*keys) if keys else None)
+    stored = []
+    bad = crafted.bad_frames(family)
+    clock = bridges.SteppedClock(tmp_path / "clock", start - 60 * (len(bad) + 2))
+    with bridges.running([site], clock, anvil.url, tmp_path / "deployments.json") as stepper:
+        writes = [(start - 60 * (len(bad) + 1), capture)]
+        writes += [(start - 60 * (len(bad) - i), frame + capture) for i, frame in enumerate(bad)]
+        writes += [(start, capture)]
+        for at, data in writes:
+            clock.set(at)
+            stored += list(expected.feed(data))
+            assert os.write(stepper.leaders[0], data) == len(data)
+            # a hang guard, not a pace
+            site.wait_until_taken(len(stored) + sum(expected.skipped.values()), timeout=600)
+        wait_for_log(site, lambda e: any(end >= start for end in delivered_ends(e)))
+        site.check_alive()
+        daemon = site.process
+    assert daemon.returncode == 0
+    assert meter.backend.functions.last_reading(meter.meter_id).call()[0] >= start
+    store = sqlite3.connect(tmp_path / "bridge.sqlite")
+    raws = [row[0] for row in store.execute("SELECT raw FROM telegrams ORDER BY id")]
+    skipped = dict(store.execute("SELECT reason, count FROM skipped"))
+    kept = list(store.execute("SELECT reason, raw FROM evidence ORDER BY id"))
+    store.close()
+    assert raws == [t.raw for t in stored]
+    assert len(raws) >= 2
+    assert set(raws) == {raws[0]}
+    assert raws[0] in capture  # the frame, without what follows it (Q3D's trailer)
+    assert skipped == dict(expected.skipped)
+    assert sum(skipped.values()) >= len(bad)
+    assert kept == list(expected.evidence)
     assert not any(e["level"] == "error" for e in logged(site))

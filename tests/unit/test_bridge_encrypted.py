@@ -5,38 +5,11 @@ wrong key and a damaged frame are told apart; the keys file is the owner's alone
 import os
 
 import pytest
-from dlms_cosem.protocol.xdlms import GeneralGlobalCipher
-from dlms_cosem.security import SecurityControlField, encrypt
 
 from meter_bridge import config as config_module
 from meter_bridge.protocols import Keys, decoder
 from tests.fixtures import captures
-
-ENCRYPTION_KEY = bytes.fromhex("AA" * 16)  # dummy keys, as in dsmr_parser's tests
-AUTHENTICATION_KEY = bytes.fromhex("BB" * 16)
-
-
-def encrypted(plain: bytes, counter: int = 0x10000001) -> bytes:
-    """A general-glo-ciphering frame, as an Austrian grid's Sagemcom T210-D-R sends."""
-    control = SecurityControlField(security_suite=0, authenticated=True, encrypted=True)
-    title = b"SYSTEMID"
-    text = encrypt(
-        security_control=control,
-        system_title=title,
-        invocation_counter=counter,
-        key=ENCRYPTION_KEY,
-        plain_text=plain,
-        auth_key=AUTHENTICATION_KEY,
-    )
-    body = control.to_bytes() + counter.to_bytes(4, "big") + text
-    return (
-        bytes([GeneralGlobalCipher.TAG, len(title)])
-        + title
-        + b"\x82"
-        + len(body).to_bytes(2, "big")
-        + body
-    )
-
+from tests.fixtures.crafted import AUTHENTICATION_KEY, ENCRYPTION_KEY, encrypted
 
 FRAME = encrypted(captures.SAGEMCOM_T210_D_R)
 SAGEMCOM = (5_017_120 + 1_528_646, 58)  # 1-0:1.8.1(005017120*Wh) 1.8.2(001528646*Wh) ...
@@ -147,3 +120,13 @@ def test_the_daemon_reads_an_encrypted_meter_with_its_keys_file(tmp_path):
     assert (reading.import_wh, reading.export_wh) == SAGEMCOM
     summary = bridge.store.summary()
     assert summary["protocol"] == "sagemcom-t210-d-r"
+
+
+@pytest.mark.parametrize("size", [None, 1, 7, 64])
+def test_a_frame_cut_short_is_skipped_and_the_next_kept(size):
+    telegrams, stream = read(
+        Keys(ENCRYPTION_KEY, AUTHENTICATION_KEY), FRAME[: len(FRAME) // 2] + FRAME, size
+    )
+    assert [(t.import_wh, t.export_wh) for t in telegrams] == [SAGEMCOM]
+    assert stream.skipped == {"truncated": 1}
+    assert not stream.evidence

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from meter_bridge.protocols import decoder
-from tests.fixtures import captures
+from meter_bridge.protocols import Keys, decoder
+from tests.fixtures import captures, crafted
 
 DUTCH = ZoneInfo("Europe/Amsterdam")
 
@@ -242,3 +242,36 @@ def test_auto_tells_dsmr_from_sml():
     sml, _ = read("auto", "x25", captures.SML_EMH_GET_OBIS_FAILS)
     assert (dsmr[0].protocol, dsmr[0].meter) == ("sagemcom-t210-d-r", "EST5\\253710000_A")
     assert (sml[0].protocol, sml[0].meter) == ("sml", "0a01454d4800009f3846")
+
+
+@pytest.mark.parametrize("size", [1, 7, 64])
+@pytest.mark.parametrize("family", sorted(crafted.FAMILIES))
+def test_every_familys_bad_frames_give_no_number_in_any_chunks(family, size):
+    """What the daemon's run over a pseudo-terminal (tests/integration) expects:
+    the capture, then each bad frame followed by the capture, read the same whole
+    and in chunks; no bad frame gives a reading, and every reading is the capture's."""
+    protocol, capture, sml_crc, keys = crafted.FAMILIES[family]
+    keys = Keys(*keys) if keys else None
+    bad = crafted.bad_frames(family)
+    stream = capture + b"".join(frame + capture for frame in bad)
+    (alone,) = decoder(protocol, sml_crc, keys).feed(capture)
+    runs = []
+    for chunk in (len(stream), size):
+        reader = decoder(protocol, sml_crc, keys)
+        pieces = [stream[i : i + chunk] for i in range(0, len(stream), chunk)]
+        telegrams = [t for piece in pieces for t in reader.feed(piece)]
+        registers = {(t.import_wh, t.export_wh) for t in telegrams}
+        assert registers == {(alone.import_wh, alone.export_wh)}
+        assert len(telegrams) == len(bad) + 1  # no capture lost
+        runs.append(([t.raw for t in telegrams], dict(reader.skipped), list(reader.evidence)))
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("protocol", ["dsmr5", "auto"])
+def test_a_heat_meters_telegram_gives_no_reading(protocol):
+    # its CRC, B9F, is checked (three hex digits); a digit changed fails it
+    heat = captures.WARMTELINK_UNPADDED_CRC
+    telegrams, stream = read(protocol, "x25", heat + heat.replace(b"(240.860", b"(240.861"))
+    assert telegrams == []
+    if protocol == "dsmr5":
+        assert stream.skipped == {"no energy registers": 1, "crc": 1}
