@@ -28,6 +28,9 @@ from scripts.deploy import deploy_all
 from scripts.network import connected
 
 HOUR = 3_600
+# How long a wait in Chromium may last: a guard against a hang, not a pace a
+# busy machine must keep.
+HANG_GUARD_MS = 120_000
 PRICE = 15 * 10**13  # token base units per Wh: 0.15 tokens per kWh
 SOLD_WH = 1_500
 RETIRED_WH = 1_000

@@ -21,7 +21,7 @@ from web3 import Web3
 
 from dapp.indexer import Indexer, connect
 from scripts import chromium
-from tests.dapp.conftest import HOUR
+from tests.dapp.conftest import HANG_GUARD_MS, HOUR
 
 pytestmark = pytest.mark.anvil
 
@@ -143,7 +143,7 @@ def wallet_page(browser, w3, account, base_url):
     context.expose_function("__testWallet", InjectedWallet(w3, account))
     context.add_init_script(WALLET_SCRIPT)
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(HANG_GUARD_MS)
     return page
 
 
@@ -170,8 +170,9 @@ def confirmed(page, label: str) -> None:
         ) from None
 
 
-def indexed(world, sql: str, args: tuple, timeout: float = 20) -> None:
-    """Waits until the indexer has seen what ``sql`` asks for."""
+def indexed(world, sql: str, args: tuple, timeout: float = HANG_GUARD_MS / 1_000) -> None:
+    """Waits until the indexer has seen what ``sql`` asks for (``timeout`` guards
+    against a hang; it is no pace)."""
     deadline = time.monotonic() + timeout
     db = connect(world.database)
     try:
@@ -266,7 +267,7 @@ def test_a_page_framed_by_another_site_is_refused(served, browser):
     browser must refuse to render the dApp inside it (frame-ancestors 'none')."""
     context = browser.new_context()
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(HANG_GUARD_MS)
     refused = []
     page.on("console", lambda message: refused.append(message.text))
     page.set_content(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.dapp.conftest import HANG_GUARD_MS
 from tests.dapp.test_browser import browser, served, wallet_page  # noqa: F401
 
 pytestmark = pytest.mark.anvil
@@ -34,7 +35,7 @@ def open_page(browser, world, served, size: str, who: str):  # noqa: F811
     if who == "visitor":
         context = browser.new_context(base_url=served, viewport={"width": width, "height": height})
         page = context.new_page()
-        page.set_default_timeout(20_000)
+        page.set_default_timeout(HANG_GUARD_MS)
         return page
     page = wallet_page(browser, world.w3, getattr(world, who), served)
     page.set_viewport_size({"width": width, "height": height})

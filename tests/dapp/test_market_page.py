@@ -11,7 +11,7 @@ import time
 import pytest
 
 from scripts.chain import transact
-from tests.dapp.conftest import HOUR, PRICE
+from tests.dapp.conftest import HANG_GUARD_MS, HOUR, PRICE
 from tests.dapp.test_browser import (  # noqa: F401
     browser,
     confirmed,
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.anvil
 def test_a_visitor_sees_the_hours_and_the_book(world, served, browser):  # noqa: F811
     context = browser.new_context(base_url=served)  # no wallet at all
     page = context.new_page()
-    page.set_default_timeout(20_000)
+    page.set_default_timeout(HANG_GUARD_MS)
     page.goto("/market")
     page.wait_for_selector("body[data-ready='visitor']")
     open_hour = world.begin + 6 * HOUR
