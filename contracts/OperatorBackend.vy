@@ -59,6 +59,9 @@ MAX_TARIFFS: constant(uint256) = 2**32
 # @dev Tariffs take effect on the hour (a boundary of 3600 and 900 second
 # intervals alike), at least a day apart: a measurement spans few of them.
 TARIFF_GRID: public(constant(uint256)) = 3_600  # seconds
+# @dev The longest notice period: a year. Far longer, the effective times of
+# trust changes would not fit their 64 bits.
+MAX_NOTICE_PERIOD: public(constant(uint256)) = 365 * 86_400  # seconds
 MIN_TARIFF_GAP: public(constant(uint256)) = 86_400  # seconds
 _SEARCH_STEPS: constant(uint256) = 33  # binary search over at most 2**32 tariffs
 
@@ -274,13 +277,14 @@ def __init__(
          every interval until the next one takes effect; the first backends
          are trusted at once.
     @param token_ The settlement token (an ERC-20, with EIP-2612 permit for `deposit_with_permit`).
-    @param notice_period_ Seconds of notice for tariff and trust changes.
+    @param notice_period_ Seconds of notice for tariff and trust changes, at most a year.
     @param retail_price The first retail price, in token base units per Wh.
     @param feed_in_reward The first feed-in reward, in token base units per Wh.
     @param backends The SmartMeterBackend contracts trusted from the start.
     """
     access_control.__init__()
     access_control._grant_role(OPERATOR_ROLE, msg.sender)
+    assert notice_period_ <= MAX_NOTICE_PERIOD, "operator: notice period longer than a year"
     token = token_
     notice_period = notice_period_
 

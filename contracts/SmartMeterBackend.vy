@@ -73,6 +73,9 @@ MAX_BATCH: constant(uint256) = 96  # readings: four days of hours, one day of qu
 # may sell, and the Wh it may report, in an interval.
 MAX_CAPACITY_W: public(constant(uint256)) = 10_000_000_000  # W
 MAX_REASON: constant(uint256) = 128  # characters
+# @dev How many times its connection rating a meter may import, on average
+# over a measurement.
+CONNECTION_HEADROOM: public(constant(uint256)) = 2
 # @dev How long before its registration a meter's baseline may be dated.
 BASELINE_SLACK: public(constant(uint256)) = 7 * 86_400  # seconds
 
@@ -201,6 +204,13 @@ event OperatorWired:
 
 event MeterSuspended:
     meter_id: indexed(bytes32)
+    operator: indexed(address)
+    reason: String[MAX_REASON]
+
+
+event ConnectionRatingSet:
+    meter_id: indexed(bytes32)
+    connection_w: uint256
     operator: indexed(address)
     reason: String[MAX_REASON]
 
@@ -412,8 +422,10 @@ def register_meter(
     @param capacity_w The rated production capacity, in W; it bounds the
            export a reading may report as production.
     @param connection_w The connection's rating, in W (for a household the
-           main fuse: 3 x 25 A at 230 V is 17,250 W); it bounds the import a
-           reading may report, so no key can claim unbounded consumption.
+           main fuse: 3 x 25 A at 230 V is 17,250 W); a reading may report
+           at most CONNECTION_HEADROOM times it as import, so no key can
+           claim unbounded consumption. The operator corrects it with
+           `set_connection_rating`.
     @param kind Production, consumption, or both.
     """
     assert self._installers[keccak256(sector)][msg.sender], "meter: caller is not a certified installer for this sector"
@@ -538,6 +550,24 @@ def suspend_meter(meter_id: bytes32, reason: String[MAX_REASON]):
     assert state & _SUSPENDED == 0, "meter: already suspended"
     self._state[meter_id] = state | _SUSPENDED
     log MeterSuspended(meter_id=meter_id, operator=msg.sender, reason=reason)
+
+
+@external
+def set_connection_rating(meter_id: bytes32, connection_w: uint256, reason: String[MAX_REASON]):
+    """
+    @notice Corrects a meter's connection rating (a fuse changed, or a
+            registration that was wrong), from its next reading on. The grid
+            operator knows the connection, and can already suspend a meter.
+    @param meter_id The meter.
+    @param connection_w The rating in W, as at `register_meter`.
+    @param reason Why, for the record.
+    """
+    access_control._check_role(OPERATOR_ROLE, msg.sender)
+    assert self._state[meter_id] & _REGISTERED != 0, "meter: unknown meter"
+    assert connection_w != 0, "meter: a meter needs its connection rating"
+    assert connection_w <= MAX_CAPACITY_W, "meter: connection rating above 10 GW"
+    self._meters[meter_id].connection_w = connection_w
+    log ConnectionRatingSet(meter_id=meter_id, connection_w=connection_w, operator=msg.sender, reason=reason)
 
 
 @external
@@ -982,9 +1012,11 @@ def _record(reading: Reading):
             assert produced * 3_600 <= self._meters[reading.meter_id].capacity_w * (end - last_end + future_tolerance), "meter: production beyond the meter's capacity"
     # Nor can it claim more consumption than the connection carries, over the
     # measurement and `future_tolerance` more, so a stolen key cannot bill
-    # its owner without bound.
+    # its owner without bound. The bound is twice the rating: a gG fuse
+    # carries up to 1.45 times its rating for an hour, at up to 10 % above
+    # the nominal voltage, and no honest reading may be refused.
     if consumed != 0:
-        assert consumed * 3_600 <= self._meters[reading.meter_id].connection_w * (end - last_end + future_tolerance), "meter: import beyond the meter's connection rating"
+        assert consumed * 3_600 <= CONNECTION_HEADROOM * self._meters[reading.meter_id].connection_w * (end - last_end + future_tolerance), "meter: import beyond the meter's connection rating"
     self._state[reading.meter_id] = new_state
     self._measurements[reading.meter_id][last_end] = self._pack_measurement(end, produced, consumed, epoch, certifiable)
     log MeasurementRecorded(

@@ -120,6 +120,7 @@ class Indexer:
             ("SmartMeterBackend", "SignerApproved"): self._signer_approved,
             ("SmartMeterBackend", "SignerRotated"): self._signer_rotated,
             ("SmartMeterBackend", "MeterSuspended"): self._suspended,
+            ("SmartMeterBackend", "ConnectionRatingSet"): self._connection_rating,
             ("SmartMeterBackend", "MeterResumed"): self._resumed,
             ("SmartMeterBackend", "BaselineRecorded"): self._baseline,
             ("SmartMeterBackend", "MeasurementRecorded"): self._measurement,
@@ -339,6 +340,12 @@ class Indexer:
         self.db.execute(
             "UPDATE meters SET suspended = 1, status_reason = ? WHERE meter_id = ?",
             (args["reason"], hex32(args["meter_id"])),
+        )
+
+    def _connection_rating(self, args, log) -> None:
+        self.db.execute(
+            "UPDATE meters SET connection_w = ? WHERE meter_id = ?",
+            (amount(args["connection_w"]), hex32(args["meter_id"])),
         )
 
     def _resumed(self, args, log) -> None:

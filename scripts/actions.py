@@ -741,6 +741,12 @@ def fund_treasury(actor: Actor, amount: int):
     return actor.send_all([*approval, ob.functions.fund_treasury(amount)])
 
 
+def set_connection_rating(actor: Actor, meter_id: bytes, connection_w: int, reason: str):
+    """Corrects a meter's connection rating (W), from its next reading on."""
+    smb = actor.contract("SmartMeterBackend")
+    return actor.send(smb.functions.set_connection_rating(meter_id, connection_w, reason))
+
+
 def suspend_meter(actor: Actor, meter_id: bytes, reason: str):
     smb = actor.contract("SmartMeterBackend")
     return actor.send(smb.functions.suspend_meter(meter_id, reason))
@@ -1000,6 +1006,17 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
                 p.add_argument("--reason", type=REASON, required=True),
             ),
             lambda a, args: resume_meter(a, _meter_id(args), args.reason),
+        ),
+        "set-connection-rating": (
+            "correct a meter's connection rating (a fuse changed, a wrong registration)",
+            lambda p: (
+                _add_meter_arguments(p),
+                p.add_argument("--connection-w", type=_natural, required=True, help="W"),
+                p.add_argument("--reason", type=REASON, required=True, help="logged with it"),
+            ),
+            lambda a, args: set_connection_rating(
+                a, _meter_id(args), args.connection_w, args.reason
+            ),
         ),
         "trust-backend": (
             "announce trusting a SmartMeterBackend, effective after the notice period",

@@ -39,6 +39,8 @@ EXAMPLES = {
     ("operator", "suspend-meter"): "--gsrn 571313115100000006 --salt-file salt "
     '--reason "seal broken"',
     ("operator", "resume-meter"): '--gsrn 571313115100000006 --salt-file salt --reason "resealed"',
+    ("operator", "set-connection-rating"): "--gsrn 571313115100000006 --salt-file salt "
+    '--connection-w 43470 --reason "3 x 63 A fuse"',
     ("operator", "trust-backend"): "--backend 0x5FbDB2315678afecb367f032d93F642f64180aa3",
     ("operator", "untrust-backend"): "--backend 0x5FbDB2315678afecb367f032d93F642f64180aa3",
     ("issuing-body", "certify-installer"): "--sector DK1 "

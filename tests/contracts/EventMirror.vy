@@ -45,6 +45,12 @@ event MeterSuspended:
     operator: indexed(address)
     reason: String[64]
 
+event ConnectionRatingSet:
+    meter_id: indexed(bytes32)
+    connection_w: uint256
+    operator: indexed(address)
+    reason: String[64]
+
 event MeterResumed:
     meter_id: indexed(bytes32)
     operator: indexed(address)
@@ -260,6 +266,11 @@ def signer_approved(meter_id: bytes32, signer: address):
 @external
 def meter_suspended(meter_id: bytes32, reason: String[64]):
     log MeterSuspended(meter_id=meter_id, operator=msg.sender, reason=reason)
+
+
+@external
+def connection_rating_set(meter_id: bytes32, connection_w: uint256):
+    log ConnectionRatingSet(meter_id=meter_id, connection_w=connection_w, operator=msg.sender, reason="fuse")
 
 
 @external

@@ -229,6 +229,9 @@ def mirrored(world, tmp_path_factory):
     )
     mirrors.emit(smb, "signer_rotated", meter_id=meter, new_signer=ben)
     mirrors.emit(smb, "meter_suspended", meter_id=meter, reason="x" * 64)
+    mirrors.each_big(
+        smb, "connection_rating_set", ("connection_w",), meter_id=meter, connection_w=1
+    )
     mirrors.emit(smb, "meter_resumed", meter_id=meter, reason="")
     # The index keeps only the new owner (and tells the previous one, with the debt):
     # its epoch and time may be anything.
@@ -466,7 +469,7 @@ def test_every_amount_is_held_and_summed_exactly(mirrored, world):
         (b["wh"], str(b["price"])) for b in bids
     }
     detail = client.get(f"/api/v1/meters/{meter}").get_json()
-    # the last registration whose fields fit: the largest connection rating
+    # the largest connection rating, corrected last
     assert (detail["meter"]["capacity_w"], detail["meter"]["connection_w"]) == (6_000, 2**256 - 1)
     measured = mirrored["measured"]
     assert {m["produced_wh"] for m in detail["measurements"]} == {

@@ -1159,8 +1159,10 @@ def test_a_stolen_key_cannot_report_import_beyond_the_connection_rating(
     start = grid_time(-3)
     smb.submit_reading(*sign(household_key, household_meter, start, 0, 0).contract_args())
     assert smb.meter(household_meter).connection_w == CONNECTION_W
-    # The rating over the hour and the reading's tolerance (300 s) more.
-    most = CONNECTION_W * (INTERVAL + smb.future_tolerance()) // 3_600
+    # Twice the rating (a fuse's overload at a high voltage is honest) over the
+    # hour and the reading's tolerance (300 s) more.
+    assert smb.CONNECTION_HEADROOM() == 2
+    most = 2 * CONNECTION_W * (INTERVAL + smb.future_tolerance()) // 3_600
     with boa.reverts("meter: import beyond the meter's connection rating"):
         smb.submit_reading(
             *sign(household_key, household_meter, start + INTERVAL, most + 1, 0).contract_args()
@@ -1171,13 +1173,40 @@ def test_a_stolen_key_cannot_report_import_beyond_the_connection_rating(
         *sign(household_key, household_meter, start + INTERVAL, most, 0).contract_args()
     )
     assert smb.measurement(household_meter, start).consumed_wh == most
-    two_hours = CONNECTION_W * (2 * INTERVAL + smb.future_tolerance()) // 3_600
+    two_hours = 2 * CONNECTION_W * (2 * INTERVAL + smb.future_tolerance()) // 3_600
     smb.submit_reading(
         *sign(
             household_key, household_meter, start + 3 * INTERVAL, most + two_hours, 0
         ).contract_args()
     )
     assert smb.measurement(household_meter, start + INTERVAL).consumed_wh == two_hours
+
+
+def test_the_operator_corrects_a_connection_rating_that_refuses_honest_readings(
+    smb, sign, operator, household_key, household_meter
+):
+    """From the review: a rating registered too low refused every later
+    reading, for good; only the operator corrects it, with a reason logged."""
+    start = grid_time(-3)
+    smb.submit_reading(*sign(household_key, household_meter, start, 0, 0).contract_args())
+    used = 2 * CONNECTION_W * (INTERVAL + smb.future_tolerance()) // 3_600 + 1
+    honest = sign(household_key, household_meter, start + INTERVAL, used, 0)
+    with boa.reverts("meter: import beyond the meter's connection rating"):
+        smb.submit_reading(*honest.contract_args())
+    smb.set_connection_rating(household_meter, 3 * CONNECTION_W, "a 3 x 63 A fuse", sender=operator)
+    event = only_event(smb, "ConnectionRatingSet")
+    assert (event.meter_id, event.connection_w, event.operator, event.reason) == (
+        household_meter,
+        3 * CONNECTION_W,
+        operator,
+        "a 3 x 63 A fuse",
+    )
+    smb.submit_reading(*honest.contract_args())
+    assert smb.measurement(household_meter, start).consumed_wh == used
+    with boa.reverts("meter: a meter needs its connection rating"):
+        smb.set_connection_rating(household_meter, 0, "", sender=operator)
+    with boa.reverts("meter: unknown meter"):
+        smb.set_connection_rating(meter_id_for("nowhere"), 1, "", sender=operator)
 
 
 @pytest.mark.parametrize(

@@ -280,3 +280,14 @@ def test_admin_functions_reject_every_other_role(
     ]
     with boa.reverts("access_control: account is missing role"):
         ADMIN_ONLY[function](ob, who)
+
+
+def test_a_notice_period_longer_than_a_year_is_refused(ob_deployer, wallet, smb, deployer):
+    """From the review of the packing helpers: a notice period near 2**64 s
+    made a trust change's effective time wrap to the past (trusted at once)."""
+    year = 365 * 86_400
+    with boa.env.prank(deployer), boa.reverts("operator: notice period longer than a year"):
+        ob_deployer.deploy(wallet.address, year + 1, RETAIL, FEED_IN, [smb.address])
+    with boa.env.prank(deployer):
+        ob = ob_deployer.deploy(wallet.address, year, RETAIL, FEED_IN, [smb.address])
+    assert ob.MAX_NOTICE_PERIOD() == year

@@ -365,6 +365,9 @@ def call_privileged(smb, name, meter, who):
         ),
         "rotate_signer": lambda: smb.rotate_signer(meter, bob, False, sender=who),
         "suspend_meter": lambda: smb.suspend_meter(meter, "tamper", sender=who),
+        "set_connection_rating": lambda: smb.set_connection_rating(
+            meter, 40_000, "new fuse", sender=who
+        ),
         "offer_meter": lambda: smb.offer_meter(meter, bob, sender=who),
         "wire_operator": lambda: smb.wire_operator(bob, sender=who),
     }
@@ -389,6 +392,10 @@ OWNERS = {
     ),
     "rotate_signer": (("installer",), "meter: caller is not a certified installer for this sector"),
     "suspend_meter": (("operator", "deployer"), "access_control: account is missing role"),
+    "set_connection_rating": (
+        ("operator", "deployer"),
+        "access_control: account is missing role",
+    ),
     "offer_meter": (("alice",), "meter: caller is not the meter owner"),
     "wire_operator": (("deployer",), "access_control: account is missing role"),
 }
