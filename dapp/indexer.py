@@ -34,7 +34,7 @@ ZERO = "0x0000000000000000000000000000000000000000"
 # 2: amounts as exact decimal TEXT (1 stored them as 64-bit INTEGER, and stopped on a bigger one).
 # 3: a meter's connection rating (connection_w).
 # 4: notifications, meter offers, approved signers, backends' trust and ledger consents.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 EVERYONE = "*"  # the account of a notification for every account
 
 
@@ -263,7 +263,7 @@ class Indexer:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 hex32(args["meter_id"]),
-                args["owner"],
+                ZERO,  # no owner until one accepts: MeterRegistered names whom it is offered to
                 args["signer"],
                 args["installer"],
                 args["sector"],

@@ -88,6 +88,10 @@ def test_the_api_names_the_offers_and_their_debt(client, world, offers):
     assert shed["debt"] == "0"
     # Not his until he accepts: the shed is offered, not among his meters.
     assert "0x" + SHED.hex() not in {m["meter_id"] for m in data["meters"]}
+    # Nor anywhere else in the index: a registration names whom it is offered
+    # to, not an owner, so no page counts the shed as Ben's yet.
+    detail = client.get(f"/api/v1/meters/0x{SHED.hex()}").get_json()
+    assert detail["meter"]["owner"] == "0x" + "00" * 20
     anna = client.get(f"/api/v1/accounts/{world.anna.address}/notifications").get_json()
     (debt,) = [n for n in anna["notifications"] if n["kind"] == "meter_debt_recorded"]
     assert (debt["meter_id"], debt["amount"]) == ("0x" + FLAT.hex(), str(offers["debt"]))
