@@ -643,6 +643,50 @@ def settle_deals(actor: Actor, from_block: int, to_block: int | str = "latest"):
     return receipts
 
 
+def keeper_run(actor: Actor, start: int, end: int):
+    """What a keeper does for every meter of the deployment over ``[start, end)``,
+    in the order that lets each step go through: issue the certificates of the
+    hourly production (so that settled deals hand them on), settle the deals
+    whose interval is measured or past the timeout, then settle the measured
+    intervals with the operator. Idempotent: what is done already is skipped.
+    A line of progress per meter goes to the log."""
+    smb = actor.contract("SmartMeterBackend")
+    first = actor.deployments["contracts"]["SmartMeterBackend"].get("block", 0)
+    meters = list(
+        dict.fromkeys(
+            event["args"]["meter_id"]
+            for event in smb.events.MeterRegistered().get_logs(from_block=first)
+        )
+    )
+    receipts = []
+
+    def step(work, *args) -> int:
+        try:
+            done = work(actor, *args)
+        except ValueError:  # nothing to do, or not yet
+            return 0
+        receipts.extend(done)
+        return len(done)
+
+    for number, meter_id in enumerate(meters, 1):
+        if smb.functions.trading_data(meter_id).call()[1] & 1:  # MeterKind.PRODUCTION
+            step(issue_certificates, meter_id, start, end)
+        logger.info(
+            "meter %d of %d (0x%s…): certificates issued", number, len(meters), meter_id.hex()[:8]
+        )
+    exchange_block = actor.deployments["contracts"]["Exchange"].get("block", first)
+    step(settle_deals, exchange_block)
+    for number, meter_id in enumerate(meters, 1):
+        step(settle_intervals, meter_id, start, end)
+        logger.info(
+            "meter %d of %d (0x%s…): intervals settled", number, len(meters), meter_id.hex()[:8]
+        )
+    if not receipts:
+        count = f"{len(meters)} meter{'s' if len(meters) != 1 else ''}"
+        raise ValueError(f"nothing to do in that period ({count}): nothing sent")
+    return receipts
+
+
 # OPERATOR
 
 
@@ -829,6 +873,10 @@ def _time(text: str) -> int:
 
 def _add_period_arguments(parser: argparse.ArgumentParser) -> None:
     _add_meter_arguments(parser)
+    _add_period_options(parser)
+
+
+def _add_period_options(parser: argparse.ArgumentParser) -> None:
     when = "an ISO 8601 date or time (UTC unless it names a zone) or unix seconds"
     parser.add_argument(
         "--from", dest="start", type=_time, required=True, help=f"the period's begin: {when}"
@@ -1222,6 +1270,12 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
         ),
     },
     "keeper": {
+        "run": (
+            "for every meter over a period: issue certificates, settle deals, then settle "
+            "intervals with the operator; what is done already is skipped",
+            lambda p: _add_period_options(p),
+            lambda a, args: keeper_run(a, *_period(args)),
+        ),
         "expire": (
             "log a certificate's expiry once its validity has passed",
             lambda p: p.add_argument("--certificate", type=_natural, required=True, help="its id"),

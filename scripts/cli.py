@@ -73,6 +73,7 @@ EXAMPLES = {
     ("keeper", "issue"): "--gsrn 571313115100000006 --salt-file salt "
     "--from 2026-06-20 --to 2026-06-21",
     ("keeper", "settle-deals"): "--from-block 1",
+    ("keeper", "run"): "--from 2026-06-20 --to 2026-06-21",
     ("keeper", "expire"): "--certificate 42",
     ("keeper", "net-span"): "--gsrn 571313115100000006 --salt-file salt "
     "--interval 2026-06-20T10:00Z",

@@ -620,3 +620,36 @@ def test_a_prosumer_moves_retires_and_lends_its_certificates_and_sends_tokens(
     assert "bid would revert: exchange: gate closed for this interval" in out.err
     assert "nothing sent" in out.err
     assert w3.eth.get_transaction_count(owner.address) == nonce
+
+
+def test_a_keeper_run_does_every_meters_work_once(
+    cli, anvil_connection, anvil_accounts, deployment, caplog
+):
+    """Issue 13: `openkwh keeper run` issues, settles deals and settles intervals
+    for every meter of the deployment; run again, it finds nothing to do."""
+    w3 = anvil_connection.w3
+    record = json.loads(deployment.read_text())
+    admin, owner, keeper = (anvil_accounts[i] for i in (0, 6, 7))
+    as_admin = actions.Actor(w3, admin, record)
+    meter, key = _registered(as_admin, anvil_accounts, owner, "keeper-run", "both")
+    now = w3.eth.get_block("latest")["timestamp"]
+    start = now - now % 3_600 + 3_600
+    for hour in range(3):
+        _read(as_admin, keeper, key, meter, start + hour * 3_600, 300 * hour, 1_000 * hour)
+    actions.fund_treasury(as_admin, 10**21)
+    caplog.set_level("INFO", logger="scripts.actions")
+    period = ("--from", _iso(start), "--to", _iso(start + 2 * 3_600))
+
+    code, out = cli("keeper", keeper, "run", *period)
+    assert code == 0, out.err
+    registry, ob = contract(w3, record, "GGORegistry"), contract(w3, record, "OperatorBackend")
+    smb = contract(w3, record, "SmartMeterBackend")
+    for h in range(2):
+        begin = start + h * 3_600
+        cert = registry.functions.certificate_id(meter, begin).call()
+        assert registry.functions.balanceOf(owner.address, cert).call() == 1_000
+        assert ob.functions.is_settled(smb.address, meter, begin).call()
+    assert "meter 1 of 1" in caplog.text
+    code, out = cli("keeper", keeper, "run", *period)
+    assert code == 1
+    assert "nothing to do in that period (1 meter): nothing sent" in out.err
