@@ -78,6 +78,8 @@ DSMR_SPECS = {
     "iskra-ie": specs.ISKRA_IE,
     "eon-hungary": specs.EON_HUNGARY,
 }
+# The most bytes an EasyMeter Q3D's gateway sends after a telegram's "!" line.
+Q3D_TRAILER = 64
 SML_CRCS = ("x25", "kermit")  # smllib's CRC variants; Holley DTZ541 uses kermit
 PROTOCOLS = (*DSMR_SPECS, "sml", "han", "auto")
 
@@ -347,6 +349,7 @@ class DsmrDecoder(_Counting):
         }
         self.buffer = b""
         self.at = 0  # bytes of ``buffer`` already taken
+        self.trailer = False  # the last telegram was an EasyMeter Q3D's
 
     def feed(self, data: bytes) -> Iterator[Telegram]:
         # Frames are cut at an offset, not by copying the rest of the buffer each
@@ -361,8 +364,13 @@ class DsmrDecoder(_Counting):
                         at = len(buffer)
                     return
                 if start > at:
-                    self._skip("garbage", buffer[at:start])
+                    # An EasyMeter Q3D's gateway ends each telegram with two
+                    # lines of its own (a counter and a status) after the "!":
+                    # part of every telegram, not garbage.
+                    if not (self.trailer and start - at <= Q3D_TRAILER):
+                        self._skip("garbage", buffer[at:start])
                     at = start
+                self.trailer = False
                 bang = buffer.find(b"!", at)
                 restart = buffer.find(b"/", at + 1)
                 if restart != -1 and (bang == -1 or restart < bang):
@@ -382,6 +390,7 @@ class DsmrDecoder(_Counting):
                     self._skip(error.reason, frame, str(error))
                     continue
                 self.decoded += 1
+                self.trailer = telegram.protocol == "q3d"
                 self.buffer, self.at = buffer, at  # as it stands, while the caller holds this one
                 yield telegram
         finally:

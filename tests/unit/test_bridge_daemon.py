@@ -267,11 +267,22 @@ def test_auto_shows_the_specification_it_chose_and_an_import_only_meter_exports_
     bridge.now = lambda: T0
     bridge.ingest(captures.EASYMETER_Q3DA1004)
     bridge.now = lambda: T0 + HOUR
-    bridge.ingest(captures.EASYMETER_Q3DA1004)  # its gateway's trailing lines are garbage
+    bridge.ingest(captures.EASYMETER_Q3DA1004)  # after its gateway's two trailing lines
     summary = bridge.store.summary()
     assert summary["protocol"] == "q3d"
     assert summary["last_telegram"][2:] == (32_549_506, 0)
-    assert summary["skipped"] == {"garbage": 1}
+    # The gateway's lines after each telegram are part of it: a healthy Q3D
+    # meter's garbage count no longer climbs with every telegram.
+    assert summary["skipped"] == {}
+
+
+def test_more_than_a_q3d_trailer_after_its_telegram_is_garbage(tmp_path):
+    bridge = bridge_at(tmp_path, "q3d")
+    bridge.now = lambda: T0
+    bridge.ingest(captures.EASYMETER_Q3DB1024 + b"x" * 80)
+    bridge.now = lambda: T0 + HOUR
+    bridge.ingest(captures.EASYMETER_Q3DB1024)
+    assert bridge.store.summary()["skipped"] == {"garbage": 1}
 
 
 def test_a_reader_that_fails_stops_the_daemon_to_be_restarted(tmp_path):
