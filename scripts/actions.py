@@ -7,8 +7,8 @@ by the demo and the benchmarks, and a command of its role (``COMMANDS``), which
 
 The money commands take tokens as a person writes them ("12.5" or "12,5": the
 token's decimals are read from the chain, and an amount finer than they allow
-is refused) and ether for `buy-tokens`; times are ISO 8601 or unix seconds; the
-tariff and the treasury take token base units (per Wh).
+is refused) and ether for `buy-tokens`; prices are tokens per kWh; times are
+ISO 8601 or unix seconds. The functions take base units, as the contracts do.
 """
 
 from __future__ import annotations
@@ -758,6 +758,16 @@ def recover_unsold_tokens(actor: Actor, recipient: str):
     return actor.send(actor.contract("Wallet").functions.recover_unsold_tokens(recipient))
 
 
+def _tariff_price(actor: Actor, per_kwh: str) -> int:
+    """Token base units per Wh of a tariff price in tokens per kWh (0 allowed)."""
+    try:
+        if Decimal(per_kwh.strip().replace(",", ".")) == 0:
+            return 0
+    except InvalidOperation:
+        pass  # _price_per_wh says what is wrong with it
+    return _price_per_wh(_Token(actor, "OperatorBackend"), per_kwh)
+
+
 def announce_tariff(actor: Actor, retail_price: int, feed_in_reward: int, effective_from: int):
     ob = actor.contract("OperatorBackend")
     return actor.send(ob.functions.announce_tariff(retail_price, feed_in_reward, effective_from))
@@ -775,8 +785,9 @@ def fund_treasury(actor: Actor, amount: int):
         raise TransactionFailed("operator: amount is zero: nothing sent")
     balance = token.functions.balanceOf(owner).call()
     if balance < amount:
+        shown = _Token(actor, "OperatorBackend")
         raise TransactionFailed(
-            f"{owner} holds {balance} token base units, less than the {amount} to fund: "
+            f"{owner} holds {shown.show(balance)}, less than the {shown.show(amount)} to fund: "
             "nothing sent"
         )
     approval = []
@@ -1011,16 +1022,12 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
             "announce a tariff, at least the notice period ahead",
             lambda p: (
                 p.add_argument(
-                    "--retail",
-                    type=_natural,
-                    required=True,
-                    help="retail price, token base units per Wh",
+                    "--retail", required=True, help='retail price, tokens per kWh, e.g. "0.30"'
                 ),
                 p.add_argument(
                     "--feed-in",
-                    type=_natural,
                     required=True,
-                    help="feed-in reward, token base units per Wh",
+                    help='feed-in reward, tokens per kWh, e.g. "0.08" (or 0)',
                 ),
                 p.add_argument(
                     "--effective-from",
@@ -1030,14 +1037,17 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
                     "(UTC unless zoned) or unix seconds",
                 ),
             ),
-            lambda a, args: announce_tariff(a, args.retail, args.feed_in, args.effective_from),
+            lambda a, args: announce_tariff(
+                a,
+                _tariff_price(a, args.retail),
+                _tariff_price(a, args.feed_in),
+                args.effective_from,
+            ),
         ),
         "fund-treasury": (
             "approve and move tokens into the reward treasury",
-            lambda p: p.add_argument(
-                "--amount", type=_natural, required=True, help="token base units"
-            ),
-            lambda a, args: fund_treasury(a, args.amount),
+            lambda p: p.add_argument("--amount", required=True, help='tokens, e.g. "1000"'),
+            lambda a, args: fund_treasury(a, _Token(a, "OperatorBackend").units(args.amount)),
         ),
         "suspend-meter": (
             "stop accepting a meter's readings (tamper alarm)",

@@ -33,9 +33,11 @@ EXAMPLES = {
     ("admin", "set-issuing-body"): "--sector DK1 --body 0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
     ("admin", "grant-operator"): "--account-address 0x90F79bf6EB2c4f870365E785982E1f101E93b906",
     ("operator", "withdraw-revenue"): "--amount 100",
-    ("operator", "announce-tariff"): "--retail 300000000000000 --feed-in 80000000000000 "
-    "--effective-from 2026-07-01T00:00Z",
-    ("operator", "fund-treasury"): "--amount 1000000000000000000000",
+    (
+        "operator",
+        "announce-tariff",
+    ): "--retail 0.30 --feed-in 0,08 --effective-from 2026-07-01T00:00Z",
+    ("operator", "fund-treasury"): "--amount 1000",
     ("operator", "suspend-meter"): "--gsrn 571313115100000006 --salt-file salt "
     '--reason "seal broken"',
     ("operator", "resume-meter"): '--gsrn 571313115100000006 --salt-file salt --reason "resealed"',

@@ -181,9 +181,9 @@ def test_fund_treasury_beyond_the_balance_sends_nothing(
     w3 = anvil_connection.w3
     poor = anvil_accounts[9]
     nonce = w3.eth.get_transaction_count(poor.address)
-    code, out = cli("operator", poor, "fund-treasury", "--amount", str(10**30))
+    code, out = cli("operator", poor, "fund-treasury", "--amount", str(10**12))
     assert code == 1
-    assert "less than the 1000000000000000000000000000000 to fund: nothing sent" in out.err
+    assert "less than the 1000000000000 OKWH to fund: nothing sent" in out.err
     assert w3.eth.get_transaction_count(poor.address) == nonce
     token = contract(w3, json.loads(deployment.read_text()), "Wallet")
     ob = contract(w3, json.loads(deployment.read_text()), "OperatorBackend")
@@ -653,3 +653,34 @@ def test_a_keeper_run_does_every_meters_work_once(
     code, out = cli("keeper", keeper, "run", *period)
     assert code == 1
     assert "nothing to do in that period (1 meter): nothing sent" in out.err
+
+
+def test_the_operator_announces_a_tariff_in_tokens_per_kwh_and_funds_in_tokens(
+    cli, anvil_connection, anvil_accounts, deployment
+):
+    """Issue 13: prices only in base units per Wh, the treasury only in base units."""
+    w3 = anvil_connection.w3
+    record = json.loads(deployment.read_text())
+    ob = contract(w3, record, "OperatorBackend")
+    admin = anvil_accounts[0]
+    now = w3.eth.get_block("latest")["timestamp"]
+    when = _iso(now - now % 3_600 + ob.functions.notice_period().call() + 2 * 3_600)
+    code, out = cli(
+        "operator", admin, "announce-tariff", "--retail", "0,30", "--feed-in", "0",
+        "--effective-from", when,
+    )  # fmt: skip
+    assert code == 0, out.err
+    count = ob.functions.tariff_count().call()
+    assert ob.functions.tariff(count - 1).call()[:2] == (3 * 10**14, 0)
+    nonce = w3.eth.get_transaction_count(admin.address)
+    code, out = cli(
+        "operator", admin, "announce-tariff", "--retail", "0.0000000000000001",
+        "--feed-in", "0", "--effective-from", when,
+    )  # fmt: skip
+    assert code == 1
+    assert "not a whole number of base units per Wh" in out.err
+    assert w3.eth.get_transaction_count(admin.address) == nonce
+    treasury = ob.functions.treasury().call()
+    code, out = cli("operator", admin, "fund-treasury", "--amount", "2,5")
+    assert code == 0, out.err
+    assert ob.functions.treasury().call() == treasury + 25 * 10**17
