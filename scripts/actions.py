@@ -610,6 +610,11 @@ def issue_certificates(actor: Actor, meter_id: bytes, start: int, end: int):
         _when(begins[0]),
         _when(begins[-1]),
     )
+    # Each hour's id, which `prosumer retire` and `transfer-certificate` take.
+    for begin in begins:
+        certificate = registry.functions.certificate_id(meter_id, begin).call()
+        issued = registry.functions.certificate(certificate).call()[6]  # issued_wh
+        logger.info("  %s: certificate %d, %s Wh", _when(begin), certificate, f"{issued:,}")
     return receipts
 
 

@@ -269,6 +269,8 @@ def test_a_keeper_settles_and_certifies_a_period_and_the_operator_takes_revenue(
     for h in range(3):
         cert = registry.functions.certificate_id(meter, start + h * 3_600).call()
         assert registry.functions.balanceOf(owner.address, cert).call() == 2_000
+        # The ids `retire` and `transfer-certificate` take are printed, hour by hour.
+        assert f"{_iso(start + h * 3_600, ' ')} UTC: certificate {cert}, 2,000 Wh" in caplog.text
     code, out = cli("keeper", keeper, "issue", *period)
     assert (code, "waits for its certificate: nothing sent" in out.err) == (1, True)
 
