@@ -381,11 +381,12 @@ def place_order(
             [*approval, exchange.functions.bid(meter_id, begin, wh, per_wh, retire)]
         )
     logger.info(
-        "%s %s kWh for the interval from %s at %s/kWh: order %d",
-        "offered" if side == "offer" else f"bid for ({token.show(wh * per_wh)} in escrow)",
+        "%s %s kWh for the interval from %s at %s/kWh%s: order %d",
+        "offered" if side == "offer" else "bid for",
         kwh,
         _when(begin),
         token.show(per_wh * 1_000),
+        "" if side == "offer" else f" ({token.show(wh * per_wh)} in escrow)",
         _order_id(receipt, exchange),
     )
     return receipt

@@ -390,6 +390,10 @@ def test_prosumers_trade_on_the_exchange_and_a_keeper_settles_the_deals(
     assert code == 0, out.err
     bid = exchange.functions.order_count().call() - 1
     assert exchange.functions.orders(bid).call()[3:5] == (2_000, 3 * 10**14)
+    assert f"bid for 2 kWh for the interval from {_iso(hour, ' ')} UTC at 0.3 OKWH/kWh" in (
+        caplog.text
+    )
+    assert f"(0.6 OKWH in escrow): order {bid}" in caplog.text
     code, out = cli("prosumer", buyer, "cancel", "--order", str(bid))
     assert code == 0, out.err
     code, out = cli(
