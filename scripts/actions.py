@@ -744,7 +744,16 @@ def fund_treasury(actor: Actor, amount: int):
     approval = []
     if token.functions.allowance(owner, ob.address).call() < amount:
         approval = [token.functions.approve(ob.address, amount)]
-    return actor.send_all([*approval, ob.functions.fund_treasury(amount)])
+    receipt = actor.send_all([*approval, ob.functions.fund_treasury(amount)])
+    # The amount is in base units, unlike a deposit's: say what it came to in tokens.
+    figures = _Token(actor, "OperatorBackend")
+    logger.info(
+        "funded the treasury with %s token base units (%s); it holds %s",
+        f"{amount:,}",
+        figures.show(amount),
+        figures.show(ob.functions.treasury().call()),
+    )
+    return receipt
 
 
 def suspend_meter(actor: Actor, meter_id: bytes, reason: str):
