@@ -2,6 +2,7 @@
 against a real anvil."""
 
 import json
+import logging
 from datetime import UTC, datetime
 
 import boa
@@ -626,3 +627,140 @@ def test_a_prosumer_moves_retires_and_lends_its_certificates_and_sends_tokens(
     assert "bid would revert: exchange: gate closed for this interval" in out.err
     assert "nothing sent" in out.err
     assert w3.eth.get_transaction_count(owner.address) == nonce
+
+
+def test_the_readme_walk_through_every_role_on_a_custom_port(
+    anvil, anvil_connection, anvil_accounts, deployment, tmp_path, monkeypatch, capsys, caplog
+):
+    """The README's "A walk through every role", command by command, in order:
+    `openkwh` for every role, and `meter-bridge keygen` and `meter-id` for the
+    Pi (keygen before the meter id exists). The bridge's readings are signed with
+    the keystore keygen made and relayed as `meter-bridge run` relays them; the
+    chain's clock is never moved, as in the walk."""
+    from meter_bridge import cli as bridge_cli
+    from meter_bridge.keys import load_key
+    from scripts import cli as openkwh
+
+    w3 = anvil_connection.w3
+    record = json.loads(deployment.read_text())
+    admin, anna, ben, installer, body = (anvil_accounts[i] for i in (0, 1, 2, 3, 4))
+    previous = boa.env
+    caplog.set_level("INFO", logger="scripts.actions")
+
+    def run(account, *argv):
+        """`OPENKWH_PRIVATE_KEY=… openkwh ROLE COMMAND … --rpc-url … --deployments …`."""
+        monkeypatch.setenv(PRIVATE_KEY_ENV, account.key.hex())
+        caplog.clear()
+        try:
+            code = openkwh.main([*argv, "--rpc-url", anvil.url, "--deployments", str(deployment)])
+        except SystemExit as exit_:
+            code = exit_.code
+        finally:
+            boa.set_env(previous)
+        out = capsys.readouterr()
+        assert code == 0, (argv, out.err)
+        return caplog.text
+
+    def bridge(*argv):
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
+        try:  # its logging setup replaces the root's handlers, caplog's among them
+            assert bridge_cli.main(list(argv)) == 0
+        finally:
+            root.handlers[:], root.level = handlers, level
+        return capsys.readouterr().out.strip()
+
+    # 2. The admin appoints the issuing body of DK1; it certifies the installer.
+    run(admin, "admin", "set-issuing-body", "--sector", "DK1", "--body", body.address)
+    run(body, "issuing-body", "certify-installer", "--sector", "DK1",
+        "--installer", installer.address)  # fmt: skip
+
+    # 3-4. Each Pi makes its key; the operator's salt gives each meter its id.
+    salt = tmp_path / "salt"
+    salt.write_bytes(bytes(range(32)))
+    gsrn = {"anna": "571313100000000010", "ben": "571313100000000027"}
+    signer, meter = {}, {}
+    monkeypatch.setenv("METER_BRIDGE_PASSPHRASE", "pi passphrase")
+    for who in gsrn:
+        pi = tmp_path / who
+        pi.mkdir()
+        (pi / "bridge.toml").write_text(f'[meter]\nkeystore = "{pi / "meter-key.json"}"\n')
+        signer[who] = bridge("keygen", "--config", str(pi / "bridge.toml"))
+        meter[who] = bridge("meter-id", "--gsrn", gsrn[who], "--salt-file", str(salt))
+        assert meter[who] == "0x" + meter_id(gsrn[who], salt.read_bytes()).hex()
+    where = {who: ("--gsrn", gsrn[who], "--salt-file", str(salt)) for who in gsrn}
+
+    # 5. The installer registers both meters; 6. each owner accepts its own.
+    run(installer, "installer", "register-meter", *where["anna"], "--signer", signer["anna"],
+        "--owner", anna.address, "--sector", "DK1", "--kind", "both", "--capacity-w", "6000",
+        "--connection-w", "17250", "--tech-code", "T020002", "--fuel-code", "F01050100")  # fmt: skip
+    run(installer, "installer", "register-meter", *where["ben"], "--signer", signer["ben"],
+        "--owner", ben.address, "--sector", "DK1", "--kind", "consumption",
+        "--connection-w", "17250")  # fmt: skip
+    run(anna, "prosumer", "accept-meter", *where["anna"])
+    run(ben, "prosumer", "accept-meter", *where["ben"])
+
+    # 6. The operator announces a tariff (a week's notice, on the hour) and funds the treasury.
+    now = w3.eth.get_block("latest")["timestamp"]
+    effective = now - now % 86_400 + 8 * 86_400
+    run(admin, "operator", "announce-tariff", "--retail", "320000000000000",
+        "--feed-in", "80000000000000", "--effective-from", _iso(effective))  # fmt: skip
+    text = run(admin, "operator", "fund-treasury", "--amount", "1000000000000000000000")
+    assert "funded the treasury with 1,000,000,000,000,000,000,000 token base units" in text
+
+    # Ben buys tokens and prepays his ledger.
+    assert "you hold 100 OKWH" in run(ben, "prosumer", "buy-tokens", "--ether", "0.1")
+    assert "the ledger holds 20 OKWH" in run(ben, "prosumer", "deposit", "--amount", "20")
+
+    # 7-8. The Pis' readings of the last hours, signed with the keys keygen made.
+    smb = contract(w3, record, "SmartMeterBackend")
+    hour = now - now % 3_600
+    for who, flows in (("anna", (100, 2_000)), ("ben", (500, 0))):
+        key = load_key(tmp_path / who / "meter-key.json", "pi passphrase")
+        for h in range(3):  # a baseline and two hours
+            end = hour - (2 - h) * 3_600
+            begin = smb.functions.next_reading_begin(bytes.fromhex(meter[who][2:])).call()
+            reading = Reading(bytes.fromhex(meter[who][2:]), end, 7_000_000 + flows[0] * h,
+                              1_000_000 + flows[1] * h, keccak(text=f"{who}{end}"), begin)  # fmt: skip
+            signed = sign_reading(key, reading, w3.eth.chain_id, smb.address)
+            transact(w3, admin, smb.functions.submit_reading(*signed.contract_args()))
+
+    # 9. A keeper settles both meters and issues Anna's certificates; the ids are printed.
+    period = ("--from", _iso(hour - 2 * 3_600), "--to", _iso(hour))
+    assert "settled 2 measurements" in run(admin, "keeper", "settle", *where["anna"], *period)
+    assert "settled 2 measurements" in run(admin, "keeper", "settle", *where["ben"], *period)
+    text = run(admin, "keeper", "issue", *where["anna"], *period)
+    registry = contract(w3, record, "GGORegistry")
+    first = hour - 2 * 3_600
+    certificate = registry.functions.certificate_id(bytes.fromhex(meter["anna"][2:]), first).call()
+    assert f"{_iso(first, ' ')} UTC: certificate {certificate}, 2,000 Wh" in text
+
+    # 10. Trading a coming hour: Anna offers, Ben bids, each takes the other's order.
+    traded = ("--interval", _iso(hour + 3 * 3_600))
+    text = run(
+        anna, "prosumer", "offer", *where["anna"], *traded, "--kwh", "1,5", "--price", "0.25"
+    )
+    offer = int(text.rsplit("order ", 1)[1].split()[0])
+    text = run(ben, "prosumer", "bid", *where["ben"], *traded, "--kwh", "1", "--price", "0.30")
+    bid = int(text.rsplit("order ", 1)[1].split()[0])
+    assert "bought 1 kWh" in run(ben, "prosumer", "take", "--order", str(offer),
+                                 *where["ben"], "--kwh", "1")  # fmt: skip
+    assert "sold 0.5 kWh" in run(anna, "prosumer", "take", "--order", str(bid),
+                                 *where["anna"], "--kwh", "0,5")  # fmt: skip
+
+    # 11. Anna passes 0,3 kWh of her certificate to Ben, who retires it against his hour.
+    run(anna, "prosumer", "transfer-certificate", "--certificate", str(certificate),
+        "--to", ben.address, "--kwh", "0,3")  # fmt: skip
+    assert "retired 300 Wh" in run(ben, "prosumer", "retire", "--certificate", str(certificate),
+                                   "--kwh", "0,3", *where["ben"], "--note", "walk")  # fmt: skip
+    assert registry.functions.claimedBalanceOf(ben.address, certificate).call() == 300
+
+    # 11-12. Ben takes 5 OKWH back out of his ledger; the deals wait for their hour's reading.
+    assert "withdrew 5 OKWH" in run(ben, "prosumer", "withdraw", "--amount", "5")
+    monkeypatch.setenv(PRIVATE_KEY_ENV, admin.key.hex())
+    with pytest.raises(SystemExit) as exit_:
+        openkwh.main(["keeper", "settle-deals", "--from-block", "1",
+                      "--rpc-url", anvil.url, "--deployments", str(deployment)])  # fmt: skip
+    boa.set_env(previous)
+    assert exit_.value.code == 1
+    assert "2 wait for their measurement): nothing sent" in capsys.readouterr().err
