@@ -50,17 +50,22 @@ class Actor:
         self.w3 = w3
         self.account = account
         self.deployments = deployments
+        self.sent: list = []  # every receipt, approvals too, for the command's output
 
     def contract(self, name: str):
         return contract(self.w3, self.deployments, name)
 
     def send(self, call, value: int = 0):
-        return transact(self.w3, self.account, call, value)
+        receipt = transact(self.w3, self.account, call, value)
+        self.sent.append(receipt)
+        return receipt
 
     def send_all(self, steps: list):
         """Sends ``steps`` in order once they all pass together in a simulation
         (an approval and the payment it is for): the last step's receipt."""
-        return transact_all(self.w3, self.account, steps)[-1]
+        receipts = transact_all(self.w3, self.account, steps)
+        self.sent.extend(receipts)
+        return receipts[-1]
 
     def with_account(self, account: LocalAccount) -> Actor:
         """Another account acting on the same deployment."""
@@ -1407,12 +1412,14 @@ def run_command(
         )
     run = COMMANDS[role][args.command][2]
     try:
-        result = run(Actor(conn.w3, conn.account, deployments), args)
+        actor = Actor(conn.w3, conn.account, deployments)
+        result = run(actor, args)
     except (TransactionFailed, ValueError) as exc:
         parser.exit(1, f"{prog}: {exc}\n")
     except OSError as exc:  # a salt file missing or unreadable, say
         parser.exit(1, f"{prog}: {exc.strerror}: {exc.filename}\n")
-    receipts = result if isinstance(result, list) else [result]
+    # A line for every transaction sent, an approval before its payment too.
+    receipts = actor.sent or (result if isinstance(result, list) else [result])
     as_json = getattr(args, "json", False) or not human
     for receipt in receipts:
         tx, block, gas = (

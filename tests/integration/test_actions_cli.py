@@ -501,9 +501,13 @@ def test_openkwh_takes_its_options_anywhere_and_says_what_it_sent(
     assert " gas" in out.out
     code, out = run("prosumer", "--rpc-url", anvil.url, "deposit", "--amount", "2", *where[2:])
     assert code == 0, out.err
+    # A line for each transaction: the approval, then the deposit.
+    assert [line.split(":")[0][:7] for line in out.out.splitlines()] == ["sent 0x"] * 2
     code, out = run("prosumer", "deposit", "--json", "--amount", "3", *where)
     assert code == 0, out.err
-    assert json.loads(out.out)["gas"] > 21_000
+    approval, payment = (json.loads(line) for line in out.out.splitlines())
+    assert approval["block"] < payment["block"]
+    assert payment["gas"] > 21_000
     assert ob.functions.balance_of(prosumer.address).call() == 5 * 10**18
     assert token.functions.balanceOf(prosumer.address).call() > 0
 
