@@ -97,7 +97,11 @@ def settlement(event) -> tuple:
 
 def set_issuing_body(actor: Actor, sector: str, body: str, appointed: bool = True):
     smb = actor.contract("SmartMeterBackend")
-    return actor.send(smb.functions.set_issuing_body(sector, body, appointed))
+    receipt = actor.send(smb.functions.set_issuing_body(sector, body, appointed))
+    logger.info(
+        "%s %s the issuing body of %s", "appointed" if appointed else "removed", body, sector
+    )
+    return receipt
 
 
 def grant_operator(actor: Actor, account: str):
@@ -115,7 +119,9 @@ def grant_operator(actor: Actor, account: str):
 
 def certify_installer(actor: Actor, sector: str, installer: str):
     smb = actor.contract("SmartMeterBackend")
-    return actor.send(smb.functions.certify_installer(sector, installer))
+    receipt = actor.send(smb.functions.certify_installer(sector, installer))
+    logger.info("certified %s as an installer of %s", installer, sector)
+    return receipt
 
 
 def withdraw_certification(actor: Actor, sector: str, installer: str):
@@ -155,7 +161,7 @@ def register_meter(
     bounds the production a reading may report and ``connection_w`` (every
     meter, the main fuse) the consumption."""
     smb = actor.contract("SmartMeterBackend")
-    return actor.send(
+    receipt = actor.send(
         smb.functions.register_meter(
             meter_id,
             signer,
@@ -168,6 +174,15 @@ def register_meter(
             KINDS[kind],
         )
     )
+    logger.info(
+        "registered meter 0x%s (%s, %s) with signer %s, for %s to accept",
+        meter_id.hex(),
+        kind,
+        sector,
+        signer,
+        owner,
+    )
+    return receipt
 
 
 # PROSUMER
@@ -183,7 +198,11 @@ def accept_meter(actor: Actor, meter_id: bytes, max_debt: int = 0):
             f"the meter carries a debt of {debt} token base units at the operator "
             f"(bills its ledger did not pay): to take it on, accept with --max-debt {debt}"
         )
-    return actor.send(smb.functions.accept_meter(meter_id, max_debt))
+    receipt = actor.send(smb.functions.accept_meter(meter_id, max_debt))
+    logger.info(
+        "accepted meter 0x%s%s", meter_id.hex(), f", with its debt of {debt}" if debt else ""
+    )
+    return receipt
 
 
 def offer_meter(actor: Actor, meter_id: bytes, new_owner: str):
@@ -727,7 +746,15 @@ def recover_unsold_tokens(actor: Actor, recipient: str):
 
 def announce_tariff(actor: Actor, retail_price: int, feed_in_reward: int, effective_from: int):
     ob = actor.contract("OperatorBackend")
-    return actor.send(ob.functions.announce_tariff(retail_price, feed_in_reward, effective_from))
+    receipt = actor.send(ob.functions.announce_tariff(retail_price, feed_in_reward, effective_from))
+    token = _Token(actor, "OperatorBackend")
+    logger.info(
+        "announced a retail price of %s/kWh and a feed-in reward of %s/kWh from %s",
+        token.show(retail_price * 1_000),
+        token.show(feed_in_reward * 1_000),
+        _when(effective_from),
+    )
+    return receipt
 
 
 def fund_treasury(actor: Actor, amount: int):

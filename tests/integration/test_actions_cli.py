@@ -675,9 +675,11 @@ def test_the_readme_walk_through_every_role_on_a_custom_port(
         return capsys.readouterr().out.strip()
 
     # 2. The admin appoints the issuing body of DK1; it certifies the installer.
-    run(admin, "admin", "set-issuing-body", "--sector", "DK1", "--body", body.address)
-    run(body, "issuing-body", "certify-installer", "--sector", "DK1",
-        "--installer", installer.address)  # fmt: skip
+    text = run(admin, "admin", "set-issuing-body", "--sector", "DK1", "--body", body.address)
+    assert f"appointed {body.address} the issuing body of DK1" in text
+    text = run(body, "issuing-body", "certify-installer", "--sector", "DK1",
+               "--installer", installer.address)  # fmt: skip
+    assert f"certified {installer.address} as an installer of DK1" in text
 
     # 3-4. Each Pi makes its key; the operator's salt gives each meter its id.
     salt = tmp_path / "salt"
@@ -695,20 +697,24 @@ def test_the_readme_walk_through_every_role_on_a_custom_port(
     where = {who: ("--gsrn", gsrn[who], "--salt-file", str(salt)) for who in gsrn}
 
     # 5. The installer registers both meters; 6. each owner accepts its own.
-    run(installer, "installer", "register-meter", *where["anna"], "--signer", signer["anna"],
+    text = run(installer, "installer", "register-meter", *where["anna"], "--signer", signer["anna"],
         "--owner", anna.address, "--sector", "DK1", "--kind", "both", "--capacity-w", "6000",
         "--connection-w", "17250", "--tech-code", "T020002", "--fuel-code", "F01050100")  # fmt: skip
+    assert f"registered meter {meter['anna']} (both, DK1) with signer {signer['anna']}" in text
     run(installer, "installer", "register-meter", *where["ben"], "--signer", signer["ben"],
         "--owner", ben.address, "--sector", "DK1", "--kind", "consumption",
         "--connection-w", "17250")  # fmt: skip
-    run(anna, "prosumer", "accept-meter", *where["anna"])
+    assert f"accepted meter {meter['anna']}" in run(
+        anna, "prosumer", "accept-meter", *where["anna"]
+    )
     run(ben, "prosumer", "accept-meter", *where["ben"])
 
     # 6. The operator announces a tariff (a week's notice, on the hour) and funds the treasury.
     now = w3.eth.get_block("latest")["timestamp"]
     effective = now - now % 86_400 + 8 * 86_400
-    run(admin, "operator", "announce-tariff", "--retail", "320000000000000",
-        "--feed-in", "80000000000000", "--effective-from", _iso(effective))  # fmt: skip
+    text = run(admin, "operator", "announce-tariff", "--retail", "320000000000000",
+               "--feed-in", "80000000000000", "--effective-from", _iso(effective))  # fmt: skip
+    assert "a retail price of 0.32 OKWH/kWh and a feed-in reward of 0.08 OKWH/kWh" in text
     text = run(admin, "operator", "fund-treasury", "--amount", "1000000000000000000000")
     assert "funded the treasury with 1,000,000,000,000,000,000,000 token base units" in text
 
