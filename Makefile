@@ -7,6 +7,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 NETWORK ?= anvil
+# `make chain` listens on CHAIN_PORT; `make deploy RPC_URL=…` deploys to another
+# node than the network's URL in moccasin.toml (e.g. a chain on another port).
+CHAIN_PORT ?= 8545
+RPC_URL ?=
 # Extra pytest arguments, e.g. `make test PYTEST_ARGS="-k wallet"`.
 PYTEST_ARGS ?=
 # pytest-xdist workers, one per core of the 2-core machines; 0 runs in-process
@@ -59,11 +63,11 @@ fuzz: setup  ## the contracts' state machines, long: each for OPENKWH_FUZZ_MINUT
 	OPENKWH_FUZZ_MINUTES=$(OPENKWH_FUZZ_MINUTES) $(PY) -m pytest -n $(FUZZ_WORKERS) --dist loadfile tests/hypothesis -k long_campaign $(PYTEST_ARGS)
 	@cat out/fuzz/*.txt
 
-chain: setup  ## anvil on 127.0.0.1:8545 in the foreground (its dev accounts are printed)
-	node_modules/.bin/anvil --host 127.0.0.1 --port 8545
+chain: setup  ## anvil on 127.0.0.1:CHAIN_PORT (default 8545) in the foreground (its dev accounts are printed)
+	node_modules/.bin/anvil --host 127.0.0.1 --port $(CHAIN_PORT)
 
-deploy: setup  ## deploy to NETWORK (default: anvil, the chain of `make chain`)
-	$(PY) -m scripts.deploy --network $(NETWORK)
+deploy: setup  ## deploy to NETWORK (default: anvil, the chain of `make chain`), at RPC_URL if given
+	$(PY) -m scripts.deploy --network $(NETWORK) $(if $(RPC_URL),--rpc-url $(RPC_URL))
 
 bench: setup $(CHROMIUM)  ## gas per operation (bench/gas.json), the bridge's and the dApp's timings
 	$(PY) -m scripts.bench

@@ -62,9 +62,9 @@ def setup_logging(style: str, level: str) -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
-def load_config(args) -> config_module.Config:
+def load_config(args, need_id: bool = True) -> config_module.Config:
     try:
-        return config_module.load(args.config)
+        return config_module.load(args.config, need_id)
     except config_module.ConfigError as exc:
         raise SystemExit(f"meter-bridge: {exc}") from exc
 
@@ -87,7 +87,7 @@ def command_run(args) -> int:
 
 
 def command_keygen(args) -> int:
-    config = load_config(args)
+    config = load_config(args, need_id=False)  # the key comes before the meter id
     secret_file = Path(config.meter.passphrase_file) if config.meter.passphrase_file else None
     try:
         address = create_keystore(Path(config.meter.keystore), passphrase(secret_file))

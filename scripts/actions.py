@@ -50,17 +50,22 @@ class Actor:
         self.w3 = w3
         self.account = account
         self.deployments = deployments
+        self.sent: list = []  # every receipt, approvals too, for the command's output
 
     def contract(self, name: str):
         return contract(self.w3, self.deployments, name)
 
     def send(self, call, value: int = 0):
-        return transact(self.w3, self.account, call, value)
+        receipt = transact(self.w3, self.account, call, value)
+        self.sent.append(receipt)
+        return receipt
 
     def send_all(self, steps: list):
         """Sends ``steps`` in order once they all pass together in a simulation
         (an approval and the payment it is for): the last step's receipt."""
-        return transact_all(self.w3, self.account, steps)[-1]
+        receipts = transact_all(self.w3, self.account, steps)
+        self.sent.extend(receipts)
+        return receipts[-1]
 
     def with_account(self, account: LocalAccount) -> Actor:
         """Another account acting on the same deployment."""
@@ -92,7 +97,11 @@ def settlement(event) -> tuple:
 
 def set_issuing_body(actor: Actor, sector: str, body: str, appointed: bool = True):
     smb = actor.contract("SmartMeterBackend")
-    return actor.send(smb.functions.set_issuing_body(sector, body, appointed))
+    receipt = actor.send(smb.functions.set_issuing_body(sector, body, appointed))
+    logger.info(
+        "%s %s the issuing body of %s", "appointed" if appointed else "removed", body, sector
+    )
+    return receipt
 
 
 def grant_operator(actor: Actor, account: str):
@@ -110,7 +119,9 @@ def grant_operator(actor: Actor, account: str):
 
 def certify_installer(actor: Actor, sector: str, installer: str):
     smb = actor.contract("SmartMeterBackend")
-    return actor.send(smb.functions.certify_installer(sector, installer))
+    receipt = actor.send(smb.functions.certify_installer(sector, installer))
+    logger.info("certified %s as an installer of %s", installer, sector)
+    return receipt
 
 
 def withdraw_certification(actor: Actor, sector: str, installer: str):
@@ -150,7 +161,7 @@ def register_meter(
     bounds the production a reading may report and ``connection_w`` (every
     meter, the main fuse) the consumption."""
     smb = actor.contract("SmartMeterBackend")
-    return actor.send(
+    receipt = actor.send(
         smb.functions.register_meter(
             meter_id,
             signer,
@@ -163,6 +174,15 @@ def register_meter(
             KINDS[kind],
         )
     )
+    logger.info(
+        "registered meter 0x%s (%s, %s) with signer %s, for %s to accept",
+        meter_id.hex(),
+        kind,
+        sector,
+        signer,
+        owner,
+    )
+    return receipt
 
 
 # PROSUMER
@@ -178,7 +198,11 @@ def accept_meter(actor: Actor, meter_id: bytes, max_debt: int = 0):
             f"the meter carries a debt of {debt} token base units at the operator "
             f"(bills its ledger did not pay): to take it on, accept with --max-debt {debt}"
         )
-    return actor.send(smb.functions.accept_meter(meter_id, max_debt))
+    receipt = actor.send(smb.functions.accept_meter(meter_id, max_debt))
+    logger.info(
+        "accepted meter 0x%s%s", meter_id.hex(), f", with its debt of {debt}" if debt else ""
+    )
+    return receipt
 
 
 def offer_meter(actor: Actor, meter_id: bytes, new_owner: str):
@@ -381,11 +405,12 @@ def place_order(
             [*approval, exchange.functions.bid(meter_id, begin, wh, per_wh, retire)]
         )
     logger.info(
-        "%s %s kWh for the interval from %s at %s/kWh: order %d",
-        "offered" if side == "offer" else f"bid for ({token.show(wh * per_wh)} in escrow)",
+        "%s %s kWh for the interval from %s at %s/kWh%s: order %d",
+        "offered" if side == "offer" else "bid for",
         kwh,
         _when(begin),
         token.show(per_wh * 1_000),
+        "" if side == "offer" else f" ({token.show(wh * per_wh)} in escrow)",
         _order_id(receipt, exchange),
     )
     return receipt
@@ -610,6 +635,11 @@ def issue_certificates(actor: Actor, meter_id: bytes, start: int, end: int):
         _when(begins[0]),
         _when(begins[-1]),
     )
+    # Each hour's id, which `prosumer retire` and `transfer-certificate` take.
+    for begin in begins:
+        certificate = registry.functions.certificate_id(meter_id, begin).call()
+        issued = registry.functions.certificate(certificate).call()[6]  # issued_wh
+        logger.info("  %s: certificate %d, %s Wh", _when(begin), certificate, f"{issued:,}")
     return receipts
 
 
@@ -770,7 +800,15 @@ def _tariff_price(actor: Actor, per_kwh: str) -> int:
 
 def announce_tariff(actor: Actor, retail_price: int, feed_in_reward: int, effective_from: int):
     ob = actor.contract("OperatorBackend")
-    return actor.send(ob.functions.announce_tariff(retail_price, feed_in_reward, effective_from))
+    receipt = actor.send(ob.functions.announce_tariff(retail_price, feed_in_reward, effective_from))
+    token = _Token(actor, "OperatorBackend")
+    logger.info(
+        "announced a retail price of %s/kWh and a feed-in reward of %s/kWh from %s",
+        token.show(retail_price * 1_000),
+        token.show(feed_in_reward * 1_000),
+        _when(effective_from),
+    )
+    return receipt
 
 
 def fund_treasury(actor: Actor, amount: int):
@@ -793,7 +831,14 @@ def fund_treasury(actor: Actor, amount: int):
     approval = []
     if token.functions.allowance(owner, ob.address).call() < amount:
         approval = [token.functions.approve(ob.address, amount)]
-    return actor.send_all([*approval, ob.functions.fund_treasury(amount)])
+    receipt = actor.send_all([*approval, ob.functions.fund_treasury(amount)])
+    figures = _Token(actor, "OperatorBackend")
+    logger.info(
+        "funded the treasury with %s; it holds %s",
+        figures.show(amount),
+        figures.show(ob.functions.treasury().call()),
+    )
+    return receipt
 
 
 def set_connection_rating(actor: Actor, meter_id: bytes, connection_w: int, reason: str):
@@ -1473,12 +1518,14 @@ def run_command(
         )
     run = COMMANDS[role][args.command][2]
     try:
-        result = run(Actor(conn.w3, conn.account, deployments), args)
+        actor = Actor(conn.w3, conn.account, deployments)
+        result = run(actor, args)
     except (TransactionFailed, ValueError) as exc:
         parser.exit(1, f"{prog}: {exc}\n")
     except OSError as exc:  # a salt file missing or unreadable, say
         parser.exit(1, f"{prog}: {exc.strerror}: {exc.filename}\n")
-    receipts = result if isinstance(result, list) else [result]
+    # A line for every transaction sent, an approval before its payment too.
+    receipts = actor.sent or (result if isinstance(result, list) else [result])
     as_json = getattr(args, "json", False) or not human
     for receipt in receipts:
         tx, block, gas = (

@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
             parents=[shared],
             help=ROLE_TITLES[key],
             description=f"{ROLE_TITLES[key][0].upper()}{ROLE_TITLES[key][1:]}.",
-            epilog=f"example: {PROG} {role} {next(iter(COMMANDS[key]))} --help",
+            epilog=f"each command's --help describes it, with an example: "
+            f"{PROG} {role} {next(iter(COMMANDS[key]))} --help",
         )
         commands = role_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
         for name, (text, add_arguments, _) in COMMANDS[key].items():

@@ -679,6 +679,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=DAPP_PORT, help="the dApp's port on loopback")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # The demo tells its story in its own words: the role commands' lines stay out.
+    logging.getLogger("scripts.actions").setLevel(logging.WARNING)
     run(serve=not args.headless, port=args.port)
     return 0
 

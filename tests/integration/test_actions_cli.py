@@ -2,6 +2,7 @@
 against a real anvil."""
 
 import json
+import logging
 from datetime import UTC, datetime
 
 import boa
@@ -269,6 +270,8 @@ def test_a_keeper_settles_and_certifies_a_period_and_the_operator_takes_revenue(
     for h in range(3):
         cert = registry.functions.certificate_id(meter, start + h * 3_600).call()
         assert registry.functions.balanceOf(owner.address, cert).call() == 2_000
+        # The ids `retire` and `transfer-certificate` take are printed, hour by hour.
+        assert f"{_iso(start + h * 3_600, ' ')} UTC: certificate {cert}, 2,000 Wh" in caplog.text
     code, out = cli("keeper", keeper, "issue", *period)
     assert (code, "waits for its certificate: nothing sent" in out.err) == (1, True)
 
@@ -388,6 +391,10 @@ def test_prosumers_trade_on_the_exchange_and_a_keeper_settles_the_deals(
     assert code == 0, out.err
     bid = exchange.functions.order_count().call() - 1
     assert exchange.functions.orders(bid).call()[3:5] == (2_000, 3 * 10**14)
+    assert f"bid for 2 kWh for the interval from {_iso(hour, ' ')} UTC at 0.3 OKWH/kWh" in (
+        caplog.text
+    )
+    assert f"(0.6 OKWH in escrow): order {bid}" in caplog.text
     code, out = cli("prosumer", buyer, "cancel", "--order", str(bid))
     assert code == 0, out.err
     code, out = cli(
@@ -494,9 +501,13 @@ def test_openkwh_takes_its_options_anywhere_and_says_what_it_sent(
     assert " gas" in out.out
     code, out = run("prosumer", "--rpc-url", anvil.url, "deposit", "--amount", "2", *where[2:])
     assert code == 0, out.err
+    # A line for each transaction: the approval, then the deposit.
+    assert [line.split(":")[0][:7] for line in out.out.splitlines()] == ["sent 0x"] * 2
     code, out = run("prosumer", "deposit", "--json", "--amount", "3", *where)
     assert code == 0, out.err
-    assert json.loads(out.out)["gas"] > 21_000
+    approval, payment = (json.loads(line) for line in out.out.splitlines())
+    assert approval["block"] < payment["block"]
+    assert payment["gas"] > 21_000
     assert ob.functions.balance_of(prosumer.address).call() == 5 * 10**18
     assert token.functions.balanceOf(prosumer.address).call() > 0
 
@@ -684,3 +695,146 @@ def test_the_operator_announces_a_tariff_in_tokens_per_kwh_and_funds_in_tokens(
     code, out = cli("operator", admin, "fund-treasury", "--amount", "2,5")
     assert code == 0, out.err
     assert ob.functions.treasury().call() == treasury + 25 * 10**17
+
+
+def test_the_readme_walk_through_every_role_on_a_custom_port(
+    anvil, anvil_connection, anvil_accounts, deployment, tmp_path, monkeypatch, capsys, caplog
+):
+    """The README's "A walk through every role", command by command, in order:
+    `openkwh` for every role, and `meter-bridge keygen` and `meter-id` for the
+    Pi (keygen before the meter id exists). The bridge's readings are signed with
+    the keystore keygen made and relayed as `meter-bridge run` relays them; the
+    chain's clock is never moved, as in the walk."""
+    from meter_bridge import cli as bridge_cli
+    from meter_bridge.keys import load_key
+    from scripts import cli as openkwh
+
+    w3 = anvil_connection.w3
+    record = json.loads(deployment.read_text())
+    admin, anna, ben, installer, body = (anvil_accounts[i] for i in (0, 1, 2, 3, 4))
+    previous = boa.env
+    caplog.set_level("INFO", logger="scripts.actions")
+
+    def run(account, *argv):
+        """`OPENKWH_PRIVATE_KEY=… openkwh ROLE COMMAND … --rpc-url … --deployments …`."""
+        monkeypatch.setenv(PRIVATE_KEY_ENV, account.key.hex())
+        caplog.clear()
+        try:
+            code = openkwh.main([*argv, "--rpc-url", anvil.url, "--deployments", str(deployment)])
+        except SystemExit as exit_:
+            code = exit_.code
+        finally:
+            boa.set_env(previous)
+        out = capsys.readouterr()
+        assert code == 0, (argv, out.err)
+        return caplog.text
+
+    def bridge(*argv):
+        root = logging.getLogger()
+        handlers, level = list(root.handlers), root.level
+        try:  # its logging setup replaces the root's handlers, caplog's among them
+            assert bridge_cli.main(list(argv)) == 0
+        finally:
+            root.handlers[:], root.level = handlers, level
+        return capsys.readouterr().out.strip()
+
+    # 2. The admin appoints the issuing body of DK1; it certifies the installer.
+    text = run(admin, "admin", "set-issuing-body", "--sector", "DK1", "--body", body.address)
+    assert f"appointed {body.address} the issuing body of DK1" in text
+    text = run(body, "issuing-body", "certify-installer", "--sector", "DK1",
+               "--installer", installer.address)  # fmt: skip
+    assert f"certified {installer.address} as an installer of DK1" in text
+
+    # 3-4. Each Pi makes its key; the operator's salt gives each meter its id.
+    salt = tmp_path / "salt"
+    salt.write_bytes(bytes(range(32)))
+    gsrn = {"anna": "571313100000000010", "ben": "571313100000000027"}
+    signer, meter = {}, {}
+    monkeypatch.setenv("METER_BRIDGE_PASSPHRASE", "pi passphrase")
+    for who in gsrn:
+        pi = tmp_path / who
+        pi.mkdir()
+        (pi / "bridge.toml").write_text(f'[meter]\nkeystore = "{pi / "meter-key.json"}"\n')
+        signer[who] = bridge("keygen", "--config", str(pi / "bridge.toml"))
+        meter[who] = bridge("meter-id", "--gsrn", gsrn[who], "--salt-file", str(salt))
+        assert meter[who] == "0x" + meter_id(gsrn[who], salt.read_bytes()).hex()
+    where = {who: ("--gsrn", gsrn[who], "--salt-file", str(salt)) for who in gsrn}
+
+    # 5. The installer registers both meters; 6. each owner accepts its own.
+    text = run(installer, "installer", "register-meter", *where["anna"], "--signer", signer["anna"],
+        "--owner", anna.address, "--sector", "DK1", "--kind", "both", "--capacity-w", "6000",
+        "--connection-w", "17250", "--tech-code", "T020002", "--fuel-code", "F01050100")  # fmt: skip
+    assert f"registered meter {meter['anna']} (both, DK1) with signer {signer['anna']}" in text
+    run(installer, "installer", "register-meter", *where["ben"], "--signer", signer["ben"],
+        "--owner", ben.address, "--sector", "DK1", "--kind", "consumption",
+        "--connection-w", "17250")  # fmt: skip
+    assert f"accepted meter {meter['anna']}" in run(
+        anna, "prosumer", "accept-meter", *where["anna"]
+    )
+    run(ben, "prosumer", "accept-meter", *where["ben"])
+
+    # 6. The operator announces a tariff (a week's notice, on the hour) and funds the treasury.
+    now = w3.eth.get_block("latest")["timestamp"]
+    effective = now - now % 86_400 + 8 * 86_400
+    text = run(admin, "operator", "announce-tariff", "--retail", "0.32",
+               "--feed-in", "0.08", "--effective-from", _iso(effective))  # fmt: skip
+    assert "a retail price of 0.32 OKWH/kWh and a feed-in reward of 0.08 OKWH/kWh" in text
+    text = run(admin, "operator", "fund-treasury", "--amount", "1000")
+    assert "funded the treasury with 1000 OKWH" in text
+
+    # Ben buys tokens and prepays his ledger.
+    assert "you hold 100 OKWH" in run(ben, "prosumer", "buy-tokens", "--ether", "0.1")
+    assert "the ledger holds 20 OKWH" in run(ben, "prosumer", "deposit", "--amount", "20")
+
+    # 7-8. The Pis' readings of the last hours, signed with the keys keygen made.
+    smb = contract(w3, record, "SmartMeterBackend")
+    hour = now - now % 3_600
+    for who, flows in (("anna", (100, 2_000)), ("ben", (500, 0))):
+        key = load_key(tmp_path / who / "meter-key.json", "pi passphrase")
+        for h in range(3):  # a baseline and two hours
+            end = hour - (2 - h) * 3_600
+            begin = smb.functions.next_reading_begin(bytes.fromhex(meter[who][2:])).call()
+            reading = Reading(bytes.fromhex(meter[who][2:]), end, 7_000_000 + flows[0] * h,
+                              1_000_000 + flows[1] * h, keccak(text=f"{who}{end}"), begin)  # fmt: skip
+            signed = sign_reading(key, reading, w3.eth.chain_id, smb.address)
+            transact(w3, admin, smb.functions.submit_reading(*signed.contract_args()))
+
+    # 9. A keeper settles both meters and issues Anna's certificates; the ids are printed.
+    period = ("--from", _iso(hour - 2 * 3_600), "--to", _iso(hour))
+    assert "settled 2 measurements" in run(admin, "keeper", "settle", *where["anna"], *period)
+    assert "settled 2 measurements" in run(admin, "keeper", "settle", *where["ben"], *period)
+    text = run(admin, "keeper", "issue", *where["anna"], *period)
+    registry = contract(w3, record, "GGORegistry")
+    first = hour - 2 * 3_600
+    certificate = registry.functions.certificate_id(bytes.fromhex(meter["anna"][2:]), first).call()
+    assert f"{_iso(first, ' ')} UTC: certificate {certificate}, 2,000 Wh" in text
+
+    # 10. Trading a coming hour: Anna offers, Ben bids, each takes the other's order.
+    traded = ("--interval", _iso(hour + 3 * 3_600))
+    text = run(
+        anna, "prosumer", "offer", *where["anna"], *traded, "--kwh", "1,5", "--price", "0.25"
+    )
+    offer = int(text.rsplit("order ", 1)[1].split()[0])
+    text = run(ben, "prosumer", "bid", *where["ben"], *traded, "--kwh", "1", "--price", "0.30")
+    bid = int(text.rsplit("order ", 1)[1].split()[0])
+    assert "bought 1 kWh" in run(ben, "prosumer", "take", "--order", str(offer),
+                                 *where["ben"], "--kwh", "1")  # fmt: skip
+    assert "sold 0.5 kWh" in run(anna, "prosumer", "take", "--order", str(bid),
+                                 *where["anna"], "--kwh", "0,5")  # fmt: skip
+
+    # 11. Anna passes 0,3 kWh of her certificate to Ben, who retires it against his hour.
+    run(anna, "prosumer", "transfer-certificate", "--certificate", str(certificate),
+        "--to", ben.address, "--kwh", "0,3")  # fmt: skip
+    assert "retired 300 Wh" in run(ben, "prosumer", "retire", "--certificate", str(certificate),
+                                   "--kwh", "0,3", *where["ben"], "--note", "walk")  # fmt: skip
+    assert registry.functions.claimedBalanceOf(ben.address, certificate).call() == 300
+
+    # 11-12. Ben takes 5 OKWH back out of his ledger; the deals wait for their hour's reading.
+    assert "withdrew 5 OKWH" in run(ben, "prosumer", "withdraw", "--amount", "5")
+    monkeypatch.setenv(PRIVATE_KEY_ENV, admin.key.hex())
+    with pytest.raises(SystemExit) as exit_:
+        openkwh.main(["keeper", "settle-deals", "--from-block", "1",
+                      "--rpc-url", anvil.url, "--deployments", str(deployment)])  # fmt: skip
+    boa.set_env(previous)
+    assert exit_.value.code == 1
+    assert "2 wait for their measurement): nothing sent" in capsys.readouterr().err

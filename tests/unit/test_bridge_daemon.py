@@ -333,3 +333,19 @@ def test_a_stepped_clock_is_the_time_its_driver_wrote_whatever_the_wall_clock(tm
     assert [r.import_wh for r in readings] == at_boundaries
     assert at_boundaries[0] < at_boundaries[1] < at_boundaries[2]
     assert not list(tmp_path.glob("clock.new"))  # written whole, then renamed
+
+
+def test_keygen_needs_no_meter_id_the_key_comes_first(tmp_path, monkeypatch, capsys):
+    """The Pi makes its key before the installer registers the meter: keygen
+    reads a configuration without [meter] id; run still needs it."""
+    from meter_bridge import cli
+
+    config = tmp_path / "bridge.toml"
+    config.write_text('[meter]\nkeystore = "meter-key.json"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("METER_BRIDGE_PASSPHRASE", "pi passphrase")
+    assert cli.main(["keygen", "--config", str(config)]) == 0
+    assert capsys.readouterr().out.startswith("0x")
+    assert (tmp_path / "meter-key.json").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(SystemExit, match=r"\[meter\] id is required"):
+        cli.load_config(cli.parser().parse_args(["run", "--config", str(config)]))
