@@ -241,15 +241,11 @@ def test_a_keeper_settles_and_certifies_a_period_and_the_operator_takes_revenue(
     """Issue 13: settling operator intervals, issuing certificates and taking
     revenue had no command. A period is given as dates; a second run finds
     nothing left and sends nothing."""
-    w3 = anvil_connection.w3
-    record = json.loads(deployment.read_text())
+    w3, record = anvil_connection.w3, json.loads(deployment.read_text())
     admin, owner, keeper = (anvil_accounts[i] for i in (0, 6, 7))
     as_admin = actions.Actor(w3, admin, record)
-    meter, key = _registered(as_admin, anvil_accounts, owner, "keeper-test", "both")
-    now = w3.eth.get_block("latest")["timestamp"]
-    start = now - now % 3_600 + 3_600
-    for hour in range(4):  # a baseline and three hours of 2 kWh out, 0.5 kWh in
-        _read(as_admin, keeper, key, meter, start + hour * 3_600, 500 * hour, 2_000 * hour)
+    # a baseline and three hours of 2 kWh out, 0.5 kWh in
+    meter, start = _measured(as_admin, anvil_accounts, "keeper-test", 3, 500, 2_000)
     actions.fund_treasury(as_admin, 10**21)
     caplog.set_level("INFO", logger="scripts.actions")
     period = ("--meter-id", meter.hex(), "--from", _iso(start), "--to", _iso(start + 3 * 3_600))
@@ -311,6 +307,20 @@ def test_a_keeper_settles_and_certifies_a_period_and_the_operator_takes_revenue(
 
 def _iso(unix: int, sep: str = "T") -> str:
     return datetime.fromtimestamp(unix, UTC).strftime(f"%Y-%m-%d{sep}%H:%M")
+
+
+def _measured(as_admin, anvil_accounts, label, hours, imported, exported):
+    """A meter of both kinds owned by dev account 6, relayed by account 7: its
+    baseline at the next hour and ``hours`` hours of ``imported`` and
+    ``exported`` Wh each after it; (meter id, the baseline's time)."""
+    owner, relayer = anvil_accounts[6], anvil_accounts[7]
+    meter, key = _registered(as_admin, anvil_accounts, owner, label, "both")
+    now = as_admin.w3.eth.get_block("latest")["timestamp"]
+    start = now - now % 3_600 + 3_600
+    for hour in range(hours + 1):
+        end = start + hour * 3_600
+        _read(as_admin, relayer, key, meter, end, imported * hour, exported * hour)
+    return meter, start
 
 
 def _registered(as_admin, anvil_accounts, owner, label, kind):
@@ -548,15 +558,11 @@ def test_a_prosumer_moves_retires_and_lends_its_certificates_and_sends_tokens(
 ):
     """Issue 13: moving, retiring and approving a claimer of certificates, and
     sending tokens, had no command."""
-    w3 = anvil_connection.w3
-    record = json.loads(deployment.read_text())
+    w3, record = anvil_connection.w3, json.loads(deployment.read_text())
     admin, owner, keeper = (anvil_accounts[i] for i in (0, 6, 7))
     as_admin = actions.Actor(w3, admin, record)
-    meter, key = _registered(as_admin, anvil_accounts, owner, "certificates-test", "both")
-    now = w3.eth.get_block("latest")["timestamp"]
-    start = now - now % 3_600 + 3_600
-    for hour in range(3):  # a baseline and two hours of 2 kWh out, 0.5 kWh in
-        _read(as_admin, keeper, key, meter, start + hour * 3_600, 500 * hour, 2_000 * hour)
+    # a baseline and two hours of 2 kWh out, 0.5 kWh in
+    meter, start = _measured(as_admin, anvil_accounts, "certificates-test", 2, 500, 2_000)
     actions.issue_certificates(as_admin.with_account(keeper), meter, start, start + 2 * 3_600)
     registry = contract(w3, record, "GGORegistry")
     first, second = (
@@ -638,15 +644,10 @@ def test_a_keeper_run_does_every_meters_work_once(
 ):
     """Issue 13: `openkwh keeper run` issues, settles deals and settles intervals
     for every meter of the deployment; run again, it finds nothing to do."""
-    w3 = anvil_connection.w3
-    record = json.loads(deployment.read_text())
+    w3, record = anvil_connection.w3, json.loads(deployment.read_text())
     admin, owner, keeper = (anvil_accounts[i] for i in (0, 6, 7))
     as_admin = actions.Actor(w3, admin, record)
-    meter, key = _registered(as_admin, anvil_accounts, owner, "keeper-run", "both")
-    now = w3.eth.get_block("latest")["timestamp"]
-    start = now - now % 3_600 + 3_600
-    for hour in range(3):
-        _read(as_admin, keeper, key, meter, start + hour * 3_600, 300 * hour, 1_000 * hour)
+    meter, start = _measured(as_admin, anvil_accounts, "keeper-run", 2, 300, 1_000)
     actions.fund_treasury(as_admin, 10**21)
     caplog.set_level("INFO", logger="scripts.actions")
     period = ("--from", _iso(start), "--to", _iso(start + 2 * 3_600))
