@@ -78,9 +78,11 @@ def command_run(args) -> int:
         raise SystemExit(f"meter-bridge: {exc}") from exc
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: bridge.stop.set())
+    from meter_bridge.store import StoreError
+
     try:
         bridge.run()
-    except (KeystoreError, PortBusy) as exc:
+    except (KeystoreError, PortBusy, StoreError, config_module.ConfigError) as exc:
         logging.getLogger("meter_bridge.cli").error("%s", exc)
         raise SystemExit(f"meter-bridge: {exc}") from exc
     return 1 if bridge.failed else 0

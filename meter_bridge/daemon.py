@@ -25,7 +25,7 @@ import serial
 from web3 import Web3
 from web3.exceptions import Web3Exception, Web3RPCError
 
-from meter_bridge.config import Config, load_meter_keys
+from meter_bridge.config import Config, ConfigError, load_meter_keys
 from meter_bridge.content import BlobStore, Kubo, KuboError
 from meter_bridge.keys import load_key, passphrase
 from meter_bridge.plausibility import Bounds, Plausibility, Point
@@ -228,10 +228,21 @@ class Bridge:
                     Path(chain.relayer_passphrase_file) if chain.relayer_passphrase_file else None
                 ),
             )
-        deployments = json.loads(Path(chain.deployments).read_text())
-        entry = deployments["contracts"]["SmartMeterBackend"]
+        try:
+            deployments = json.loads(Path(chain.deployments).read_text())
+            entry = deployments["contracts"]["SmartMeterBackend"]
+            address, abi = entry["address"], entry["abi"]
+        except OSError as exc:
+            raise ConfigError(
+                f"[chain] deployments: cannot read {chain.deployments}: {exc.strerror}"
+            ) from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"[chain] deployments: {chain.deployments} is not a deployments file "
+                "(make deploy writes one) with the SmartMeterBackend's address and ABI"
+            ) from exc
         w3 = Web3(NodeProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
-        backend = w3.eth.contract(address=entry["address"], abi=entry["abi"])
+        backend = w3.eth.contract(address=address, abi=abi)
         return Relayer(
             w3,
             backend,

@@ -60,12 +60,20 @@ def create_keystore(path: Path, secret: str, iterations: int = PBKDF2_ITERATIONS
         raise KeystoreError("refusing an empty passphrase")
     account = Account.create(os.urandom(32))
     keystore = Account.encrypt(account.key, secret, kdf="pbkdf2", iterations=iterations)
-    path.parent.parent.mkdir(parents=True, exist_ok=True)
-    path.parent.mkdir(mode=0o700, exist_ok=True)
     try:
+        path.parent.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, exist_ok=True)
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as exc:
-        raise KeystoreError(f"{path} exists: a meter key is never overwritten") from exc
+        if path.exists():
+            raise KeystoreError(f"{path} exists: a meter key is never overwritten") from exc
+        raise KeystoreError(
+            f"cannot make the folder of {path}: {exc.filename} is a file, not a folder"
+        ) from exc
+    except OSError as exc:  # a folder not writable, not a folder, a full disk
+        raise KeystoreError(
+            f"cannot write the keystore {path}: {exc.strerror} ({exc.filename})"
+        ) from exc
     with os.fdopen(descriptor, "w") as out:
         json.dump(keystore, out)
         out.flush()

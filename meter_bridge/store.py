@@ -102,14 +102,26 @@ class Reading:
     signed_begin: int | None = None  # the interval begin the signature names
 
 
+class StoreError(Exception):
+    """The store cannot be opened where the configuration puts it; says why."""
+
+
 def connect(path: Path | str) -> sqlite3.Connection:
     """Opens (or creates) the store; one connection per thread. It holds the
     meter's serial and the household's consumption: a new store is made 0600
-    (SQLite gives its -wal and -shm files the same mode), a new folder 0700."""
+    (SQLite gives its -wal and -shm files the same mode), a new folder 0700.
+    A folder that cannot be made or written raises StoreError."""
     path = Path(path)
-    path.parent.parent.mkdir(parents=True, exist_ok=True)
-    path.parent.mkdir(mode=0o700, exist_ok=True)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    try:
+        path.parent.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    except FileExistsError as exc:
+        raise StoreError(
+            f"cannot make the store's folder {path.parent}: {exc.filename} is a file, not a folder"
+        ) from exc
+    except OSError as exc:  # not writable by the service's user, a full disk
+        raise StoreError(f"cannot open the store {path}: {exc.strerror} ({exc.filename})") from exc
     # Made in one thread, used in another: each Store is used by one thread at a time.
     connection = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
     connection.execute("PRAGMA journal_mode=WAL")

@@ -1,5 +1,8 @@
 """The daemon's ingest path and configuration, without a serial port or a chain."""
 
+import json
+import os
+import re
 import time
 import tty
 from collections import Counter
@@ -349,3 +352,65 @@ def test_keygen_needs_no_meter_id_the_key_comes_first(tmp_path, monkeypatch, cap
     assert (tmp_path / "meter-key.json").stat().st_mode & 0o777 == 0o600
     with pytest.raises(SystemExit, match=r"\[meter\] id is required"):
         cli.load_config(cli.parser().parse_args(["run", "--config", str(config)]))
+
+
+def _config_with(tmp_path, **paths) -> tuple[Path, tuple[int, int]]:
+    """A bridge configuration on a pseudo-terminal, its key made, with ``paths``
+    (keystore, deployments, store) replaced."""
+    leader, follower = os.openpty()
+    tty.setraw(follower)
+    folder = {"keystore": tmp_path / "key" / "meter-key.json", "store": tmp_path / "s" / "b.db"}
+    folder.update(paths)
+    deployments = paths.get("deployments", tmp_path / "deployments.json")
+    if "deployments" not in paths:
+        deployments.write_text(
+            json.dumps(
+                {"contracts": {"SmartMeterBackend": {"address": "0x" + "11" * 20, "abi": []}}}
+            )
+        )
+    config = tmp_path / "bridge.toml"
+    config.write_text(
+        f'[meter]\nid = "0x{"ab" * 32}"\nkeystore = "{folder["keystore"]}"\n'
+        f'[serial]\nport = "{os.ttyname(follower)}"\n'
+        f'[chain]\nrpc_url = "http://127.0.0.1:9"\ndeployments = "{deployments}"\n'
+        f'[store]\npath = "{folder["store"]}"\nblobs = "{tmp_path / "blobs"}"\n'
+    )
+    return config, (leader, follower)
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        (
+            "keystore",
+            r"cannot make the folder of .*meter-key\.json: .*taken is a file, not a folder",
+        ),
+        ("store", r"cannot make the store's folder .*: .*taken is a file, not a folder"),
+        ("deployments", r"\[chain\] deployments: cannot read .*: No such file or directory"),
+    ],
+)
+def test_a_folder_or_file_the_bridge_cannot_use_is_a_message_not_a_traceback(
+    tmp_path, monkeypatch, where, message
+):
+    """Issue 13 found a state folder that cannot be written stopping the bridge
+    with a traceback; so did a keystore's folder and a missing deployments file."""
+    from meter_bridge import cli
+
+    (tmp_path / "taken").write_text("a file where a folder should be")
+    monkeypatch.setenv("METER_BRIDGE_PASSPHRASE", "pi passphrase")
+    paths = {
+        "keystore": {"keystore": tmp_path / "taken" / "meter-key.json"},
+        "store": {"store": tmp_path / "taken" / "b.db"},
+        "deployments": {"deployments": tmp_path / "none.json"},
+    }[where]
+    config, fds = _config_with(tmp_path, **paths)
+    try:
+        if where != "keystore":
+            assert cli.main(["keygen", "--config", str(config)]) == 0
+        command = "keygen" if where == "keystore" else "run"
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([command, "--config", str(config)])
+        assert re.search(message, str(exit_.value.code))
+    finally:
+        for fd in fds:
+            os.close(fd)
