@@ -55,6 +55,15 @@ def first_hour(w3) -> int:
     return now - now % HOUR + HOUR
 
 
+def two_hours_reported(w3, store) -> tuple[int, Clock]:
+    """The meter's telegrams of two hours from the next full hour, the chain's
+    time and the bridge's clock at their end: (their start, the clock)."""
+    start = first_hour(w3)
+    meter_reports(store, start, 2)
+    chain_time_to(w3, start + 2 * HOUR)
+    return start, Clock(start + 2 * HOUR)
+
+
 def meter_reports(store, start: int, hours: int, imported: int = 1_000_000, step: int = 700):
     """Telegrams every 15 minutes from ``start`` for ``hours`` hours, and one at
     the end; returns the import register that comes next."""
@@ -184,10 +193,7 @@ def test_mining_stopped_bumps_the_fee_and_one_transaction_per_nonce_is_mined(
     anvil, anvil_connection, meter, anvil_accounts, store
 ):
     w3 = anvil_connection.w3
-    start = first_hour(w3)
-    meter_reports(store, start, 2)
-    chain_time_to(w3, start + 2 * HOUR)
-    clock = Clock(start + 2 * HOUR)
+    start, clock = two_hours_reported(w3, store)
     relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, bump_after=60)
     nonce_before = w3.eth.get_transaction_count(anvil_accounts[7].address)
     w3.provider.make_request("evm_setAutomine", [False])
@@ -263,10 +269,7 @@ def test_fee_bumps_stop_at_the_cap_and_the_wait_is_logged(
     anvil, anvil_connection, meter, anvil_accounts, store, caplog
 ):
     w3 = anvil_connection.w3
-    start = first_hour(w3)
-    meter_reports(store, start, 2)
-    chain_time_to(w3, start + 2 * HOUR)
-    clock = Clock(start + 2 * HOUR)
+    start, clock = two_hours_reported(w3, store)
     base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
     cap = 3 * base_fee + 2 * GWEI  # room for a bump or two, not for eight
     relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, max_fee=cap)
@@ -293,10 +296,7 @@ def test_a_send_the_node_refuses_records_nothing_and_a_base_fee_above_the_cap_wa
     anvil, anvil_connection, meter, anvil_accounts, store, caplog
 ):
     w3 = anvil_connection.w3
-    start = first_hour(w3)
-    meter_reports(store, start, 2)
-    chain_time_to(w3, start + 2 * HOUR)
-    clock = Clock(start + 2 * HOUR)
+    start, clock = two_hours_reported(w3, store)
     base_fee = w3.eth.get_block("latest")["baseFeePerGas"]
     cap = 4 * base_fee + GWEI
     relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock, max_fee=cap)
@@ -335,10 +335,7 @@ def test_a_transaction_the_node_lost_is_sent_again_at_the_same_fee(
     anvil, anvil_connection, meter, anvil_accounts, store
 ):
     w3 = anvil_connection.w3
-    start = first_hour(w3)
-    meter_reports(store, start, 2)
-    chain_time_to(w3, start + 2 * HOUR)
-    clock = Clock(start + 2 * HOUR)
+    start, clock = two_hours_reported(w3, store)
     relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock)
     w3.provider.make_request("evm_setAutomine", [False])
     try:
@@ -363,10 +360,7 @@ def test_a_lost_transaction_the_chain_has_moved_past_is_chosen_afresh(
     """From the review: the node lost the relayer's batch while someone relayed a
     copy of its first reading; sending the same batch again failed every round."""
     w3 = anvil_connection.w3
-    start = first_hour(w3)
-    meter_reports(store, start, 2)
-    chain_time_to(w3, start + 2 * HOUR)
-    clock = Clock(start + 2 * HOUR)
+    start, clock = two_hours_reported(w3, store)
     relayer = relayer_for(meter, anvil_accounts, store, anvil.url, clock)
     w3.provider.make_request("evm_setAutomine", [False])
     try:
@@ -596,10 +590,7 @@ def test_a_web_page_where_the_node_should_be_is_a_logged_wait_then_readings_go(
     """The daemon's round with rpc_url naming a web server: said plainly and
     retried, never an exit; with rpc_url put right, every reading goes once, in order."""
     w3 = anvil_connection.w3
-    start = first_hour(w3)
-    meter_reports(store, start, 2)
-    chain_time_to(w3, start + 2 * HOUR)
-    clock = Clock(start + 2 * HOUR)
+    start, clock = two_hours_reported(w3, store)
     bridge = Bridge(
         parse(
             {
