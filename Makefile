@@ -40,15 +40,15 @@ node_modules/.installed: package.json package-lock.json
 
 # The dApp's script: its modules (wallet, transactions, api, format, one per page), with
 # ethers.js and Chart.js from node_modules, bundled from the entry app.js (no CDN).
-DAPP_JS := dapp/static/build/app.js
-DAPP_SRC := $(wildcard dapp/static/src/*.js dapp/static/src/pages/*.js)
+DAPP_JS := openkwh/dapp/static/build/app.js
+DAPP_SRC := $(wildcard openkwh/dapp/static/src/*.js openkwh/dapp/static/src/pages/*.js)
 $(DAPP_JS): $(DAPP_SRC) node_modules/.installed
-	node_modules/.bin/esbuild dapp/static/src/app.js --bundle --format=esm --minify --target=es2020 --log-level=warning --outfile=$@
+	node_modules/.bin/esbuild openkwh/dapp/static/src/app.js --bundle --format=esm --minify --target=es2020 --log-level=warning --outfile=$@
 
 setup: $(VENV)/.installed node_modules/.installed $(DAPP_JS)  ## install the Python and node dependencies, build the dApp's script
 
 demo: setup  ## the main job: a local chain, the contracts, a token sale
-	$(PY) -m scripts.demo
+	$(PY) -m openkwh.demo
 
 # The dApp's browser tests and bench drive the system's Chromium (Debian's package).
 CHROMIUM := /usr/bin/chromium
@@ -67,10 +67,10 @@ chain: setup  ## anvil on 127.0.0.1:CHAIN_PORT (default 8545) in the foreground 
 	node_modules/.bin/anvil --host 127.0.0.1 --port $(CHAIN_PORT)
 
 deploy: setup  ## deploy to NETWORK (default: anvil, the chain of `make chain`), at RPC_URL if given
-	$(PY) -m scripts.deploy --network $(NETWORK) $(if $(RPC_URL),--rpc-url $(RPC_URL))
+	$(PY) -m openkwh.commands.deploy --network $(NETWORK) $(if $(RPC_URL),--rpc-url $(RPC_URL))
 
 bench: setup $(CHROMIUM)  ## gas per operation (bench/gas.json), the bridge's and the dApp's timings
-	$(PY) -m scripts.bench
+	$(PY) -m openkwh.bench
 
 lint: setup  ## ruff, and every contract compiled
 	$(BIN)/ruff check .

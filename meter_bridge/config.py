@@ -71,7 +71,7 @@ class ClockConfig:
     origin: float = 0.0
     origin_wall: float = 0.0
     # Simulations only: device time is the integer a driver writes to this file
-    # (``scripts.bridges.SteppedClock``), so it moves only when the driver says.
+    # (``openkwh.demo.bridges.SteppedClock``), so it moves only when the driver says.
     file: str = ""
 
     def now(self) -> int:

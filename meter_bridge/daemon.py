@@ -11,7 +11,6 @@ that is down for hours only delays delivery.
 from __future__ import annotations
 
 import errno
-import json
 import logging
 import os
 import threading
@@ -32,6 +31,7 @@ from meter_bridge.plausibility import Bounds, Plausibility, Point
 from meter_bridge.protocols import decoder
 from meter_bridge.relay import GWEI, NodeProvider, RelayConfig, Relayer, refusal
 from meter_bridge.store import Reading, Store
+from openkwh.chain import Deployment, DeploymentError
 
 logger = logging.getLogger(__name__)
 
@@ -229,20 +229,12 @@ class Bridge:
                 ),
             )
         try:
-            deployments = json.loads(Path(chain.deployments).read_text())
-            entry = deployments["contracts"]["SmartMeterBackend"]
-            address, abi = entry["address"], entry["abi"]
-        except OSError as exc:
-            raise ConfigError(
-                f"[chain] deployments: cannot read {chain.deployments}: {exc.strerror}"
-            ) from exc
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ConfigError(
-                f"[chain] deployments: {chain.deployments} is not a deployments file "
-                "(make deploy writes one) with the SmartMeterBackend's address and ABI"
-            ) from exc
+            deployment = Deployment.load(chain.deployments)
+            backend_entry = deployment["SmartMeterBackend"]
+        except DeploymentError as exc:
+            raise ConfigError(f"[chain] deployments: {exc}") from exc
         w3 = Web3(NodeProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
-        backend = w3.eth.contract(address=address, abi=abi)
+        backend = w3.eth.contract(address=backend_entry.address, abi=backend_entry.abi)
         return Relayer(
             w3,
             backend,
@@ -259,7 +251,7 @@ class Bridge:
                 check_every=chain.check_every,
             ),
             clock=self.now,
-            chain_id=deployments["chain_id"],
+            chain_id=deployment.chain_id,
         )
 
     def relay_round(self, relayer: Relayer) -> None:

@@ -58,6 +58,7 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Excepti
 from meter_bridge.signing import Reading, ReadingError, SignedReading, sign_reading, typed_data
 from meter_bridge.store import Reading as StoredReading
 from meter_bridge.store import Store
+from openkwh.chain.transactions import fees, revert_reason
 
 logger = logging.getLogger(__name__)
 
@@ -319,15 +320,14 @@ class Relayer:
         """The relayer's balance, what the next transaction may cost, and a day of readings."""
         balance = self.w3.eth.get_balance(self.relayer.address)
         base_fee = self.w3.eth.get_block("latest")["baseFeePerGas"]
-        tip = min(self.w3.eth.max_priority_fee, self.config.max_fee)
+        max_fee, tip = fees(self.w3, self.config.max_fee, base_fee)
         paid = min(base_fee + tip, self.config.max_fee)  # per gas, what a block takes
         per_day = GAS_PER_READING * (DAY // self.store.interval) * paid
         return {
             "address": self.relayer.address,
             "signer": self.signer.address,  # the meter key; the same unless a relayer is set
             "balance": balance,
-            "next_transaction": self.gas_limit(GAS_PER_READING)
-            * min(2 * base_fee + tip, self.config.max_fee),
+            "next_transaction": self.gas_limit(GAS_PER_READING) * max_fee,
             "per_day": per_day,
             "days_left": round(balance / per_day, 1) if per_day else None,
         }
@@ -480,8 +480,7 @@ class Relayer:
                 "(max_fee_gwei): readings wait for cheaper blocks"
             )
             return
-        tip = min(self.w3.eth.max_priority_fee, cap - base_fee)
-        max_fee = min(2 * base_fee + tip, cap)
+        max_fee, tip = fees(self.w3, cap, base_fee)
         if not self._can_pay(gas, max_fee):
             return
         nonce = self.w3.eth.get_transaction_count(self.relayer.address, "pending")
@@ -570,7 +569,7 @@ class Relayer:
                 {"from": self.relayer.address}
             )
         except ContractLogicError as exc:
-            reason = str(exc.message).removeprefix("execution reverted: ")
+            reason = revert_reason(exc)
             now = self.now()
             if reason in PASSING or reason in OWN_STATE:
                 if reason in OWN_STATE:

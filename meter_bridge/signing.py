@@ -1,6 +1,7 @@
 """A meter reading as EIP-712 typed data, and its signature by the meter key.
 
-This is the exact message SmartMeterBackend.vy verifies; every client signs it:
+This is the exact message SmartMeterBackend.vy verifies; every client signs it
+(its type and domain are in ``openkwh.chain.typed_data``):
 
     domain  {name: "OpenKWh SmartMeterBackend", version: "1", chainId, verifyingContract}
     Reading(bytes32 meterId,uint64 intervalBegin,uint64 intervalEnd,uint64 importWh,
@@ -21,24 +22,17 @@ from pathlib import Path
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-DOMAIN_NAME = "OpenKWh SmartMeterBackend"
-DOMAIN_VERSION = "1"
-UINT64_MAX = 2**64 - 1
+from openkwh.chain.typed_data import (  # noqa: F401  (the names clients of this module use)
+    DOMAIN_VERSION,
+    EIP712_DOMAIN_TYPE,
+    READING_DOMAIN_NAME,
+    READING_TYPE,
+    reading_typed_data,
+)
 
-EIP712_DOMAIN_TYPE = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
-READING_TYPE = [
-    {"name": "meterId", "type": "bytes32"},
-    {"name": "intervalBegin", "type": "uint64"},
-    {"name": "intervalEnd", "type": "uint64"},
-    {"name": "importWh", "type": "uint64"},
-    {"name": "exportWh", "type": "uint64"},
-    {"name": "dataDigest", "type": "bytes32"},
-]
+# The reading's EIP-712 type and domain are the project's, shared with every client.
+DOMAIN_NAME = READING_DOMAIN_NAME
+UINT64_MAX = 2**64 - 1
 
 
 class ReadingError(ValueError):
@@ -97,24 +91,16 @@ class SignedReading:
 
 def typed_data(reading: Reading, chain_id: int, verifying_contract: str) -> dict:
     """The full EIP-712 message, as eth_signTypedData_v4 and eth-account take it."""
-    return {
-        "types": {"EIP712Domain": EIP712_DOMAIN_TYPE, "Reading": READING_TYPE},
-        "primaryType": "Reading",
-        "domain": {
-            "name": DOMAIN_NAME,
-            "version": DOMAIN_VERSION,
-            "chainId": chain_id,
-            "verifyingContract": verifying_contract,
-        },
-        "message": {
-            "meterId": reading.meter_id,
-            "intervalBegin": reading.interval_begin,
-            "intervalEnd": reading.interval_end,
-            "importWh": reading.import_wh,
-            "exportWh": reading.export_wh,
-            "dataDigest": reading.data_digest,
-        },
-    }
+    return reading_typed_data(
+        reading.meter_id,
+        reading.interval_begin,
+        reading.interval_end,
+        reading.import_wh,
+        reading.export_wh,
+        reading.data_digest,
+        chain_id,
+        verifying_contract,
+    )
 
 
 def sign_reading(

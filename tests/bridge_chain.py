@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 
-from scripts.chain import advance_time
+from openkwh.chain import advance_time
 
 
 def chain_time_to(w3, timestamp: int) -> None:

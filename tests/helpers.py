@@ -5,7 +5,7 @@ from contextlib import contextmanager
 import pytest
 from boa.contracts.base_evm_contract import BoaError
 
-from scripts.actions import DEAL_TERMS
+from openkwh.chain import deal_fields
 
 
 def events(contract, name: str) -> list:
@@ -37,7 +37,7 @@ def made_deal(exchange) -> tuple:
     """(deal id, terms) of the deal the last call to ``exchange`` made, as ``settle``
     takes them: the Exchange keeps only their hash, its DealMade event has them."""
     event = only_event(exchange, "DealMade")
-    return event.deal_id, tuple(getattr(event, field) for field in DEAL_TERMS)
+    return event.deal_id, tuple(getattr(event, field) for field in deal_fields(exchange.abi))
 
 
 def values(event) -> tuple:

@@ -17,15 +17,15 @@ from eth_utils import keccak
 from web3 import Web3
 from web3.logs import DISCARD
 
-from dapp import create_app
-from dapp.indexer import Indexer, connect
 from meter_bridge.signing import Reading, sign_reading
-from scripts import actions
-from scripts.anvil import dev_accounts, run_anvil
-from scripts.bench import certified_installer, register_solar_and_home
-from scripts.chain import advance_time, transact
-from scripts.deploy import deploy_all
-from scripts.network import connected
+from openkwh.bench.gas import certified_installer, register_solar_and_home
+from openkwh.chain import advance_time, transact
+from openkwh.commands import actions
+from openkwh.commands.deploy import deploy_all
+from openkwh.commands.network import connected
+from openkwh.dapp import create_app
+from openkwh.dapp.indexer import Indexer, connect
+from openkwh.devtools.anvil import dev_accounts, run_anvil
 
 HOUR = 3_600
 # How long a wait in Chromium may last: a guard against a hang, not a pace a
@@ -150,7 +150,7 @@ def build_world(url: str, folder) -> World:
 
     world.meter_readings(begin, {"solar": (0, 0), "home": (0, 0)})  # baselines
     world.meter_readings(begin + HOUR, {"solar": (300, 3_100), "home": (2_400, 0)})
-    transact(w3, keeper, exchange.functions.settle_many([actions.settlement(deal)]))
+    transact(w3, keeper, exchange.functions.settle_many([actions.settlement(deal, exchange.abi)]))
     smb = world.contract("SmartMeterBackend")
     transact(w3, keeper, ob.functions.settle_many(smb.address, [(solar, begin), (home, begin)]))
     certificate = registry.functions.certificate_id(solar, begin).call()

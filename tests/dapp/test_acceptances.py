@@ -10,11 +10,11 @@ from __future__ import annotations
 import pytest
 from eth_utils import keccak
 
-from dapp.indexer import connect
 from meter_bridge.signing import Reading, sign_reading
-from scripts import actions
-from scripts.anvil import dev_accounts
-from scripts.chain import advance_time, transact
+from openkwh.chain import advance_time, transact
+from openkwh.commands import actions
+from openkwh.dapp.indexer import connect
+from openkwh.devtools.anvil import dev_accounts
 from tests.dapp.conftest import HOUR
 from tests.dapp.test_browser import browser, confirmed, connect_wallet, served  # noqa: F401
 from tests.dapp.test_layout import axe_violations, open_page

@@ -20,11 +20,11 @@ from vyper import compile_code
 from web3 import Web3
 from web3.logs import DISCARD
 
-from dapp import create_app
-from dapp.indexer import Indexer, connect
-from scripts import actions
-from scripts.anvil import dev_accounts
-from scripts.chain import transact
+from openkwh.chain import transact
+from openkwh.commands import actions
+from openkwh.dapp import create_app
+from openkwh.dapp.indexer import Indexer, connect
+from openkwh.devtools.anvil import dev_accounts
 from tests.dapp.conftest import ETHER, HOUR
 
 pytestmark = pytest.mark.anvil

@@ -19,8 +19,8 @@ from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from dapp.indexer import Indexer, connect
-from scripts import chromium
+from openkwh.dapp.indexer import Indexer, connect
+from openkwh.devtools import chromium
 from tests.dapp.conftest import HANG_GUARD_MS, HOUR
 
 pytestmark = pytest.mark.anvil

@@ -5,10 +5,10 @@ reorganisation shallower than its confirmation depth takes back."""
 import pytest
 from eth_utils import keccak
 
-from dapp.indexer import Indexer, connect
-from scripts import actions
-from scripts.bench import certified_installer
-from scripts.deploy import deploy_all
+from openkwh.bench.gas import certified_installer
+from openkwh.commands import actions
+from openkwh.commands.deploy import deploy_all
+from openkwh.dapp.indexer import Indexer, connect
 
 pytestmark = pytest.mark.anvil
 

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from scripts.chain import transact
+from openkwh.chain import transact
 from tests.dapp.conftest import HANG_GUARD_MS, HOUR, PRICE
 from tests.dapp.test_browser import (  # noqa: F401
     browser,

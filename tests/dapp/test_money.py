@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.chain import transact
+from openkwh.chain import transact
 from tests.dapp.conftest import ETHER, PRICE, SOLD_WH
 from tests.dapp.test_browser import (  # noqa: F401
     browser,

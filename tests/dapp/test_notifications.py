@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from scripts import actions
-from scripts.anvil import dev_accounts
+from openkwh.commands import actions
+from openkwh.devtools.anvil import dev_accounts
 from tests.dapp.conftest import HOUR, PRICE, SOLD_WH
 from tests.dapp.test_browser import browser, connect_wallet, served  # noqa: F401
 from tests.dapp.test_layout import open_page

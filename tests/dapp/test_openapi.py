@@ -12,7 +12,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import CHECKS, load_all_checks
 
-from dapp.openapi import document
+from openkwh.dapp.openapi import document
 
 pytestmark = pytest.mark.anvil
 

@@ -12,11 +12,11 @@ import time
 import pytest
 from web3 import Web3
 
-from dapp import create_app
-from dapp.indexer import Indexer, connect
-from scripts.anvil import dev_accounts
-from scripts.chain import transact
-from scripts.deploy import contract_partial
+from openkwh.chain import transact
+from openkwh.commands.deploy import contract_partial
+from openkwh.dapp import create_app
+from openkwh.dapp.indexer import Indexer, connect
+from openkwh.devtools.anvil import dev_accounts
 from tests.dapp.conftest import HOUR
 from tests.dapp.test_browser import browser, confirmed, connect_wallet, wallet_page  # noqa: F401
 

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from meter_bridge.signing import Reading, sign_reading
+from openkwh.chain.types import BOTH, MeterKind
 from tests.fixtures.accounts import keyed_account
 from tests.hypothesis import campaign, deployer, timed_campaign
 
@@ -35,7 +36,7 @@ OWNERS = [boa.env.generate_address(f"stateful-owner-{i}") for i in range(3)]
 KEYS = [keyed_account(f"stateful-meter-{i}") for i in range(3)]
 IMPOSTOR = keyed_account("stateful-impostor")
 METER_IDS = [keccak(text=f"stateful-meter-{i}") for i in range(3)]
-KINDS = [3, 2, 3]  # both, consumption, both
+KINDS = [int(BOTH), int(MeterKind.CONSUMPTION), int(BOTH)]
 
 CAPACITY_W = 5_000  # of the producing meters
 CONNECTION_W = 7_000  # of every meter: small, so that flows of up to 20 kWh an hour exceed it

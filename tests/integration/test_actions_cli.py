@@ -11,10 +11,10 @@ from eth_account import Account
 from eth_utils import keccak
 
 from meter_bridge.signing import Reading, gs1_check_digit, meter_id, sign_reading
-from scripts import actions
-from scripts.chain import advance_time, contract, transact
-from scripts.deploy import deploy_all
-from scripts.network import PRIVATE_KEY_ENV
+from openkwh.chain import Deployment, advance_time, contract, transact
+from openkwh.commands import actions
+from openkwh.commands.deploy import deploy_all
+from openkwh.commands.network import PRIVATE_KEY_ENV
 
 pytestmark = pytest.mark.anvil
 
@@ -29,7 +29,7 @@ def deployment(anvil_connection, tmp_path):
 
 @pytest.fixture
 def cli(anvil, deployment, monkeypatch, capsys):
-    """Runs ``python -m scripts.<role> …`` in-process as the given dev account."""
+    """Runs ``python -m openkwh.commands.<role> …`` in-process as the given dev account."""
     previous = boa.env
 
     def run(role, account, *argv):
@@ -113,10 +113,7 @@ def test_roles_register_and_suspend_a_meter(
         == 0
     )
 
-    deployments = json.loads(deployment.read_text())
-    smb = anvil_connection.w3.eth.contract(
-        **{k: deployments["contracts"]["SmartMeterBackend"][k] for k in ("address", "abi")}
-    )
+    smb = Deployment.load(deployment).contract(anvil_connection.w3, "SmartMeterBackend")
     meter = meter_id(gsrn, salt.read_bytes())
     info = smb.functions.meter(meter).call()
     assert info[0] == owner.address
@@ -186,8 +183,8 @@ def test_fund_treasury_beyond_the_balance_sends_nothing(
     assert code == 1
     assert "less than the 1000000000000 OKWH to fund: nothing sent" in out.err
     assert w3.eth.get_transaction_count(poor.address) == nonce
-    token = contract(w3, json.loads(deployment.read_text()), "Wallet")
-    ob = contract(w3, json.loads(deployment.read_text()), "OperatorBackend")
+    token = contract(w3, Deployment.load(deployment), "Wallet")
+    ob = contract(w3, Deployment.load(deployment), "OperatorBackend")
     assert token.functions.allowance(poor.address, ob.address).call() == 0
 
 
@@ -197,11 +194,11 @@ def test_a_prosumers_money_jobs_in_tokens_as_a_person_writes_them(
     """Issue 13: buy tokens, deposit, withdraw and collect Exchange credit had no
     command; amounts are tokens with decimals, ',' or '.', and a plain summary."""
     w3 = anvil_connection.w3
-    record = json.loads(deployment.read_text())
+    record = Deployment.load(deployment)
     token, ob = contract(w3, record, "Wallet"), contract(w3, record, "OperatorBackend")
     prosumer = anvil_accounts[8]
     rate = token.functions.sale_rate().call()
-    caplog.set_level("INFO", logger="scripts.actions")
+    caplog.set_level("INFO", logger="openkwh.commands.actions")
 
     code, out = cli("prosumer", prosumer, "buy-tokens", "--ether", "0,5")
     assert code == 0, out.err
@@ -241,13 +238,13 @@ def test_a_keeper_settles_and_certifies_a_period_and_the_operator_takes_revenue(
     """Issue 13: settling operator intervals, issuing certificates and taking
     revenue had no command. A period is given as dates; a second run finds
     nothing left and sends nothing."""
-    w3, record = anvil_connection.w3, json.loads(deployment.read_text())
+    w3, record = anvil_connection.w3, Deployment.load(deployment)
     admin, owner, keeper = (anvil_accounts[i] for i in (0, 6, 7))
     as_admin = actions.Actor(w3, admin, record)
     # a baseline and three hours of 2 kWh out, 0.5 kWh in
     meter, start = _measured(as_admin, anvil_accounts, "keeper-test", 3, 500, 2_000)
     actions.fund_treasury(as_admin, 10**21)
-    caplog.set_level("INFO", logger="scripts.actions")
+    caplog.set_level("INFO", logger="openkwh.commands.actions")
     period = ("--meter-id", meter.hex(), "--from", _iso(start), "--to", _iso(start + 3 * 3_600))
 
     code, out = cli("keeper", keeper, "settle", *period)
@@ -356,7 +353,7 @@ def test_prosumers_trade_on_the_exchange_and_a_keeper_settles_the_deals(
 ):
     """Issue 13: offer, bid, take, cancel and settling deals had no command."""
     w3 = anvil_connection.w3
-    record = json.loads(deployment.read_text())
+    record = Deployment.load(deployment)
     admin, seller, buyer, keeper = (anvil_accounts[i] for i in (0, 1, 2, 7))
     as_admin = actions.Actor(w3, admin, record)
     solar, solar_key = _registered(as_admin, anvil_accounts, seller, "trade-solar", "production")
@@ -367,12 +364,12 @@ def test_prosumers_trade_on_the_exchange_and_a_keeper_settles_the_deals(
     now = w3.eth.get_block("latest")["timestamp"]
     hour = now - now % 3_600 + 3 * 3_600
     _read(as_admin, keeper, solar_key, solar, now - now % 3_600, 0, 0)  # its baseline
-    caplog.set_level("INFO", logger="scripts.actions")
+    caplog.set_level("INFO", logger="openkwh.commands.actions")
     block = w3.eth.block_number
 
     interval = ("--interval", _iso(hour))
     code, out = cli(
-        "prosumer",
+        "market",
         seller,
         "offer",
         "--meter-id",
@@ -387,7 +384,7 @@ def test_prosumers_trade_on_the_exchange_and_a_keeper_settles_the_deals(
     offer = exchange.functions.order_count().call() - 1
     assert "offered 1,5 kWh for the interval from" in caplog.text
     code, out = cli(
-        "prosumer",
+        "market",
         buyer,
         "bid",
         "--meter-id",
@@ -405,10 +402,10 @@ def test_prosumers_trade_on_the_exchange_and_a_keeper_settles_the_deals(
         caplog.text
     )
     assert f"(0.6 OKWH in escrow): order {bid}" in caplog.text
-    code, out = cli("prosumer", buyer, "cancel", "--order", str(bid))
+    code, out = cli("market", buyer, "cancel", "--order", str(bid))
     assert code == 0, out.err
     code, out = cli(
-        "prosumer", buyer, "take", "--order", str(offer), "--meter-id", home.hex(), "--kwh", "1.2"
+        "market", buyer, "take", "--order", str(offer), "--meter-id", home.hex(), "--kwh", "1.2"
     )
     assert code == 0, out.err
     assert "bought 1.2 kWh for the interval from" in caplog.text
@@ -486,10 +483,10 @@ def test_openkwh_takes_its_options_anywhere_and_says_what_it_sent(
 ):
     """Issue 13: one command for every role; options before the role, between
     role and command, or after it; a line in words, or JSON with --json."""
-    from scripts import cli as openkwh
+    from openkwh.commands import cli as openkwh
 
     w3 = anvil_connection.w3
-    record = json.loads(deployment.read_text())
+    record = Deployment.load(deployment)
     token, ob = contract(w3, record, "Wallet"), contract(w3, record, "OperatorBackend")
     prosumer = anvil_accounts[8]
     monkeypatch.setenv(PRIVATE_KEY_ENV, prosumer.key.hex())
@@ -540,7 +537,7 @@ def test_openkwh_takes_its_options_anywhere_and_says_what_it_sent(
 
 
 def test_every_openkwh_command_has_a_description_and_an_example(capsys):
-    from scripts import cli as openkwh
+    from openkwh.commands import cli as openkwh
 
     for role, key in openkwh.ROLES.items():
         for name in actions.COMMANDS[key]:
@@ -558,7 +555,7 @@ def test_a_prosumer_moves_retires_and_lends_its_certificates_and_sends_tokens(
 ):
     """Issue 13: moving, retiring and approving a claimer of certificates, and
     sending tokens, had no command."""
-    w3, record = anvil_connection.w3, json.loads(deployment.read_text())
+    w3, record = anvil_connection.w3, Deployment.load(deployment)
     admin, owner, keeper = (anvil_accounts[i] for i in (0, 6, 7))
     as_admin = actions.Actor(w3, admin, record)
     # a baseline and two hours of 2 kWh out, 0.5 kWh in
@@ -612,7 +609,7 @@ def test_a_prosumer_moves_retires_and_lends_its_certificates_and_sends_tokens(
     # A bid amended to more energy at a higher price: its escrow follows.
     hour = _iso(start + 48 * 3_600)
     code, out = cli(
-        "prosumer", owner, "bid", "--meter-id", meter.hex(), "--interval", hour,
+        "market", owner, "bid", "--meter-id", meter.hex(), "--interval", hour,
         "--kwh", "1", "--price", "0.25",
     )  # fmt: skip
     assert code == 0, out.err
@@ -620,7 +617,7 @@ def test_a_prosumer_moves_retires_and_lends_its_certificates_and_sends_tokens(
     order = exchange.functions.order_count().call() - 1
     before = token.functions.balanceOf(owner.address).call()
     code, out = cli(
-        "prosumer", owner, "amend", "--order", str(order), "--kwh", "2", "--price", "0,3"
+        "market", owner, "amend", "--order", str(order), "--kwh", "2", "--price", "0,3"
     )  # fmt: skip
     assert code == 0, out.err
     assert exchange.functions.orders(order).call()[3:5] == (2_000, 3 * 10**14)
@@ -630,7 +627,7 @@ def test_a_prosumer_moves_retires_and_lends_its_certificates_and_sends_tokens(
     # bid are simulated together first (eth_simulateV1).
     nonce = w3.eth.get_transaction_count(owner.address)
     code, out = cli(
-        "prosumer", owner, "bid", "--meter-id", meter.hex(), "--interval", _iso(start),
+        "market", owner, "bid", "--meter-id", meter.hex(), "--interval", _iso(start),
         "--kwh", "100", "--price", "0.001",
     )  # fmt: skip
     assert code == 1
@@ -644,12 +641,12 @@ def test_a_keeper_run_does_every_meters_work_once(
 ):
     """Issue 13: `openkwh keeper run` issues, settles deals and settles intervals
     for every meter of the deployment; run again, it finds nothing to do."""
-    w3, record = anvil_connection.w3, json.loads(deployment.read_text())
+    w3, record = anvil_connection.w3, Deployment.load(deployment)
     admin, owner, keeper = (anvil_accounts[i] for i in (0, 6, 7))
     as_admin = actions.Actor(w3, admin, record)
     meter, start = _measured(as_admin, anvil_accounts, "keeper-run", 2, 300, 1_000)
     actions.fund_treasury(as_admin, 10**21)
-    caplog.set_level("INFO", logger="scripts.actions")
+    caplog.set_level("INFO", logger="openkwh.commands.actions")
     period = ("--from", _iso(start), "--to", _iso(start + 2 * 3_600))
 
     code, out = cli("keeper", keeper, "run", *period)
@@ -672,7 +669,7 @@ def test_the_operator_announces_a_tariff_in_tokens_per_kwh_and_funds_in_tokens(
 ):
     """Issue 13: prices only in base units per Wh, the treasury only in base units."""
     w3 = anvil_connection.w3
-    record = json.loads(deployment.read_text())
+    record = Deployment.load(deployment)
     ob = contract(w3, record, "OperatorBackend")
     admin = anvil_accounts[0]
     now = w3.eth.get_block("latest")["timestamp"]
@@ -690,7 +687,8 @@ def test_the_operator_announces_a_tariff_in_tokens_per_kwh_and_funds_in_tokens(
         "--feed-in", "0", "--effective-from", when,
     )  # fmt: skip
     assert code == 1
-    assert "not a whole number of base units per Wh" in out.err
+    assert "not a whole number of base units per Wh: the nearest valid prices are 0 and " in out.err
+    assert "0.000000000000001 OKWH/kWh" in out.err
     assert w3.eth.get_transaction_count(admin.address) == nonce
     treasury = ob.functions.treasury().call()
     code, out = cli("operator", admin, "fund-treasury", "--amount", "2,5")
@@ -708,13 +706,13 @@ def test_the_readme_walk_through_every_role_on_a_custom_port(
     chain's clock is never moved, as in the walk."""
     from meter_bridge import cli as bridge_cli
     from meter_bridge.keys import load_key
-    from scripts import cli as openkwh
+    from openkwh.commands import cli as openkwh
 
     w3 = anvil_connection.w3
-    record = json.loads(deployment.read_text())
+    record = Deployment.load(deployment)
     admin, anna, ben, installer, body = (anvil_accounts[i] for i in (0, 1, 2, 3, 4))
     previous = boa.env
-    caplog.set_level("INFO", logger="scripts.actions")
+    caplog.set_level("INFO", logger="openkwh.commands.actions")
 
     def run(account, *argv):
         """`OPENKWH_PRIVATE_KEY=… openkwh ROLE COMMAND … --rpc-url … --deployments …`."""
@@ -812,15 +810,13 @@ def test_the_readme_walk_through_every_role_on_a_custom_port(
 
     # 10. Trading a coming hour: Anna offers, Ben bids, each takes the other's order.
     traded = ("--interval", _iso(hour + 3 * 3_600))
-    text = run(
-        anna, "prosumer", "offer", *where["anna"], *traded, "--kwh", "1,5", "--price", "0.25"
-    )
+    text = run(anna, "market", "offer", *where["anna"], *traded, "--kwh", "1,5", "--price", "0.25")
     offer = int(text.rsplit("order ", 1)[1].split()[0])
-    text = run(ben, "prosumer", "bid", *where["ben"], *traded, "--kwh", "1", "--price", "0.30")
+    text = run(ben, "market", "bid", *where["ben"], *traded, "--kwh", "1", "--price", "0.30")
     bid = int(text.rsplit("order ", 1)[1].split()[0])
-    assert "bought 1 kWh" in run(ben, "prosumer", "take", "--order", str(offer),
+    assert "bought 1 kWh" in run(ben, "market", "take", "--order", str(offer),
                                  *where["ben"], "--kwh", "1")  # fmt: skip
-    assert "sold 0.5 kWh" in run(anna, "prosumer", "take", "--order", str(bid),
+    assert "sold 0.5 kWh" in run(anna, "market", "take", "--order", str(bid),
                                  *where["anna"], "--kwh", "0,5")  # fmt: skip
 
     # 11. Anna passes 0,3 kWh of her certificate to Ben, who retires it against his hour.

@@ -22,10 +22,10 @@ from meter_bridge.content import cid_of
 from meter_bridge.protocols import Keys, decoder
 from meter_bridge.simulator import SimulatedMeter, run
 from meter_bridge.store import Store
-from scripts import bridges
-from scripts.bench_bridge import register_meter
-from scripts.bridges import start_daemon
-from scripts.chain import send_ether
+from openkwh.bench.bridge import register_meter
+from openkwh.chain import send_ether
+from openkwh.demo import bridges
+from openkwh.demo.bridges import start_daemon
 from tests.bridge_chain import chain_time_to
 from tests.fixtures import crafted
 from tests.fixtures.kubo import WrongKubo
@@ -499,7 +499,7 @@ def test_bad_han_frames_never_stop_the_daemon(anvil, bridge_setup, tmp_path):
 
 
 class Replay:
-    """A meter that sends one real capture, for scripts.bridges (as SimulatedMeter)."""
+    """A meter that sends one real capture, for openkwh.demo.bridges (as SimulatedMeter)."""
 
     def __init__(self, protocol: str, capture: bytes):
         self.protocol, self.capture = protocol, capture

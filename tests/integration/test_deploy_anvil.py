@@ -8,9 +8,9 @@ import pytest
 from web3 import Web3
 from web3.logs import DISCARD
 
-from scripts.anvil import PROJECT_ROOT
-from scripts.chain import contract, transact
-from scripts.deploy import deploy_all, deployments_path
+from openkwh.chain import contract, transact
+from openkwh.commands.deploy import deploy_all, deployments_path
+from openkwh.devtools.anvil import PROJECT_ROOT
 
 pytestmark = pytest.mark.anvil
 
@@ -120,7 +120,7 @@ def test_buy_tokens_over_json_rpc(anvil_connection, anvil_accounts, tmp_path):
 
 def run_deploy_cli(*args):
     return subprocess.run(
-        [sys.executable, "-m", "scripts.deploy", *args],
+        [sys.executable, "-m", "openkwh.commands.deploy", *args],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,

@@ -4,10 +4,10 @@ import pytest
 from eth_utils import keccak
 from web3.logs import DISCARD
 
-from scripts import actions
-from scripts.bench import certified_installer, register_solar_and_home
-from scripts.chain import transact
-from scripts.deploy import deploy_all
+from openkwh.bench.gas import certified_installer, register_solar_and_home
+from openkwh.chain import transact
+from openkwh.commands import actions
+from openkwh.commands.deploy import deploy_all
 
 pytestmark = pytest.mark.anvil
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.anvil import PROJECT_ROOT
+from openkwh.devtools.anvil import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
 UNIT = PROJECT_ROOT / "deploy" / "meter-bridge.service"

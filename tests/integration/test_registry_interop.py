@@ -11,9 +11,9 @@ from eth_account import Account
 from eth_utils import keccak
 
 from meter_bridge.signing import Reading, sign_reading
-from scripts import actions
-from scripts.chain import TransactionFailed, advance_time, contract, deploy_contract
-from scripts.deploy import deploy_all
+from openkwh.chain import TransactionFailed, advance_time, contract, deploy_contract
+from openkwh.commands import actions
+from openkwh.commands.deploy import deploy_all
 
 pytestmark = pytest.mark.anvil
 
@@ -90,7 +90,7 @@ def test_transfer_to_openzeppelin_erc1155_holder(certificate, anvil_accounts):
 
 def test_transfer_to_contract_without_hook_is_refused(certificate):
     owner, registry, cert = certificate
-    no_hook = owner.deployments["contracts"]["OperatorBackend"]["address"]
+    no_hook = owner.deployment["OperatorBackend"].address
     with pytest.raises(TransactionFailed, match="registry: receiver rejected the certificate"):
         owner.send(
             registry.functions.safeTransferFrom(owner.account.address, no_hook, cert, 1, b"")
@@ -102,17 +102,17 @@ def test_ethers_reads_every_multi_value_view_by_its_field_names(certificate, anv
     """Issue 12, for clients: ethers' toObject() failed on every view with several
     return values; each now returns a struct whose ABI names the fields."""
     owner, registry, cert = certificate
-    deployments = owner.deployments
+    deployment = owner.deployment
     meter = keccak(text="interop-solar")
     begin = registry.functions.certificate(cert).call()[1]
     smb, ob, exchange = (
-        deployments["contracts"][n] for n in ("SmartMeterBackend", "OperatorBackend", "Exchange")
+        deployment[n] for n in ("SmartMeterBackend", "OperatorBackend", "Exchange")
     )
 
     def call(entry, function, *args):
         return {
-            "address": entry["address"],
-            "abi": entry["abi"],
+            "address": entry.address,
+            "abi": entry.abi,
             "function": function,
             "args": list(args),
         }

@@ -18,9 +18,9 @@ from meter_bridge.daemon import Bridge
 from meter_bridge.protocols import Telegram
 from meter_bridge.relay import GWEI, NodeProvider, RelayConfig, Relayer, gwei
 from meter_bridge.store import Store
-from scripts import actions
-from scripts.bench_bridge import register_meter
-from scripts.chain import send_ether, transact
+from openkwh.bench.bridge import register_meter
+from openkwh.chain import send_ether, transact
+from openkwh.commands import actions
 from tests.bridge_chain import Forwarder, chain_time_to
 
 pytestmark = pytest.mark.anvil

@@ -11,7 +11,8 @@ import threading
 import pytest
 import requests
 
-from scripts import bench, demo
+from openkwh import demo
+from openkwh.bench import gas as bench
 
 pytestmark = pytest.mark.anvil
 
@@ -160,7 +161,7 @@ def test_bench_writes_every_key_the_issues_name(tmp_path):
 
 @pytest.mark.slow(seconds=80)
 def test_bridge_bench_writes_the_keys_the_issue_names(tmp_path):
-    from scripts import bench_bridge
+    from openkwh.bench import bridge as bench_bridge
 
     out = tmp_path / "bridge.json"
     # No install into a fresh venv here: pip would fetch from the package index.
@@ -188,7 +189,7 @@ def test_bridge_bench_writes_the_keys_the_issue_names(tmp_path):
 
 
 def test_dapp_bench_writes_the_keys_the_issue_names(tmp_path):
-    from scripts import bench_dapp
+    from openkwh.bench import dapp as bench_dapp
 
     out = tmp_path / "dapp.json"
     figures = bench_dapp.measure(out, meters=3, hours=48)  # the real run: 100 x 8,760

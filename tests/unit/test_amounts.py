@@ -2,7 +2,7 @@
 
 import pytest
 
-from scripts.actions import format_units, to_base_units
+from openkwh.commands.actions import format_units, to_base_units
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,7 @@ def test_meter_id_reads_a_binary_salt_byte_for_byte(tmp_path, capsys):
 
 
 def test_the_installer_tool_computes_the_same_meter_id(tmp_path):
-    from scripts.actions import _meter_id
+    from openkwh.commands.actions import _meter_id
 
     salt = b"\t" + bytes(range(31))
     (tmp_path / "salt").write_bytes(salt)
@@ -172,4 +172,16 @@ def test_the_bridge_imports_nothing_of_the_contracts_toolchain_or_the_dapp():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     loaded = set(json.loads(done.stdout.replace("'", '"')))
-    assert loaded.isdisjoint({"vyper", "boa", "moccasin", "flask", "waitress", "scripts", "dapp"})
+    assert loaded.isdisjoint({"vyper", "boa", "moccasin", "flask", "waitress"})
+    done = subprocess.run(
+        [sys.executable, "-c", probe.replace("m.split('.')[0]", "m")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = set(json.loads(done.stdout.replace("'", '"')))
+    assert {m for m in loaded if m.startswith("openkwh")} == {
+        "openkwh",
+        "openkwh.chain",
+        *(f"openkwh.chain.{m}" for m in ("deployment", "transactions", "typed_data", "types")),
+    }

@@ -314,7 +314,7 @@ def test_a_reader_that_fails_stops_the_daemon_to_be_restarted(tmp_path):
 
 
 def test_a_stepped_clock_is_the_time_its_driver_wrote_whatever_the_wall_clock(tmp_path):
-    from scripts.bridges import SteppedClock
+    from openkwh.demo.bridges import SteppedClock
 
     clock = SteppedClock(tmp_path / "clock", T0 - 60)
     options = {

@@ -1,7 +1,7 @@
 """The bridge alone, as a Pi installs it: the distribution in meter_bridge/
 (`pip install -c constraints.txt ./meter_bridge`) holds the `meter_bridge`
-package and the `meter-bridge` command, nothing of the scripts, the dApp or the
-contracts' toolchain. Its wheel is built here without the package index; the
+package, the chain client `openkwh.chain` and the `meter-bridge` command, nothing
+of the commands, the dApp or the contracts' toolchain. Its wheel is built here without the package index; the
 install itself, from the index into a fresh venv, is `make bench`'s
 (`bridge_install_packages`, `bridge_install_mb`). And the README's Pi steps
 price a year of readings at the gas snapshot,
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.anvil import PROJECT_ROOT
+from openkwh.bench.bridge import bridge_source
+from openkwh.devtools.anvil import PROJECT_ROOT
 
 BRIDGE = PROJECT_ROOT / "meter_bridge"
 
@@ -37,10 +38,7 @@ def requirements() -> list[str]:
 def wheel(tmp_path_factory):
     pytest.importorskip("setuptools", reason="builds the wheel with the venv's setuptools")
     folder = tmp_path_factory.mktemp("bridge")
-    source = folder / "meter_bridge"
-    shutil.copytree(
-        BRIDGE, source, ignore=shutil.ignore_patterns("__pycache__", "build", "*.egg-info")
-    )
+    source = bridge_source(folder)
     dist = folder / "dist"
     offline = ["--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", str(dist)]
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
@@ -57,11 +55,16 @@ def dist_info(wheel: zipfile.ZipFile, name: str) -> str:
     return wheel.read(path).decode()
 
 
-def test_the_bridge_wheel_holds_the_meter_bridge_package_alone(wheel):
+def test_the_bridge_wheel_holds_the_meter_bridge_package_and_the_chain_client_alone(wheel):
     tops = {name.split("/")[0] for name in wheel.namelist()}
-    assert {top for top in tops if not top.endswith(".dist-info")} == {"meter_bridge"}
+    assert {top for top in tops if not top.endswith(".dist-info")} == {"meter_bridge", "openkwh"}
     modules = {Path(name).name for name in wheel.namelist() if name.startswith("meter_bridge/")}
     assert modules == {path.name for path in BRIDGE.glob("*.py")}
+    chain = PROJECT_ROOT / "openkwh" / "chain"
+    assert {name for name in wheel.namelist() if name.startswith("openkwh/")} == {
+        "openkwh/__init__.py",
+        *(f"openkwh/chain/{path.name}" for path in chain.glob("*.py")),
+    }
 
 
 def test_the_bridge_wheel_has_the_meter_bridge_command_alone(wheel):
@@ -156,7 +159,7 @@ def test_the_pi_steps_make_the_salt_and_the_meter_id_as_the_installer_does(tmp_p
     the salt it makes, read byte for byte, gives the id the installer registers."""
     from eth_utils import keccak
 
-    from scripts.actions import _meter_id
+    from openkwh.commands.actions import _meter_id
 
     steps = (PROJECT_ROOT / "README.md").read_text().split("### Installing on Raspberry Pi OS")[1]
     step = " ".join(steps.split("**The meter id.**")[1].split("\n2.")[0].split())
@@ -178,6 +181,6 @@ def test_the_pi_steps_make_the_salt_and_the_meter_id_as_the_installer_does(tmp_p
     gsrn = compute.split("--gsrn ")[1].split()[0]
     assert len(salt) == 32
     assert done.stdout.strip() == "0x" + keccak(salt + gsrn.encode()).hex()
-    # `python -m scripts.installer register-meter --gsrn G --salt-file salt`'s id:
+    # `python -m openkwh.commands.installer register-meter --gsrn G --salt-file salt`'s id:
     installer = argparse.Namespace(meter_id=None, gsrn=gsrn, salt_file=tmp_path / "salt")
     assert done.stdout.strip() == "0x" + _meter_id(installer).hex()

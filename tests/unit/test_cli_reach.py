@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts import actions
-from scripts.cli import ROLES
+from openkwh.commands import actions
+from openkwh.commands.cli import ROLES
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = ("Wallet", "SmartMeterBackend", "OperatorBackend", "GGORegistry", "Exchange")
@@ -51,7 +51,7 @@ def abis():
 
 
 def test_every_state_changing_function_has_a_command(abis):
-    source = (ROOT / "scripts" / "actions.py").read_text()
+    source = (ROOT / "openkwh" / "commands" / "actions.py").read_text()
     missing = []
     for name, abi in abis.items():
         for item in abi:

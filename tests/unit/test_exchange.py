@@ -7,14 +7,12 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
-from scripts.actions import DEAL_TERMS
 from tests.fixtures.exchange import LEAD_TIME, PRICE, TIMEOUT
 from tests.fixtures.meters import CAPACITY_W, CONNECTION_W, INTERVAL, grid_time
 from tests.fixtures.registry import certificate_id
 from tests.helpers import made_deal, only_event
 
 DEAL_TYPE = "(uint256,address,address,bytes32,bytes32,uint256,uint256,uint256,bool)"
-assert len(DEAL_TERMS) == DEAL_TYPE.count(",") + 1
 
 # deadline, v, r, s of a permit that cannot be valid: bids fall back on the allowance.
 UNUSABLE_PERMIT = (0, 27, b"\x01" * 32, b"\x01" * 32)
@@ -313,7 +311,7 @@ def test_only_registry_certificates_are_accepted(exchange, alice):
 def test_bid_with_permit_needs_no_approval(
     exchange, wallet, smb, installer, delivery_hour, deployer
 ):
-    from scripts.chain import permit_typed_data
+    from openkwh.chain import permit_typed_data
     from tests.fixtures.accounts import keyed_account
     from tests.fixtures.meters import SECTOR, meter_id_for
     from tests.fixtures.wallet import NAME

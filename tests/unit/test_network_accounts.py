@@ -5,14 +5,15 @@ import json
 import pytest
 from eth_account import Account
 
-from scripts.anvil import DEV_CHAIN_ID, dev_accounts
-from scripts.deploy import DeploymentsFileError, load_deployments
-from scripts.network import (
+from openkwh.chain import DeploymentError
+from openkwh.commands.deploy import load_deployments
+from openkwh.commands.network import (
     PASSWORD_ENV,
     PRIVATE_KEY_ENV,
     ConnectionSetupError,
     load_account,
 )
+from openkwh.devtools.anvil import DEV_CHAIN_ID, dev_accounts
 
 SEPOLIA = 11_155_111
 
@@ -106,6 +107,6 @@ def test_an_unreadable_password_file_is_a_message(keystore, tmp_path):
 def test_a_broken_deployments_file_says_what_to_do(tmp_path, content, reason):
     path = tmp_path / "anvil.json"
     path.write_text(content)
-    with pytest.raises(DeploymentsFileError, match=reason) as refused:
+    with pytest.raises(DeploymentError, match=reason) as refused:
         load_deployments(path)
     assert "run `make deploy` again" in str(refused.value)

@@ -3,7 +3,7 @@
 import boa
 import pytest
 
-from scripts.chain import permit_typed_data
+from openkwh.chain import permit_typed_data
 from tests.fixtures.operator import FEED_IN, NOTICE, RETAIL, TOKENS
 from tests.fixtures.wallet import NAME
 from tests.helpers import only_event

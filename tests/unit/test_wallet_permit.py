@@ -3,7 +3,7 @@
 import boa
 import pytest
 
-from scripts import chain
+from openkwh import chain
 from tests.fixtures.wallet import NAME
 from tests.helpers import high_s_twin, only_event
 

@@ -1,0 +1,1 @@
+"""`make bench`: gas per operation (`gas`), the meter bridge's figures (`bridge`), the dApp's (`dapp`)."""

@@ -1,0 +1,863 @@
+"""make bench: exact gas per operation, measured from transaction receipts on anvil.
+
+Every figure is a whole transaction's ``gasUsed`` (21,000 intrinsic gas and
+calldata included), on anvil with the cancun rules, so that it compares with
+published figures such as Solady's. The table is printed and written to
+``bench/gas.json``, which is committed like a gas snapshot: a diff shows every
+regression. Gas is deterministic, so each operation is measured once, in a
+state described next to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import boa
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_utils import keccak
+from vyper.compiler.output import build_abi_output
+from web3 import Web3
+from web3.logs import DISCARD
+
+from meter_bridge.signing import Reading, sign_reading
+from openkwh.chain import advance_time, contract, deploy_contract, permit_typed_data, transact
+from openkwh.commands import actions
+from openkwh.commands.deploy import deploy_all
+from openkwh.commands.network import connected
+from openkwh.devtools.anvil import PROJECT_ROOT, dev_accounts, run_anvil
+
+GAS_FILE = PROJECT_ROOT / "bench" / "gas.json"
+HARDFORK = "cancun"
+# A fixed genesis time (2027-01-01T00:00Z, on the hour) makes every timestamp in
+# calldata, and so every figure, the same from run to run.
+GENESIS_TIME = 1_798_761_600
+ETHER = 10**18  # wei
+
+# Solady's ERC-20 on the same rules (anvil, cancun): the bar Wallet.vy keeps within 1 %.
+# Targets the issues set: each figure at most this.
+TARGETS = {
+    "SmartMeterBackend.submit_reading": 75_000,
+    "SmartMeterBackend.submit_readings_24_per_reading": 40_000,
+    "OperatorBackend.settle": 66_000,  # issue 12: the fixes add cold reads
+    "GGORegistry.issue": 90_000,
+    "GGORegistry.issue_many_24_per_cert": 45_000,
+    # Issue 12: 1.05 x its floor with the status read: 21,000 + 1,732 calldata +
+    # 5,000 + 22,100 (balances) + 2,387 (log) + 2,600 (receiver a contract?) +
+    # 2,100 (the certificate's status, cold) = 56,919.
+    "GGORegistry.transfer_fresh": 56_919 * 105 // 100,
+    "GGORegistry.retire": 80_000,
+}
+
+SOLADY = {
+    "Wallet.transfer_fresh": 51_160,
+    "Wallet.transfer_existing": 34_060,
+    "Wallet.approve": 46_106,
+}
+
+
+def fresh_account(label: str) -> LocalAccount:
+    """A deterministic account that has never been used on the chain."""
+    return Account.from_key(keccak(text=f"openkwh-bench-{label}"))
+
+
+def measure_wallet(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
+    """Gas of each Wallet operation, keyed as in bench/gas.json, with the state measured in."""
+    wallet = contract(w3, deployments, "Wallet")
+    owner, holder, spender, buyer = accounts[0], accounts[1], accounts[2], accounts[3]
+    fn = wallet.functions
+    gas: dict[str, dict] = {}
+
+    def record(key: str, receipt, note: str) -> None:
+        gas[key] = {"gas": receipt["gasUsed"], "state": note}  # "state" is printed, not saved
+
+    deploy_block = w3.eth.get_block(deployments["contracts"]["Wallet"]["block"], True)
+    (deploy_tx,) = [tx for tx in deploy_block["transactions"] if tx["to"] is None]
+    record(
+        "Wallet.deploy",
+        w3.eth.get_transaction_receipt(deploy_tx["hash"]),
+        "constructor: mints the supply to the owner and the sale cap to the contract",
+    )
+
+    transact(w3, owner, fn.transfer(holder.address, 10**24))
+    record(
+        "Wallet.transfer_fresh",
+        transact(w3, owner, fn.transfer(fresh_account("receiver").address, 10**18)),
+        "sender keeps a balance; receiver had none",
+    )
+    record(
+        "Wallet.transfer_existing",
+        transact(w3, owner, fn.transfer(holder.address, 10**18)),
+        "sender keeps a balance; receiver already holds tokens",
+    )
+    record(
+        "Wallet.approve",
+        transact(w3, owner, fn.approve(spender.address, 10**21)),
+        "allowance from zero to non-zero",
+    )
+    record(
+        "Wallet.transferFrom",
+        transact(w3, spender, fn.transferFrom(owner.address, holder.address, 10**18)),
+        "finite allowance left non-zero; receiver already holds tokens",
+    )
+
+    signer = fresh_account("permit-signer")
+    deadline = GENESIS_TIME + 86_400
+    permit = permit_typed_data(
+        fn.name().call(),
+        signer.address,
+        spender.address,
+        10**18,
+        0,
+        deadline,
+        w3.eth.chain_id,
+        wallet.address,
+    )
+    signed = signer.sign_typed_data(full_message=permit)
+    record(
+        "Wallet.permit",
+        transact(
+            w3,
+            spender,
+            fn.permit(
+                signer.address,
+                spender.address,
+                10**18,
+                deadline,
+                signed.v,
+                signed.r.to_bytes(32),
+                signed.s.to_bytes(32),
+            ),
+        ),
+        "owner's first permit (nonce 0 to 1), relayed by the spender",
+    )
+
+    transact(w3, holder, fn.buyTokens(), value=ETHER)
+    record(
+        "Wallet.buyTokens",
+        transact(w3, buyer, fn.buyTokens(), value=ETHER),
+        "buyer's first purchase; the sale has sold before",
+    )
+    return gas
+
+
+def certified_installer(
+    as_admin: actions.Actor, body: LocalAccount, installer: LocalAccount
+) -> actions.Actor:
+    """Appoints ``body`` for DK1 and has it certify ``installer`` (again is harmless)."""
+    actions.set_issuing_body(as_admin, "DK1", body.address)
+    actions.certify_installer(
+        actions.Actor(as_admin.w3, body, as_admin.deployment), "DK1", installer.address
+    )
+    return actions.Actor(as_admin.w3, installer, as_admin.deployment)
+
+
+def register_solar_and_home(
+    as_installer: actions.Actor,
+    ids: dict,
+    signers: dict,
+    solar_owner: LocalAccount,
+    home_owner: LocalAccount,
+) -> None:
+    """Registers a 6 kW rooftop-solar prosumer meter and a household meter in DK1,
+    which their owners accept; ``ids`` and ``signers`` are keyed "solar" and "home"."""
+    actions.register_meter(
+        as_installer,
+        ids["solar"],
+        signers["solar"],
+        solar_owner.address,
+        "DK1",
+        "both",
+        6_000,
+        "T020002",
+        "F01050100",
+    )
+    actions.register_meter(
+        as_installer, ids["home"], signers["home"], home_owner.address, "DK1", "consumption"
+    )
+    for owner, name in ((solar_owner, "solar"), (home_owner, "home")):
+        actions.accept_meter(as_installer.with_account(owner), ids[name])
+
+
+def interval_readings(
+    key: LocalAccount,
+    meter_id: bytes,
+    start: int,
+    interval: int,
+    count: int,
+    import_per_interval: int,
+    export_per_interval: int,
+    tag: str,
+    chain_id: int,
+    backend: str,
+) -> list[tuple]:
+    """A meter's signed readings at ``start`` and ``count`` intervals after, for
+    ``submit_readings``: registers growing by the given Wh per interval."""
+    return [
+        sign_reading(
+            key,
+            Reading(
+                meter_id,
+                start + h * interval,
+                import_per_interval * h,
+                export_per_interval * h,
+                keccak(text=f"{tag}-{h}"),
+                start + (h - 1) * interval if h else 0,  # each begins at the last end
+            ),
+            chain_id,
+            backend,
+        ).contract_args()
+        for h in range(count + 1)
+    ]
+
+
+def measure_meters(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
+    """Gas of meter registration, readings and settlement, hourly intervals."""
+    admin, body, installer, owner = accounts[0], accounts[4], accounts[5], accounts[6]
+    as_admin = actions.Actor(w3, admin, deployments)
+    smb = as_admin.contract("SmartMeterBackend")
+    ob = as_admin.contract("OperatorBackend")
+    interval = smb.functions.interval_length().call()
+    gas: dict[str, dict] = {}
+
+    as_installer = certified_installer(as_admin, body, installer)
+    keys = [fresh_account(f"meter-{i}") for i in range(3)]
+    ids = [keccak(text=f"bench-meter-{i}") for i in range(3)]
+    receipts = [
+        actions.register_meter(
+            as_installer,
+            ids[i],
+            keys[i].address,
+            owner.address,
+            "DK1",
+            "both",
+            6_000,
+            "T020002",
+            "F01050100",
+        )
+        for i in range(3)
+    ]
+    accepted = [actions.accept_meter(as_installer.with_account(owner), meter) for meter in ids]
+    gas["SmartMeterBackend.register_meter"] = {
+        "gas": receipts[0]["gasUsed"],
+        "state": "producer and consumer, AIB codes, fresh meter id",
+    }
+    gas["SmartMeterBackend.accept_meter"] = {
+        "gas": accepted[0]["gasUsed"],
+        "state": "the pending owner takes the meter: its first owner epoch",
+    }
+
+    chain_id = w3.eth.chain_id
+    start = GENESIS_TIME + interval
+
+    def signed(i: int, step: int):
+        reading = Reading(
+            ids[i],
+            start + step * interval,
+            1_000 + 300 * step,
+            500 + 2_000 * step,
+            keccak(text=f"{i}-{step}"),
+            start + (step - 1) * interval if step else 0,
+        )
+        return sign_reading(keys[i], reading, chain_id, smb.address).contract_args()
+
+    advance_time(w3, start)
+    relayer = actions.Actor(w3, accounts[7], deployments)
+    for i in range(3):
+        receipt = relayer.send(smb.functions.submit_reading(*signed(i, 0)))
+    gas["SmartMeterBackend.submit_reading_baseline"] = {
+        "gas": receipt["gasUsed"],
+        "state": "a meter's first reading, relayed",
+    }
+
+    advance_time(w3, start + 24 * interval)
+    gas["SmartMeterBackend.submit_reading"] = {
+        "gas": relayer.send(smb.functions.submit_reading(*signed(0, 1)))["gasUsed"],
+        "state": "hourly reading after the baseline: stores one measurement",
+    }
+    receipt = relayer.send(smb.functions.submit_readings([signed(1, s) for s in range(1, 25)]))
+    gas["SmartMeterBackend.submit_readings_24_per_reading"] = {
+        "gas": receipt["gasUsed"] // 24,
+        "state": f"one meter's 24 hours in one batch ({receipt['gasUsed']:,} gas / 24, floored)",
+    }
+    relayer.send(smb.functions.submit_readings([signed(2, s) for s in range(1, 25)]))
+
+    actions.fund_treasury(as_admin, 10**24)
+    keeper = actions.Actor(w3, accounts[8], deployments)
+    first = keeper.send(ob.functions.settle(smb.address, ids[1], start))
+    gas["OperatorBackend.settle_first"] = {
+        "gas": first["gasUsed"],
+        "state": "first settlement of a meter: its settled-bitmap word and its owner's ledger "
+        "go from zero to non-zero",
+    }
+    gas["OperatorBackend.settle"] = {
+        "gas": keeper.send(ob.functions.settle(smb.address, ids[1], start + interval))["gasUsed"],
+        "state": "next hour of the same prosumer: reward from the treasury, bill netted",
+    }
+    receipt = keeper.send(
+        ob.functions.settle_many(
+            smb.address, [(ids[2], start + step * interval) for step in range(24)]
+        )
+    )
+    gas["OperatorBackend.settle_many_24_per_interval"] = {
+        "gas": receipt["gasUsed"] // 24,
+        "state": f"another meter's 24 hours ({receipt['gasUsed']:,} gas / 24, floored)",
+    }
+    return gas
+
+
+def measure_registry(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
+    """Gas of issuing, splitting and retiring hourly certificates."""
+    admin, body, installer, producer_owner, holder = (accounts[i] for i in (0, 4, 5, 6, 9))
+    as_admin = actions.Actor(w3, admin, deployments)
+    smb = as_admin.contract("SmartMeterBackend")
+    registry = as_admin.contract("GGORegistry")
+    interval = smb.functions.interval_length().call()
+    gas: dict[str, dict] = {}
+
+    as_installer = certified_installer(as_admin, body, installer)
+    keys = {"solar": fresh_account("registry-solar"), "home": fresh_account("registry-home")}
+    ids = {name: keccak(text=f"bench-registry-{name}") for name in keys}
+    register_solar_and_home(
+        as_installer,
+        ids,
+        {name: key.address for name, key in keys.items()},
+        producer_owner,
+        holder,
+    )
+
+    start = GENESIS_TIME + 40 * interval
+    hours = 26
+    advance_time(w3, start + hours * interval)
+    for name in keys:
+        batch = interval_readings(
+            keys[name],
+            ids[name],
+            start,
+            interval,
+            hours,
+            400,
+            3_000 if name == "solar" else 0,
+            name,
+            w3.eth.chain_id,
+            smb.address,
+        )
+        actions.Actor(w3, accounts[7], deployments).send(smb.functions.submit_readings(batch))
+    begins = [start + h * interval for h in range(hours)]
+    cert = [registry.functions.certificate_id(ids["solar"], b).call() for b in begins]
+
+    keeper = actions.Actor(w3, accounts[8], deployments)
+    gas["GGORegistry.issue_first"] = {
+        "gas": keeper.send(registry.functions.issue(ids["solar"], begins[0]))["gasUsed"],
+        "state": "a meter's first certificate: enrols the meter (number, sector, owner)",
+    }
+    gas["GGORegistry.issue"] = {
+        "gas": keeper.send(registry.functions.issue(ids["solar"], begins[1]))["gasUsed"],
+        "state": "one hour of an enrolled meter, minted to its owner",
+    }
+    receipt = keeper.send(registry.functions.issue_many([ids["solar"]] * 24, begins[2:26]))
+    gas["GGORegistry.issue_many_24_per_cert"] = {
+        "gas": receipt["gasUsed"] // 24,
+        "state": f"24 hours of one meter ({receipt['gasUsed']:,} gas / 24, floored)",
+    }
+
+    owner = actions.Actor(w3, producer_owner, deployments)
+    first = owner.send(
+        registry.functions.safeTransferFrom(
+            producer_owner.address, holder.address, cert[0], 1_000, b""
+        )
+    )
+    gas["GGORegistry.transfer_first_split"] = {
+        "gas": first["gasUsed"],
+        "state": "the owner's first move of a certificate: its issued share is written now",
+    }
+    gas["GGORegistry.transfer_fresh"] = {
+        "gas": owner.send(
+            registry.functions.safeTransferFrom(
+                producer_owner.address,
+                fresh_account("registry-receiver").address,
+                cert[0],
+                500,
+                b"",
+            )
+        )["gasUsed"],
+        "state": "sender holds a balance; receiver had none of this certificate",
+    }
+    as_holder = actions.Actor(w3, holder, deployments)
+    gas["GGORegistry.retire"] = {
+        "gas": as_holder.send(registry.functions.retire(cert[0], 400, ids["home"], b"heat pump"))[
+            "gasUsed"
+        ],
+        "state": "holder retires against its consumption of the same hour (first claim of that hour)",
+    }
+    owner.send(
+        registry.functions.safeBatchTransferFrom(
+            producer_owner.address, holder.address, cert[2:26], [400] * 24, b""
+        )
+    )
+    receipt = as_holder.send(
+        registry.functions.retire_many([(c, 400, ids["home"]) for c in cert[2:26]], b"heat pump")
+    )
+    gas["GGORegistry.retire_many_24_per_cert"] = {
+        "gas": receipt["gasUsed"] // 24,
+        "state": f"24 hours against 24 consumption hours ({receipt['gasUsed']:,} gas / 24, floored)",
+    }
+    return gas
+
+
+# The EVM floor of an operation: the 21,000 of any transaction, its calldata,
+# and the storage writes and events that the operation cannot do without,
+# each at its cold price under EIP-2929 and EIP-2200 (a write to a slot read
+# for the first time in the transaction). Reads, calls and code are not in it.
+TX_BASE = 21_000
+FRESH = 22_100  # zero to non-zero: 20,000 + 2,100 cold
+UPDATE = 5_000  # non-zero to non-zero: 2,900 + 2,100 cold
+CLEAR_REFUND = 4_800  # non-zero to zero costs UPDATE and refunds this
+FLOOR_RATIO_TARGET = 1.35  # issue 12: each operation at most 1.35 x its floor (was 1.3)
+
+
+def calldata_gas(data: bytes) -> int:
+    """EIP-2028: 4 gas per zero byte of calldata, 16 per other byte."""
+    return sum(4 if byte == 0 else 16 for byte in data)
+
+
+def log_gas(topics: int, data_words: int) -> int:
+    """LOG: 375, plus 375 per topic, plus 8 per byte of data."""
+    return 375 + 375 * topics + 8 * 32 * data_words
+
+
+def floor_gas(tx_input: bytes, fresh: int = 0, update: int = 0, cleared: int = 0, logs=()) -> int:
+    return (
+        TX_BASE
+        + calldata_gas(tx_input)
+        + FRESH * fresh
+        + UPDATE * (update + cleared)
+        - CLEAR_REFUND * cleared
+        + sum(log_gas(topics, words) for topics, words in logs)
+    )
+
+
+# Events, as (topics, data words); the event signature is a topic.
+ORDER_PLACED = (4, 5)
+ORDER_CANCELLED = (2, 1)
+DEAL_MADE = (4, 6)
+DEAL_SETTLED = (4, 4)  # the deal id, the seller and the buyer are topics
+TRANSFER = (3, 1)  # ERC-20 Transfer
+APPROVAL = (3, 1)  # ERC-20 Approval: the Wallet logs the allowance left by transferFrom
+TRANSFER_SINGLE = (4, 2)  # ERC-1155
+INTERVAL_TRADED = (4, 0)  # the operator's, once per meter and interval (issue 12's events)
+
+# What each Exchange operation must write, in the state it is measured in:
+# an order is three slots (maker, meter id, and begin/Wh/price/flags do not
+# fit two); a deal is one, the hash of its terms, which DealMade logs and
+# settling passes back as calldata (calldata is in the floor).
+EXCHANGE_FLOORS = {
+    "Exchange.offer": dict(
+        fresh=5,
+        update=2,
+        logs=[ORDER_PLACED],
+        why="order (3 slots), the meter's committed Wh for the hour, the hour's book (its "
+        "first order); order count, the maker's list",
+    ),
+    "Exchange.bid": dict(
+        fresh=5,
+        update=4,
+        logs=[ORDER_PLACED, TRANSFER, APPROVAL],
+        why="order (3 slots), the hour's book (its first order), the maker's list (its first "
+        "order); order count; escrow: two balances and the allowance",
+    ),
+    "Exchange.take_full": dict(
+        fresh=2,
+        update=8,
+        cleared=1,
+        logs=[DEAL_MADE, TRANSFER, APPROVAL, INTERVAL_TRADED, INTERVAL_TRADED],
+        why="deal (the hash of its terms), the buyer meter's hour; the order, the seller meter's hour, "
+        "deal count, the operator's traded bits of both meters (and their events); escrow: two "
+        "balances and the allowance; the hour's book, emptied",
+    ),
+    "Exchange.take_partial": dict(
+        fresh=2,
+        update=8,
+        logs=[DEAL_MADE, TRANSFER, APPROVAL, INTERVAL_TRADED, INTERVAL_TRADED],
+        why="as take_full; the order stays open",
+    ),
+    "Exchange.cancel": dict(
+        update=3,
+        cleared=1,
+        logs=[ORDER_CANCELLED, TRANSFER],
+        why="the order; the escrow back: two balances; the hour's book, emptied",
+    ),
+    "Exchange.cancel_in_book": dict(
+        update=5,
+        logs=[ORDER_CANCELLED, TRANSFER],
+        why="the order and its two neighbours' links (the hour's book and the maker's list "
+        "share their slots); the escrow back: two balances",
+    ),
+    "Exchange.take_full_in_book": dict(
+        fresh=2,
+        update=10,
+        logs=[DEAL_MADE, TRANSFER, APPROVAL, INTERVAL_TRADED, INTERVAL_TRADED],
+        why="as take_full, but the hour's book keeps its head: the order's two neighbours' "
+        "links instead",
+    ),
+    "Exchange.settle": dict(
+        fresh=1,
+        update=4,
+        cleared=1,
+        logs=[DEAL_SETTLED, TRANSFER_SINGLE],
+        why="the deal (settled), both meters' hours, the seller's credit; the certificate: the buyer's "
+        "holding (fresh), the Exchange's custody (cleared)",
+    ),
+}
+
+
+def measure_exchange(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
+    """Gas of the forward market, each with its floor (see EXCHANGE_FLOORS)."""
+    admin, body, installer, seller, buyer = (accounts[i] for i in (0, 4, 5, 1, 3))
+    as_admin = actions.Actor(w3, admin, deployments)
+    smb = as_admin.contract("SmartMeterBackend")
+    registry = as_admin.contract("GGORegistry")
+    exchange = as_admin.contract("Exchange")
+    token = as_admin.contract("Wallet")
+    interval = smb.functions.interval_length().call()
+    price = 15 * 10**13  # token base units per Wh
+    gas: dict[str, dict] = {}
+
+    as_installer = certified_installer(as_admin, body, installer)
+    keys = {"solar": fresh_account("market-solar"), "home": fresh_account("market-home")}
+    ids = {name: keccak(text=f"bench-market-{name}") for name in keys}
+    register_solar_and_home(
+        as_installer,
+        ids,
+        {name: key.address for name, key in keys.items()},
+        seller,
+        buyer,
+    )
+    as_seller = actions.Actor(w3, seller, deployments)
+    as_buyer = actions.Actor(w3, buyer, deployments)
+    as_admin.send(token.functions.transfer(buyer.address, 10**24))
+    as_buyer.send(token.functions.approve(exchange.address, 10**24))  # finite: written down
+
+    def record(key: str, receipt, note: str, per: int = 1, **floor) -> None:
+        tx_input = bytes(w3.eth.get_transaction(receipt["transactionHash"])["input"])
+        items = floor or EXCHANGE_FLOORS[key]
+        total = floor_gas(tx_input, **{k: v for k, v in items.items() if k != "why"})
+        gas[key] = {"gas": receipt["gasUsed"] // per, "floor": total // per, "state": note}
+
+    def placed(receipt) -> int:
+        (event,) = exchange.events.OrderPlaced().process_receipt(receipt, errors=DISCARD)
+        return event["args"]["order_id"]
+
+    def dealt(receipt) -> tuple:
+        (event,) = exchange.events.DealMade().process_receipt(receipt, errors=DISCARD)
+        return actions.settlement(event, exchange.abi)
+
+    # Day 1 for single operations, day 2 for the batch; both within the
+    # operator's traded-bit word of 32 hours that day 1 begins.
+    now = w3.eth.get_block("latest")["timestamp"]
+    words = 128 * 900  # seconds covered by one word of the operator's bitmap
+    day1 = now - now % words + words
+    day2 = day1 + 24 * interval
+    hour = [day1 + h * interval for h in range(24)]
+
+    def offer(begin: int, wh: int):
+        return as_seller.send(exchange.functions.offer(ids["solar"], begin, wh, price))
+
+    def take(order_id: int, wh: int, who=None):
+        who = who or as_buyer
+        meter = ids["home"] if who is as_buyer else ids["solar"]
+        return who.send(exchange.functions.take(order_id, wh, price, 0, meter))
+
+    # A first deal puts tokens in escrow and sets both meters' traded bits.
+    warm_up = dealt(take(placed(offer(hour[8], 1_000)), 1_000))
+    record(
+        "Exchange.offer",
+        offer(hour[10], 2_000),
+        "the meter's first offer for the hour",
+    )
+    full = placed(offer(hour[11], 2_000))
+    partial = placed(offer(hour[12], 2_000))
+    bid_receipt = as_buyer.send(exchange.functions.bid(ids["home"], hour[13], 500, price, False))
+    record(
+        "Exchange.bid",
+        bid_receipt,
+        "the buyer's first order, the hour's first; the Exchange already holds escrow; finite allowance",
+    )
+    receipt = take(full, 2_000)
+    deal = dealt(receipt)
+    record(
+        "Exchange.take_full",
+        receipt,
+        "the buyer's first deal of the hour; both meters traded earlier that day",
+    )
+    record(
+        "Exchange.take_partial",
+        take(partial, 800),
+        "800 of 2,000 Wh; the buyer's first deal of the hour",
+    )
+    cancelled = placed(
+        as_buyer.send(exchange.functions.bid(ids["home"], hour[14], 500, price, False))
+    )
+    record(
+        "Exchange.cancel",
+        as_buyer.send(exchange.functions.cancel(cancelled)),
+        "a bid, its escrow returned at once",
+    )
+    # The typical close: an order between two others of the hour (and of its maker).
+    bids = [
+        placed(as_buyer.send(exchange.functions.bid(ids["home"], hour[15], 500, price, False)))
+        for _ in range(3)
+    ]
+    record(
+        "Exchange.cancel_in_book",
+        as_buyer.send(exchange.functions.cancel(bids[1])),
+        "a bid between two others of the hour and of its maker; its escrow returned",
+    )
+    offers = [placed(offer(hour[16], 600)) for _ in range(3)]
+    record(
+        "Exchange.take_full_in_book",
+        take(offers[1], 600),
+        "an offer between two others of the hour and of its maker, taken whole",
+    )
+
+    batch = [dealt(take(placed(offer(day2 + h * interval, 1_500)), 1_500)) for h in range(24)]
+
+    # Both meters report both days; the certificates are issued before the
+    # deals settle (issuance is measured as GGORegistry.issue).
+    advance_time(w3, day2 + 24 * interval)
+    relayer = actions.Actor(w3, accounts[7], deployments)
+    for name in keys:
+        readings = interval_readings(
+            keys[name],
+            ids[name],
+            day1,
+            interval,
+            48,
+            600,
+            3_000 if name == "solar" else 0,
+            f"market-{name}",
+            w3.eth.chain_id,
+            smb.address,
+        )
+        for chunk in (readings[:25], readings[25:]):
+            relayer.send(smb.functions.submit_readings(chunk))
+    keeper = actions.Actor(w3, accounts[8], deployments)
+    begins = [day1 + h * interval for h in range(48)]
+    keeper.send(registry.functions.issue_many([ids["solar"]] * 24, begins[:24]))
+    keeper.send(registry.functions.issue_many([ids["solar"]] * 24, begins[24:]))
+
+    keeper.send(exchange.functions.settle(*warm_up))  # the seller now has a credit
+    record(
+        "Exchange.settle",
+        keeper.send(exchange.functions.settle(*deal)),
+        "fully delivered; certificate issued; the seller holds a credit, the buyer none "
+        "of this certificate",
+    )
+    receipt = keeper.send(exchange.functions.settle_many(batch))
+    record(
+        "Exchange.settle_many_24_per_deal",
+        receipt,
+        f"24 hours of one seller and buyer, delivered ({receipt['gasUsed']:,} gas / 24, floored)",
+        per=24,
+        fresh=24,
+        update=3 * 24 + 1,
+        cleared=24,
+        logs=[DEAL_SETTLED, TRANSFER_SINGLE] * 24,
+    )
+    return gas
+
+
+ENERGY_WEB_ARTIFACT = (
+    PROJECT_ROOT
+    / "node_modules"
+    / "@energyweb"
+    / "issuer"
+    / "dist"
+    / "js"
+    / "build"
+    / "contracts"
+    / "RegistryExtended.json"
+)
+STAND_IN = PROJECT_ROOT / "bench" / "contracts" / "EnergyWebIssuerStandIn.vy"
+
+
+def measure_energy_web(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
+    """Energy Web's published registry (npm @energyweb/issuer 7.0.1) on the same chain.
+
+    Its plain ``batchIssue`` loops one past the end (``i <= _values.length``) and
+    reverts, so batches use ``batchIssueMultiple``. Each certificate carries the
+    64 bytes that name its measurement (meter id, interval begin) as data.
+    """
+    admin, owner, holder = accounts[0], accounts[6], accounts[9]
+    artifact = json.loads(ENERGY_WEB_ARTIFACT.read_text())
+    registry, _ = deploy_contract(w3, admin, artifact["abi"], artifact["bytecode"], "")
+    stand_in_code = boa.load_partial(STAND_IN).compiler_data
+    issuer, _ = deploy_contract(
+        w3, admin, build_abi_output(stand_in_code), stand_in_code.bytecode, registry.address
+    )
+    as_admin = actions.Actor(w3, admin, deployments)
+    data = [keccak(text="ew-meter") + (GENESIS_TIME + h * 3_600).to_bytes(32) for h in range(25)]
+    gas: dict[str, dict] = {}
+
+    receipt = as_admin.send(issuer.functions.issue(owner.address, 1, 3_000, data[0]))
+    gas["EnergyWebRegistry.issue"] = {
+        "gas": receipt["gasUsed"],
+        "state": "through the issuer stand-in (adds its forwarding)",
+    }
+    receipt = as_admin.send(
+        issuer.functions.issue_many([owner.address] * 24, [1] * 24, [3_000] * 24, data[1:25])
+    )
+    gas["EnergyWebRegistry.batchIssueMultiple_24_per_cert"] = {
+        "gas": receipt["gasUsed"] // 24,
+        "state": f"24 certificates ({receipt['gasUsed']:,} gas / 24, floored)",
+    }
+    as_owner = actions.Actor(w3, owner, deployments)
+    gas["EnergyWebRegistry.transfer_fresh"] = {
+        "gas": as_owner.send(
+            registry.functions.safeTransferFrom(
+                owner.address, fresh_account("ew-receiver").address, 1, 500, b""
+            )
+        )["gasUsed"],
+        "state": "sender holds a balance; receiver had none of this certificate",
+    }
+    as_owner.send(registry.functions.safeTransferFrom(owner.address, holder.address, 1, 1_000, b""))
+    gas["EnergyWebRegistry.claim"] = {
+        "gas": actions.Actor(w3, holder, deployments).send(
+            registry.functions.safeTransferAndClaimFrom(
+                holder.address, holder.address, 1, 400, b"", b"heat pump"
+            )
+        )["gasUsed"],
+        "state": "safeTransferAndClaimFrom by the holder; no bound against consumption",
+    }
+    return gas
+
+
+SECTIONS: list[Callable[[Web3, dict, list[LocalAccount]], dict]] = [
+    measure_wallet,
+    measure_meters,
+    measure_registry,
+    measure_exchange,
+    measure_energy_web,
+]
+
+
+def format_table(gas: dict) -> str:
+    width = max(len(key) for key in gas) + 2
+    lines = [f"{'operation':<{width}} {'gas':>10}  {'compared with':<36} state"]
+    for key, entry in gas.items():
+        if key in SOLADY:
+            reference = SOLADY[key]
+            versus = f"Solady {reference:,} ({(entry['gas'] - reference) / reference:+.2%})"
+        elif key in TARGETS:
+            target = TARGETS[key]
+            versus = f"target {target:,} ({'met' if entry['gas'] <= target else 'MISSED'})"
+        elif "floor" in entry:
+            ratio = entry["gas"] / entry["floor"]
+            verdict = "met" if ratio <= FLOOR_RATIO_TARGET else "MISSED"
+            versus = f"floor {entry['floor']:,} ({ratio:.2f}x, {verdict})"
+        else:
+            versus = ""
+        lines.append(f"{key:<{width}} {entry['gas']:>10,}  {versus:<36} {entry['state']}")
+    return "\n".join(lines)
+
+
+# Our registry and Energy Web's, operation by operation.
+SIDE_BY_SIDE = [
+    ("issue one certificate", "GGORegistry.issue", "EnergyWebRegistry.issue"),
+    (
+        "issue 24, per certificate",
+        "GGORegistry.issue_many_24_per_cert",
+        "EnergyWebRegistry.batchIssueMultiple_24_per_cert",
+    ),
+    (
+        "transfer to a fresh address",
+        "GGORegistry.transfer_fresh",
+        "EnergyWebRegistry.transfer_fresh",
+    ),
+    ("retire / claim one", "GGORegistry.retire", "EnergyWebRegistry.claim"),
+]
+
+
+def format_side_by_side(gas: dict) -> str:
+    lines = [f"{'':<30} {'OpenKWh':>10} {'Energy Web':>11}  ratio"]
+    for label, ours, theirs in SIDE_BY_SIDE:
+        if ours in gas and theirs in gas:
+            a, b = gas[ours]["gas"], gas[theirs]["gas"]
+            lines.append(f"{label:<30} {a:>10,} {b:>11,}  {a / b:.2f}")
+    return "\n".join(lines)
+
+
+def run(out: Path = GAS_FILE) -> dict:
+    with (
+        run_anvil(hardfork=HARDFORK, extra_args=["--timestamp", str(GENESIS_TIME)]) as node,
+        tempfile.TemporaryDirectory() as folder,
+        connected("anvil", url=node.url) as conn,
+    ):
+        deployments = deploy_all(conn, Path(folder))
+        accounts = dev_accounts(10)
+        gas: dict[str, dict] = {}
+        for section in SECTIONS:
+            gas.update(section(conn.w3, deployments, accounts))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    saved = {key: {k: v for k, v in entry.items() if k != "state"} for key, entry in gas.items()}
+    out.write_text(json.dumps(saved, indent=2) + "\n")
+    return gas
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m openkwh.bench.gas",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--out", type=Path, default=GAS_FILE, help="where to write the gas table")
+    parser.add_argument(
+        "--bridge-out",
+        type=Path,
+        default=PROJECT_ROOT / "bench" / "bridge.json",
+        help="where to write the meter bridge's figures",
+    )
+    parser.add_argument(
+        "--dapp-out",
+        type=Path,
+        default=PROJECT_ROOT / "bench" / "dapp.json",
+        help="where to write the dApp's figures",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    gas = run(args.out)
+    print(f"\nGas per operation (whole transactions on anvil, {HARDFORK}):\n")
+    print(format_table(gas))
+    print(
+        "\nCertificate registries side by side (retire includes the bound against consumption; "
+        "Energy Web's claim has none):\n"
+    )
+    print(format_side_by_side(gas))
+    print(
+        f"\nExchange floors: 21,000 + calldata + the storage writes and events each operation "
+        f"cannot do without ({FRESH:,} a fresh slot, {UPDATE:,} an update, cold); target "
+        f"{FLOOR_RATIO_TARGET} x floor. What each floor counts:"
+    )
+    for key, items in EXCHANGE_FLOORS.items():
+        print(f"  {key}: {items['why']}")
+    print(f"\nwritten to {args.out}")
+
+    from openkwh.bench import bridge as bench_bridge
+
+    figures = bench_bridge.measure(args.bridge_out)
+    print("\nMeter bridge on this machine (timings vary from run to run):\n")
+    print(bench_bridge.format_figures(figures))
+    print(f"\nwritten to {args.bridge_out}")
+
+    from openkwh.bench import dapp as bench_dapp
+
+    figures = bench_dapp.measure(args.dapp_out)
+    print("\nThe dApp on this machine (timings vary from run to run):\n")
+    print(bench_bridge.format_figures(figures, bench_dapp.TARGETS))
+    print(f"\nwritten to {args.dapp_out}")
+    return 0

@@ -1,0 +1,1 @@
+"""The `openkwh ROLE COMMAND` command line, one module per role, and the deploy."""

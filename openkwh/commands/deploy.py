@@ -1,0 +1,263 @@
+"""Deploy the OpenKWh contracts, wired together, to a network named in moccasin.toml.
+
+Writes ``deployments/<network>.json``::
+
+    {"chain_id": 31337, "network": "anvil",
+     "contracts": {"Wallet": {"address": "0x…", "block": 1, "abi": [...]}, ...}}
+
+The meter bridge and the dApp read only this file. Deploying is idempotent:
+a contract whose code is already on chain at the recorded address (and whose
+dependencies were reused too) is reused and said so; anything else is deployed.
+The OperatorBackend, the GGORegistry and the Exchange are wired to each other
+once, so they are reused together or deployed together.
+
+    python -m openkwh.commands.deploy --network anvil      # what `make deploy` runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import io
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import boa
+from boa.deployments import DeploymentsDB, set_deployments_db
+from vyper.compiler.output import build_abi_output
+
+from openkwh.chain import Deployment, transact
+from openkwh.commands.network import (
+    Connection,
+    ConnectionSetupError,
+    add_network_arguments,
+    connect_from_args,
+)
+from openkwh.devtools.anvil import PROJECT_ROOT
+
+logger = logging.getLogger(__name__)
+
+CONTRACTS_DIR = PROJECT_ROOT / "contracts"
+DEPLOYMENTS_DIR = PROJECT_ROOT / "deployments"
+
+
+@functools.cache
+def contract_partial(name: str):
+    """The compiled contract ``contracts/<name>.vy``, compiled once per process."""
+    return boa.load_partial(CONTRACTS_DIR / f"{name}.vy")
+
+
+def deployments_path(network: str, directory: Path = DEPLOYMENTS_DIR) -> Path:
+    return directory / f"{network}.json"
+
+
+def load_deployments(path: Path) -> dict | None:
+    """The deployments file's content at ``path`` (checked), or None when there is none;
+    a file that is there but unusable raises DeploymentError, saying why."""
+    if not Path(path).exists():
+        return None
+    return Deployment.load(path).record()
+
+
+def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
+    """Deploy (or reuse) every contract on ``conn`` and write the deployments file."""
+    path = deployments_path(conn.network, directory)
+    previous = load_deployments(path) or {}
+    if previous.get("chain_id") != conn.chain_id:
+        previous = {}
+    record = {"chain_id": conn.chain_id, "network": conn.network, "contracts": {}}
+    deployer = _Deployer(conn, previous.get("contracts", {}), record["contracts"])
+
+    wallet = conn.extra_data["wallet"]
+    now = conn.w3.eth.get_block("latest")["timestamp"]
+    wallet_address = deployer.deploy(
+        "Wallet",
+        lambda: (
+            wallet["name"],
+            wallet["symbol"],
+            wallet["decimals"],
+            wallet["supply"],
+            wallet["sale_cap"],
+            wallet["sale_rate"],
+            now + wallet["sale_duration"],
+        ),
+    )
+
+    # Wired once to each other: all four are reused, or all four deployed.
+    together = {
+        "SmartMeterBackend": [],
+        "OperatorBackend": ["Wallet", "SmartMeterBackend"],
+        "GGORegistry": ["SmartMeterBackend"],
+        "Exchange": ["Wallet", "SmartMeterBackend"],
+    }
+    fresh = not all(deployer.reusable(name, needs) for name, needs in together.items())
+
+    meters = conn.extra_data["meters"]
+    backend = deployer.deploy(
+        "SmartMeterBackend",
+        lambda: (meters["interval_length"], meters["future_tolerance"]),
+        fresh=fresh,
+    )
+
+    operator = conn.extra_data["operator"]
+    operator_address = deployer.deploy(
+        "OperatorBackend",
+        lambda: (
+            wallet_address,
+            operator["notice_period"],
+            operator["retail_price"],
+            operator["feed_in_reward"],
+            [backend],
+        ),
+        depends_on=together["OperatorBackend"],
+        fresh=fresh,
+    )
+
+    registry = conn.extra_data["registry"]
+    registry_address = deployer.deploy(
+        "GGORegistry",
+        lambda: (backend, registry["validity"]),
+        depends_on=together["GGORegistry"],
+        fresh=fresh,
+    )
+
+    exchange = conn.extra_data["exchange"]
+    exchange_address = deployer.deploy(
+        "Exchange",
+        lambda: (
+            exchange.get("token") or wallet_address,
+            backend,
+            registry_address,
+            operator_address,
+            exchange["lead_time"],
+            exchange["settlement_timeout"],
+        ),
+        depends_on=together["Exchange"],
+        fresh=fresh,
+    )
+    for name, address in (("GGORegistry", registry_address), ("OperatorBackend", operator_address)):
+        deployer.wire(name, address, "exchange", exchange_address)
+    deployer.wire("SmartMeterBackend", backend, "operator", operator_address)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".json.tmp")
+    temporary.write_text(json.dumps(record, indent=2) + "\n")
+    os.replace(temporary, path)
+    logger.info(
+        "wrote %s", path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+    )
+    return record
+
+
+class _Deployer:
+    """Deploys contracts in order, reusing what is on chain when nothing it depends on changed."""
+
+    def __init__(self, conn: Connection, previous: dict, out: dict):
+        self.conn = conn
+        self.previous = previous
+        self.out = out
+        self.fresh: set[str] = set()
+
+    def reusable(self, name: str, depends_on: Sequence[str] = ()) -> bool:
+        """Whether ``name`` is on chain with today's code and nothing it depends on changed."""
+        known = self.previous.get(name)
+        runtime = contract_partial(name).compiler_data.bytecode_runtime
+        return (
+            bool(known)
+            and not self.fresh.intersection(depends_on)
+            and self._on_chain(known, runtime)
+        )
+
+    def deploy(
+        self,
+        name: str,
+        args: Callable[[], Sequence],
+        depends_on: Sequence[str] = (),
+        fresh: bool = False,
+    ) -> str:
+        partial = contract_partial(name)
+        abi = build_abi_output(partial.compiler_data)
+        known = self.previous.get(name)
+        if not fresh and self.reusable(name, depends_on):
+            logger.info(
+                "%s: already deployed at %s (block %d), reused",
+                name,
+                known["address"],
+                known["block"],
+            )
+            self.out[name] = {**known, "abi": abi}
+            return known["address"]
+
+        # boa prints each transaction it broadcasts; that goes to the debug log.
+        with (
+            set_deployments_db(DeploymentsDB(":memory:")) as db,
+            contextlib.redirect_stdout(io.StringIO()) as chatter,
+        ):
+            contract = partial.deploy(*args())
+            receipt = next(db.get_deployments()).receipt_dict
+        logger.debug(chatter.getvalue().rstrip())
+        address = str(contract.address)
+        block = int(receipt["blockNumber"], 16)
+        logger.info(
+            "%s: deployed at %s (block %d, %d gas)",
+            name,
+            address,
+            block,
+            int(receipt["gasUsed"], 16),
+        )
+        self.fresh.add(name)
+        self.out[name] = {"address": address, "block": block, "abi": abi}
+        return address
+
+    def wire(self, name: str, address: str, peer: str, peer_address: str) -> None:
+        """Wires ``name`` at ``address`` to its ``peer`` ("exchange" or "operator")
+        at ``peer_address`` with ``wire_<peer>``, unless it already is.
+
+        Sent through web3, not boa: boa's local replay of a call into a contract
+        deployed a few blocks before reads that contract's storage stale."""
+        w3 = self.conn.w3
+        contract = w3.eth.contract(address=address, abi=self.out[name]["abi"])
+        wired = getattr(contract.functions, peer)().call()
+        if wired == peer_address:
+            return
+        if int(wired, 16) != 0:
+            raise RuntimeError(f"{name} at {address} is wired to another {peer}, {wired}")
+        transact(w3, self.conn.account, getattr(contract.functions, f"wire_{peer}")(peer_address))
+        logger.info("%s: wired to the %s", name, peer)
+
+    def _on_chain(self, known: dict, runtime: bytes) -> bool:
+        # Vyper appends immutables after the runtime code, so a prefix match
+        # means "this very source was deployed here".
+        return bytes(self.conn.w3.eth.get_code(known["address"])).startswith(runtime)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m openkwh.commands.deploy",
+        description="Deploy the OpenKWh contracts to a network named in moccasin.toml and "
+        "write deployments/<network>.json. Run again, it reuses what is already deployed.",
+    )
+    add_network_arguments(parser)
+    parser.add_argument(
+        "--out", type=Path, default=DEPLOYMENTS_DIR, help="folder of the deployments file"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        conn = connect_from_args(args)
+    except ConnectionSetupError as exc:
+        parser.exit(2, f"deploy: {exc}\n")
+    logger.info(
+        "deploying to %s (chain %d) from %s", conn.network, conn.chain_id, conn.account.address
+    )
+    deploy_all(conn, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
