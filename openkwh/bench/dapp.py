@@ -96,7 +96,7 @@ def fill_index(path: Path, now: int, count: int, hours: int) -> tuple[str, int]:
 def page_weight_kb_gzip() -> float:
     """What a first visit downloads of the page's own code: the bundled script and the
     stylesheet, gzipped (as a server or CDN sends them)."""
-    static = PROJECT_ROOT / "dapp" / "static"
+    static = PROJECT_ROOT / "openkwh" / "dapp" / "static"
     files = (static / "build" / "app.js", static / "style.css")
     return sum(len(gzip.compress(path.read_bytes(), 9)) for path in files) / 1024
 

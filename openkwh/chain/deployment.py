@@ -74,7 +74,7 @@ class Deployment:
             stat = path.stat()
         except FileNotFoundError as exc:
             raise DeploymentError(
-                f"no deployments file at {path}: run `make deploy` (or give its path)"
+                f"no deployments file at {path}: run `make deploy` first (or give its path)"
             ) from exc
         except OSError as exc:
             raise DeploymentError(

@@ -222,10 +222,11 @@ def test_a_prosumers_money_jobs_in_tokens_as_a_person_writes_them(
         (("withdraw", "--amount", "0.0000000000000000001"), "finer than the 18 decimals"),
         (("deposit", "--amount", "-3"), "must be positive"),
         (("deposit", "--amount", "1e30"), "OKWH to deposit: nothing sent"),
-        (("withdraw-credit",), "no credit on the Exchange to withdraw: nothing sent"),
+        (("market", "withdraw-credit"), "no credit on the Exchange to withdraw: nothing sent"),
         (("pay-meter-debt", "--meter-id", "11" * 32), "the meter has no debt: nothing sent"),
     ):
-        code, out = cli("prosumer", prosumer, *argv)
+        role, argv = ("market", argv[1:]) if argv[0] == "market" else ("prosumer", argv)
+        code, out = cli(role, prosumer, *argv)
         assert code == 1, argv
         assert message in out.err
         assert "Traceback" not in out.err
@@ -453,7 +454,7 @@ def test_prosumers_trade_on_the_exchange_and_a_keeper_settles_the_deals(
             "this needs in escrow: nothing sent",
         ),
     ):
-        code, out = cli("prosumer", buyer, *argv)
+        code, out = cli("market", buyer, *argv)
         assert (code, message in out.err) == (1, True), out.err
 
 

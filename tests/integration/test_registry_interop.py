@@ -127,7 +127,7 @@ def test_ethers_reads_every_multi_value_view_by_its_field_names(certificate, anv
         call(smb, "consumption_data", hex_meter, begin),
         call(ob, "tariff", 0),
         call(ob, "tariff_at", begin),
-        call(ob, "trust_window", smb["address"]),
+        call(ob, "trust_window", smb.address),
         call(ob, "billable_wh", 2_500, 100, 1_000, 0),
         call(exchange, "position", hex_meter, begin),
         call(exchange, "order_book", begin, 0),

@@ -365,7 +365,10 @@ def _config_with(tmp_path, **paths) -> tuple[Path, tuple[int, int]]:
     if "deployments" not in paths:
         deployments.write_text(
             json.dumps(
-                {"contracts": {"SmartMeterBackend": {"address": "0x" + "11" * 20, "abi": []}}}
+                {
+                    "chain_id": 31_337,
+                    "contracts": {"SmartMeterBackend": {"address": "0x" + "11" * 20, "abi": []}},
+                }
             )
         )
     config = tmp_path / "bridge.toml"
@@ -386,7 +389,10 @@ def _config_with(tmp_path, **paths) -> tuple[Path, tuple[int, int]]:
             r"cannot make the folder of .*meter-key\.json: .*taken is a file, not a folder",
         ),
         ("store", r"cannot make the store's folder .*: .*taken is a file, not a folder"),
-        ("deployments", r"\[chain\] deployments: cannot read .*: No such file or directory"),
+        (
+            "deployments",
+            r"\[chain\] deployments: no deployments file at .*: run `make deploy` first",
+        ),
     ],
 )
 def test_a_folder_or_file_the_bridge_cannot_use_is_a_message_not_a_traceback(

@@ -31,7 +31,7 @@ from tests.fixtures.meters import (
     meter_id_for,
 )
 from tests.fixtures.operator import FEED_IN, NOTICE, RETAIL
-from tests.fixtures.registry import certificate_id
+from tests.fixtures.registry import VALIDITY, certificate_id
 from tests.helpers import made_deal, only_event
 
 TEST_CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
@@ -66,11 +66,15 @@ def sold_deal(exchange, solar_meter, household_meter, delivery_hour, alice, bob)
 
 
 @pytest.fixture
-def hook_market(exchange_deployer, ob_deployer, smb, registry, installer, deployer, bob, carol):
+def hook_market(
+    exchange_deployer, ob_deployer, registry_deployer, smb, installer, deployer, bob, carol
+):
     """An Exchange and an operator settling in a token that calls holders back,
-    and Carol's maker contract with a consuming meter; Bob has tokens approved."""
+    and Carol's maker contract with a consuming meter; Bob has tokens approved.
+    A registry of its own: the module's is wired to the module's Exchange."""
     token = boa.load(TEST_CONTRACTS / "HookToken.vy", SUPPLY, sender=deployer)
     with boa.env.prank(deployer):
+        registry = registry_deployer.deploy(smb.address, VALIDITY)
         ob = ob_deployer.deploy(token.address, NOTICE, RETAIL, FEED_IN, [smb.address])
         market = exchange_deployer.deploy(
             token.address, smb.address, registry.address, ob.address, LEAD_TIME, TIMEOUT
