@@ -37,7 +37,9 @@ def test_default_factors_are_values_and_custom_ones_are_kept(world, served, brow
     expect(form.locator("input[name=location]")).to_have_value("98.5")
     expect(page.locator("#location-based .value")).to_have_text(after)
 
-    assert page.evaluate("() => document.documentElement.scrollWidth") == page.viewport_size["width"]
+    assert (
+        page.evaluate("() => document.documentElement.scrollWidth") == page.viewport_size["width"]
+    )
     page.locator("#factors-reset").click()
     page.locator("#factor-source", has_text="Illustrative").wait_for()
     expect(form.locator("input[name=location]")).to_have_value("125")

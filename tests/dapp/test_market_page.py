@@ -30,7 +30,9 @@ def test_a_visitor_sees_the_hours_and_the_book(world, served, browser, size):  #
     assert page.locator("#book form[data-take]").count() == 0  # nothing to take with
     title = page.locator("#book-title time")
     assert title.get_attribute("title").endswith("UTC")  # local time, UTC on hover
-    assert page.evaluate("() => document.documentElement.scrollWidth") == page.viewport_size["width"]
+    assert (
+        page.evaluate("() => document.documentElement.scrollWidth") == page.viewport_size["width"]
+    )
     page.context.close()
 
 

@@ -134,5 +134,7 @@ def test_tokens_are_bought_while_the_sale_runs(world, served, browser, size):  #
     buy.locator("button").click()
     buy.locator(".toast.confirmed", has_text="confirmed").wait_for()
     assert wallet.balanceOf(ben).call() == before + ETHER // 100 * rate
-    assert page.evaluate("() => document.documentElement.scrollWidth") == page.viewport_size["width"]
+    assert (
+        page.evaluate("() => document.documentElement.scrollWidth") == page.viewport_size["width"]
+    )
     page.context.close()
