@@ -21,7 +21,7 @@ from web3 import Web3
 
 from dapp.indexer import Indexer, connect
 from scripts import chromium
-from tests.dapp.conftest import HANG_GUARD_MS, HOUR
+from tests.dapp.conftest import HANG_GUARD_MS, HOUR, SIZES
 
 pytestmark = pytest.mark.anvil
 
@@ -138,8 +138,9 @@ def browser():
         browser.close()
 
 
-def wallet_page(browser, w3, account, base_url):
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+def wallet_page(browser, w3, account, base_url, size: str = "desktop"):
+    width, height = SIZES[size]
+    context = browser.new_context(base_url=base_url, viewport={"width": width, "height": height})
     context.expose_function("__testWallet", InjectedWallet(w3, account))
     context.add_init_script(WALLET_SCRIPT)
     page = context.new_page()
@@ -184,16 +185,22 @@ def indexed(world, sql: str, args: tuple, timeout: float = HANG_GUARD_MS / 1_000
 
 
 def shoot(page, name: str) -> None:
+    """A photograph of the whole page, named by the page and its width; and nothing of
+    it may scroll sideways."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_selector("body[data-ready='true']")
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    width = page.viewport_size["width"]
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+    assert page.evaluate("() => document.documentElement.scrollWidth") == width, name
 
 
-def test_offer_take_settle_certificate_retire_emissions(world, served, browser):
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_offer_take_settle_certificate_retire_emissions(world, served, browser, size):
     w3 = world.w3
-    hour = world.begin + 4 * HOUR  # its gate closes an hour before: still open
-    anna = wallet_page(browser, w3, world.anna, served)
-    ben = wallet_page(browser, w3, world.ben, served)
+    now = w3.eth.get_block("latest")["timestamp"]
+    hour = now - now % HOUR + 3 * HOUR  # its gate closes an hour before: still open
+    anna = wallet_page(browser, w3, world.anna, served, size)
+    ben = wallet_page(browser, w3, world.ben, served, size)
 
     # 1. connect; 2. place an offer as the producer
     connect_wallet(anna, "/market", world.anna)

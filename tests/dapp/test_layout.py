@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dapp.conftest import HANG_GUARD_MS
+from tests.dapp.conftest import HANG_GUARD_MS, SIZES
 from tests.dapp.test_browser import browser, served, wallet_page  # noqa: F401
 
 pytestmark = pytest.mark.anvil
@@ -27,7 +27,6 @@ PAGES = {
     "emissions": "/emissions",
     "notifications": "/notifications",
 }
-SIZES = {"phone": (390, 844), "desktop": (1280, 900)}
 
 
 def open_page(browser, world, served, size: str, who: str):  # noqa: F811
@@ -37,9 +36,7 @@ def open_page(browser, world, served, size: str, who: str):  # noqa: F811
         page = context.new_page()
         page.set_default_timeout(HANG_GUARD_MS)
         return page
-    page = wallet_page(browser, world.w3, getattr(world, who), served)
-    page.set_viewport_size({"width": width, "height": height})
-    return page
+    return wallet_page(browser, world.w3, getattr(world, who), served, size)
 
 
 def visit(page, path: str, who: str) -> None:
