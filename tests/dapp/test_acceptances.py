@@ -7,16 +7,30 @@ bills."""
 
 from __future__ import annotations
 
+import json
+
+import boa
 import pytest
 from eth_utils import keccak
 
+from dapp import create_app
 from dapp.indexer import connect
 from meter_bridge.signing import Reading, sign_reading
 from scripts import actions
 from scripts.anvil import dev_accounts
+from scripts.bench import certified_installer
 from scripts.chain import advance_time, transact
-from tests.dapp.conftest import HOUR
-from tests.dapp.test_browser import browser, confirmed, connect_wallet, served  # noqa: F401
+from scripts.deploy import contract_partial
+from scripts.network import PRIVATE_KEY_ENV
+from tests.dapp.conftest import HOUR, SIZES
+from tests.dapp.test_browser import (  # noqa: F401
+    browser,
+    confirmed,
+    connect_wallet,
+    indexed,
+    served,
+    serving,
+)
 from tests.dapp.test_layout import axe_violations, open_page
 
 pytestmark = pytest.mark.anvil
@@ -165,27 +179,151 @@ def test_a_new_signing_key_is_approved_after_its_address_is_checked(
     page.context.close()
 
 
-def test_the_ledger_is_let_pay_a_meters_bills(world, served, browser, offers):  # noqa: F811
-    """Our backend was trusted from the start, so its bills reach a ledger without a
-    consent and the page offers none; the index is told otherwise here, to show the
-    consent a backend trusted later needs, sent to the real contract."""
-    ob = world.contract("OperatorBackend").functions
-    backend = world.contract("SmartMeterBackend").address
-    page = open_page(browser, world, served, "desktop", "ben")
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_backend_trusted_from_the_start_needs_no_consent(world, served, browser, size):  # noqa: F811
+    page = open_page(browser, world, served, size, "ben")
     connect_wallet(page, "/meters", world.ben)
     assert "trusted from the start" in page.locator("#meter-jobs").inner_text()
     assert page.locator("form[data-ledger]").count() == 0
-    db = connect(world.database)
+    page.context.close()
+
+
+# A second SmartMeterBackend, deployed after the operator; a meter of Ben's there for
+# each size of the browser test.
+LATE = {"desktop": keccak(text="dapp-late-desktop"), "phone": keccak(text="dapp-late-phone")}
+LATE_KEYS = {"desktop": ACCOUNTS[3], "phone": ACCOUNTS[9]}
+
+
+@pytest.fixture(scope="module")
+def late(world, tmp_path_factory):
+    """The operator's second backend: deployed now (so after the operator), a meter of
+    Ben's registered there for each size, and a dApp whose deployments name it, served
+    with its own indexer following the chain."""
+    w3, admin = world.w3, ACCOUNTS[0]
+    contracts = world.deployments["contracts"]
+    first = world.contract("SmartMeterBackend").functions
+    bytecode = contract_partial("SmartMeterBackend").compiler_data.bytecode
+    factory = w3.eth.contract(abi=contracts["SmartMeterBackend"]["abi"], bytecode=bytecode)
+    receipt = transact(
+        w3,
+        admin,
+        factory.constructor(first.interval_length().call(), first.future_tolerance().call()),
+    )
+    backend = receipt["contractAddress"]
+    deployments = json.loads(json.dumps(world.deployments))
+    deployments["contracts"]["SmartMeterBackend"] |= {
+        "address": backend,
+        "block": receipt["blockNumber"],
+    }
+    folder = tmp_path_factory.mktemp("late-backend")
+    (folder / "anvil.json").write_text(json.dumps(deployments))
+    installer = certified_installer(actions.Actor(w3, admin, deployments), ACCOUNTS[4], INSTALLER)
+    for size, meter in LATE.items():
+        actions.register_meter(
+            installer, meter, LATE_KEYS[size].address, world.ben.address, "DK1", "consumption"
+        )
+        actions.accept_meter(installer.with_account(world.ben), meter)
+    database = str(folder / "index.sqlite")
+    app = create_app(
+        {
+            "TESTING": True,
+            "RPC_URL": world.url,
+            "DEPLOYMENTS": str(folder / "anvil.json"),
+            "DATABASE": database,
+        }
+    )
+    with serving(app, w3, deployments, database) as url:
+        yield {
+            "url": url,
+            "backend": backend,
+            "deployments": str(folder / "anvil.json"),
+            "database": database,
+        }
+
+
+def trust_announced(late) -> bool:
+    db = connect(late["database"])
     try:
-        db.execute("UPDATE backends SET genesis = 0 WHERE backend = ?", (backend,))
+        return bool(
+            db.execute(
+                "SELECT COUNT(*) FROM backends WHERE backend = ? AND trusted AND NOT genesis",
+                (late["backend"],),
+            ).fetchone()[0]
+        )
     finally:
         db.close()
+
+
+def announce_trust(world, late, monkeypatch, capsys) -> None:
+    """The operator's own command: `openkwh operator trust-backend`, run in-process."""
+    previous = boa.env
+    monkeypatch.setenv(PRIVATE_KEY_ENV, ACCOUNTS[0].key.hex())
+    try:
+        code = actions.main(
+            "operator",
+            [
+                "--rpc-url",
+                world.url,
+                "--deployments",
+                late["deployments"],
+                "trust-backend",
+                "--backend",
+                late["backend"],
+            ],
+        )
+    except SystemExit as exit_:
+        code = exit_.code
+    finally:
+        boa.set_env(previous)
+    assert code == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_backend_trusted_later_asks_the_ledgers_consent(
+    world,
+    browser,  # noqa: F811
+    late,
+    monkeypatch,
+    capsys,
+    size,
+):
+    """Bills of a backend the operator trusted after its deployment reach a ledger only
+    with the owner's consent: the page offers none while the backend is untrusted, the
+    operator trusts it with its real command, the indexer sees the real event, and the
+    page's button sends the real open_ledger transaction."""
+    ob = world.contract("OperatorBackend").functions
+    meter, backend = LATE[size], late["backend"]
+    page = open_page(browser, world, late["url"], size, "ben")
+    connect_wallet(page, "/meters", world.ben)
+    page.locator("#meter-jobs", has_text=short(meter)).wait_for()
+    if not trust_announced(late):  # the first size: before the operator trusts it
+        assert "does not trust this meter's backend" in page.locator("#meter-jobs").inner_text()
+        assert page.locator("form[data-ledger]").count() == 0
+        announce_trust(world, late, monkeypatch, capsys)
+        indexed(
+            world,
+            "SELECT COUNT(*) FROM backends WHERE backend = ? AND trusted AND NOT genesis",
+            (backend,),
+            database=late["database"],
+        )
+        page.reload()
+        page.wait_for_selector("body[data-ready='true']")
+    form = page.locator(f"form[data-ledger='0x{meter.hex()}'][data-open='true']")
+    assert "trusted from the start" not in page.locator("#meter-jobs").inner_text()
+    assert axe_violations(page) == []
+    assert page.evaluate("() => document.documentElement.scrollWidth") == SIZES[size][0]
+    assert not ob.ledger_pays(world.ben.address, backend, meter).call()
+    form.get_by_role("button", name=f"Let my ledger pay the bills of meter {short(meter)}").click()
+    confirmed(page, f"Let my ledger pay the bills of meter {short(meter)}")
+    assert ob.ledger_pays(world.ben.address, backend, meter).call()
+    indexed(
+        world,
+        "SELECT COUNT(*) FROM ledger_consents WHERE account = ? AND backend = ? AND meter_id = ?"
+        " AND open",
+        (world.ben.address, backend, "0x" + meter.hex()),
+        database=late["database"],
+    )
     page.reload()
     page.wait_for_selector("body[data-ready='true']")
-    form = page.locator(f"form[data-ledger='0x{world.home.hex()}']")
-    assert axe_violations(page) == []
-    form.get_by_role("button").click()
-    confirmed(page, "Let my ledger pay the bills of meter")
-    assert ob.ledger_pays(world.ben.address, backend, world.home).call()
-    page.locator(f"form[data-ledger='0x{world.home.hex()}'][data-open='false']").wait_for()
+    page.locator(f"form[data-ledger='0x{meter.hex()}'][data-open='false']").wait_for()
     page.context.close()
