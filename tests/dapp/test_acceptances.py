@@ -11,6 +11,7 @@ import json
 
 import boa
 import pytest
+from eth_account import Account
 from eth_utils import keccak
 
 from dapp import create_app
@@ -37,8 +38,13 @@ pytestmark = pytest.mark.anvil
 
 ACCOUNTS = dev_accounts(10)
 INSTALLER, FLAT_KEY, SHED_KEY = ACCOUNTS[5], ACCOUNTS[3], ACCOUNTS[9]
-FLAT = keccak(text="dapp-flat")  # Anna's flat, handed on to Ben with a debt
-SHED = keccak(text="dapp-shed")  # registered for Ben, not accepted yet
+# For each size of the browser tests: a flat of Anna's, handed on to Ben with a debt,
+# and a shed registered for Ben, not accepted yet.
+FLATS = {"phone": keccak(text="dapp-flat"), "desktop": keccak(text="dapp-flat-2")}
+SHEDS = {"phone": keccak(text="dapp-shed"), "desktop": keccak(text="dapp-shed-2")}
+FLAT_KEYS = {"phone": FLAT_KEY, "desktop": Account.from_key(keccak(text="dapp-flat-2 key"))}
+SHED_KEYS = {"phone": SHED_KEY, "desktop": Account.from_key(keccak(text="dapp-shed-2 key"))}
+FLAT, SHED = FLATS["phone"], SHEDS["phone"]
 FLAT_USED_WH = 2_000
 
 
@@ -52,19 +58,23 @@ def token_text(units: int, decimals: int = 18) -> str:
     return f"{whole:,}.{str(part).zfill(decimals)[:4]}"
 
 
-def read_flat(world, end: int, imported: int) -> None:
+def read_flats(world, end: int, imported: int) -> None:
+    """Both flats' readings at ``end``, their import register at ``imported``."""
     smb = world.contract("SmartMeterBackend")
     advance_time(world.w3, end)
-    reading = Reading(
-        FLAT,
-        end,
-        imported,
-        0,
-        keccak(text=f"flat {end}"),
-        smb.functions.next_reading_begin(FLAT).call(),
-    )
-    signed = sign_reading(FLAT_KEY, reading, world.w3.eth.chain_id, smb.address)
-    transact(world.w3, world.keeper, smb.functions.submit_readings([signed.contract_args()]))
+    batch = []
+    for size, flat in FLATS.items():
+        reading = Reading(
+            flat,
+            end,
+            imported,
+            0,
+            keccak(text=f"flat {size} {end}"),
+            smb.functions.next_reading_begin(flat).call(),
+        )
+        signed = sign_reading(FLAT_KEYS[size], reading, world.w3.eth.chain_id, smb.address)
+        batch.append(signed.contract_args())
+    transact(world.w3, world.keeper, smb.functions.submit_readings(batch))
 
 
 @pytest.fixture(scope="module")
@@ -73,23 +83,33 @@ def offers(world):
     offered to Ben; the shed registered for Ben."""
     w3, anna, ben = world.w3, world.anna, world.ben
     installer = actions.Actor(w3, INSTALLER, world.deployments)
-    actions.register_meter(installer, FLAT, FLAT_KEY.address, anna.address, "DK1", "consumption")
-    actions.accept_meter(installer.with_account(anna), FLAT)
+    for size, flat in FLATS.items():
+        actions.register_meter(
+            installer, flat, FLAT_KEYS[size].address, anna.address, "DK1", "consumption"
+        )
+        actions.accept_meter(installer.with_account(anna), flat)
     ob = world.contract("OperatorBackend")
     balance = ob.functions.balance_of(anna.address).call()
     if balance:
         transact(w3, anna, ob.functions.withdraw(balance))
     begin = world.last_end + HOUR
-    read_flat(world, begin, 0)  # the baseline
-    read_flat(world, begin + HOUR, FLAT_USED_WH)
+    read_flats(world, begin, 0)  # the baselines
+    read_flats(world, begin + HOUR, FLAT_USED_WH)
     smb = world.contract("SmartMeterBackend")
-    transact(w3, world.keeper, ob.functions.settle_many(smb.address, [(FLAT, begin)]))
-    debt = smb.functions.meter_debt(FLAT).call()
-    assert debt > 0
-    actions.offer_meter(installer.with_account(anna), FLAT, ben.address)
-    actions.register_meter(installer, SHED, SHED_KEY.address, ben.address, "DK1", "consumption")
+    transact(
+        w3,
+        world.keeper,
+        ob.functions.settle_many(smb.address, [(flat, begin) for flat in FLATS.values()]),
+    )
+    debts = {size: smb.functions.meter_debt(flat).call() for size, flat in FLATS.items()}
+    assert all(debts.values())
+    for size, flat in FLATS.items():
+        actions.offer_meter(installer.with_account(anna), flat, ben.address)
+        actions.register_meter(
+            installer, SHEDS[size], SHED_KEYS[size].address, ben.address, "DK1", "consumption"
+        )
     world.index()
-    return {"debt": debt}
+    return {"debt": debts["phone"], "debts": debts}
 
 
 def test_the_api_names_the_offers_and_their_debt(client, world, offers):
@@ -107,7 +127,11 @@ def test_the_api_names_the_offers_and_their_debt(client, world, offers):
     detail = client.get(f"/api/v1/meters/0x{SHED.hex()}").get_json()
     assert detail["meter"]["owner"] == "0x" + "00" * 20
     anna = client.get(f"/api/v1/accounts/{world.anna.address}/notifications").get_json()
-    (debt,) = [n for n in anna["notifications"] if n["kind"] == "meter_debt_recorded"]
+    (debt,) = [
+        n
+        for n in anna["notifications"]
+        if n["kind"] == "meter_debt_recorded" and n["meter_id"] == "0x" + FLAT.hex()
+    ]
     assert (debt["meter_id"], debt["amount"]) == ("0x" + FLAT.hex(), str(offers["debt"]))
     ben = client.get(f"/api/v1/accounts/{world.ben.address}/notifications").get_json()
     offered_news = [n for n in ben["notifications"] if n["kind"] == "meter_offered"]
@@ -116,34 +140,43 @@ def test_the_api_names_the_offers_and_their_debt(client, world, offers):
     assert news["0x" + SHED.hex()] == "0"
 
 
-def test_a_meter_handed_on_is_accepted_with_the_debt_shown(world, served, browser, offers):  # noqa: F811
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_a_meter_handed_on_is_accepted_with_the_debt_shown(world, served, browser, offers, size):  # noqa: F811
     smb = world.contract("SmartMeterBackend").functions
-    page = open_page(browser, world, served, "phone", "ben")
+    flat, debt = FLATS[size], offers["debts"][size]
+    page = open_page(browser, world, served, size, "ben")
     connect_wallet(page, "/meters", world.ben)
-    row = page.locator("#offered tr", has_text=short(FLAT))
-    assert token_text(offers["debt"]) in row.inner_text()  # before the wallet is asked
-    assert page.evaluate("() => document.documentElement.scrollWidth") == 390
+    row = page.locator("#offered tr", has_text=short(flat))
+    assert token_text(debt) in row.inner_text()  # before the wallet is asked
+    assert page.evaluate("() => document.documentElement.scrollWidth") == SIZES[size][0]
     assert axe_violations(page) == []  # the offers, the keys and the ledger's column
-    row.get_by_role("button", name=f"Accept meter {short(FLAT)}").click()
-    confirmed(page, f"Accept meter {short(FLAT)}")
-    assert smb.owner_of(FLAT).call() == world.ben.address
-    assert smb.meter_debt(FLAT).call() == offers["debt"]  # now Ben's to pay
-    page.locator("#offered tr", has_text=short(FLAT)).wait_for(state="detached")
-    page.locator("#meters", has_text=short(FLAT)).wait_for()
+    row.get_by_role("button", name=f"Accept meter {short(flat)}").click()
+    confirmed(page, f"Accept meter {short(flat)}")
+    assert smb.owner_of(flat).call() == world.ben.address
+    assert smb.meter_debt(flat).call() == debt  # now Ben's to pay
+    page.locator("#offered tr", has_text=short(flat)).wait_for(state="detached")
+    page.locator("#meters", has_text=short(flat)).wait_for()
     page.context.close()
 
 
-def test_a_meter_registered_for_you_is_accepted(world, served, browser, offers):  # noqa: F811
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_a_meter_registered_for_you_is_accepted(world, served, browser, offers, size):  # noqa: F811
     smb = world.contract("SmartMeterBackend").functions
-    page = open_page(browser, world, served, "desktop", "ben")
+    shed = SHEDS[size]
+    page = open_page(browser, world, served, size, "ben")
     connect_wallet(page, "/meters", world.ben)
-    row = page.locator("#offered tr", has_text=short(SHED))
+    row = page.locator("#offered tr", has_text=short(shed))
     assert "a new registration" in row.inner_text()
-    row.get_by_role("button", name=f"Accept meter {short(SHED)}").click()
-    confirmed(page, f"Accept meter {short(SHED)}")
-    assert smb.owner_of(SHED).call() == world.ben.address
-    page.locator("#offers").wait_for(state="hidden")  # nothing more offered
-    page.locator("#meters", has_text=short(SHED)).wait_for()
+    row.get_by_role("button", name=f"Accept meter {short(shed)}").click()
+    confirmed(page, f"Accept meter {short(shed)}")
+    assert smb.owner_of(shed).call() == world.ben.address
+    page.locator("#offered tr", has_text=short(shed)).wait_for(state="detached")
+    page.locator("#meters", has_text=short(shed)).wait_for()
+    offered = [
+        m for m in (*FLATS.values(), *SHEDS.values()) if smb.owner_of(m).call() != world.ben.address
+    ]
+    if not offered:  # the last one accepted: the section goes
+        page.locator("#offers").wait_for(state="hidden")
     page.context.close()
 
 
