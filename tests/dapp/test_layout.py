@@ -159,3 +159,18 @@ def test_every_button_has_its_own_accessible_name(world, served, browser, who, s
         )
         assert len(names) == len(set(names)), (path, sorted(names))
     page.context.close()
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_a_notice_is_cleared_once_the_page_answers(world, served, browser, size):  # noqa: F811
+    """A message at the top does not outlive what it said: the visitor's "connect your
+    wallet" goes once the wallet is connected and the page has answered."""
+    page = open_page(browser, world, served, size, "ben")
+    page.goto("/market")
+    page.wait_for_selector("body[data-ready='visitor']")
+    notice = page.locator("#notice")
+    assert "Connect your wallet" in notice.inner_text()
+    page.click("#connect")
+    page.wait_for_selector("body[data-ready='true']")
+    assert not notice.is_visible()
+    page.context.close()

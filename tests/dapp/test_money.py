@@ -10,6 +10,7 @@ import pytest
 from web3.logs import DISCARD
 
 from scripts import actions
+from scripts.anvil import dev_accounts
 from scripts.chain import transact
 from tests.dapp.conftest import ETHER, HOUR, PRICE, SOLD_WH
 from tests.dapp.test_browser import browser, connect_wallet, indexed, served  # noqa: F401
@@ -134,6 +135,49 @@ def test_tokens_are_bought_while_the_sale_runs(world, served, browser, size):  #
     buy.locator("button").click()
     buy.locator(".toast.confirmed", has_text="confirmed").wait_for()
     assert wallet.balanceOf(ben).call() == before + ETHER // 100 * rate
+    assert (
+        page.evaluate("() => document.documentElement.scrollWidth") == page.viewport_size["width"]
+    )
+    page.context.close()
+
+
+def arrears_for_anna(world) -> int:
+    """The operator empties its treasury; Anna's solar exports an hour it then rewards
+    but cannot pay (arrears); the operator refills the treasury. Returns the arrears."""
+    admin = dev_accounts(1)[0]
+    ob = world.contract("OperatorBackend")
+    treasury = ob.functions.treasury().call()
+    if treasury:
+        transact(world.w3, admin, ob.functions.withdraw_revenue(treasury, admin.address))
+    before = ob.functions.arrears_of(world.anna.address).call()
+    now = world.w3.eth.get_block("latest")["timestamp"]
+    hour = now - now % HOUR + HOUR
+    world.meter_readings(hour, {"solar": (0, 0), "home": (0, 0)})
+    world.meter_readings(hour + HOUR, {"solar": (0, 2_000), "home": (0, 0)})
+    smb = world.contract("SmartMeterBackend").address
+    transact(world.w3, world.keeper, ob.functions.settle_many(smb, [(world.solar, hour)]))
+    owed = ob.functions.arrears_of(world.anna.address).call()
+    assert owed > before  # rewarded, not paid
+    actions.fund_treasury(actions.Actor(world.w3, admin, world.deployments), 10 * ETHER)
+    return owed
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_arrears_are_claimed_once_the_treasury_can_pay(world, served, browser, size):  # noqa: F811
+    ob = world.contract("OperatorBackend").functions
+    anna = world.anna.address
+    owed = arrears_for_anna(world)
+    on_ledger = ob.balance_of(anna).call()
+    page = open_page(browser, world, served, size, "anna")
+    connect_wallet(page, "/", world.anna)
+    claim = page.locator("#claim-arrears")
+    assert claim.is_visible()  # the balances are read from the chain, not the index
+    assert "The operator owes you" in claim.inner_text()
+    claim.get_by_role("button", name="Claim arrears").click()
+    claim.locator(".toast.confirmed", has_text="Claim arrears: confirmed").wait_for()
+    assert ob.arrears_of(anna).call() == 0
+    paid = ob.balance_of(anna).call() - on_ledger
+    assert 0 < paid <= owed  # what a debt of hers did not take first
     assert (
         page.evaluate("() => document.documentElement.scrollWidth") == page.viewport_size["width"]
     )
