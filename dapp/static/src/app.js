@@ -7,7 +7,7 @@ import { getAddress, isAddress } from "ethers/address";
 import { api } from "./api.js";
 import { plainWords, short, when } from "./format.js";
 import { certificates } from "./pages/certificates.js";
-import { dashboard, prefetchDashboard } from "./pages/dashboard.js";
+import { dashboard } from "./pages/dashboard.js";
 import { emissions } from "./pages/emissions.js";
 import { market, marketPublic } from "./pages/market.js";
 import { meters } from "./pages/meters.js";
@@ -71,12 +71,7 @@ function poll() {
   }, 4000);
 }
 
-// What a page can ask for before the site has answered, knowing only the account.
-const prefetches = { dashboard: prefetchDashboard };
-
 async function start() {
-  const viewAs = new URLSearchParams(location.search).get("account") || localStorage.getItem("openkwh.account");
-  if (viewAs && isAddress(viewAs)) prefetches[document.body.dataset.page]?.(getAddress(viewAs));
   state.site = await api("/site");
   poll();
   $("#connect").onclick = () => connect().catch((error) => notice(plainWords(error), "error"));
@@ -98,6 +93,7 @@ async function start() {
       return setAccount(account);
     }
   }
+  const viewAs = new URLSearchParams(location.search).get("account") || localStorage.getItem("openkwh.account");
   if (viewAs && isAddress(viewAs)) setAccount(viewAs);
   else render();
 }

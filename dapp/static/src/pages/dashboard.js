@@ -156,28 +156,11 @@ async function drawChart(period, labels, energy) {
   canvas.parentElement.dataset.drawn = period;
 }
 
-// The figures asked before the site and the status have answered (prefetchDashboard),
-// for the account this browser saw last: the first draw takes them if the account is
-// still the same.
-let early = null;
-const figures = (account, period) => api(`/accounts/${account}/dashboard?period=${period}`);
-
-export function prefetchDashboard(account) {
-  const period = localStorage.getItem("openkwh.period") || "day";
-  const answer = figures(account, period);
-  answer.catch(() => {}); // the draw that takes it reports a failure
-  early = { account, period, answer };
-}
-
 export async function dashboard(account) {
   // An account's own figures: a visitor sees none of these sections, not empty ones.
   document.querySelectorAll("section.mine").forEach((section) => (section.hidden = false));
   const period = localStorage.getItem("openkwh.period") || "day";
-  const asked = early;
-  early = null;
-  const data = await (asked?.account === account && asked.period === period
-    ? asked.answer
-    : figures(account, period));
+  const data = await api(`/accounts/${account}/dashboard?period=${period}`);
   const b = data.balances;
   $("#balances").innerHTML =
     card("Wallet", tokens(b.token, state.site.ledger_token)) +
