@@ -26,7 +26,8 @@
         day is published, else the year's; a measurement spanning several
         intervals (a gap in readings) uses the year's, and nothing can be
         retired against it. The year of an interval is the UTC calendar year
-        of its begin. The hourly-matched share is matched / consumed Wh.
+        of its begin. The hourly-matched share is matched_wh / consumed_wh
+        (left to readers: a view of it would not fit the EIP-170 limit).
 @custom:security Trusted: the admin and each sector's issuing bodies (on the
                  SmartMeterBackend), who appoint publishers and auditors; the
                  publishers' factors; the auditors' attestations and utility
@@ -283,9 +284,10 @@ def __init__(registry_: IGGORegistry):
            SmartMeterBackend's measurements and issuing bodies are used.
     """
     access_control.__init__()
+    backend_: ISmartMeterBackend = ISmartMeterBackend(staticcall registry_.backend())
     registry = registry_
-    backend = ISmartMeterBackend(staticcall registry_.backend())
-    interval_length = staticcall backend.interval_length()
+    backend = backend_
+    interval_length = staticcall backend_.interval_length()
 
 
 # ADMIN OR ISSUING BODY
@@ -654,19 +656,6 @@ def statement(id: uint256) -> Statement:
             all empty for an unknown id.
     """
     return self._statements[id]
-
-
-@external
-@view
-def matched_share_ppm(id: uint256) -> uint256:
-    """
-    @return uint256 The hourly-matched share of a statement's consumption, in
-            parts per million, rounded down; 0 when nothing was consumed.
-    """
-    s: Statement = self._statements[id]
-    if s.consumed_wh == 0:
-        return 0
-    return s.matched_wh * 1_000_000 // s.consumed_wh
 
 
 @external
