@@ -1485,6 +1485,18 @@ def add_shared_arguments(parser: argparse.ArgumentParser, *, defaults: bool = Fa
     )
 
 
+class Report(dict):
+    """What a command found or did besides its transactions (a statement, a
+    request): printed as one JSON object with ``--json``; its words went to the log."""
+
+
+def _sent(actor: Actor) -> list[dict]:
+    return [
+        {"tx": r["transactionHash"].to_0x_hex(), "block": r["blockNumber"], "gas": r["gasUsed"]}
+        for r in actor.sent
+    ]
+
+
 def main(role: str, argv: list[str] | None = None) -> int:
     """The command line of one role: ``python -m openkwh.commands.<role>`` (JSON output)."""
     parser = argparse.ArgumentParser(
@@ -1537,9 +1549,16 @@ def run_command(
         parser.exit(1, f"{prog}: {exc}\n")
     except OSError as exc:  # a salt file missing or unreadable, say
         parser.exit(1, f"{prog}: {exc.strerror}: {exc.filename}\n")
+    as_json = getattr(args, "json", False) or not human
+    if isinstance(result, Report):  # figures found or made: one JSON object with its transactions
+        if as_json:
+            print(json.dumps({**result, "transactions": _sent(actor)}, default=str))
+        else:
+            for line in _sent(actor):
+                print(f"sent {line['tx']}: in block {line['block']}, {line['gas']:,} gas")
+        return 0
     # A line for every transaction sent, an approval before its payment too.
     receipts = actor.sent or (result if isinstance(result, list) else [result])
-    as_json = getattr(args, "json", False) or not human
     for receipt in receipts:
         tx, block, gas = (
             receipt["transactionHash"].to_0x_hex(),
@@ -1554,6 +1573,10 @@ def run_command(
         print("nothing to send")
     return 0
 
+
+# The emissions commands (auditor, factor publisher, statements) add themselves
+# to COMMANDS and ROLE_TITLES: they use the helpers above.
+from openkwh.commands import emissions as _emissions  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main(sys.argv[1]))
