@@ -764,7 +764,7 @@ def wire(actor: Actor, what: str, address: str):
     return actor.send(getattr(actor.contract(name).functions, function)(address))
 
 
-ROLE_CONTRACTS = ("SmartMeterBackend", "OperatorBackend", "GGORegistry")
+ROLE_CONTRACTS = ("SmartMeterBackend", "OperatorBackend", "GGORegistry", "EmissionsRegistry")
 
 
 def revoke_role(actor: Actor, contract_name: str, role: str, account: str, renounce: bool = False):

@@ -176,10 +176,11 @@ def _add_source(parser: argparse.ArgumentParser) -> None:
 def appoint(actor: Actor, what: str, sector: str, account: str, appointed: bool = True):
     """Appoints (or removes) a factor publisher or an auditor of ``sector``."""
     contract = registry(actor)
-    function = (
-        contract.functions.set_publisher if what == "publisher" else contract.functions.set_auditor
-    )
-    receipt = actor.send(function(sector, account, appointed))
+    if what == "publisher":
+        call = contract.functions.set_publisher(sector, account, appointed)
+    else:
+        call = contract.functions.set_auditor(sector, account, appointed)
+    receipt = actor.send(call)
     logger.info(
         "%s %s as %s of %s",
         "appointed" if appointed else "removed",
