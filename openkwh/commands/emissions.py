@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from multiformats import CID
@@ -325,7 +326,8 @@ def describe(s: dict) -> list[str]:
         origin += f", published by auditor {s['utility_data']['auditor']}"
     attested = [a["auditor"] for a in s["attestation_list"]]
     origin += f", attested by {', '.join(attested)}" if attested else ", not attested yet"
-    matched = f"{s['matched_wh'] * 100 / s['consumed_wh']:.1f} %" if s["consumed_wh"] else "-"
+    share = Decimal(s["matched_wh"] * 100) / s["consumed_wh"] if s["consumed_wh"] else None
+    matched = f"{share:.1f} %" if share is not None else "-"
     lines = [
         f"statement {s['id']} of {s['account']}, {s['sector']}: {origin}",
         f"  period      {_when(s['begin'])} to {_when(s['end'])}",
