@@ -59,7 +59,7 @@ ORIGIN_WORDS = {1: "from meters", 2: "from meters (merged)", 3: "from utility da
 DAY = 86_400  # seconds
 MAX_COMPUTED = 31 * DAY  # EmissionsRegistry.MAX_COMPUTED
 MAX_PERIOD = 366 * DAY  # EmissionsRegistry.MAX_PERIOD
-SOURCE, NOTE, CID_TEXT, FORMAT = _text(64), _text(128), _text(64), _text(32)
+SOURCE, NOTE = _text(64), _text(128)  # the contract's MAX_SOURCE and MAX_NOTE, bytes
 DEFAULT_BLOBS = Path("blobs")
 
 
@@ -102,9 +102,16 @@ def _cid(text: str) -> str:
     return text
 
 
-def _add_period(parser: argparse.ArgumentParser, what: str) -> None:
+def _add_period(parser: argparse.ArgumentParser, what: str, year: bool = False) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--month", type=_month, help=f"{what}: a calendar month (UTC), e.g. 2026-06")
+    if year:
+        which.add_argument(
+            "--year",
+            type=_year,
+            help="a calendar year (UTC): twelve monthly statements and their merge, sent only "
+            "if all would go through",
+        )
     which.add_argument(
         "--from",
         dest="start",
@@ -400,6 +407,25 @@ def make_statement(actor: Actor, meter_id: bytes, begin: int, end: int) -> Repor
     receipt = actor.send(registry(actor).functions.make_statement(meter_id, begin, end))
     id_ = _made(actor, receipt)
     s = statement(actor, id_)
+    for line in describe(s):
+        logger.info("%s", line)
+    return Report(statement=_json_safe(s))
+
+
+def make_year_statement(actor: Actor, meter_id: bytes, year: int) -> Report:
+    """A year's statement of a meter: its twelve months, then their merge, in
+    thirteen transactions simulated together first (nothing is sent unless
+    every one would go through)."""
+    contract = registry(actor)
+    months = [_month(f"{year}-{month:02d}") for month in range(1, 13)]
+    first = contract.functions.statement_count().call() + 1
+    steps = [contract.functions.make_statement(meter_id, b, e) for b, e in months]
+    steps.append(contract.functions.merge(list(range(first, first + 12))))
+    try:
+        receipt = actor.send_all(steps)
+    except actions.TransactionFailed as exc:
+        raise ValueError(f"the year's statement: {exc}") from None
+    s = statement(actor, _made(actor, receipt))
     for line in describe(s):
         logger.info("%s", line)
     return Report(statement=_json_safe(s))
@@ -776,9 +802,13 @@ COMMANDS = {
     "prosumer": {
         "make-statement": (
             "compute and record your Scope 2 statement of a consumption meter over a period "
-            "(31 days at most: a month)",
-            lambda p: (_add_meter_arguments(p), _add_period(p, "the period")),
-            lambda a, args: make_statement(a, _meter_id(args), *_period(args)),
+            "(31 days at most: a month), or over a calendar year (--year: its months, merged)",
+            lambda p: (_add_meter_arguments(p), _add_period(p, "the period", year=True)),
+            lambda a, args: (
+                make_year_statement(a, _meter_id(args), args.year)
+                if args.year
+                else make_statement(a, _meter_id(args), *_period(args))
+            ),
         ),
         "merge-statements": (
             "join your consecutive statements of one meter (a year's months) into one",

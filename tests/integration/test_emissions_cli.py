@@ -523,6 +523,13 @@ def test_bad_inputs_are_messages_and_send_nothing(
         ),
         (
             customer,
+            ["prosumer", "make-statement", *meter, "--year", "2025"],
+            1,
+            "the year's statement: make_statement would revert: emissions: unknown meter "
+            "(nothing sent)",
+        ),
+        (
+            customer,
             ["prosumer", "merge-statements", "--statements", "1"],
             1,
             "a merge joins two statements or more",
