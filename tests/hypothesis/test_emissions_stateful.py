@@ -48,7 +48,7 @@ class Emissions(RuleBasedStateMachine):
             self.smb = deployer("SmartMeterBackend").deploy(HOUR, 300)
             self.smb.set_issuing_body("DK1", BODY, True)
             self.registry = deployer("GGORegistry").deploy(self.smb.address, 30 * 86_400)
-            self.emissions = deployer("EmissionsRegistry").deploy(self.registry.address)
+            self.emissions = deployer("EmissionsRegistry").deploy(self.registry.address, self.smb.address)
         self.smb.certify_installer("DK1", INSTALLER, sender=BODY)
         self.emissions.set_publisher("DK1", PUBLISHER, True, sender=BODY)
         self.emissions.set_auditor("DK1", AUDITOR, True, sender=BODY)
