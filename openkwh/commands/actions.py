@@ -1453,12 +1453,15 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
 
 # What each role is, for the command lines' help.
 ROLE_TITLES = {
-    "admin": "the deployment's admin: appoints issuing bodies and operators",
+    "admin": "the deployment's admin: appoints issuing bodies and operators, factor "
+    "publishers and auditors",
     "operator": "the grid operator: tariffs, the reward treasury, suspending meters, "
     "trusting meter backends",
-    "issuing_body": "an issuing body: certifies its sector's installers, revokes certificates",
+    "issuing_body": "an issuing body: certifies its sector's installers, revokes certificates, "
+    "appoints its factor publishers and auditors",
     "installer": "a certified installer: registers meters and puts new meter keys in place",
-    "prosumer": "a meter's owner: meters, acceptances, the operator ledger, tokens, certificates",
+    "prosumer": "a meter's owner: meters, acceptances, the operator ledger, tokens, certificates, "
+    "Scope 2 statements",
     "market": "anyone trading on the Exchange: offers, bids, takes, settling deals, credit",
     "keeper": "anyone: settles intervals and deals, issues certificates",
 }

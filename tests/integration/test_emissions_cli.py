@@ -260,7 +260,8 @@ def test_factors_statements_attestation_and_encrypted_bill_data(
     assert f"request {request_id}: {customer.address} asks for a statement" in caplog.text
 
     # The auditor computes, encrypts to the customer's key and publishes.
-    bill_args = ["--bill", str(BILL), "--location-factor", "385.6", "--market-factor", "210"]
+    factors = ["--location-factor", "385.6", "--market-factor", "210"]
+    bill_args = ["--bill", str(BILL), *factors]
     code, out, err = run(
         auditor,
         "auditor",
@@ -280,6 +281,30 @@ def test_factors_statements_attestation_and_encrypted_bill_data(
         19_708,
     )
     assert preview["transactions"] == []
+    # The utility's CSV export of the same day, in its local time, gives the same.
+    code, out, err = run(
+        auditor,
+        "auditor",
+        "import-bill",
+        *factors,
+        "--bill",
+        str(BILL.with_suffix(".csv")),
+        "--timezone",
+        "America/New_York",
+        "--from",
+        BILL_BEGIN,
+        "--to",
+        BILL_END,
+        "--json",
+    )
+    assert code == 0, err
+    from_csv = json.loads(out)
+    assert from_csv["format"] == "Green Button CSV"
+    assert (from_csv["consumed_wh"], from_csv["location_g"], from_csv["market_g"]) == (
+        BILL_WH,
+        36_187,
+        19_708,
+    )
     code, out, err = run(
         auditor,
         "auditor",
