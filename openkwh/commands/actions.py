@@ -764,7 +764,7 @@ def wire(actor: Actor, what: str, address: str):
     return actor.send(getattr(actor.contract(name).functions, function)(address))
 
 
-ROLE_CONTRACTS = ("SmartMeterBackend", "OperatorBackend", "GGORegistry")
+ROLE_CONTRACTS = ("SmartMeterBackend", "OperatorBackend", "GGORegistry", "EmissionsRegistry")
 
 
 def revoke_role(actor: Actor, contract_name: str, role: str, account: str, renounce: bool = False):
@@ -1453,12 +1453,15 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
 
 # What each role is, for the command lines' help.
 ROLE_TITLES = {
-    "admin": "the deployment's admin: appoints issuing bodies and operators",
+    "admin": "the deployment's admin: appoints issuing bodies and operators, factor "
+    "publishers and auditors",
     "operator": "the grid operator: tariffs, the reward treasury, suspending meters, "
     "trusting meter backends",
-    "issuing_body": "an issuing body: certifies its sector's installers, revokes certificates",
+    "issuing_body": "an issuing body: certifies its sector's installers, revokes certificates, "
+    "appoints its factor publishers and auditors",
     "installer": "a certified installer: registers meters and puts new meter keys in place",
-    "prosumer": "a meter's owner: meters, acceptances, the operator ledger, tokens, certificates",
+    "prosumer": "a meter's owner: meters, acceptances, the operator ledger, tokens, certificates, "
+    "Scope 2 statements",
     "market": "anyone trading on the Exchange: offers, bids, takes, settling deals, credit",
     "keeper": "anyone: settles intervals and deals, issues certificates",
 }
@@ -1483,6 +1486,18 @@ def add_shared_arguments(parser: argparse.ArgumentParser, *, defaults: bool = Fa
         default=False if defaults else argparse.SUPPRESS,
         help="one JSON object per transaction (tx, block, gas) instead of a line in words",
     )
+
+
+class Report(dict):
+    """What a command found or did besides its transactions (a statement, a
+    request): printed as one JSON object with ``--json``; its words went to the log."""
+
+
+def _sent(actor: Actor) -> list[dict]:
+    return [
+        {"tx": r["transactionHash"].to_0x_hex(), "block": r["blockNumber"], "gas": r["gasUsed"]}
+        for r in actor.sent
+    ]
 
 
 def main(role: str, argv: list[str] | None = None) -> int:
@@ -1537,9 +1552,16 @@ def run_command(
         parser.exit(1, f"{prog}: {exc}\n")
     except OSError as exc:  # a salt file missing or unreadable, say
         parser.exit(1, f"{prog}: {exc.strerror}: {exc.filename}\n")
+    as_json = getattr(args, "json", False) or not human
+    if isinstance(result, Report):  # figures found or made: one JSON object with its transactions
+        if as_json:
+            print(json.dumps({**result, "transactions": _sent(actor)}, default=str))
+        else:
+            for line in _sent(actor):
+                print(f"sent {line['tx']}: in block {line['block']}, {line['gas']:,} gas")
+        return 0
     # A line for every transaction sent, an approval before its payment too.
     receipts = actor.sent or (result if isinstance(result, list) else [result])
-    as_json = getattr(args, "json", False) or not human
     for receipt in receipts:
         tx, block, gas = (
             receipt["transactionHash"].to_0x_hex(),
@@ -1554,6 +1576,10 @@ def run_command(
         print("nothing to send")
     return 0
 
+
+# The emissions commands (auditor, factor publisher, statements) add themselves
+# to COMMANDS and ROLE_TITLES: they use the helpers above.
+from openkwh.commands import emissions as _emissions  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main(sys.argv[1]))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from openkwh.commands import emissions
 from openkwh.commands.actions import COMMANDS, ROLE_TITLES, add_shared_arguments, run_command
 
 PROG = "openkwh"
@@ -27,6 +28,8 @@ ROLES = {
     "prosumer": "prosumer",
     "market": "market",
     "keeper": "keeper",
+    "publisher": "publisher",
+    "auditor": "auditor",
 }
 
 # One example per command, shown by its --help.
@@ -97,6 +100,9 @@ EXAMPLES = {
     '--salt-file salt --note "2026 report"',
     ("prosumer", "approve-claimer"): "--claimer 0x…",
 }
+
+
+EXAMPLES.update(emissions.EXAMPLES)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -140,6 +140,10 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
         depends_on=together["Exchange"],
         fresh=fresh,
     )
+    # Reads the registry and the backend: nothing to wire.
+    deployer.deploy(
+        "EmissionsRegistry", lambda: (registry_address, backend), depends_on=["GGORegistry"]
+    )
     for name, address in (("GGORegistry", registry_address), ("OperatorBackend", operator_address)):
         deployer.wire(name, address, "exchange", exchange_address)
     deployer.wire("SmartMeterBackend", backend, "operator", operator_address)

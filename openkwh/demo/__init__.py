@@ -21,6 +21,13 @@ rewards and bills only what was not traded. A cloud over Carl's roof makes
 him deliver less than he sold in one hour: that deal is paid pro rata. Tables
 show, per meter, the energy, the money and the certificates.
 
+Last, Ben's Scope 2 statement for June 2026, the demo's month: the issuing
+body appoints a factor publisher and an auditor; the publisher publishes
+illustrative factors for DK1 (hourly for the demo's days, a yearly residual
+mix: made up for the demo, not any source's figures); Ben has the
+EmissionsRegistry compute his statement from his meter's 48 measured hours and
+the certificates retired against them, and the auditor attests it.
+
 Then the dApp is served on the demo's chain (an indexer process, waitress on
 127.0.0.1:5000) until Ctrl-C; with --headless or DEMO_HEADLESS=1 the demo
 exits after the scenario instead.
@@ -45,14 +52,16 @@ from eth_utils import keccak
 from web3.logs import DISCARD
 
 from meter_bridge import profiles
+from meter_bridge.content import BlobStore
 from meter_bridge.signing import gs1_check_digit, meter_id
 from meter_bridge.simulator import SimulatedMeter
 from openkwh.chain import advance_time, send_ether
-from openkwh.commands import actions
+from openkwh.commands import actions, emissions
 from openkwh.commands.deploy import deploy_all
 from openkwh.commands.network import connected
 from openkwh.demo import bridges
 from openkwh.devtools.anvil import dev_accounts, run_anvil
+from openkwh.emissions import bill
 
 ETHER = 10**18  # wei
 HOURS = 48
@@ -68,6 +77,36 @@ GENESIS = 1_781_935_200
 TELEGRAM_EVERY = 60  # device seconds between the simulated meters' telegrams
 READING_TIMEOUT = 60  # seconds to wait for an hour's readings before giving up
 DAPP_PORT = 5000
+# Illustrative emission factors for DK1, g CO2e/kWh: a plausible shape, made up for
+# the demo (real ones: Energinet's declarations, the AIB's residual mix).
+DEMO_HOURLY_G = [
+    "182.4",
+    "178.9",
+    "175.1",
+    "171.6",
+    "168.0",
+    "160.2",
+    "148.7",
+    "131.5",
+    "112.3",
+    "96.8",
+    "84.1",
+    "75.6",
+    "70.2",
+    "71.9",
+    "79.4",
+    "93.0",
+    "111.8",
+    "134.6",
+    "158.3",
+    "174.9",
+    "183.2",
+    "186.7",
+    "185.1",
+    "183.9",
+]
+DEMO_LOCATION_G = "141.5"  # the year's, for hours no day's factors cover
+DEMO_RESIDUAL_G = "452.25"
 
 
 @dataclass
@@ -348,7 +387,7 @@ def run(say=print, serve: bool = False, port: int = DAPP_PORT) -> dict:
     """Runs the scenario; returns the final figures per meter label, for tests. With
     ``serve``, then serves the dApp on the demo's chain until Ctrl-C."""
     began = time.monotonic()
-    accounts = dev_accounts(8)
+    accounts = dev_accounts(10)
     operator, body, installer, relayer, keeper = (accounts[i] for i in (0, 4, 5, 6, 7))
     meters = community()
     anna, ben, carl = meters
@@ -512,10 +551,70 @@ def run(say=print, serve: bool = False, port: int = DAPP_PORT) -> dict:
             f"\noperator treasury: {units(ob.functions.treasury().call(), decimals)} {symbol}; "
             f"{HOURS * len(meters)} measurements and {settled_deals} deals settled"
         )
+        figures[ben.label]["scope2"] = scope2_statement(
+            say, w3, deployments, accounts, ben, start, start + HOURS * interval, Path(folder)
+        )
         say(f"\ndone in {time.monotonic() - began:.1f} s")
         if serve:
             serve_dapp(say, node.url, deployments_file, Path(folder), accounts, meters, port)
     return figures
+
+
+def scope2_statement(say, w3, deployments, accounts, ben, begin, end, folder) -> dict:
+    """Ben's attested Scope 2 statement over his meter's measured hours
+    [begin, end), from illustrative factors; printed; returns its figures."""
+    body, publisher, auditor = accounts[4], accounts[8], accounts[9]
+    as_body = actions.Actor(w3, body, deployments)
+    emissions.appoint(as_body, "publisher", SECTOR, publisher.address)
+    emissions.appoint(as_body, "auditor", SECTOR, auditor.address)
+    as_publisher = as_body.with_account(publisher)
+    hourly = [bill.mg_per_kwh(g) for g in DEMO_HOURLY_G]
+    year = time.gmtime(begin).tm_year
+    source = (
+        "sector,hour,g_co2e_per_kwh\n"
+        + "".join(f"{SECTOR},{h:02d},{g}\n" for h, g in enumerate(DEMO_HOURLY_G))
+        + f"{SECTOR},year,{DEMO_LOCATION_G}\n{SECTOR},residual mix,{DEMO_RESIDUAL_G}\n"
+        + "illustrative figures made up for the OpenKWh demo, not any source's data\n"
+    ).encode()
+    cid = str(BlobStore(folder / "blobs").put(source))
+    name = "illustrative factors (OpenKWh demo)"
+    for day in range(begin - begin % 86_400, end, 86_400):
+        emissions.publish_day(as_publisher, SECTOR, day, hourly, name, cid)
+    location, residual = bill.mg_per_kwh(DEMO_LOCATION_G), bill.mg_per_kwh(DEMO_RESIDUAL_G)
+    emissions.publish_year(
+        as_publisher, SECTOR, emissions.KIND_LOCATION_YEAR, year, location, name, cid
+    )
+    emissions.publish_year(
+        as_publisher, SECTOR, emissions.KIND_RESIDUAL_YEAR, year, residual, name, cid
+    )
+    as_ben = as_body.with_account(accounts[ben.owner_index])
+    made = emissions.make_statement(as_ben, ben.id, begin, end)["statement"]
+    as_auditor = as_body.with_account(auditor)
+    note = "measurements, retirements and factors checked"
+    emissions.attest(as_auditor, made["id"], note, None, None, folder / "blobs")
+    statement = emissions.statement(as_ben, made["id"])
+    say(
+        f"\n7. Ben's Scope 2 statement for {time.strftime('%B %Y', time.gmtime(begin))}: his "
+        f"meter's {(end - begin) // 3_600} hours on chain, from factors that are illustrative "
+        "(made up for the demo), attested"
+    )
+    for line in emissions.describe(statement):
+        say(f"   {line}")
+    return {
+        key: statement[key]
+        for key in (
+            "id",
+            "begin",
+            "end",
+            "consumed_wh",
+            "matched_wh",
+            "location_ug",
+            "market_ug",
+            "location_g",
+            "market_g",
+            "attestations",
+        )
+    }
 
 
 def serve_dapp(say, rpc_url, deployments_file, folder, accounts, meters, port) -> None:
@@ -682,5 +781,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     # The demo tells its story in its own words: the role commands' lines stay out.
     logging.getLogger("openkwh.commands.actions").setLevel(logging.WARNING)
+    logging.getLogger("openkwh.commands.emissions").setLevel(logging.WARNING)
     run(serve=not args.headless, port=args.port)
     return 0

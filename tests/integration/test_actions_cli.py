@@ -4,6 +4,7 @@ against a real anvil."""
 import json
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 
 import boa
 import pytest
@@ -836,3 +837,49 @@ def test_the_readme_walk_through_every_role_on_a_custom_port(
     boa.set_env(previous)
     assert exit_.value.code == 1
     assert "2 wait for their measurement): nothing sent" in capsys.readouterr().err
+
+    # 13. Scope 2: the issuing body appoints a factor publisher and an auditor; the
+    # publisher's (illustrative) factors; Ben's statement of his two hours, attested.
+    caplog.set_level("INFO", logger="openkwh.commands.emissions")
+    publisher, auditor, dana = anvil_accounts[8], anvil_accounts[9], anvil_accounts[7]
+    run(body, "issuing-body", "appoint-publisher", "--sector", "DK1",
+        "--publisher", publisher.address)  # fmt: skip
+    run(body, "issuing-body", "appoint-auditor", "--sector", "DK1", "--auditor", auditor.address)
+    factors_file = tmp_path / "factors.csv"
+    factors_file.write_text("DK1 illustrative factors\n")
+    blobs = ("--blobs", str(tmp_path / "blobs"))
+    year = str(datetime.fromtimestamp(first, UTC).year)
+    for kind, factor in (("location", "141.5"), ("residual", "452.25")):
+        text = run(publisher, "publisher", "publish-year", "--sector", "DK1", "--kind", kind,
+                   "--year", year, "--factor", factor, "--source", "illustrative (walk)",
+                   "--source-file", str(factors_file), *blobs)  # fmt: skip
+        assert f"{factor} g CO2e/kWh, as publication" in text
+    text = run(ben, "prosumer", "make-statement", *where["ben"], *period)
+    # 1,000 Wh at 141.5 g/kWh; the 700 Wh not matched by Anna's solar certificate at
+    # the residual mix: grams rounded once, half up.
+    assert "consumed    1 kWh (1,000 Wh), hourly matched 0.3 kWh (30.0 %)" in text
+    assert "location-based  142 g CO2e (exactly 141,500,000 ug)" in text
+    assert "market-based    317 g CO2e (exactly 316,575,000 ug)" in text
+    text = run(auditor, "auditor", "attest", "--statement", "1", "--note",
+               "readings and factors checked", *blobs)  # fmt: skip
+    assert 'attested statement 1: "readings and factors checked"' in text
+    assert f"from meters, attested by {auditor.address}" in run(
+        admin, "prosumer", "statement", "--id", "1"
+    )
+
+    # 14. Dana, with no meter on chain: her signed request, her Green Button data
+    # encrypted to her key and published by the auditor, decrypted by her.
+    request = tmp_path / "request.json"
+    bill = Path(__file__).parents[1] / "fixtures" / "greenbutton" / "espi_15min_one_day.xml"
+    run(dana, "prosumer", "request-statement", "--auditor", auditor.address, "--sector", "DK1",
+        "--utility", "Coastal utility", "--from", "2012-03-01T05:00Z", "--to", "2012-03-02T05:00Z",
+        "--out", str(request))  # fmt: skip
+    assert f"request 1: {dana.address} asks for a statement" in run(auditor, "auditor", "requests")
+    text = run(auditor, "auditor", "publish-bill-statement", "--request", "1", "--signed-request",
+               str(request), "--bill", str(bill), "--location-factor", "385.6",
+               "--market-factor", "210", *blobs)  # fmt: skip
+    assert "published statement 2 for" in text
+    assert "93.846 kWh, location-based 36,187 g, market-based 19,708 g CO2e" in text
+    run(dana, "prosumer", "decrypt-bill", "--statement", "2", *blobs,
+        "--out", str(tmp_path / "bill.xml"))  # fmt: skip
+    assert (tmp_path / "bill.xml").read_bytes() == bill.read_bytes()

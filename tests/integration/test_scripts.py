@@ -146,6 +146,24 @@ def test_demo_trades_a_day_settles_it_from_the_meters_and_serves_the_dapp():
     assert (carl["sold_wh"], carl["delivered_sold_wh"], ben["bought_wh"]) == (2_569, 2_199, 4_590)
     assert "144 measurements and" in output
     assert "hourly-matched share" in output
+    # It ends with Ben's attested Scope 2 statement of the demo's month (issue 17):
+    # his 48 measured hours, the certificates retired against them, illustrative
+    # factors (hourly for each day, the residual mix 452.25 g/kWh); grams rounded once.
+    scope2 = ben["scope2"]
+    assert scope2["end"] - scope2["begin"] == 48 * 3_600
+    assert (scope2["consumed_wh"], scope2["matched_wh"]) == (ben["consumed_wh"], ben["retired_wh"])
+    assert (scope2["consumed_wh"], scope2["matched_wh"]) == (24_360, 4_220)
+    assert scope2["market_ug"] == (24_360 - 4_220) * 452_250 == 9_108_315_000
+    assert (scope2["location_ug"], scope2["location_g"], scope2["market_g"]) == (
+        3_445_478_400,
+        3_445,
+        9_108,
+    )
+    assert scope2["attestations"] == 1
+    assert "7. Ben's Scope 2 statement for June 2026" in output
+    assert "from factors that are illustrative" in output
+    assert "location-based  3,445 g CO2e" in output
+    assert "DK1: from meters, attested by 0xa0Ee7A142d267C1f36714E4a8F75612F20a79720" in output
 
 
 def test_bench_writes_every_key_the_issues_name(tmp_path):
