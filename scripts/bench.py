@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import boa
+from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
@@ -26,7 +27,7 @@ from vyper.compiler.output import build_abi_output
 from web3 import Web3
 from web3.logs import DISCARD
 
-from meter_bridge.signing import Reading, sign_reading
+from meter_bridge.signing import Measurement, Reading, sign_measurement, sign_reading
 from scripts import actions
 from scripts.anvil import PROJECT_ROOT, dev_accounts, run_anvil
 from scripts.chain import advance_time, contract, deploy_contract, permit_typed_data, transact
@@ -53,6 +54,11 @@ TARGETS = {
     # 2,100 (the certificate's status, cold) = 56,919.
     "GGORegistry.transfer_fresh": 56_919 * 105 // 100,
     "GGORegistry.retire": 80_000,
+    # Issue 18: one leaf of a 3.3 M-leaf tree (22 proof hashes); the floor is
+    # about 63,000: 21,000, a fresh slot, the leaf and proof as calldata, the
+    # root's cold read, hashing, the log.
+    "MeasurementRoots.reveal_hub": 70_000,
+    "MeasurementRoots.reveal_meter_signed": 78_000,
 }
 
 SOLADY = {
@@ -738,12 +744,158 @@ def measure_energy_web(w3: Web3, deployments: dict, accounts: list[LocalAccount]
     return gas
 
 
+# Denmark's metering points: a national tree's leaves per interval, and the
+# depth of its proofs (2**22 = 4,194,304 >= 3.3 M).
+NATIONAL_METERS = 3_300_000
+NATIONAL_PROOF = 22  # hashes
+HUB_LEAF_TYPES = ["bytes32", "uint64", "uint64", "uint64", "uint64", "bytes32", "bytes32"]
+SIGNED_LEAF_TYPES = [*HUB_LEAF_TYPES[:5], "uint64", "uint64", "bytes32", "bytes32", "uint8"]
+SIGNED_LEAF_TYPES += ["bytes32", "bytes32"]
+
+
+def standard_leaf_hash(types: list[str], values: tuple) -> bytes:
+    """OpenZeppelin StandardMerkleTree's leaf: keccak256(keccak256(abi.encode(values)))."""
+    return keccak(keccak(abi_encode(types, list(values))))
+
+
+def root_from_proof(leaf: bytes, proof: list[bytes]) -> bytes:
+    """OpenZeppelin's processProof: each step hashes the pair in ascending order."""
+    node = leaf
+    for sibling in proof:
+        node = keccak(min(node, sibling) + max(node, sibling))
+    return node
+
+
+def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
+    """Gas of publishing a sector's root and revealing one measurement from it.
+
+    The trees are national: each proof has 22 sibling hashes, the depth of a
+    tree of 3.3 M leaves. Only the path matters to the contract, so the other
+    leaves are stood in for by their hashes."""
+    admin, body, installer, owner = accounts[0], accounts[4], accounts[5], accounts[6]
+    hub, relayer = accounts[9], actions.Actor(w3, accounts[7], deployments)
+    as_admin = actions.Actor(w3, admin, deployments)
+    smb = as_admin.contract("SmartMeterBackend")
+    roots = as_admin.contract("MeasurementRoots")
+    interval = smb.functions.interval_length().call()
+    chain_id = w3.eth.chain_id
+    gas: dict[str, dict] = {}
+
+    as_installer = certified_installer(as_admin, body, installer)
+    actions.Actor(w3, body, deployments).send(roots.functions.appoint_hub("DK1", hub.address))
+    keys = {name: fresh_account(f"root-meter-{name}") for name in ("home", "solar")}
+    ids = {name: keccak(text=f"bench-root-meter-{name}") for name in keys}
+    registered = actions.register_meter(
+        as_installer, ids["home"], keys["home"].address, owner.address, "DK1", "consumption",
+        by_root=True,
+    )  # fmt: skip
+    actions.register_meter(
+        as_installer, ids["solar"], keys["solar"].address, owner.address, "DK1", "both",
+        6_000, "T020002", "F01050100", by_root=True,
+    )  # fmt: skip
+    accepted = actions.accept_meter(as_installer.with_account(owner), ids["home"])
+    actions.accept_meter(as_installer.with_account(owner), ids["solar"])
+    gas["SmartMeterBackend.register_meter_by_root"] = {
+        "gas": registered["gasUsed"],
+        "state": "a household meter that publishes by root: its sector tag in the state slot",
+    }
+    gas["SmartMeterBackend.accept_meter_by_root"] = {
+        "gas": accepted["gasUsed"],
+        "state": "its first owner epoch, and where the epoch begins (one more slot)",
+    }
+
+    now = w3.eth.get_block("latest")["timestamp"]
+    begin = now - now % interval + interval  # the first interval the owner owns
+    advance_time(w3, begin + 4 * interval)
+    siblings = [keccak(text=f"national-sibling-{i}") for i in range(NATIONAL_PROOF)]
+
+    def hub_leaf(name: str, start: int, produced: int, consumed: int) -> tuple:
+        return (
+            ids[name], start, start + interval, produced, consumed,
+            keccak(text=f"digest-{name}-{start}"), keccak(text=f"salt-{name}-{start}"),
+        )  # fmt: skip
+
+    def signed_leaf(name: str, start: int, produced: int, consumed: int) -> tuple:
+        measurement = Measurement(
+            ids[name], start, start + interval, produced, consumed,
+            1_000_000 + consumed, 200_000 + produced, keccak(text=f"digest-{name}-{start}"),
+        )  # fmt: skip
+        v, r, s = sign_measurement(keys[name], measurement, chain_id, roots.address)
+        return (
+            *hub_leaf(name, start, produced, consumed)[:5], measurement.import_wh,
+            measurement.export_wh, measurement.data_digest, keccak(text=f"salt-s-{name}-{start}"),
+            v, r.to_bytes(32, "big"), s.to_bytes(32, "big"),
+        )  # fmt: skip
+
+    as_hub = actions.Actor(w3, hub, deployments)
+    hub_leaves = {
+        "home": hub_leaf("home", begin, 0, 740),
+        "solar": hub_leaf("solar", begin, 2_100, 380),
+    }
+    # One hub root holds both meters' leaves: each proof is the other's leaf
+    # hash and 21 stand-ins above them.
+    leaf_hashes = {
+        name: standard_leaf_hash(HUB_LEAF_TYPES, leaf) for name, leaf in hub_leaves.items()
+    }
+    proofs = {
+        "home": [leaf_hashes["solar"], *siblings[1:]],
+        "solar": [leaf_hashes["home"], *siblings[1:]],
+    }
+    hub_root = root_from_proof(leaf_hashes["home"], proofs["home"])
+    assert hub_root == root_from_proof(leaf_hashes["solar"], proofs["solar"])
+    published = as_hub.send(roots.functions.publish_hub_root("DK1", begin, hub_root))
+    gas["MeasurementRoots.publish_hub_root"] = {
+        "gas": published["gasUsed"],
+        "state": f"a sector's hourly root: {published['gasUsed'] / NATIONAL_METERS:.3f} gas "
+        f"per measurement of {NATIONAL_METERS:,} metering points",
+    }
+    for name, key in (("home", "reveal_hub"), ("solar", "reveal_hub_prosumer")):
+        receipt = relayer.send(roots.functions.reveal(hub.address, hub_leaves[name], proofs[name]))
+        gas[f"MeasurementRoots.{key}"] = {
+            "gas": receipt["gasUsed"],
+            "state": f"{'a household' if name == 'home' else 'a 6 kW prosumer'}'s hour from the "
+            f"hub's root, {NATIONAL_PROOF}-hash proof: becomes its measurement",
+        }
+
+    signed_begin = begin + interval
+    signed = {
+        "home": signed_leaf("home", signed_begin, 0, 690),
+        "solar": signed_leaf("solar", signed_begin, 2_400, 0),
+    }
+    leaf_hashes = {
+        name: standard_leaf_hash(SIGNED_LEAF_TYPES, leaf) for name, leaf in signed.items()
+    }
+    proofs = {
+        "home": [leaf_hashes["solar"], *siblings[1:]],
+        "solar": [leaf_hashes["home"], *siblings[1:]],
+    }
+    anyone_root = root_from_proof(leaf_hashes["home"], proofs["home"])
+    published = relayer.send(
+        roots.functions.publish_root("DK1", signed_begin, signed_begin + interval, anyone_root)
+    )
+    gas["MeasurementRoots.publish_root"] = {
+        "gas": published["gasUsed"],
+        "state": "a root of meter-signed leaves, published by anyone",
+    }
+    for name, key in (("home", "reveal_meter_signed"), ("solar", "reveal_meter_signed_prosumer")):
+        receipt = relayer.send(
+            roots.functions.reveal_signed(relayer.account.address, signed[name], proofs[name])
+        )
+        gas[f"MeasurementRoots.{key}"] = {
+            "gas": receipt["gasUsed"],
+            "state": f"{'a household' if name == 'home' else 'a 6 kW prosumer'}'s meter-signed "
+            f"hour, {NATIONAL_PROOF}-hash proof, signature checked",
+        }
+    return gas
+
+
 SECTIONS: list[Callable[[Web3, dict, list[LocalAccount]], dict]] = [
     measure_wallet,
     measure_meters,
     measure_registry,
     measure_exchange,
     measure_energy_web,
+    measure_roots,
 ]
 
 

@@ -169,13 +169,6 @@ def test_reveal_hub_leaf_records_the_measurement(roots, smb, hub, root_meter, al
         begin + INTERVAL,
     )
     assert (recorded.produced_wh, recorded.consumed_wh, recorded.data_digest) == (120, 480, DIGEST)
-    (revealed,) = [e for e in roots.get_logs() if type(e).__name__ == "LeafRevealed"]
-    assert (revealed.meter_id, revealed.interval_begin, revealed.root, revealed.publisher) == (
-        root_meter,
-        begin,
-        tree.root,
-        hub,
-    )
 
 
 def test_reveal_single_leaf_tree(roots, smb, hub, root_meter):
