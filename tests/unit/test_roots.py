@@ -22,6 +22,7 @@ from tests.fixtures.roots import (
     build_tree,
     filler_leaves,
     hub_leaf,
+    python_tree,
     register_root_meter,
     signed_leaf,
 )
@@ -141,6 +142,13 @@ def test_hub_leaf_hash_is_standard_merkle_tree_leaf(roots, root_meter):
     assert roots.hub_leaf_hash(leaf) == expected
     assert roots.HUB_LEAF_TYPES() == ",".join(HUB_LEAF_TYPES)
     assert roots.SIGNED_LEAF_TYPES() == ",".join(SIGNED_LEAF_TYPES)
+
+
+@pytest.mark.parametrize("count", [1, 2, 5, 8])
+def test_python_tree_equals_the_javascript_library(root_meter, count):
+    begin = grid_time(-1)
+    leaves = [*filler_leaves(count - 1, begin), hub_leaf(root_meter, begin, 7, 420)]
+    assert python_tree(HUB_LEAF_TYPES, leaves) == build_tree(HUB_LEAF_TYPES, leaves)
 
 
 def test_salt_hides_equal_values(roots, root_meter):
