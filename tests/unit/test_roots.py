@@ -587,10 +587,35 @@ def test_wire_roots_twice_refused(smb, roots, roots_deployer, deployer):
         smb.wire_roots(other.address, sender=deployer)
 
 
-def test_wire_roots_by_non_admin_refused(smb, roots_deployer, operator):
+@pytest.mark.parametrize("caller", ["operator", "issuing_body", "installer", "hub", "alice"])
+def test_wire_roots_by_non_admin_refused(
+    smb, roots_deployer, request, caller, operator, issuing_body, installer, hub, alice
+):
+    """Session actors are asked for by name here (a session fixture first made
+    inside a test would be torn down outside its boa anchor)."""
     contract = roots_deployer.deploy(smb.address)
     with boa.reverts("access_control: account is missing role"):
-        smb.wire_roots(contract.address, sender=operator)
+        smb.wire_roots(contract.address, sender=request.getfixturevalue(caller))
+
+
+@pytest.mark.parametrize("caller", ["operator", "issuing_body", "hub", "deployer", "alice"])
+def test_register_meter_by_root_only_by_certified_installer(
+    smb, roots, request, caller, operator, issuing_body, hub, deployer, alice
+):
+    with boa.reverts("meter: caller is not a certified installer for this sector"):
+        smb.register_meter(
+            meter_id_for("root-uncertified"),
+            alice,
+            alice,
+            SECTOR,
+            "",
+            "",
+            0,
+            CONNECTION_W,
+            2,
+            True,
+            sender=request.getfixturevalue(caller),
+        )
 
 
 def test_wire_roots_built_on_another_backend_refused(smb, smb_deployer, roots_deployer, deployer):
@@ -610,7 +635,9 @@ def test_wire_roots_logs(smb, roots_deployer, deployer):
 
 
 @pytest.mark.parametrize("caller", ["hub", "installer", "operator", "deployer", "alice"])
-def test_appoint_hub_only_by_issuing_body(roots, request, caller, bob):
+def test_appoint_hub_only_by_issuing_body(
+    roots, request, caller, bob, hub, installer, operator, deployer, alice
+):
     account = request.getfixturevalue(caller)
     with boa.reverts("roots: caller is not the issuing body of this sector"):
         roots.appoint_hub(SECTOR, bob, sender=account)
@@ -648,7 +675,9 @@ def test_dismiss_hub_not_appointed_refused(roots, issuing_body, bob):
 
 
 @pytest.mark.parametrize("caller", ["issuing_body", "installer", "operator", "deployer", "alice"])
-def test_publish_hub_root_only_by_hub(roots, request, caller):
+def test_publish_hub_root_only_by_hub(
+    roots, request, caller, issuing_body, installer, operator, deployer, alice
+):
     account = request.getfixturevalue(caller)
     with boa.reverts("roots: caller is not a data hub of this sector"):
         roots.publish_hub_root(SECTOR, grid_time(-1), keccak(b"root"), sender=account)
