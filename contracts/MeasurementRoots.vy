@@ -119,6 +119,12 @@ MEASUREMENT_TYPEHASH: public(constant(bytes32)) = keccak256(
 # @dev The longest proof: a tree of up to 2**40 leaves.
 MAX_PROOF: constant(uint256) = 40  # hashes
 
+# @dev The most leaves of one multiproof, and its most hashes and flags: 24
+# leaves of a 2**22-leaf tree need at most 24 x 22 hashes.
+MAX_MULTI: constant(uint256) = 24  # leaves
+MAX_MULTI_PROOF: constant(uint256) = 528  # hashes
+MAX_MULTI_FLAGS: constant(uint256) = MAX_MULTI + MAX_MULTI_PROOF  # flags
+
 # A publication packed in one slot: bits 0-63 interval begin, 64-127 interval
 # end (unix seconds), bit 128 published by a hub, bits 136-255 the sector tag.
 _UINT64_MASK: constant(uint256) = 2**64 - 1
@@ -295,6 +301,42 @@ def reveal_signed(publisher: address, leaf: SignedLeaf, proof: DynArray[bytes32,
         signer,
         skip_contract_check=True,
     )
+
+
+@external
+def reveal_many(
+    publisher: address,
+    leaves: DynArray[HubLeaf, MAX_MULTI],
+    proof: DynArray[bytes32, MAX_MULTI_PROOF],
+    proof_flags: DynArray[bool, MAX_MULTI_FLAGS],
+):
+    """
+    @notice `reveal` for several hub leaves of one root at once, with one
+            OpenZeppelin multiproof (`tree.getMultiProof(indexes)`: its
+            `leaves` in its order, `proof` and `proofFlags`).
+    @param publisher The hub that published the root.
+    @param leaves The leaves, in the multiproof's order.
+    @param proof The multiproof's sibling hashes.
+    @param proof_flags The multiproof's flags.
+    """
+    hashes: DynArray[bytes32, MAX_MULTI] = []
+    for leaf: HubLeaf in leaves:
+        hashes.append(self._hub_leaf_hash(leaf))
+    root: bytes32 = self._multi_root(hashes, proof, proof_flags)
+    for leaf: HubLeaf in leaves:
+        published: uint256 = self._published(publisher, root, leaf.interval_begin, leaf.interval_end)
+        assert published & _BY_HUB != 0, "roots: a hub leaf is revealed only against a hub's root"
+        extcall IRevealedStore(backend).record_revealed(
+            leaf.meter_id,
+            convert(leaf.interval_begin, uint256),
+            convert(leaf.interval_end, uint256),
+            convert(leaf.produced_wh, uint256),
+            convert(leaf.consumed_wh, uint256),
+            leaf.data_digest,
+            published >> _TAG_SHIFT,
+            empty(address),
+            skip_contract_check=True,
+        )
 
 
 # DATA HUB
@@ -474,6 +516,76 @@ def _published(publisher: address, root: bytes32, leaf_begin: uint64, leaf_end: 
     assert packed != 0, "roots: the proof does not lead to a root this publisher published"
     assert convert(leaf_begin, uint256) >= packed & _UINT64_MASK and convert(leaf_end, uint256) <= (packed >> 64) & _UINT64_MASK, "roots: the leaf is not of the root's interval"
     return packed
+
+
+@internal
+@pure
+def _hub_leaf_hash(leaf: HubLeaf) -> bytes32:
+    return keccak256(
+        keccak256(
+            abi_encode(
+                leaf.meter_id,
+                leaf.interval_begin,
+                leaf.interval_end,
+                leaf.produced_wh,
+                leaf.consumed_wh,
+                leaf.data_digest,
+                leaf.salt,
+            )
+        )
+    )
+
+
+@internal
+@pure
+def _hash_pair(a: bytes32, b: bytes32) -> bytes32:
+    if convert(a, uint256) < convert(b, uint256):
+        return keccak256(concat(a, b))
+    return keccak256(concat(b, a))
+
+
+@internal
+@pure
+def _multi_root(
+    leaves: DynArray[bytes32, MAX_MULTI],
+    proof: DynArray[bytes32, MAX_MULTI_PROOF],
+    flags: DynArray[bool, MAX_MULTI_FLAGS],
+) -> bytes32:
+    """
+    @dev OpenZeppelin's `MerkleProof.processMultiProof`: each flag hashes the
+         next leaf or computed hash with the next leaf or computed hash (true)
+         or with the next proof hash (false).
+    """
+    assert len(leaves) + len(proof) == len(flags) + 1, "roots: the multiproof does not fit its leaves"
+    hashes: DynArray[bytes32, MAX_MULTI_FLAGS] = []
+    leaf_at: uint256 = 0
+    hash_at: uint256 = 0
+    proof_at: uint256 = 0
+    for flag: bool in flags:
+        a: bytes32 = empty(bytes32)
+        if leaf_at < len(leaves):
+            a = leaves[leaf_at]
+            leaf_at += 1
+        else:
+            a = hashes[hash_at]
+            hash_at += 1
+        b: bytes32 = empty(bytes32)
+        if not flag:
+            b = proof[proof_at]
+            proof_at += 1
+        elif leaf_at < len(leaves):
+            b = leaves[leaf_at]
+            leaf_at += 1
+        else:
+            b = hashes[hash_at]
+            hash_at += 1
+        hashes.append(self._hash_pair(a, b))
+    if len(flags) != 0:
+        assert proof_at == len(proof), "roots: the multiproof does not fit its leaves"
+        return hashes[len(flags) - 1]
+    if len(leaves) != 0:
+        return leaves[0]
+    return proof[0]
 
 
 @internal

@@ -59,6 +59,7 @@ TARGETS = {
     # root's cold read, hashing, the log.
     "MeasurementRoots.reveal_hub": 70_000,
     "MeasurementRoots.reveal_meter_signed": 78_000,
+    "MeasurementRoots.reveal_many_24_per_leaf": 45_000,
 }
 
 SOLADY = {
@@ -766,6 +767,49 @@ def root_from_proof(leaf: bytes, proof: list[bytes]) -> bytes:
     return node
 
 
+def national_multiproof(leaf_hashes: list[bytes], depth: int, seed: str) -> tuple:
+    """OpenZeppelin's ``getMultiProof`` for ``leaf_hashes`` at positions spread
+    over a tree of ``2**depth`` leaves, the tree's other nodes stood in for by
+    hashes; returns (leaf hashes in the proof's order, proof, flags, root).
+    The positions are random, as households of one street are in a tree
+    sorted by leaf hash."""
+    first_leaf = 2**depth - 1
+    positions = sorted(
+        {first_leaf + int.from_bytes(keccak(text=f"{seed}-{i}"), "big") % 2**depth
+         for i in range(len(leaf_hashes))},
+        reverse=True,
+    )  # fmt: skip
+    assert len(positions) == len(leaf_hashes)
+    node_of = dict(zip(positions, leaf_hashes, strict=True))
+    stack, proof, flags = list(positions), [], []
+    while stack and stack[0] > 0:
+        index = stack.pop(0)
+        sibling = index - 1 if index % 2 == 0 else index + 1
+        if stack and stack[0] == sibling:
+            flags.append(True)
+            stack.pop(0)
+        else:
+            flags.append(False)
+            proof.append(node_of.get(sibling, keccak(text=f"{seed}-node-{sibling}")))
+        stack.append((index - 1) // 2)
+    leaves = [node_of[i] for i in positions]
+    # processMultiProof, for the root
+    hashes, leaf_at, hash_at, proof_at = [], 0, 0, 0
+    for flag in flags:
+        if leaf_at < len(leaves):
+            a, leaf_at = leaves[leaf_at], leaf_at + 1
+        else:
+            a, hash_at = hashes[hash_at], hash_at + 1
+        if not flag:
+            b, proof_at = proof[proof_at], proof_at + 1
+        elif leaf_at < len(leaves):
+            b, leaf_at = leaves[leaf_at], leaf_at + 1
+        else:
+            b, hash_at = hashes[hash_at], hash_at + 1
+        hashes.append(keccak(min(a, b) + max(a, b)))
+    return leaves, proof, flags, hashes[-1]
+
+
 def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
     """Gas of publishing a sector's root and revealing one measurement from it.
 
@@ -857,7 +901,38 @@ def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> 
             f"hub's root, {NATIONAL_PROOF}-hash proof: becomes its measurement",
         }
 
-    signed_begin = begin + interval
+    # 24 households' hour from one hub root, with one multiproof.
+    street = [keccak(text=f"bench-street-{i}") for i in range(24)]
+    for meter in street:
+        actions.register_meter(
+            as_installer, meter, keys["home"].address, owner.address, "DK1", "consumption",
+            by_root=True,
+        )  # fmt: skip
+        actions.accept_meter(as_installer.with_account(owner), meter)
+    street_begin = w3.eth.get_block("latest")["timestamp"]
+    street_begin += -street_begin % interval
+    advance_time(w3, street_begin + interval)
+    street_leaves = [
+        (meter, street_begin, street_begin + interval, 0, 300 + 10 * i,
+         keccak(text=f"digest-street-{i}"), keccak(text=f"salt-street-{i}"))
+        for i, meter in enumerate(street)
+    ]  # fmt: skip
+    by_hash = {standard_leaf_hash(HUB_LEAF_TYPES, leaf): leaf for leaf in street_leaves}
+    ordered, multiproof, flags, street_root = national_multiproof(
+        list(by_hash), NATIONAL_PROOF, "street"
+    )
+    as_hub.send(roots.functions.publish_hub_root("DK1", street_begin, street_root))
+    receipt = relayer.send(
+        roots.functions.reveal_many(hub.address, [by_hash[h] for h in ordered], multiproof, flags)
+    )
+    gas["MeasurementRoots.reveal_many_24_per_leaf"] = {
+        "gas": receipt["gasUsed"] // 24,
+        "state": f"24 households' hour from the hub's root of {NATIONAL_METERS:,}, one "
+        f"multiproof of {len(multiproof)} hashes ({receipt['gasUsed']:,} gas / 24, floored)",
+    }
+
+    signed_begin = street_begin + interval
+    advance_time(w3, signed_begin + interval)
     signed = {
         "home": signed_leaf("home", signed_begin, 0, 690),
         "solar": signed_leaf("solar", signed_begin, 2_400, 0),

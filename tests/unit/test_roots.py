@@ -681,3 +681,50 @@ def test_publish_hub_root_only_by_hub(
     account = request.getfixturevalue(caller)
     with boa.reverts("roots: caller is not a data hub of this sector"):
         roots.publish_hub_root(SECTOR, grid_time(-1), keccak(b"root"), sender=account)
+
+
+# Several leaves at once: an OpenZeppelin multiproof
+
+
+def from_js(types, value):
+    return tuple(
+        bytes.fromhex(v[2:]) if t == "bytes32" else int(v)
+        for t, v in zip(types, value, strict=True)
+    )
+
+
+def test_reveal_many_records_each_leaf(roots, smb, hub, installer, alice, bob, root_meter_key):
+    meters = [
+        register_root_meter(smb, installer, owner, root_meter_key.address, name=f"many-{i}")
+        for i, owner in enumerate((alice, bob, alice))
+    ]
+    advance_to(grid_time(2))
+    begin = grid_time(-1)
+    leaves = [
+        *filler_leaves(9, begin),
+        *(hub_leaf(m, begin, 0, 100 + i) for i, m in enumerate(meters)),
+    ]
+    tree = build_tree(HUB_LEAF_TYPES, leaves, multiproof=[9, 10, 11])
+    roots.publish_hub_root(SECTOR, begin, tree.root, sender=hub)
+    multiproof = tree.multiproof
+    ordered = [from_js(HUB_LEAF_TYPES, value) for value in multiproof["leaves"]]
+    proof = [bytes.fromhex(h[2:]) for h in multiproof["proof"]]
+    roots.reveal_many(hub, ordered, proof, multiproof["proofFlags"])
+    for i, meter in enumerate(meters):
+        assert smb.measurement(meter, begin) == (begin + INTERVAL, 0, 100 + i)
+    assert smb.settlement_data(meters[1], begin)[0] == bob
+
+
+def test_reveal_many_with_a_wrong_flag_refused(roots, hub, root_meter):
+    begin = grid_time(-1)
+    leaves = [*filler_leaves(5, begin), hub_leaf(root_meter, begin, 0, 100)]
+    tree = build_tree(HUB_LEAF_TYPES, leaves, multiproof=[4, 5])
+    roots.publish_hub_root(SECTOR, begin, tree.root, sender=hub)
+    multiproof = tree.multiproof
+    ordered = [from_js(HUB_LEAF_TYPES, value) for value in multiproof["leaves"]]
+    proof = [bytes.fromhex(h[2:]) for h in multiproof["proof"]]
+    flags = list(multiproof["proofFlags"])
+    with boa.reverts("roots: the multiproof does not fit its leaves"):
+        roots.reveal_many(hub, ordered, proof, [*flags, True])
+    with boa.reverts("roots: the proof does not lead to a root this publisher published"):
+        roots.reveal_many(hub, list(reversed(ordered)), proof, flags)
