@@ -49,6 +49,10 @@ from .interfaces import ISmartMeterBackend
 from .interfaces import IOperatorBackend
 implements: ISmartMeterBackend
 
+
+interface IMeasurementRoots:
+    def backend() -> address: view
+
 struct Reading:
     meter_id: bytes32
     interval_begin: uint64
@@ -88,8 +92,23 @@ _REGISTERED: constant(uint256) = 1 << 192
 _SUSPENDED: constant(uint256) = 1 << 193
 _HAS_BASELINE: constant(uint256) = 1 << 194
 _PRODUCES: constant(uint256) = 1 << 195  # registered as a producing meter
+# @dev Registered to publish by root (MeasurementRoots): no readings, its
+# measurements come revealed from published Merkle roots. For such a meter
+# bits 0-63 of `_state` hold the current owner epoch's first interval begin
+# and bits 64-183 its sector tag (see `_TAG_BITS`); it has no registers.
+_BY_ROOT: constant(uint256) = 1 << 196
+# @dev The top 120 bits of keccak256(sector): what a root names its sector by.
+_TAG_BITS: constant(uint256) = 120
+_TAG_MASK: constant(uint256) = 2**120 - 1
 _EPOCH_SHIFT: constant(uint256) = 200
 _CERTIFIABLE: constant(uint256) = 1 << 224  # in a measurement: see `_measurements`
+# @dev In a measurement slot of a root-published meter: the interval lies
+# inside a revealed measurement that began earlier. Its low fields are zero,
+# so every view reads "no measurement here".
+_COVERED: constant(uint256) = 1 << 225
+# @dev The most intervals one revealed measurement may span: each costs a
+# storage slot, which is how overlaps are refused.
+MAX_REVEAL_SPAN: public(constant(uint256)) = 24  # intervals
 # @dev The most owners one meter can have.
 MAX_OWNER_EPOCH: public(constant(uint256)) = 2**32 - 1
 # What a reading keeps of a meter's state besides its new registers.
@@ -121,6 +140,16 @@ _measurements: HashMap[bytes32, HashMap[uint256, uint256]]
 
 # @dev The owners of a meter, by epoch (1 is the first owner who accepted it).
 _owners: HashMap[bytes32, HashMap[uint256, address]]
+
+# @dev Root-published meters: meter => owner epoch => the first interval
+# begin (unix seconds) whose measurement belongs to that epoch's owner.
+# Non-decreasing in the epoch; a measurement revealed late still belongs to
+# the owner of its interval, not to whoever owns the meter when it is revealed.
+_epoch_from: HashMap[bytes32, HashMap[uint256, uint256]]
+
+# @dev The MeasurementRoots contract whose revealed measurements this
+# backend records, wired once by the admin; the zero address until then.
+roots: public(address)
 
 # @dev Who may accept a meter: named by its installer at registration or by
 # its owner offering it; the zero address when no offer is open.
@@ -200,6 +229,16 @@ event MeterOwnerChanged:
 event OperatorWired:
     operator: indexed(address)
     admin: indexed(address)
+
+
+event RootsWired:
+    roots: indexed(address)
+    admin: indexed(address)
+
+
+event MeterPublishesByRoot:
+    meter_id: indexed(bytes32)
+    installer: indexed(address)
 
 
 event MeterSuspended:
@@ -344,6 +383,10 @@ def accept_meter(meter_id: bytes32, max_debt: uint256):
             that the measurement the new owner takes on begins at most one
             interval before its acceptance (not at a reading the previous
             owner held back, days ago).
+            A root-published meter's measurements are revealed later, in any
+            order: the caller owns those of the intervals that begin at or
+            after the next interval boundary (`effective_from`), the
+            previous owner those before.
             The caller also takes on the meter's debt at the operator (bills
             its owners' ledgers did not pay), at most `max_debt`: the meter's
             later rewards and its new owner's ledger pay it. Bills of the
@@ -356,11 +399,16 @@ def accept_meter(meter_id: bytes32, max_debt: uint256):
     debt: uint256 = self._meter_debt(meter_id)
     assert debt <= max_debt, "meter: the meter's debt exceeds what the caller takes on"
     state: uint256 = self._state[meter_id]
-    if state & _HAS_BASELINE != 0:
-        assert (state & _UINT64_MASK) + interval_length > block.timestamp, "meter: the meter's readings are behind: relay them up to the current interval first"
     epoch: uint256 = self._epoch_of(state)
     assert epoch < MAX_OWNER_EPOCH, "meter: meter changed owner too often"
     epoch += 1
+    if state & _BY_ROOT != 0:
+        # Bits 0-63 of a root-published meter's state: where this epoch begins.
+        effective_from: uint256 = (block.timestamp + interval_length - 1) // interval_length * interval_length
+        self._epoch_from[meter_id][epoch] = effective_from
+        state = (state & ~_UINT64_MASK) | effective_from
+    elif state & _HAS_BASELINE != 0:
+        assert (state & _UINT64_MASK) + interval_length > block.timestamp, "meter: the meter's readings are behind: relay them up to the current interval first"
     self._state[meter_id] = self._with_epoch(state, epoch)
     self._owners[meter_id][epoch] = msg.sender
     previous: address = self._meters[meter_id].owner
@@ -408,6 +456,7 @@ def register_meter(
     capacity_w: uint256,
     connection_w: uint256,
     kind: ISmartMeterBackend.MeterKind,
+    by_root: bool = False,
 ):
     """
     @notice Registers a sealed meter: a certified installer of the sector
@@ -427,6 +476,11 @@ def register_meter(
            claim unbounded consumption. The operator corrects it with
            `set_connection_rating`.
     @param kind Production, consumption, or both.
+    @param by_root How the meter's measurements come, fixed for its life:
+           False (the default) by its signed readings (`submit_reading`),
+           True revealed one by one from Merkle roots published for its
+           sector and interval (MeasurementRoots), so that nothing of its
+           consumption is on chain until it is used.
     """
     assert self._installers[keccak256(sector)][msg.sender], "meter: caller is not a certified installer for this sector"
     assert meter_id != empty(bytes32), "meter: meter id is empty"
@@ -460,6 +514,8 @@ def register_meter(
     flags: uint256 = _REGISTERED
     if ISmartMeterBackend.MeterKind.PRODUCTION in kind:
         flags |= _PRODUCES
+    if by_root:
+        flags |= _BY_ROOT | (self._sector_tag(sector) << 64)
     self._state[meter_id] = flags
     self.pending_owner_of[meter_id] = owner
     log MeterRegistered(
@@ -474,6 +530,8 @@ def register_meter(
         connection_w=connection_w,
         kind=kind,
     )
+    if by_root:
+        log MeterPublishesByRoot(meter_id=meter_id, installer=msg.sender)
 
 
 @external
@@ -500,6 +558,79 @@ def rotate_signer(meter_id: bytes32, new_signer: address, new_device: bool):
         self._state[meter_id] = self._state[meter_id] & ~_HAS_BASELINE
     log SignerRotated(
         meter_id=meter_id, installer=msg.sender, previous_signer=previous, new_signer=new_signer, new_device=new_device
+    )
+
+
+# ROOTS
+
+
+@external
+def record_revealed(
+    meter_id: bytes32,
+    interval_begin: uint256,
+    interval_end: uint256,
+    produced_wh: uint256,
+    consumed_wh: uint256,
+    data_digest: bytes32,
+    sector_tag: uint256,
+    signer: address,
+):
+    """
+    @notice Records a measurement of a root-published meter that the wired
+            MeasurementRoots proved against a published root; from then on it
+            is a measurement like any other. Each interval of a meter is
+            recorded once, whichever root it comes from: a measurement that
+            overlaps one already recorded is refused.
+    @dev The measurement belongs to the owner of its interval (`_epoch_at`),
+         not to the owner at the time of the reveal; it is bounded like a
+         reading (`_check_bounds`).
+    @param meter_id The meter.
+    @param interval_begin Unix seconds, on the interval grid.
+    @param interval_end Unix seconds, on the grid, at most MAX_REVEAL_SPAN
+           intervals after `interval_begin`.
+    @param produced_wh The exported Wh, < 2**64.
+    @param consumed_wh The imported Wh, < 2**64.
+    @param data_digest The digest of the data behind the measurement, logged.
+    @param sector_tag The sector of the root it was proved against (top 120
+           bits of keccak256(sector)).
+    @param signer The meter key that signed the measurement, checked against
+           the meter's; the zero address for a data hub's leaf.
+    """
+    assert msg.sender == self.roots and msg.sender != empty(address), "meter: caller is not the wired roots contract"
+    state: uint256 = self._state[meter_id]
+    assert state & _REGISTERED != 0, "meter: unknown meter"
+    assert state & _BY_ROOT != 0, "meter: the meter is read on chain, not published by root"
+    assert state & _SUSPENDED == 0, "meter: meter is suspended"
+    assert (state >> 64) & _TAG_MASK == sector_tag, "meter: the root is of another sector than the meter"
+    if signer != empty(address):
+        assert signer == self._meters[meter_id].signer, "meter: signer does not match meter"
+    assert interval_begin % interval_length == 0 and interval_end % interval_length == 0, "meter: interval not on the interval grid"
+    assert interval_end > interval_begin, "meter: measurement ends before it begins"
+    span: uint256 = unsafe_div(unsafe_sub(interval_end, interval_begin), interval_length)
+    assert span <= MAX_REVEAL_SPAN, "meter: measurement spans too many intervals"
+    epoch: uint256 = self._epoch_at(meter_id, state, interval_begin)
+    assert epoch != 0, "meter: no owner had accepted the meter by this interval"
+    certifiable: bool = state & _PRODUCES != 0
+    self._check_bounds(meter_id, produced_wh, consumed_wh, interval_end - interval_begin, certifiable)
+    # The measurement slots are the bitmap of revealed intervals: nonzero for
+    # every interval a recorded measurement covers.
+    assert self._measurements[meter_id][interval_begin] == 0, "meter: an interval of this measurement is already revealed"
+    for i: uint256 in range(1, MAX_REVEAL_SPAN):
+        if i == span:
+            break
+        covered: uint256 = interval_begin + i * interval_length
+        assert self._measurements[meter_id][covered] == 0, "meter: an interval of this measurement is already revealed"
+        self._measurements[meter_id][covered] = _COVERED
+    self._measurements[meter_id][interval_begin] = self._pack_measurement(
+        interval_end, produced_wh, consumed_wh, epoch, certifiable
+    )
+    log MeasurementRecorded(
+        meter_id=meter_id,
+        interval_begin=interval_begin,
+        interval_end=interval_end,
+        produced_wh=produced_wh,
+        consumed_wh=consumed_wh,
+        data_digest=data_digest,
     )
 
 
@@ -604,6 +735,21 @@ def wire_operator(operator_: address):
 
 
 @external
+def wire_roots(roots_: address):
+    """
+    @notice Names, once, the MeasurementRoots contract whose revealed
+            measurements of root-published meters this backend records.
+    @param roots_ A MeasurementRoots built on this backend.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    assert self.roots == empty(address), "meter: roots already wired"
+    assert roots_.is_contract, "meter: roots is not a contract"
+    assert staticcall IMeasurementRoots(roots_).backend() == self, "meter: the roots contract is built on another backend"
+    self.roots = roots_
+    log RootsWired(roots=roots_, admin=msg.sender)
+
+
+@external
 def set_issuing_body(sector: String[16], account: address, appointed: bool):
     """
     @notice Appoints (or removes) an issuing body for a sector.
@@ -699,11 +845,36 @@ def last_reading(meter_id: bytes32) -> ISmartMeterBackend.Registers:
     @return The registers of the meter's last accepted reading (interval end
             in unix seconds, import and export in Wh); zeros before its baseline.
     """
+    state: uint256 = self._state[meter_id]
+    if state & _BY_ROOT != 0:
+        return empty(ISmartMeterBackend.Registers)
     end: uint256 = 0
     imported: uint256 = 0
     exported: uint256 = 0
-    end, imported, exported = self._unpack(self._state[meter_id])
+    end, imported, exported = self._unpack(state)
     return ISmartMeterBackend.Registers(interval_end=end, import_wh=imported, export_wh=exported)
+
+
+@external
+@view
+def publishes_by_root(meter_id: bytes32) -> bool:
+    """
+    @return bool Whether the meter's measurements come revealed from
+            published roots (True) or from its readings (False).
+    """
+    return self._state[meter_id] & _BY_ROOT != 0
+
+
+@external
+@view
+def is_revealed(meter_id: bytes32, interval_begin: uint256) -> bool:
+    """
+    @return bool Whether a recorded measurement of the meter covers the
+            interval that begins at `interval_begin` (unix seconds), for a
+            root-published meter; for a meter read on chain, whether a
+            measurement begins there.
+    """
+    return self._measurements[meter_id][interval_begin] != 0
 
 
 @external
@@ -833,6 +1004,65 @@ def reading_digest(
 
 @internal
 @view
+def _check_bounds(meter_id: bytes32, produced: uint256, consumed: uint256, seconds: uint256, certifiable: bool):
+    """
+    @dev Refuses a measurement of `seconds` that no honest meter could report.
+    @param produced The exported Wh; bounded only when `certifiable`.
+    @param consumed The imported Wh.
+    """
+    if certifiable:
+        # A stolen or faulty key cannot mint certificates beyond what the
+        # installation can produce: its rated capacity over the measurement,
+        # and `future_tolerance` more (a bridge takes the registers of the
+        # first telegram after a boundary, a little late).
+        if produced != 0:
+            assert produced * 3_600 <= self._meters[meter_id].capacity_w * (seconds + future_tolerance), "meter: production beyond the meter's capacity"
+    # Nor can it claim more consumption than the connection carries, over the
+    # measurement and `future_tolerance` more, so a stolen key cannot bill
+    # its owner without bound. The bound is twice the rating: a gG fuse
+    # carries up to 1.45 times its rating for an hour, at up to 10 % above
+    # the nominal voltage, and no honest reading may be refused.
+    if consumed != 0:
+        assert consumed * 3_600 <= CONNECTION_HEADROOM * self._meters[meter_id].connection_w * (seconds + future_tolerance), "meter: import beyond the meter's connection rating"
+
+
+@internal
+@pure
+def _sector_tag(sector: String[16]) -> uint256:
+    """
+    @dev The top `_TAG_BITS` bits of keccak256(sector), as MeasurementRoots
+         names a root's sector.
+    """
+    return convert(keccak256(sector), uint256) >> (256 - _TAG_BITS)
+
+
+@internal
+@view
+def _epoch_at(meter_id: bytes32, state: uint256, interval_begin: uint256) -> uint256:
+    """
+    @dev The owner epoch of a root-published meter at `interval_begin`: the
+         last epoch that began at or before it; 0 when no owner had accepted
+         the meter by then. The current epoch costs no storage read; an
+         earlier one a binary search over `_epoch_from` (at most 32 reads).
+    """
+    epoch: uint256 = self._epoch_of(state)
+    if interval_begin >= state & _UINT64_MASK:
+        return epoch
+    low: uint256 = 0
+    high: uint256 = epoch - 1
+    for _: uint256 in range(32):
+        if low >= high:
+            break
+        middle: uint256 = unsafe_div(unsafe_add(unsafe_add(low, high), 1), 2)
+        if self._epoch_from[meter_id][middle] <= interval_begin:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+@internal
+@view
 def _meter_debt(meter_id: bytes32) -> uint256:
     operator_: address = self.operator
     if operator_ == empty(address):
@@ -946,6 +1176,7 @@ def _measurement_epoch(packed: uint256) -> uint256:
 def _record(reading: Reading):
     state: uint256 = self._state[reading.meter_id]
     assert state & _REGISTERED != 0, "meter: unknown meter"
+    assert state & _BY_ROOT == 0, "meter: the meter publishes by root, not by readings"
     assert state & _SUSPENDED == 0, "meter: meter is suspended"
     epoch: uint256 = self._epoch_of(state)
     assert epoch != 0, "meter: no owner has accepted the meter yet"
@@ -1003,20 +1234,7 @@ def _record(reading: Reading):
     produced: uint256 = unsafe_sub(export_wh, last_export)
     consumed: uint256 = unsafe_sub(import_wh, last_import)
     certifiable: bool = state & _PRODUCES != 0
-    if certifiable:
-        # A stolen or faulty key cannot mint certificates beyond what the
-        # installation can produce: its rated capacity over the measurement,
-        # and `future_tolerance` more (a bridge takes the registers of the
-        # first telegram after a boundary, a little late).
-        if produced != 0:
-            assert produced * 3_600 <= self._meters[reading.meter_id].capacity_w * (end - last_end + future_tolerance), "meter: production beyond the meter's capacity"
-    # Nor can it claim more consumption than the connection carries, over the
-    # measurement and `future_tolerance` more, so a stolen key cannot bill
-    # its owner without bound. The bound is twice the rating: a gG fuse
-    # carries up to 1.45 times its rating for an hour, at up to 10 % above
-    # the nominal voltage, and no honest reading may be refused.
-    if consumed != 0:
-        assert consumed * 3_600 <= CONNECTION_HEADROOM * self._meters[reading.meter_id].connection_w * (end - last_end + future_tolerance), "meter: import beyond the meter's connection rating"
+    self._check_bounds(reading.meter_id, produced, consumed, end - last_end, certifiable)
     self._state[reading.meter_id] = new_state
     self._measurements[reading.meter_id][last_end] = self._pack_measurement(end, produced, consumed, epoch, certifiable)
     log MeasurementRecorded(

@@ -25,10 +25,13 @@ from eth_utils import keccak
 from openkwh.chain.typed_data import (  # noqa: F401  (the names clients of this module use)
     DOMAIN_VERSION,
     EIP712_DOMAIN_TYPE,
+    MEASUREMENT_TYPE,
     READING_DOMAIN_NAME,
     READING_TYPE,
+    ROOTS_DOMAIN_NAME,
     reading_typed_data,
 )
+from openkwh.chain.typed_data import measurement_typed_data as shared_measurement_typed_data
 
 # The reading's EIP-712 type and domain are the project's, shared with every client.
 DOMAIN_NAME = READING_DOMAIN_NAME
@@ -143,3 +146,80 @@ def read_salt(path: Path) -> bytes:
     if len(salt) < 16:
         raise ReadingError(f"salt must be at least 16 bytes, {path} has {len(salt)}")
     return salt
+
+
+# A root-published meter (issue 18) signs each interval's measurement itself,
+# for a tree of meter-signed leaves (MeasurementRoots.vy verifies it on use):
+#
+#     domain  {name: "OpenKWh MeasurementRoots", version: "1", chainId, verifyingContract}
+#     Measurement(bytes32 meterId,uint64 intervalBegin,uint64 intervalEnd,uint64 producedWh,
+#                 uint64 consumedWh,uint64 importWh,uint64 exportWh,bytes32 dataDigest)
+#
+# The produced and consumed Wh are signed, not derived on chain: a revealed
+# interval's neighbours may never be revealed. The registers at its end let an
+# auditor check a run of revealed intervals against each other.
+# Its type and domain are the project's, in openkwh.chain.typed_data.
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What a root-published meter measured over ``[interval_begin, interval_end)``,
+    and its registers at ``interval_end``."""
+
+    meter_id: bytes  # 32 bytes: the salted hash of the GSRN/EAN
+    interval_begin: int  # unix seconds, on the interval grid
+    interval_end: int  # unix seconds, on the interval grid
+    produced_wh: int  # exported Wh over the interval
+    consumed_wh: int  # imported Wh over the interval
+    import_wh: int  # cumulative import register at interval_end, Wh
+    export_wh: int  # cumulative export register at interval_end, Wh
+    data_digest: bytes  # 32 bytes: sha256 of the raw telegrams behind it
+
+    def __post_init__(self):
+        for name in ("meter_id", "data_digest"):
+            value = getattr(self, name)
+            if not isinstance(value, bytes) or len(value) != 32:
+                raise ReadingError(f"{name} must be 32 bytes, got {value!r}")
+        for name in (
+            "interval_begin",
+            "interval_end",
+            "produced_wh",
+            "consumed_wh",
+            "import_wh",
+            "export_wh",
+        ):
+            value = getattr(self, name)
+            if (
+                not isinstance(value, int)
+                or isinstance(value, bool)
+                or not 0 <= value <= UINT64_MAX
+            ):
+                raise ReadingError(f"{name} must be an integer in [0, 2**64), got {value!r}")
+
+
+def measurement_typed_data(
+    measurement: Measurement, chain_id: int, verifying_contract: str
+) -> dict:
+    """The full EIP-712 message of a meter-signed leaf, as eth_signTypedData_v4 takes it."""
+    return shared_measurement_typed_data(
+        measurement.meter_id,
+        measurement.interval_begin,
+        measurement.interval_end,
+        measurement.produced_wh,
+        measurement.consumed_wh,
+        measurement.import_wh,
+        measurement.export_wh,
+        measurement.data_digest,
+        chain_id,
+        verifying_contract,
+    )
+
+
+def sign_measurement(
+    account: LocalAccount, measurement: Measurement, chain_id: int, verifying_contract: str
+) -> tuple[int, int, int]:
+    """The meter key's signature ``(v, r, s)`` of a measurement: low s, v in 27/28."""
+    signed = account.sign_typed_data(
+        full_message=measurement_typed_data(measurement, chain_id, verifying_contract)
+    )
+    return signed.v, signed.r, signed.s

@@ -10,6 +10,7 @@ pytest_plugins = [
     "tests.fixtures.registry",
     "tests.fixtures.exchange",
     "tests.fixtures.emissions",
+    "tests.fixtures.roots",
 ]
 
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import boa
+from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
@@ -25,7 +26,7 @@ from vyper.compiler.output import build_abi_output
 from web3 import Web3
 from web3.logs import DISCARD
 
-from meter_bridge.signing import Reading, sign_reading
+from meter_bridge.signing import Measurement, Reading, sign_measurement, sign_reading
 from openkwh.chain import advance_time, contract, deploy_contract, permit_typed_data, transact
 from openkwh.commands import actions
 from openkwh.commands.deploy import deploy_all
@@ -52,6 +53,12 @@ TARGETS = {
     # 2,100 (the certificate's status, cold) = 56,919.
     "GGORegistry.transfer_fresh": 56_919 * 105 // 100,
     "GGORegistry.retire": 80_000,
+    # Issue 18: one leaf of a 3.3 M-leaf tree (22 proof hashes); the floor is
+    # about 63,000: 21,000, a fresh slot, the leaf and proof as calldata, the
+    # root's cold read, hashing, the log.
+    "MeasurementRoots.reveal_hub": 70_000,
+    "MeasurementRoots.reveal_meter_signed": 78_000,
+    "MeasurementRoots.reveal_many_24_per_leaf": 45_000,
 }
 
 SOLADY = {
@@ -847,6 +854,225 @@ def measure_emissions(w3: Web3, deployments: dict, accounts: list[LocalAccount])
     return gas
 
 
+# Denmark's metering points: a national tree's leaves per interval, and the
+# depth of its proofs (2**22 = 4,194,304 >= 3.3 M).
+NATIONAL_METERS = 3_300_000
+NATIONAL_PROOF = 22  # hashes
+HUB_LEAF_TYPES = ["bytes32", "uint64", "uint64", "uint64", "uint64", "bytes32", "bytes32"]
+SIGNED_LEAF_TYPES = [*HUB_LEAF_TYPES[:5], "uint64", "uint64", "bytes32", "bytes32", "uint8"]
+SIGNED_LEAF_TYPES += ["bytes32", "bytes32"]
+
+
+def standard_leaf_hash(types: list[str], values: tuple) -> bytes:
+    """OpenZeppelin StandardMerkleTree's leaf: keccak256(keccak256(abi.encode(values)))."""
+    return keccak(keccak(abi_encode(types, list(values))))
+
+
+def root_from_proof(leaf: bytes, proof: list[bytes]) -> bytes:
+    """OpenZeppelin's processProof: each step hashes the pair in ascending order."""
+    node = leaf
+    for sibling in proof:
+        node = keccak(min(node, sibling) + max(node, sibling))
+    return node
+
+
+def national_multiproof(leaf_hashes: list[bytes], depth: int, seed: str) -> tuple:
+    """OpenZeppelin's ``getMultiProof`` for ``leaf_hashes`` at positions spread
+    over a tree of ``2**depth`` leaves, the tree's other nodes stood in for by
+    hashes; returns (leaf hashes in the proof's order, proof, flags, root).
+    The positions are random, as households of one street are in a tree
+    sorted by leaf hash."""
+    first_leaf = 2**depth - 1
+    positions = sorted(
+        {first_leaf + int.from_bytes(keccak(text=f"{seed}-{i}"), "big") % 2**depth
+         for i in range(len(leaf_hashes))},
+        reverse=True,
+    )  # fmt: skip
+    assert len(positions) == len(leaf_hashes)
+    node_of = dict(zip(positions, leaf_hashes, strict=True))
+    stack, proof, flags = list(positions), [], []
+    while stack and stack[0] > 0:
+        index = stack.pop(0)
+        sibling = index - 1 if index % 2 == 0 else index + 1
+        if stack and stack[0] == sibling:
+            flags.append(True)
+            stack.pop(0)
+        else:
+            flags.append(False)
+            proof.append(node_of.get(sibling, keccak(text=f"{seed}-node-{sibling}")))
+        stack.append((index - 1) // 2)
+    leaves = [node_of[i] for i in positions]
+    # processMultiProof, for the root
+    hashes, leaf_at, hash_at, proof_at = [], 0, 0, 0
+    for flag in flags:
+        if leaf_at < len(leaves):
+            a, leaf_at = leaves[leaf_at], leaf_at + 1
+        else:
+            a, hash_at = hashes[hash_at], hash_at + 1
+        if not flag:
+            b, proof_at = proof[proof_at], proof_at + 1
+        elif leaf_at < len(leaves):
+            b, leaf_at = leaves[leaf_at], leaf_at + 1
+        else:
+            b, hash_at = hashes[hash_at], hash_at + 1
+        hashes.append(keccak(min(a, b) + max(a, b)))
+    return leaves, proof, flags, hashes[-1]
+
+
+def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
+    """Gas of publishing a sector's root and revealing one measurement from it.
+
+    The trees are national: each proof has 22 sibling hashes, the depth of a
+    tree of 3.3 M leaves. Only the path matters to the contract, so the other
+    leaves are stood in for by their hashes."""
+    admin, body, installer, owner = accounts[0], accounts[4], accounts[5], accounts[6]
+    hub, relayer = accounts[9], actions.Actor(w3, accounts[7], deployments)
+    as_admin = actions.Actor(w3, admin, deployments)
+    smb = as_admin.contract("SmartMeterBackend")
+    roots = as_admin.contract("MeasurementRoots")
+    interval = smb.functions.interval_length().call()
+    chain_id = w3.eth.chain_id
+    gas: dict[str, dict] = {}
+
+    as_installer = certified_installer(as_admin, body, installer)
+    actions.Actor(w3, body, deployments).send(roots.functions.appoint_hub("DK1", hub.address))
+    keys = {name: fresh_account(f"root-meter-{name}") for name in ("home", "solar")}
+    ids = {name: keccak(text=f"bench-root-meter-{name}") for name in keys}
+    registered = actions.register_meter(
+        as_installer, ids["home"], keys["home"].address, owner.address, "DK1", "consumption",
+        by_root=True,
+    )  # fmt: skip
+    actions.register_meter(
+        as_installer, ids["solar"], keys["solar"].address, owner.address, "DK1", "both",
+        6_000, "T020002", "F01050100", by_root=True,
+    )  # fmt: skip
+    accepted = actions.accept_meter(as_installer.with_account(owner), ids["home"])
+    actions.accept_meter(as_installer.with_account(owner), ids["solar"])
+    gas["SmartMeterBackend.register_meter_by_root"] = {
+        "gas": registered["gasUsed"],
+        "state": "a household meter that publishes by root: its sector tag in the state slot",
+    }
+    gas["SmartMeterBackend.accept_meter_by_root"] = {
+        "gas": accepted["gasUsed"],
+        "state": "its first owner epoch, and where the epoch begins (one more slot)",
+    }
+
+    now = w3.eth.get_block("latest")["timestamp"]
+    begin = now - now % interval + interval  # the first interval the owner owns
+    advance_time(w3, begin + 4 * interval)
+    siblings = [keccak(text=f"national-sibling-{i}") for i in range(NATIONAL_PROOF)]
+
+    def hub_leaf(name: str, start: int, produced: int, consumed: int) -> tuple:
+        return (
+            ids[name], start, start + interval, produced, consumed,
+            keccak(text=f"digest-{name}-{start}"), keccak(text=f"salt-{name}-{start}"),
+        )  # fmt: skip
+
+    def signed_leaf(name: str, start: int, produced: int, consumed: int) -> tuple:
+        measurement = Measurement(
+            ids[name], start, start + interval, produced, consumed,
+            1_000_000 + consumed, 200_000 + produced, keccak(text=f"digest-{name}-{start}"),
+        )  # fmt: skip
+        v, r, s = sign_measurement(keys[name], measurement, chain_id, roots.address)
+        return (
+            *hub_leaf(name, start, produced, consumed)[:5], measurement.import_wh,
+            measurement.export_wh, measurement.data_digest, keccak(text=f"salt-s-{name}-{start}"),
+            v, r.to_bytes(32, "big"), s.to_bytes(32, "big"),
+        )  # fmt: skip
+
+    as_hub = actions.Actor(w3, hub, deployments)
+    hub_leaves = {
+        "home": hub_leaf("home", begin, 0, 740),
+        "solar": hub_leaf("solar", begin, 2_100, 380),
+    }
+    # One hub root holds both meters' leaves: each proof is the other's leaf
+    # hash and 21 stand-ins above them.
+    leaf_hashes = {
+        name: standard_leaf_hash(HUB_LEAF_TYPES, leaf) for name, leaf in hub_leaves.items()
+    }
+    proofs = {
+        "home": [leaf_hashes["solar"], *siblings[1:]],
+        "solar": [leaf_hashes["home"], *siblings[1:]],
+    }
+    hub_root = root_from_proof(leaf_hashes["home"], proofs["home"])
+    assert hub_root == root_from_proof(leaf_hashes["solar"], proofs["solar"])
+    published = as_hub.send(roots.functions.publish_hub_root("DK1", begin, hub_root))
+    gas["MeasurementRoots.publish_hub_root"] = {
+        "gas": published["gasUsed"],
+        "state": f"a sector's hourly root: {published['gasUsed'] / NATIONAL_METERS:.3f} gas "
+        f"per measurement of {NATIONAL_METERS:,} metering points",
+    }
+    for name, key in (("home", "reveal_hub"), ("solar", "reveal_hub_prosumer")):
+        receipt = relayer.send(roots.functions.reveal(hub.address, hub_leaves[name], proofs[name]))
+        gas[f"MeasurementRoots.{key}"] = {
+            "gas": receipt["gasUsed"],
+            "state": f"{'a household' if name == 'home' else 'a 6 kW prosumer'}'s hour from the "
+            f"hub's root, {NATIONAL_PROOF}-hash proof: becomes its measurement",
+        }
+
+    # 24 households' hour from one hub root, with one multiproof.
+    street = [keccak(text=f"bench-street-{i}") for i in range(24)]
+    for meter in street:
+        actions.register_meter(
+            as_installer, meter, keys["home"].address, owner.address, "DK1", "consumption",
+            by_root=True,
+        )  # fmt: skip
+        actions.accept_meter(as_installer.with_account(owner), meter)
+    street_begin = w3.eth.get_block("latest")["timestamp"]
+    street_begin += -street_begin % interval
+    advance_time(w3, street_begin + interval)
+    street_leaves = [
+        (meter, street_begin, street_begin + interval, 0, 300 + 10 * i,
+         keccak(text=f"digest-street-{i}"), keccak(text=f"salt-street-{i}"))
+        for i, meter in enumerate(street)
+    ]  # fmt: skip
+    by_hash = {standard_leaf_hash(HUB_LEAF_TYPES, leaf): leaf for leaf in street_leaves}
+    ordered, multiproof, flags, street_root = national_multiproof(
+        list(by_hash), NATIONAL_PROOF, "street"
+    )
+    as_hub.send(roots.functions.publish_hub_root("DK1", street_begin, street_root))
+    receipt = relayer.send(
+        roots.functions.reveal_many(hub.address, [by_hash[h] for h in ordered], multiproof, flags)
+    )
+    gas["MeasurementRoots.reveal_many_24_per_leaf"] = {
+        "gas": receipt["gasUsed"] // 24,
+        "state": f"24 households' hour from the hub's root of {NATIONAL_METERS:,}, one "
+        f"multiproof of {len(multiproof)} hashes ({receipt['gasUsed']:,} gas / 24, floored)",
+    }
+
+    signed_begin = street_begin + interval
+    advance_time(w3, signed_begin + interval)
+    signed = {
+        "home": signed_leaf("home", signed_begin, 0, 690),
+        "solar": signed_leaf("solar", signed_begin, 2_400, 0),
+    }
+    leaf_hashes = {
+        name: standard_leaf_hash(SIGNED_LEAF_TYPES, leaf) for name, leaf in signed.items()
+    }
+    proofs = {
+        "home": [leaf_hashes["solar"], *siblings[1:]],
+        "solar": [leaf_hashes["home"], *siblings[1:]],
+    }
+    anyone_root = root_from_proof(leaf_hashes["home"], proofs["home"])
+    published = relayer.send(
+        roots.functions.publish_root("DK1", signed_begin, signed_begin + interval, anyone_root)
+    )
+    gas["MeasurementRoots.publish_root"] = {
+        "gas": published["gasUsed"],
+        "state": "a root of meter-signed leaves, published by anyone",
+    }
+    for name, key in (("home", "reveal_meter_signed"), ("solar", "reveal_meter_signed_prosumer")):
+        receipt = relayer.send(
+            roots.functions.reveal_signed(relayer.account.address, signed[name], proofs[name])
+        )
+        gas[f"MeasurementRoots.{key}"] = {
+            "gas": receipt["gasUsed"],
+            "state": f"{'a household' if name == 'home' else 'a 6 kW prosumer'}'s meter-signed "
+            f"hour, {NATIONAL_PROOF}-hash proof, signature checked",
+        }
+    return gas
+
+
 SECTIONS: list[Callable[[Web3, dict, list[LocalAccount]], dict]] = [
     measure_wallet,
     measure_meters,
@@ -854,6 +1080,7 @@ SECTIONS: list[Callable[[Web3, dict, list[LocalAccount]], dict]] = [
     measure_exchange,
     measure_energy_web,
     measure_emissions,
+    measure_roots,
 ]
 
 

@@ -155,24 +155,18 @@ def register_meter(
     tech_code: str = "",
     fuel_code: str = "",
     connection_w: int = HOUSEHOLD_CONNECTION_W,
+    by_root: bool = False,
 ):
     """Registers a meter for ``owner`` to accept. ``capacity_w`` (producers)
     bounds the production a reading may report and ``connection_w`` (every
-    meter, the main fuse) the consumption."""
+    meter, the main fuse) the consumption. ``by_root`` registers it, for
+    good, to publish by Merkle root (MeasurementRoots) instead of readings."""
     smb = actor.contract("SmartMeterBackend")
-    receipt = actor.send(
-        smb.functions.register_meter(
-            meter_id,
-            signer,
-            owner,
-            sector,
-            tech_code,
-            fuel_code,
-            capacity_w,
-            connection_w,
-            int(KIND_CHOICES[kind]),
-        )
-    )
+    args = [meter_id, signer, owner, sector, tech_code, fuel_code, capacity_w, connection_w]
+    args.append(int(KIND_CHOICES[kind]))
+    if by_root:
+        args.append(True)
+    receipt = actor.send(smb.functions.register_meter(*args))
     logger.info(
         "registered meter 0x%s (%s, %s) with signer %s, for %s to accept",
         meter_id.hex(),

@@ -8,8 +8,8 @@ Writes ``deployments/<network>.json``::
 The meter bridge and the dApp read only this file. Deploying is idempotent:
 a contract whose code is already on chain at the recorded address (and whose
 dependencies were reused too) is reused and said so; anything else is deployed.
-The OperatorBackend, the GGORegistry and the Exchange are wired to each other
-once, so they are reused together or deployed together.
+The OperatorBackend, the GGORegistry, the Exchange and the MeasurementRoots
+are wired to each other once, so they are reused together or deployed together.
 
     python -m openkwh.commands.deploy --network anvil      # what `make deploy` runs
 """
@@ -88,12 +88,13 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
         ),
     )
 
-    # Wired once to each other: all four are reused, or all four deployed.
+    # Wired once to each other: all five are reused, or all five deployed.
     together = {
         "SmartMeterBackend": [],
         "OperatorBackend": ["Wallet", "SmartMeterBackend"],
         "GGORegistry": ["SmartMeterBackend"],
         "Exchange": ["Wallet", "SmartMeterBackend"],
+        "MeasurementRoots": ["SmartMeterBackend"],
     }
     fresh = not all(deployer.reusable(name, needs) for name, needs in together.items())
 
@@ -140,6 +141,12 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
         depends_on=together["Exchange"],
         fresh=fresh,
     )
+    roots_address = deployer.deploy(
+        "MeasurementRoots",
+        lambda: (backend,),
+        depends_on=together["MeasurementRoots"],
+        fresh=fresh,
+    )
     # Reads the registry and the backend: nothing to wire.
     deployer.deploy(
         "EmissionsRegistry", lambda: (registry_address, backend), depends_on=["GGORegistry"]
@@ -147,6 +154,7 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
     for name, address in (("GGORegistry", registry_address), ("OperatorBackend", operator_address)):
         deployer.wire(name, address, "exchange", exchange_address)
     deployer.wire("SmartMeterBackend", backend, "operator", operator_address)
+    deployer.wire("SmartMeterBackend", backend, "roots", roots_address)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".json.tmp")

@@ -31,6 +31,7 @@ def test_deploy_writes_the_deployments_file(anvil_connection, tmp_path):
         "GGORegistry",
         "Exchange",
         "EmissionsRegistry",
+        "MeasurementRoots",
     ]
     assert [entry["block"] for entry in contracts.values()] == [1, 2, 3, 4, 5, 6]
     for entry in contracts.values():
@@ -60,18 +61,27 @@ def test_deploy_wires_the_contracts(anvil_connection, tmp_path):
     emissions = contract(w3, record, "EmissionsRegistry")
     assert emissions.functions.registry().call() == record["contracts"]["GGORegistry"]["address"]
     assert emissions.functions.backend().call() == backend
+    roots = record["contracts"]["MeasurementRoots"]["address"]
+    assert meters.functions.roots().call() == roots
+    assert contract(w3, record, "MeasurementRoots").functions.backend().call() == backend
 
 
 def test_deploy_again_redeploys_the_market_together(anvil_connection, tmp_path):
-    """The meter backend, operator, registry and Exchange are wired once: one gone
-    means four new."""
+    """The meter backend, operator, registry, Exchange and roots are wired once:
+    one gone means five new."""
     first = deploy_all(anvil_connection, tmp_path)
     record = json.loads(deployments_path("anvil", tmp_path).read_text())
     record["contracts"]["Exchange"]["address"] = "0x" + "22" * 20  # nothing there
     deployments_path("anvil", tmp_path).write_text(json.dumps(record))
     second = deploy_all(anvil_connection, tmp_path)
     assert second["contracts"]["Wallet"] == first["contracts"]["Wallet"]
-    for name in ("SmartMeterBackend", "OperatorBackend", "GGORegistry", "Exchange"):
+    for name in (
+        "SmartMeterBackend",
+        "OperatorBackend",
+        "GGORegistry",
+        "Exchange",
+        "MeasurementRoots",
+    ):
         assert second["contracts"][name]["address"] != first["contracts"][name]["address"]
     registry = contract(anvil_connection.w3, second, "GGORegistry")
     assert registry.functions.exchange().call() == second["contracts"]["Exchange"]["address"]

@@ -30,6 +30,8 @@ NOT_COMMANDS = {
     "Wallet.permit": "signed in a wallet and sent by the spender: the dApp's deposit",
     "SmartMeterBackend.submit_reading": "relayed by the meter bridge (meter-bridge)",
     "SmartMeterBackend.submit_readings": "relayed by the meter bridge (meter-bridge)",
+    "SmartMeterBackend.record_revealed": "called by the wired MeasurementRoots at each reveal",
+    "SmartMeterBackend.wire_roots": "make deploy wires it; the hub's commands come later",
     "OperatorBackend.mark_traded": "called by the wired Exchange at each deal",
     "OperatorBackend.settle": "the keeper's settle sends settle_many, which settles each the same",
     "OperatorBackend.deposit_with_permit": "the dApp's deposit with a permit; deposit approves",

@@ -1,0 +1,634 @@
+# pragma version ~=0.4.3
+"""
+@title OpenKWh measurement roots
+@license GNU Affero General Public License v3.0 only
+@notice A country's interval measurements as Merkle roots, each measurement
+        revealed only when it is used (seed 002's DataHub, Project Origin, on
+        a public chain). Per sector and interval a root goes on chain:
+        - by an appointed data hub of the sector, which vouches for its
+          leaves (`publish_hub_root`, one root per sector and interval);
+        - by anyone, from meter-signed measurements (`publish_root`): each
+          leaf carries the meter key's EIP-712 signature, checked on use.
+        A leaf revealed with its proof (`reveal`, `reveal_signed`) becomes a
+        measurement of the SmartMeterBackend (`record_revealed`), the same
+        the operator, the registry and the Exchange read; the backend records
+        each interval of a meter once, whichever root it comes from, and logs
+        it as it logs a reading's measurement (`MeasurementRecorded`); which
+        root a measurement came from is in the revealing call's arguments,
+        not in a log of its own (it would add about 2,000 gas a reveal).
+
+        Leaves follow OpenZeppelin's StandardMerkleTree (npm
+        `@openzeppelin/merkle-tree`, `StandardMerkleTree.of(values, types)`):
+        leaf = keccak256(keccak256(abi.encode(values))), a node is the
+        keccak256 of its two children in ascending order, a proof is the
+        sibling hashes from the leaf up. The types, in order:
+        - a hub leaf: `HUB_LEAF_TYPES`, 7 static words;
+        - a meter-signed leaf: `SIGNED_LEAF_TYPES`, 12 static words.
+        The salt (32 random bytes per leaf) keeps an unrevealed leaf's values
+        from being guessed from its root.
+@custom:security A data hub is trusted with its sector's data, as Project
+                 Origin trusts its DataHub: its leaves are recorded as they
+                 are, within the meter's capacity and connection bounds. The
+                 sector's issuing body appoints and dismisses hubs; the roots
+                 a hub published stay usable after its dismissal. A hub
+                 publishes one root per sector and interval, and never
+                 replaces it, so that it cannot hold two versions of a
+                 meter's hour and choose later which one counts. Roots from
+                 meter-signed leaves need no trust in their publisher, so
+                 anyone may publish any number; a signature binds the meter,
+                 the interval and the values, under this contract's EIP-712
+                 domain (chain id and address). Where a hub's leaf and the
+                 meter's own signed leaf of an interval differ, the first
+                 revealed counts. Revealing is permissionless: whoever holds
+                 a leaf and its proof may record it, and the measurement
+                 belongs to the owner of its interval, whoever sends it.
+"""
+
+
+from snekmate.utils import eip712_domain_separator
+initializes: eip712_domain_separator
+
+from snekmate.utils import ecdsa
+
+
+exports: eip712_domain_separator.eip712Domain
+
+
+from .interfaces import ISmartMeterBackend
+
+
+interface IRevealedStore:
+    def record_revealed(
+        meter_id: bytes32,
+        interval_begin: uint256,
+        interval_end: uint256,
+        produced_wh: uint256,
+        consumed_wh: uint256,
+        data_digest: bytes32,
+        sector_tag: uint256,
+        signer: address,
+    ): nonpayable
+
+
+# @dev A data hub's leaf: the hub vouches for its values.
+struct HubLeaf:
+    meter_id: bytes32  # the salted hash of the meter's GSRN/EAN
+    interval_begin: uint64  # unix seconds, on the interval grid
+    interval_end: uint64  # unix seconds, on the grid, after interval_begin
+    produced_wh: uint64  # exported Wh over the interval
+    consumed_wh: uint64  # imported Wh over the interval
+    data_digest: bytes32  # digest of the raw data behind the values
+    salt: bytes32  # random, unique per leaf; never signed
+
+
+# @dev A meter-signed leaf: a hub leaf's fields, the registers at its end and
+# the meter key's signature of the typed data `Measurement`.
+struct SignedLeaf:
+    meter_id: bytes32
+    interval_begin: uint64
+    interval_end: uint64
+    produced_wh: uint64
+    consumed_wh: uint64
+    import_wh: uint64  # cumulative import register at interval_end, in Wh
+    export_wh: uint64  # cumulative export register at interval_end, in Wh
+    data_digest: bytes32
+    salt: bytes32
+    v: uint8  # 27 or 28
+    r: bytes32
+    s: bytes32  # in the lower half of the curve order
+
+
+# @dev What a publication says: the sector (tag), the interval it covers, and
+# whether a hub of the sector published it.
+struct Publication:
+    sector_tag: uint256  # top 120 bits of keccak256(sector)
+    interval_begin: uint256  # unix seconds
+    interval_end: uint256  # unix seconds
+    by_hub: bool
+
+
+# @dev The StandardMerkleTree leaf encodings, as `StandardMerkleTree.of` takes them.
+HUB_LEAF_TYPES: public(constant(String[80])) = "bytes32,uint64,uint64,uint64,uint64,bytes32,bytes32"
+SIGNED_LEAF_TYPES: public(constant(String[140])) = "bytes32,uint64,uint64,uint64,uint64,uint64,uint64,bytes32,bytes32,uint8,bytes32,bytes32"
+
+# @dev The typed data a meter key signs for a meter-signed leaf.
+MEASUREMENT_TYPEHASH: public(constant(bytes32)) = keccak256(
+    "Measurement(bytes32 meterId,uint64 intervalBegin,uint64 intervalEnd,uint64 producedWh,uint64 consumedWh,uint64 importWh,uint64 exportWh,bytes32 dataDigest)"
+)
+
+# @dev The longest proof: a tree of up to 2**40 leaves.
+MAX_PROOF: constant(uint256) = 40  # hashes
+
+# @dev The most leaves of one multiproof, and its most hashes and flags: 24
+# leaves of a 2**22-leaf tree need at most 24 x 22 hashes.
+MAX_MULTI: constant(uint256) = 24  # leaves
+MAX_MULTI_PROOF: constant(uint256) = 528  # hashes
+MAX_MULTI_FLAGS: constant(uint256) = MAX_MULTI + MAX_MULTI_PROOF  # flags
+
+# A publication packed in one slot: bits 0-63 interval begin, 64-127 interval
+# end (unix seconds), bit 128 published by a hub, bits 136-255 the sector tag.
+_UINT64_MASK: constant(uint256) = 2**64 - 1
+_BY_HUB: constant(uint256) = 1 << 128
+_TAG_SHIFT: constant(uint256) = 136
+_TAG_BITS: constant(uint256) = 120
+
+
+# @dev The SmartMeterBackend whose meters the roots measure, and which
+# records the revealed measurements.
+backend: public(immutable(address))
+
+# @dev The backend's interval length in seconds.
+interval_length: public(immutable(uint256))
+
+# @dev Data hubs: keccak256(sector) => account => appointed.
+_hubs: HashMap[bytes32, HashMap[address, bool]]
+
+# @dev The hub root of a sector and interval: keccak256(sector) => interval
+# begin (unix seconds) => root; empty until a hub publishes it.
+hub_root: public(HashMap[bytes32, HashMap[uint256, bytes32]])
+
+# @dev Publications: publisher => root => packed (see above); zero when none.
+# Keyed by the publisher, so that nobody can take a root's place before its
+# publisher by publishing the same hash with another sector or interval.
+_publications: HashMap[address, HashMap[bytes32, uint256]]
+
+
+event HubAppointed:
+    sector: String[16]
+    hub: indexed(address)
+    issuing_body: indexed(address)
+
+
+event HubDismissed:
+    sector: String[16]
+    hub: indexed(address)
+    issuing_body: indexed(address)
+
+
+event RootPublished:
+    root: indexed(bytes32)
+    publisher: indexed(address)
+    sector: String[16]
+    interval_begin: uint256
+    interval_end: uint256
+    by_hub: bool
+
+
+@deploy
+def __init__(backend_: address):
+    """
+    @param backend_ The SmartMeterBackend; its admin wires this contract
+           with `wire_roots`.
+    """
+    assert backend_.is_contract, "roots: backend is not a contract"
+    eip712_domain_separator.__init__("OpenKWh MeasurementRoots", "1")
+    backend = backend_
+    interval_length = staticcall ISmartMeterBackend(backend_).interval_length()
+
+
+# PERMISSIONLESS
+
+
+@external
+def publish_root(sector: String[16], interval_begin: uint256, interval_end: uint256, root: bytes32):
+    """
+    @notice Publishes the root of a tree of meter-signed leaves of `sector`,
+            each inside `[interval_begin, interval_end)`; anyone may. Its
+            leaves count only with the meter's signature (`reveal_signed`).
+    @param sector The bidding zone, e.g. "DK1".
+    @param interval_begin Unix seconds, on the interval grid.
+    @param interval_end Unix seconds, on the grid, after `interval_begin`,
+           and past.
+    @param root The tree's root.
+    """
+    self._publish(sector, interval_begin, interval_end, root, False)
+
+
+@external
+def reveal(publisher: address, leaf: HubLeaf, proof: DynArray[bytes32, MAX_PROOF]):
+    """
+    @notice Records a data hub's leaf, proved against the root that hub
+            published, as the meter's measurement; anyone may send it.
+    @param publisher The hub that published the root.
+    @param leaf The leaf, as in the tree.
+    @param proof The sibling hashes from the leaf up to the root.
+    """
+    root: bytes32 = self._root_of(
+        keccak256(
+            abi_encode(
+                leaf.meter_id,
+                leaf.interval_begin,
+                leaf.interval_end,
+                leaf.produced_wh,
+                leaf.consumed_wh,
+                leaf.data_digest,
+                leaf.salt,
+            )
+        ),
+        proof,
+    )
+    published: uint256 = self._published(publisher, root, leaf.interval_begin, leaf.interval_end)
+    assert published & _BY_HUB != 0, "roots: a hub leaf is revealed only against a hub's root"
+    extcall IRevealedStore(backend).record_revealed(
+        leaf.meter_id,
+        convert(leaf.interval_begin, uint256),
+        convert(leaf.interval_end, uint256),
+        convert(leaf.produced_wh, uint256),
+        convert(leaf.consumed_wh, uint256),
+        leaf.data_digest,
+        published >> _TAG_SHIFT,
+        empty(address),
+        skip_contract_check=True,  # the backend's code was checked at deployment
+    )
+
+
+@external
+def reveal_signed(publisher: address, leaf: SignedLeaf, proof: DynArray[bytes32, MAX_PROOF]):
+    """
+    @notice Records a meter-signed leaf, proved against a root `publisher`
+            published (a hub's or anyone's), as the meter's measurement once
+            the signature is the meter key's; anyone may send it.
+    @param publisher Who published the root.
+    @param leaf The leaf, as in the tree.
+    @param proof The sibling hashes from the leaf up to the root.
+    """
+    root: bytes32 = self._root_of(
+        keccak256(
+            abi_encode(
+                leaf.meter_id,
+                leaf.interval_begin,
+                leaf.interval_end,
+                leaf.produced_wh,
+                leaf.consumed_wh,
+                leaf.import_wh,
+                leaf.export_wh,
+                leaf.data_digest,
+                leaf.salt,
+                leaf.v,
+                leaf.r,
+                leaf.s,
+            )
+        ),
+        proof,
+    )
+    published: uint256 = self._published(publisher, root, leaf.interval_begin, leaf.interval_end)
+    # A register holds at least what went through it in one interval.
+    assert leaf.import_wh >= leaf.consumed_wh and leaf.export_wh >= leaf.produced_wh, "roots: the registers are below the measurement"
+    assert leaf.v == 27 or leaf.v == 28, "roots: signature v must be 27 or 28"
+    signer: address = ecdsa._recover_vrs(
+        self._measurement_digest(
+            leaf.meter_id,
+            leaf.interval_begin,
+            leaf.interval_end,
+            leaf.produced_wh,
+            leaf.consumed_wh,
+            leaf.import_wh,
+            leaf.export_wh,
+            leaf.data_digest,
+        ),
+        convert(leaf.v, uint256),
+        convert(leaf.r, uint256),
+        convert(leaf.s, uint256),
+    )
+    extcall IRevealedStore(backend).record_revealed(
+        leaf.meter_id,
+        convert(leaf.interval_begin, uint256),
+        convert(leaf.interval_end, uint256),
+        convert(leaf.produced_wh, uint256),
+        convert(leaf.consumed_wh, uint256),
+        leaf.data_digest,
+        published >> _TAG_SHIFT,
+        signer,
+        skip_contract_check=True,
+    )
+
+
+@external
+def reveal_many(
+    publisher: address,
+    leaves: DynArray[HubLeaf, MAX_MULTI],
+    proof: DynArray[bytes32, MAX_MULTI_PROOF],
+    proof_flags: DynArray[bool, MAX_MULTI_FLAGS],
+):
+    """
+    @notice `reveal` for several hub leaves of one root at once, with one
+            OpenZeppelin multiproof (`tree.getMultiProof(indexes)`: its
+            `leaves` in its order, `proof` and `proofFlags`).
+    @param publisher The hub that published the root.
+    @param leaves The leaves, in the multiproof's order.
+    @param proof The multiproof's sibling hashes.
+    @param proof_flags The multiproof's flags.
+    """
+    hashes: DynArray[bytes32, MAX_MULTI] = []
+    for leaf: HubLeaf in leaves:
+        hashes.append(self._hub_leaf_hash(leaf))
+    root: bytes32 = self._multi_root(hashes, proof, proof_flags)
+    for leaf: HubLeaf in leaves:
+        published: uint256 = self._published(publisher, root, leaf.interval_begin, leaf.interval_end)
+        assert published & _BY_HUB != 0, "roots: a hub leaf is revealed only against a hub's root"
+        extcall IRevealedStore(backend).record_revealed(
+            leaf.meter_id,
+            convert(leaf.interval_begin, uint256),
+            convert(leaf.interval_end, uint256),
+            convert(leaf.produced_wh, uint256),
+            convert(leaf.consumed_wh, uint256),
+            leaf.data_digest,
+            published >> _TAG_SHIFT,
+            empty(address),
+            skip_contract_check=True,
+        )
+
+
+# DATA HUB
+
+
+@external
+def publish_hub_root(sector: String[16], interval_begin: uint256, root: bytes32):
+    """
+    @notice Publishes, once, the root of every leaf of `sector` for the past
+            interval that begins at `interval_begin`; the caller vouches for
+            the leaves, as the sector's data hub.
+    @param sector The bidding zone the caller is a data hub of.
+    @param interval_begin Unix seconds, on the interval grid.
+    @param root The tree's root.
+    """
+    sector_key: bytes32 = keccak256(sector)
+    assert self._hubs[sector_key][msg.sender], "roots: caller is not a data hub of this sector"
+    assert self.hub_root[sector_key][interval_begin] == empty(bytes32), "roots: the sector's hub root of this interval is already published"
+    self.hub_root[sector_key][interval_begin] = root
+    self._publish(sector, interval_begin, interval_begin + interval_length, root, True)
+
+
+# ISSUING BODY
+
+
+@external
+def appoint_hub(sector: String[16], hub: address):
+    """
+    @notice Appoints a data hub for the caller's sector.
+    @param sector The sector the caller is the issuing body of (at the backend).
+    @param hub The hub's address.
+    """
+    assert staticcall ISmartMeterBackend(backend).is_issuing_body(sector, msg.sender), "roots: caller is not the issuing body of this sector"
+    assert hub != empty(address), "roots: hub is the zero address"
+    self._hubs[keccak256(sector)][hub] = True
+    log HubAppointed(sector=sector, hub=hub, issuing_body=msg.sender)
+
+
+@external
+def dismiss_hub(sector: String[16], hub: address):
+    """
+    @notice Dismisses a data hub of the caller's sector; the roots it
+            published stay.
+    @param sector The sector the caller is the issuing body of.
+    @param hub The hub's address.
+    """
+    assert staticcall ISmartMeterBackend(backend).is_issuing_body(sector, msg.sender), "roots: caller is not the issuing body of this sector"
+    sector_key: bytes32 = keccak256(sector)
+    assert self._hubs[sector_key][hub], "roots: not a data hub of this sector"
+    self._hubs[sector_key][hub] = False
+    log HubDismissed(sector=sector, hub=hub, issuing_body=msg.sender)
+
+
+# VIEW
+
+
+@external
+@view
+def is_hub(sector: String[16], account: address) -> bool:
+    """
+    @return bool Whether `account` is a data hub of `sector`.
+    """
+    return self._hubs[keccak256(sector)][account]
+
+
+@external
+@view
+def publication(publisher: address, root: bytes32) -> Publication:
+    """
+    @notice What `publisher` published `root` for; all empty when it did not.
+    """
+    packed: uint256 = self._publications[publisher][root]
+    return Publication(
+        sector_tag=packed >> _TAG_SHIFT,
+        interval_begin=packed & _UINT64_MASK,
+        interval_end=(packed >> 64) & _UINT64_MASK,
+        by_hub=packed & _BY_HUB != 0,
+    )
+
+
+@external
+@pure
+def sector_tag(sector: String[16]) -> uint256:
+    """
+    @return uint256 The top 120 bits of keccak256(sector), as a publication
+            names its sector.
+    """
+    return convert(keccak256(sector), uint256) >> (256 - _TAG_BITS)
+
+
+@external
+@pure
+def hub_leaf_hash(leaf: HubLeaf) -> bytes32:
+    """
+    @return bytes32 The StandardMerkleTree leaf hash of a hub leaf.
+    """
+    return keccak256(
+        keccak256(
+            abi_encode(
+                leaf.meter_id,
+                leaf.interval_begin,
+                leaf.interval_end,
+                leaf.produced_wh,
+                leaf.consumed_wh,
+                leaf.data_digest,
+                leaf.salt,
+            )
+        )
+    )
+
+
+@external
+@view
+def DOMAIN_SEPARATOR() -> bytes32:
+    """
+    @return bytes32 The EIP-712 domain separator meter-signed leaves are signed under.
+    """
+    return eip712_domain_separator._domain_separator_v4()
+
+
+@external
+@view
+def measurement_digest(
+    meter_id: bytes32,
+    interval_begin: uint64,
+    interval_end: uint64,
+    produced_wh: uint64,
+    consumed_wh: uint64,
+    import_wh: uint64,
+    export_wh: uint64,
+    data_digest: bytes32,
+) -> bytes32:
+    """
+    @return bytes32 The EIP-712 digest a meter key signs for a meter-signed leaf.
+    """
+    return self._measurement_digest(
+        meter_id, interval_begin, interval_end, produced_wh, consumed_wh, import_wh, export_wh, data_digest
+    )
+
+
+# INTERNAL
+
+
+@internal
+def _publish(sector: String[16], interval_begin: uint256, interval_end: uint256, root: bytes32, by_hub: bool):
+    assert len(sector) != 0, "roots: sector is empty"
+    assert root != empty(bytes32), "roots: root is empty"
+    assert interval_begin % interval_length == 0 and interval_end % interval_length == 0, "roots: interval not on the interval grid"
+    assert interval_end > interval_begin, "roots: interval ends before it begins"
+    assert interval_end <= block.timestamp, "roots: the interval has not ended"
+    assert interval_end <= _UINT64_MASK, "roots: interval end beyond 2**64"
+    assert self._publications[msg.sender][root] == 0, "roots: the caller already published this root"
+    packed: uint256 = interval_begin | (interval_end << 64) | (
+        (convert(keccak256(sector), uint256) >> (256 - _TAG_BITS)) << _TAG_SHIFT
+    )
+    if by_hub:
+        packed |= _BY_HUB
+    self._publications[msg.sender][root] = packed
+    log RootPublished(
+        root=root,
+        publisher=msg.sender,
+        sector=sector,
+        interval_begin=interval_begin,
+        interval_end=interval_end,
+        by_hub=by_hub,
+    )
+
+
+@internal
+@view
+def _published(publisher: address, root: bytes32, leaf_begin: uint64, leaf_end: uint64) -> uint256:
+    """
+    @dev The publication of `root` by `publisher`, which must cover the
+         leaf's interval.
+    """
+    packed: uint256 = self._publications[publisher][root]
+    assert packed != 0, "roots: the proof does not lead to a root this publisher published"
+    assert convert(leaf_begin, uint256) >= packed & _UINT64_MASK and convert(leaf_end, uint256) <= (packed >> 64) & _UINT64_MASK, "roots: the leaf is not of the root's interval"
+    return packed
+
+
+@internal
+@pure
+def _hub_leaf_hash(leaf: HubLeaf) -> bytes32:
+    return keccak256(
+        keccak256(
+            abi_encode(
+                leaf.meter_id,
+                leaf.interval_begin,
+                leaf.interval_end,
+                leaf.produced_wh,
+                leaf.consumed_wh,
+                leaf.data_digest,
+                leaf.salt,
+            )
+        )
+    )
+
+
+@internal
+@pure
+def _hash_pair(a: bytes32, b: bytes32) -> bytes32:
+    if convert(a, uint256) < convert(b, uint256):
+        return keccak256(concat(a, b))
+    return keccak256(concat(b, a))
+
+
+@internal
+@pure
+def _multi_root(
+    leaves: DynArray[bytes32, MAX_MULTI],
+    proof: DynArray[bytes32, MAX_MULTI_PROOF],
+    flags: DynArray[bool, MAX_MULTI_FLAGS],
+) -> bytes32:
+    """
+    @dev OpenZeppelin's `MerkleProof.processMultiProof`: each flag hashes the
+         next leaf or computed hash with the next leaf or computed hash (true)
+         or with the next proof hash (false).
+    """
+    assert len(leaves) + len(proof) == len(flags) + 1, "roots: the multiproof does not fit its leaves"
+    hashes: DynArray[bytes32, MAX_MULTI_FLAGS] = []
+    leaf_at: uint256 = 0
+    hash_at: uint256 = 0
+    proof_at: uint256 = 0
+    for flag: bool in flags:
+        a: bytes32 = empty(bytes32)
+        if leaf_at < len(leaves):
+            a = leaves[leaf_at]
+            leaf_at += 1
+        else:
+            a = hashes[hash_at]
+            hash_at += 1
+        b: bytes32 = empty(bytes32)
+        if not flag:
+            b = proof[proof_at]
+            proof_at += 1
+        elif leaf_at < len(leaves):
+            b = leaves[leaf_at]
+            leaf_at += 1
+        else:
+            b = hashes[hash_at]
+            hash_at += 1
+        hashes.append(self._hash_pair(a, b))
+    if len(flags) != 0:
+        assert proof_at == len(proof), "roots: the multiproof does not fit its leaves"
+        return hashes[len(flags) - 1]
+    if len(leaves) != 0:
+        return leaves[0]
+    return proof[0]
+
+
+@internal
+@pure
+def _root_of(encoded_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bytes32:
+    """
+    @dev OpenZeppelin's `MerkleProof.processProof` from the StandardMerkleTree
+         leaf keccak256(`encoded_hash`), `encoded_hash` being
+         keccak256(abi.encode(values)).
+    """
+    node: bytes32 = keccak256(encoded_hash)
+    for sibling: bytes32 in proof:
+        if convert(node, uint256) < convert(sibling, uint256):
+            node = keccak256(concat(node, sibling))
+        else:
+            node = keccak256(concat(sibling, node))
+    return node
+
+
+@internal
+@view
+def _measurement_digest(
+    meter_id: bytes32,
+    interval_begin: uint64,
+    interval_end: uint64,
+    produced_wh: uint64,
+    consumed_wh: uint64,
+    import_wh: uint64,
+    export_wh: uint64,
+    data_digest: bytes32,
+) -> bytes32:
+    return eip712_domain_separator._hash_typed_data_v4(
+        keccak256(
+            abi_encode(
+                MEASUREMENT_TYPEHASH,
+                meter_id,
+                interval_begin,
+                interval_end,
+                produced_wh,
+                consumed_wh,
+                import_wh,
+                export_wh,
+                data_digest,
+            )
+        )
+    )
