@@ -93,8 +93,9 @@ _ON_BATCH_RECEIVED: constant(bytes4) = method_id("onERC1155BatchReceived(address
 # Certificate slot: begin (bits 0-39, unix seconds), issued Wh (40-87), Wh in
 # the Exchange's custody (88-135), meter number (136-175), owner epoch
 # (176-207), sector number (208-223), flags: owner's share credited (224),
-# revoked (225), expiry logged (226). Read through `_cert_meter`,
-# `_cert_epoch` and `_cert_sector`.
+# revoked (225), expiry logged (226), and the fuel number (232-239: 0 for a
+# renewable fuel, see `_fuel_number`). Read through `_cert_meter`,
+# `_cert_epoch`, `_cert_sector` and `_cert_fuel`.
 _UINT40: constant(uint256) = 2**40 - 1
 _UINT48: constant(uint256) = 2**48 - 1
 _UINT32: constant(uint256) = 2**32 - 1
@@ -104,14 +105,19 @@ _REVOKED: constant(uint256) = 1 << 225
 _EXPIRY_LOGGED: constant(uint256) = 1 << 226
 
 # Meter record: owner at the last issuance (bits 0-159), meter number
-# (160-199), owner epoch (200-231), sector number (232-247). Every field is
-# wide enough for what can happen: 2**40 meters, 2**32 owner changes of one
-# meter, 65,535 sectors; `_enrol` and `_issue` refuse to go past them.
+# (160-199), owner epoch (200-231), sector number (232-247), fuel number
+# (248-255). Every field is wide enough for what can happen: 2**40 meters,
+# 2**32 owner changes of one meter, 65,535 sectors, 255 non-renewable fuels;
+# `_enrol` and `_issue` refuse to go past them.
 _UINT160: constant(uint256) = 2**160 - 1
 # @dev The largest meter number, owner epoch and sector number.
 MAX_METERS: public(constant(uint256)) = 2**40 - 1
 MAX_OWNER_EPOCH: public(constant(uint256)) = 2**32 - 1
 MAX_SECTORS: public(constant(uint256)) = 2**16 - 1
+# @dev The most non-renewable fuel codes, and the most of them retired against
+# one consumption interval (see `retired_fuels`).
+MAX_FUELS: public(constant(uint256)) = 2**8 - 1
+MAX_FUELS_PER_INTERVAL: public(constant(uint256)) = 4
 # @dev Gas a contract owner's ERC-1155 hook may use at issuance; a hook that
 # fails or runs out does not stop issuance (the share stays its balance).
 HOOK_GAS: public(constant(uint256)) = 100_000
@@ -147,6 +153,16 @@ _sector_count: uint256
 
 # @dev Retired Wh per consumption meter and interval begin.
 retired_against: public(HashMap[bytes32, HashMap[uint256, uint256]])
+
+# @dev Of those, the Wh of non-renewable fuels, by fuel: per consumption
+# meter and interval begin, up to four (fuel number 16 bits, Wh 48 bits)
+# pairs, pair k in bits 64k to 64k+63 (see `_fuel_pair`); written only when a
+# certificate of a non-renewable fuel is retired, so that renewable
+# retirements cost what they did. The EmissionsRegistry reads it.
+_retired_fuels: HashMap[bytes32, HashMap[uint256, uint256]]
+_fuel_numbers: HashMap[bytes32, uint256]  # keccak256(fuel code) => fuel number
+_fuel_codes: HashMap[uint256, String[16]]
+_fuel_count: uint256
 
 
 event CertificateIssued:
@@ -462,6 +478,45 @@ def certificate(id: uint256) -> Certificate:
 
 @external
 @view
+def retirement_data(meter_id: bytes32, interval_begin: uint256) -> (uint256, uint256):
+    """
+    @notice What an emissions statement needs of one consumption interval, in
+            one call: the Wh retired against it, and of those the Wh of
+            non-renewable fuels, packed (see `retired_fuels`).
+    """
+    return self.retired_against[meter_id][interval_begin], self._retired_fuels[meter_id][interval_begin]
+
+
+@external
+@view
+def retired_fuels(meter_id: bytes32, interval_begin: uint256) -> DynArray[uint256[2], MAX_FUELS_PER_INTERVAL]:
+    """
+    @notice The Wh of non-renewable fuels retired against a consumption
+            interval: (fuel number, Wh) pairs; `fuel_code` names the number.
+            Renewable fuels (AIB EECS codes beginning F01) are not listed.
+    """
+    packed: uint256 = self._retired_fuels[meter_id][interval_begin]
+    pairs: DynArray[uint256[2], MAX_FUELS_PER_INTERVAL] = []
+    for k: uint256 in range(MAX_FUELS_PER_INTERVAL):
+        pair: uint256 = self._fuel_pair(packed, k)
+        if pair == 0:
+            break
+        pairs.append([pair & _UINT16, pair >> 16])
+    return pairs
+
+
+@external
+@view
+def fuel_code(number: uint256) -> String[16]:
+    """
+    @return String[16] The AIB EECS fuel code of a non-renewable fuel number
+            (`retired_fuels`); empty for 0 (renewable) or an unused number.
+    """
+    return self._fuel_codes[number]
+
+
+@external
+@view
 def is_active(id: uint256) -> bool:
     """
     @return bool Whether the certificate exists, is not revoked and has not expired.
@@ -554,6 +609,43 @@ def _cert_sector(cert: uint256) -> uint256:
 
 @internal
 @pure
+def _cert_fuel(cert: uint256) -> uint256:
+    """
+    @dev The fuel number of a certificate slot (bits 232-239; 0: renewable).
+    """
+    return (cert >> 232) & MAX_FUELS
+
+
+@internal
+@pure
+def _fuel_pair(packed: uint256, k: uint256) -> uint256:
+    """
+    @dev Pair `k` (0-3) of a `_retired_fuels` slot: fuel number in its bits
+         0-15, Wh in 16-63; zero when unused.
+    """
+    return (packed >> (64 * k)) & (2**64 - 1)
+
+
+@internal
+@pure
+def _with_fuel_wh(packed: uint256, fuel: uint256, wh: uint256) -> uint256:
+    """
+    @dev `packed` with `wh` more Wh of `fuel` (in its pair, or the first
+         unused one); reverts when four other fuels fill the slot. The sum
+         of Wh retired against one interval is at most its consumed Wh
+         (< 2**48, checked by the caller first), so a pair cannot overflow.
+    """
+    for k: uint256 in range(MAX_FUELS_PER_INTERVAL):
+        pair: uint256 = self._fuel_pair(packed, k)
+        if pair == 0 or pair & _UINT16 == fuel:
+            total: uint256 = (pair >> 16) + wh
+            assert total <= _UINT48, "registry: too many Wh of one fuel in an interval"
+            return (packed & ~((2**64 - 1) << (64 * k))) | ((fuel | (total << 16)) << (64 * k))
+    raise "registry: more than four non-renewable fuels retired against one interval"
+
+
+@internal
+@pure
 def _cert_begin(cert: uint256) -> uint256:
     """
     @dev The interval begin of a certificate slot (bits 0-39, unix seconds).
@@ -581,14 +673,14 @@ def _cert_custody(cert: uint256) -> uint256:
 
 @internal
 @pure
-def _pack_cert(begin: uint256, issued: uint256, custody: uint256, number: uint256, epoch: uint256, sector: uint256) -> uint256:
+def _pack_cert(begin: uint256, issued: uint256, custody: uint256, number: uint256, epoch: uint256, sector: uint256, fuel: uint256) -> uint256:
     """
     @dev A certificate slot without flags. Each field is masked to its width
-         (begin 40 bits, Wh 48, meter number 40, epoch 32, sector 16), so
-         none can spill into the next; the callers check the bounds first
-         (`_issue` and `_enrol` revert past them).
+         (begin 40 bits, Wh 48, meter number 40, epoch 32, sector 16, fuel
+         8), so none can spill into the next; the callers check the bounds
+         first (`_issue` and `_enrol` revert past them).
     """
-    return (begin & _UINT40) | ((issued & _UINT48) << 40) | ((custody & _UINT48) << 88) | ((number & MAX_METERS) << 136) | ((epoch & MAX_OWNER_EPOCH) << 176) | ((sector & MAX_SECTORS) << 208)
+    return (begin & _UINT40) | ((issued & _UINT48) << 40) | ((custody & _UINT48) << 88) | ((number & MAX_METERS) << 136) | ((epoch & MAX_OWNER_EPOCH) << 176) | ((sector & MAX_SECTORS) << 208) | ((fuel & MAX_FUELS) << 232)
 
 
 @internal
@@ -635,11 +727,20 @@ def _meter_sector(meter: uint256) -> uint256:
 
 @internal
 @pure
-def _pack_meter(number: uint256, sector: uint256) -> uint256:
+def _meter_fuel(meter: uint256) -> uint256:
     """
-    @dev A new meter record: no owner yet (epoch 0), its number and sector, masked.
+    @dev A meter record's fuel number (bits 248-255; 0: renewable).
     """
-    return ((number & MAX_METERS) << 160) | ((sector & MAX_SECTORS) << 232)
+    return meter >> 248
+
+
+@internal
+@pure
+def _pack_meter(number: uint256, sector: uint256, fuel: uint256) -> uint256:
+    """
+    @dev A new meter record: no owner yet (epoch 0), its number, sector and fuel number, masked.
+    """
+    return ((number & MAX_METERS) << 160) | ((sector & MAX_SECTORS) << 232) | ((fuel & MAX_FUELS) << 248)
 
 
 @internal
@@ -744,7 +845,7 @@ def _issue(meter_id: bytes32, interval_begin: uint256) -> uint256:
         custody = min(staticcall IExchange(exchange).sold_wh(meter_id, interval_begin), produced)
 
     sector: uint256 = self._meter_sector(meter)
-    self._certificates[id] = self._pack_cert(interval_begin, produced, custody, number, epoch, sector)
+    self._certificates[id] = self._pack_cert(interval_begin, produced, custody, number, epoch, sector, self._meter_fuel(meter))
     log CertificateIssued(id=id, meter_id=meter_id, interval_begin=interval_begin, issued_wh=produced, custody_wh=custody)
 
     if custody != 0:
@@ -822,12 +923,25 @@ def _enrol(meter_id: bytes32) -> uint256:
         self._sector_names[sector] = info.sector
         self._sector_keys[sector] = sector_key
 
+    # A fuel whose AIB EECS code does not begin F01 (renewable) gets a
+    # number, so that its retirements can be counted at its emission factor.
+    fuel: uint256 = 0
+    if slice(info.fuel_code, 0, 3) != "F01":
+        fuel_key: bytes32 = keccak256(info.fuel_code)
+        fuel = self._fuel_numbers[fuel_key]
+        if fuel == 0:
+            fuel = self._fuel_count + 1
+            assert fuel <= MAX_FUELS, "registry: too many non-renewable fuels"
+            self._fuel_count = fuel
+            self._fuel_numbers[fuel_key] = fuel
+            self._fuel_codes[fuel] = info.fuel_code
+
     number: uint256 = self._meter_count + 1
     assert number <= MAX_METERS, "registry: too many meters"
     self._meter_count = number
     self._meter_ids[number] = meter_id
     # Epoch 0 has no owner: the first issuance starts epoch 1 with the meter's owner.
-    meter: uint256 = self._pack_meter(number, sector)
+    meter: uint256 = self._pack_meter(number, sector, fuel)
     self._meters[meter_id] = meter
     return meter
 
@@ -855,6 +969,9 @@ def _retire(holder: address, claimant: address, id: uint256, wh: uint256, consum
     retired: uint256 = self.retired_against[consumption_meter_id][begin] + wh
     assert retired <= consumed, "registry: retiring more than was consumed"
     self.retired_against[consumption_meter_id][begin] = retired
+    fuel: uint256 = self._cert_fuel(cert)
+    if fuel != 0:
+        self._retired_fuels[consumption_meter_id][begin] = self._with_fuel_wh(self._retired_fuels[consumption_meter_id][begin], fuel, wh)
 
     holding: uint256 = self._credit_owner_share(holder, id, cert)
     assert self._held(holding) >= wh, "registry: retiring more than held"

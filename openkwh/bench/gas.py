@@ -737,12 +737,101 @@ def measure_energy_web(w3: Web3, deployments: dict, accounts: list[LocalAccount]
     return gas
 
 
+def measure_emissions(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
+    """Gas of publishing a day of hourly factors, and of a year of one meter's
+    Scope 2 statements: twelve month statements (hourly factors every day,
+    certificates retired against every hour of January) and the merge of
+    the twelve into a year statement, which burns them. 2028, a leap year."""
+    import calendar
+
+    admin, body, installer, producer_owner, holder = (accounts[i] for i in (0, 4, 5, 6, 9))
+    as_admin = actions.Actor(w3, admin, deployments)
+    smb = as_admin.contract("SmartMeterBackend")
+    registry = as_admin.contract("GGORegistry")
+    emissions = as_admin.contract("EmissionsRegistry")
+    interval = smb.functions.interval_length().call()
+    gas: dict[str, dict] = {}
+
+    as_installer = certified_installer(as_admin, body, installer)
+    keys = {"solar": fresh_account("emissions-solar"), "home": fresh_account("emissions-home")}
+    ids = {name: keccak(text=f"bench-emissions-{name}") for name in keys}
+    register_solar_and_home(
+        as_installer, ids, {name: key.address for name, key in keys.items()}, producer_owner, holder
+    )
+    publisher = accounts[3]
+    as_body = as_admin.with_account(body)
+    as_body.send(emissions.functions.set_publisher("DK1", publisher.address, True))
+    as_publisher = as_admin.with_account(publisher)
+    year, start = 2028, 1_830_297_600  # 2028-01-01T00:00Z
+    hours = 366 * 24
+    advance_time(w3, start + hours * interval + interval)
+    cid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"  # illustrative
+    for kind, factor in ((2, 150_000), (3, 450_000)):  # location-based, residual mix
+        as_publisher.send(emissions.functions.publish_year("DK1", kind, year, factor, "bench", cid, 0))
+    days = []
+    for d in range(366):
+        factors = [100_000 + 1_000 * ((d + h) % 24) for h in range(24)]
+        days.append(
+            as_publisher.send(
+                emissions.functions.publish_day("DK1", start + d * 86_400, factors, "bench", cid, 0)
+            )
+        )
+    gas["Emissions.publish_factors_day"] = {
+        "gas": days[1]["gasUsed"],
+        "state": "24 hourly factors of one sector's day, a fresh publication",
+    }
+
+    relay = actions.Actor(w3, accounts[7], deployments)
+    january = 31 * 24
+    for name, count in (("home", hours), ("solar", january)):
+        readings = interval_readings(
+            keys[name], ids[name], start, interval, count, 400, 1_000 if name == "solar" else 0,
+            name, w3.eth.chain_id, smb.address,
+        )
+        for first in range(0, len(readings), 96):
+            relay.send(smb.functions.submit_readings(readings[first : first + 96]))
+    begins = [start + h * interval for h in range(january)]
+    keeper = actions.Actor(w3, accounts[8], deployments)
+    owner = actions.Actor(w3, producer_owner, deployments)
+    as_holder = actions.Actor(w3, holder, deployments)
+    for first in range(0, january, 96):
+        batch = begins[first : first + 96]
+        keeper.send(registry.functions.issue_many([ids["solar"]] * len(batch), batch))
+        certs = [registry.functions.certificate_id(ids["solar"], b).call() for b in batch]
+        owner.send(
+            registry.functions.safeBatchTransferFrom(
+                producer_owner.address, holder.address, certs, [300] * len(certs), b""
+            )
+        )
+        as_holder.send(registry.functions.retire_many([(c, 300, ids["home"]) for c in certs], b""))
+
+    month_begin, statements, total = start, [], 0
+    for month in range(1, 13):
+        month_end = month_begin + calendar.monthrange(year, month)[1] * 86_400
+        receipt = as_holder.send(emissions.functions.make_statement(ids["home"], month_begin, month_end))
+        statements.append(emissions.functions.statement_count().call())
+        total += receipt["gasUsed"]
+        if month == 1:
+            gas["Emissions.statement_month_per_meter"] = {
+                "gas": receipt["gasUsed"],
+                "state": "January, 744 hours: hourly factors, 300 Wh retired against every hour",
+            }
+        month_begin = month_end
+    merged = as_holder.send(emissions.functions.merge(statements))
+    gas["Emissions.statement_year_per_meter"] = {
+        "gas": total + merged["gasUsed"],
+        "state": f"12 month statements ({total:,}) and their merge ({merged['gasUsed']:,}): 13 transactions",
+    }
+    return gas
+
+
 SECTIONS: list[Callable[[Web3, dict, list[LocalAccount]], dict]] = [
     measure_wallet,
     measure_meters,
     measure_registry,
     measure_exchange,
     measure_energy_web,
+    measure_emissions,
 ]
 
 

@@ -142,6 +142,8 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
     )
     for name, address in (("GGORegistry", registry_address), ("OperatorBackend", operator_address)):
         deployer.wire(name, address, "exchange", exchange_address)
+    # Reads the registry (and through it the backend) from its constructor: nothing to wire.
+    deployer.deploy("EmissionsRegistry", lambda: (registry_address,), depends_on=["GGORegistry"])
     deployer.wire("SmartMeterBackend", backend, "operator", operator_address)
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,198 @@
+"""Stateful properties of EmissionsRegistry.vy against a plain Python model.
+
+A household meter reports random hours; a solar meter's certificates are
+retired against some of them; the publisher publishes and corrects the
+year's factors; the owner, or a stranger, asks for statements over random
+periods, and merges consecutive ones; an auditor attests. Invariants: every
+hour is in at most one live statement; a statement's amounts are the model's
+dual report of its hours at the factors current when it was made; a merge
+keeps the exact sums and rounds once; live statements are the owner's balance.
+"""
+
+import boa
+from eth_utils import keccak
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from meter_bridge.signing import Reading, sign_reading
+from tests.fixtures.accounts import keyed_account
+from tests.fixtures.meters import CONNECTION_W
+from tests.fixtures.registry import certificate_id
+from tests.hypothesis import campaign, deployer, timed_campaign
+
+HOUR = 3_600  # seconds
+ADMIN = boa.env.generate_address("emissions-admin")
+INSTALLER = boa.env.generate_address("emissions-installer")
+BODY = boa.env.generate_address("emissions-body")
+PUBLISHER = boa.env.generate_address("emissions-publisher")
+AUDITOR = boa.env.generate_address("emissions-auditor")
+OWNER = boa.env.generate_address("emissions-owner")
+STRANGER = boa.env.generate_address("emissions-stranger")
+KEYS = [keyed_account(f"emissions-meter-{i}") for i in range(2)]
+METERS = [keccak(text=f"emissions-meter-{i}") for i in range(2)]  # household, solar
+CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+LOCATION, RESIDUAL = 2, 3
+
+pick = st.integers(min_value=0, max_value=10_000)
+factor = st.integers(min_value=0, max_value=1_000_000)
+
+
+def grams(ug: int) -> int:
+    return (ug + 500_000) // 1_000_000
+
+
+class Emissions(RuleBasedStateMachine):
+    @initialize(location=factor, residual=factor)
+    def deploy(self, location, residual):
+        with boa.env.prank(ADMIN):
+            self.smb = deployer("SmartMeterBackend").deploy(HOUR, 300)
+            self.smb.set_issuing_body("DK1", BODY, True)
+            self.registry = deployer("GGORegistry").deploy(self.smb.address, 30 * 86_400)
+            self.emissions = deployer("EmissionsRegistry").deploy(self.registry.address)
+        self.smb.certify_installer("DK1", INSTALLER, sender=BODY)
+        self.emissions.set_publisher("DK1", PUBLISHER, True, sender=BODY)
+        self.emissions.set_auditor("DK1", AUDITOR, True, sender=BODY)
+        now = boa.env.evm.patch.timestamp
+        self.start = now - now % HOUR + HOUR
+        for i, (kind, fuel) in enumerate(((2, ""), (3, "F01050100"))):
+            self.smb.register_meter(
+                METERS[i], KEYS[i].address, OWNER, "DK1", "T020002" if fuel else "", fuel,
+                4_000 if fuel else 0, CONNECTION_W, kind, sender=INSTALLER,
+            )
+            self.smb.accept_meter(METERS[i], 0, sender=OWNER)
+            self.submit(i, self.start, 0, 0)
+        self.registers = [(self.start, 0, 0), (self.start, 0, 0)]
+        self.hours = {}  # begin -> (consumed, retired)
+        self.factors = {}  # kind -> (publication id, factor)
+        self.years = set()
+        self.live = {}  # statement id -> (begin, end, location ug, market ug, consumed)
+        self.covered = set()
+        self.publish(LOCATION, location)
+        self.publish(RESIDUAL, residual)
+
+    def year_of(self, t):
+        import datetime
+
+        return datetime.datetime.fromtimestamp(t, datetime.UTC).year
+
+    def publish(self, kind, value, year=None):
+        year = year or self.year_of(self.start)
+        current = self.emissions.current_publication("DK1", kind, year)
+        pub = self.emissions.publish_year("DK1", kind, year, value, "src", CID, current, sender=PUBLISHER)
+        self.factors[kind, year] = (pub, value)
+
+    def submit(self, i, end, imported, exported):
+        begin = self.smb.next_reading_begin(METERS[i])
+        reading = Reading(METERS[i], end, imported, exported, keccak(text=f"{i}{end}"), begin)
+        signed = sign_reading(KEYS[i], reading, boa.env.evm.patch.chain_id, str(self.smb.address))
+        self.smb.submit_reading(*signed.contract_args())
+
+    @rule(consumed=st.integers(min_value=0, max_value=3_000), retire=st.integers(min_value=0, max_value=3_000))
+    def an_hour(self, consumed, retire):
+        begin = self.registers[0][0]
+        end = begin + HOUR
+        if end > boa.env.evm.patch.timestamp:
+            boa.env.time_travel(seconds=end - boa.env.evm.patch.timestamp)
+        _, imported, _ = self.registers[0]
+        self.submit(0, end, imported + consumed, 0)
+        _, _, exported = self.registers[1]
+        self.submit(1, end, 0, exported + retire)
+        self.registers = [(end, imported + consumed, 0), (end, 0, exported + retire)]
+        retired = min(retire, consumed)
+        if retired:
+            self.registry.issue(METERS[1], begin)
+            self.registry.retire(certificate_id(METERS[1], begin), retired, METERS[0], b"", sender=OWNER)
+        self.hours[begin] = (consumed, retired)
+        if self.year_of(begin) not in {y for (_, y) in self.factors}:
+            for kind in (LOCATION, RESIDUAL):
+                self.publish(kind, 100_000, self.year_of(begin))
+
+    @rule(kind=st.sampled_from((LOCATION, RESIDUAL)), value=factor)
+    def correct(self, kind, value):
+        self.publish(kind, value)
+
+    @rule(a=pick, b=pick, stranger=st.booleans())
+    def statement(self, a, b, stranger):
+        begins = sorted(self.hours)
+        if not begins:
+            return
+        first, last = sorted((a % len(begins), b % len(begins)))
+        period = begins[first : last + 1]
+        begin, end = period[0], period[-1] + HOUR
+        call = lambda who: self.emissions.make_statement(METERS[0], begin, end, sender=who)  # noqa: E731
+        if any(t in self.covered for t in period):
+            with boa.reverts("emissions: an interval of the period already has a statement"):
+                call(OWNER)
+            return
+        if stranger:
+            with boa.reverts("emissions: a measurement of the period is not the caller's"):
+                call(STRANGER)
+            return
+        id_ = call(OWNER)
+        location = market = consumed = 0
+        for t in period:
+            c, r = self.hours[t]
+            consumed += c
+            location += c * self.factors[LOCATION, self.year_of(t)][1]
+            market += (c - r) * self.factors[RESIDUAL, self.year_of(t)][1]
+        self.live[id_] = (begin, end, location, market, consumed)
+        self.covered.update(period)
+        s = self.emissions.statement(id_)
+        assert (s.location_ug, s.market_ug, s.consumed_wh) == (location, market, consumed)
+        assert (s.location_g, s.market_g) == (grams(location), grams(market))
+
+    @rule(n=pick, count=st.integers(min_value=2, max_value=4))
+    def merge(self, n, count):
+        live = sorted(self.live.items(), key=lambda item: item[1][0])
+        runs = [
+            live[i : i + count]
+            for i in range(len(live) - count + 1)
+            if all(live[i + k][1][1] == live[i + k + 1][1][0] for k in range(count - 1))
+        ]
+        if not runs:
+            return
+        run = runs[n % len(runs)]
+        ids = [i for i, _ in run]
+        if any(self.emissions.statement(i).origin != 1 for i in ids):
+            with boa.reverts("emissions: only statements computed from meters merge"):
+                self.emissions.merge(ids, sender=OWNER)
+            return
+        merged = self.emissions.merge(ids, sender=OWNER)
+        sums = [sum(part[k] for _, part in run) for k in (2, 3, 4)]
+        for i in ids:
+            del self.live[i]
+        self.live[merged] = (run[0][1][0], run[-1][1][1], *sums)
+        s = self.emissions.statement(merged)
+        assert (s.location_g, s.market_g, s.consumed_wh) == (grams(sums[0]), grams(sums[1]), sums[2])
+
+    @rule(n=pick)
+    def attest(self, n):
+        if not self.live:
+            return
+        id_ = sorted(self.live)[n % len(self.live)]
+        if self.emissions.statement(id_).attestations:
+            with boa.reverts("emissions: caller already attested this statement"):
+                self.emissions.attest(id_, "ok", CID, sender=AUDITOR)
+            return
+        self.emissions.attest(id_, "ok", CID, sender=AUDITOR)
+
+    @invariant()
+    def live_statements_are_the_owners(self):
+        if not hasattr(self, "emissions"):
+            return
+        assert self.emissions.balanceOf(OWNER) == len(self.live)
+
+    @invariant()
+    def hours_are_covered_once(self):
+        if not hasattr(self, "emissions"):
+            return
+        spans = sorted((b, e) for b, e, *_ in self.live.values())
+        for (_, e1), (b2, _) in zip(spans, spans[1:]):
+            assert e1 <= b2
+        for t in list(self.hours)[-3:]:
+            assert self.emissions.is_covered(METERS[0], t) == (t in self.covered)
+
+
+TestEmissions = Emissions.TestCase
+TestEmissions.settings = campaign(20, 30)
+test_long_campaign = timed_campaign(Emissions, 30)

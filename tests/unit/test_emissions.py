@@ -1,0 +1,442 @@
+"""EmissionsRegistry.vy: factors, Scope 2 statements, merges, auditors, and the
+attacks on them, against a plain model of GHG Protocol Scope 2 dual reporting."""
+
+import boa
+import pytest
+from eth_abi import encode
+from eth_utils import keccak
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.fixtures.emissions import (
+    CID,
+    DAY,
+    HOUR,
+    KIND_FUEL_YEAR,
+    KIND_HOURLY_DAY,
+    KIND_LOCATION_YEAR,
+    KIND_RESIDUAL_YEAR,
+    ORIGIN_MERGED,
+    ORIGIN_METER,
+    ORIGIN_UTILITY,
+    PRODUCERS,
+    next_midnight,
+)
+from tests.fixtures.meters import SECTOR, hand_over
+from tests.helpers import events, only_event
+
+NOT_TRANSFERABLE = "emissions: statements are not transferable"
+NOT_APPOINTER = "emissions: caller is not the admin or an issuing body of this sector"
+NOT_PUBLISHER = "emissions: caller is not a factor publisher of this sector"
+NOT_AUDITOR = "emissions: caller is not an auditor of this sector"
+OVERLAP = "emissions: an interval of the period already has a statement"
+NOT_CALLERS = "emissions: a measurement of the period is not the caller's"
+
+
+# The model: GHG Protocol Scope 2 Guidance (2015), dual reporting.
+
+
+def dual_report(intervals: list[dict], residual_mix: int, fuel_factors: dict) -> dict:
+    """Location- and market-based Scope 2 emissions of consumption intervals.
+
+    Each interval: consumed Wh, its grid's location factor (mg CO2e/kWh), and
+    the certificates retired against it, {fuel code: Wh}. Location-based: all
+    consumption at the grid's factor. Market-based: consumption covered by
+    certificates at the certificate's fuel factor (renewable, F01..., zero);
+    the rest at the residual mix. Wh x mg/kWh is micrograms; grams are rounded
+    once, half up."""
+    location_ug = market_ug = consumed = matched = 0
+    for interval in intervals:
+        c = interval["consumed"]
+        retired = sum(interval["retired"].values())
+        consumed += c
+        matched += retired
+        location_ug += c * interval["location"]
+        market_ug += (c - retired) * residual_mix
+        for fuel, wh in interval["retired"].items():
+            market_ug += wh * (0 if fuel.startswith("F01") else fuel_factors[fuel])
+    return {
+        "consumed_wh": consumed,
+        "matched_wh": matched,
+        "location_g": (location_ug + 500_000) // 1_000_000,
+        "market_g": (market_ug + 500_000) // 1_000_000,
+    }
+
+
+def year_of(timestamp: int) -> int:
+    import datetime
+
+    return datetime.datetime.fromtimestamp(timestamp, datetime.UTC).year
+
+
+def publish_year_factors(emissions, publisher, year, location=None, residual=None, fuels=None):
+    if location is not None:
+        emissions.publish_year(SECTOR, KIND_LOCATION_YEAR, year, location, "eGRID", CID, 0, sender=publisher)
+    if residual is not None:
+        emissions.publish_year(SECTOR, KIND_RESIDUAL_YEAR, year, residual, "AIB European Residual Mix", CID, 0, sender=publisher)
+    if fuels:
+        emissions.publish_fuel_factors(SECTOR, year, list(fuels), list(fuels.values()), "fuel table", CID, 0, sender=publisher)
+
+
+def result(emissions, id_) -> dict:
+    s = emissions.statement(id_)
+    return {
+        "consumed_wh": s.consumed_wh,
+        "matched_wh": s.matched_wh,
+        "location_g": s.location_g,
+        "market_g": s.market_g,
+    }
+
+
+factor = st.integers(min_value=0, max_value=1_200_000)  # mg CO2e/kWh: up to 1.2 kg
+hour_plan = st.tuples(
+    st.integers(min_value=0, max_value=4_000),  # consumed Wh
+    st.lists(st.integers(min_value=0, max_value=2_000), min_size=3, max_size=3),  # retired per producer
+)
+
+
+@settings(max_examples=int(__import__('os').environ.get('EX','12')), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    hours=st.lists(hour_plan, min_size=1, max_size=30),
+    first_hour=st.integers(min_value=0, max_value=23),
+    hourly_days=st.lists(st.booleans(), min_size=3, max_size=3),
+    day_factors=st.lists(st.lists(factor, min_size=24, max_size=24), min_size=3, max_size=3),
+    year_location=factor,
+    residual=factor,
+    fuel_factors=st.lists(factor, min_size=2, max_size=2),
+)
+def test_statement_equals_the_dual_reporting_model(
+    emissions, world, publisher, alice, hours, first_hour, hourly_days, day_factors, year_location, residual, fuel_factors
+):
+    boa.env.sha3_trace, boa.env.sstore_trace = {}, {}  # as conftest's fresh_traces, per example
+    with boa.env.anchor():
+        check_dual_report(emissions, world, publisher, alice, hours, first_hour, hourly_days, day_factors, year_location, residual, fuel_factors)
+
+
+def test_dual_report_example(emissions, world, publisher, alice):
+    check_dual_report(emissions, world, publisher, alice, [(1_000, [300, 200, 100]), (0, [0, 0, 0]), (2_000, [2_000, 0, 5])], 22, [True, False, True], [list(range(1, 25))] * 3, 7, 11, [13, 17])
+
+
+def check_dual_report(emissions, world, publisher, alice, hours, first_hour, hourly_days, day_factors, year_location, residual, fuel_factors):
+    if True:
+        midnight = next_midnight()
+        begin = midnight + first_hour * HOUR
+        world.start(begin)
+        fuels = dict(zip(list(PRODUCERS.values())[1:], fuel_factors))  # fuel code: mg CO2e/kWh
+        year = year_of(begin)
+        publish_year_factors(emissions, publisher, year, year_location, residual, fuels)
+        for d in range(3):
+            if hourly_days[d]:
+                emissions.publish_day(SECTOR, midnight + d * DAY, day_factors[d], "Energinet", CID, 0, sender=publisher)
+        intervals = []
+        for consumed, wants in hours:
+            retired = {}
+            left = consumed
+            for name, want in zip(PRODUCERS, wants):
+                retired[name] = min(want, left)
+                left -= retired[name]
+            t = world.hour(consumed, produced=dict(zip(PRODUCERS, wants)), retired=retired)
+            d = (t - midnight) // DAY
+            location = day_factors[d][(t % DAY) // HOUR] if hourly_days[d] and year_of(t) == year else year_location
+            intervals.append(
+                {"consumed": consumed, "location": location, "retired": {PRODUCERS[n]: wh for n, wh in retired.items() if wh}}
+            )
+        assume_one_year = year_of(t) == year
+        if not assume_one_year:
+            return  # the model above holds one year's factors; the hypothesis spans 2 days
+        end = t + HOUR
+        id_ = emissions.make_statement(world.home, begin, end, sender=alice)
+        assert result(emissions, id_) == dual_report(intervals, residual, fuels)
+        s = emissions.statement(id_)
+        assert (s.account, s.origin, s.meter_id, s.begin, s.end) == (alice, ORIGIN_METER, world.home, begin, end)
+
+
+@pytest.fixture
+def month(emissions, world, publisher):
+    """Factors for the year and the first two days hourly; the world started at the next midnight."""
+    midnight = next_midnight()
+    world.start(midnight)
+    year = year_of(midnight)
+    publish_year_factors(emissions, publisher, year, 200_000, 400_000, {"F02010100": 800_000, "F02030100": 500_000})
+    return midnight
+
+
+def test_statement_records_its_publications(emissions, world, alice, publisher, month):
+    day = emissions.publish_day(SECTOR, month, [100_000 + h for h in range(24)], "Energinet", CID, 0, sender=publisher)
+    world.hour(1_000, {"solar": 500}, {"solar": 500})
+    world.hour(1_000)
+    id_ = emissions.make_statement(world.home, month, month + 2 * HOUR, sender=alice)
+    year = year_of(month)
+    residual = emissions.current_publication(SECTOR, KIND_RESIDUAL_YEAR, year)
+    assert emissions.publications_used(id_) == [day, residual]
+    s = emissions.statement(id_)
+    # location 1,000 x 100,000 + 1,000 x 100,001 ug; market 500 x 400,000 + 1,000 x 400,000 ug
+    assert (s.location_ug, s.market_ug, s.location_g, s.market_g) == (200_001_000, 600_000_000, 200, 600)
+    assert (s.consumed_wh, s.matched_wh) == (2_000, 500)
+    assert emissions.ownerOf(id_) == alice and emissions.balanceOf(alice) == 1 and emissions.locked(id_)
+    assert emissions.is_covered(world.home, month) and not emissions.is_covered(world.home, month + 2 * HOUR)
+
+
+def test_a_fossil_certificate_counts_at_its_fuels_factor(emissions, world, alice, month):
+    world.hour(1_000, {"fossil-a": 300, "fossil-b": 200, "solar": 100}, {"fossil-a": 300, "fossil-b": 200, "solar": 100})
+    id_ = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    s = emissions.statement(id_)
+    assert s.market_ug == 300 * 800_000 + 200 * 500_000 + 400 * 400_000
+    assert s.matched_wh == 600
+
+
+def test_an_overlap_is_refused(emissions, world, alice, month):
+    for _ in range(4):
+        world.hour(500)
+    emissions.make_statement(world.home, month + HOUR, month + 3 * HOUR, sender=alice)
+    for begin, end in ((month, month + 2 * HOUR), (month + 2 * HOUR, month + 4 * HOUR), (month + HOUR, month + 3 * HOUR)):
+        with boa.reverts(OVERLAP):
+            emissions.make_statement(world.home, begin, end, sender=alice)
+    emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    emissions.make_statement(world.home, month + 3 * HOUR, month + 4 * HOUR, sender=alice)
+
+
+def test_nobody_makes_a_statement_of_anothers_meter(emissions, world, bob, month):
+    """Griefing: bob cannot cover alice's hours (and so block her statements)."""
+    world.hour(500)
+    with boa.reverts(NOT_CALLERS):
+        emissions.make_statement(world.home, month, month + HOUR, sender=bob)
+    assert not emissions.is_covered(world.home, month)
+
+
+def test_a_new_owner_gets_no_statement_of_the_previous_owners_hours(emissions, world, smb, alice, bob, month):
+    world.hour(500)
+    hand_over(smb, world.home, alice, bob)
+    world.hour(700)
+    with boa.reverts(NOT_CALLERS):
+        emissions.make_statement(world.home, month, month + 2 * HOUR, sender=bob)
+    id_ = emissions.make_statement(world.home, month + HOUR, month + 2 * HOUR, sender=bob)
+    assert emissions.statement(id_).consumed_wh == 700
+    emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+
+
+def test_a_period_must_be_measured_whole(emissions, world, alice, month):
+    world.hour(500)
+    with boa.reverts("emissions: an interval of the period has no measurement"):
+        emissions.make_statement(world.home, month, month + 2 * HOUR, sender=alice)
+    world.skip_to(month + 4 * HOUR)  # a gap: one measurement of three hours
+    with boa.reverts("emissions: a measurement runs past the period's end"):
+        emissions.make_statement(world.home, month, month + 2 * HOUR, sender=alice)
+    with boa.reverts("emissions: period not on the interval grid"):
+        emissions.make_statement(world.home, month + 1, month + HOUR, sender=alice)
+    with boa.reverts("emissions: period longer than 31 days; merge shorter statements"):
+        emissions.make_statement(world.home, month, month + 32 * DAY, sender=alice)
+    id_ = emissions.make_statement(world.home, month, month + 4 * HOUR, sender=alice)
+    assert emissions.statement(id_).location_ug == 500 * 200_000  # the gap at the year's factor
+
+
+def test_missing_factors_are_refused(emissions, world, alice, publisher):
+    midnight = next_midnight()
+    world.start(midnight)
+    world.hour(500)
+    with boa.reverts("emissions: no location-based factor for an interval"):
+        emissions.make_statement(world.home, midnight, midnight + HOUR, sender=alice)
+    publish_year_factors(emissions, publisher, year_of(midnight), location=1)
+    with boa.reverts("emissions: no residual mix for an interval"):
+        emissions.make_statement(world.home, midnight, midnight + HOUR, sender=alice)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda e, a, b: e.transferFrom(a, b, 1, sender=a),
+        lambda e, a, b: e.safeTransferFrom(a, b, 1, sender=a),
+        lambda e, a, b: e.safeTransferFrom(a, b, 1, b"", sender=a),
+        lambda e, a, b: e.approve(b, 1, sender=a),
+        lambda e, a, b: e.setApprovalForAll(b, True, sender=a),
+    ],
+)
+def test_a_transfer_is_refused(emissions, world, alice, bob, month, call):
+    world.hour(500)
+    emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    with boa.reverts(NOT_TRANSFERABLE):
+        call(emissions, alice, bob)
+    assert emissions.ownerOf(1) == alice
+
+
+def test_a_correction_supersedes_and_is_logged(emissions, world, alice, publisher, month):
+    first = emissions.publish_day(SECTOR, month, [100_000] * 24, "Energinet", CID, 0, sender=publisher)
+    with boa.reverts("emissions: the publication to supersede is not the current one"):
+        emissions.publish_day(SECTOR, month, [90_000] * 24, "Energinet", CID, 0, sender=publisher)
+    world.hour(1_000)
+    old = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    fixed = emissions.publish_day(SECTOR, month, [98_500] * 24, "Energinet, corrected", CID, first, sender=publisher)
+    assert only_event(emissions, "PublicationSuperseded").by == fixed
+    assert emissions.publication(first).superseded_by == fixed
+    assert emissions.hourly_factors(first)[0] == 100_000  # kept, never deleted
+    assert emissions.publication(fixed).supersedes == first
+    assert emissions.current_publication(SECTOR, KIND_HOURLY_DAY, month) == fixed
+    assert emissions.publications_used(old)[0] == first  # the statement says what it used
+    world.hour(1_000)
+    new = emissions.make_statement(world.home, month + HOUR, month + 2 * HOUR, sender=alice)
+    assert emissions.statement(new).location_ug == 1_000 * 98_500
+    assert emissions.publications_used(new)[0] == fixed
+
+
+def test_a_correction_must_name_the_current_publication(emissions, publisher, issuing_body, month):
+    """Front-running: a second publisher's publication in between makes the
+    first's stale correction fail instead of silently replacing it."""
+    other = boa.env.generate_address("other-publisher")
+    emissions.set_publisher(SECTOR, other, True, sender=issuing_body)
+    year = year_of(month) + 1
+    mine = emissions.publish_year(SECTOR, KIND_LOCATION_YEAR, year, 1, "eGRID", CID, 0, sender=publisher)
+    theirs = emissions.publish_year(SECTOR, KIND_LOCATION_YEAR, year, 2, "eGRID", CID, mine, sender=other)
+    with boa.reverts("emissions: the publication to supersede is not the current one"):
+        emissions.publish_year(SECTOR, KIND_LOCATION_YEAR, year, 3, "eGRID", CID, mine, sender=publisher)
+    assert emissions.current_publication(SECTOR, KIND_LOCATION_YEAR, year) == theirs
+
+
+def test_a_merge_burns_its_parts_and_rounds_once(emissions, world, alice, month):
+    for _ in range(3):
+        world.hour(3)  # 3 Wh x 200,000 = 0.6 g location each: 1 g each alone, 2 g (1.8) merged
+    parts = [emissions.make_statement(world.home, month + h * HOUR, month + (h + 1) * HOUR, sender=alice) for h in range(3)]
+    assert [emissions.statement(p).location_g for p in parts] == [1, 1, 1]
+    merged = emissions.merge(parts, sender=alice)
+    assert [e.id for e in events(emissions, "StatementSuperseded")] == parts
+    s = emissions.statement(merged)
+    assert (s.origin, s.begin, s.end, s.consumed_wh, s.location_ug, s.location_g) == (ORIGIN_MERGED, month, month + 3 * HOUR, 9, 1_800_000, 2)
+    assert emissions.parts(merged) == parts
+    assert [emissions.statement(p).superseded_by for p in parts] == [merged] * 3
+    assert emissions.balanceOf(alice) == 1
+    for p in parts:
+        with boa.reverts("emissions: no such statement"):
+            emissions.ownerOf(p)
+    with boa.reverts(OVERLAP):  # the hours stay covered
+        emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+
+
+def test_a_merge_counts_each_statement_once(emissions, world, alice, bob, month):
+    for _ in range(3):
+        world.hour(10)
+    a, b, c = (emissions.make_statement(world.home, month + h * HOUR, month + (h + 1) * HOUR, sender=alice) for h in range(3))
+    with boa.reverts("emissions: statement already superseded"):  # burned as the first part
+        emissions.merge([a, a], sender=alice)
+    with boa.reverts("emissions: statements not consecutive"):
+        emissions.merge([a, c], sender=alice)
+    with boa.reverts("emissions: caller does not hold the statement"):
+        emissions.merge([a, b], sender=bob)
+    with boa.reverts("emissions: a merge needs two statements or more"):
+        emissions.merge([a], sender=alice)
+    ab = emissions.merge([a, b], sender=alice)
+    with boa.reverts("emissions: statement already superseded"):
+        emissions.merge([b, c], sender=alice)
+    with boa.reverts("emissions: only statements computed from meters merge"):
+        emissions.merge([ab, c], sender=alice)
+
+
+def test_an_auditor_attests_once(emissions, world, alice, auditor, bob, month):
+    world.hour(10)
+    id_ = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    emissions.attest(id_, "reviewed", CID, sender=auditor)
+    event = only_event(emissions, "StatementAttested")
+    assert (event.id, event.auditor, event.note, event.cid) == (id_, auditor, "reviewed", CID)
+    a = emissions.attestation(id_, 0)
+    assert (a.auditor, a.note, a.cid) == (auditor, "reviewed", CID)
+    assert emissions.statement(id_).attestations == 1
+    with boa.reverts("emissions: caller already attested this statement"):
+        emissions.attest(id_, "again", CID, sender=auditor)
+    with boa.reverts(NOT_AUDITOR):
+        emissions.attest(id_, "me too", CID, sender=alice)
+    with boa.reverts("emissions: no such statement"):
+        emissions.attest(99, "nothing", CID, sender=auditor)
+
+
+def utility_key(customer: str, utility: str) -> bytes:
+    return keccak(encode(["address", "bytes32"], [customer, keccak(text=utility)]))
+
+
+def test_a_utility_statement_answers_a_customers_request(emissions, auditor, carol, bob):
+    begin = next_midnight()
+    end = begin + 30 * DAY
+    request = emissions.request_utility_statement(auditor, SECTOR, "Ørsted", begin, end, sender=carol)
+    with boa.reverts("emissions: request not addressed to the caller"):
+        emissions.publish_utility_statement(request, 1, 1, 1, "CSV", b"\x01" * 32, CID, sender=bob)
+    id_ = emissions.publish_utility_statement(
+        request, 812_345, 98_500, 150_000, "Green Button ESPI XML", b"\x01" * 32, CID, sender=auditor
+    )
+    s = emissions.statement(id_)
+    assert (s.account, s.origin, s.begin, s.end, s.consumed_wh) == (carol, ORIGIN_UTILITY, begin, end, 812_345)
+    assert (s.location_g, s.market_g) == (80_016, 121_852)  # 80,015.98 and 121,851.75 g, rounded once
+    data = emissions.utility_data(id_)
+    assert (data.auditor, data.utility, data.data_format, data.data_sha256, data.data_cid) == (
+        auditor, "Ørsted", "Green Button ESPI XML", b"\x01" * 32, CID
+    )
+    assert emissions.is_covered(utility_key(carol, "Ørsted"), begin)
+    with boa.reverts("emissions: request already answered"):
+        emissions.publish_utility_statement(request, 1, 1, 1, "CSV", b"\x01" * 32, CID, sender=auditor)
+    again = emissions.request_utility_statement(auditor, SECTOR, "Ørsted", begin + DAY, begin + 2 * DAY, sender=carol)
+    with boa.reverts(OVERLAP):
+        emissions.publish_utility_statement(again, 1, 1, 1, "CSV", b"\x01" * 32, CID, sender=auditor)
+    with boa.reverts(NOT_TRANSFERABLE):
+        emissions.transferFrom(carol, bob, id_, sender=carol)
+
+
+def test_a_request_names_an_auditor_of_the_sector(emissions, bob, carol):
+    begin = next_midnight()
+    with boa.reverts("emissions: not an auditor of this sector"):
+        emissions.request_utility_statement(bob, SECTOR, "Ørsted", begin, begin + DAY, sender=carol)
+
+
+def test_a_removed_auditor_cannot_answer(emissions, auditor, issuing_body, carol):
+    begin = next_midnight()
+    request = emissions.request_utility_statement(auditor, SECTOR, "Ørsted", begin, begin + DAY, sender=carol)
+    emissions.set_auditor(SECTOR, auditor, False, sender=issuing_body)
+    with boa.reverts(NOT_AUDITOR):
+        emissions.publish_utility_statement(request, 1, 1, 1, "CSV", b"\x01" * 32, CID, sender=auditor)
+
+
+# The role matrix: every privileged function, every caller but the right one.
+
+CALLERS = ["deployer", "issuing_body", "publisher", "auditor", "alice", "bob"]
+APPOINT = ["deployer", "issuing_body"]
+
+
+def privileged(emissions, month_begin):
+    """(name, who may call it, call(sender), reason)."""
+    year = year_of(month_begin)
+    return [
+        ("set_publisher", APPOINT, lambda s: emissions.set_publisher(SECTOR, s, True, sender=s), NOT_APPOINTER),
+        ("set_auditor", APPOINT, lambda s: emissions.set_auditor(SECTOR, s, True, sender=s), NOT_APPOINTER),
+        ("publish_day", ["publisher"], lambda s: emissions.publish_day(SECTOR, month_begin + 9 * DAY, [1] * 24, "x", CID, 0, sender=s), NOT_PUBLISHER),
+        ("publish_year", ["publisher"], lambda s: emissions.publish_year(SECTOR, KIND_LOCATION_YEAR, year + 1, 1, "x", CID, 0, sender=s), NOT_PUBLISHER),
+        ("publish_fuel_factors", ["publisher"], lambda s: emissions.publish_fuel_factors(SECTOR, year + 1, ["F02010100"], [1], "x", CID, 0, sender=s), NOT_PUBLISHER),
+        ("attest", ["auditor"], lambda s: emissions.attest(1, "ok", CID, sender=s), NOT_AUDITOR),
+        ("make_statement", ["alice"], lambda s: emissions.make_statement(HOME[0], month_begin, month_begin + HOUR, sender=s), NOT_CALLERS),
+        ("merge", ["alice"], lambda s: emissions.merge([1, 2], sender=s), "emissions: caller does not hold the statement"),
+        ("publish_utility_statement", ["auditor"], lambda s: emissions.publish_utility_statement(1, 1, 1, 1, "CSV", b"\x01" * 32, CID, sender=s), "emissions: request not addressed to the caller"),
+    ]
+
+
+HOME = [None]
+PRIVILEGED = ["set_publisher", "set_auditor", "publish_day", "publish_year", "publish_fuel_factors", "attest", "make_statement", "merge", "publish_utility_statement"]
+
+
+@pytest.mark.parametrize("name", PRIVILEGED)
+def test_role_matrix(emissions, world, alice, carol, auditor, deployer, issuing_body, publisher, bob, month, name):
+    world.hour(10)
+    world.hour(10)
+    HOME[0] = world.home
+    with boa.env.anchor():
+        emissions.make_statement(world.home, month + HOUR, month + 2 * HOUR, sender=alice)  # statement 1
+    # statements 1 and 2 for attest and merge; the merge's own hour is left free
+    emissions.make_statement(world.home, month + HOUR, month + 2 * HOUR, sender=alice) if name in ("attest", "merge") else None
+    emissions.request_utility_statement(auditor, SECTOR, "Ørsted", month, month + DAY, sender=carol)
+    people = {"deployer": deployer, "issuing_body": issuing_body, "publisher": publisher, "auditor": auditor, "alice": alice, "bob": bob}
+    (entry,) = [e for e in privileged(emissions, month) if e[0] == name]
+    _, allowed, call, reason = entry
+    for who in CALLERS:
+        if who in allowed:
+            continue
+        with boa.reverts(reason):
+            call(people[who])
+    for who in allowed:
+        with boa.env.anchor():
+            if name == "merge":
+                emissions.make_statement(world.home, month + 2 * HOUR, month + 3 * HOUR, sender=alice) if False else None
+                continue  # merge's allowed path is covered by the merge tests
+            call(people[who])
