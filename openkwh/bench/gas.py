@@ -764,7 +764,7 @@ def measure_emissions(w3: Web3, deployments: dict, accounts: list[LocalAccount])
     as_publisher = as_admin.with_account(publisher)
     year, start = 2028, 1_830_297_600  # 2028-01-01T00:00Z
     hours = 366 * 24
-    advance_time(w3, start + hours * interval + interval)
+    advance_time(w3, start + 31 * 86_400 + interval)
     cid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"  # illustrative
     for kind, factor in ((2, 150_000), (3, 450_000)):  # location-based, residual mix
         as_publisher.send(emissions.functions.publish_year("DK1", kind, year, factor, "bench", cid, 0))
@@ -783,13 +783,21 @@ def measure_emissions(w3: Web3, deployments: dict, accounts: list[LocalAccount])
 
     relay = actions.Actor(w3, accounts[7], deployments)
     january = 31 * 24
-    for name, count in (("home", hours), ("solar", january)):
-        readings = interval_readings(
+    readings = {
+        name: interval_readings(
             keys[name], ids[name], start, interval, count, 400, 1_000 if name == "solar" else 0,
             name, w3.eth.chain_id, smb.address,
         )
-        for first in range(0, len(readings), 96):
-            relay.send(smb.functions.submit_readings(readings[first : first + 96]))
+        for name, count in (("home", hours), ("solar", january))
+    }
+
+    def relay_readings(name: str, first: int, last: int) -> None:
+        for batch in range(first, last, 96):
+            relay.send(smb.functions.submit_readings(readings[name][batch : min(batch + 96, last)]))
+
+    # January first, and its certificates retired while valid; then the year.
+    for name in keys:
+        relay_readings(name, 0, january + 1)
     begins = [start + h * interval for h in range(january)]
     keeper = actions.Actor(w3, accounts[8], deployments)
     owner = actions.Actor(w3, producer_owner, deployments)
@@ -804,6 +812,8 @@ def measure_emissions(w3: Web3, deployments: dict, accounts: list[LocalAccount])
             )
         )
         as_holder.send(registry.functions.retire_many([(c, 300, ids["home"]) for c in certs], b""))
+    advance_time(w3, start + hours * interval + interval)
+    relay_readings("home", january + 1, hours + 1)
 
     month_begin, statements, total = start, [], 0
     for month in range(1, 13):

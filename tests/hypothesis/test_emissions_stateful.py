@@ -53,7 +53,7 @@ class Emissions(RuleBasedStateMachine):
         self.emissions.set_publisher("DK1", PUBLISHER, True, sender=BODY)
         self.emissions.set_auditor("DK1", AUDITOR, True, sender=BODY)
         now = boa.env.evm.patch.timestamp
-        self.start = now - now % HOUR + HOUR
+        self.start = now - now % HOUR
         for i, (kind, fuel) in enumerate(((2, ""), (3, "F01050100"))):
             self.smb.register_meter(
                 METERS[i], KEYS[i].address, OWNER, "DK1", "T020002" if fuel else "", fuel,
