@@ -47,6 +47,13 @@ def utc(unix: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(unix)) + " UTC"
 
 
+def year_start(year: int) -> int:
+    """Unix seconds of 1 January of ``year``, 00:00 UTC (proleptic Gregorian, any year;
+    the contract's formula)."""
+    y = year - 1
+    return (365 * y + y // 4 - y // 100 + y // 400 - 719_162) * 86_400
+
+
 def share(matched: int, consumed: int) -> str:
     """matched / consumed in percent, to 0.1, half up, with integers only."""
     if not consumed:
@@ -81,8 +88,7 @@ def account_statements(account: str, year: int | None = None) -> list[dict]:
     query = "SELECT * FROM emission_statements WHERE account = ?"
     args: tuple = (account,)
     if year is not None:
-        first = calendar.timegm((year, 1, 1, 0, 0, 0))
-        last = calendar.timegm((year + 1, 1, 1, 0, 0, 0))
+        first, last = year_start(year), year_start(year + 1)
         query += " AND begin >= ? AND begin < ?"
         args += (first, last)
     statements = []
