@@ -40,10 +40,13 @@ node_modules/.installed: package.json package-lock.json
 
 # The dApp's script: its modules (wallet, transactions, api, format, one per page), with
 # ethers.js and Chart.js from node_modules, bundled from the entry app.js (no CDN).
+# Split: Chart.js (charting.js) and ethers' wallet classes (walletkit.js) are chunks of
+# their own that a page imports only when it draws a chart or uses the wallet.
 DAPP_JS := openkwh/dapp/static/build/app.js
 DAPP_SRC := $(wildcard openkwh/dapp/static/src/*.js openkwh/dapp/static/src/pages/*.js)
 $(DAPP_JS): $(DAPP_SRC) node_modules/.installed
-	node_modules/.bin/esbuild openkwh/dapp/static/src/app.js --bundle --format=esm --minify --target=es2020 --log-level=warning --outfile=$@
+	rm -rf openkwh/dapp/static/build
+	node_modules/.bin/esbuild openkwh/dapp/static/src/app.js --bundle --splitting --format=esm --minify --target=es2020 --log-level=warning --outdir=openkwh/dapp/static/build --chunk-names=chunks/[name]-[hash]
 
 setup: $(VENV)/.installed node_modules/.installed $(DAPP_JS)  ## install the Python and node dependencies, build the dApp's script
 

@@ -7,8 +7,15 @@
 - indexer_events_per_s: a fresh index catching up on real events on anvil
   (readings of four meters in batches of 24, and their measurements);
 - page_load_ms: the dashboard in headless Chromium, from navigation until the
-  page has drawn its data;
-- page_weight_kb_gzip: the page's own script bundle and stylesheet, gzipped.
+  page has drawn its data (balances, money jobs, traded energy, the energy table),
+  as a first visit: the median of ``LOADS`` loads, each in a fresh browser context
+  (empty cache, nothing stored); the first of them is also the server's first page
+  since it started;
+- page_load_chart_ms: the same loads until the chart of that energy is drawn too
+  (Chart.js is loaded and run only once the figures are on screen);
+- page_weight_kb_gzip: what such a first visit downloads of the page's own code,
+  gzipped: the script chunks it loaded and the stylesheet (the chunk with the
+  wallet's classes loads only when the wallet is used, so it is not counted).
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ DAPP_FILE = PROJECT_ROOT / "bench" / "dapp.json"
 METERS = 100
 HOURS = 8_760  # a year
 REQUESTS = 300
+LOADS = 9
 
 
 def log(message: str) -> None:
@@ -93,11 +101,17 @@ def fill_index(path: Path, now: int, count: int, hours: int) -> tuple[str, int]:
     return owners[0], first
 
 
-def page_weight_kb_gzip() -> float:
-    """What a first visit downloads of the page's own code: the bundled script and the
-    stylesheet, gzipped (as a server or CDN sends them)."""
-    static = PROJECT_ROOT / "dapp" / "static"
-    files = (static / "build" / "app.js", static / "style.css")
+STATIC = PROJECT_ROOT / "dapp" / "static"
+
+
+def page_weight_kb_gzip(loaded: set[str] | None = None) -> float:
+    """What a first visit downloads of the page's own code, gzipped (as a server or CDN
+    sends them): the script files and stylesheet under /static/ that the page loaded,
+    or, without a browser to tell, every built script and the stylesheet."""
+    if loaded is None:
+        files = [*sorted((STATIC / "build").rglob("*.js")), STATIC / "style.css"]
+    else:
+        files = [STATIC / path for path in sorted(loaded) if path.endswith((".js", ".css"))]
     return sum(len(gzip.compress(path.read_bytes(), 9)) for path in files) / 1024
 
 
@@ -148,18 +162,36 @@ def indexer_rate(w3: Web3, deployments: dict, folder: Path) -> float:
     return events / elapsed
 
 
-def page_load(url: str) -> float:
+def page_load(url: str, loads: int = LOADS) -> tuple[list[float], list[float], set[str]]:
+    """``loads`` first visits of ``url``, each in a fresh context (nothing cached): the
+    ms until its data is drawn, until its chart is drawn too, and the paths under
+    /static/ the page loaded."""
     from playwright.sync_api import sync_playwright
+
+    samples, charted, loaded = [], [], set()
+
+    def note(request) -> None:
+        path = request.url.split("://", 1)[1].split("/", 1)[1].split("?")[0]
+        if path.startswith("static/"):
+            loaded.add(path.removeprefix("static/"))
 
     with sync_playwright() as playwright:
         browser = chromium.launch(playwright)
-        page = browser.new_page()
-        began = time.perf_counter()
-        page.goto(url)
-        page.wait_for_selector("body[data-ready='true']", timeout=30_000)
-        elapsed = (time.perf_counter() - began) * 1_000
+        for _ in range(loads):
+            context = browser.new_context()
+            page = context.new_page()
+            page.on("request", note)
+            began = time.perf_counter()
+            page.goto(url)
+            page.wait_for_selector("body[data-ready='true']", timeout=30_000)
+            samples.append((time.perf_counter() - began) * 1_000)
+            page.wait_for_selector(".chart[data-drawn]", timeout=30_000)
+            charted.append((time.perf_counter() - began) * 1_000)
+            context.close()
         browser.close()
-    return elapsed
+    log(f"   first loads: {', '.join(f'{ms:.0f}' for ms in samples)} ms")
+    log(f"   with the chart: {', '.join(f'{ms:.0f}' for ms in charted)} ms")
+    return samples, charted, loaded
 
 
 def measure(out: Path = DAPP_FILE, meters: int = METERS, hours: int = HOURS) -> dict:
@@ -191,22 +223,31 @@ def measure(out: Path = DAPP_FILE, meters: int = METERS, hours: int = HOURS) -> 
         try:
             dashboard = latency(f"{base}/api/v1/accounts/{owner}/dashboard?period=day")
             orderbook = latency(f"{base}/api/v1/orderbook?begin={hour}")
-            load = page_load(f"{base}/?account={owner}") if chromium.CHROMIUM.exists() else 0.0
+            loads, charted, loaded = (
+                page_load(f"{base}/?account={owner}")
+                if chromium.CHROMIUM.exists()
+                else ([0.0], [0.0], None)
+            )
         finally:
             server.close()
     figures = {
         "api_dashboard_p95_ms": round(p95(dashboard), 1),
         "api_orderbook_p95_ms": round(p95(orderbook), 1),
         "indexer_events_per_s": round(rate),
-        "page_load_ms": round(load),
-        "page_weight_kb_gzip": round(page_weight_kb_gzip(), 1),
+        "page_load_ms": round(statistics.median(loads)),
+        "page_load_chart_ms": round(statistics.median(charted)),
+        "page_weight_kb_gzip": round(page_weight_kb_gzip(loaded), 1),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")
     return figures
 
 
-TARGETS = {"api_dashboard_p95_ms": ("<=", 50), "api_orderbook_p95_ms": ("<=", 50)}
+TARGETS = {
+    "api_dashboard_p95_ms": ("<=", 50),
+    "api_orderbook_p95_ms": ("<=", 50),
+    "page_load_ms": ("<=", 700),
+}
 
 
 if __name__ == "__main__":

@@ -767,7 +767,9 @@ def measure_emissions(w3: Web3, deployments: dict, accounts: list[LocalAccount])
     advance_time(w3, start + 31 * 86_400 + interval)
     cid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"  # illustrative
     for kind, factor in ((2, 150_000), (3, 450_000)):  # location-based, residual mix
-        as_publisher.send(emissions.functions.publish_year("DK1", kind, year, factor, "bench", cid, 0))
+        as_publisher.send(
+            emissions.functions.publish_year("DK1", kind, year, factor, "bench", cid, 0)
+        )
     days = []
     for d in range(366):
         factors = [100_000 + 1_000 * ((d + h) % 24) for h in range(24)]
@@ -785,8 +787,16 @@ def measure_emissions(w3: Web3, deployments: dict, accounts: list[LocalAccount])
     january = 31 * 24
     readings = {
         name: interval_readings(
-            keys[name], ids[name], start, interval, count, 400, 1_000 if name == "solar" else 0,
-            name, w3.eth.chain_id, smb.address,
+            keys[name],
+            ids[name],
+            start,
+            interval,
+            count,
+            400,
+            1_000 if name == "solar" else 0,
+            name,
+            w3.eth.chain_id,
+            smb.address,
         )
         for name, count in (("home", hours), ("solar", january))
     }
@@ -818,7 +828,9 @@ def measure_emissions(w3: Web3, deployments: dict, accounts: list[LocalAccount])
     month_begin, statements, total = start, [], 0
     for month in range(1, 13):
         month_end = month_begin + calendar.monthrange(year, month)[1] * 86_400
-        receipt = as_holder.send(emissions.functions.make_statement(ids["home"], month_begin, month_end))
+        receipt = as_holder.send(
+            emissions.functions.make_statement(ids["home"], month_begin, month_end)
+        )
         statements.append(emissions.functions.statement_count().call())
         total += receipt["gasUsed"]
         if month == 1:

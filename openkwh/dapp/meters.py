@@ -56,11 +56,17 @@ def as_meter(row: sqlite3.Row) -> dict:
 
 def ledger_state(db, account: str, meter: str) -> str:
     """Whether the operator takes the meter's bills from the account's ledger:
-    "always" for a backend it trusted from the start, else "open" or "closed" as the
-    account consented (OperatorBackend.open_ledger)."""
+    "untrusted" while the operator has not announced trusting the meter's backend (or
+    has announced no longer trusting it): it bills none of its meters; "always" for a
+    backend it trusted from the start; else "open" or "closed" as the account consented
+    (OperatorBackend.open_ledger)."""
     backend = chain.deployments()["SmartMeterBackend"].address
-    trust = db.execute("SELECT genesis FROM backends WHERE backend = ?", (backend,)).fetchone()
-    if trust is not None and trust["genesis"]:
+    trust = db.execute(
+        "SELECT trusted, genesis FROM backends WHERE backend = ?", (backend,)
+    ).fetchone()
+    if trust is None or not trust["trusted"]:
+        return "untrusted"
+    if trust["genesis"]:
         return "always"
     consent = db.execute(
         "SELECT open FROM ledger_consents WHERE account = ? AND backend = ? AND meter_id = ?",

@@ -31,6 +31,8 @@ HOUR = 3_600
 # How long a wait in Chromium may last: a guard against a hang, not a pace a
 # busy machine must keep.
 HANG_GUARD_MS = 120_000
+# Every job in the browser runs at both: a phone (390 px wide) and a laptop.
+SIZES = {"phone": (390, 844), "desktop": (1280, 900)}
 PRICE = 15 * 10**13  # token base units per Wh: 0.15 tokens per kWh
 SOLD_WH = 1_500
 RETIRED_WH = 1_000

@@ -7,24 +7,44 @@ bills."""
 
 from __future__ import annotations
 
+import json
+
+import boa
 import pytest
+from eth_account import Account
 from eth_utils import keccak
 
 from meter_bridge.signing import Reading, sign_reading
+from openkwh.bench.gas import certified_installer
 from openkwh.chain import advance_time, transact
 from openkwh.commands import actions
+from openkwh.commands.deploy import contract_partial
+from openkwh.commands.network import PRIVATE_KEY_ENV
+from openkwh.dapp import create_app
 from openkwh.dapp.indexer import connect
 from openkwh.devtools.anvil import dev_accounts
-from tests.dapp.conftest import HOUR
-from tests.dapp.test_browser import browser, confirmed, connect_wallet, served  # noqa: F401
+from tests.dapp.conftest import HOUR, SIZES
+from tests.dapp.test_browser import (  # noqa: F401
+    browser,
+    confirmed,
+    connect_wallet,
+    indexed,
+    served,
+    serving,
+)
 from tests.dapp.test_layout import axe_violations, open_page
 
 pytestmark = pytest.mark.anvil
 
 ACCOUNTS = dev_accounts(10)
 INSTALLER, FLAT_KEY, SHED_KEY = ACCOUNTS[5], ACCOUNTS[3], ACCOUNTS[9]
-FLAT = keccak(text="dapp-flat")  # Anna's flat, handed on to Ben with a debt
-SHED = keccak(text="dapp-shed")  # registered for Ben, not accepted yet
+# For each size of the browser tests: a flat of Anna's, handed on to Ben with a debt,
+# and a shed registered for Ben, not accepted yet.
+FLATS = {"phone": keccak(text="dapp-flat"), "desktop": keccak(text="dapp-flat-2")}
+SHEDS = {"phone": keccak(text="dapp-shed"), "desktop": keccak(text="dapp-shed-2")}
+FLAT_KEYS = {"phone": FLAT_KEY, "desktop": Account.from_key(keccak(text="dapp-flat-2 key"))}
+SHED_KEYS = {"phone": SHED_KEY, "desktop": Account.from_key(keccak(text="dapp-shed-2 key"))}
+FLAT, SHED = FLATS["phone"], SHEDS["phone"]
 FLAT_USED_WH = 2_000
 
 
@@ -38,19 +58,23 @@ def token_text(units: int, decimals: int = 18) -> str:
     return f"{whole:,}.{str(part).zfill(decimals)[:4]}"
 
 
-def read_flat(world, end: int, imported: int) -> None:
+def read_flats(world, end: int, imported: int) -> None:
+    """Both flats' readings at ``end``, their import register at ``imported``."""
     smb = world.contract("SmartMeterBackend")
     advance_time(world.w3, end)
-    reading = Reading(
-        FLAT,
-        end,
-        imported,
-        0,
-        keccak(text=f"flat {end}"),
-        smb.functions.next_reading_begin(FLAT).call(),
-    )
-    signed = sign_reading(FLAT_KEY, reading, world.w3.eth.chain_id, smb.address)
-    transact(world.w3, world.keeper, smb.functions.submit_readings([signed.contract_args()]))
+    batch = []
+    for size, flat in FLATS.items():
+        reading = Reading(
+            flat,
+            end,
+            imported,
+            0,
+            keccak(text=f"flat {size} {end}"),
+            smb.functions.next_reading_begin(flat).call(),
+        )
+        signed = sign_reading(FLAT_KEYS[size], reading, world.w3.eth.chain_id, smb.address)
+        batch.append(signed.contract_args())
+    transact(world.w3, world.keeper, smb.functions.submit_readings(batch))
 
 
 @pytest.fixture(scope="module")
@@ -59,23 +83,33 @@ def offers(world):
     offered to Ben; the shed registered for Ben."""
     w3, anna, ben = world.w3, world.anna, world.ben
     installer = actions.Actor(w3, INSTALLER, world.deployments)
-    actions.register_meter(installer, FLAT, FLAT_KEY.address, anna.address, "DK1", "consumption")
-    actions.accept_meter(installer.with_account(anna), FLAT)
+    for size, flat in FLATS.items():
+        actions.register_meter(
+            installer, flat, FLAT_KEYS[size].address, anna.address, "DK1", "consumption"
+        )
+        actions.accept_meter(installer.with_account(anna), flat)
     ob = world.contract("OperatorBackend")
     balance = ob.functions.balance_of(anna.address).call()
     if balance:
         transact(w3, anna, ob.functions.withdraw(balance))
     begin = world.last_end + HOUR
-    read_flat(world, begin, 0)  # the baseline
-    read_flat(world, begin + HOUR, FLAT_USED_WH)
+    read_flats(world, begin, 0)  # the baselines
+    read_flats(world, begin + HOUR, FLAT_USED_WH)
     smb = world.contract("SmartMeterBackend")
-    transact(w3, world.keeper, ob.functions.settle_many(smb.address, [(FLAT, begin)]))
-    debt = smb.functions.meter_debt(FLAT).call()
-    assert debt > 0
-    actions.offer_meter(installer.with_account(anna), FLAT, ben.address)
-    actions.register_meter(installer, SHED, SHED_KEY.address, ben.address, "DK1", "consumption")
+    transact(
+        w3,
+        world.keeper,
+        ob.functions.settle_many(smb.address, [(flat, begin) for flat in FLATS.values()]),
+    )
+    debts = {size: smb.functions.meter_debt(flat).call() for size, flat in FLATS.items()}
+    assert all(debts.values())
+    for size, flat in FLATS.items():
+        actions.offer_meter(installer.with_account(anna), flat, ben.address)
+        actions.register_meter(
+            installer, SHEDS[size], SHED_KEYS[size].address, ben.address, "DK1", "consumption"
+        )
     world.index()
-    return {"debt": debt}
+    return {"debt": debts["phone"], "debts": debts}
 
 
 def test_the_api_names_the_offers_and_their_debt(client, world, offers):
@@ -93,7 +127,11 @@ def test_the_api_names_the_offers_and_their_debt(client, world, offers):
     detail = client.get(f"/api/v1/meters/0x{SHED.hex()}").get_json()
     assert detail["meter"]["owner"] == "0x" + "00" * 20
     anna = client.get(f"/api/v1/accounts/{world.anna.address}/notifications").get_json()
-    (debt,) = [n for n in anna["notifications"] if n["kind"] == "meter_debt_recorded"]
+    (debt,) = [
+        n
+        for n in anna["notifications"]
+        if n["kind"] == "meter_debt_recorded" and n["meter_id"] == "0x" + FLAT.hex()
+    ]
     assert (debt["meter_id"], debt["amount"]) == ("0x" + FLAT.hex(), str(offers["debt"]))
     ben = client.get(f"/api/v1/accounts/{world.ben.address}/notifications").get_json()
     offered_news = [n for n in ben["notifications"] if n["kind"] == "meter_offered"]
@@ -102,34 +140,43 @@ def test_the_api_names_the_offers_and_their_debt(client, world, offers):
     assert news["0x" + SHED.hex()] == "0"
 
 
-def test_a_meter_handed_on_is_accepted_with_the_debt_shown(world, served, browser, offers):  # noqa: F811
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_a_meter_handed_on_is_accepted_with_the_debt_shown(world, served, browser, offers, size):  # noqa: F811
     smb = world.contract("SmartMeterBackend").functions
-    page = open_page(browser, world, served, "phone", "ben")
+    flat, debt = FLATS[size], offers["debts"][size]
+    page = open_page(browser, world, served, size, "ben")
     connect_wallet(page, "/meters", world.ben)
-    row = page.locator("#offered tr", has_text=short(FLAT))
-    assert token_text(offers["debt"]) in row.inner_text()  # before the wallet is asked
-    assert page.evaluate("() => document.documentElement.scrollWidth") == 390
+    row = page.locator("#offered tr", has_text=short(flat))
+    assert token_text(debt) in row.inner_text()  # before the wallet is asked
+    assert page.evaluate("() => document.documentElement.scrollWidth") == SIZES[size][0]
     assert axe_violations(page) == []  # the offers, the keys and the ledger's column
-    row.get_by_role("button", name=f"Accept meter {short(FLAT)}").click()
-    confirmed(page, f"Accept meter {short(FLAT)}")
-    assert smb.owner_of(FLAT).call() == world.ben.address
-    assert smb.meter_debt(FLAT).call() == offers["debt"]  # now Ben's to pay
-    page.locator("#offered tr", has_text=short(FLAT)).wait_for(state="detached")
-    page.locator("#meters", has_text=short(FLAT)).wait_for()
+    row.get_by_role("button", name=f"Accept meter {short(flat)}").click()
+    confirmed(page, f"Accept meter {short(flat)}")
+    assert smb.owner_of(flat).call() == world.ben.address
+    assert smb.meter_debt(flat).call() == debt  # now Ben's to pay
+    page.locator("#offered tr", has_text=short(flat)).wait_for(state="detached")
+    page.locator("#meters", has_text=short(flat)).wait_for()
     page.context.close()
 
 
-def test_a_meter_registered_for_you_is_accepted(world, served, browser, offers):  # noqa: F811
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_a_meter_registered_for_you_is_accepted(world, served, browser, offers, size):  # noqa: F811
     smb = world.contract("SmartMeterBackend").functions
-    page = open_page(browser, world, served, "desktop", "ben")
+    shed = SHEDS[size]
+    page = open_page(browser, world, served, size, "ben")
     connect_wallet(page, "/meters", world.ben)
-    row = page.locator("#offered tr", has_text=short(SHED))
+    row = page.locator("#offered tr", has_text=short(shed))
     assert "a new registration" in row.inner_text()
-    row.get_by_role("button", name=f"Accept meter {short(SHED)}").click()
-    confirmed(page, f"Accept meter {short(SHED)}")
-    assert smb.owner_of(SHED).call() == world.ben.address
-    page.locator("#offers").wait_for(state="hidden")  # nothing more offered
-    page.locator("#meters", has_text=short(SHED)).wait_for()
+    row.get_by_role("button", name=f"Accept meter {short(shed)}").click()
+    confirmed(page, f"Accept meter {short(shed)}")
+    assert smb.owner_of(shed).call() == world.ben.address
+    page.locator("#offered tr", has_text=short(shed)).wait_for(state="detached")
+    page.locator("#meters", has_text=short(shed)).wait_for()
+    offered = [
+        m for m in (*FLATS.values(), *SHEDS.values()) if smb.owner_of(m).call() != world.ben.address
+    ]
+    if not offered:  # the last one accepted: the section goes
+        page.locator("#offers").wait_for(state="hidden")
     page.context.close()
 
 
@@ -165,27 +212,151 @@ def test_a_new_signing_key_is_approved_after_its_address_is_checked(
     page.context.close()
 
 
-def test_the_ledger_is_let_pay_a_meters_bills(world, served, browser, offers):  # noqa: F811
-    """Our backend was trusted from the start, so its bills reach a ledger without a
-    consent and the page offers none; the index is told otherwise here, to show the
-    consent a backend trusted later needs, sent to the real contract."""
-    ob = world.contract("OperatorBackend").functions
-    backend = world.contract("SmartMeterBackend").address
-    page = open_page(browser, world, served, "desktop", "ben")
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_backend_trusted_from_the_start_needs_no_consent(world, served, browser, size):  # noqa: F811
+    page = open_page(browser, world, served, size, "ben")
     connect_wallet(page, "/meters", world.ben)
     assert "trusted from the start" in page.locator("#meter-jobs").inner_text()
     assert page.locator("form[data-ledger]").count() == 0
-    db = connect(world.database)
+    page.context.close()
+
+
+# A second SmartMeterBackend, deployed after the operator; a meter of Ben's there for
+# each size of the browser test.
+LATE = {"desktop": keccak(text="dapp-late-desktop"), "phone": keccak(text="dapp-late-phone")}
+LATE_KEYS = {"desktop": ACCOUNTS[3], "phone": ACCOUNTS[9]}
+
+
+@pytest.fixture(scope="module")
+def late(world, tmp_path_factory):
+    """The operator's second backend: deployed now (so after the operator), a meter of
+    Ben's registered there for each size, and a dApp whose deployments name it, served
+    with its own indexer following the chain."""
+    w3, admin = world.w3, ACCOUNTS[0]
+    contracts = world.deployments["contracts"]
+    first = world.contract("SmartMeterBackend").functions
+    bytecode = contract_partial("SmartMeterBackend").compiler_data.bytecode
+    factory = w3.eth.contract(abi=contracts["SmartMeterBackend"]["abi"], bytecode=bytecode)
+    receipt = transact(
+        w3,
+        admin,
+        factory.constructor(first.interval_length().call(), first.future_tolerance().call()),
+    )
+    backend = receipt["contractAddress"]
+    deployments = json.loads(json.dumps(world.deployments))
+    deployments["contracts"]["SmartMeterBackend"] |= {
+        "address": backend,
+        "block": receipt["blockNumber"],
+    }
+    folder = tmp_path_factory.mktemp("late-backend")
+    (folder / "anvil.json").write_text(json.dumps(deployments))
+    installer = certified_installer(actions.Actor(w3, admin, deployments), ACCOUNTS[4], INSTALLER)
+    for size, meter in LATE.items():
+        actions.register_meter(
+            installer, meter, LATE_KEYS[size].address, world.ben.address, "DK1", "consumption"
+        )
+        actions.accept_meter(installer.with_account(world.ben), meter)
+    database = str(folder / "index.sqlite")
+    app = create_app(
+        {
+            "TESTING": True,
+            "RPC_URL": world.url,
+            "DEPLOYMENTS": str(folder / "anvil.json"),
+            "DATABASE": database,
+        }
+    )
+    with serving(app, w3, deployments, database) as url:
+        yield {
+            "url": url,
+            "backend": backend,
+            "deployments": str(folder / "anvil.json"),
+            "database": database,
+        }
+
+
+def trust_announced(late) -> bool:
+    db = connect(late["database"])
     try:
-        db.execute("UPDATE backends SET genesis = 0 WHERE backend = ?", (backend,))
+        return bool(
+            db.execute(
+                "SELECT COUNT(*) FROM backends WHERE backend = ? AND trusted AND NOT genesis",
+                (late["backend"],),
+            ).fetchone()[0]
+        )
     finally:
         db.close()
+
+
+def announce_trust(world, late, monkeypatch, capsys) -> None:
+    """The operator's own command: `openkwh operator trust-backend`, run in-process."""
+    previous = boa.env
+    monkeypatch.setenv(PRIVATE_KEY_ENV, ACCOUNTS[0].key.hex())
+    try:
+        code = actions.main(
+            "operator",
+            [
+                "--rpc-url",
+                world.url,
+                "--deployments",
+                late["deployments"],
+                "trust-backend",
+                "--backend",
+                late["backend"],
+            ],
+        )
+    except SystemExit as exit_:
+        code = exit_.code
+    finally:
+        boa.set_env(previous)
+    assert code == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_backend_trusted_later_asks_the_ledgers_consent(
+    world,
+    browser,  # noqa: F811
+    late,
+    monkeypatch,
+    capsys,
+    size,
+):
+    """Bills of a backend the operator trusted after its deployment reach a ledger only
+    with the owner's consent: the page offers none while the backend is untrusted, the
+    operator trusts it with its real command, the indexer sees the real event, and the
+    page's button sends the real open_ledger transaction."""
+    ob = world.contract("OperatorBackend").functions
+    meter, backend = LATE[size], late["backend"]
+    page = open_page(browser, world, late["url"], size, "ben")
+    connect_wallet(page, "/meters", world.ben)
+    page.locator("#meter-jobs", has_text=short(meter)).wait_for()
+    if not trust_announced(late):  # the first size: before the operator trusts it
+        assert "does not trust this meter's backend" in page.locator("#meter-jobs").inner_text()
+        assert page.locator("form[data-ledger]").count() == 0
+        announce_trust(world, late, monkeypatch, capsys)
+        indexed(
+            world,
+            "SELECT COUNT(*) FROM backends WHERE backend = ? AND trusted AND NOT genesis",
+            (backend,),
+            database=late["database"],
+        )
+        page.reload()
+        page.wait_for_selector("body[data-ready='true']")
+    form = page.locator(f"form[data-ledger='0x{meter.hex()}'][data-open='true']")
+    assert "trusted from the start" not in page.locator("#meter-jobs").inner_text()
+    assert axe_violations(page) == []
+    assert page.evaluate("() => document.documentElement.scrollWidth") == SIZES[size][0]
+    assert not ob.ledger_pays(world.ben.address, backend, meter).call()
+    form.get_by_role("button", name=f"Let my ledger pay the bills of meter {short(meter)}").click()
+    confirmed(page, f"Let my ledger pay the bills of meter {short(meter)}")
+    assert ob.ledger_pays(world.ben.address, backend, meter).call()
+    indexed(
+        world,
+        "SELECT COUNT(*) FROM ledger_consents WHERE account = ? AND backend = ? AND meter_id = ?"
+        " AND open",
+        (world.ben.address, backend, "0x" + meter.hex()),
+        database=late["database"],
+    )
     page.reload()
     page.wait_for_selector("body[data-ready='true']")
-    form = page.locator(f"form[data-ledger='0x{world.home.hex()}']")
-    assert axe_violations(page) == []
-    form.get_by_role("button").click()
-    confirmed(page, "Let my ledger pay the bills of meter")
-    assert ob.ledger_pays(world.ben.address, backend, world.home).call()
-    page.locator(f"form[data-ledger='0x{world.home.hex()}'][data-open='false']").wait_for()
+    page.locator(f"form[data-ledger='0x{meter.hex()}'][data-open='false']").wait_for()
     page.context.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,7 @@ from web3 import Web3
 
 from openkwh.dapp.indexer import Indexer, connect
 from openkwh.devtools import chromium
-from tests.dapp.conftest import HANG_GUARD_MS, HOUR
+from tests.dapp.conftest import HANG_GUARD_MS, HOUR, SIZES
 
 pytestmark = pytest.mark.anvil
 
@@ -102,9 +103,9 @@ class InjectedWallet:
         return {"result": self.w3.to_hex(self.w3.eth.send_raw_transaction(signed.raw_transaction))}
 
 
-@pytest.fixture(scope="module")
-def served(world, app):
-    """waitress serving the app on a free loopback port, and the indexer following."""
+@contextmanager
+def serving(app, w3: Web3, deployments: dict, database: str):
+    """waitress serving ``app`` on a free loopback port, and its indexer following."""
     from waitress import create_server
 
     server = create_server(app, host="127.0.0.1", port=0, threads=4)
@@ -113,17 +114,26 @@ def served(world, app):
     stop = threading.Event()
 
     def follow():
-        db = connect(world.database)
-        indexer = Indexer(world.w3, world.deployments, db, confirmations=1)
+        db = connect(database)
+        indexer = Indexer(w3, deployments, db, confirmations=1)
         indexer.follow(0.1, stop.is_set)
         db.close()
 
     indexing = threading.Thread(target=follow, daemon=True)
     indexing.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    stop.set()
-    indexing.join(timeout=5)
-    server.close()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stop.set()
+        indexing.join(timeout=5)
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def served(world, app):
+    """The community's dApp served, and the indexer following."""
+    with serving(app, world.w3, world.deployments, world.database) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -138,8 +148,9 @@ def browser():
         browser.close()
 
 
-def wallet_page(browser, w3, account, base_url):
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+def wallet_page(browser, w3, account, base_url, size: str = "desktop"):
+    width, height = SIZES[size]
+    context = browser.new_context(base_url=base_url, viewport={"width": width, "height": height})
     context.expose_function("__testWallet", InjectedWallet(w3, account))
     context.add_init_script(WALLET_SCRIPT)
     page = context.new_page()
@@ -170,11 +181,13 @@ def confirmed(page, label: str) -> None:
         ) from None
 
 
-def indexed(world, sql: str, args: tuple, timeout: float = HANG_GUARD_MS / 1_000) -> None:
-    """Waits until the indexer has seen what ``sql`` asks for (``timeout`` guards
-    against a hang; it is no pace)."""
+def indexed(
+    world, sql: str, args: tuple, timeout: float = HANG_GUARD_MS / 1_000, database: str = ""
+) -> None:
+    """Waits until the indexer has seen what ``sql`` asks for, in the world's index or
+    ``database`` (``timeout`` guards against a hang; it is no pace)."""
     deadline = time.monotonic() + timeout
-    db = connect(world.database)
+    db = connect(database or world.database)
     try:
         while not db.execute(sql, args).fetchone()[0]:
             assert time.monotonic() < deadline, f"the index never answered {sql}"
@@ -184,16 +197,22 @@ def indexed(world, sql: str, args: tuple, timeout: float = HANG_GUARD_MS / 1_000
 
 
 def shoot(page, name: str) -> None:
+    """A photograph of the whole page, named by the page and its width; and nothing of
+    it may scroll sideways."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_selector("body[data-ready='true']")
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    width = page.viewport_size["width"]
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}.png"), full_page=True)
+    assert page.evaluate("() => document.documentElement.scrollWidth") == width, name
 
 
-def test_offer_take_settle_certificate_retire_emissions(world, served, browser):
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_offer_take_settle_certificate_retire_emissions(world, served, browser, size):
     w3 = world.w3
-    hour = world.begin + 4 * HOUR  # its gate closes an hour before: still open
-    anna = wallet_page(browser, w3, world.anna, served)
-    ben = wallet_page(browser, w3, world.ben, served)
+    now = w3.eth.get_block("latest")["timestamp"]
+    hour = now - now % HOUR + 3 * HOUR  # its gate closes an hour before: still open
+    anna = wallet_page(browser, w3, world.anna, served, size)
+    ben = wallet_page(browser, w3, world.ben, served, size)
 
     # 1. connect; 2. place an offer as the producer
     connect_wallet(anna, "/market", world.anna)

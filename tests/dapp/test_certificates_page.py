@@ -8,14 +8,8 @@ from __future__ import annotations
 import pytest
 
 from tests.dapp.conftest import RETIRED_WH, SOLD_WH
-from tests.dapp.test_browser import (  # noqa: F401
-    browser,
-    confirmed,
-    connect_wallet,
-    served,
-    wallet_page,
-)
-from tests.dapp.test_layout import open_page
+from tests.dapp.test_browser import browser, confirmed, connect_wallet, served  # noqa: F401
+from tests.dapp.test_layout import SIZES, open_page
 
 pytestmark = pytest.mark.anvil
 
@@ -34,12 +28,14 @@ def test_the_api_says_what_each_hour_can_still_retire(client, world):
     assert own["retirable_wh"] == 300  # up to her consumption, not her whole balance
 
 
+@pytest.mark.parametrize("size", ["desktop", "phone"])
 def test_the_page_groups_by_day_and_meter_and_prefills_the_remaining_consumption(
     world,
     served,  # noqa: F811
     browser,  # noqa: F811
+    size,
 ):
-    anna = wallet_page(browser, world.w3, world.anna, served)
+    anna = open_page(browser, world, served, size, "anna")
     connect_wallet(anna, "/certificates", world.anna)
     group = anna.locator("details.group").first
     assert group.get_attribute("open") is not None
@@ -47,25 +43,32 @@ def test_the_page_groups_by_day_and_meter_and_prefills_the_remaining_consumption
     assert "1 hour" in summary
     assert "0.3 kWh retirable" in summary
     assert group.locator("input[name=wh]").input_value() == "300"
+    assert anna.evaluate("() => document.documentElement.scrollWidth") == SIZES[size][0]
     anna.context.close()
 
 
-def test_a_whole_day_is_retired_at_once(world, served, browser):  # noqa: F811
+# Ben holds what he bought less what he retired, all of it within his consumption;
+# Anna holds her whole export, of which her own 300 Wh drawn from the grid is retirable.
+@pytest.mark.parametrize(
+    ("size", "who", "retirable"), [("phone", "ben", SOLD_WH - RETIRED_WH), ("desktop", "anna", 300)]
+)
+def test_a_whole_day_is_retired_at_once(world, served, browser, size, who, retirable):  # noqa: F811
     registry = world.contract("GGORegistry").functions
     certificate = registry.certificate_id(world.solar, world.begin).call()
-    held = registry.balanceOf(world.ben.address, certificate).call()
-    assert held == SOLD_WH - RETIRED_WH
-    ben = open_page(browser, world, served, "phone", "ben")
-    connect_wallet(ben, "/certificates", world.ben)
-    day = ben.locator("details.group form.day").first
+    account = getattr(world, who)
+    held = registry.balanceOf(account.address, certificate).call()
+    assert held >= retirable
+    page = open_page(browser, world, served, size, who)
+    connect_wallet(page, "/certificates", account)
+    day = page.locator("details.group form.day").first
     button = day.get_by_role("button")
-    assert "Retire the whole day: 0.5 kWh" in button.inner_text()
+    assert f"Retire the whole day: {retirable / 1000:g} kWh" in button.inner_text()
     button.click()
-    confirmed(ben, f"Retire {held} Wh of ")
-    assert registry.balanceOf(world.ben.address, certificate).call() == 0
-    assert ben.locator(".transactions li").count() == 1  # one transaction: retire_many
-    ben.locator("#retired td", has_text=f"{held} Wh").wait_for()
-    ben.context.close()
+    confirmed(page, f"Retire {retirable} Wh of ")
+    assert registry.balanceOf(account.address, certificate).call() == held - retirable
+    assert page.locator(".transactions li").count() == 1  # one transaction: retire_many
+    page.locator("#retired td", has_text=f"{retirable} Wh").wait_for()
+    page.context.close()
 
 
 @pytest.mark.parametrize("size", ["desktop", "phone"])

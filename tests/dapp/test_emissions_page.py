@@ -6,13 +6,15 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.dapp.test_browser import browser, connect_wallet, served, wallet_page  # noqa: F401
+from tests.dapp.test_browser import browser, connect_wallet, served  # noqa: F401
+from tests.dapp.test_layout import open_page
 
 pytestmark = pytest.mark.anvil
 
 
-def test_default_factors_are_values_and_custom_ones_are_kept(world, served, browser):  # noqa: F811
-    page = wallet_page(browser, world.w3, world.ben, served)
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_default_factors_are_values_and_custom_ones_are_kept(world, served, browser, size):  # noqa: F811
+    page = open_page(browser, world, served, size, "ben")
     connect_wallet(page, "/emissions", world.ben)
     form = page.locator("#factors")
     # The page fills the factors once it has read them: wait for that, not a moment.
@@ -35,6 +37,9 @@ def test_default_factors_are_values_and_custom_ones_are_kept(world, served, brow
     expect(form.locator("input[name=location]")).to_have_value("98.5")
     expect(page.locator("#location-based .value")).to_have_text(after)
 
+    assert (
+        page.evaluate("() => document.documentElement.scrollWidth") == page.viewport_size["width"]
+    )
     page.locator("#factors-reset").click()
     page.locator("#factor-source", has_text="Illustrative").wait_for()
     expect(form.locator("input[name=location]")).to_have_value("125")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dapp.conftest import HANG_GUARD_MS
+from tests.dapp.conftest import HANG_GUARD_MS, SIZES
 from tests.dapp.test_browser import browser, served, wallet_page  # noqa: F401
 
 pytestmark = pytest.mark.anvil
@@ -27,7 +27,6 @@ PAGES = {
     "emissions": "/emissions",
     "notifications": "/notifications",
 }
-SIZES = {"phone": (390, 844), "desktop": (1280, 900)}
 
 
 def open_page(browser, world, served, size: str, who: str):  # noqa: F811
@@ -37,9 +36,7 @@ def open_page(browser, world, served, size: str, who: str):  # noqa: F811
         page = context.new_page()
         page.set_default_timeout(HANG_GUARD_MS)
         return page
-    page = wallet_page(browser, world.w3, getattr(world, who), served)
-    page.set_viewport_size({"width": width, "height": height})
-    return page
+    return wallet_page(browser, world.w3, getattr(world, who), served, size)
 
 
 def visit(page, path: str, who: str) -> None:
@@ -51,9 +48,10 @@ def visit(page, path: str, who: str) -> None:
         page.wait_for_selector("body[data-ready='true']")
 
 
+@pytest.mark.parametrize("size", ["phone", "desktop"])
 @pytest.mark.parametrize("who", ["ben", "anna", "visitor"])
-def test_no_page_scrolls_sideways_on_a_phone(world, served, browser, who):  # noqa: F811
-    page = open_page(browser, world, served, "phone", who)
+def test_no_page_scrolls_sideways(world, served, browser, who, size):  # noqa: F811
+    page = open_page(browser, world, served, size, who)
     widths = {}
     for name, path in PAGES.items():
         visit(page, path, who)
@@ -61,8 +59,8 @@ def test_no_page_scrolls_sideways_on_a_phone(world, served, browser, who):  # no
         header = page.evaluate("() => document.querySelector('header').offsetHeight")
         assert header <= 110, f"{name}: the header is {header} px tall"
         SCREENS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENS / f"{name}-phone-{who}.png"), full_page=True)
-    assert widths == dict.fromkeys(PAGES, 390)
+        page.screenshot(path=str(SCREENS / f"{name}-{size}-{who}.png"), full_page=True)
+    assert widths == dict.fromkeys(PAGES, SIZES[size][0])
     if who == "visitor":  # no empty chart or money forms for someone without an account
         visit(page, "/", who)
         assert page.locator("section.mine:visible").count() == 0
@@ -72,15 +70,22 @@ def test_no_page_scrolls_sideways_on_a_phone(world, served, browser, who):  # no
     page.context.close()
 
 
-def test_the_chart_is_readable_on_a_phone_and_its_table_card_labelled(world, served, browser):  # noqa: F811
-    page = open_page(browser, world, served, "phone", "ben")
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_the_chart_is_readable_and_a_table_a_labelled_card_on_a_phone(world, served, browser, size):  # noqa: F811
+    page = open_page(browser, world, served, size, "ben")
     visit(page, "/", "ben")
-    assert page.evaluate("() => document.querySelector('#energy-chart').clientHeight") >= 240
+    page.wait_for_selector(".chart[data-drawn]")  # Chart.js drew it, after the figures
+    canvas = page.locator("#energy-chart").bounding_box()
+    assert canvas["height"] >= 240
+    assert canvas["width"] <= SIZES[size][0]
     visit(page, "/meters", "ben")
-    label = page.evaluate(
-        "() => getComputedStyle(document.querySelector('#meters td'), '::before').content"
-    )
-    assert label == '"meter"'
+    cell = "document.querySelector('#meters td')"
+    label = page.evaluate(f"() => getComputedStyle({cell}, '::before').content")
+    display = page.evaluate(f"() => getComputedStyle({cell}.closest('tr')).display")
+    if size == "phone":  # a card: each cell labelled by its column
+        assert (label, display) == ('"meter"', "block")
+    else:  # a table row, no labels
+        assert (label, display) == ("none", "table-row")
     page.context.close()
 
 
@@ -120,8 +125,9 @@ def contrast(colour: str, background: str = "#ffffff") -> float:
     return (high + 0.05) / (low + 0.05)
 
 
-def test_skip_link_chart_numbers_and_bar_contrast(world, served, browser):  # noqa: F811
-    page = open_page(browser, world, served, "desktop", "ben")
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_skip_link_chart_numbers_and_bar_contrast(world, served, browser, size):  # noqa: F811
+    page = open_page(browser, world, served, size, "ben")
     visit(page, "/", "ben")
     page.goto("/")  # connected before: no click, so the focus starts at the top
     page.wait_for_selector("body[data-ready='true']")
@@ -140,9 +146,10 @@ def test_skip_link_chart_numbers_and_bar_contrast(world, served, browser):  # no
     page.context.close()
 
 
+@pytest.mark.parametrize("size", ["phone", "desktop"])
 @pytest.mark.parametrize("who", ["ben", "anna"])
-def test_every_button_has_its_own_accessible_name(world, served, browser, who):  # noqa: F811
-    page = open_page(browser, world, served, "desktop", who)
+def test_every_button_has_its_own_accessible_name(world, served, browser, who, size):  # noqa: F811
+    page = open_page(browser, world, served, size, who)
     for path in ("/market", "/certificates", "/meters", "/notifications", "/"):
         visit(page, path, who)
         names = page.evaluate(
@@ -151,4 +158,19 @@ def test_every_button_has_its_own_accessible_name(world, served, browser, who): 
                  .map((b) => b.getAttribute('aria-label') || b.textContent.trim())"""
         )
         assert len(names) == len(set(names)), (path, sorted(names))
+    page.context.close()
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_a_notice_is_cleared_once_the_page_answers(world, served, browser, size):  # noqa: F811
+    """A message at the top does not outlive what it said: the visitor's "connect your
+    wallet" goes once the wallet is connected and the page has answered."""
+    page = open_page(browser, world, served, size, "ben")
+    page.goto("/market")
+    page.wait_for_selector("body[data-ready='visitor']")
+    notice = page.locator("#notice")
+    assert "Connect your wallet" in notice.inner_text()
+    page.click("#connect")
+    page.wait_for_selector("body[data-ready='true']")
+    assert not notice.is_visible()
     page.context.close()

@@ -11,22 +11,16 @@ import time
 import pytest
 
 from openkwh.chain import transact
-from tests.dapp.conftest import HANG_GUARD_MS, HOUR, PRICE
-from tests.dapp.test_browser import (  # noqa: F401
-    browser,
-    confirmed,
-    connect_wallet,
-    served,
-    wallet_page,
-)
+from tests.dapp.conftest import HOUR, PRICE
+from tests.dapp.test_browser import browser, connect_wallet, served  # noqa: F401
+from tests.dapp.test_layout import open_page
 
 pytestmark = pytest.mark.anvil
 
 
-def test_a_visitor_sees_the_hours_and_the_book(world, served, browser):  # noqa: F811
-    context = browser.new_context(base_url=served)  # no wallet at all
-    page = context.new_page()
-    page.set_default_timeout(HANG_GUARD_MS)
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_visitor_sees_the_hours_and_the_book(world, served, browser, size):  # noqa: F811
+    page = open_page(browser, world, served, size, "visitor")  # no wallet at all
     page.goto("/market")
     page.wait_for_selector("body[data-ready='visitor']")
     open_hour = world.begin + 6 * HOUR
@@ -36,17 +30,24 @@ def test_a_visitor_sees_the_hours_and_the_book(world, served, browser):  # noqa:
     assert page.locator("#book form[data-take]").count() == 0  # nothing to take with
     title = page.locator("#book-title time")
     assert title.get_attribute("title").endswith("UTC")  # local time, UTC on hover
-    context.close()
+    assert (
+        page.evaluate("() => document.documentElement.scrollWidth") == page.viewport_size["width"]
+    )
+    page.context.close()
 
 
 def rows(page) -> list[str]:
     return page.locator("#book tbody tr").evaluate_all("rows => rows.map(r => r.className)")
 
 
-def test_the_prosumers_market(world, served, browser):  # noqa: F811
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_prosumers_market(world, served, browser, size):  # noqa: F811
     w3, exchange = world.w3, world.contract("Exchange")
-    hour = world.begin + 6 * HOUR  # Anna's open offer of 2,000 Wh
-    ben = wallet_page(browser, w3, world.ben, served)
+    now = w3.eth.get_block("latest")["timestamp"]
+    hour = now - now % HOUR + 3 * HOUR  # a fresh hour, its gate still open
+    # Anna's offer of 2,000 Wh, alone in that hour's book
+    transact(w3, world.anna, exchange.functions.offer(world.solar, hour, 2_000, PRICE))
+    ben = open_page(browser, world, served, size, "ben")
     connect_wallet(ben, "/market", world.ben)
     form = ben.locator("#order-form")
     assert form.locator("select[name=side]").input_value() == "bid"  # a household meter
@@ -89,8 +90,12 @@ def test_the_prosumers_market(world, served, browser):  # noqa: F811
     settle_all.click()
     beside = ben.locator("p", has=ben.locator("#settle-all"))
     beside.locator(".toast.confirmed", has_text="Settle 2 deals: confirmed").wait_for()
-    ben.locator("#deals td", has_text="refunded").first.wait_for()
-    assert ben.locator("#deals td", has_text="refunded").count() == 2
+    refunded = ben.locator(
+        "#deals tr", has=ben.locator(f"time[datetime^='{iso(hour)}']"), has_text="refunded"
+    )
+    refunded.first.wait_for()
+    assert refunded.count() == 2
+    assert ben.evaluate("() => document.documentElement.scrollWidth") == ben.viewport_size["width"]
 
     # The history lasts across a reload.
     ben.reload()
@@ -99,9 +104,10 @@ def test_the_prosumers_market(world, served, browser):  # noqa: F811
     ben.context.close()
 
 
-def test_an_order_whose_gate_closed_is_expired_not_open(world, served, browser):  # noqa: F811
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_an_order_whose_gate_closed_is_expired_not_open(world, served, browser, size):  # noqa: F811
     closed = world.begin + HOUR  # Anna's offer; its gate has closed
-    anna = wallet_page(browser, world.w3, world.anna, served)
+    anna = open_page(browser, world, served, size, "anna")
     connect_wallet(anna, "/market", world.anna)
     row = anna.locator("#orders tr", has=anna.locator(f"time[datetime^='{iso(closed)}']"))
     row.first.wait_for()

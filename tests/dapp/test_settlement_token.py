@@ -18,7 +18,8 @@ from openkwh.dapp import create_app
 from openkwh.dapp.indexer import Indexer, connect
 from openkwh.devtools.anvil import dev_accounts
 from tests.dapp.conftest import HOUR
-from tests.dapp.test_browser import browser, confirmed, connect_wallet, wallet_page  # noqa: F401
+from tests.dapp.test_browser import browser, confirmed, connect_wallet  # noqa: F401
+from tests.dapp.test_layout import open_page
 
 pytestmark = pytest.mark.anvil
 
@@ -134,21 +135,25 @@ def bid(page, hour: int, wh: int, price: str) -> None:
     form.locator("button[type=submit]").click()
 
 
+@pytest.mark.parametrize(("size", "hour"), [("desktop", 8), ("phone", 9)])
 def test_a_bid_is_checked_approved_and_escrowed_in_the_exchanges_token(
     world,
     other,
     served_other,
     browser,  # noqa: F811
+    size,
+    hour,
 ):
-    w3, ben, coin = world.w3, world.ben.address, other["coin"]
+    ben, coin = world.ben.address, other["coin"]
     wallet = world.contract("Wallet")
     wallet_before = wallet.functions.balanceOf(ben).call()
-    page = wallet_page(browser, w3, world.ben, served_other)
+    coin_before = coin.functions.balanceOf(ben).call()
+    page = open_page(browser, world, served_other, size, "ben")
     page.home = world.home
     connect_wallet(page, "/market", world.ben)
     assert page.locator("#order-form .symbol").text_content() == SYMBOL
     assert page.locator("main s").count() == 0
-    hour = world.begin + 8 * HOUR
+    hour = world.begin + hour * HOUR
 
     # More than Ben holds: caught before the wallet is asked.
     bid(page, hour, 10_000_000, "0.15")  # 1,500 of the other coin; Ben has 1,000
@@ -158,9 +163,12 @@ def test_a_bid_is_checked_approved_and_escrowed_in_the_exchanges_token(
     bid(page, hour, 1_000, "0.15")  # 0.15 per kWh: 150 base units per Wh at 6 decimals
     confirmed(page, f"Allow the Exchange to take 0.1500 {SYMBOL}")
     confirmed(page, "Bid 1000 Wh")
-    assert coin.functions.balanceOf(ben).call() == BEN_UNITS - 150 * 1_000
+    assert coin.functions.balanceOf(ben).call() == coin_before - 150 * 1_000
     assert wallet.functions.balanceOf(ben).call() == wallet_before  # the Wallet untouched
     assert wallet.functions.allowance(ben, other["exchange"]).call() == 0
     page.locator("#orders td", has_text=f"0.1500 {SYMBOL}/kWh").first.wait_for()
     assert page.locator("main s").count() == 0
+    assert (
+        page.evaluate("() => document.documentElement.scrollWidth") == page.viewport_size["width"]
+    )
     page.context.close()

@@ -3,7 +3,7 @@
 // EIP-6963 discovery) with ethers.js. No key ever reaches the server.
 // This entry draws the page it is on; esbuild bundles it with its modules.
 
-import { getAddress, isAddress } from "ethers";
+import { getAddress, isAddress } from "ethers/address";
 import { api } from "./api.js";
 import { plainWords, short, when } from "./format.js";
 import { certificates } from "./pages/certificates.js";
@@ -28,10 +28,15 @@ function setAccount(account) {
   render();
 }
 
+// The first status is asked together with the site, not after it.
+let firstStatus = api("/status");
+firstStatus.catch(() => {}); // render() reports a failure where the user looks
+
 async function render() {
   const page = document.body.dataset.page;
   try {
-    const status = await api("/status");
+    const status = await (firstStatus || api("/status"));
+    firstStatus = null;
     state.now = status.now;
     $("#status").textContent = `chain ${status.chain_id} · indexed to block ${status.indexed_block ?? "–"} · chain time ${when(status.now)}`;
     if (!state.account) {

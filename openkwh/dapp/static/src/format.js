@@ -1,6 +1,8 @@
 // Amounts, times and markup as a person reads them; amounts exact (BigInt), never floats.
 
-import { formatUnits, getAddress, parseUnits, ZeroAddress } from "ethers";
+import { getAddress } from "ethers/address";
+import { ZeroAddress } from "ethers/constants";
+import { formatUnits, parseUnits } from "ethers/utils";
 import { state } from "./state.js";
 
 export const kwh = (wh) => (Number(wh) / 1000).toLocaleString("en", { maximumFractionDigits: 3 });

@@ -1,10 +1,9 @@
 // Feedback where the user acts: a notice at the top, a toast next to the form, and each
 // account's transactions, pending, confirmed or failed, kept in this browser.
 
-import { BrowserProvider } from "ethers";
 import { plainWords, short } from "./format.js";
 import { $, rerender, state } from "./state.js";
-import { contract, switchChain } from "./wallet.js";
+import { contract, reader, switchChain } from "./wallet.js";
 
 export function notice(message, kind = "info") {
   const box = $("#notice");
@@ -77,8 +76,8 @@ export async function send(label, name, method, args, near = null) {
   show("pending", `${label}: waiting for your wallet…`);
   try {
     await switchChain();
-    const signer = await new BrowserProvider(state.wallet).getSigner();
-    const tx = await contract(name, signer)[method](...args);
+    const signer = await (await reader()).getSigner();
+    const tx = await (await contract(name, signer))[method](...args);
     show("pending", `${label}: pending (${short(tx.hash)})`);
     const receipt = await tx.wait();
     show("confirmed", `${label}: confirmed in block ${receipt.blockNumber}`);

@@ -1,7 +1,6 @@
 // The wallet: found through EIP-6963 discovery (or window.ethereum), on the site's chain.
 // Every write is signed there; no key ever reaches the page or the server.
 
-import { BrowserProvider, Contract } from "ethers";
 import { escape } from "./format.js";
 import { $, state } from "./state.js";
 import { notice } from "./transactions.js";
@@ -62,10 +61,18 @@ export async function switchChain() {
   }
 }
 
-export function contract(name, runner) {
+// ethers' provider and contract classes, loaded the first time the wallet is used.
+export const walletkit = () => import("./walletkit.js");
+
+export async function contract(name, runner) {
+  const { Contract } = await walletkit();
   const { address, abi } = state.site.contracts[name];
   return new Contract(address, abi, runner);
 }
 
-export const reader = () => new BrowserProvider(state.wallet);
+// The wallet as an ethers provider: for its signer, or a read the index cannot answer.
+export async function reader() {
+  const { BrowserProvider } = await walletkit();
+  return new BrowserProvider(state.wallet);
+}
 export const hasFunction = (name, fn) => state.site.contracts[name].abi.some((item) => item.type === "function" && item.name === fn);

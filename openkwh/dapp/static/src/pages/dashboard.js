@@ -1,21 +1,18 @@
 // The dashboard: balances, the money jobs, energy per period as a chart and a table,
 // and what was traded.
 
-import { BarController, BarElement, CategoryScale, Chart, Legend, LinearScale, Tooltip } from "chart.js";
-import { BrowserProvider, Signature, formatUnits } from "ethers";
+import { formatUnits } from "ethers/utils";
 import { api } from "../api.js";
 import { card, decimalUnits, kwh, plainWords, table, tokens, when } from "../format.js";
 import { $, rerender, state } from "../state.js";
-import { send, toast } from "../transactions.js";
-import { contract, hasFunction } from "../wallet.js";
-
-Chart.register(BarController, BarElement, CategoryScale, LinearScale, Legend, Tooltip);
+import { notice, send, toast } from "../transactions.js";
+import { contract, hasFunction, reader, walletkit } from "../wallet.js";
 
 // MONEY: the Exchange's credit, the operator's ledger, arrears, the token sale
 
 async function depositToLedger(units, form) {
   const ledger = state.site.ledger_token;
-  const token = contract("Wallet", new BrowserProvider(state.wallet));
+  const token = await contract("Wallet", await reader());
   const balance = await token.balanceOf(state.account);
   if (balance < units) {
     return toast(form, `You hold ${tokens(balance, ledger)}: less than ${tokens(units, ledger)}.`, "error");
@@ -28,7 +25,8 @@ async function depositToLedger(units, form) {
   if (hasFunction("Wallet", "permit") && hasFunction("OperatorBackend", "deposit_with_permit")) {
     // EIP-2612: one signature instead of an approval transaction.
     try {
-      const signer = await new BrowserProvider(state.wallet).getSigner();
+      const signer = await (await reader()).getSigner();
+      const { Signature } = await walletkit();
       const [, name, version, chainId, verifyingContract] = await token.eip712Domain();
       const nonce = await token.nonces(state.account);
       const deadline = BigInt(state.now + 3600);
@@ -122,13 +120,40 @@ function moneyJobs(data) {
     } catch (error) {
       return toast(buy, error.message, "error");
     }
-    const ether = await new BrowserProvider(state.wallet).getBalance(state.account);
+    const ether = await (await reader()).getBalance(state.account);
     if (wei > ether) return toast(buy, `Your wallet holds ${formatUnits(ether, 18)} ETH.`, "error");
     if (wei * rate > BigInt(data.sale.left)) {
       return toast(buy, `Only ${tokens(data.sale.left, ledger)} are left for sale.`, "error");
     }
     return send(`Buy ${tokens(wei * rate, ledger)}`, "Wallet", "buyTokens", [{ value: wei }], buy);
   };
+}
+
+// The bars, drawn with Chart.js: a chunk of its own that only this page loads, once its
+// figures are on screen (the same numbers are in the table), so loading and running
+// Chart.js does not hold up the first paint. The chart's box says which period it shows.
+async function drawChart(period, labels, energy) {
+  const { Chart } = await import("../charting.js");
+  const colour = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  const canvas = $("#energy-chart");
+  Chart.getChart(canvas)?.destroy();
+  new Chart(canvas, {
+    type: "bar",
+    data: {
+      labels,
+      datasets: [
+        { label: "produced, kWh", data: energy.map((e) => e.produced_wh / 1000), backgroundColor: colour("--produced") },
+        { label: "consumed, kWh", data: energy.map((e) => e.consumed_wh / 1000), backgroundColor: colour("--consumed") },
+      ],
+    },
+    options: {
+      animation: false,
+      responsive: true,
+      maintainAspectRatio: false, // the box's CSS height: readable on a phone
+      scales: { y: { title: { display: true, text: "kWh" }, beginAtZero: true } },
+    },
+  });
+  canvas.parentElement.dataset.drawn = period;
 }
 
 export async function dashboard(account) {
@@ -162,27 +187,9 @@ export async function dashboard(account) {
   });
   const labels = data.energy.map((e) =>
     period === "hour" ? when(e.start).slice(5, 16) : when(e.start).slice(0, period === "year" ? 4 : period === "month" ? 7 : 10));
-  const colour = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   $("#energy-table").innerHTML = table(
     data.energy.map((e, i) => [labels[i], kwh(e.produced_wh), kwh(e.consumed_wh)]),
     [period, "produced, kWh", "consumed, kWh"],
   );
-  const canvas = $("#energy-chart");
-  Chart.getChart(canvas)?.destroy();
-  new Chart(canvas, {
-    type: "bar",
-    data: {
-      labels,
-      datasets: [
-        { label: "produced, kWh", data: data.energy.map((e) => e.produced_wh / 1000), backgroundColor: colour("--produced") },
-        { label: "consumed, kWh", data: data.energy.map((e) => e.consumed_wh / 1000), backgroundColor: colour("--consumed") },
-      ],
-    },
-    options: {
-      animation: false,
-      responsive: true,
-      maintainAspectRatio: false, // the box's CSS height: readable on a phone
-      scales: { y: { title: { display: true, text: "kWh" }, beginAtZero: true } },
-    },
-  });
+  drawChart(period, labels, data.energy).catch((error) => notice(`The chart could not be drawn: ${plainWords(error)}`, "error"));
 }

@@ -1,12 +1,11 @@
 // The market: a public two-sided book per delivery hour, and an account's orders and
 // deals, with the forms that place, take, cancel and settle them.
 
-import { BrowserProvider } from "ethers";
 import { api } from "../api.js";
 import { escape, hourCell, hourText, kwh, perKwh, short, table, tokens, unitsPerWh, when } from "../format.js";
 import { $, state } from "../state.js";
 import { notice, send, toast } from "../transactions.js";
-import { contract } from "../wallet.js";
+import { contract, reader } from "../wallet.js";
 
 export async function market(account) {
   await marketPublic();
@@ -195,7 +194,7 @@ async function showBook(hour) {
 // Before the wallet is asked to pay: the balance must cover it (else a notice and
 // false), and the Exchange may take it from the Exchange's own token.
 async function ensureAllowance(amount, near = null) {
-  const token = contract("SettlementToken", new BrowserProvider(state.wallet));
+  const token = await contract("SettlementToken", await reader());
   const balance = await token.balanceOf(state.account);
   if (balance < amount) {
     toast(near, `This needs ${tokens(amount)}, and your wallet holds ${tokens(balance)}.`, "error");

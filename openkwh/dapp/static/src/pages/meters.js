@@ -44,7 +44,12 @@ function offers(offered) {
 function consents(meters) {
   $("#keys").hidden = !meters.length;
   const backend = state.site.contracts.SmartMeterBackend.address;
-  const ledgerText = { always: "always (its backend was trusted from the start)", open: "yes, you let it", closed: "no" };
+  const ledgerText = {
+    always: "always (its backend was trusted from the start)",
+    open: "yes, you let it",
+    closed: "no",
+    untrusted: "none: the operator does not trust this meter's backend",
+  };
   $("#meter-jobs").innerHTML = table(
     meters.map((m) => [
       code(m.meter_id),
@@ -54,7 +59,7 @@ function consents(meters) {
          <button type="submit" aria-label="Approve key for meter ${short(m.meter_id)}">Approve key</button>
        </form>`,
       escape(ledgerText[m.ledger] || m.ledger) +
-        (m.ledger === "always"
+        (m.ledger === "always" || m.ledger === "untrusted"
           ? ""
           : `<form class="inline" data-ledger="${m.meter_id}" data-open="${m.ledger !== "open"}">
                <button type="submit" aria-label="${m.ledger === "open" ? "Stop my ledger paying" : "Let my ledger pay"} the bills of meter ${short(m.meter_id)}">${m.ledger === "open" ? "Stop" : "Let my ledger pay"}</button>
