@@ -169,7 +169,8 @@ def document(server: str, interval: int) -> dict:
             "/api/v1/accounts/{account}/statements": _get(
                 "the account's Scope 2 statements on chain (EmissionsRegistry), each with its "
                 "attestations and the factor publications it used; the periods it can have a "
-                "statement of now; its requests to auditors; the auditors. Wh and g are "
+                "statement of now; the runs of statements it can merge; its requests to "
+                "auditors; the auditors. Wh and g are "
                 "decimal strings, exact",
                 [ACCOUNT],
             ),

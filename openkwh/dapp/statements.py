@@ -225,10 +225,50 @@ def candidates(account: str) -> list[dict]:
     return found
 
 
+MAX_PARTS = 24  # EmissionsRegistry.MAX_PARTS
+MAX_PERIOD = 366 * 86_400  # EmissionsRegistry.MAX_PERIOD
+
+
+def mergeable(statements: list[dict]) -> list[dict]:
+    """Runs of two or more live statements computed from one meter, each beginning where
+    the one before ends: what `merge` joins into one (a year's months), at most
+    MAX_PARTS and MAX_PERIOD each."""
+    runs = []
+    by_meter: dict[str, list[dict]] = {}
+    for s in statements:
+        if s["live"] and s["origin"] == 1:
+            by_meter.setdefault(s["meter_id"], []).append(s)
+    for meter, own in by_meter.items():
+        run: list[dict] = []
+        for s in [*sorted(own, key=lambda s: s["begin"]), None]:
+            fits = (
+                s is not None
+                and run
+                and run[-1]["end"] == s["begin"]
+                and len(run) < MAX_PARTS
+                and s["end"] - run[0]["begin"] <= MAX_PERIOD
+            )
+            if fits:
+                run.append(s)
+                continue
+            if len(run) >= 2:
+                runs.append(
+                    {
+                        "meter_id": meter,
+                        "ids": [p["id"] for p in run],
+                        "begin": run[0]["begin"],
+                        "end": run[-1]["end"],
+                    }
+                )
+            run = [s] if s is not None else []
+    return runs
+
+
 @bp.get("/api/v1/accounts/<account>/statements")
 def api_statements(account: str):
     """The account's Scope 2 statements, with attestations and the factor publications
-    used; the periods it can have a statement of; its open requests; the auditors."""
+    used; the periods it can have a statement of; the statements it can merge; its
+    requests; the auditors."""
     account = address(account)
     db = chain.db()
     requests = [
@@ -244,10 +284,12 @@ def api_statements(account: str):
             "ORDER BY sector, account"
         )
     ]
+    statements = account_statements(account)
     return jsonify(
         account=account,
-        statements=account_statements(account),
+        statements=statements,
         candidates=candidates(account),
+        mergeable=mergeable(statements),
         requests=requests,
         auditors=auditors,
     )

@@ -47,7 +47,9 @@ def sell_and_settle(world, wh: int) -> None:
     (deal,) = exchange.events.DealMade().process_receipt(receipt, errors=DISCARD)
     world.meter_readings(hour, {"solar": (0, 0), "home": (0, 0)})
     world.meter_readings(hour + HOUR, {"solar": (0, wh), "home": (wh, 0)})
-    transact(w3, world.keeper, exchange.functions.settle_many([actions.settlement(deal)]))
+    transact(
+        w3, world.keeper, exchange.functions.settle_many([actions.settlement(deal, exchange.abi)])
+    )
     # the page reads the credit from the index: wait until it has seen the settlement
     indexed(world, "SELECT COUNT(*) FROM deals WHERE interval_begin = ? AND settled", (hour,))
 

@@ -243,6 +243,17 @@ def test_a_merge_burns_its_parts_and_the_report_counts_the_merged_statement_once
             f.make_statement(world.home, first + hour * HOUR, first + (hour + 1) * HOUR),
         )
     parts = [f.statement_count().call() - 1, f.statement_count().call()]
+    world.index()
+    answer = client.get(f"/api/v1/accounts/{ben.address}/statements").get_json()
+    # the metered hour's statement ends where the first of them begins: one run of three
+    assert answer["mergeable"] == [
+        {
+            "meter_id": "0x" + world.home.hex(),
+            "ids": [scope2["ben"], *parts],
+            "begin": world.begin,
+            "end": first + 2 * HOUR,
+        }
+    ]
     transact(world.w3, ben, f.merge(parts))
     merged = f.statement_count().call()
     world.index()

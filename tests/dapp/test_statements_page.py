@@ -157,3 +157,40 @@ def test_anna_asks_an_auditor_for_a_statement_from_her_utility_data(
     expect(page.locator("#requests")).to_contain_text(f"answered, statement {id}")
     no_sideways_scroll_and_named_buttons(page)
     page.context.close()
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_ben_merges_consecutive_statements_into_one(world, served, browser, scope2, size):
+    """Two new hours, a statement each: the page offers to merge the run they end, the
+    wallet sends `merge`, and the page shows the merged statement with the chain's
+    figures and its parts as merged into it."""
+    f = world.contract("EmissionsRegistry").functions
+    ids = []
+    for consumed in (500, 611):
+        hour = world.last_end
+        world.meter_readings(hour + HOUR, {"solar": (0, 0), "home": (consumed, 0)})
+        world.consumed[hour] = consumed
+        transact(world.w3, world.ben, f.make_statement(world.home, hour, hour + HOUR))
+        ids.append(f.statement_count().call())
+    indexed(world, "SELECT count(*) FROM emission_statements WHERE id = ?", (ids[-1],))
+
+    page = sized_page(browser, world, served, world.ben, size)
+    connect_wallet(page, "/emissions", world.ben)
+    merge = page.locator("#merge-form")
+    expect(merge.locator("select[name=run] option").first).to_contain_text(f"{ids[0]}, {ids[1]}")
+    page.get_by_role("button", name="Merge into one statement").click()
+    confirmed(page, "Merge of statements")
+    merged = f.statement_count().call()
+    on_chain = f.statement(merged).call()
+    assert on_chain[1] == 2  # ORIGIN_MERGED
+    assert on_chain[5] == world.last_end
+    card = page.locator(f".statement[data-id='{merged}']")
+    card.wait_for()
+    expect(card.locator("dd.market")).to_have_text(f"{on_chain[11]:,} g CO₂e")
+    expect(card.locator("dd.location")).to_have_text(f"{on_chain[10]:,} g CO₂e")
+    for id in ids:
+        expect(page.locator(f".statement[data-id='{id}']")).to_contain_text(
+            f"merged into statement {merged}"
+        )
+    no_sideways_scroll_and_named_buttons(page)
+    page.context.close()

@@ -76,6 +76,25 @@ export async function statements(account) {
     await send(`Scope 2 statement for ${c.month}`, "EmissionsRegistry", "make_statement", [c.meter_id, c.begin, c.end], form);
   };
 
+  // A year of months becomes one statement: `merge` burns the parts.
+  const merge = $("#merge-form");
+  const run = merge.run.value;
+  merge.hidden = !data.mergeable.length;
+  merge.run.replaceChildren(
+    ...data.mergeable.map((m, i) => {
+      const option = document.createElement("option");
+      option.value = String(i);
+      option.textContent = `Statements ${m.ids.join(", ")}, meter ${short(m.meter_id)}: ${when(m.begin)} – ${when(m.end)}`;
+      return option;
+    }),
+  );
+  if (run && Number(run) < data.mergeable.length) merge.run.value = run;
+  merge.onsubmit = async (event) => {
+    event.preventDefault();
+    const m = data.mergeable[Number(merge.run.value)];
+    if (m) await send(`Merge of statements ${m.ids.join(", ")}`, "EmissionsRegistry", "merge", [m.ids], merge);
+  };
+
   const list = [...data.statements].reverse(); // newest first
   $("#statements").innerHTML = list.length ? list.map(statementCard).join("") : '<p class="muted">No statement yet.</p>';
   $("#report-csv").href = `/api/v1/accounts/${account}/scope2-report.csv`;
