@@ -101,7 +101,7 @@ def fill_index(path: Path, now: int, count: int, hours: int) -> tuple[str, int]:
     return owners[0], first
 
 
-STATIC = PROJECT_ROOT / "dapp" / "static"
+STATIC = PROJECT_ROOT / "openkwh" / "dapp" / "static"
 
 
 def page_weight_kb_gzip(loaded: set[str] | None = None) -> float:
