@@ -277,14 +277,16 @@ event UtilityStatementPublished:
 
 
 @deploy
-def __init__(registry_: IGGORegistry):
+def __init__(registry_: IGGORegistry, backend_: ISmartMeterBackend):
     """
     @dev The deployer becomes admin.
-    @param registry_ The GGORegistry whose retirements count; its
-           SmartMeterBackend's measurements and issuing bodies are used.
+    @param registry_ The GGORegistry whose retirements count.
+    @param backend_ That registry's SmartMeterBackend (`registry_.backend()`),
+           whose measurements and issuing bodies are used. Named by the
+           deployer rather than read here: deploy scripts simulate the
+           constructor against a registry deployed moments before.
     """
     access_control.__init__()
-    backend_: ISmartMeterBackend = ISmartMeterBackend(staticcall registry_.backend())
     registry = registry_
     backend = backend_
     interval_length = staticcall backend_.interval_length()

@@ -140,10 +140,12 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
         depends_on=together["Exchange"],
         fresh=fresh,
     )
+    # Reads the registry and the backend: nothing to wire.
+    deployer.deploy(
+        "EmissionsRegistry", lambda: (registry_address, backend), depends_on=["GGORegistry"]
+    )
     for name, address in (("GGORegistry", registry_address), ("OperatorBackend", operator_address)):
         deployer.wire(name, address, "exchange", exchange_address)
-    # Reads the registry (and through it the backend) from its constructor: nothing to wire.
-    deployer.deploy("EmissionsRegistry", lambda: (registry_address,), depends_on=["GGORegistry"])
     deployer.wire("SmartMeterBackend", backend, "operator", operator_address)
 
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,8 @@ dual report of its hours at the factors current when it was made; a merge
 keeps the exact sums and rounds once; live statements are the owner's balance.
 """
 
+import itertools
+
 import boa
 from eth_utils import keccak
 from hypothesis import strategies as st
@@ -48,7 +50,9 @@ class Emissions(RuleBasedStateMachine):
             self.smb = deployer("SmartMeterBackend").deploy(HOUR, 300)
             self.smb.set_issuing_body("DK1", BODY, True)
             self.registry = deployer("GGORegistry").deploy(self.smb.address, 30 * 86_400)
-            self.emissions = deployer("EmissionsRegistry").deploy(self.registry.address)
+            self.emissions = deployer("EmissionsRegistry").deploy(
+                self.registry.address, self.smb.address
+            )
         self.smb.certify_installer("DK1", INSTALLER, sender=BODY)
         self.emissions.set_publisher("DK1", PUBLISHER, True, sender=BODY)
         self.emissions.set_auditor("DK1", AUDITOR, True, sender=BODY)
@@ -56,8 +60,16 @@ class Emissions(RuleBasedStateMachine):
         self.start = now - now % HOUR
         for i, (kind, fuel) in enumerate(((2, ""), (3, "F01050100"))):
             self.smb.register_meter(
-                METERS[i], KEYS[i].address, OWNER, "DK1", "T020002" if fuel else "", fuel,
-                4_000 if fuel else 0, CONNECTION_W, kind, sender=INSTALLER,
+                METERS[i],
+                KEYS[i].address,
+                OWNER,
+                "DK1",
+                "T020002" if fuel else "",
+                fuel,
+                4_000 if fuel else 0,
+                CONNECTION_W,
+                kind,
+                sender=INSTALLER,
             )
             self.smb.accept_meter(METERS[i], 0, sender=OWNER)
             self.submit(i, self.start, 0, 0)
@@ -78,7 +90,9 @@ class Emissions(RuleBasedStateMachine):
     def publish(self, kind, value, year=None):
         year = year or self.year_of(self.start)
         current = self.emissions.current_publication("DK1", kind, year)
-        pub = self.emissions.publish_year("DK1", kind, year, value, "src", CID, current, sender=PUBLISHER)
+        pub = self.emissions.publish_year(
+            "DK1", kind, year, value, "src", CID, current, sender=PUBLISHER
+        )
         self.factors[kind, year] = (pub, value)
 
     def submit(self, i, end, imported, exported):
@@ -87,7 +101,10 @@ class Emissions(RuleBasedStateMachine):
         signed = sign_reading(KEYS[i], reading, boa.env.evm.patch.chain_id, str(self.smb.address))
         self.smb.submit_reading(*signed.contract_args())
 
-    @rule(consumed=st.integers(min_value=0, max_value=3_000), retire=st.integers(min_value=0, max_value=3_000))
+    @rule(
+        consumed=st.integers(min_value=0, max_value=3_000),
+        retire=st.integers(min_value=0, max_value=3_000),
+    )
     def an_hour(self, consumed, retire):
         begin = self.registers[0][0]
         end = begin + HOUR
@@ -101,7 +118,9 @@ class Emissions(RuleBasedStateMachine):
         retired = min(retire, consumed)
         if retired:
             self.registry.issue(METERS[1], begin)
-            self.registry.retire(certificate_id(METERS[1], begin), retired, METERS[0], b"", sender=OWNER)
+            self.registry.retire(
+                certificate_id(METERS[1], begin), retired, METERS[0], b"", sender=OWNER
+            )
         self.hours[begin] = (consumed, retired)
         if self.year_of(begin) not in {y for (_, y) in self.factors}:
             for kind in (LOCATION, RESIDUAL):
@@ -163,7 +182,11 @@ class Emissions(RuleBasedStateMachine):
             del self.live[i]
         self.live[merged] = (run[0][1][0], run[-1][1][1], *sums)
         s = self.emissions.statement(merged)
-        assert (s.location_g, s.market_g, s.consumed_wh) == (grams(sums[0]), grams(sums[1]), sums[2])
+        assert (s.location_g, s.market_g, s.consumed_wh) == (
+            grams(sums[0]),
+            grams(sums[1]),
+            sums[2],
+        )
 
     @rule(n=pick)
     def attest(self, n):
@@ -187,7 +210,7 @@ class Emissions(RuleBasedStateMachine):
         if not hasattr(self, "emissions"):
             return
         spans = sorted((b, e) for b, e, *_ in self.live.values())
-        for (_, e1), (b2, _) in zip(spans, spans[1:]):
+        for (_, e1), (b2, _) in itertools.pairwise(spans):
             assert e1 <= b2
         for t in list(self.hours)[-3:]:
             assert self.emissions.is_covered(METERS[0], t) == (t in self.covered)

@@ -30,8 +30,9 @@ def test_deploy_writes_the_deployments_file(anvil_connection, tmp_path):
         "OperatorBackend",
         "GGORegistry",
         "Exchange",
+        "EmissionsRegistry",
     ]
-    assert [entry["block"] for entry in contracts.values()] == [1, 2, 3, 4, 5]
+    assert [entry["block"] for entry in contracts.values()] == [1, 2, 3, 4, 5, 6]
     for entry in contracts.values():
         assert Web3.is_checksum_address(entry["address"])
     wallet_functions = {entry.get("name") for entry in contracts["Wallet"]["abi"]}
@@ -56,6 +57,9 @@ def test_deploy_wires_the_contracts(anvil_connection, tmp_path):
     assert operator.functions.exchange_backend().call() == backend
     meters = contract(w3, record, "SmartMeterBackend")
     assert meters.functions.operator().call() == operator.address
+    emissions = contract(w3, record, "EmissionsRegistry")
+    assert emissions.functions.registry().call() == record["contracts"]["GGORegistry"]["address"]
+    assert emissions.functions.backend().call() == backend
 
 
 def test_deploy_again_redeploys_the_market_together(anvil_connection, tmp_path):
