@@ -281,10 +281,12 @@ def test_offer_take_settle_certificate_retire_emissions(world, served, browser, 
     shoot(anna, "meters-producer")
 
 
-def test_a_page_framed_by_another_site_is_refused(served, browser):
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_a_page_framed_by_another_site_is_refused(served, browser, size):
     """Clickjacking: a decoy site frames the market invisibly over its own button. The
     browser must refuse to render the dApp inside it (frame-ancestors 'none')."""
-    context = browser.new_context()
+    width, height = SIZES[size]
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     page.set_default_timeout(HANG_GUARD_MS)
     refused = []
