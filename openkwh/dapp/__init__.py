@@ -82,6 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         meters,
         notifications,
         operator,
+        statements,
     )
 
     chain.init_app(app)
@@ -93,6 +94,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         certificates,
         operator,
         emissions,
+        statements,
         notifications,
     ):
         app.register_blueprint(module.bp)

@@ -24,19 +24,22 @@ from eth_abi.exceptions import DecodingError
 from eth_utils import event_abi_to_log_topic
 from web3 import Web3
 from web3._utils.events import get_event_data
-from web3.exceptions import MismatchedABI
+from web3.exceptions import MismatchedABI, Web3Exception
 
 from openkwh.chain import Deployment, DeploymentError
 
 logger = logging.getLogger(__name__)
 
 SCHEMA = Path(__file__).with_name("schema.sql")
-CONTRACTS = ("SmartMeterBackend", "OperatorBackend", "GGORegistry", "Exchange")
+CONTRACTS = ("SmartMeterBackend", "OperatorBackend", "GGORegistry", "Exchange", "EmissionsRegistry")
 ZERO = "0x0000000000000000000000000000000000000000"
 # 2: amounts as exact decimal TEXT (1 stored them as 64-bit INTEGER, and stopped on a bigger one).
 # 3: a meter's connection rating (connection_w).
 # 4: notifications, meter offers, approved signers, backends' trust and ledger consents.
-SCHEMA_VERSION = 5
+# 6: the EmissionsRegistry's factor publications, statements, attestations and requests.
+SCHEMA_VERSION = 6
+KIND_HOURLY_DAY, KIND_LOCATION_YEAR, KIND_RESIDUAL_YEAR = 1, 2, 3
+ORIGIN_METER, ORIGIN_MERGED, ORIGIN_UTILITY = 1, 2, 3
 EVERYONE = "*"  # the account of a notification for every account
 
 
@@ -140,6 +143,15 @@ class Indexer:
             ("Exchange", "DealSettled"): self._deal_settled,
             ("Exchange", "CertificatesHeld"): self._held,
             ("Exchange", "CertificatesClaimed"): self._claimed,
+            ("EmissionsRegistry", "PublisherSet"): self._publisher_set,
+            ("EmissionsRegistry", "AuditorSet"): self._auditor_set,
+            ("EmissionsRegistry", "FactorsPublished"): self._factors_published,
+            ("EmissionsRegistry", "PublicationSuperseded"): self._publication_superseded,
+            ("EmissionsRegistry", "StatementMade"): self._statement_made,
+            ("EmissionsRegistry", "StatementSuperseded"): self._statement_superseded,
+            ("EmissionsRegistry", "StatementAttested"): self._statement_attested,
+            ("EmissionsRegistry", "StatementRequested"): self._statement_requested,
+            ("EmissionsRegistry", "UtilityStatementPublished"): self._utility_statement,
         }
         self._timestamps: dict[int, int] = {}
 
@@ -236,6 +248,17 @@ class Indexer:
         if block not in self._timestamps:
             self._timestamps[block] = self.w3.eth.get_block(block)["timestamp"]
         return self._timestamps[block]
+
+    def view(self, name: str, function: str, *args, block: int):
+        """A view of contract ``name`` as it was at ``block`` (the log's): what a log does
+        not carry, read as of the log, so reading it again later gives the same. A view
+        that does not answer makes the log unindexable, never stops the indexer."""
+        entry = self.contracts[name]
+        contract = self.w3.eth.contract(address=entry.address, abi=entry.abi)
+        try:
+            return getattr(contract.functions, function)(*args).call(block_identifier=block)
+        except (Web3Exception, DecodingError, ValueError) as error:
+            raise Unindexable(f"{name}.{function} did not answer: {error}") from error
 
     def notify(self, account: str, kind: str, log, **data) -> None:
         """Records news for ``account`` (EVERYONE for all); ``data`` holds ints below 2**63
@@ -649,6 +672,193 @@ class Indexer:
 
     def _claimed(self, args, log) -> None:
         self._add("exchange_held", args["account"], args["id"], -args["wh"])
+
+    # EMISSIONS (EmissionsRegistry)
+
+    def _role(self, role: str, args) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO emission_roles VALUES (?, ?, ?, ?)",
+            (args["sector"], args["account"], role, int(args["appointed"])),
+        )
+
+    def _publisher_set(self, args, log) -> None:
+        self._role("publisher", args)
+
+    def _auditor_set(self, args, log) -> None:
+        self._role("auditor", args)
+
+    def _factors_published(self, args, log) -> None:
+        id, kind = small(args["id"]), small(args["kind"])
+        factor = hourly = None
+        block = log["blockNumber"]
+        # The factors are not in the log: the publication's views, as of its block.
+        if kind == KIND_HOURLY_DAY:
+            hourly = json.dumps(
+                [
+                    amount(f)
+                    for f in self.view("EmissionsRegistry", "hourly_factors", id, block=block)
+                ]
+            )
+        elif kind in (KIND_LOCATION_YEAR, KIND_RESIDUAL_YEAR):
+            publication = self.view("EmissionsRegistry", "publication", id, block=block)
+            factor = amount(publication[3])  # factor_mg_per_kwh
+        self.db.execute(
+            "INSERT OR REPLACE INTO emission_publications (id, kind, sector, period, publisher, "
+            "source, cid, supersedes, factor_mg_per_kwh, hourly_mg_per_kwh, published_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                id,
+                kind,
+                args["sector"],
+                small(args["period"]),
+                args["publisher"],
+                args["source"],
+                args["cid"],
+                small(args["supersedes"]),
+                factor,
+                hourly,
+                self.timestamp(block),
+            ),
+        )
+
+    def _publication_superseded(self, args, log) -> None:
+        self.db.execute(
+            "UPDATE emission_publications SET superseded_by = ? WHERE id = ?",
+            (small(args["by"]), small(args["id"])),
+        )
+
+    def _statement_made(self, args, log) -> None:
+        id, origin = small(args["id"]), small(args["origin"])
+        meter = hex32(args["meter_id"])
+        block = log["blockNumber"]
+        sector = ""
+        if origin == ORIGIN_MERGED:
+            # Its parts were burned, in this transaction, before it was made.
+            used = [
+                row[0]
+                for row in self.db.execute(
+                    "SELECT sp.publication FROM statement_parts p "
+                    "JOIN statement_publications sp ON sp.statement = p.part "
+                    "WHERE p.statement = ? ORDER BY p.position, sp.position",
+                    (id,),
+                )
+            ]
+            used = list(dict.fromkeys(used))
+            row = self.db.execute(
+                "SELECT s.sector FROM statement_parts p JOIN emission_statements s "
+                "ON s.id = p.part WHERE p.statement = ? ORDER BY p.position LIMIT 1",
+                (id,),
+            ).fetchone()
+            sector = row[0] if row else ""
+        elif origin == ORIGIN_METER:
+            used = [
+                small(p)
+                for p in self.view("EmissionsRegistry", "publications_used", id, block=block)
+            ]
+        else:
+            used = []  # utility data: its factors come with UtilityStatementPublished
+        if not sector:
+            row = self.db.execute(
+                "SELECT sector FROM meters WHERE meter_id = ?", (meter,)
+            ).fetchone()
+            sector = row[0] if row else ""
+        self.db.execute(
+            "INSERT OR REPLACE INTO emission_statements (id, account, origin, meter_id, sector, "
+            "begin, end, consumed_wh, matched_wh, location_g, market_g, made_at, block, tx) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                id,
+                args["account"],
+                origin,
+                meter,
+                sector,
+                small(args["begin"]),
+                small(args["end"]),
+                amount(args["consumed_wh"]),
+                amount(args["matched_wh"]),
+                amount(args["location_g"]),
+                amount(args["market_g"]),
+                self.timestamp(block),
+                block,
+                hex32(log["transactionHash"]),
+            ),
+        )
+        self.db.execute("DELETE FROM statement_publications WHERE statement = ?", (id,))
+        self.db.executemany(
+            "INSERT INTO statement_publications VALUES (?, ?, ?)",
+            [(id, position, publication) for position, publication in enumerate(used)],
+        )
+
+    def _statement_superseded(self, args, log) -> None:
+        id, by = small(args["id"]), small(args["by"])
+        self.db.execute("UPDATE emission_statements SET superseded_by = ? WHERE id = ?", (by, id))
+        (position,) = self.db.execute(
+            "SELECT count(*) FROM statement_parts WHERE statement = ?", (by,)
+        ).fetchone()
+        self.db.execute(
+            "INSERT OR REPLACE INTO statement_parts VALUES (?, ?, ?)", (by, position, id)
+        )
+
+    def _statement_attested(self, args, log) -> None:
+        id = small(args["id"])
+        self.db.execute(
+            "INSERT OR REPLACE INTO attestations VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                log["blockNumber"],
+                log["logIndex"],
+                id,
+                args["auditor"],
+                args["note"],
+                args["cid"],
+                self.timestamp(log["blockNumber"]),
+            ),
+        )
+        row = self.db.execute(
+            "SELECT account FROM emission_statements WHERE id = ?", (id,)
+        ).fetchone()
+        if row is not None:
+            self.notify(row[0], "statement_attested", log, id=id, auditor=args["auditor"])
+
+    def _statement_requested(self, args, log) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO emission_requests (id, customer, auditor, sector, utility, "
+            "begin, end) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                small(args["id"]),
+                args["customer"],
+                args["auditor"],
+                args["sector"],
+                args["utility"],
+                small(args["begin"]),
+                small(args["end"]),
+            ),
+        )
+
+    def _utility_statement(self, args, log) -> None:
+        id, request = small(args["id"]), small(args["request"])
+        # The factors and the data's format are not in the log: the view, as of its block.
+        data = self.view("EmissionsRegistry", "utility_data", id, block=log["blockNumber"])
+        row = self.db.execute(
+            "SELECT sector FROM emission_requests WHERE id = ?", (request,)
+        ).fetchone()
+        self.db.execute("UPDATE emission_requests SET statement = ? WHERE id = ?", (id, request))
+        self.db.execute(
+            "UPDATE emission_statements SET request = ?, auditor = ?, utility = ?, "
+            "location_mg_per_kwh = ?, market_mg_per_kwh = ?, data_format = ?, data_sha256 = ?, "
+            "data_cid = ?, sector = coalesce(?, sector) WHERE id = ?",
+            (
+                request,
+                args["auditor"],
+                data[1],
+                amount(data[2]),
+                amount(data[3]),
+                data[4],
+                hex32(args["data_sha256"]),
+                args["data_cid"],
+                row[0] if row else None,
+                id,
+            ),
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

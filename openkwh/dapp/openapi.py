@@ -85,6 +85,10 @@ PERIOD = _query(
     {"type": "string", "enum": ["hour", "day", "week", "month", "year"]},
     "the chart's bucket",
 )
+SECTOR = {"type": "string", "pattern": r"^[A-Za-z0-9_.-]{1,16}$", "example": "DK1"}
+YEAR = _query(
+    "year", _whole(1970, 9999), "only the statements that begin in this UTC year; default all"
+)
 FACTOR = {"type": "string", "pattern": r"^[0-9]{1,6}(\.[0-9]{1,6})?$"}
 FACTORS = [
     _query("location", FACTOR, "override: grid factor, g CO2e/kWh"),
@@ -161,6 +165,28 @@ def document(server: str, interval: int) -> dict:
             ),
             "/api/v1/accounts/{account}/emissions.csv": _get(
                 "the same, hour by hour, as CSV", [ACCOUNT, *FACTORS], media="text/csv"
+            ),
+            "/api/v1/accounts/{account}/statements": _get(
+                "the account's Scope 2 statements on chain (EmissionsRegistry), each with its "
+                "attestations and the factor publications it used; the periods it can have a "
+                "statement of now; the runs of statements it can merge; its requests to "
+                "auditors; the auditors. Wh and g are "
+                "decimal strings, exact",
+                [ACCOUNT],
+            ),
+            "/api/v1/sectors/{sector}/factors": _get(
+                "a sector's factor publications, newest first, superseded ones too "
+                "(mg CO2e/kWh as decimal strings)",
+                [_path_param("sector", SECTOR, "a sector, e.g. DK1")],
+            ),
+            "/api/v1/accounts/{account}/scope2-report.csv": _get(
+                "GHG Protocol Scope 2 dual reporting of the live statements: location- and "
+                "market-based side by side, integer g CO2e, as CSV",
+                [ACCOUNT, YEAR],
+                media="text/csv",
+            ),
+            "/api/v1/accounts/{account}/scope2-report.pdf": _get(
+                "the same report as PDF", [ACCOUNT, YEAR], media="application/pdf"
             ),
         },
     }

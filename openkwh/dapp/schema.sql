@@ -177,3 +177,99 @@ CREATE TABLE IF NOT EXISTS notifications (
     UNIQUE (block, log_index, account)    -- a log read twice tells nobody twice
 );
 CREATE INDEX IF NOT EXISTS notifications_account ON notifications (account, id);
+
+-- EmissionsRegistry (issue 17): factor publications, Scope 2 statements, their
+-- attestations and the requests of customers without a meter on chain. Grams, Wh and
+-- factors are TEXT (exact decimal integers); ids, times and kinds are INTEGER.
+CREATE TABLE IF NOT EXISTS emission_roles (
+    sector TEXT NOT NULL,
+    account TEXT NOT NULL,
+    role TEXT NOT NULL,                   -- publisher or auditor
+    appointed INTEGER NOT NULL,
+    PRIMARY KEY (sector, account, role)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS emission_publications (
+    id INTEGER PRIMARY KEY,
+    kind INTEGER NOT NULL,                -- 1 a day's hourly factors, 2 a year's location-based,
+                                          -- 3 a year's residual mix, 4 a year's fuel factors
+    sector TEXT NOT NULL,
+    period INTEGER NOT NULL,              -- a day's begin (unix seconds) or a year
+    publisher TEXT NOT NULL,
+    source TEXT NOT NULL,
+    cid TEXT NOT NULL,
+    supersedes INTEGER NOT NULL,          -- 0: the first of its sector, kind and period
+    superseded_by INTEGER,                -- NULL while current
+    factor_mg_per_kwh TEXT,               -- the year kinds' location or residual factor
+    hourly_mg_per_kwh TEXT,               -- a day's 24 factors, JSON list of decimal strings
+    published_at INTEGER NOT NULL         -- block timestamp
+);
+CREATE INDEX IF NOT EXISTS emission_publications_sector ON emission_publications (sector, kind, period);
+
+CREATE TABLE IF NOT EXISTS emission_statements (
+    id INTEGER PRIMARY KEY,
+    account TEXT NOT NULL,
+    origin INTEGER NOT NULL,              -- 1 computed from meters, 2 merged, 3 from utility data
+    meter_id TEXT NOT NULL,               -- 0x-hex; zeros for utility data
+    sector TEXT NOT NULL,
+    begin INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    consumed_wh TEXT NOT NULL,
+    matched_wh TEXT NOT NULL,
+    location_g TEXT NOT NULL,             -- as the contract rounded them, once
+    market_g TEXT NOT NULL,
+    made_at INTEGER NOT NULL,             -- block timestamp
+    block INTEGER NOT NULL,
+    tx TEXT NOT NULL,
+    superseded_by INTEGER,                -- the merged statement that burned it
+    request INTEGER,                      -- utility data: the customer's request
+    auditor TEXT,                         -- utility data: who published it
+    utility TEXT,
+    location_mg_per_kwh TEXT,
+    market_mg_per_kwh TEXT,
+    data_format TEXT,
+    data_sha256 TEXT,
+    data_cid TEXT
+);
+CREATE INDEX IF NOT EXISTS emission_statements_account ON emission_statements (account, begin);
+CREATE INDEX IF NOT EXISTS emission_statements_meter ON emission_statements (meter_id, begin);
+
+-- The factor publications a statement used, in order of first use (a merged one: its parts').
+CREATE TABLE IF NOT EXISTS statement_publications (
+    statement INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    publication INTEGER NOT NULL,
+    PRIMARY KEY (statement, position)
+) WITHOUT ROWID;
+
+-- The statements a merged statement burned, in time order.
+CREATE TABLE IF NOT EXISTS statement_parts (
+    statement INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    part INTEGER NOT NULL,
+    PRIMARY KEY (statement, position)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS attestations (
+    block INTEGER NOT NULL,
+    log_index INTEGER NOT NULL,
+    statement INTEGER NOT NULL,
+    auditor TEXT NOT NULL,
+    note TEXT NOT NULL,
+    cid TEXT NOT NULL,                    -- the auditor's working papers
+    attested_at INTEGER NOT NULL,         -- block timestamp
+    PRIMARY KEY (block, log_index)
+);
+CREATE INDEX IF NOT EXISTS attestations_statement ON attestations (statement);
+
+CREATE TABLE IF NOT EXISTS emission_requests (
+    id INTEGER PRIMARY KEY,
+    customer TEXT NOT NULL,
+    auditor TEXT NOT NULL,
+    sector TEXT NOT NULL,
+    utility TEXT NOT NULL,
+    begin INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    statement INTEGER                     -- NULL while open
+);
+CREATE INDEX IF NOT EXISTS emission_requests_customer ON emission_requests (customer);

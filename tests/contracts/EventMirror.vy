@@ -3,7 +3,8 @@
 @title Test double: emits, with any values, the events the dApp's indexer reads
 @license MIT
 @notice Each event has the signature and the indexed fields of the one in
-        SmartMeterBackend, OperatorBackend, GGORegistry (ERC-1155) or Exchange,
+        SmartMeterBackend, OperatorBackend, GGORegistry (ERC-1155), Exchange or
+        EmissionsRegistry (with the views the indexer reads of it),
         so the real contracts' ABIs decode it. Anyone may emit any value, up to
         2**256 - 1 where the real contracts never go: the indexer must hold or
         skip every one, and never stop.
@@ -216,6 +217,105 @@ event CertificatesClaimed:
     id: indexed(uint256)
     recipient: address
     wh: uint256
+
+
+# EmissionsRegistry
+
+struct Publication:
+    kind: uint256
+    sector: String[16]
+    period: uint256
+    factor_mg_per_kwh: uint256
+    publisher: address
+    source: String[64]
+    cid: String[64]
+    published_at: uint256
+    supersedes: uint256
+    superseded_by: uint256
+
+
+struct UtilityData:
+    auditor: address
+    utility: String[64]
+    location_mg_per_kwh: uint256
+    market_mg_per_kwh: uint256
+    data_format: String[32]
+    data_sha256: bytes32
+    data_cid: String[64]
+
+
+event PublisherSet:
+    sector: String[16]
+    account: indexed(address)
+    appointed: bool
+    by: indexed(address)
+
+
+event AuditorSet:
+    sector: String[16]
+    account: indexed(address)
+    appointed: bool
+    by: indexed(address)
+
+
+event FactorsPublished:
+    id: indexed(uint256)
+    publisher: indexed(address)
+    kind: uint256
+    sector: String[16]
+    period: uint256
+    source: String[64]
+    cid: String[64]
+    supersedes: uint256
+
+
+event PublicationSuperseded:
+    id: indexed(uint256)
+    by: indexed(uint256)
+    publisher: indexed(address)
+
+
+event StatementMade:
+    id: indexed(uint256)
+    account: indexed(address)
+    meter_id: indexed(bytes32)
+    origin: uint256
+    begin: uint256
+    end: uint256
+    consumed_wh: uint256
+    matched_wh: uint256
+    location_g: uint256
+    market_g: uint256
+
+
+event StatementSuperseded:
+    id: indexed(uint256)
+    by: indexed(uint256)
+
+
+event StatementAttested:
+    id: indexed(uint256)
+    auditor: indexed(address)
+    note: String[128]
+    cid: String[64]
+
+
+event StatementRequested:
+    id: indexed(uint256)
+    customer: indexed(address)
+    auditor: indexed(address)
+    sector: String[16]
+    utility: String[64]
+    begin: uint256
+    end: uint256
+
+
+event UtilityStatementPublished:
+    id: indexed(uint256)
+    request: indexed(uint256)
+    auditor: indexed(address)
+    data_sha256: bytes32
+    data_cid: String[64]
 
 
 @external
@@ -449,3 +549,103 @@ def certificates_held(account: address, id: uint256, wh: uint256):
 @external
 def certificates_claimed(account: address, id: uint256, recipient: address, wh: uint256):
     log CertificatesClaimed(account=account, id=id, recipient=recipient, wh=wh)
+
+
+# EmissionsRegistry: its events, and the views the indexer reads for what they do not
+# carry, every figure at 2**256 - 1 or near it.
+
+BIG: constant(uint256) = max_value(uint256)
+
+
+@external
+def publisher_set(sector: String[16], account: address, appointed: bool):
+    log PublisherSet(sector=sector, account=account, appointed=appointed, by=msg.sender)
+
+
+@external
+def auditor_set(sector: String[16], account: address, appointed: bool):
+    log AuditorSet(sector=sector, account=account, appointed=appointed, by=msg.sender)
+
+
+@external
+def factors_published(id: uint256, kind: uint256, sector: String[16], period: uint256, source: String[64], cid: String[64], supersedes: uint256):
+    log FactorsPublished(id=id, publisher=msg.sender, kind=kind, sector=sector, period=period, source=source, cid=cid, supersedes=supersedes)
+
+
+@external
+def publication_superseded(id: uint256, by: uint256):
+    log PublicationSuperseded(id=id, by=by, publisher=msg.sender)
+
+
+@external
+def statement_made(
+    id: uint256,
+    account: address,
+    meter_id: bytes32,
+    origin: uint256,
+    begin: uint256,
+    end: uint256,
+    consumed_wh: uint256,
+    matched_wh: uint256,
+    location_g: uint256,
+    market_g: uint256,
+):
+    log StatementMade(
+        id=id,
+        account=account,
+        meter_id=meter_id,
+        origin=origin,
+        begin=begin,
+        end=end,
+        consumed_wh=consumed_wh,
+        matched_wh=matched_wh,
+        location_g=location_g,
+        market_g=market_g,
+    )
+
+
+@external
+def statement_superseded(id: uint256, by: uint256):
+    log StatementSuperseded(id=id, by=by)
+
+
+@external
+def statement_attested(id: uint256, auditor: address, note: String[128], cid: String[64]):
+    log StatementAttested(id=id, auditor=auditor, note=note, cid=cid)
+
+
+@external
+def statement_requested(id: uint256, customer: address, auditor: address, utility: String[64], begin: uint256, end: uint256):
+    log StatementRequested(id=id, customer=customer, auditor=auditor, sector="DK1", utility=utility, begin=begin, end=end)
+
+
+@external
+def utility_statement_published(id: uint256, request: uint256, auditor: address, data_cid: String[64]):
+    log UtilityStatementPublished(id=id, request=request, auditor=auditor, data_sha256=keccak256("data"), data_cid=data_cid)
+
+
+@external
+@view
+def hourly_factors(id: uint256) -> uint256[24]:
+    factors: uint256[24] = empty(uint256[24])
+    for h: uint256 in range(24):
+        factors[h] = BIG - h
+    return factors
+
+
+@external
+@view
+def publication(id: uint256) -> Publication:
+    return Publication(kind=2, sector="DK1", period=2026, factor_mg_per_kwh=BIG, publisher=msg.sender, source="s", cid="c", published_at=0, supersedes=0, superseded_by=0)
+
+
+@external
+@view
+def publications_used(id: uint256) -> DynArray[uint256, 40]:
+    return [1, 2]
+
+
+@external
+@view
+def utility_data(id: uint256) -> UtilityData:
+    return UtilityData(auditor=msg.sender, utility="utility", location_mg_per_kwh=BIG, market_mg_per_kwh=BIG - 1, data_format="Green Button ESPI XML", data_sha256=keccak256("data"), data_cid="c")

@@ -11,6 +11,8 @@ field, read by an indexer whose deployments file names it as each contract.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -30,7 +32,7 @@ from tests.dapp.conftest import ETHER, HOUR
 pytestmark = pytest.mark.anvil
 
 MIRROR = Path(__file__).resolve().parents[1] / "contracts" / "EventMirror.vy"
-MIRRORED = ("SmartMeterBackend", "OperatorBackend", "GGORegistry", "Exchange")
+MIRRORED = ("SmartMeterBackend", "OperatorBackend", "GGORegistry", "Exchange", "EmissionsRegistry")
 BIG = (2**63, 2**255, 2**256 - 1)
 # Fields the index keeps as INTEGER (times, ids, counters, the meter kind): the real
 # contracts keep them far below 2**63, so a log with a bigger one is skipped.
@@ -64,6 +66,10 @@ def pages_and_routes(account: str, meter: str, begin: int) -> list[str]:
         f"/api/v1/accounts/{account}/certificates",
         f"/api/v1/accounts/{account}/emissions",
         f"/api/v1/accounts/{account}/emissions.csv",
+        f"/api/v1/accounts/{account}/statements",
+        "/api/v1/sectors/DK1/factors",
+        f"/api/v1/accounts/{account}/scope2-report.csv",
+        f"/api/v1/accounts/{account}/scope2-report.pdf",
         "/notifications",
         f"/api/v1/accounts/{account}/notifications",
         f"/api/v1/accounts/{account}/notifications?limit=200",
@@ -185,13 +191,16 @@ class Mirrors:
         transact(self.w3, self.sender, call)
         self.emitted += 1
 
-    def each_big(self, name: str, function: str, amounts: tuple[str, ...], **args) -> None:
-        """Emits ``args`` as given, then once for each big value in each uint field."""
+    def each_big(
+        self, name: str, function: str, amounts: tuple[str, ...], small=(), **args
+    ) -> None:
+        """Emits ``args`` as given, then once for each big value in each uint field
+        (``small``: fields of this event the index keeps as INTEGER, besides SMALL)."""
         self.emit(name, function, **args)
         for field in amounts:
             for value in BIG:
                 self.emit(name, function, **(args | {field: value}))
-                self.oversized += field in SMALL
+                self.oversized += field in SMALL or field in small
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +222,7 @@ def mirrored(world, tmp_path_factory):
     meter = keccak(text="mirror meter")
     hour = world.begin + 24 * HOUR
     certificate = int.from_bytes(keccak(text="mirror certificate"))
-    smb, ob, registry, exchange = MIRRORED
+    smb, ob, registry, exchange, _ = MIRRORED
     mirrors.each_big(
         smb,
         "meter_registered",
@@ -403,6 +412,7 @@ def mirrored(world, tmp_path_factory):
         recipient=ben,
         wh=1,
     )
+    emitted = emissions_events(mirrors, ben, anna, meter, world.begin)
     database = folder / "mirror.sqlite"
     db = connect(database)
     try:
@@ -431,7 +441,125 @@ def mirrored(world, tmp_path_factory):
         "certificate": certificate,
         "measured": measured,
         "abi": abi,
+        "emissions": emitted,
     }
+
+
+STATEMENT_FIGURES = ("consumed_wh", "matched_wh", "location_g", "market_g")
+
+
+def emissions_events(mirrors: Mirrors, ben: str, anna: str, meter: bytes, begin: int) -> dict:
+    """The EmissionsRegistry's events: ids, kinds, periods and times at every big value
+    (skipped), and every figure of a statement at every big value, each its own statement;
+    the views the indexer reads answer 2**256 - 1 and near it."""
+    name = "EmissionsRegistry"
+    mirrors.emit(name, "publisher_set", sector="DK1", account=ben, appointed=True)
+    mirrors.emit(name, "auditor_set", sector="DK1", account=anna, appointed=True)
+    day = begin - begin % 86_400
+    for id, kind, period in ((1, 1, day), (2, 2, 2026), (3, 4, 2026)):
+        mirrors.each_big(
+            name,
+            "factors_published",
+            ("id", "kind", "period", "supersedes") if id == 1 else (),
+            small=("id", "kind", "period", "supersedes"),
+            id=id,
+            kind=kind,
+            sector="DK1",
+            period=period,
+            source="s" * 64,
+            cid="c" * 64,
+            supersedes=0,
+        )
+    mirrors.each_big(name, "publication_superseded", ("id", "by"), small=("id", "by"), id=2, by=3)
+    statement = {"account": ben, "meter_id": meter, "origin": 1, "begin": begin}
+    statement |= {"end": begin + HOUR} | dict.fromkeys(STATEMENT_FIGURES, 1)
+    figures = {}
+    mirrors.each_big(
+        name,
+        "statement_made",
+        ("id", "origin", "begin", "end"),
+        small=("id", "origin", "begin", "end"),
+        id=10,
+        **statement,
+    )
+    id = 10
+    for field in STATEMENT_FIGURES:
+        for value in BIG:
+            id += 1
+            mirrors.emit(name, "statement_made", id=id, **(statement | {field: value}))
+            figures[id] = (field, value)
+    mirrors.each_big(name, "statement_superseded", ("id", "by"), small=("id", "by"), id=10, by=90)
+    mirrors.emit(name, "statement_made", id=90, **(statement | {"origin": 2}))
+    mirrors.each_big(
+        name,
+        "statement_attested",
+        ("id",),
+        small=("id",),
+        id=90,
+        auditor=anna,
+        note="n" * 128,
+        cid="c" * 64,
+    )
+    mirrors.each_big(
+        name,
+        "statement_requested",
+        ("id", "begin", "end"),
+        small=("id", "begin", "end"),
+        id=7,
+        customer=ben,
+        auditor=anna,
+        utility="u" * 64,
+        begin=begin,
+        end=begin + HOUR,
+    )
+    utility = statement | {"origin": 3, "meter_id": b"\0" * 32, "consumed_wh": 2**256 - 1}
+    mirrors.emit(name, "statement_made", id=95, **utility)
+    mirrors.each_big(
+        name,
+        "utility_statement_published",
+        ("id", "request"),
+        small=("id", "request"),
+        id=95,
+        request=7,
+        auditor=anna,
+        data_cid="c" * 64,
+    )
+    return {"figures": figures, "merged": 90, "utility": 95}
+
+
+def test_every_emission_figure_is_held_exactly(mirrored, world):
+    client, ben = mirrored["client"], world.ben.address
+    emitted = mirrored["emissions"]
+    answer = client.get(f"/api/v1/accounts/{ben}/statements").get_json()
+    statements = {s["id"]: s for s in answer["statements"]}
+    api_field = {"location_g": "location_based_g", "market_g": "market_based_g"}
+    for id, (field, value) in emitted["figures"].items():
+        assert statements[id][api_field.get(field, field)] == str(value), (id, field)
+    merged = statements[emitted["merged"]]
+    assert merged["parts"] == [10]
+    assert [p["id"] for p in merged["publications"]] == [1, 2]  # the part's, from the view
+    assert statements[10]["superseded_by"] == emitted["merged"]
+    assert [a["note"] for a in merged["attestations"]] == ["n" * 128]
+    utility = statements[emitted["utility"]]["utility"]
+    assert (utility["location_mg_per_kwh"], utility["market_mg_per_kwh"]) == (
+        str(2**256 - 1),
+        str(2**256 - 2),
+    )
+    factors = client.get("/api/v1/sectors/DK1/factors").get_json()["publications"]
+    by_id = {p["id"]: p for p in factors}
+    assert by_id[1]["hourly_mg_per_kwh"] == [str(2**256 - 1 - h) for h in range(24)]
+    assert by_id[2]["factor_mg_per_kwh"] == str(2**256 - 1)
+    assert by_id[2]["superseded_by"] == 3
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                client.get(f"/api/v1/accounts/{ben}/scope2-report.csv").get_data(as_text=True)
+            )
+        )
+    )
+    live = [s for s in statements.values() if s["live"]]
+    assert int(rows[-1]["location_based_g_co2e"]) == sum(int(s["location_based_g"]) for s in live)
+    assert int(rows[-1]["market_based_g_co2e"]) > 2**256
 
 
 def test_the_mirror_emits_the_real_contracts_events(mirrored, world):

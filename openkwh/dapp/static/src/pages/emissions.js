@@ -1,8 +1,10 @@
 import { api } from "../api.js";
 import { card, kwh } from "../format.js";
 import { $, rerender } from "../state.js";
+import { statements } from "./statements.js";
 
 export async function emissions(account) {
+  const onChain = statements(account); // the statements on chain, drawn meanwhile
   // Custom factors are kept per browser; the defaults are shown as values, not hints.
   const form = $("#factors");
   const stored = JSON.parse(localStorage.getItem("openkwh.factors") || "{}");
@@ -53,4 +55,5 @@ export async function emissions(account) {
     form.residual.value = "";
     rerender();
   };
+  await onChain;
 }

@@ -55,6 +55,8 @@ export function describe(n) {
     case "meter_handed_over":
       return `${meter(n.meter_id)} now belongs to <code title="${n.new_owner}">${short(n.new_owner)}</code>` +
         (BigInt(n.debt) ? `, with its debt of ${ledger(n.debt)}.` : ".");
+    case "statement_attested":
+      return `Your Scope 2 statement ${n.id} was attested by <code title="${n.auditor}">${short(n.auditor)}</code>: see the Emissions page.`;
     case "signer_rotated":
       return `${meter(n.meter_id)} signs with a new key, <code title="${n.new_signer}">${short(n.new_signer)}</code>` +
         (n.new_device ? " (a new device)." : ".");
