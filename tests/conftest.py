@@ -1,6 +1,8 @@
 import boa
 import pytest
 
+from tests.helpers import collapse_tracers
+
 pytest_plugins = [
     "tests.fixtures.accounts",
     "tests.fixtures.wallet",
@@ -25,6 +27,20 @@ def fresh_traces():
     """
     boa.env.sha3_trace = {}
     boa.env.sstore_trace = {}
+
+
+@pytest.fixture(autouse=True)
+def one_opcode_tracer():
+    """Keeps boa's SHA3 and SSTORE tracers one deep.
+
+    Every boa environment made (the commands' tests make one per command, as each
+    command's process does) wraps the tracer opcodes of py-evm's computation class
+    again, in a dict the classes share: after a few hundred in one worker, a SHA3
+    recursed a thousand deep and a test that happened to run later failed with a
+    RecursionError. One tracer is kept, tracing into the current environment,
+    and calls the real opcode directly."""
+    yield
+    collapse_tracers()
 
 
 # A state machine's campaign in `make test` takes a minute or so (tests/hypothesis).

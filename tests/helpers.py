@@ -2,6 +2,7 @@
 
 from contextlib import contextmanager
 
+import boa
 import pytest
 from boa.contracts.base_evm_contract import BoaError
 
@@ -60,3 +61,26 @@ def reverts_in_callee(reason: str):
         frame.error_detail for frame in frames
     }
     assert reason in reasons, f"{reason!r} not among {reasons}"
+
+
+def tracer_depth() -> int:
+    """How many of boa's SHA3 tracers wrap py-evm's SHA3 opcode."""
+    op, depth = boa.env.evm.vm.state.computation_class.opcodes[0x20], 0
+    while hasattr(op, "sha3") and hasattr(op, "env"):
+        op, depth = op.sha3, depth + 1
+    return depth
+
+
+def collapse_tracers() -> None:
+    """Leaves boa's SHA3 and SSTORE tracers one deep: every boa environment made
+    wraps them again (tests/conftest.py's one_opcode_tracer says why). One is
+    kept, tracing into the current environment, and calls the real opcode."""
+    opcodes = boa.env.evm.vm.state.computation_class.opcodes
+    for code, inner in ((0x20, "sha3"), (0x55, "sstore")):
+        outer = opcodes[code]
+        real = getattr(outer, inner, None)
+        while hasattr(real, inner) and hasattr(real, "env"):
+            real = getattr(real, inner)
+        if real is not None:
+            setattr(outer, inner, real)
+            outer.env = boa.env

@@ -30,8 +30,8 @@ def test_deploy_writes_the_deployments_file(anvil_connection, tmp_path):
         "OperatorBackend",
         "GGORegistry",
         "Exchange",
-        "EmissionsRegistry",
         "MeasurementRoots",
+        "EmissionsRegistry",
     ]
     assert [entry["block"] for entry in contracts.values()] == [1, 2, 3, 4, 5, 6]
     for entry in contracts.values():
