@@ -33,7 +33,7 @@ def test_deploy_writes_the_deployments_file(anvil_connection, tmp_path):
         "MeasurementRoots",
         "EmissionsRegistry",
     ]
-    assert [entry["block"] for entry in contracts.values()] == [1, 2, 3, 4, 5, 6]
+    assert [entry["block"] for entry in contracts.values()] == [1, 2, 3, 4, 5, 6, 7]
     for entry in contracts.values():
         assert Web3.is_checksum_address(entry["address"])
     wallet_functions = {entry.get("name") for entry in contracts["Wallet"]["abi"]}
