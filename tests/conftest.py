@@ -9,6 +9,7 @@ pytest_plugins = [
     "tests.fixtures.operator",
     "tests.fixtures.registry",
     "tests.fixtures.exchange",
+    "tests.fixtures.auction",
 ]
 
 
