@@ -58,6 +58,6 @@ def clear(orders, retail: int = 2**96 - 1, feed_in: int = 0) -> Book:
             fills.append(
                 w if p < price else w * (volume - asks_below) // asks_at if p == price else 0
             )
-    bought = sum(f for f, (b, _, _) in zip(fills, live) if b)
-    sold = sum(f for f, (b, _, _) in zip(fills, live) if not b)
+    bought = sum(f for f, (b, _, _) in zip(fills, live, strict=True) if b)
+    sold = sum(f for f, (b, _, _) in zip(fills, live, strict=True) if not b)
     return Book(price, volume, fills, bought, sold)

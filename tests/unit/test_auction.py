@@ -175,9 +175,9 @@ def test_a_book_with_another_order_in_a_rivals_place_is_refused(
         auction, traders, trader_meters, 4, hour + INTERVAL, hour + INTERVAL, 100, P, False
     )
     with boa.reverts("auction: book does not match the orders placed"):
-        auction.clear(hour, crossed[:3] + [stranger], 2 * P)
+        auction.clear(hour, [*crossed[:3], stranger], 2 * P)
     with boa.reverts("auction: book does not match the orders placed"):
-        auction.clear(hour, crossed[:3] + [crossed[0]], 2 * P)  # one twice
+        auction.clear(hour, [*crossed[:3], crossed[0]], 2 * P)  # one twice
 
 
 def test_a_book_out_of_placement_order_is_refused(auction, crossed, hour):
@@ -369,7 +369,8 @@ def test_a_token_hook_cannot_reenter_placing(hook_market, hour):
     maker.execute(
         market.address, market.place.prepare_calldata(meter, hour, hour, 100, P, True), sender=owner
     )
-    assert maker.reentry_attempted() and not maker.reentry_succeeded()
+    assert maker.reentry_attempted()
+    assert not maker.reentry_succeeded()
     assert market.order_count() == 1
     assert token.balanceOf(market.address) == 100 * P
 
@@ -383,7 +384,8 @@ def test_a_token_hook_cannot_reenter_cancelling(hook_market, hour):
     )
     maker.arm(market.address, market.cancel.prepare_calldata(0, hour), sender=owner)
     maker.execute(market.address, market.cancel.prepare_calldata(0, hour + INTERVAL), sender=owner)
-    assert maker.reentry_attempted() and not maker.reentry_succeeded()
+    assert maker.reentry_attempted()
+    assert not maker.reentry_succeeded()
     assert token.balanceOf(market.address) == 100 * P  # one hour's escrow back, not two
 
 
@@ -471,7 +473,7 @@ def test_the_clearing_is_the_models_and_arrival_order_changes_nothing(
                     limit = min(o.price, RETAIL) if o.is_bid else max(o.price, FEED_IN)
                     assert (book.price <= limit) if o.is_bid else (book.price >= limit)
             fills = {}
-            for i, (t, b, w, p, s, n) in zip(ids, sequence):
+            for i, (_, b, w, p, _, _) in zip(ids, sequence, strict=True):
                 fills.setdefault((b, w, p), set()).add(auction.fill(i, target))
             results.append((c.price, c.bought_wh, c.sold_wh, fills))
     # Same price, same totals, and identical orders fill the same whatever came first.
