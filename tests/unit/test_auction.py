@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests import auction_model
+from openkwh import auction as auction_model
 from tests.fixtures.auction import LEAD_TIME
 from tests.fixtures.meters import INTERVAL, advance_to, grid_time
 from tests.fixtures.operator import FEED_IN, RETAIL

@@ -1,4 +1,5 @@
-"""A plain Python uniform-price auction: the reference Auction.vy's clearing must agree with.
+"""A plain Python uniform-price auction: the reference Auction.vy's clearing must agree with,
+and what a keeper runs to find the price it submits (`clear`).
 
 Orders are (is_bid, wh, limit). The price is the lowest Walrasian price,
 found by trying every candidate (0 and every order's effective limit: the
