@@ -37,7 +37,8 @@
         (`bought_wh`, `sold_wh`), which differ by those few Wh at most.
 @custom:tariffs A buyer never pays more than the retail price and a seller
         never gets less than the feed-in reward of the operator's tariff in
-        force at the interval's begin: an order's limit counts as
+        force at the interval's begin, as read by the clearing and stored
+        with it (a tariff changed later changes no fill): an order's limit counts as
         min(limit, retail) for a bid and max(limit, feed-in) for an offer,
         so a clearing with any volume lies between the two tariffs.
 @custom:security Payments and refunds are pull credits (`withdraw_credit`).
@@ -89,6 +90,7 @@ MAX_RELEASE: constant(uint256) = 24 * 7 * 4
 _UINT40: constant(uint256) = 2**40 - 1
 _UINT64: constant(uint256) = 2**64 - 1
 _UINT96: constant(uint256) = 2**96 - 1
+_UINT128: constant(uint256) = 2**128 - 1
 _UINT160: constant(uint256) = 2**160 - 1
 _COUNT: constant(uint256) = 2**64 - 1
 _HASH: constant(uint256) = ~_COUNT  # the chain's top 192 bits
@@ -123,6 +125,9 @@ _clearing: HashMap[uint256, uint256]
 # @dev Per interval begin: bid ratio numerator (0-63) / denominator (64-127),
 # offer ratio numerator (128-191) / denominator (192-255).
 _ratios: HashMap[uint256, uint256]
+# @dev Per interval begin, as the clearing read them: retail price (bits 0-127)
+# and feed-in reward (128-255), so that fills never depend on a tariff read later.
+_bounds: HashMap[uint256, uint256]
 
 
 event StandingOrderPlaced:
@@ -279,6 +284,9 @@ def clear(interval_begin: uint256, order_ids: DynArray[uint256, MAX_BOOK], price
     tariff: IOperatorBackend.Tariff = staticcall operator.tariff_at(interval_begin)
     retail: uint256 = tariff.retail_price
     feed_in: uint256 = tariff.feed_in_reward
+    # Clamped to 128 bits as stored: a price is below 2**96 anyway.
+    retail = min(retail, _UINT128)
+    feed_in = min(feed_in, _UINT128)
 
     link: uint256 = 0
     bids_above: uint256 = 0
@@ -333,6 +341,7 @@ def clear(interval_begin: uint256, order_ids: DynArray[uint256, MAX_BOOK], price
                 sold += self._wh(terms) * ask_num // asks_at
     self._clearing[interval_begin] = _CLEARED | (price & _UINT96) | ((bought & _UINT64) << 96) | ((sold & _UINT64) << 160)
     self._ratios[interval_begin] = bid_num | (bids_at << 64) | (ask_num << 128) | (asks_at << 192)
+    self._bounds[interval_begin] = min(retail, _UINT128) | (min(feed_in, _UINT128) << 128)
     log IntervalCleared(interval_begin=interval_begin, keeper=msg.sender, price=price, bought_wh=bought, sold_wh=sold, orders=len(order_ids))
 
 
@@ -465,18 +474,18 @@ def _fill(terms: uint256, begin: uint256, clearing: uint256) -> uint256:
     """
     if begin < self._first(terms) or begin > self._last(terms):
         return 0
-    tariff: IOperatorBackend.Tariff = staticcall operator.tariff_at(begin)
+    bounds: uint256 = self._bounds[begin]
     price: uint256 = clearing & _UINT96
     r: uint256 = self._ratios[begin]
     wh: uint256 = self._wh(terms)
     if terms & _IS_BID != 0:
-        limit: uint256 = min(self._price(terms), tariff.retail_price)
+        limit: uint256 = min(self._price(terms), bounds & _UINT128)
         if limit > price:
             return wh
         if limit == price:
             return wh * (r & _UINT64) // ((r >> 64) & _UINT64)
         return 0
-    limit: uint256 = max(self._price(terms), tariff.feed_in_reward)
+    limit: uint256 = max(self._price(terms), bounds >> 128)
     if limit < price:
         return wh
     if limit == price:
