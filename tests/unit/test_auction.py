@@ -389,6 +389,23 @@ def test_a_token_hook_cannot_reenter_cancelling(hook_market, hour):
     assert token.balanceOf(market.address) == 100 * P  # one hour's escrow back, not two
 
 
+def test_a_token_hook_cannot_reenter_withdrawing(hook_market, hour):
+    market, token, maker, owner, meter = hook_market
+    maker.execute(
+        market.address, market.place.prepare_calldata(meter, hour, hour, 100, P, True), sender=owner
+    )
+    close_gate(hour)
+    market.clear(hour, [0], P)  # nothing offered: the bid fills nothing
+    market.release(0, 1)
+    assert market.credit_of(maker.address) == 100 * P
+    maker.arm(market.address, market.withdraw_credit.prepare_calldata(), sender=owner)
+    maker.execute(market.address, market.withdraw_credit.prepare_calldata(), sender=owner)
+    assert maker.reentry_attempted()
+    assert not maker.reentry_succeeded()
+    assert token.balanceOf(market.address) == 0
+    assert token.balanceOf(maker.address) == 10**22
+
+
 # ROLES
 
 
