@@ -132,6 +132,56 @@ def test_only_the_maker_cancels(auction, traders, trader_meters, hour):
         auction.cancel(order_id, hour, sender=traders[1])
 
 
+def test_a_standing_bid_with_a_permit_needs_no_approval(
+    auction, wallet, smb, installer, deployer, hour
+):
+    """The permit covers the whole range's escrow: 24 hours x 100 Wh x P."""
+    from openkwh.chain import permit_typed_data
+    from tests.fixtures.accounts import keyed_account
+    from tests.fixtures.meters import CONNECTION_W, CONSUMPTION, SECTOR, meter_id_for
+    from tests.fixtures.wallet import NAME
+
+    buyer = keyed_account("auction-permit-buyer")
+    meter = meter_id_for("auction-permit-home")
+    key = keyed_account("auction-permit-key").address
+    smb.register_meter(
+        meter, key, buyer.address, SECTOR, "", "", 0, CONNECTION_W, CONSUMPTION, sender=installer
+    )
+    smb.accept_meter(meter, 0, sender=buyer.address)
+    wallet.transfer(buyer.address, 10**18, sender=deployer)
+    escrow = 24 * 100 * P
+    deadline = boa.env.evm.patch.timestamp + 3_600
+    data = permit_typed_data(
+        NAME,
+        buyer.address,
+        str(auction.address),
+        escrow,
+        0,
+        deadline,
+        boa.env.evm.patch.chain_id,
+        str(wallet.address),
+    )
+    signed = buyer.sign_typed_data(full_message=data)
+    last = hour + 23 * INTERVAL
+    args = (
+        meter,
+        hour,
+        last,
+        100,
+        P,
+        deadline,
+        signed.v,
+        signed.r.to_bytes(32),
+        signed.s.to_bytes(32),
+    )
+    order_id = auction.place_with_permit(*args, sender=buyer.address)
+    assert auction.order(order_id).is_bid
+    assert wallet.balanceOf(auction.address) == escrow
+    assert wallet.allowance(buyer.address, auction.address) == 0
+    with boa.reverts("auction: permit failed and allowance is short"):
+        auction.place_with_permit(*args, sender=buyer.address)  # used, and no allowance left
+
+
 # CLEARING
 
 
