@@ -30,8 +30,8 @@
         floor(wh x (V - bids above p) / bids at p), an offer at p
         floor(wh x (V - offers below p) / offers at p); a worse order fills
         nothing. Fills are not stored per order: the interval stores the
-        price and both sides' ratios (one clearing writes two slots whatever
-        the book), and an order's fill is derived from them in O(1). The Wh
+        price, both sides' ratios and the tariff bounds (one clearing writes
+        three slots whatever the book), and an order's fill is derived from them in O(1). The Wh
         the floors leave out (fewer than the marginal orders of that side)
         are not traded on that side; the interval records both sides' totals
         (`bought_wh`, `sold_wh`), which differ by those few Wh at most.
@@ -41,6 +41,14 @@
         with it (a tariff changed later changes no fill): an order's limit counts as
         min(limit, retail) for a bid and max(limit, feed-in) for an offer,
         so a clearing with any volume lies between the two tariffs.
+@custom:settlement Not built yet. A bid's `release` leaves the payment of
+        its fills (fill x clearing price) in this contract, for the metered
+        settlement to pay sellers from: with one price, any pairing of buy
+        fills with sell fills pays the same, so the plan is to pair them in
+        placement order (the accumulator's, which a settlement can re-verify)
+        by a two-pointer walk, at most bids + offers - 1 deals per interval,
+        and hand each to the Exchange's settlement as a deal (see the report
+        of issue 19). Until then the payments stay in escrow here.
 @custom:security Payments and refunds are pull credits (`withdraw_credit`).
         Every state change comes before the one token transfer of a call,
         and the external functions are non-reentrant, so a token with hooks
