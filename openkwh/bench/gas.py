@@ -695,7 +695,14 @@ def measure_auction(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -
     interval = smb.functions.interval_length().call()
     code = boa.load_partial(AUCTION).compiler_data
     auction, _ = deploy_contract(
-        w3, admin, build_abi_output(code), code.bytecode, token.address, smb.address, operator.address, 3_600
+        w3,
+        admin,
+        build_abi_output(code),
+        code.bytecode,
+        token.address,
+        smb.address,
+        operator.address,
+        3_600,
     )
     as_installer = certified_installer(as_admin, body, installer)
     keys = {"solar": fresh_account("auction-solar"), "home": fresh_account("auction-home")}
