@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.exchange",
     "tests.fixtures.emissions",
     "tests.fixtures.roots",
+    "tests.fixtures.auction",
 ]
 
 

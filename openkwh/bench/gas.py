@@ -27,6 +27,7 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from meter_bridge.signing import Measurement, Reading, sign_measurement, sign_reading
+from openkwh import auction as auction_model
 from openkwh.chain import advance_time, contract, deploy_contract, permit_typed_data, transact
 from openkwh.commands import actions
 from openkwh.commands.deploy import deploy_all
@@ -59,6 +60,7 @@ TARGETS = {
     "MeasurementRoots.reveal_hub": 70_000,
     "MeasurementRoots.reveal_meter_signed": 78_000,
     "MeasurementRoots.reveal_many_24_per_leaf": 45_000,
+    "Auction.clear_per_order_1000": 15_000,  # issue 19
 }
 
 SOLADY = {
@@ -679,6 +681,83 @@ def measure_exchange(w3: Web3, deployments: dict, accounts: list[LocalAccount]) 
     return gas
 
 
+AUCTION = PROJECT_ROOT / "contracts" / "Auction.vy"
+AUCTION_BOOKS = (10, 100, 1_000)  # orders in a cleared book
+
+
+def measure_auction(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
+    """Gas of issue 19's standing orders and uniform-price clearing (contracts/Auction.vy).
+
+    A standing order for 24 and 168 hours, first in hours nobody ordered
+    (each hour's accumulator slot is written fresh) and then as a second order
+    there. A book of n orders (half bids, half offers, 100 Wh each, at n/2
+    prices a base unit apart) is cleared at the price the plain Python
+    auction (openkwh.auction) finds; its gas is given per order.
+    """
+    admin, body, installer, seller, buyer = (accounts[i] for i in (0, 4, 5, 1, 3))
+    as_admin = actions.Actor(w3, admin, deployments)
+    smb = as_admin.contract("SmartMeterBackend")
+    operator = as_admin.contract("OperatorBackend")
+    token = as_admin.contract("Wallet")
+    interval = smb.functions.interval_length().call()
+    code = boa.load_partial(AUCTION).compiler_data
+    auction, _ = deploy_contract(
+        w3,
+        admin,
+        build_abi_output(code),
+        code.bytecode,
+        token.address,
+        smb.address,
+        operator.address,
+        3_600,
+    )
+    as_installer = certified_installer(as_admin, body, installer)
+    keys = {"solar": fresh_account("auction-solar"), "home": fresh_account("auction-home")}
+    ids = {name: keccak(text=f"bench-auction-{name}") for name in keys}
+    register_solar_and_home(
+        as_installer, ids, {name: key.address for name, key in keys.items()}, seller, buyer
+    )
+    as_seller = actions.Actor(w3, seller, deployments)
+    as_buyer = actions.Actor(w3, buyer, deployments)
+    as_admin.send(token.functions.transfer(buyer.address, 10**24))
+    as_buyer.send(token.functions.approve(auction.address, 10**24))
+    gas: dict[str, dict] = {}
+
+    now = w3.eth.get_block("latest")["timestamp"]
+    start = now - now % interval + 10 * interval
+    tariff = operator.functions.tariff_at(start).call()
+    low = tariff[1] + 1  # above the feed-in reward
+    fn = auction.functions
+    for hours in (24, 168):
+        last = start + (hours - 1) * interval
+        first_receipt = as_buyer.send(fn.place(ids["home"], start, last, 100, low, True))
+        receipt = as_buyer.send(fn.place(ids["home"], start, last, 100, low, True))
+        gas[f"Auction.standing_order_{hours}"] = {
+            "gas": receipt["gasUsed"],
+            "state": f"a bid for {hours} hours, the second there ({first_receipt['gasUsed']:,} for the first)",
+        }
+        start = last + interval
+    for n in AUCTION_BOOKS:
+        begin = start
+        start += interval
+        placed, orders = [], []
+        for k in range(n):
+            is_bid = k % 2 == 0
+            price = low + k // 2
+            who, meter = (as_buyer, ids["home"]) if is_bid else (as_seller, ids["solar"])
+            who.send(fn.place(meter, begin, begin, 100, price, is_bid))
+            placed.append(fn.order_count().call() - 1)
+            orders.append((is_bid, 100, price))
+        book = auction_model.clear(orders, tariff[0], tariff[1])
+        advance_time(w3, begin - 3_600)
+        receipt = as_admin.send(fn.clear(begin, placed, book.price))
+        gas[f"Auction.clear_per_order_{n}"] = {
+            "gas": receipt["gasUsed"] // n,
+            "state": f"{n} orders, {book.volume:,} Wh traded ({receipt['gasUsed']:,} gas / {n}, floored)",
+        }
+    return gas
+
+
 ENERGY_WEB_ARTIFACT = (
     PROJECT_ROOT
     / "node_modules"
@@ -1078,6 +1157,7 @@ SECTIONS: list[Callable[[Web3, dict, list[LocalAccount]], dict]] = [
     measure_meters,
     measure_registry,
     measure_exchange,
+    measure_auction,
     measure_energy_web,
     measure_emissions,
     measure_roots,
