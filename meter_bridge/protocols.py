@@ -362,6 +362,10 @@ def dsmr_candidates(frame: bytes) -> list[str]:
     version = _version_4_or_5(frame)
     if version is not None:
         first.append("dsmr5" if version.group(1) == b"5" else "dsmr4")
+    elif b"-0:1.8.0(" in frame:
+        # A total without DSMR's version line: Sweden's P1, whose two registers
+        # Luxembourg's specification reads as well (Smarty sends the version line).
+        first.append("sweden")
     first += [name for name in DSMR_SPECS if name not in first and name != "dsmr3"]
     return first
 

@@ -108,6 +108,17 @@ CAPTURES = {
         dutch("230724150730"),
         "",
     ),
+    # Luxembourg, totals only: 1-0:1.8.0(000273.764*kWh) 1-0:2.8.0(112743.030*kWh)
+    "smarty": (
+        captures.SMARTY,
+        "smarty",
+        273_764,
+        112_743_030,
+        dutch("260403175431"),
+        "",
+    ),
+    # Sweden, totals only: 1-0:1.8.0(00006678.394*kWh) 1-0:2.8.0(00000000.000*kWh)
+    "sweden": (captures.SWEDEN_ELL5, "sweden", 6_678_394, 0, dutch("210217184019"), ""),
     # DZG: 1.8.0 unit 1E scaler 03 value 63 344F; 2.8.0 unit 1E scaler 03 value 62 00
     "sml dzg": (captures.SML_DZG, "sml", 0x344F * 1_000, 0, None, "x25"),
     # Holley: 1.8.0 unit 1E scaler FF value 65 02AEA132; 2.8.0 scaler FF value 62 00
