@@ -324,13 +324,17 @@ def crc16(data: bytes) -> int:
     return crc
 
 
+# Latin-1 characters outside printable ASCII, as \xNN.
+UNPRINTABLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0x100))}
+
+
 def _header(frame: bytes) -> str:
     """The identification line after ``/``, with unprintable bytes escaped."""
     line = frame[1 : frame.find(b"\r\n")] if b"\r\n" in frame else frame[1:64]
     text = line.decode("latin-1")
     if text.isascii() and text.isprintable():
         return text
-    return "".join(c if " " <= c <= "~" else f"\\x{ord(c):02x}" for c in text)
+    return text.translate(UNPRINTABLE)
 
 
 def _checksum(frame: bytes) -> re.Match | None:
