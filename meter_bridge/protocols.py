@@ -63,8 +63,9 @@ EVIDENCE = 64  # refused frames a decoder keeps until the daemon files them
 MAX_WH = 2**63 - 1
 
 # The plaintext P1 specifications of dsmr_parser, by the names the config uses.
-# DSMR 3 is DSMR 2.2's specification (no CRC); MSn is encrypted and needs keys,
-# which this bridge does not handle yet.
+# DSMR 3 is DSMR 2.2's specification (no CRC). An encrypted frame's plaintext
+# is read with one of these (EncryptedDsmrDecoder); dsmr_parser's MSn, Smarty's
+# whole object list, is not offered: a Smarty's plaintext reads with "smarty".
 DSMR_SPECS = {
     "dsmr2.2": specs.V2_2,
     "dsmr3": specs.V3,
