@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import logging
 import re
+import struct
 from collections import Counter, deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -62,8 +63,9 @@ EVIDENCE = 64  # refused frames a decoder keeps until the daemon files them
 MAX_WH = 2**63 - 1
 
 # The plaintext P1 specifications of dsmr_parser, by the names the config uses.
-# DSMR 3 is DSMR 2.2's specification (no CRC); MSn is encrypted and needs keys,
-# which this bridge does not handle yet.
+# DSMR 3 is DSMR 2.2's specification (no CRC). An encrypted frame's plaintext
+# is read with one of these (EncryptedDsmrDecoder); dsmr_parser's MSn, Smarty's
+# whole object list, is not offered: a Smarty's plaintext reads with "smarty".
 DSMR_SPECS = {
     "dsmr2.2": specs.V2_2,
     "dsmr3": specs.V3,
@@ -96,8 +98,22 @@ DSMR_REGISTERS = {
     "ELECTRICITY_DELIVERED_TARIFF_3": "2.8.3",
     "ELECTRICITY_DELIVERED_TARIFF_4": "2.8.4",
 }
+
+
+def _spec_registers(spec: dict) -> tuple[tuple[tuple[str, str], ...], bool]:
+    """The energy registers of ``DSMR_REGISTERS`` a specification names, and whether
+    it names the meter's clock: what a telegram it read is asked for."""
+    names = {item["value_name"] for item in spec["objects"]}
+    registers = tuple((name, obis) for name, obis in DSMR_REGISTERS.items() if name in names)
+    return registers, "P1_MESSAGE_TIMESTAMP" in names
+
+
+SPEC_REGISTERS = {name: _spec_registers(spec) for name, spec in DSMR_SPECS.items()}
 DSMR_UNITS = {"Wh": 0, "kWh": 3, "MWh": 6}  # unit -> power of ten to Wh
+ASCII_DIGITS = bytes.maketrans(bytes(range(10)), b"0123456789")
 SML_WH = 30  # the DLMS unit code of Wh (IEC 62056-62)
+# A telegram's CRC: its "!", 1 to 4 hex digits and CR LF end it (``$`` also
+# matches before a final LF: the match starts at most 8 bytes from the end).
 CHECKSUM = re.compile(rb"!([0-9A-Fa-f]{1,4})\r\n$")
 VERSION_4_OR_5 = re.compile(rb"^1-3:0\.2\.8\(([45])\d\)", re.MULTILINE)
 
@@ -228,7 +244,7 @@ def dsmr_wh(register: str, value, unit: str | None) -> int:
     sign, digits, exponent = value.as_tuple()
     if len(digits) > 64:  # a longer string of digits is nothing a meter writes
         raise RegisterOutOfRange(f"{register}: expected at most {MAX_WH} Wh, got {value}")
-    mantissa = int("".join(map(str, digits)))
+    mantissa = int(bytes(digits).translate(ASCII_DIGITS))  # the digits 0-9 as b"0"-b"9"
     if sign and mantissa:
         raise NegativeRegister(f"{register}: expected a register >= 0, got {value}")
     return _scaled(register, mantissa, exponent + DSMR_UNITS[unit])
@@ -246,9 +262,12 @@ def sml_wh(register: str, value, unit, scaler) -> int:
     return _scaled(register, value, scaler)
 
 
+TARIFFS = {kind: tuple(f"{kind}.8.{t}" for t in range(1, 5)) for kind in "12"}
+
+
 def _combine(values: dict[str, int], kind: str) -> int | None:
     """The import ("1") or export ("2") register from OBIS C.D.E codes to Wh."""
-    tariffs = [values[f"{kind}.8.{t}"] for t in range(1, 5) if f"{kind}.8.{t}" in values]
+    tariffs = [values[code] for code in TARIFFS[kind] if code in values]
     if tariffs:
         return sum(tariffs)
     return values.get(f"{kind}.8.0")
@@ -284,16 +303,30 @@ def _reflected_crc16_table(polynomial: int) -> tuple[int, ...]:
 
 
 CRC16_TABLE = _reflected_crc16_table(0xA001)
+# Two bytes a step: the CRC after a little-endian 16-bit word w, from the CRC c
+# before it, is CRC16_PAIRS[c ^ w] (the register is 16 bits wide, so both bytes
+# of c are shifted out). 64 Ki entries, built from the byte table at import.
+CRC16_PAIRS = tuple(
+    (CRC16_TABLE[x & 0xFF] >> 8) ^ CRC16_TABLE[((x >> 8) ^ CRC16_TABLE[x & 0xFF]) & 0xFF]
+    for x in range(1 << 16)
+)
 
 
 def crc16(data: bytes) -> int:
     """CRC-16/ARC (reflected polynomial 0xA001, initial 0), DSMR's telegram CRC: from
     ``/`` to ``!`` inclusive. The same as dsmr_parser's TelegramParser.crc16, on bytes,
-    with an integer table (several times faster)."""
-    crc = 0
-    for byte in data:
-        crc = (crc >> 8) ^ CRC16_TABLE[(crc ^ byte) & 0xFF]
+    two bytes a step (several times faster: a P1 telegram's CRC was a tenth of
+    its decoding)."""
+    crc, pairs = 0, CRC16_PAIRS
+    for word in struct.unpack_from(f"<{len(data) >> 1}H", data):
+        crc = pairs[crc ^ word]
+    if len(data) & 1:
+        crc = (crc >> 8) ^ CRC16_TABLE[(crc ^ data[-1]) & 0xFF]
     return crc
+
+
+# Latin-1 characters outside printable ASCII, as \xNN.
+UNPRINTABLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0x100))}
 
 
 def _header(frame: bytes) -> str:
@@ -302,7 +335,18 @@ def _header(frame: bytes) -> str:
     text = line.decode("latin-1")
     if text.isascii() and text.isprintable():
         return text
-    return "".join(c if " " <= c <= "~" else f"\\x{ord(c):02x}" for c in text)
+    return text.translate(UNPRINTABLE)
+
+
+def _checksum(frame: bytes) -> re.Match | None:
+    """The CRC a telegram (``/`` to the CR LF after its ``!``) ends with, if any."""
+    return CHECKSUM.search(frame, max(len(frame) - 8, 0))
+
+
+def _version_4_or_5(frame: bytes) -> re.Match | None:
+    """A telegram's DSMR 4 or 5 version line (1-3:0.2.8), if it has one: the
+    line-anchored pattern runs only where the plain text is there."""
+    return VERSION_4_OR_5.search(frame) if b"1-3:0.2.8(" in frame else None
 
 
 def dsmr_candidates(frame: bytes) -> list[str]:
@@ -320,9 +364,13 @@ def dsmr_candidates(frame: bytes) -> list[str]:
         first.append("iskra-ie")
     if re.search(rb":[12]\.8\.[34]\(", frame):
         first.append("eon-hungary")
-    version = VERSION_4_OR_5.search(frame)
+    version = _version_4_or_5(frame)
     if version is not None:
         first.append("dsmr5" if version.group(1) == b"5" else "dsmr4")
+    elif b"-0:1.8.0(" in frame:
+        # A total without DSMR's version line: Sweden's P1, whose two registers
+        # Luxembourg's specification reads as well (Smarty sends the version line).
+        first.append("sweden")
     first += [name for name in DSMR_SPECS if name not in first and name != "dsmr3"]
     return first
 
@@ -342,11 +390,9 @@ class DsmrDecoder(_Counting):
             )
         super().__init__()
         self.protocol = None if protocol == "auto" else protocol
-        # The CRC is checked once, by _check, whatever the specification says.
-        self.parsers = {
-            name: TelegramParser(spec, apply_checksum_validation=False)
-            for name, spec in DSMR_SPECS.items()
-        }
+        # Built when first used. The CRC is checked once, by _check, whatever the
+        # specification says.
+        self.parsers: dict[str, TelegramParser] = {}
         self.buffer = b""
         self.at = 0  # bytes of ``buffer`` already taken
         self.trailer = False  # the last telegram was an EasyMeter Q3D's
@@ -400,9 +446,9 @@ class DsmrDecoder(_Counting):
         """The CRC whenever the telegram carries one, whatever the specification
         says (DSMR 2.2's has none, but a DSMR 4 or 5 meter's telegram does), and
         a DSMR 4 or 5 telegram without one is refused."""
-        checksum = CHECKSUM.search(frame)
+        checksum = _checksum(frame)
         if checksum is None:
-            if spec["checksum_support"] or VERSION_4_OR_5.search(frame):
+            if spec["checksum_support"] or _version_4_or_5(frame):
                 raise MissingChecksum("expected a CRC after '!', got none")
             return
         computed = crc16(frame[: checksum.start() + 1])
@@ -412,16 +458,21 @@ class DsmrDecoder(_Counting):
 
     def _parse(self, name: str, text: str) -> dict[str, int]:
         """The energy registers one specification reads from a telegram, in Wh."""
+        parser = self.parsers.get(name)
+        if parser is None:
+            parser = TelegramParser(DSMR_SPECS[name], apply_checksum_validation=False)
+            self.parsers[name] = parser
         try:
-            parsed = self.parsers[name].parse(text, throw_ex=True)
+            parsed = parser.parse(text, throw_ex=True)
         except (ParseError, InvalidChecksumError, ValueError, ArithmeticError) as exc:
             raise DecodeError(f"{name}: {exc}") from exc
         values = {}
-        for value_name, obis in DSMR_REGISTERS.items():
+        registers, clock = SPEC_REGISTERS[name]
+        for value_name, obis in registers:
             register = getattr(parsed, value_name, None)
             if register is not None:
                 values[obis] = dsmr_wh(obis, register.value, register.unit)
-        stamp = getattr(parsed, "P1_MESSAGE_TIMESTAMP", None)
+        stamp = getattr(parsed, "P1_MESSAGE_TIMESTAMP", None) if clock else None
         values["time"] = int(stamp.value.timestamp()) if stamp is not None and stamp.value else None
         return values
 
@@ -442,7 +493,7 @@ class DsmrDecoder(_Counting):
 
     def _detect(self, frame: bytes, text: str) -> tuple[str, dict[str, int]]:
         """Reads a telegram with each candidate specification; keeps the best."""
-        has_checksum = CHECKSUM.search(frame) is not None
+        has_checksum = _checksum(frame) is not None
         self._check(frame, specs.V2_2)
         best, refusal = None, None
         for name in dsmr_candidates(frame):

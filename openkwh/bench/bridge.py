@@ -95,7 +95,6 @@ def family_rates(count: int = 1_000) -> tuple[dict, dict]:
     encrypted frame; smllib's get_frame and parse_frame; amshan's
     HdlcFrameReader.read and AutoDecoder, on the meters' whole HDLC frames), each
     the best of five runs, alternated."""
-    from dsmr_parser import telegram_specifications
     from dsmr_parser.parsers import TelegramParser
     from han.autodecoder import AutoDecoder
     from han.hdlc import HdlcFrameReader
@@ -104,29 +103,12 @@ def family_rates(count: int = 1_000) -> tuple[dict, dict]:
     from meter_bridge.protocols import DSMR_SPECS, Keys
     from tests.fixtures import captures, crafted
 
-    keys = Keys(crafted.ENCRYPTION_KEY, crafted.AUTHENTICATION_KEY)
-    families = {
-        "dsmr2.2": (captures.DSMR_V2_2, "dsmr2.2", "x25"),
-        "dsmr3": (captures.DSMR_V3, "dsmr3", "x25"),
-        "dsmr4": (captures.KAIFA_V4_2, "dsmr4", "x25"),
-        "dsmr5": (captures.ISKRA_V5, "dsmr5", "x25"),
-        "fluvius": (captures.FLUVIUS_V171, "fluvius", "x25"),
-        "q3d": (captures.EASYMETER_Q3DB1024, "q3d", "x25"),
-        "sagemcom-t210-d-r": (captures.SAGEMCOM_T210_D_R, "sagemcom-t210-d-r", "x25"),
-        "sagemcom-t210-d-r-encrypted": (
-            crafted.encrypted(captures.SAGEMCOM_T210_D_R),
-            "sagemcom-t210-d-r",
-            "x25",
-        ),
-        "iskra-ie": (captures.ISKRA_IE, "iskra-ie", "x25"),
-        "eon-hungary": (captures.EON_HUNGARY, "eon-hungary", "x25"),
-        "sml": (captures.SML_EMH_GET_OBIS_FAILS, "sml", "x25"),
-        "sml-kermit": (captures.SML_HOLLEY_DTZ541_KERMIT, "sml", "kermit"),
-        # whole hourly frames, as the meters sent them
-        "han-kaifa": (captures.HAN_KAIFA_HOURLY_0500, "han", "x25"),
-        "han-aidon": (captures.HAN_AIDON_HOURLY[:377], "han", "x25"),
-        "han-kamstrup": (captures.HAN_KAMSTRUP_HOURLY[:303], "han", "x25"),
-    }
+    # Each family's capture, as the daemon's tests replay it; the HAN meters' whole
+    # hourly frames, as they sent them.
+    families = {name: family for name, family in crafted.FAMILIES.items() if name != "han"}
+    families["han-kaifa"] = ("han", captures.HAN_KAIFA_HOURLY_0500, "x25", None)
+    families["han-aidon"] = ("han", captures.HAN_AIDON_HOURLY[:377], "x25", None)
+    families["han-kamstrup"] = ("han", captures.HAN_KAMSTRUP_HOURLY[:303], "x25", None)
 
     rates, ratios = {}, {}
     # The decoders' skip warnings (the Q3D meter's trailer after each telegram is
@@ -134,13 +116,12 @@ def family_rates(count: int = 1_000) -> tuple[dict, dict]:
     # terminal, and thousands of lines on one would time the terminal.
     logging.disable(logging.WARNING)
     try:
-        for family, (capture, protocol, crc) in families.items():
+        for family, (protocol, capture, crc, key_pair) in families.items():
             stream = capture * count
-            sealed = family.endswith("-encrypted")
+            keys = Keys(*key_pair) if key_pair else None
 
-            def bridge(stream=stream, protocol=protocol, crc=crc, sealed=sealed):
-                stream_keys = keys if sealed else None
-                assert len(list(decoder(protocol, crc, stream_keys).feed(stream))) == count
+            def bridge(stream=stream, protocol=protocol, crc=crc, keys=keys):
+                assert len(list(decoder(protocol, crc, keys).feed(stream))) == count
 
             if protocol == "han":
 
@@ -158,13 +139,14 @@ def family_rates(count: int = 1_000) -> tuple[dict, dict]:
                         reader.add(capture)
                         reader.get_frame().parse_frame()
 
-            elif sealed:
-                parser = TelegramParser(telegram_specifications.SAGEMCOM_T210_D_R)
+            elif keys is not None:
+                parser = TelegramParser({**DSMR_SPECS[protocol], "general_global_cipher": True})
                 text = capture.hex()
+                secrets = (keys.encryption_key.hex(), keys.authentication_key.hex())
 
-                def library(parser=parser, text=text):
+                def library(parser=parser, text=text, secrets=secrets):
                     for _ in range(count):
-                        parser.parse(text, keys.encryption_key.hex(), keys.authentication_key.hex())
+                        parser.parse(text, *secrets)
 
             else:
                 parser = TelegramParser(DSMR_SPECS[protocol])

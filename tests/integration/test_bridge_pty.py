@@ -561,3 +561,6 @@ def test_every_familys_bad_frames_never_stop_the_daemon(anvil, bridge_setup, tmp
     assert sum(skipped.values()) >= len(bad)
     assert kept == list(expected.evidence)
     assert not any(e["level"] == "error" for e in logged(site))
+    if keys is not None:  # no line of the log names a key
+        log = site.log.read_text().lower()
+        assert not any(key.hex() in log for key in keys)

@@ -23,9 +23,9 @@ T0 = 1_798_761_600
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "bridge.example.toml"
 
 
-def bridge_at(tmp_path, protocol="dsmr5", port=None) -> Bridge:
+def bridge_at(tmp_path, protocol="dsmr5", port=None, **meter) -> Bridge:
     options = {
-        "meter": {"id": "0x" + "ab" * 32, "protocol": protocol},
+        "meter": {"id": "0x" + "ab" * 32, "protocol": protocol, **meter},
         "store": {"path": str(tmp_path / "b.sqlite"), "blobs": str(tmp_path / "blobs")},
     }
     if port is not None:
@@ -88,6 +88,8 @@ def test_the_example_configuration_documents_every_option():
         ({}, "[meter] id is required"),
         ({"meter": {"id": "0x12"}}, "[meter] id must be 32 bytes"),
         ({"meter": {"id": "0x" + "00" * 32, "protocol": "iec"}}, "[meter] protocol must be"),
+        ({"meter": {"id": "0x" + "00" * 32, "sml_crc": "crc16"}}, "[meter] sml_crc must be one"),
+        ({"meter": {"id": "0x" + "00" * 32, "max_import_w": 0}}, "max_import_w must be at least"),
         ({"meter": {"id": "0x" + "00" * 32}, "serial": {"parity": "X"}}, "parity must be"),
         ({"meter": {"id": "0x" + "00" * 32}, "serial": {"baud": 9600}}, "has no option 'baud'"),
         ({"meter": {"id": "0x" + "00" * 32}, "chain": {"confirmations": "2"}}, "must be a int"),
@@ -253,6 +255,44 @@ def test_an_implausible_jump_is_skipped_and_a_new_meter_re_based(tmp_path):
         "re-based after 10 consistent telegrams: import 109 Wh, export 0 Wh"
     )
     assert summary["evidence"] == 10
+
+
+def test_the_configured_bounds_are_the_ones_applied(tmp_path):
+    """A 2 kW connection, a 1 kW installation, a re-base after 2 telegrams: what
+    the defaults (55 kW, 55 kW, 10) let through, these refuse, and the reverse."""
+    sent = [  # (hours after T0, import Wh, export Wh)
+        (0, 10_000, 0),
+        (1, 12_100, 0),  # 2,100 Wh in an hour: more than 2 kW gives
+        (2, 12_000, 2_100),  # 2,100 Wh exported in two hours: more than 1 kW gives
+        (3, 12_500, 2_200),
+        (4, 100, 2_200),  # a replaced meter, from 100 Wh
+        (5, 101, 2_200),
+    ]
+    stored = {}
+    for name, bounds in {
+        "configured": {"max_import_w": 2_000, "max_export_w": 1_000, "rebase_after": 2},
+        "default": {},
+    }.items():
+        bridge = bridge_at(tmp_path / name, "sml", **bounds)
+        for hours, imported, exported in sent:
+            t = T0 + hours * HOUR
+            bridge.now = lambda t=t: t
+            bridge.ingest(crafted.sml(imported, export=exported, sequence=hours))
+        rows = bridge.store.db.execute("SELECT import_wh, export_wh FROM telegrams ORDER BY id")
+        stored[name] = (rows.fetchall(), bridge.store.summary())
+    rows, summary = stored["configured"]
+    assert rows == [(10_000, 0), (12_500, 2_200), (101, 2_200)]
+    assert summary["skipped"] == {
+        "implausible import jump": 1,
+        "implausible export jump": 1,
+        "register went backwards": 1,
+    }
+    assert summary["last_rebase"][1] == (
+        "re-based after 2 consistent telegrams: import 101 Wh, export 2200 Wh"
+    )
+    rows, summary = stored["default"]
+    assert rows == [(10_000, 0), (12_100, 0), (12_500, 2_200)]
+    assert summary["skipped"] == {"register went backwards": 3}
 
 
 def test_plausibility_starts_from_the_last_stored_telegram_after_a_restart(tmp_path):

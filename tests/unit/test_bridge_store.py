@@ -185,16 +185,22 @@ def test_a_reading_that_cannot_be_signed_is_set_aside_and_the_next_signed(store)
 
     from meter_bridge.relay import Relayer
 
+    store.add_telegram(telegram(500), T0 - HOUR)
     store.add_telegram(telegram(-100), T0)
     store.add_telegram(telegram(1_000), T0 + HOUR)
     key = Account.from_key(b"\x01" * 32)
     backend = SimpleNamespace(address="0x" + "11" * 20)
     relayer = Relayer(None, backend, b"\xab" * 32, key, key, store, chain_id=31_337)
     relayer.sign_new()
-    statuses = [(r.interval_end, r.status) for r in store.readings()]
-    assert statuses == [(T0, "set aside"), (T0 + HOUR, "signed")]
+    statuses = [(r.interval_end, r.status, r.signed_begin) for r in store.readings()]
+    # The reading after the one set aside is signed from the last one that goes on chain.
+    assert statuses == [
+        (T0 - HOUR, "signed", 0),
+        (T0, "set aside", None),
+        (T0 + HOUR, "signed", T0 - HOUR),
+    ]
     summary = store.summary()
-    assert (summary["set_aside"], summary["outbox"]) == (1, 1)
+    assert (summary["set_aside"], summary["outbox"]) == (1, 2)
     assert summary["last_event"][1] == "set aside"
     assert "import_wh must be an integer in [0, 2**64), got -100" in summary["last_event"][2]
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from dsmr_parser.parsers import TelegramParser
 
 from meter_bridge.protocols import Keys, decoder
 from tests.fixtures import captures, crafted
@@ -107,6 +108,17 @@ CAPTURES = {
         dutch("230724150730"),
         "",
     ),
+    # Luxembourg, totals only: 1-0:1.8.0(000273.764*kWh) 1-0:2.8.0(112743.030*kWh)
+    "smarty": (
+        captures.SMARTY,
+        "smarty",
+        273_764,
+        112_743_030,
+        dutch("260403175431"),
+        "",
+    ),
+    # Sweden, totals only: 1-0:1.8.0(00006678.394*kWh) 1-0:2.8.0(00000000.000*kWh)
+    "sweden": (captures.SWEDEN_ELL5, "sweden", 6_678_394, 0, dutch("210217184019"), ""),
     # DZG: 1.8.0 unit 1E scaler 03 value 63 344F; 2.8.0 unit 1E scaler 03 value 62 00
     "sml dzg": (captures.SML_DZG, "sml", 0x344F * 1_000, 0, None, "x25"),
     # Holley: 1.8.0 unit 1E scaler FF value 65 02AEA132; 2.8.0 scaler FF value 62 00
@@ -214,6 +226,29 @@ def test_corrupted_sml_frame_fails_the_crc(name):
     telegrams, stream = read(protocol, crc, bytes(corrupted) + data)
     assert [(t.import_wh, t.export_wh) for t in telegrams] == [(imported, exported)]
     assert stream.skipped == {"crc": 1}
+
+
+@pytest.mark.parametrize("protocol", ["eon-hungary", "auto"])
+def test_tariffs_3_and_4_are_summed(protocol):
+    """The E.ON capture's tariffs 3 and 4 are all zero: here they are not (the
+    totals 1.8.0 and 2.8.0 raised to match, the CRC computed again)."""
+    text = captures.EON_HUNGARY.decode("latin-1")
+    for line, value in {
+        "1-0:1.8.0(000173.640": "1-0:1.8.0(000176.643",
+        "1-0:1.8.3(000000.000": "1-0:1.8.3(000001.001",
+        "1-0:1.8.4(000000.000": "1-0:1.8.4(000002.002",
+        "1-0:2.8.0(000627.177": "1-0:2.8.0(000634.184",
+        "1-0:2.8.3(000000.000": "1-0:2.8.3(000003.003",
+        "1-0:2.8.4(000000.000": "1-0:2.8.4(000004.004",
+    }.items():
+        text = text.replace(line, value)
+    body = text[: text.index("!") + 1]
+    four_tariffs = f"{body}{TelegramParser.crc16(body):04X}\r\n".encode("latin-1")
+    telegrams, stream = read(protocol, "", four_tariffs)
+    assert [(t.import_wh, t.export_wh) for t in telegrams] == [
+        (47_719 + 125_921 + 1_001 + 2_002, 401_829 + 225_348 + 3_003 + 4_004)
+    ]
+    assert not stream.skipped
 
 
 def test_holley_dtz541_is_corrupt_under_the_default_crc():

@@ -187,3 +187,16 @@ def test_crc16_is_dsmr_parsers(capture):
     body = capture[: capture.index(b"!") + 1]
     assert crc16(body) == TelegramParser.crc16(body.decode("latin-1"))
     assert crc16(body) == int(capture[len(body) : len(body) + 4], 16)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4, 5, 255, 256, 1_001])
+def test_crc16_two_bytes_a_step_is_dsmr_parsers_at_any_length(size):
+    """crc16 reads two bytes a step and the odd last one alone."""
+    from random import Random
+
+    from dsmr_parser.parsers import TelegramParser
+
+    from meter_bridge.protocols import crc16
+
+    data = Random(size).randbytes(size)
+    assert crc16(data) == TelegramParser.crc16(data.decode("latin-1"))
