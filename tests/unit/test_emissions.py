@@ -683,7 +683,9 @@ def test_role_matrix(
 # expected behaviour and is xfail(strict) until it is fixed.
 
 
-@pytest.mark.xfail(strict=True, reason="review: a revoked certificate still counts as matched, at zero")
+@pytest.mark.xfail(
+    strict=True, reason="review: a revoked certificate still counts as matched, at zero"
+)
 def test_review_a_revoked_certificate_does_not_lower_the_market_figure(
     emissions, world, alice, registry, issuing_body, month
 ):
@@ -780,7 +782,9 @@ def test_review_is_covered_answers_for_utility_hours_on_a_quarter_hour_chain(
     assert [contract.is_covered(key, begin + h * HOUR) for h in range(24)] == [True] * 24
 
 
-@pytest.mark.xfail(strict=True, reason="review: a 31-day statement of 900 s intervals exceeds a transaction's gas")
+@pytest.mark.xfail(
+    strict=True, reason="review: a 31-day statement of 900 s intervals exceeds a transaction's gas"
+)
 def test_review_a_month_of_quarter_hours_fits_one_transaction(emissions, world, alice, month):
     """MAX_COMPUTED is 31 days whatever the interval: the gas per interval,
     measured here on hourly intervals, times 31 x 96 quarter hours must fit
@@ -793,3 +797,28 @@ def test_review_a_month_of_quarter_hours_fits_one_transaction(emissions, world, 
     per_interval = emissions._computation.get_gas_used() / 24
     assert one_day > 0
     assert per_interval * 31 * 96 <= 2**24, per_interval
+
+
+@pytest.mark.xfail(
+    strict=True, reason="review: one bill, two statements, by the utility's spelling"
+)
+def test_review_the_same_bill_data_is_not_stated_twice(emissions, auditor, carol):
+    """carol requests the same period twice, "Con Edison" and "con edison"; the
+    auditor answers both with the same raw data (same sha256): two live
+    statements count the same consumption. Tried on anvil through the CLI too
+    (`prosumer request-statement` twice, `auditor publish-bill-statement`
+    twice: no warning)."""
+    begin = next_midnight()
+    sha = b"\x26" * 32
+    for utility in ("Con Edison", "con edison"):
+        request = emissions.request_utility_statement(
+            auditor, SECTOR, utility, begin, begin + DAY, sender=carol
+        )
+        if utility == "Con Edison":
+            emissions.publish_utility_statement(
+                request, 93_846, 100_000, 50_000, "Green Button ESPI XML", sha, CID, sender=auditor
+            )
+    with boa.reverts():
+        emissions.publish_utility_statement(
+            request, 93_846, 100_000, 50_000, "Green Button ESPI XML", sha, CID, sender=auditor
+        )
