@@ -8,7 +8,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import Web3
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.exceptions import ContractLogicError
+from web3.exceptions import ContractLogicError, Web3RPCError
 from web3.types import TxReceipt
 
 from openkwh.chain.deployment import Deployment
@@ -63,14 +63,28 @@ def transact(w3: Web3, account: LocalAccount, call: ContractFunction, value: int
     except ContractLogicError as exc:
         name = getattr(call, "fn_name", "constructor")
         raise TransactionFailed(f"{name} would revert: {revert_reason(exc)}") from exc
+    except Web3RPCError as exc:  # the node's refusal, e.g. no ether for the gas
+        raise TransactionFailed(_refused(w3, account, call, exc)) from exc
     signed = account.sign_transaction(tx)
-    receipt = w3.eth.wait_for_transaction_receipt(
-        w3.eth.send_raw_transaction(signed.raw_transaction)
-    )
+    try:
+        sent = w3.eth.send_raw_transaction(signed.raw_transaction)
+    except Web3RPCError as exc:
+        raise TransactionFailed(_refused(w3, account, call, exc)) from exc
+    receipt = w3.eth.wait_for_transaction_receipt(sent)
     if receipt["status"] != 1:
         name = getattr(call, "fn_name", "constructor")
         raise TransactionFailed(f"{name} reverted in block {receipt['blockNumber']}")
     return receipt
+
+
+def _refused(w3: Web3, account: LocalAccount, call: ContractFunction, exc: Web3RPCError) -> str:
+    """What the node said when it refused a transaction, in words, and nothing sent."""
+    name = getattr(call, "fn_name", "constructor")
+    said = exc.rpc_response.get("error", {}).get("message") if exc.rpc_response else None
+    message = f"{name} was refused by the node: {said or exc}; nothing sent"
+    if w3.eth.get_balance(account.address) == 0:
+        message += f" ({account.address} has no ether to pay for gas: send it some)"
+    return message
 
 
 def _revert_reason(failure: dict) -> str:

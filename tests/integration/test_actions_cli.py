@@ -883,3 +883,14 @@ def test_the_readme_walk_through_every_role_on_a_custom_port(
     run(dana, "prosumer", "decrypt-bill", "--statement", "2", *blobs,
         "--out", str(tmp_path / "bill.xml"))  # fmt: skip
     assert (tmp_path / "bill.xml").read_bytes() == bill.read_bytes()
+
+
+def test_an_account_with_no_ether_gets_a_message_not_a_traceback(cli):
+    """From issue 17's review: a new customer's first command, from a wallet with no
+    ether, printed web3's RPC error with a traceback."""
+    claimer = Account.create().address
+    code, out = cli("prosumer", Account.create(), "approve-claimer", "--claimer", claimer)
+    assert code == 1, out.err
+    assert "setApprovalForAll was refused by the node: " in out.err
+    assert "has no ether to pay for gas: send it some" in out.err
+    assert "Traceback" not in out.err
