@@ -90,9 +90,13 @@ def test_demo_trades_a_day_settles_it_from_the_meters_and_serves_the_dapp():
     spinners = [
         subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(SPINNERS)
     ]
+    # Ctrl-C must reach the demo however the suite was started: a shell runs a
+    # background job with SIGINT ignored, and Python then keeps it ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         figures = demo.run(say=say, serve=True, port=0)
     finally:
+        signal.signal(signal.SIGINT, previous)
         for spinner in spinners:
             spinner.kill()
             spinner.wait()
