@@ -4,7 +4,6 @@ few contract views. No key is ever loaded here."""
 from __future__ import annotations
 
 import sqlite3
-from functools import cache
 from pathlib import Path
 
 from flask import Flask, current_app, g
@@ -42,9 +41,18 @@ def deployments() -> Deployment:
     return Deployment.load(current_app.config["DEPLOYMENTS"])
 
 
-@cache
+_web3s: dict[str, Web3] = {}
+
+
 def _web3(url: str) -> Web3:
-    return Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 10}))
+    """One connection per node for the whole process. The threaded server's first
+    requests can arrive together and each build one; ``setdefault`` keeps the first stored
+    and hands that one to every thread. (``functools.cache`` handed each racing thread its
+    own: a contract built on one connection then made its calls outside a batch opened on
+    the other, and that dashboard answered 500 until the dApp restarted.)"""
+    if url not in _web3s:
+        _web3s.setdefault(url, Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 10})))
+    return _web3s[url]
 
 
 def w3() -> Web3:
@@ -61,6 +69,12 @@ def contract_at(address: str, abi_of: str) -> Contract:
     if key not in _contracts:
         _contracts[key] = deployments().at(w3(), address, abi_of)
     return _contracts[key]
+
+
+def forget_connections() -> None:
+    """Drop the connections and contracts built so far (tests start the dApp cold)."""
+    _web3s.clear()
+    _contracts.clear()
 
 
 def contract(name: str) -> Contract:

@@ -107,7 +107,9 @@ def balances(account: str) -> tuple[dict, dict]:
     operator = chain.contract("OperatorBackend").functions
     exchange = chain.contract("Exchange").functions
     end, rate = sale_terms()
-    with chain.w3().batch_requests() as batch:
+    # The batch is opened on the contracts' own connection: a call made on another one
+    # would leave the batch and answer at once.
+    with token.w3.batch_requests() as batch:
         batch.add(token.functions.balanceOf(account))
         batch.add(operator.balance_of(account))
         batch.add(operator.debt_of(account))
@@ -115,7 +117,7 @@ def balances(account: str) -> tuple[dict, dict]:
         batch.add(settlement.balanceOf(account))
         batch.add(operator.arrears_of(account))
         batch.add(token.functions.tokens_left_for_sale())
-        batch.add(chain.w3().eth.get_block("latest"))
+        batch.add(token.w3.eth.get_block("latest"))
         token_balance, ledger, debt, credit, settlement_balance, arrears, left, head = (
             batch.execute()
         )
