@@ -280,14 +280,38 @@ def publish_fuel_factors(actor, sector, year, fuels: dict, source, cid, correct=
 
 
 def _fuel(text: str) -> tuple[str, int]:
+    """A non-renewable fuel's factor, ``CODE=g/kWh``. The code is an AIB EECS fuel
+    code as a producing meter registers it (F and 8 digits, checked by the
+    SmartMeterBackend), not a renewable one (F01…, which counts as zero whatever is
+    published): a code no certificate can carry would leave the fuels that certificates
+    do carry without a factor, and every statement of their hours would revert."""
     code, _, factor = text.partition("=")
+    code = code.strip()
     if not code or not factor:
         raise argparse.ArgumentTypeError(f"expected CODE=g/kWh, e.g. F02010100=820.5: {text!r}")
-    return _text(16)(code.strip()), _factor(factor)
+    if not (len(code) == 9 and code[0] == "F" and code[1:].isascii() and code[1:].isdigit()):
+        raise argparse.ArgumentTypeError(
+            f"{code!r} is not an AIB EECS fuel code (F and 8 digits, e.g. F02010100)"
+        )
+    if code.startswith("F01"):
+        raise argparse.ArgumentTypeError(
+            f"{code} is a renewable fuel (F01…): its certificates count as zero; "
+            "publish factors of non-renewable fuels only"
+        )
+    return code, _factor(factor)
 
 
 def _factors(text: str) -> list[int]:
-    return [_factor(part) for part in text.replace(";", " ").replace(",", " ").split()]
+    """Factors in g CO2e/kWh, separated by spaces or ";". Where the text has neither,
+    commas separate them ("98,101,97"); where it has either, a comma is a decimal comma
+    ("98,5 101 97,25"), so "98,5" is never read as two factors in a list that also has
+    spaces. A list of decimal commas without spaces ("98,5,101,0") reads as twice the
+    factors, and ``publish_day`` refuses any count but 24."""
+    if ";" in text or text.strip().count(" ") or "\t" in text:
+        parts = text.replace(";", " ").split()
+    else:
+        parts = text.split(",")
+    return [_factor(part) for part in parts]
 
 
 # STATEMENTS
@@ -452,12 +476,23 @@ def request_statement(actor, auditor, sector, utility, begin, end, out: Path) ->
         raise ValueError("a utility statement's period begins and ends on the hour: nothing sent")
     if end - begin > MAX_PERIOD:
         raise ValueError("a utility statement covers 366 days at most: nothing sent")
-    if out.exists():
-        raise ValueError(f"{out} exists: give another --out; nothing sent")
-    contract = registry(actor)
-    receipt = actor.send(
-        contract.functions.request_utility_statement(auditor, sector, utility, begin, end)
-    )
+    # The file for the signed request is made before the request is sent: a request
+    # sent with nowhere to write its signed half would stay open, and the auditor could
+    # not encrypt the bill data to the customer's key.
+    try:
+        out.open("x").close()
+    except FileExistsError:
+        raise ValueError(f"{out} exists: give another --out; nothing sent") from None
+    except OSError as error:
+        raise ValueError(f"cannot write {out}: {error.strerror}; nothing sent") from None
+    try:
+        contract = registry(actor)
+        receipt = actor.send(
+            contract.functions.request_utility_statement(auditor, sector, utility, begin, end)
+        )
+    except BaseException:
+        out.unlink()
+        raise
     (event,) = contract.events.StatementRequested().process_receipt(receipt, errors=DISCARD)
     request = bill.Request(
         actor.account.address,
@@ -743,7 +778,8 @@ COMMANDS = {
                     type=_factors,
                     required=True,
                     help="24 factors in g CO2e/kWh, 00:00-01:00 UTC first, separated by spaces "
-                    "or commas",
+                    'or ";" (then a comma is a decimal comma: "98,5 101 ...") or by commas '
+                    'alone ("98,101,...")',
                 ),
                 _add_source(p),
             ),
