@@ -64,8 +64,9 @@ MAX_WH = 2**63 - 1
 
 # The plaintext P1 specifications of dsmr_parser, by the names the config uses.
 # DSMR 3 is DSMR 2.2's specification (no CRC). An encrypted frame's plaintext
-# is read with one of these (EncryptedDsmrDecoder); dsmr_parser's MSn, Smarty's
-# whole object list, is not offered: a Smarty's plaintext reads with "smarty".
+# is read with one of these (EncryptedDsmrDecoder). Luxembourg has two: "smarty"
+# (dsmr_parser's LUXEMBOURG_SMARTY) and "msn" (its MSN, the whole object list of the
+# Luxembourg MSn meters, here for their plaintext).
 DSMR_SPECS = {
     "dsmr2.2": specs.V2_2,
     "dsmr3": specs.V3,
@@ -73,6 +74,7 @@ DSMR_SPECS = {
     "dsmr5": specs.V5,
     "fluvius": specs.BELGIUM_FLUVIUS,
     "smarty": specs.LUXEMBOURG_SMARTY,
+    "msn": {**specs.MSN, "general_global_cipher": False},
     "sweden": specs.SWEDEN,
     "q3d": specs.Q3D,
     # dsmr_parser's specification reads the encrypted frame; this is its plaintext.

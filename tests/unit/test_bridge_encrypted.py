@@ -152,6 +152,39 @@ def test_the_daemon_reads_an_encrypted_meter_with_its_keys_file(tmp_path):
     assert summary["protocol"] == "sagemcom-t210-d-r"
 
 
+def test_the_keys_are_never_logged_nor_stored(tmp_path, caplog):
+    """The daemon reads, skips a damaged frame and a frame under another key, and says
+    so in its log and its status: neither key appears in any of it, in any spelling."""
+    import json
+    import logging
+
+    from meter_bridge.daemon import Bridge
+
+    encryption, authentication = bytes(range(16)), bytes(range(16, 32))
+    keys = tmp_path / "meter-keys.toml"
+    keys.write_text(
+        f'encryption_key = "{encryption.hex()}"\nauthentication_key = "{authentication.hex()}"\n'
+    )
+    keys.chmod(0o600)
+    options = {
+        "meter": {"id": "0x" + "ab" * 32, "protocol": "sagemcom-t210-d-r", "keys_file": str(keys)},
+        "store": {"path": str(tmp_path / "b.sqlite"), "blobs": str(tmp_path / "blobs")},
+    }
+    bridge = Bridge(config_module.parse(options))
+    bridge.now = lambda: 1_798_761_600
+    damaged = bytearray(FRAME)
+    damaged[len(damaged) // 2] ^= 0xFF
+    with caplog.at_level(logging.DEBUG):
+        assert bridge.ingest(bytes(damaged)) == []  # and under another key than the file's
+        bridge.ingest(FRAME)
+    told = caplog.text + json.dumps(bridge.store.summary(), default=str)
+    assert bridge.store.summary()["skipped"] == {"wrong key": 2}
+    assert caplog.text.count("wrong key") == 2
+    for key in (encryption, authentication):
+        for spelling in (key.hex(), key.hex().upper(), repr(key), key.hex(" ")):
+            assert spelling not in told
+
+
 @pytest.mark.parametrize("size", [None, 1, 7, 64])
 @pytest.mark.parametrize("name", sorted(FRAMES))
 def test_a_frame_cut_short_is_skipped_and_the_next_kept(name, size):

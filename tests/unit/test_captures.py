@@ -117,6 +117,15 @@ CAPTURES = {
         dutch("260403175431"),
         "",
     ),
+    # the same telegram read with dsmr_parser's Luxembourg MSn specification
+    "smarty msn": (
+        captures.SMARTY,
+        "msn",
+        273_764,
+        112_743_030,
+        dutch("260403175431"),
+        "",
+    ),
     # Sweden, totals only: 1-0:1.8.0(00006678.394*kWh) 1-0:2.8.0(00000000.000*kWh)
     "sweden": (captures.SWEDEN_ELL5, "sweden", 6_678_394, 0, dutch("210217184019"), ""),
     # DZG: 1.8.0 unit 1E scaler 03 value 63 344F; 2.8.0 unit 1E scaler 03 value 62 00
@@ -192,8 +201,10 @@ def test_auto_finds_the_specification_and_the_same_registers(name, size):
     data, protocol, imported, exported, _, crc = CAPTURES[name]
     telegrams, stream = read("auto", crc, data + data, size)
     assert [(t.import_wh, t.export_wh) for t in telegrams] == [(imported, exported)] * 2
-    if protocol not in ("dsmr3",):  # DSMR 3's specification is DSMR 2.2's
-        assert stream.protocol == protocol
+    # DSMR 3's specification is DSMR 2.2's; a Luxembourg telegram reads the same with
+    # "smarty" and "msn", and auto names the first ("smarty").
+    expected = {"dsmr3": "dsmr2.2", "msn": "smarty"}.get(protocol, protocol)
+    assert stream.protocol == expected
 
 
 @pytest.mark.parametrize("name", sorted(CAPTURES))
