@@ -205,7 +205,7 @@ def test_bridge_bench_writes_the_keys_the_issue_names(tmp_path):
     }
     families = {"dsmr2.2", "dsmr3", "dsmr4", "dsmr5", "fluvius", "q3d", "iskra-ie", "eon-hungary"}
     families |= {"sagemcom-t210-d-r", "sagemcom-t210-d-r-encrypted", "sml", "sml-kermit"}
-    families |= {"smarty", "smarty-encrypted", "sweden"}
+    families |= {"smarty", "smarty-encrypted", "sweden", "msn", "msn-encrypted"}
     families |= {"han-kaifa", "han-aidon", "han-kamstrup"}
     assert set(figures["decode_per_s"]) == set(figures["decode_ratio_to_library"]) == families
     flat = [*figures["decode_per_s"].values(), *figures["decode_ratio_to_library"].values()]
