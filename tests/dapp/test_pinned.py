@@ -66,12 +66,6 @@ def symbol(world) -> str:
     return world.contract("Wallet").functions.symbol().call()
 
 
-def deal_of(world, receipt) -> tuple:
-    exchange = world.contract("Exchange")
-    (deal,) = exchange.events.DealMade().process_receipt(receipt, errors=DISCARD)
-    return deal
-
-
 def sell_to_ben(world, hour: int, wh: int):
     """Anna offers ``wh`` for ``hour`` and Ben takes it all: the DealMade event."""
     w3, exchange = world.w3, world.contract("Exchange")
@@ -80,11 +74,13 @@ def sell_to_ben(world, hour: int, wh: int):
     receipt = transact(
         w3, world.ben, exchange.functions.take(placed["args"]["order_id"], wh, PRICE, 0, world.home)
     )
-    return deal_of(world, receipt)
+    (deal,) = exchange.events.DealMade().process_receipt(receipt, errors=DISCARD)
+    return deal
 
 
 def increase_time_to(w3: Web3, timestamp: int) -> None:
-    """anvil: moves its clock forward to at least ``timestamp`` and mines a block there."""
+    """anvil: moves its clock on to ``timestamp`` (or a second or two past it) and mines a
+    block, so that the chain's time the dApp reads is there."""
     w3.provider.make_request(
         "evm_increaseTime", [timestamp - w3.eth.get_block("latest")["timestamp"]]
     )
