@@ -4,7 +4,7 @@ announced through EIP-6963) that signs with a test key.
 
 Anna offers an hour, Ben takes it; the hour is metered; Ben settles the deal,
 sees the certificate arrive, retires it and sees his emissions fall. Every
-page is photographed into artifacts/screenshots/.
+page is photographed into out/screens/, where the layout tests put theirs.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.dapp.conftest import HANG_GUARD_MS, HOUR, SIZES
 
 pytestmark = pytest.mark.anvil
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "out" / "screens"
 OFFER_WH = 800
 
 WALLET_SCRIPT = """

@@ -140,10 +140,13 @@ async function showBook(hour) {
   const book = await api(`/orderbook?begin=${hour}`);
   $("#book-title").innerHTML = `Order book, ${hourText(hour)} <span class="muted">(${book.open ? "open until " + escape(when(book.gate_closes_at)) : "closed"})</span>`;
   const mine = (state.meters || []).map((m) => `<option value="${m.meter_id}">${short(m.meter_id)}</option>`).join("");
-  // Depth: the Wh open at this price or better, counted outward from the spread.
+  // Depth: the Wh open at this price or better, counted outward from the spread; the
+  // orders of one price level share its figure (the orders come best price first).
   const depth = (orders) => {
+    const level = new Map();
     let total = 0n;
-    return orders.map((o) => (total += BigInt(o.wh)));
+    for (const o of orders) level.set(String(o.price), (total += BigInt(o.wh)));
+    return orders.map((o) => level.get(String(o.price)));
   };
   const asks = [...book.offers]; // cheapest first
   const askDepth = depth(asks);
