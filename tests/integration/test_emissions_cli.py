@@ -532,7 +532,7 @@ def test_bad_inputs_are_messages_and_send_nothing(
             customer,
             ["prosumer", "make-statement", *meter, "--from", "2026-01-01", "--to", "2026-03-01"],
             1,
-            "31 days at most",
+            "744 intervals at most (31 days of 3600 s)",
         ),
         (
             customer,
