@@ -43,10 +43,11 @@
                  publishers' factors; the auditors' attestations and utility
                  data. Only a measurement's owner gets a statement of it, and
                  each interval of a meter is in at most one live statement;
-                 only a statement's holder merges or restates it. Known: a
-                 certificate revoked after its retirement still counts (the
-                 GGORegistry keeps what was retired); anyone may address
-                 requests to an auditor, at its own gas.
+                 only a statement's holder merges or restates it. A revoked
+                 certificate's Wh stop counting as matched once the issuing
+                 body voids its retirements on the GGORegistry; a statement
+                 made before keeps them. Anyone may address requests to an
+                 auditor, at its own gas.
 """
 
 

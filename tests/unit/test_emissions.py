@@ -684,22 +684,76 @@ def test_role_matrix(
 SUPERSEDED_FACTOR = "emissions: a factor it used was corrected; restate it"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="review: a revoked certificate still counts as matched, at zero"
-)
 def test_review_a_revoked_certificate_does_not_lower_the_market_figure(
     emissions, world, alice, registry, issuing_body, month
 ):
     """A solar certificate retired against an hour, then revoked by the issuing
-    body (a tampered meter), still makes the hour's market-based figure zero."""
+    body (a tampered meter), still made the hour's market-based figure zero.
+    The reviewer's test revoked only: but the registry keeps no list of where a
+    certificate was retired (it would cost every retirement a storage write),
+    so the issuing body voids each retirement its CertificateRetired logs name
+    (`openkwh issuing-body revoke-certificate` does both)."""
     from tests.fixtures.registry import certificate_id
 
     t = world.hour(1_000, {"solar": 1_000}, {"solar": 1_000})
-    registry.revoke(certificate_id(world.ids["solar"], t), "seal broken", sender=issuing_body)
+    cert = certificate_id(world.ids["solar"], t)
+    with boa.reverts("registry: certificate not revoked"):
+        registry.void_retirement(cert, world.home, 1_000, sender=issuing_body)
+    registry.revoke(cert, "seal broken", sender=issuing_body)
+    registry.void_retirement(cert, world.home, 1_000, sender=issuing_body)
+    voided = only_event(registry, "RetirementVoided")
+    assert (voided.id, voided.consumption_meter_id, voided.issuing_body, voided.wh) == (
+        cert,
+        world.home,
+        issuing_body,
+        1_000,
+    )
+    assert registry.claimedBalanceOf(alice, cert) == 1_000  # the claim stays
+    with boa.reverts("registry: voiding more than the certificate's Wh"):
+        registry.void_retirement(cert, world.home, 1, sender=issuing_body)
     id_ = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
     s = emissions.statement(id_)
     assert s.matched_wh == 0
     assert s.market_ug == 1_000 * 400_000  # at the residual mix, as if never retired
+
+
+def test_review_a_revoked_fossil_certificate_leaves_its_fuel(
+    emissions, world, alice, registry, issuing_body, month
+):
+    """Voiding a non-renewable certificate takes its Wh out of its fuel's pair too,
+    so the hour counts them at the residual mix, not at the fuel's factor as well."""
+    from tests.fixtures.registry import certificate_id
+
+    t = world.hour(1_000, {"fossil-a": 600, "fossil-b": 400}, {"fossil-a": 300, "fossil-b": 400})
+    cert = certificate_id(world.ids["fossil-a"], t)
+    registry.revoke(cert, "seal broken", sender=issuing_body)
+    with boa.reverts("registry: voiding more than was retired against the interval"):
+        registry.void_retirement(cert, world.home, 301, sender=issuing_body)  # fossil-b's Wh
+    registry.void_retirement(cert, world.home, 100, sender=issuing_body)
+    registry.void_retirement(cert, world.home, 200, sender=issuing_body)
+    with boa.reverts("registry: voiding more than was retired against the interval"):
+        registry.void_retirement(cert, world.home, 1, sender=issuing_body)
+    assert registry.voided(cert) == 300
+    assert registry.retired_against(world.home, t) == 400
+    id_ = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    s = emissions.statement(id_)
+    # 600 Wh at the residual mix, 400 Wh of F02030100 at 500 g/kWh
+    assert (s.matched_wh, s.market_ug) == (400, 600 * 400_000 + 400 * 500_000)
+    assert registry.retired_fuels(world.home, t) == [[1, 0], [2, 400]]  # pairs never move
+
+
+@pytest.mark.parametrize("caller", ["alice", "bob", "deployer", "installer"])
+def test_review_only_the_issuing_body_voids_a_retirement(
+    emissions, world, registry, issuing_body, month, caller, alice, bob, deployer, installer
+):
+    from tests.fixtures.registry import certificate_id
+
+    t = world.hour(1_000, {"solar": 1_000}, {"solar": 1_000})
+    cert = certificate_id(world.ids["solar"], t)
+    registry.revoke(cert, "seal broken", sender=issuing_body)
+    who = {"alice": alice, "bob": bob, "deployer": deployer, "installer": installer}[caller]
+    with boa.reverts("registry: caller is not the issuing body of this sector"):
+        registry.void_retirement(cert, world.home, 1_000, sender=who)
 
 
 def test_review_an_auditor_does_not_attest_its_own_statement(
