@@ -440,7 +440,7 @@ def make_statement(meter_id: bytes32, begin: uint256, end: uint256) -> uint256:
     @dev Every interval of the period must be measured, by measurements
          recorded while the caller owned the meter, and in no other live
          statement. At most MAX_INTERVALS intervals (a month of hours is
-         one statement, of quarter hours two); `merge` joins them.
+         one statement, of quarter hours four); `merge` joins them.
     @param begin Unix seconds on the interval grid.
     @param end Unix seconds on the interval grid, after `begin`.
     @return uint256 The statement's id.

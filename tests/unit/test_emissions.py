@@ -796,7 +796,8 @@ def test_review_a_retirement_after_the_statement_is_not_lost(
     (superseded,) = events(emissions, "StatementSuperseded")
     assert (superseded.id, superseded.by) == (id_, new)
     old, s = emissions.statement(id_), emissions.statement(new)
-    assert old.superseded_by == new and old.matched_wh == 0
+    assert old.superseded_by == new
+    assert old.matched_wh == 0
     assert (s.superseded_by, s.origin, s.meter_id, s.begin, s.end) == (
         0,
         ORIGIN_METER,
@@ -805,7 +806,8 @@ def test_review_a_retirement_after_the_statement_is_not_lost(
         month + HOUR,
     )
     assert (s.matched_wh, s.market_ug, s.attestations) == (1_000, 0, 0)
-    assert emissions.balanceOf(alice) == 1 and emissions.ownerOf(new) == alice
+    assert emissions.balanceOf(alice) == 1
+    assert emissions.ownerOf(new) == alice
     assert emissions.is_covered(world.home, month)
     with boa.reverts("emissions: statement already superseded"):
         emissions.restate(id_, sender=alice)
@@ -846,7 +848,9 @@ def test_review_a_merged_statement_on_superseded_factors_is_not_attested(
     emissions, world, alice, auditor, publisher, month
 ):
     """The same through a merge: the merged statement's publications are its parts'."""
-    day = emissions.publish_day(SECTOR, month, [100_000] * 24, "Energinet", CID, 0, sender=publisher)
+    day = emissions.publish_day(
+        SECTOR, month, [100_000] * 24, "Energinet", CID, 0, sender=publisher
+    )
     world.hour(1_000)
     world.hour(1_000)
     a = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
@@ -885,9 +889,7 @@ def test_review_is_covered_answers_for_utility_hours_on_a_quarter_hour_chain(
         auditor, SECTOR, "Ørsted", begin + DAY - HOUR, begin + DAY + HOUR, sender=carol
     )
     with boa.reverts(OVERLAP):
-        contract.publish_utility_statement(
-            again, 1, 1, 1, "CSV", b"\x02" * 32, CID, sender=auditor
-        )
+        contract.publish_utility_statement(again, 1, 1, 1, "CSV", b"\x02" * 32, CID, sender=auditor)
 
 
 def test_review_a_statement_is_bounded_by_its_intervals(
@@ -926,7 +928,12 @@ def test_review_a_statement_of_max_intervals_fits_one_transaction(
     from a node, about half of 2**24.)"""
     for d in range(3):
         emissions.publish_day(
-            SECTOR, month + d * DAY, [100_000 + h for h in range(24)], "Energinet", CID, 0,
+            SECTOR,
+            month + d * DAY,
+            [100_000 + h for h in range(24)],
+            "Energinet",
+            CID,
+            0,
             sender=publisher,
         )
     every = {"solar": 300, "fossil-a": 300, "fossil-b": 300}
@@ -969,7 +976,13 @@ def test_review_a_fuel_code_is_listed_once(emissions, publisher, month):
     year = year_of(month) + 1
     with boa.reverts("emissions: a fuel code is listed twice"):
         emissions.publish_fuel_factors(
-            SECTOR, year, ["F02010100", "F02010100"], [800_000, 0], "fuel table", CID, 0,
+            SECTOR,
+            year,
+            ["F02010100", "F02010100"],
+            [800_000, 0],
+            "fuel table",
+            CID,
+            0,
             sender=publisher,
         )
 
@@ -982,17 +995,35 @@ def test_review_a_fuel_table_correction_keeps_every_fuel(emissions, world, alice
     table = emissions.current_publication(SECTOR, 4, year)
     with boa.reverts("emissions: a correction drops a fuel"):
         emissions.publish_fuel_factors(
-            SECTOR, year, ["F02010100"], [700_000], "fuel table, corrected", CID, table,
+            SECTOR,
+            year,
+            ["F02010100"],
+            [700_000],
+            "fuel table, corrected",
+            CID,
+            table,
             sender=publisher,
         )
     with boa.reverts("emissions: a correction drops a fuel"):  # one dropped, one added
         emissions.publish_fuel_factors(
-            SECTOR, year, ["F02010100", "F03000000"], [700_000, 900_000], "fuel table", CID,
-            table, sender=publisher,
+            SECTOR,
+            year,
+            ["F02010100", "F03000000"],
+            [700_000, 900_000],
+            "fuel table",
+            CID,
+            table,
+            sender=publisher,
         )
     corrected = emissions.publish_fuel_factors(
-        SECTOR, year, ["F02030100", "F03000000", "F02010100"], [500_000, 900_000, 700_000],
-        "fuel table, corrected", CID, table, sender=publisher,
+        SECTOR,
+        year,
+        ["F02030100", "F03000000", "F02010100"],
+        [500_000, 900_000, 700_000],
+        "fuel table, corrected",
+        CID,
+        table,
+        sender=publisher,
     )
     assert emissions.fuel_factor(corrected, "F02010100") == (True, 700_000)
     world.hour(1_000, {"fossil-b": 1_000}, {"fossil-b": 1_000})
@@ -1011,4 +1042,5 @@ def test_review_nobody_requests_a_statement_for_someone_else(emissions, auditor,
     id_ = emissions.publish_utility_statement(
         request, 1_000, 1, 1, "CSV", b"\x03" * 32, CID, sender=auditor
     )
-    assert emissions.statement(id_).account == bob and emissions.balanceOf(carol) == 0
+    assert emissions.statement(id_).account == bob
+    assert emissions.balanceOf(carol) == 0
