@@ -21,6 +21,8 @@ import argparse
 import hashlib
 import json
 import logging
+import os
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -280,10 +282,22 @@ def publish_fuel_factors(actor, sector, year, fuels: dict, source, cid, correct=
 
 
 def _fuel(text: str) -> tuple[str, int]:
+    """A non-renewable fuel's AIB EECS code (F and 8 digits, as the meter backend
+    takes them) and its factor: a code no certificate can carry would publish a
+    table that never matches, and renewable ones (F01...) count as zero anyway."""
     code, _, factor = text.partition("=")
+    code = code.strip()
     if not code or not factor:
         raise argparse.ArgumentTypeError(f"expected CODE=g/kWh, e.g. F02010100=820.5: {text!r}")
-    return _text(16)(code.strip()), _factor(factor)
+    if not re.fullmatch(r"F[0-9]{8}", code):
+        raise argparse.ArgumentTypeError(
+            f"not an AIB EECS fuel code (F and 8 digits, e.g. F02010100): {code!r}"
+        )
+    if code.startswith("F01"):
+        raise argparse.ArgumentTypeError(
+            f"{code} is a renewable fuel: its certificates count as zero, it has no factor"
+        )
+    return code, _factor(factor)
 
 
 def _factors(text: str) -> list[int]:
@@ -478,6 +492,10 @@ def request_statement(actor, auditor, sector, utility, begin, end, out: Path) ->
         raise ValueError("a utility statement covers 366 days at most: nothing sent")
     if out.exists():
         raise ValueError(f"{out} exists: give another --out; nothing sent")
+    if not out.parent.is_dir() or not os.access(out.parent, os.W_OK):
+        raise ValueError(
+            f"{out.parent} is not a folder this can write to: give another --out; nothing sent"
+        )
     contract = registry(actor)
     receipt = actor.send(
         contract.functions.request_utility_statement(auditor, sector, utility, begin, end)
@@ -979,6 +997,7 @@ EXAMPLES = {
     ("publisher", "publish-fuel-factors"): "--sector DK1 --year 2026 --fuel F02010100=820.5 "
     '--source "AIB fuel table 2026" --cid bafkrei…',
     ("prosumer", "make-statement"): "--gsrn 571313115100000006 --salt-file salt --month 2026-06",
+    ("prosumer", "restate-statement"): "--id 4",
     ("prosumer", "merge-statements"): "--statements 4 7 9",
     ("prosumer", "statement"): "--id 4",
     ("prosumer", "request-statement"): '--auditor 0x… --sector DK1 --utility "Con Edison" '
