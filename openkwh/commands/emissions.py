@@ -536,10 +536,16 @@ def _request(actor: Actor, request_id: int) -> dict:
 
 
 def open_requests(actor: Actor) -> Report:
-    """The requests addressed to the actor that wait for a statement."""
+    """The requests addressed to the actor that wait for a statement: read from the
+    StatementRequested logs naming it (indexed), so that requests anyone addresses to
+    other auditors cost this nothing."""
     contract = registry(actor)
     found = []
-    for id_ in range(1, contract.functions.request_count().call() + 1):
+    addressed = contract.events.StatementRequested().get_logs(
+        from_block=actor.deployment[CONTRACT].block,
+        argument_filters={"auditor": actor.account.address},
+    )
+    for id_ in sorted({event["args"]["id"] for event in addressed}):
         r = _request(actor, id_)
         if r["auditor"] == actor.account.address and r["statement"] == 0:
             found.append({"id": id_, **r})
