@@ -1,4 +1,5 @@
 # pragma version ~=0.4.3
+# pragma optimize codesize
 """
 @title OpenKWh Scope 2 emissions registry
 @license GNU Affero General Public License v3.0 only
@@ -15,6 +16,15 @@
         reporting). Statements are non-transferable ERC-721 tokens (ERC-5192
         locked). Auditors, appointed per sector, attest statements, and
         publish statements from a customer's utility data at its request.
+        A statement is computed over at most MAX_INTERVALS intervals in one
+        transaction, whatever their length; `merge` joins them up to a year.
+        Its holder can `restate` a statement computed from meters: computed
+        anew (later retirements, current factors), it supersedes the old.
+        An auditor attests neither its own statement nor one that used a
+        factor publication superseded since (its holder restates it first);
+        one bill's raw data (its sha256) makes one statement, whatever the
+        utility is called. A fuel table lists each fuel once, and its
+        correction lists every fuel of the table it corrects.
 @custom:accounting Per interval of consumed c Wh, location factor L, residual
         mix R, retired r Wh of which w_f Wh of non-renewable fuel f at factor
         F_f (all mg CO2e/kWh): location += c * L; market += (c - r) * R +
@@ -32,7 +42,12 @@
                  SmartMeterBackend), who appoint publishers and auditors; the
                  publishers' factors; the auditors' attestations and utility
                  data. Only a measurement's owner gets a statement of it, and
-                 each interval of a meter is in at most one live statement.
+                 each interval of a meter is in at most one live statement;
+                 only a statement's holder merges or restates it. A revoked
+                 certificate's Wh stop counting as matched once the issuing
+                 body voids its retirements on the GGORegistry; a statement
+                 made before keeps them. Anyone may address requests to an
+                 auditor, at its own gas.
 """
 
 
@@ -127,14 +142,19 @@ MAX_SOURCE: constant(uint256) = 64  # characters
 MAX_CID: constant(uint256) = 64  # characters: a CIDv1 in base32 is 59
 MAX_NOTE: constant(uint256) = 128  # characters
 MAX_FUELS: constant(uint256) = 16  # fuel factors in one publication
-# @dev The longest statement computed in one transaction (31 days), and the
-# longest statement of all (366 days): a merge of up to MAX_PARTS.
-MAX_COMPUTED: public(constant(uint256)) = 31 * 86_400  # seconds
+# @dev The most intervals a statement computed in one transaction covers,
+# whatever the interval's length: a 31-day month of hours, 7.75 days of
+# quarter hours (a month of them in four statements). A month of hours
+# with a certificate retired against every hour takes about half of
+# EIP-7825's 2**24 gas a transaction (bench/gas.json), leaving room for the
+# four non-renewable fuels an interval can have. The longest statement of
+# all (366 days) is a merge of up to MAX_PARTS: a year of quarter hours in
+# statements of MAX_INTERVALS is 48.
+MAX_INTERVALS: public(constant(uint256)) = 744
 MAX_PERIOD: public(constant(uint256)) = 366 * 86_400  # seconds
-MAX_PARTS: public(constant(uint256)) = 24
-_MAX_INTERVALS: constant(uint256) = 31 * 96  # of 900 s in MAX_COMPUTED
+MAX_PARTS: public(constant(uint256)) = 48
 _MAX_USED: constant(uint256) = 40  # publications used by one computed statement
-_MAX_WORDS: constant(uint256) = 40  # coverage words of MAX_PERIOD's hours, and more
+_MAX_WORDS: constant(uint256) = 140  # coverage words of MAX_PERIOD's quarter hours, and more
 # @dev Factors are below 2**32 mg CO2e/kWh (4.29 t/kWh).
 MAX_FACTOR: public(constant(uint256)) = 2**32 - 1
 HOUR: constant(uint256) = 3_600
@@ -169,8 +189,10 @@ _publications: HashMap[uint256, Publication]
 _current: HashMap[bytes32, HashMap[uint256, HashMap[uint256, uint256]]]
 # @dev A day's hourly factors: publication => three words of eight 32-bit factors.
 _hourly: HashMap[uint256, HashMap[uint256, uint256]]
-# @dev A fuel table: publication => keccak256(fuel code) => factor | _PUBLISHED.
+# @dev A fuel table: publication => keccak256(fuel code) => factor | _PUBLISHED,
+# and how many fuels it lists.
 _fuel_factors: HashMap[uint256, HashMap[bytes32, uint256]]
+_fuels_listed: HashMap[uint256, uint256]
 
 statement_count: public(uint256)
 _statements: HashMap[uint256, Statement]
@@ -184,9 +206,12 @@ _utility: HashMap[uint256, UtilityData]
 _attestations: HashMap[uint256, HashMap[uint256, Attestation]]
 _attested_by: HashMap[uint256, HashMap[address, bool]]
 # @dev Coverage: key (a meter id, or `_utility_key`) => word => a bit per
-# interval (the backend's interval for meters, the hour for utility data),
-# bit i of word w for the interval that begins at (256 w + i) intervals.
+# interval of the backend (for utility data too, whose hours are whole
+# intervals), bit i of word w for the interval that begins at (256 w + i)
+# intervals.
 _covered: HashMap[bytes32, HashMap[uint256, uint256]]
+# @dev The sha256 of every bill's raw data stated from, whatever its utility.
+_bill_stated: HashMap[bytes32, bool]
 balanceOf: public(HashMap[address, uint256])
 request_count: public(uint256)
 _requests: HashMap[uint256, Request]
@@ -301,8 +326,7 @@ def set_publisher(sector: String[16], account: address, appointed: bool):
     @notice Appoints (or removes) a factor publisher of a sector.
     @dev The admin, or an issuing body of the sector.
     """
-    self._check_appointer(sector)
-    assert account != empty(address), "emissions: account is the zero address"
+    self._check_appointer(sector, account)
     self._publishers[keccak256(sector)][account] = appointed
     log PublisherSet(sector=sector, account=account, appointed=appointed, by=msg.sender)
 
@@ -313,8 +337,7 @@ def set_auditor(sector: String[16], account: address, appointed: bool):
     @notice Appoints (or removes) an auditor of a sector.
     @dev The admin, or an issuing body of the sector.
     """
-    self._check_appointer(sector)
-    assert account != empty(address), "emissions: account is the zero address"
+    self._check_appointer(sector, account)
     self._auditors[keccak256(sector)][account] = appointed
     log AuditorSet(sector=sector, account=account, appointed=appointed, by=msg.sender)
 
@@ -343,7 +366,7 @@ def publish_day(
     assert day_begin % DAY == 0, "emissions: a day begins at midnight UTC"
     words: uint256[3] = empty(uint256[3])
     for h: uint256 in range(24):
-        assert factors[h] <= MAX_FACTOR, "emissions: factor too large"
+        self._check_factor(factors[h])
         words[h // 8] |= self._pack_hour(factors[h], h % 8)
     id: uint256 = self._publish(KIND_HOURLY_DAY, sector, day_begin, 0, source, cid, supersedes)
     for w: uint256 in range(3):
@@ -369,7 +392,7 @@ def publish_year(
     @return uint256 The publication's id.
     """
     assert kind == KIND_LOCATION_YEAR or kind == KIND_RESIDUAL_YEAR, "emissions: not a yearly kind"
-    assert factor <= MAX_FACTOR, "emissions: factor too large"
+    self._check_factor(factor)
     self._check_year(year)
     return self._publish(kind, sector, year, factor, source, cid, supersedes)
 
@@ -393,9 +416,16 @@ def publish_fuel_factors(
     assert len(fuel_codes) == len(factors), "emissions: lists differ in length"
     self._check_year(year)
     id: uint256 = self._publish(KIND_FUEL_YEAR, sector, year, 0, source, cid, supersedes)
+    kept: uint256 = 0  # fuels of the superseded table listed again
     for i: uint256 in range(len(fuel_codes), bound=MAX_FUELS):
-        assert factors[i] <= MAX_FACTOR, "emissions: factor too large"
-        self._fuel_factors[id][keccak256(fuel_codes[i])] = factors[i] | _PUBLISHED
+        self._check_factor(factors[i])
+        key: bytes32 = keccak256(fuel_codes[i])
+        assert self._fuel_factors[id][key] == 0, "emissions: a fuel code is listed twice"
+        self._fuel_factors[id][key] = factors[i] | _PUBLISHED
+        if self._fuel_factors[supersedes][key] != 0:
+            kept += 1
+    assert kept == self._fuels_listed[supersedes], "emissions: a correction drops a fuel"
+    self._fuels_listed[id] = len(fuel_codes)
     return id
 
 
@@ -409,24 +439,36 @@ def make_statement(meter_id: bytes32, begin: uint256, end: uint256) -> uint256:
             meter's Scope 2 emissions over [begin, end).
     @dev Every interval of the period must be measured, by measurements
          recorded while the caller owned the meter, and in no other live
-         statement. At most 31 days (MAX_COMPUTED); `merge` joins them.
+         statement. At most MAX_INTERVALS intervals (a month of hours is
+         one statement, of quarter hours four); `merge` joins them.
     @param begin Unix seconds on the interval grid.
     @param end Unix seconds on the interval grid, after `begin`.
     @return uint256 The statement's id.
     """
     assert begin % interval_length == 0 and end % interval_length == 0, "emissions: period not on the interval grid"
     assert end > begin, "emissions: empty period"
-    assert end - begin <= MAX_COMPUTED, "emissions: period longer than 31 days; merge shorter statements"
+    count: uint256 = (end - begin) // interval_length
+    assert count <= MAX_INTERVALS, "emissions: more than MAX_INTERVALS intervals"
     info: ISmartMeterBackend.MeterInfo = staticcall backend.meter(meter_id)
     assert info.owner != empty(address), "emissions: unknown meter"
-    self._cover(meter_id, begin // interval_length, (end - begin) // interval_length)
+    self._cover(meter_id, begin // interval_length, count)
+    return self._make(meter_id, info.sector, begin, end, 0)
 
-    id: uint256 = self.statement_count + 1
-    self.statement_count = id
-    statement: Statement = self._compute(id, meter_id, keccak256(info.sector), begin, end, msg.sender)
-    statement.sector = info.sector
-    self._mint(id, statement)
-    return id
+
+@external
+def restate(id: uint256) -> uint256:
+    """
+    @notice Computes the caller's live statement from meters anew, over the
+            same meter and period, with the retirements and the current
+            factor publications of today, and supersedes (burns) it: for a
+            certificate retired against the period after the statement was
+            made, or a factor corrected since. The new statement starts
+            unattested (the old one keeps its attestations).
+    @dev A merged statement is not restated: restate its months, then merge.
+    @return uint256 The new statement's id.
+    """
+    self._check_holder(id)
+    return self._make(self._statements[id].meter_id, self._statements[id].sector, self._statements[id].begin, self._statements[id].end, id)
 
 
 @external
@@ -440,39 +482,31 @@ def merge(parts: DynArray[uint256, MAX_PARTS]) -> uint256:
     @return uint256 The new statement's id.
     """
     assert len(parts) >= 2, "emissions: a merge needs two statements or more"
-    first: Statement = self._statements[parts[0]]
-    joined: Statement = first
+    joined: Statement = self._statements[parts[0]]
     joined.origin = ORIGIN_MERGED
     joined.consumed_wh = 0
     joined.matched_wh = 0
     joined.location_ug = 0
     joined.market_ug = 0
-    joined.end = first.begin
+    joined.end = joined.begin
     joined.attestations = 0
     id: uint256 = self.statement_count + 1
     self.statement_count = id
     for part_id: uint256 in parts:
         part: Statement = self._statements[part_id]
-        assert part.account == msg.sender, "emissions: caller does not hold the statement"
-        assert part.superseded_by == 0, "emissions: statement already superseded"
-        assert part.origin == ORIGIN_METER, "emissions: only statements computed from meters merge"
-        assert part.meter_id == first.meter_id, "emissions: statements of different meters"
+        self._check_holder(part_id)
+        assert part.meter_id == joined.meter_id, "emissions: statements of different meters"
         assert part.begin == joined.end, "emissions: statements not consecutive"
         joined.end = part.end
         joined.consumed_wh += part.consumed_wh
         joined.matched_wh += part.matched_wh
         joined.location_ug += part.location_ug
         joined.market_ug += part.market_ug
-        self._burn(part_id, part.account, id)
+        self._burn(part_id, msg.sender, id)
     assert joined.end - joined.begin <= MAX_PERIOD, "emissions: merged period longer than 366 days"
     self._mint(id, joined)
-    words: uint256[3] = empty(uint256[3])
     for i: uint256 in range(len(parts), bound=MAX_PARTS):
-        words[i // 8] |= self._pack_hour(parts[i], i % 8)
-    for w: uint256 in range(3):
-        if w * 8 >= len(parts):
-            break
-        self._parts[id][w] = words[w]
+        self._parts[id][i // 8] |= self._pack_hour(parts[i], i % 8)
     self._part_count[id] = len(parts)
     return id
 
@@ -491,6 +525,7 @@ def request_utility_statement(auditor: address, sector: String[16], utility: Str
     @return uint256 The request's id.
     """
     assert self._auditors[keccak256(sector)][auditor], "emissions: not an auditor of this sector"
+    assert auditor != msg.sender, "emissions: an auditor does not state its own emissions"
     assert begin % HOUR == 0 and end % HOUR == 0, "emissions: period not on the hour"
     assert end > begin, "emissions: empty period"
     assert end - begin <= MAX_PERIOD, "emissions: period longer than 366 days"
@@ -531,9 +566,13 @@ def publish_utility_statement(
     assert request.auditor == msg.sender and msg.sender != empty(address), "emissions: request not addressed to the caller"
     assert self._auditors[keccak256(request.sector)][msg.sender], "emissions: caller is not an auditor of this sector"
     assert request.statement == 0, "emissions: request already answered"
-    assert location_mg_per_kwh <= MAX_FACTOR and market_mg_per_kwh <= MAX_FACTOR, "emissions: factor too large"
+    self._check_factor(location_mg_per_kwh)
+    self._check_factor(market_mg_per_kwh)
     assert consumed_wh <= _UINT48, "emissions: consumption too large"
-    self._cover(self._utility_key(request.customer, request.utility), request.begin // HOUR, (request.end - request.begin) // HOUR)
+    # One bill, one statement: whatever the utility is called in the request.
+    assert not self._bill_stated[data_sha256], "emissions: this bill data already has a statement"
+    self._bill_stated[data_sha256] = True
+    self._cover(self._utility_key(request.customer, request.utility), request.begin // interval_length, (request.end - request.begin) // interval_length)
 
     id: uint256 = self.statement_count + 1
     self.statement_count = id
@@ -575,16 +614,28 @@ def publish_utility_statement(
 def attest(statement_id: uint256, note: String[MAX_NOTE], cid: String[MAX_CID]):
     """
     @notice Attests a live statement of the caller's sector, with a note and
-            the content id of the working papers; once per auditor.
+            the content id of the working papers; once per auditor. Not the
+            caller's own statement (an auditor is independent of what it
+            attests), and not one computed on a factor publication that was
+            superseded since (a correction it was made ahead of): its holder
+            restates it first.
     """
-    statement: Statement = self._statements[statement_id]
-    assert statement.account != empty(address), "emissions: no such statement"
-    assert self._auditors[keccak256(statement.sector)][msg.sender], "emissions: caller is not an auditor of this sector"
-    assert statement.superseded_by == 0, "emissions: statement already superseded"
+    account: address = self._statements[statement_id].account
+    assert account != empty(address), "emissions: no such statement"
+    assert self._auditors[keccak256(self._statements[statement_id].sector)][msg.sender], "emissions: caller is not an auditor of this sector"
+    assert account != msg.sender, "emissions: an auditor does not attest its own statement"
+    assert self._statements[statement_id].superseded_by == 0, "emissions: statement already superseded"
     assert not self._attested_by[statement_id][msg.sender], "emissions: caller already attested this statement"
+    # A merged statement's publications are its parts'.
+    if self._statements[statement_id].origin == ORIGIN_MERGED:
+        for i: uint256 in range(self._part_count[statement_id], bound=MAX_PARTS):
+            self._check_current(self._unpack_hour(self._parts[statement_id][i // 8], i % 8))
+    else:
+        self._check_current(statement_id)
+    count: uint256 = self._statements[statement_id].attestations
     self._attested_by[statement_id][msg.sender] = True
-    self._attestations[statement_id][statement.attestations] = Attestation(auditor=msg.sender, note=note, cid=cid, attested_at=block.timestamp)
-    self._statements[statement_id].attestations = statement.attestations + 1
+    self._attestations[statement_id][count] = Attestation(auditor=msg.sender, note=note, cid=cid, attested_at=block.timestamp)
+    self._statements[statement_id].attestations = count + 1
     log StatementAttested(id=statement_id, auditor=msg.sender, note=note, cid=cid)
 
 
@@ -593,22 +644,22 @@ def attest(statement_id: uint256, note: String[MAX_NOTE], cid: String[MAX_CID]):
 
 @external
 def transferFrom(_from: address, _to: address, _tokenId: uint256):
-    raise "emissions: statements are not transferable"
+    self._refuse_transfer()
 
 
 @external
 def safeTransferFrom(_from: address, _to: address, _tokenId: uint256, _data: Bytes[1_024] = b""):
-    raise "emissions: statements are not transferable"
+    self._refuse_transfer()
 
 
 @external
 def approve(_approved: address, _tokenId: uint256):
-    raise "emissions: statements are not transferable"
+    self._refuse_transfer()
 
 
 @external
 def setApprovalForAll(_operator: address, _approved: bool):
-    raise "emissions: statements are not transferable"
+    self._refuse_transfer()
 
 
 # VIEW
@@ -623,9 +674,7 @@ def supportsInterface(interfaceId: bytes4) -> bool:
 @external
 @view
 def ownerOf(_tokenId: uint256) -> address:
-    statement: Statement = self._statements[_tokenId]
-    assert statement.account != empty(address) and statement.superseded_by == 0, "emissions: no such statement"
-    return statement.account
+    return self._live_account(_tokenId)
 
 
 @external
@@ -646,7 +695,7 @@ def locked(tokenId: uint256) -> bool:
     """
     @notice ERC-5192: every statement is locked to its account.
     """
-    assert self._statements[tokenId].superseded_by == 0 and self._statements[tokenId].account != empty(address), "emissions: no such statement"
+    self._live_account(tokenId)
     return True
 
 
@@ -771,9 +820,33 @@ def request(id: uint256) -> Request:
 
 @internal
 @view
-def _check_appointer(sector: String[16]):
+def _check_appointer(sector: String[16], account: address):
     assert len(sector) != 0, "emissions: sector is empty"
     assert access_control.hasRole[access_control.DEFAULT_ADMIN_ROLE][msg.sender] or staticcall backend.is_issuing_body(sector, msg.sender), "emissions: caller is not the admin or an issuing body of this sector"
+    assert account != empty(address), "emissions: account is the zero address"
+
+
+@internal
+@pure
+def _check_factor(factor: uint256):
+    assert factor <= MAX_FACTOR, "emissions: factor too large"
+
+
+@internal
+@pure
+def _refuse_transfer():
+    raise "emissions: statements are not transferable"
+
+
+@internal
+@view
+def _live_account(id: uint256) -> address:
+    """
+    @dev The account holding a live statement; reverts for any other id.
+    """
+    account: address = self._statements[id].account
+    assert account != empty(address) and self._statements[id].superseded_by == 0, "emissions: no such statement"
+    return account
 
 
 @internal
@@ -814,6 +887,34 @@ def _publish(kind: uint256, sector: String[16], period: uint256, factor: uint256
 
 
 @internal
+def _make(meter_id: bytes32, sector: String[16], begin: uint256, end: uint256, supersedes: uint256) -> uint256:
+    """
+    @dev Computes and mints the caller's statement of a meter over a period
+         already marked covered, burning `supersedes` (0: none) for it.
+    """
+    id: uint256 = self.statement_count + 1
+    self.statement_count = id
+    statement: Statement = self._compute(id, meter_id, keccak256(sector), begin, end, msg.sender)
+    statement.sector = sector
+    if supersedes != 0:
+        self._burn(supersedes, msg.sender, id)
+    self._mint(id, statement)
+    return id
+
+
+@internal
+@view
+def _check_holder(id: uint256):
+    """
+    @dev The caller holds live statement `id`, computed from meters (the
+         statements that merge and restate).
+    """
+    assert self._statements[id].account == msg.sender, "emissions: caller does not hold the statement"
+    assert self._statements[id].superseded_by == 0, "emissions: statement already superseded"
+    assert self._statements[id].origin == ORIGIN_METER, "emissions: not a statement computed from meters"
+
+
+@internal
 def _compute(id: uint256, meter_id: bytes32, sector_key: bytes32, begin: uint256, end: uint256, account: address) -> Statement:
     """
     @dev Walks the period's measurements in order and sums the accounting
@@ -843,7 +944,7 @@ def _compute(id: uint256, meter_id: bytes32, sector_key: bytes32, begin: uint256
     fuel_noted: bool = False
 
     t: uint256 = begin
-    for i: uint256 in range(_MAX_INTERVALS):
+    for i: uint256 in range(MAX_INTERVALS):
         if t >= end:
             break
         m: ISmartMeterBackend.Settlement = staticcall backend.settlement_data(meter_id, t)
@@ -916,12 +1017,25 @@ def _compute(id: uint256, meter_id: bytes32, sector_key: bytes32, begin: uint256
             s.consumed_wh += c
             s.matched_wh += retired
         t = m.interval_end
+    # Each pass advances one interval or more, so MAX_INTERVALS passes reach
+    # the end; never mint a partial statement.
+    assert t == end, "dev: period not walked to its end"
     for w: uint256 in range(5):
         if w * 8 >= used_count:
             break
         self._used[id][w] = used[w]
     self._used_count[id] = used_count
     return s
+
+
+@internal
+@view
+def _check_current(id: uint256):
+    """
+    @dev Reverts if a publication a computed statement used was superseded.
+    """
+    for i: uint256 in range(self._used_count[id], bound=_MAX_USED):
+        assert self._publications[self._unpack_hour(self._used[id][i // 8], i % 8)].superseded_by == 0, "emissions: a factor it used was corrected; restate it"
 
 
 @internal

@@ -161,6 +161,9 @@ retired_against: public(HashMap[bytes32, HashMap[uint256, uint256]])
 # retirements cost what they did. The EmissionsRegistry reads it.
 _retired_fuels: HashMap[bytes32, HashMap[uint256, uint256]]
 _fuel_numbers: HashMap[bytes32, uint256]  # keccak256(fuel code) => fuel number
+# @dev Wh of a revoked certificate taken out of `retired_against` (see
+# `void_retirement`), in all; at most its issued Wh.
+voided: public(HashMap[uint256, uint256])
 _fuel_codes: HashMap[uint256, String[16]]
 _fuel_count: uint256
 
@@ -193,6 +196,13 @@ event CertificateRevoked:
     id: indexed(uint256)
     issuing_body: indexed(address)
     reason: String[MAX_REASON]
+
+
+event RetirementVoided:
+    id: indexed(uint256)
+    consumption_meter_id: indexed(bytes32)
+    issuing_body: indexed(address)
+    wh: uint256
 
 
 event CertificateExpired:
@@ -385,6 +395,51 @@ def revoke(id: uint256, reason: String[MAX_REASON]):
     assert cert & _REVOKED == 0, "registry: certificate already revoked"
     self._certificates[id] = cert | _REVOKED
     log CertificateRevoked(id=id, issuing_body=msg.sender, reason=reason)
+
+
+@external
+def void_retirement(id: uint256, consumption_meter_id: bytes32, wh: uint256):
+    """
+    @notice Takes `wh` Wh of a revoked certificate, retired against a
+            consumption meter's interval, out of what counts as retired
+            against it (`retired_against`, `retirement_data`): Scope 2
+            statements made from then on count those Wh as unmatched. The
+            claim stays (`claimedBalanceOf`: what was retired stays retired).
+    @dev The issuing body of the certificate's sector, after `revoke`, once
+         per CertificateRetired log of the certificate (which names the
+         consumption meter and the Wh; this registry does not index them,
+         so that retiring costs what it did). Bounded: at most the
+         certificate's issued Wh in all, and at most what is retired against
+         the interval (of the certificate's fuel, for a non-renewable one).
+    @param id The revoked certificate.
+    @param consumption_meter_id The consumption meter it was retired against.
+    @param wh Whole Wh retired against it.
+    """
+    cert: uint256 = self._certificates[id]
+    assert cert & _REVOKED != 0, "registry: certificate not revoked"
+    assert staticcall backend.is_issuing_body(self._sector_names[self._cert_sector(cert)], msg.sender), "registry: caller is not the issuing body of this sector"
+    voided: uint256 = self.voided[id] + wh
+    assert voided <= self._cert_issued(cert), "registry: voiding more than the certificate's Wh"
+    begin: uint256 = self._cert_begin(cert)
+    retired: uint256 = self.retired_against[consumption_meter_id][begin]
+    assert wh <= retired, "registry: voiding more than was retired against the interval"
+    self.voided[id] = voided
+    self.retired_against[consumption_meter_id][begin] = unsafe_sub(retired, wh)
+    fuel: uint256 = self._cert_fuel(cert)
+    if fuel != 0:
+        # The fuel's pair keeps its number at zero Wh: pairs never move.
+        packed: uint256 = self._retired_fuels[consumption_meter_id][begin]
+        left: uint256 = wh
+        for k: uint256 in range(MAX_FUELS_PER_INTERVAL):
+            pair: uint256 = self._fuel_pair(packed, k)
+            if pair & _UINT16 == fuel:
+                assert wh <= pair >> 16, "registry: voiding more than was retired against the interval"
+                packed -= wh << (64 * k + 16)
+                left = 0
+                break
+        assert left == 0, "registry: voiding more than was retired against the interval"
+        self._retired_fuels[consumption_meter_id][begin] = packed
+    log RetirementVoided(id=id, consumption_meter_id=consumption_meter_id, issuing_body=msg.sender, wh=wh)
 
 
 # ADMIN

@@ -129,11 +129,23 @@ def withdraw_certification(actor: Actor, sector: str, installer: str):
 
 
 def revoke_certificate(actor: Actor, meter_id: bytes, begin: int, reason: str):
-    """Revokes the certificate of the meter's production in the interval from ``begin``."""
+    """Revokes the certificate of the meter's production in the interval from ``begin``,
+    then voids each of its retirements (its CertificateRetired logs): Scope 2
+    statements made from then on count those Wh as unmatched."""
     registry = actor.contract("GGORegistry")
     cert = registry.functions.certificate_id(meter_id, begin).call()
     receipt = actor.send(registry.functions.revoke(cert, reason))
     logger.info("revoked the certificate of the interval from %s (id %d)", _when(begin), cert)
+    first = actor.deployment["GGORegistry"].block
+    retired: dict[bytes, int] = {}
+    for event in registry.events.CertificateRetired().get_logs(
+        from_block=first, argument_filters={"id": cert}
+    ):
+        consumer = event["args"]["consumption_meter_id"]
+        retired[consumer] = retired.get(consumer, 0) + event["args"]["wh"]
+    for consumer, wh in retired.items():
+        actor.send(registry.functions.void_retirement(cert, consumer, wh))
+        logger.info("voided its %d Wh retired against meter 0x%s", wh, consumer.hex())
     return receipt
 
 
@@ -1147,7 +1159,8 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
             lambda a, args: withdraw_certification(a, args.sector, args.installer),
         ),
         "revoke-certificate": (
-            "revoke the certificate of a meter's production in an interval of your sector",
+            "revoke the certificate of a meter's production in an interval of your sector, "
+            "and void its retirements (Scope 2 statements then count them as unmatched)",
             lambda p: (
                 _add_meter_arguments(p),
                 p.add_argument(

@@ -57,7 +57,7 @@ KIND_WORDS = {
 }
 ORIGIN_WORDS = {1: "from meters", 2: "from meters (merged)", 3: "from utility data"}
 DAY = 86_400  # seconds
-MAX_COMPUTED = 31 * DAY  # EmissionsRegistry.MAX_COMPUTED
+MAX_INTERVALS = 744  # EmissionsRegistry.MAX_INTERVALS: 31 days of hours, 7.75 of quarter hours
 MAX_PERIOD = 366 * DAY  # EmissionsRegistry.MAX_PERIOD
 SOURCE, NOTE = _text(64), _text(128)  # the contract's MAX_SOURCE and MAX_NOTE, bytes
 DEFAULT_BLOBS = Path("blobs")
@@ -423,9 +423,10 @@ def make_statement(actor: Actor, meter_id: bytes, begin: int, end: int) -> Repor
         raise ValueError(
             f"the period must begin and end on the {length} s interval grid: nothing sent"
         )
-    if end - begin > MAX_COMPUTED:
+    if (end - begin) // length > MAX_INTERVALS:
         raise ValueError(
-            "a statement is computed over 31 days at most: make one per month, then "
+            f"a statement is computed over {MAX_INTERVALS:,} intervals at most "
+            f"({MAX_INTERVALS * length // DAY} days of {length} s): make shorter ones, then "
             "`prosumer merge-statements`; nothing sent"
         )
     receipt = actor.send(registry(actor).functions.make_statement(meter_id, begin, end))
@@ -436,19 +437,42 @@ def make_statement(actor: Actor, meter_id: bytes, begin: int, end: int) -> Repor
     return Report(statement=_json_safe(s))
 
 
+def year_parts(year: int, length: int) -> list[tuple[int, int]]:
+    """The periods a year's statement is made of: its months, each cut into
+    consecutive pieces of at most MAX_INTERVALS intervals of ``length`` seconds
+    (a month of hours is one piece, of quarter hours four)."""
+    parts = []
+    for month in range(1, 13):
+        begin, end = _month(f"{year}-{month:02d}")
+        step = MAX_INTERVALS * length
+        parts.extend((b, min(b + step, end)) for b in range(begin, end, step))
+    return parts
+
+
 def make_year_statement(actor: Actor, meter_id: bytes, year: int) -> Report:
-    """A year's statement of a meter: its twelve months, then their merge, in
-    thirteen transactions simulated together first (nothing is sent unless
-    every one would go through)."""
+    """A year's statement of a meter: its months (cut in pieces of at most
+    MAX_INTERVALS intervals), then their merge, simulated together first
+    (nothing is sent unless every one would go through)."""
     contract = registry(actor)
-    months = [_month(f"{year}-{month:02d}") for month in range(1, 13)]
+    length = actor.contract("SmartMeterBackend").functions.interval_length().call()
+    parts = year_parts(year, length)
     first = contract.functions.statement_count().call() + 1
-    steps = [contract.functions.make_statement(meter_id, b, e) for b, e in months]
-    steps.append(contract.functions.merge(list(range(first, first + 12))))
+    steps = [contract.functions.make_statement(meter_id, b, e) for b, e in parts]
+    steps.append(contract.functions.merge(list(range(first, first + len(parts)))))
     try:
         receipt = actor.send_all(steps)
     except actions.TransactionFailed as exc:
         raise ValueError(f"the year's statement: {exc}") from None
+    s = statement(actor, _made(actor, receipt))
+    for line in describe(s):
+        logger.info("%s", line)
+    return Report(statement=_json_safe(s))
+
+
+def restate_statement(actor: Actor, id_: int) -> Report:
+    """Computes the actor's statement from meters anew (retirements made since, the
+    current factors) as a new statement that supersedes it."""
+    receipt = actor.send(registry(actor).functions.restate(id_))
     s = statement(actor, _made(actor, receipt))
     for line in describe(s):
         logger.info("%s", line)
@@ -529,10 +553,16 @@ def _request(actor: Actor, request_id: int) -> dict:
 
 
 def open_requests(actor: Actor) -> Report:
-    """The requests addressed to the actor that wait for a statement."""
+    """The requests addressed to the actor that wait for a statement: read from the
+    StatementRequested logs naming it (indexed), so that requests anyone addresses to
+    other auditors cost this nothing."""
     contract = registry(actor)
     found = []
-    for id_ in range(1, contract.functions.request_count().call() + 1):
+    addressed = contract.events.StatementRequested().get_logs(
+        from_block=actor.deployment[CONTRACT].block,
+        argument_filters={"auditor": actor.account.address},
+    )
+    for id_ in sorted({event["args"]["id"] for event in addressed}):
         r = _request(actor, id_)
         if r["auditor"] == actor.account.address and r["statement"] == 0:
             found.append({"id": id_, **r})
@@ -838,13 +868,22 @@ COMMANDS = {
     "prosumer": {
         "make-statement": (
             "compute and record your Scope 2 statement of a consumption meter over a period "
-            "(31 days at most: a month), or over a calendar year (--year: its months, merged)",
+            "(744 intervals at most: a month of hours), or over a calendar year (--year: "
+            "its months, merged)",
             lambda p: (_add_meter_arguments(p), _add_period(p, "the period", year=True)),
             lambda a, args: (
                 make_year_statement(a, _meter_id(args), args.year)
                 if args.year
                 else make_statement(a, _meter_id(args), *_period(args))
             ),
+        ),
+        "restate-statement": (
+            "compute your statement from meters anew, with the certificates retired since "
+            "and the current factors; the new statement supersedes it (unattested)",
+            lambda p: p.add_argument(
+                "--id", type=_natural, required=True, help="the statement's id"
+            ),
+            lambda a, args: restate_statement(a, args.id),
         ),
         "merge-statements": (
             "join your consecutive statements of one meter (a year's months) into one",
@@ -982,6 +1021,7 @@ EXAMPLES = {
     ("publisher", "publish-fuel-factors"): "--sector DK1 --year 2026 --fuel F02010100=820.5 "
     '--source "AIB fuel table 2026" --cid bafkrei…',
     ("prosumer", "make-statement"): "--gsrn 571313115100000006 --salt-file salt --month 2026-06",
+    ("prosumer", "restate-statement"): "--id 4",
     ("prosumer", "merge-statements"): "--statements 4 7 9",
     ("prosumer", "statement"): "--id 4",
     ("prosumer", "request-statement"): '--auditor 0x… --sector DK1 --utility "Con Edison" '

@@ -751,6 +751,8 @@ class Indexer:
             ).fetchone()
             sector = row[0] if row else ""
         elif origin == ORIGIN_METER:
+            # A restatement burned the statement it supersedes first: not a part.
+            self.db.execute("DELETE FROM statement_parts WHERE statement = ?", (id,))
             used = [
                 small(p)
                 for p in self.view("EmissionsRegistry", "publications_used", id, block=block)

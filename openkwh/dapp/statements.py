@@ -178,9 +178,11 @@ def month_bounds(unix: int) -> tuple[int, int]:
 
 def candidates(account: str) -> list[dict]:
     """Per consuming meter of the account and UTC month, the first run of measured
-    intervals inside the month that no live statement of the meter covers: the period
-    `make_statement` accepts (at most a month, below the contract's 31 days)."""
+    intervals inside the month that no live statement of the meter covers, of at most
+    MAX_INTERVALS intervals: the period `make_statement` accepts (a month of hours; of
+    quarter hours, its first 7.75 days, and the next once they have a statement)."""
     db = chain.db()
+    longest = MAX_INTERVALS * chain.interval_length()
     found = []
     for meter, sector in db.execute(
         "SELECT meter_id, sector FROM meters WHERE owner = ? AND kind & 2 ORDER BY registered_at, meter_id",
@@ -208,7 +210,7 @@ def candidates(account: str) -> list[dict]:
                 continue
             if run is None:
                 runs[month] = [begin, end]
-            elif run[1] == begin:
+            elif run[1] == begin and end - run[0] <= longest:
                 run[1] = end
             else:
                 closed.add(month)
@@ -225,7 +227,8 @@ def candidates(account: str) -> list[dict]:
     return found
 
 
-MAX_PARTS = 24  # EmissionsRegistry.MAX_PARTS
+MAX_INTERVALS = 744  # EmissionsRegistry.MAX_INTERVALS
+MAX_PARTS = 48  # EmissionsRegistry.MAX_PARTS
 MAX_PERIOD = 366 * 86_400  # EmissionsRegistry.MAX_PERIOD
 
 

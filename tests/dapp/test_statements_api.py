@@ -281,6 +281,33 @@ def test_a_merge_burns_its_parts_and_the_report_counts_the_merged_statement_once
     assert int(rows[1]["consumed_wh"]) == 1_600
 
 
+def test_a_restatement_supersedes_its_statement_and_has_no_parts(world, client, scope2):
+    """Ben restates the statement of a new hour (review 17: a retirement made after a
+    statement was lost to it): the index marks the old one superseded by the new one,
+    which is live, from meters, with its own publications and no parts, and the report
+    counts the new one only."""
+    ben, f = world.ben, world.contract("EmissionsRegistry").functions
+    hour = world.last_end
+    world.meter_readings(hour + HOUR, {"solar": (0, 0), "home": (400, 0)})
+    transact(world.w3, ben, f.make_statement(world.home, hour, hour + HOUR))
+    old = f.statement_count().call()
+    transact(world.w3, ben, f.restate(old))
+    new = f.statement_count().call()
+    world.index()
+    statements = {
+        s["id"]: s
+        for s in client.get(f"/api/v1/accounts/{ben.address}/statements").get_json()["statements"]
+    }
+    assert (statements[old]["live"], statements[old]["superseded_by"]) == (False, new)
+    assert (statements[new]["live"], statements[new]["origin_name"]) == (True, "meters")
+    assert statements[new]["parts"] == []
+    assert statements[new]["publications"] == statements[old]["publications"]
+    report = client.get(f"/api/v1/accounts/{ben.address}/scope2-report.csv").get_data(as_text=True)
+    ids = [r["statement"] for r in csv.DictReader(io.StringIO(report))]
+    assert str(new) in ids
+    assert str(old) not in ids
+
+
 def test_an_index_of_the_previous_schema_is_rebuilt(tmp_path):
     import sqlite3
 

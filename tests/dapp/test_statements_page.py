@@ -11,6 +11,7 @@ button has its own name."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 
 import pytest
@@ -137,10 +138,12 @@ def test_anna_asks_an_auditor_for_a_statement_from_her_utility_data(
     f = world.contract("EmissionsRegistry").functions
     request = f.request_count().call()
     indexed(world, "SELECT count(*) FROM emission_requests WHERE id = ?", (request,))
+    sha = hashlib.sha256(f"bill of {size}".encode()).digest()
     transact(
         world.w3,
         scope2.auditor,
-        f.publish_utility_statement(request, 345_678, 98_500, 289_001, "CSV", b"\x01" * 32, CID),
+        # each size's own bill: one bill's sha256 makes one statement
+        f.publish_utility_statement(request, 345_678, 98_500, 289_001, "CSV", sha, CID),
     )
     id = f.statement_count().call()
     indexed(

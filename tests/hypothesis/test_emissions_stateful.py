@@ -3,9 +3,11 @@
 A household meter reports random hours; a solar meter's certificates are
 retired against some of them; the publisher publishes and corrects the
 year's factors; the owner, or a stranger, asks for statements over random
-periods, and merges consecutive ones; an auditor attests. Invariants: every
+periods, merges consecutive ones and restates them; an auditor attests, or
+is refused a statement made on a factor corrected since. Invariants: every
 hour is in at most one live statement; a statement's amounts are the model's
-dual report of its hours at the factors current when it was made; a merge
+dual report of its hours at the factors current when it was made (or
+restated), and it records the publications the model says it used; a merge
 keeps the exact sums and rounds once; live statements are the owner's balance.
 """
 
@@ -78,6 +80,9 @@ class Emissions(RuleBasedStateMachine):
         self.factors = {}  # kind -> (publication id, factor)
         self.years = set()
         self.live = {}  # statement id -> (begin, end, location ug, market ug, consumed)
+        self.used = {}  # live statement id -> publication ids it (or its parts) used
+        self.merged = set()  # live merged statements
+        self.superseded = set()  # publication ids corrected since
         self.covered = set()
         self.publish(LOCATION, location)
         self.publish(RESIDUAL, residual)
@@ -90,6 +95,8 @@ class Emissions(RuleBasedStateMachine):
     def publish(self, kind, value, year=None):
         year = year or self.year_of(self.start)
         current = self.emissions.current_publication("DK1", kind, year)
+        if current:
+            self.superseded.add(current)
         pub = self.emissions.publish_year(
             "DK1", kind, year, value, "src", CID, current, sender=PUBLISHER
         )
@@ -148,17 +155,46 @@ class Emissions(RuleBasedStateMachine):
                 call(STRANGER)
             return
         id_ = call(OWNER)
+        self.covered.update(period)
+        self.computed(id_, begin, end)
+
+    def computed(self, id_, begin, end):
+        """Checks statement ``id_``, just computed over [begin, end), against the model."""
         location = market = consumed = 0
-        for t in period:
+        used = set()
+        for t in range(begin, end, HOUR):
             c, r = self.hours[t]
             consumed += c
             location += c * self.factors[LOCATION, self.year_of(t)][1]
             market += (c - r) * self.factors[RESIDUAL, self.year_of(t)][1]
+            if c:
+                used.add(self.factors[LOCATION, self.year_of(t)][0])
+            if c > r:
+                used.add(self.factors[RESIDUAL, self.year_of(t)][0])
         self.live[id_] = (begin, end, location, market, consumed)
-        self.covered.update(period)
+        self.used[id_] = used
         s = self.emissions.statement(id_)
         assert (s.location_ug, s.market_ug, s.consumed_wh) == (location, market, consumed)
         assert (s.location_g, s.market_g) == (grams(location), grams(market))
+
+    @rule(n=pick, stranger=st.booleans())
+    def restate(self, n, stranger):
+        if not self.live:
+            return
+        id_ = sorted(self.live)[n % len(self.live)]
+        if stranger:
+            with boa.reverts("emissions: caller does not hold the statement"):
+                self.emissions.restate(id_, sender=STRANGER)
+            return
+        if id_ in self.merged:
+            with boa.reverts("emissions: not a statement computed from meters"):
+                self.emissions.restate(id_, sender=OWNER)
+            return
+        new = self.emissions.restate(id_, sender=OWNER)
+        begin, end, *_ = self.live.pop(id_)
+        del self.used[id_]
+        assert self.emissions.statement(id_).superseded_by == new
+        self.computed(new, begin, end)
 
     @rule(n=pick, count=st.integers(min_value=2, max_value=4))
     def merge(self, n, count):
@@ -172,15 +208,19 @@ class Emissions(RuleBasedStateMachine):
             return
         run = runs[n % len(runs)]
         ids = [i for i, _ in run]
-        if any(self.emissions.statement(i).origin != 1 for i in ids):
-            with boa.reverts("emissions: only statements computed from meters merge"):
+        if any(i in self.merged for i in ids):
+            with boa.reverts("emissions: not a statement computed from meters"):
                 self.emissions.merge(ids, sender=OWNER)
             return
         merged = self.emissions.merge(ids, sender=OWNER)
         sums = [sum(part[k] for _, part in run) for k in (2, 3, 4)]
+        used = set()
         for i in ids:
             del self.live[i]
+            used |= self.used.pop(i)
         self.live[merged] = (run[0][1][0], run[-1][1][1], *sums)
+        self.used[merged] = used
+        self.merged.add(merged)
         s = self.emissions.statement(merged)
         assert (s.location_g, s.market_g, s.consumed_wh) == (
             grams(sums[0]),
@@ -197,6 +237,10 @@ class Emissions(RuleBasedStateMachine):
             with boa.reverts("emissions: caller already attested this statement"):
                 self.emissions.attest(id_, "ok", CID, sender=AUDITOR)
             return
+        if self.used[id_] & self.superseded:
+            with boa.reverts("emissions: a factor it used was corrected; restate it"):
+                self.emissions.attest(id_, "ok", CID, sender=AUDITOR)
+            return
         self.emissions.attest(id_, "ok", CID, sender=AUDITOR)
 
     @invariant()
@@ -204,6 +248,18 @@ class Emissions(RuleBasedStateMachine):
         if not hasattr(self, "emissions"):
             return
         assert self.emissions.balanceOf(OWNER) == len(self.live)
+
+    @invariant()
+    def statements_record_the_publications_they_used(self):
+        if not hasattr(self, "emissions"):
+            return
+        for id_, used in self.used.items():
+            if id_ in self.merged:
+                parts = self.emissions.parts(id_)
+                recorded = {p for part in parts for p in self.emissions.publications_used(part)}
+            else:
+                recorded = set(self.emissions.publications_used(id_))
+            assert recorded == used, id_
 
     @invariant()
     def hours_are_covered_once(self):

@@ -1,10 +1,11 @@
 """Stateful properties of GGORegistry.vy against a plain Python model.
 
 Meters report random hours; anyone issues; holders split, transfer and retire;
-the issuing body revokes; time runs past expiry. Invariants: per certificate,
-issued == sum of balances + retired; per consumption interval, retired <=
-consumed; a measurement's certificate is issued once and never exceeds its
-production; nothing moves after expiry or revocation.
+the issuing body revokes, and voids revoked certificates' retirements; time
+runs past expiry. Invariants: per certificate, issued == sum of balances +
+retired, and voided <= issued; per consumption interval, retired <= consumed
+(less what was voided); a measurement's certificate is issued once and never
+exceeds its production; nothing moves after expiry or revocation.
 """
 
 import boa
@@ -66,7 +67,8 @@ class Registry(RuleBasedStateMachine):
         self.certs = {}  # id -> {"meter", "begin", "issued", "revoked"}
         self.balances = {}  # (holder, id) -> Wh
         self.claimed = {}  # (holder, id) -> Wh
-        self.retired = {}  # (consumption meter, begin) -> Wh
+        self.retired = {}  # (consumption meter, begin) -> Wh, less the voided
+        self.voided = {}  # id -> Wh voided
         self.touched = set()  # certificates changed since the last check
         self.steps = 0
 
@@ -184,6 +186,31 @@ class Registry(RuleBasedStateMachine):
         self.registry.revoke(id_, "tamper", sender=BODY)
         self.certs[id_]["revoked"] = True
 
+    @rule(n=pick, amount=wh, against=st.integers(min_value=0, max_value=2))
+    def void_retirement(self, n, amount, against):
+        id_ = self.pick_cert(n)
+        if id_ is None:
+            return
+        begin = self.certs[id_]["begin"]
+        done = self.retired.get((against, begin), 0)
+        voided = self.voided.get(id_, 0)
+        call = lambda: self.registry.void_retirement(  # noqa: E731
+            id_, METERS[against], amount, sender=BODY
+        )
+        if not self.certs[id_]["revoked"]:
+            reason = "registry: certificate not revoked"
+        elif voided + amount > self.certs[id_]["issued"]:
+            reason = "registry: voiding more than the certificate's Wh"
+        elif amount > done:
+            reason = "registry: voiding more than was retired against the interval"
+        else:
+            call()
+            self.retired[against, begin] = done - amount
+            self.voided[id_] = voided + amount
+            return
+        with boa.reverts(reason):
+            call()
+
     @rule(days=st.integers(min_value=1, max_value=3))
     def days_pass(self, days):
         boa.env.time_travel(seconds=days * 86_400)
@@ -210,6 +237,12 @@ class Registry(RuleBasedStateMachine):
         for (meter, begin), done in self.retired.items():
             assert self.registry.retired_against(METERS[meter], begin) == done
             assert done <= self.measurements[meter, begin][1]
+
+    @invariant()
+    def voided_never_exceeds_issued(self):
+        for id_, voided in self.voided.items():
+            assert self.registry.voided(id_) == voided
+            assert voided <= self.certs[id_]["issued"]
 
     @invariant()
     def issued_at_most_produced_and_once(self):

@@ -200,7 +200,16 @@ def test_factors_statements_attestation_and_encrypted_bill_data(
     assert made["market_ug"] == 2_100 * 512_300
     assert made["market_g"] == 1_076  # 1_075_830_000 ug, half up
     assert made["origin"] == 1
-    statement_id = made["id"]
+
+    # Restated (nothing changed since): the same figures in a new statement, which
+    # supersedes the first.
+    code, out, err = run(owner, "prosumer", "restate-statement", "--id", str(made["id"]), "--json")
+    assert code == 0, err
+    restated = json.loads(out)["statement"]
+    assert restated["id"] == made["id"] + 1
+    assert (restated["location_ug"], restated["market_ug"]) == (location_ug, 2_100 * 512_300)
+    assert emissions.functions.statement(made["id"]).call()[13] == restated["id"]
+    statement_id = restated["id"]
 
     # The auditor attests; its working papers are the statement's figures by default.
     code, out, err = run(
@@ -532,7 +541,7 @@ def test_bad_inputs_are_messages_and_send_nothing(
             customer,
             ["prosumer", "make-statement", *meter, "--from", "2026-01-01", "--to", "2026-03-01"],
             1,
-            "31 days at most",
+            "744 intervals at most (31 days of 3600 s)",
         ),
         (
             customer,

@@ -12,7 +12,9 @@ const whole = (text) => BigInt(text).toLocaleString("en");
 const grams = (text) => `${whole(text)} g CO₂e`;
 const who = (address) => `<code title="${escape(address)}">${escape(short(address))}</code>`;
 
-function statementCard(s) {
+// A superseded statement was merged into a statement of several parts, or restated
+// (computed anew, with later retirements or corrected factors) as one of its own.
+function statementCard(s, byId) {
   const attested = s.attestations.length
     ? s.attestations
         .map((a) => `<li>Attested by ${who(a.auditor)} on ${escape(when(a.attested_at))}: ${escape(a.note)} <span class="cid">(${escape(a.cid)})</span></li>`)
@@ -28,7 +30,8 @@ function statementCard(s) {
       `${escape(s.utility.data_format)}, sha256 <code class="cid">${escape(s.utility.data_sha256)}</code>, encrypted to your key at <span class="cid">${escape(s.utility.data_cid)}</span></li>`
     : "";
   const what = s.meter_id ? `meter ${who(s.meter_id)}` : escape(s.utility?.utility || "utility data");
-  const status = s.live ? "" : ` · merged into statement ${s.superseded_by}`;
+  const restated = byId.get(s.superseded_by)?.origin === 1;
+  const status = s.live ? "" : ` · ${restated ? "restated as" : "merged into"} statement ${s.superseded_by}`;
   return `<article class="statement${s.live ? "" : " superseded"}" data-id="${s.id}">
   <h3>Statement ${s.id}: ${escape(when(s.begin))} – ${escape(when(s.end))}</h3>
   <dl>
@@ -96,7 +99,8 @@ export async function statements(account) {
   };
 
   const list = [...data.statements].reverse(); // newest first
-  $("#statements").innerHTML = list.length ? list.map(statementCard).join("") : '<p class="muted">No statement yet.</p>';
+  const byId = new Map(list.map((s) => [s.id, s]));
+  $("#statements").innerHTML = list.length ? list.map((s) => statementCard(s, byId)).join("") : '<p class="muted">No statement yet.</p>';
   $("#report-csv").href = `/api/v1/accounts/${account}/scope2-report.csv`;
   $("#report-pdf").href = `/api/v1/accounts/${account}/scope2-report.pdf`;
 
