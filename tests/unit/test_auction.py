@@ -369,7 +369,7 @@ def test_release_refunds_unfilled_escrow_and_the_price_improvement(
 
 
 @pytest.fixture
-def hook_market(auction_deployer, smb, ob, installer, deployer, hour):
+def hook_market(auction_deployer, exchange_deployer, smb, registry, ob, installer, deployer, hour):
     """An Auction on HookToken, with a re-entrant maker owning a meter and holding tokens."""
     from tests.fixtures.meters import (
         CAPACITY_W,
@@ -385,8 +385,11 @@ def hook_market(auction_deployer, smb, ob, installer, deployer, hour):
     token = boa.load(
         TEST_CONTRACTS / "HookToken.vy", 10**24, override_address=None, sender=deployer
     )
+    hook_exchange = exchange_deployer.deploy(
+        token.address, smb.address, registry.address, ob.address, LEAD_TIME, 86_400, sender=deployer
+    )
     market = auction_deployer.deploy(
-        token.address, smb.address, ob.address, LEAD_TIME, sender=deployer
+        token.address, smb.address, ob.address, hook_exchange.address, LEAD_TIME, sender=deployer
     )
     owner = boa.env.generate_address("hook-owner")
     maker = boa.load(TEST_CONTRACTS / "ReentrantMaker.vy", override_address=None, sender=owner)
