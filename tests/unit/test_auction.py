@@ -459,6 +459,22 @@ def test_a_token_hook_cannot_reenter_withdrawing(hook_market, hour):
     assert token.balanceOf(maker.address) == 10**22
 
 
+def test_a_token_hook_cannot_reenter_delivering(hook_market, hour):
+    market, token, maker, owner, meter = hook_market
+    maker.execute(
+        market.address, market.place.prepare_calldata(meter, hour, hour, 100, P, True), sender=owner
+    )
+    close_gate(hour)
+    market.clear(hour, [0], P)
+    market.release(0, 1)
+    maker.arm(market.address, market.deliver.prepare_calldata(hour, [0]), sender=owner)
+    maker.execute(market.address, market.withdraw_credit.prepare_calldata(), sender=owner)
+    assert maker.reentry_attempted()
+    assert not maker.reentry_succeeded()
+    assert not market.delivered(hour)
+    assert market.deliver(hour, [0])  # the lock, not the delivery, refused it
+
+
 # ROLES
 
 
