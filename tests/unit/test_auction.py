@@ -460,7 +460,7 @@ def test_a_token_hook_cannot_reenter_withdrawing(hook_market, hour):
 
 
 def test_a_token_hook_cannot_reenter_delivering(hook_market, hour):
-    market, token, maker, owner, meter = hook_market
+    market, _token, maker, owner, meter = hook_market
     maker.execute(
         market.address, market.place.prepare_calldata(meter, hour, hour, 100, P, True), sender=owner
     )

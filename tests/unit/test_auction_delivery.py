@@ -100,7 +100,13 @@ def test_a_deal_of_the_auction_settles_metered_with_certificates_to_the_buyer(
     deliver(hour, 600)
     exchange.settle(event.deal_id, deal_terms(event))
     settled = only_event(exchange, "DealSettled")
-    assert (settled.seller, settled.buyer, settled.delivered_wh, settled.payment, settled.refund) == (
+    assert (
+        settled.seller,
+        settled.buyer,
+        settled.delivered_wh,
+        settled.payment,
+        settled.refund,
+    ) == (
         alice,
         traders[0],
         600,
@@ -133,7 +139,9 @@ def test_deliver_goes_on_where_it_stopped_64_deals_a_call(
     assert wallet.balanceOf(exchange.address) == 66 * P
 
 
-def test_marginal_bids_pair_after_the_full_ones(auction, exchange, wallet, traders, trader_meters, hour):
+def test_marginal_bids_pair_after_the_full_ones(
+    auction, exchange, wallet, traders, trader_meters, hour
+):
     """A bid above the price fills 5 Wh; two bids of 3 Wh at it share the 2 Wh left
     of the 7 offered, floor(3 x 2 / 6) = 1 each: deals of 5, 1 and 1 Wh."""
     ids = [
