@@ -224,7 +224,7 @@ def __init__(token_: IERC20, backend_: ISmartMeterBackend, operator_: ITariffs, 
     @param operator_ The OperatorBackend whose tariffs bound the prices.
     @param exchange_ The Exchange that settles the deals `deliver` makes; its
            admin wires this Auction there, and it draws their payments from
-           this contract's escrow (approved here once, for all of them).
+           this contract's escrow (approved by `deliver`, exactly).
     @param lead_time_ Seconds before an interval's begin when its market closes.
     """
     token = token_
@@ -233,7 +233,6 @@ def __init__(token_: IERC20, backend_: ISmartMeterBackend, operator_: ITariffs, 
     exchange = exchange_
     interval_length = staticcall backend_.interval_length()
     lead_time = lead_time_
-    assert extcall token_.approve(exchange_.address, max_value(uint256), default_return_value=True), "auction: token approval failed"
 
 
 # METER OWNER
@@ -536,6 +535,8 @@ def deliver(interval_begin: uint256, order_ids: DynArray[uint256, MAX_BOOK]) -> 
         self._delivery[interval_begin] = bid | (bid_used << 32) | (ask << 96) | (ask_used << 128)
     log IntervalDelivered(interval_begin=interval_begin, keeper=msg.sender, deals=len(deals), complete=complete)
     if len(deals) != 0:
+        # The Exchange pulls exactly the deals' payment, as it pulls a taker's.
+        assert extcall token.approve(exchange.address, self._paid(deals), default_return_value=True), "auction: token approval failed"
         deal_id: uint256 = extcall exchange.make_auction_deals(deals)
         for i: uint256 in range(MAX_DEALS):
             if i == len(pairs):
@@ -658,6 +659,18 @@ def _fill(terms: uint256, begin: uint256, clearing: uint256) -> uint256:
     if limit == price:
         return wh * ((r >> 128) & _UINT64) // (r >> 192)
     return 0
+
+
+@internal
+@pure
+def _paid(deals: DynArray[IExchange.AuctionDeal, MAX_DEALS]) -> uint256:
+    """
+    @dev What the deals pay the seller in all: Wh x clearing price each, in token base units.
+    """
+    total: uint256 = 0
+    for d: IExchange.AuctionDeal in deals:
+        total += d.wh * d.price
+    return total
 
 
 @internal
