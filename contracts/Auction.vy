@@ -41,14 +41,24 @@
         with it (a tariff changed later changes no fill): an order's limit counts as
         min(limit, retail) for a bid and max(limit, feed-in) for an offer,
         so a clearing with any volume lies between the two tariffs.
-@custom:settlement Not built yet. A bid's `release` leaves the payment of
-        its fills (fill x clearing price) in this contract, for the metered
-        settlement to pay sellers from: with one price, any pairing of buy
-        fills with sell fills pays the same, so the plan is to pair them in
-        placement order (the accumulator's, which a settlement can re-verify)
-        by a two-pointer walk, at most bids + offers - 1 deals per interval,
-        and hand each to the Exchange's settlement as a deal (see the report
-        of issue 19). Until then the payments stay in escrow here.
+@custom:settlement A bid's `release` leaves the payment of its fills (fill
+        x clearing price) here; `deliver`, which anyone may call after the
+        clearing and before the interval begins, turns the fills into deals
+        of the Exchange, which takes their payment from this escrow and
+        settles them as it settles any deal (metered, pro rata, certificates
+        to the buyer). With one price any pairing pays the same, so the
+        pairing is fixed: buy fills with sell fills in placement order (the
+        accumulator's, re-verified by `deliver`), a two-pointer walk, so at
+        most bids + offers - 1 deals. The Wh one side fills beyond the other
+        (the floors of the marginal orders) pair with nothing: an offer's
+        are not sold, a bid's payment for them comes back as credit. So do
+        the payments of every fill not delivered when the interval begins,
+        whoever failed to call `deliver`: a delivery is never half made.
+        A deal's seller and buyer are the orders' makers; the Exchange pays
+        the owner of the seller meter during the interval, as for its own
+        deals. `deliver` makes at most 64 deals a call and goes on where it
+        stopped; the clearing itself writes no deal, so that it stays within
+        15,000 gas per order (a deal costs the Exchange about 100,000).
 @custom:security Payments and refunds are pull credits (`withdraw_credit`).
         Every state change comes before the one token transfer of a call,
         and the external functions are non-reentrant, so a token with hooks
@@ -61,6 +71,7 @@ from ethereum.ercs import IERC20
 
 from .interfaces import ISmartMeterBackend
 from .interfaces import IOperatorBackend
+from .interfaces import IExchange
 
 
 # The OperatorBackend's tariff view (its interface file does not list it).
@@ -94,6 +105,7 @@ struct Clearing:
 MAX_BOOK: constant(uint256) = 2000  # orders in one interval's book
 MAX_INTERVALS: public(constant(uint256)) = 24 * 7 * 4  # a standing order spans at most four weeks of hours
 MAX_RELEASE: constant(uint256) = 24 * 7 * 4
+MAX_DEALS: public(constant(uint256)) = 64  # deals one `deliver` makes
 
 _UINT40: constant(uint256) = 2**40 - 1
 _UINT64: constant(uint256) = 2**64 - 1
@@ -104,12 +116,15 @@ _COUNT: constant(uint256) = 2**64 - 1
 _HASH: constant(uint256) = ~_COUNT  # the chain's top 192 bits
 _IS_BID: constant(uint256) = 1 << 240
 _CLEARED: constant(uint256) = 1 << 255
+_DELIVERED: constant(uint256) = 1 << 255
+_UINT32: constant(uint256) = 2**32 - 1
 
 token: public(immutable(IERC20))
 backend: public(immutable(ISmartMeterBackend))
 operator: public(immutable(ITariffs))
 interval_length: public(immutable(uint256))
 lead_time: public(immutable(uint256))
+exchange: public(immutable(IExchange))
 
 order_count: public(uint256)
 
@@ -136,6 +151,10 @@ _ratios: HashMap[uint256, uint256]
 # @dev Per interval begin, as the clearing read them: retail price (bits 0-127)
 # and feed-in reward (128-255), so that fills never depend on a tariff read later.
 _bounds: HashMap[uint256, uint256]
+# @dev Per interval begin, where `deliver` stopped: delivered (bit 255) | the
+# next bid's index in the book (0-31) and its Wh already paired (32-95) | the
+# next offer's index (96-127) and its Wh already paired (128-191).
+_delivery: HashMap[uint256, uint256]
 
 
 event StandingOrderPlaced:
@@ -170,22 +189,48 @@ event Released:
     refund: uint256
 
 
+event DealDelivered:
+    interval_begin: indexed(uint256)
+    bid_id: indexed(uint256)
+    offer_id: indexed(uint256)
+    deal_id: uint256  # the Exchange's
+    wh: uint256
+
+
+event FillRefunded:
+    order_id: indexed(uint256)
+    interval_begin: indexed(uint256)
+    wh: uint256  # of the bid's fill paired with no offer
+    refund: uint256
+
+
+event IntervalDelivered:
+    interval_begin: indexed(uint256)
+    keeper: indexed(address)
+    deals: uint256  # made by this call
+    complete: bool
+
+
 event CreditWithdrawn:
     account: indexed(address)
     amount: uint256
 
 
 @deploy
-def __init__(token_: IERC20, backend_: ISmartMeterBackend, operator_: ITariffs, lead_time_: uint256):
+def __init__(token_: IERC20, backend_: ISmartMeterBackend, operator_: ITariffs, exchange_: IExchange, lead_time_: uint256):
     """
-    @param token_ The settlement token (any ERC-20 without a transfer fee).
+    @param token_ The settlement token (any ERC-20 without a transfer fee), the Exchange's.
     @param backend_ The SmartMeterBackend of the meters traded.
     @param operator_ The OperatorBackend whose tariffs bound the prices.
+    @param exchange_ The Exchange that settles the deals `deliver` makes; its
+           admin wires this Auction there, and it draws their payments from
+           this contract's escrow (approved by `deliver`, exactly).
     @param lead_time_ Seconds before an interval's begin when its market closes.
     """
     token = token_
     backend = backend_
     operator = operator_
+    exchange = exchange_
     interval_length = staticcall backend_.interval_length()
     lead_time = lead_time_
 
@@ -250,7 +295,11 @@ def cancel(order_id: uint256, from_interval: uint256):
     terms: uint256 = self._terms[order_id]
     assert terms != 0, "auction: no such order"
     maker: address = convert(self._owner[order_id] & _UINT160, address)
-    assert maker == msg.sender, "auction: caller is not the maker"
+    if msg.sender != maker:
+        # An order ends with its maker's ownership of the meter: the meter's
+        # new owner may cancel it (a bid's escrow still goes back to the maker).
+        owner: address = staticcall backend.owner_of(self._meter[order_id])
+        assert owner == msg.sender and owner != maker, "auction: caller is not the maker"
     first: uint256 = self._first(terms)
     last: uint256 = self._last(terms)
     assert from_interval >= first and from_interval <= last and last >= first, "auction: interval not in the order"
@@ -361,7 +410,7 @@ def release(order_id: uint256, intervals: uint256):
             escrow, in order from its first: the maker is credited the Wh it
             did not fill at its limit, and the difference between its limit
             and the clearing price on the Wh it did. The fills' payment
-            (fill x clearing price) stays in escrow for settlement.
+            (fill x clearing price) stays in escrow for `deliver`.
     """
     terms: uint256 = self._terms[order_id]
     assert terms & _IS_BID != 0, "auction: not a bid"
@@ -404,7 +453,109 @@ def withdraw_credit():
     self._push(msg.sender, amount)
 
 
+@external
+@nonreentrant
+def deliver(interval_begin: uint256, order_ids: DynArray[uint256, MAX_BOOK]) -> bool:
+    """
+    @notice Makes the deals of a cleared interval on the Exchange, up to
+            MAX_DEALS a call, going on where the last call stopped; anyone
+            may. Pairs buy fills with sell fills in placement order (see the
+            contract's notice), and once the walk ends credits back the
+            payment of the bid fills left unpaired. From the interval's
+            begin on it makes no deal: every fill not delivered is credited
+            back to its bidder instead.
+    @param interval_begin The interval, cleared and not yet delivered.
+    @param order_ids Every order placed in the interval, in placement order,
+           as for `clear`.
+    @return bool Whether the interval is now delivered in full.
+    """
+    clearing: uint256 = self._clearing[interval_begin]
+    assert clearing & _CLEARED != 0, "auction: interval not cleared yet"
+    state: uint256 = self._delivery[interval_begin]
+    assert state & _DELIVERED == 0, "auction: interval already delivered"
+    acc: uint256 = self.accumulator[interval_begin]
+    assert len(order_ids) == acc & _COUNT, "auction: book does not hold every order"
+    link: uint256 = 0
+    for order_id: uint256 in order_ids:
+        link = (convert(keccak256(abi_encode(link, order_id)), uint256) & _HASH) | ((link & _COUNT) + 1)
+    assert link == acc, "auction: book does not match the orders placed"
+
+    n: uint256 = len(order_ids)
+    price: uint256 = clearing & _UINT96
+    bid: uint256 = self._next_fill(order_ids, state & _UINT32, True, interval_begin, clearing)
+    bid_used: uint256 = (state >> 32) & _UINT64
+    ask: uint256 = self._next_fill(order_ids, (state >> 96) & _UINT32, False, interval_begin, clearing)
+    ask_used: uint256 = (state >> 128) & _UINT64
+    late: bool = block.timestamp >= interval_begin
+    deals: DynArray[IExchange.AuctionDeal, MAX_DEALS] = []
+    pairs: DynArray[uint256, MAX_DEALS] = []  # bid id (bits 0-127) | offer id (128-255)
+    for _: uint256 in range(MAX_DEALS):
+        if late or bid == n or ask == n:
+            break
+        bid_id: uint256 = order_ids[bid]
+        ask_id: uint256 = order_ids[ask]
+        bid_fill: uint256 = self._fill(self._terms[bid_id], interval_begin, clearing)
+        ask_fill: uint256 = self._fill(self._terms[ask_id], interval_begin, clearing)
+        wh: uint256 = min(bid_fill - bid_used, ask_fill - ask_used)
+        deals.append(IExchange.AuctionDeal(
+            seller=convert(self._owner[ask_id] & _UINT160, address),
+            buyer=convert(self._owner[bid_id] & _UINT160, address),
+            seller_meter=self._meter[ask_id],
+            buyer_meter=self._meter[bid_id],
+            interval_begin=interval_begin,
+            wh=wh,
+            price=price,
+        ))
+        pairs.append(bid_id | (ask_id << 128))
+        bid_used += wh
+        ask_used += wh
+        if bid_used == bid_fill:
+            bid = self._next_fill(order_ids, bid + 1, True, interval_begin, clearing)
+            bid_used = 0
+        if ask_used == ask_fill:
+            ask = self._next_fill(order_ids, ask + 1, False, interval_begin, clearing)
+            ask_used = 0
+
+    complete: bool = late or bid == n or ask == n
+    if complete:
+        self._delivery[interval_begin] = _DELIVERED
+        # No offer left to pair (or too late): the bids' fills from `bid` on
+        # are paid back.
+        for _: uint256 in range(MAX_BOOK):
+            if bid == n:
+                break
+            bid_id: uint256 = order_ids[bid]
+            wh: uint256 = self._fill(self._terms[bid_id], interval_begin, clearing) - bid_used
+            maker: address = convert(self._owner[bid_id] & _UINT160, address)
+            self.credit_of[maker] += wh * price
+            log FillRefunded(order_id=bid_id, interval_begin=interval_begin, wh=wh, refund=wh * price)
+            bid = self._next_fill(order_ids, bid + 1, True, interval_begin, clearing)
+            bid_used = 0
+    else:
+        self._delivery[interval_begin] = bid | (bid_used << 32) | (ask << 96) | (ask_used << 128)
+    log IntervalDelivered(interval_begin=interval_begin, keeper=msg.sender, deals=len(deals), complete=complete)
+    if len(deals) != 0:
+        # The Exchange pulls exactly the deals' payment, as it pulls a taker's.
+        assert extcall token.approve(exchange.address, self._paid(deals), default_return_value=True), "auction: token approval failed"
+        deal_id: uint256 = extcall exchange.make_auction_deals(deals)
+        for i: uint256 in range(MAX_DEALS):
+            if i == len(pairs):
+                break
+            log DealDelivered(interval_begin=interval_begin, bid_id=pairs[i] & _UINT128, offer_id=pairs[i] >> 128,
+                              deal_id=deal_id + i, wh=deals[i].wh)
+    return complete
+
+
 # VIEW
+
+
+@external
+@view
+def delivered(interval_begin: uint256) -> bool:
+    """
+    @return bool Whether the interval's fills are delivered in full (deals made, the rest paid back).
+    """
+    return self._delivery[interval_begin] & _DELIVERED != 0
 
 
 @external
@@ -452,7 +603,15 @@ def _place(meter_id: bytes32, first: uint256, last: uint256, wh: uint256, price:
     assert block.timestamp + lead_time < first, "auction: gate closed for this interval"
     count: uint256 = (last - first) // interval_length + 1
     assert count <= MAX_INTERVALS, "auction: too many intervals"
-    assert staticcall backend.owner_of(meter_id) == msg.sender, "auction: caller does not own the meter"
+    meter: ISmartMeterBackend.Trading = staticcall backend.trading_data(meter_id)
+    assert meter.owner == msg.sender, "auction: caller does not own the meter"
+    if is_bid:
+        assert ISmartMeterBackend.MeterKind.CONSUMPTION in meter.kind, "auction: meter does not consume"
+    else:
+        assert ISmartMeterBackend.MeterKind.PRODUCTION in meter.kind, "auction: meter does not produce"
+        # One offer sells at most what the meter can make in an interval, so
+        # a book of MAX_BOOK offers cannot overflow the Exchange's Wh fields.
+        assert wh <= meter.capacity_w * interval_length // 3_600, "auction: selling beyond the meter's capacity"
     order_id: uint256 = self.order_count
     self.order_count = order_id + 1
     flags: uint256 = 0
@@ -466,6 +625,7 @@ def _place(meter_id: bytes32, first: uint256, last: uint256, wh: uint256, price:
             break
         begin: uint256 = first + i * interval_length
         acc: uint256 = self.accumulator[begin]
+        assert acc & _COUNT < MAX_BOOK, "auction: the interval's book is full"
         self.accumulator[begin] = (convert(keccak256(abi_encode(acc, order_id)), uint256) & _HASH) | ((acc & _COUNT) + 1)
     log StandingOrderPlaced(order_id=order_id, maker=msg.sender, meter_id=meter_id, first=first, last=last, wh=wh,
                             price=price, is_bid=is_bid)
@@ -499,6 +659,33 @@ def _fill(terms: uint256, begin: uint256, clearing: uint256) -> uint256:
     if limit == price:
         return wh * ((r >> 128) & _UINT64) // (r >> 192)
     return 0
+
+
+@internal
+@pure
+def _paid(deals: DynArray[IExchange.AuctionDeal, MAX_DEALS]) -> uint256:
+    """
+    @dev What the deals pay the seller in all: Wh x clearing price each, in token base units.
+    """
+    total: uint256 = 0
+    for d: IExchange.AuctionDeal in deals:
+        total += d.wh * d.price
+    return total
+
+
+@internal
+@view
+def _next_fill(order_ids: DynArray[uint256, MAX_BOOK], start: uint256, is_bid: bool, begin: uint256, clearing: uint256) -> uint256:
+    """
+    @dev The index in `order_ids`, from `start` on, of the next bid (or
+         offer) that filled in the cleared interval; len(order_ids) for none.
+    """
+    n: uint256 = len(order_ids)
+    for k: uint256 in range(start, n, bound=MAX_BOOK):
+        terms: uint256 = self._terms[order_ids[k]]
+        if (terms & _IS_BID != 0) == is_bid and self._fill(terms, begin, clearing) != 0:
+            return k
+    return n
 
 
 @internal

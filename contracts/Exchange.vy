@@ -26,6 +26,13 @@
                  base unit. The Wh lost to flooring count as not delivered: the
                  buyer does not pay for them, their certificates go back to the
                  seller, and the operator pays their feed-in reward.
+@custom:auction The Auction wired by the admin (`wire_auction`, once) turns
+                a cleared interval's fills into deals here with
+                `make_auction_deals`, paying their escrow in from its own:
+                each is recorded as a taken deal is (sold Wh, deal counts, the
+                operator told, `DealMade` with `order_id` AUCTION_ORDER), so
+                `settle` works on it unchanged. Only before the interval
+                begins, so never after a measurement or a settlement of it.
 """
 
 
@@ -106,6 +113,10 @@ _ONE_PURCHASE: constant(uint256) = 1 << 128
 # @dev The most orders the Exchange takes: ids fit the lists' 38-bit links.
 MAX_ORDERS: public(constant(uint256)) = 2**38 - 1
 # What `deal_hash` holds once a deal is settled.
+# @dev The `order_id` of a deal the Auction made: no order of this Exchange has it.
+AUCTION_ORDER: public(constant(uint256)) = MAX_ORDERS
+# @dev The most deals one `make_auction_deals` records.
+MAX_AUCTION_DEALS: constant(uint256) = 64
 SETTLED: public(constant(bytes32)) = 0x0000000000000000000000000000000000000000000000000000000000000001
 _RETIRE_NOTE: constant(Bytes[33]) = b"delivered by the OpenKWh exchange"
 
@@ -130,6 +141,12 @@ lead_time: public(immutable(uint256))
 
 # @dev Seconds after an interval ends after which an unmeasured deal refunds.
 settlement_timeout: public(immutable(uint256))
+
+# @dev The deployer: wires the Auction, once, and nothing else.
+admin: public(immutable(address))
+
+# @dev The Auction whose cleared fills become deals here; empty until wired.
+auction: public(address)
 
 order_count: public(uint256)
 deal_count: public(uint256)
@@ -213,6 +230,10 @@ event DealSettled:
     retired_wh: uint256
 
 
+event AuctionWired:
+    auction: indexed(address)
+
+
 event CreditWithdrawn:
     account: indexed(address)
     amount: uint256
@@ -255,6 +276,7 @@ def __init__(
     interval_length = staticcall backend_.interval_length()
     lead_time = lead_time_
     settlement_timeout = settlement_timeout_
+    admin = msg.sender
 
 
 # METER OWNER
@@ -442,6 +464,65 @@ def take(order_id: uint256, wh: uint256, price: uint256, version: uint256, meter
                  buyer_meter=deal.buyer_meter, interval_begin=begin, wh=wh, price=price, retire=deal.retire)
     extcall operator.mark_traded(deal.seller_meter, deal.buyer_meter, begin)
     return deal_id
+
+
+# AUCTION
+
+
+@external
+@nonreentrant
+def make_auction_deals(deals: DynArray[IExchange.AuctionDeal, MAX_AUCTION_DEALS]) -> uint256:
+    """
+    @notice Records deals the wired Auction made from a cleared interval's
+            fills, each as a taken deal is recorded, and takes their escrow
+            (wh x price each) from the Auction.
+    @dev Only the Auction, and only before each deal's interval begins: no
+         measurement, issuance or settlement of the interval can exist yet,
+         so every deal of the interval is known before any is settled. The
+         Auction bounds an offer's Wh by the meter's capacity per interval
+         and a book by 2,000 orders, so the 64-bit Wh fields cannot overflow.
+    @param deals At most 64 deals.
+    @return uint256 The first deal's id; the others follow in order.
+    """
+    assert msg.sender == self.auction, "exchange: caller is not the auction"
+    first: uint256 = self.deal_count
+    deal_id: uint256 = first
+    escrow: uint256 = 0
+    for d: IExchange.AuctionDeal in deals:
+        begin: uint256 = d.interval_begin
+        assert block.timestamp < begin, "exchange: the interval has begun"
+        # Committed and sold at once, as when a bid is taken; an auction
+        # sale is not held to the capacity left by the continuous book.
+        self._sales[d.seller_meter][begin] += (d.wh & _UINT64) | self._as_sold(d.wh) | _ONE_SALE
+        self._purchases[d.buyer_meter][begin] += _ONE_PURCHASE
+        deal: Deal = Deal(order_id=AUCTION_ORDER, seller=d.seller, buyer=d.buyer, seller_meter=d.seller_meter,
+                          buyer_meter=d.buyer_meter, interval_begin=begin, wh=d.wh, price=d.price, retire=False)
+        self.deal_hash[deal_id] = keccak256(abi_encode(deal))
+        log DealMade(deal_id=deal_id, seller=d.seller, buyer=d.buyer, order_id=AUCTION_ORDER, seller_meter=d.seller_meter,
+                     buyer_meter=d.buyer_meter, interval_begin=begin, wh=d.wh, price=d.price, retire=False)
+        extcall operator.mark_traded(d.seller_meter, d.buyer_meter, begin)
+        escrow += d.wh * d.price
+        deal_id += 1
+    self.deal_count = deal_id
+    if escrow != 0:
+        self._pull(msg.sender, escrow)
+    return first
+
+
+# ADMIN
+
+
+@external
+def wire_auction(auction_: address):
+    """
+    @notice Names the Auction allowed to make deals here; once, by the admin.
+    @param auction_ The Auction, which must settle in this Exchange's token.
+    """
+    assert msg.sender == admin, "exchange: caller is not the admin"
+    assert self.auction == empty(address), "exchange: auction already wired"
+    assert auction_.is_contract, "exchange: the auction is not a contract"
+    self.auction = auction_
+    log AuctionWired(auction=auction_)
 
 
 # PERMISSIONLESS

@@ -29,6 +29,7 @@ from web3.logs import DISCARD
 
 from meter_bridge.signing import meter_id as meter_id_from_gsrn
 from meter_bridge.signing import read_salt
+from openkwh import auction as auction_model
 from openkwh.chain import (
     Deployment,
     DeploymentError,
@@ -685,7 +686,8 @@ def settle_deals(actor: Actor, from_block: int, to_block: int | str = "latest"):
 def keeper_run(actor: Actor, start: int, end: int):
     """What a keeper does for every meter of the deployment over ``[start, end)``,
     in the order that lets each step go through: issue the certificates of the
-    hourly production (so that settled deals hand them on), settle the deals
+    hourly production (so that settled deals hand them on), clear and deliver
+    the Auction's intervals past gate closure, settle the deals
     whose interval is measured or past the timeout, then settle the measured
     intervals with the operator. Idempotent: what is done already is skipped.
     A line of progress per meter goes to the log."""
@@ -713,6 +715,8 @@ def keeper_run(actor: Actor, start: int, end: int):
         logger.info(
             "meter %d of %d (0x%s…): certificates issued", number, len(meters), meter_id.hex()[:8]
         )
+    if "Auction" in actor.deployment:  # the auction's deals first, to be settled below
+        step(clear_auctions)
     exchange_block = actor.deployment["Exchange"].block or first
     step(settle_deals, exchange_block)
     for number, meter_id in enumerate(meters, 1):
@@ -723,6 +727,289 @@ def keeper_run(actor: Actor, start: int, end: int):
     if not receipts:
         count = f"{len(meters)} meter{'s' if len(meters) != 1 else ''}"
         raise ValueError(f"nothing to do in that period ({count}): nothing sent")
+    return receipts
+
+
+# AUCTION (issue 19): standing orders, the hourly call auction and its delivery
+
+
+def _standing_placed(actor: Actor, maker: str | None = None) -> list:
+    """The Auction's StandingOrderPlaced events, in placement order (their ids
+    rise), of ``maker`` or everyone's."""
+    auction = actor.contract("Auction")
+    first = actor.deployment["Auction"].block
+    placed = auction.events.StandingOrderPlaced().get_logs(from_block=first)
+    return [e for e in placed if maker is None or e["args"]["maker"] == maker]
+
+
+def _grid(actor: Actor, start: int, end: int) -> tuple[int, int]:
+    """(first, last) interval begins of ``[start, end)``, both on the interval grid."""
+    length = actor.contract("SmartMeterBackend").functions.interval_length().call()
+    if start % length or end % length:
+        raise ValueError(f"--from and --to must be on the {length} s interval grid: nothing sent")
+    if end <= start:
+        raise ValueError("--to must come after --from: nothing sent")
+    return start, end - length
+
+
+def forecast_runs(path: Path, length: int, start: int, end: int) -> list[tuple[int, int, int]]:
+    """A forecast file read into standing orders: lines ``interval,wh`` (the
+    interval an ISO 8601 time or unix seconds, whole Wh), blank lines and ``#``
+    comments skipped. Hours of ``[start, end)`` it names with Wh above zero, as
+    (first, last, wh) runs of consecutive hours with the same Wh: one standing
+    order each, so "up to my forecast" is fixed at placement."""
+    wanted: dict[int, int] = {}
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            when, wh = (part.strip() for part in line.split(","))
+            begin, amount = _time(when), int(wh)
+        except (ValueError, argparse.ArgumentTypeError):
+            raise ValueError(
+                f"{path}, line {number}: expected 'interval,wh', got {line!r}"
+            ) from None
+        if begin % length or amount < 0:
+            raise ValueError(f"{path}, line {number}: not an interval begin and whole Wh: {line!r}")
+        wanted[begin] = amount
+    runs: list[tuple[int, int, int]] = []
+    for begin in range(start, end, length):
+        wh = wanted.get(begin, 0)
+        if wh and runs and runs[-1][1] == begin - length and runs[-1][2] == wh:
+            runs[-1] = (runs[-1][0], begin, wh)
+        elif wh:
+            runs.append((begin, begin, wh))
+    return runs
+
+
+def place_standing_order(
+    actor: Actor,
+    side: str,
+    meter_id: bytes,
+    start: int,
+    end: int,
+    price: str,
+    wh: int | None = None,
+    forecast: Path | None = None,
+):
+    """A standing offer or bid on the Auction for every interval of ``[start,
+    end)``: ``wh`` Wh an interval, or up to the ``forecast`` (one order per run
+    of hours with the same Wh), at a limit of ``price`` tokens per kWh. A bid
+    escrows Wh x price for every interval now (approved first if short)."""
+    token = _Token(actor, "Auction")
+    auction = actor.contract("Auction")
+    per_wh = _price_per_wh(token, price)
+    first, last = _grid(actor, start, end)
+    length = actor.contract("SmartMeterBackend").functions.interval_length().call()
+    if forecast is not None:
+        runs = forecast_runs(forecast, length, first, last + length)
+        if not runs:
+            raise ValueError("the forecast names no Wh in that period: nothing sent")
+    elif wh:
+        runs = [(first, last, wh)]
+    else:
+        raise ValueError("give the Wh per interval (--wh) or a --forecast: nothing sent")
+    is_bid = side == "bid"
+    receipts = []
+    for run_first, run_last, run_wh in runs:
+        call = auction.functions.place(meter_id, run_first, run_last, run_wh, per_wh, is_bid)
+        hours = (run_last - run_first) // length + 1
+        if is_bid:
+            escrow = hours * run_wh * per_wh
+            approval = _pay_in(actor, token, auction.address, escrow, "this needs in escrow")
+            receipt = actor.send_all([*approval, call])
+        else:
+            receipt = actor.send(call)
+        (event,) = auction.events.StandingOrderPlaced().process_receipt(receipt, errors=DISCARD)
+        logger.info(
+            "standing %s %d: %d Wh an interval from %s to %s (%d intervals) at %s/kWh%s",
+            side,
+            event["args"]["order_id"],
+            run_wh,
+            _when(run_first),
+            _when(run_last + length),
+            hours,
+            token.show(per_wh * 1_000),
+            f", {token.show(hours * run_wh * per_wh)} in escrow" if is_bid else "",
+        )
+        receipts.append(receipt)
+    return receipts
+
+
+def standing_orders(actor: Actor) -> Report:
+    """The actor's standing orders on the Auction, with each interval's fill once
+    cleared (Wh, at the clearing price) and whether it was delivered."""
+    auction = actor.contract("Auction")
+    token = _Token(actor, "Auction")
+    length = actor.contract("SmartMeterBackend").functions.interval_length().call()
+    found = []
+    for event in _standing_placed(actor, actor.account.address):
+        order_id = event["args"]["order_id"]
+        _maker, meter_id, first, last, wh, price, is_bid, released = auction.functions.order(
+            order_id
+        ).call()
+        hours = []
+        for begin in range(first, last + 1, length):
+            cleared, clearing_price = auction.functions.clearing(begin).call()[:2]
+            hours.append(
+                {
+                    "interval_begin": begin,
+                    "cleared": cleared,
+                    "fill_wh": auction.functions.fill(order_id, begin).call(),
+                    "price": clearing_price if cleared else None,
+                    "delivered": auction.functions.delivered(begin).call(),
+                }
+            )
+        side = "bid" if is_bid else "offer"
+        logger.info(
+            "standing %s %d: %d Wh an interval at %s/kWh, %s",
+            side,
+            order_id,
+            wh,
+            token.show(price * 1_000),
+            f"{len(hours)} intervals from {_when(first)}" if hours else "cancelled",
+        )
+        for hour in hours:
+            if hour["cleared"]:
+                logger.info(
+                    "  %s: filled %d Wh at %s/kWh%s",
+                    _when(hour["interval_begin"]),
+                    hour["fill_wh"],
+                    token.show(hour["price"] * 1_000),
+                    ", delivered" if hour["delivered"] else "",
+                )
+            else:
+                logger.info("  %s: not cleared yet", _when(hour["interval_begin"]))
+        found.append(
+            {
+                "order_id": order_id,
+                "side": side,
+                "meter_id": "0x" + meter_id.hex(),
+                "wh": wh,
+                "price": price,
+                "released": released,
+                "intervals": hours,
+            }
+        )
+    if not found:
+        logger.info("no standing orders of %s", actor.account.address)
+    return Report(orders=found)
+
+
+def cancel_standing_order(actor: Actor, order_id: int, start: int):
+    """Cancels one's standing order from the interval beginning at ``start`` on
+    (a bid's escrow for those intervals comes back)."""
+    auction = actor.contract("Auction")
+    token = _Token(actor, "Auction")
+    terms = auction.functions.order(order_id).call()
+    first, last = terms[2], terms[3]
+    if not first <= start <= last:
+        raise ValueError(f"order {order_id} has no open interval from {_when(start)}: nothing sent")
+    receipt = actor.send(auction.functions.cancel(order_id, start))
+    (event,) = auction.events.StandingOrderCancelled().process_receipt(receipt, errors=DISCARD)
+    logger.info(
+        "cancelled standing order %d from %s; %s back",
+        order_id,
+        _when(start),
+        token.show(event["args"]["refund"]),
+    )
+    return receipt
+
+
+def release_standing_bid(actor: Actor, order_id: int, intervals: int | None = None):
+    """Settles a standing bid's escrow for its cleared intervals (all of them,
+    or ``intervals``): what it did not fill, and its limit's excess over the
+    clearing price, become Auction credit."""
+    auction = actor.contract("Auction")
+    terms = auction.functions.order(order_id).call()
+    first, last, is_bid, released = terms[2], terms[3], terms[6], terms[7]
+    if not is_bid:
+        raise ValueError(f"order {order_id} is an offer: it has no escrow; nothing sent")
+    length = actor.contract("SmartMeterBackend").functions.interval_length().call()
+    ready = 0
+    for begin in range(first + released * length, last + 1, length):
+        if not auction.functions.clearing(begin).call()[0]:
+            break
+        ready += 1
+    count = ready if intervals is None else min(intervals, ready)
+    if count == 0:
+        raise ValueError(f"order {order_id} has no cleared interval left to release: nothing sent")
+    receipt = actor.send(auction.functions.release(order_id, count))
+    logger.info("released %d intervals of standing bid %d", count, order_id)
+    return receipt
+
+
+def withdraw_auction_credit(actor: Actor):
+    """Collects the actor's credit on the Auction: escrow released and fills paid back."""
+    token = _Token(actor, "Auction")
+    auction = actor.contract("Auction")
+    credit = auction.functions.credit_of(actor.account.address).call()
+    if credit == 0:
+        raise ValueError("no credit on the Auction to withdraw: nothing sent")
+    receipt = actor.send(auction.functions.withdraw_credit())
+    logger.info("withdrew %s of Auction credit", token.show(credit))
+    return receipt
+
+
+def auction_books(actor: Actor) -> dict[int, list[int]]:
+    """Every interval with standing orders, and its book: the ids of the orders
+    placed in it, in placement order (what the accumulator chains)."""
+    length = actor.contract("SmartMeterBackend").functions.interval_length().call()
+    books: dict[int, list[int]] = {}
+    for event in _standing_placed(actor):
+        args = event["args"]
+        for begin in range(args["first"], args["last"] + 1, length):
+            books.setdefault(begin, []).append(args["order_id"])
+    return dict(sorted(books.items()))
+
+
+def clear_auctions(actor: Actor):
+    """Clears every interval of the Auction past its gate closure and not cleared,
+    at the price the plain Python auction (openkwh.auction) finds from the
+    orders' terms and the operator's tariff, then delivers every cleared
+    interval not yet delivered (deals on the Exchange before it begins; after,
+    the fills' payments go back to the bidders), 64 deals a call."""
+    auction = actor.contract("Auction")
+    operator = actor.contract("OperatorBackend")
+    token = _Token(actor, "Auction")
+    lead = auction.functions.lead_time().call()
+    now = actor.w3.eth.get_block("latest")["timestamp"]
+    receipts, cleared, delivered = [], 0, 0
+    for begin, ids in auction_books(actor).items():
+        if now + lead < begin:
+            continue  # the gate is still open: orders may come and go
+        if not auction.functions.clearing(begin).call()[0]:
+            retail, feed_in = operator.functions.tariff_at(begin).call()[:2]
+            live = []
+            for order_id in ids:
+                terms = auction.functions.order(order_id).call()
+                if terms[2] <= begin <= terms[3]:
+                    live.append((terms[6], terms[4], terms[5]))
+            book = auction_model.clear(live, retail, feed_in)
+            receipts.append(actor.send(auction.functions.clear(begin, ids, book.price)))
+            cleared += 1
+            logger.info(
+                "cleared %s: %d orders, %d Wh at %s/kWh",
+                _when(begin),
+                len(ids),
+                book.volume,
+                token.show(book.price * 1_000),
+            )
+        if auction.functions.delivered(begin).call():
+            continue
+        deals = 0
+        while True:
+            receipt = actor.send(auction.functions.deliver(begin, ids))
+            receipts.append(receipt)
+            deals += len(auction.events.DealDelivered().process_receipt(receipt, errors=DISCARD))
+            if auction.functions.delivered(begin).call():
+                break
+        delivered += 1
+        logger.info("delivered %s: %d deals on the Exchange", _when(begin), deals)
+    if not receipts:
+        raise ValueError("no auction interval to clear or deliver: nothing sent")
+    logger.info("cleared %d auction intervals, delivered %d", cleared, delivered)
     return receipts
 
 
@@ -996,6 +1283,29 @@ def _add_meter_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--gsrn", help="the meter's 18-digit GSRN/EAN; hashed with --salt-file")
     parser.add_argument(
         "--salt-file", type=Path, help="file with the salt for --gsrn (>= 16 bytes, read exactly)"
+    )
+
+
+def _add_standing_arguments(parser: argparse.ArgumentParser, bid: bool) -> None:
+    _add_meter_arguments(parser)
+    _add_period_options(parser)
+    amount = parser.add_mutually_exclusive_group(required=True)
+    amount.add_argument("--wh", type=_natural, help="whole Wh in every interval, e.g. 1500")
+    amount.add_argument(
+        "--forecast",
+        type=Path,
+        help="up to a forecast: a file of 'interval,wh' lines (one order per run of equal Wh)",
+    )
+    parser.add_argument(
+        "--price",
+        required=True,
+        help='tokens per kWh, e.g. "0.25"' + (" (your limit)" if bid else " (your floor)"),
+    )
+
+
+def _standing_command(side: str) -> Callable:
+    return lambda a, args: place_standing_order(
+        a, side, _meter_id(args), args.start, args.end, args.price, args.wh, args.forecast
     )
 
 
@@ -1344,8 +1654,58 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
             ),
             lambda a, args: settle_deals(a, args.from_block, args.to_block or "latest"),
         ),
+        "standing-offer": (
+            "offer a producing meter's energy in every interval of a period, in the "
+            "hourly auction, for no less than a price",
+            lambda p: _add_standing_arguments(p, bid=False),
+            _standing_command("offer"),
+        ),
+        "standing-bid": (
+            "bid for energy in every interval of a period, in the hourly auction, for no "
+            "more than a price (the whole period's escrow now)",
+            lambda p: _add_standing_arguments(p, bid=True),
+            _standing_command("bid"),
+        ),
+        "standing-orders": (
+            "list your standing orders with their fills, interval by interval",
+            lambda p: None,
+            lambda a, args: standing_orders(a),
+        ),
+        "cancel-standing": (
+            "cancel your standing order from an interval on (a bid's escrow comes back)",
+            lambda p: (
+                p.add_argument("--order", type=_natural, required=True, help="the order id"),
+                p.add_argument(
+                    "--from",
+                    dest="start",
+                    type=_time,
+                    required=True,
+                    help="the first interval to cancel: ISO 8601 or unix seconds",
+                ),
+            ),
+            lambda a, args: cancel_standing_order(a, args.order, args.start),
+        ),
+        "release-standing": (
+            "settle a standing bid's escrow of its cleared intervals into Auction credit",
+            lambda p: (
+                p.add_argument("--order", type=_natural, required=True, help="the order id"),
+                p.add_argument("--intervals", type=_natural, help="default: every cleared one"),
+            ),
+            lambda a, args: release_standing_bid(a, args.order, args.intervals),
+        ),
+        "withdraw-auction-credit": (
+            "collect your Auction credit: escrow released, fills paid back",
+            lambda p: None,
+            lambda a, args: withdraw_auction_credit(a),
+        ),
     },
     "keeper": {
+        "clear-auctions": (
+            "clear every auction interval past its gate closure and deliver its fills as "
+            "Exchange deals",
+            lambda p: None,
+            lambda a, args: clear_auctions(a),
+        ),
         "run": (
             "for every meter over a period: issue certificates, settle deals, then settle "
             "intervals with the operator; what is done already is skipped",
@@ -1469,8 +1829,9 @@ ROLE_TITLES = {
     "installer": "a certified installer: registers meters and puts new meter keys in place",
     "prosumer": "a meter's owner: meters, acceptances, the operator ledger, tokens, certificates, "
     "Scope 2 statements",
-    "market": "anyone trading on the Exchange: offers, bids, takes, settling deals, credit",
-    "keeper": "anyone: settles intervals and deals, issues certificates",
+    "market": "anyone trading on the Exchange: offers, bids, takes, standing orders in the "
+    "hourly auction, settling deals, credit",
+    "keeper": "anyone: clears auctions, settles intervals and deals, issues certificates",
 }
 
 

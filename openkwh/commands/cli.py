@@ -79,6 +79,15 @@ EXAMPLES = {
     ("keeper", "issue"): "--gsrn 571313115100000006 --salt-file salt "
     "--from 2026-06-20 --to 2026-06-21",
     ("keeper", "settle-deals"): "--from-block 1",
+    ("keeper", "clear-auctions"): "",
+    ("market", "standing-offer"): "--gsrn 571313115100000006 --salt-file salt "
+    "--from 2026-06-20 --to 2026-06-27 --wh 1500 --price 0.10",
+    ("market", "standing-bid"): "--gsrn 571313115100000006 --salt-file salt "
+    "--from 2026-06-20T06:00Z --to 2026-06-20T22:00Z --forecast forecast.csv --price 0,25",
+    ("market", "standing-orders"): "",
+    ("market", "cancel-standing"): "--order 3 --from 2026-06-24",
+    ("market", "release-standing"): "--order 3",
+    ("market", "withdraw-auction-credit"): "",
     ("market", "settle"): "--from-block 1",
     ("keeper", "run"): "--from 2026-06-20 --to 2026-06-21",
     ("keeper", "expire"): "--certificate 42",

@@ -9,7 +9,8 @@ The meter bridge and the dApp read only this file. Deploying is idempotent:
 a contract whose code is already on chain at the recorded address (and whose
 dependencies were reused too) is reused and said so; anything else is deployed.
 The OperatorBackend, the GGORegistry, the Exchange and the MeasurementRoots
-are wired to each other once, so they are reused together or deployed together.
+are wired to each other once, so they are reused together or deployed together;
+the Auction (issue 19) comes after the Exchange, which its admin wires to it once.
 
     python -m openkwh.commands.deploy --network anvil      # what `make deploy` runs
 """
@@ -88,13 +89,14 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
         ),
     )
 
-    # Wired once to each other: all five are reused, or all five deployed.
+    # Wired once to each other: all six are reused, or all six deployed.
     together = {
         "SmartMeterBackend": [],
         "OperatorBackend": ["Wallet", "SmartMeterBackend"],
         "GGORegistry": ["SmartMeterBackend"],
         "Exchange": ["Wallet", "SmartMeterBackend"],
         "MeasurementRoots": ["SmartMeterBackend"],
+        "Auction": ["Wallet", "SmartMeterBackend", "OperatorBackend", "Exchange"],
     }
     fresh = not all(deployer.reusable(name, needs) for name, needs in together.items())
 
@@ -147,6 +149,19 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
         depends_on=together["MeasurementRoots"],
         fresh=fresh,
     )
+    # Delivers its cleared fills as the Exchange's deals: a new Exchange, a new Auction.
+    auction_address = deployer.deploy(
+        "Auction",
+        lambda: (
+            exchange.get("token") or wallet_address,
+            backend,
+            operator_address,
+            exchange_address,
+            exchange["lead_time"],
+        ),
+        depends_on=together["Auction"],
+        fresh=fresh,
+    )
     # Reads the registry and the backend: nothing to wire.
     deployer.deploy(
         "EmissionsRegistry", lambda: (registry_address, backend), depends_on=["GGORegistry"]
@@ -155,6 +170,7 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
         deployer.wire(name, address, "exchange", exchange_address)
     deployer.wire("SmartMeterBackend", backend, "operator", operator_address)
     deployer.wire("SmartMeterBackend", backend, "roots", roots_address)
+    deployer.wire("Exchange", exchange_address, "auction", auction_address)
 
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".json.tmp")
@@ -227,7 +243,8 @@ class _Deployer:
         return address
 
     def wire(self, name: str, address: str, peer: str, peer_address: str) -> None:
-        """Wires ``name`` at ``address`` to its ``peer`` ("exchange" or "operator")
+        """Wires ``name`` at ``address`` to its ``peer`` (its "exchange", "operator",
+        "roots" or "auction")
         at ``peer_address`` with ``wire_<peer>``, unless it already is.
 
         Sent through web3, not boa: boa's local replay of a call into a contract

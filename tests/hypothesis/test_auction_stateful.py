@@ -2,11 +2,16 @@
 
 Two sellers and two buyers place standing orders over a few future hours,
 cancel the rest of them, time passes, a keeper clears every hour whose gate
-closed (with the plain Python auction's price, openkwh.auction), and bidders
-release their escrow. Invariants: the Auction's token balance == escrow of
-bid hours not released + payments of released fills + unwithdrawn credits;
-each trader's tokens are conserved (wallet + credit + escrow + payments =
-what it started with); each cleared hour's price and per-side Wh are the
+closed (with the plain Python auction's price, openkwh.auction) and delivers
+its fills as Exchange deals (before the hour begins, or late, when they come
+back), anyone settles the deals (no meter reports, so they refund after the
+timeout), and bidders release their escrow and withdraw credits from both
+contracts. Invariants: each trader's tokens are conserved (wallet + Auction
+credit + what the Auction holds for its bids + Exchange credit + the escrow
+of its open deals = what it started with); the Auction's token balance ==
+what it holds for bids + its credits, the Exchange's == open deals' escrow +
+its credits; the deals are the placement-order pairing of the fills, at most
+bids + offers - 1 an hour; each cleared hour's price and per-side Wh are the
 model's, no side trades more Wh than the volume, and no order fills beyond
 its limit.
 """
@@ -27,6 +32,7 @@ RETAIL = 1_000  # token base units per Wh
 FEED_IN = 100  # token base units per Wh
 BUDGET = 10**12  # token base units per trader
 HOURS = 6
+TIMEOUT = HOUR  # seconds after an hour when an unmeasured deal refunds
 
 ADMIN = boa.env.generate_address("a-admin")
 INSTALLER = boa.env.generate_address("a-installer")
@@ -56,9 +62,21 @@ class Auction(RuleBasedStateMachine):
                 self.token.address, 86_400, RETAIL, FEED_IN, [self.smb.address]
             )
             self.smb.wire_operator(self.ob.address)
-            self.market = deployer("Auction").deploy(
-                self.token.address, self.smb.address, self.ob.address, LEAD
+            self.registry = deployer("GGORegistry").deploy(self.smb.address, 365 * 86_400)
+            self.exchange = deployer("Exchange").deploy(
+                self.token.address,
+                self.smb.address,
+                self.registry.address,
+                self.ob.address,
+                LEAD,
+                TIMEOUT,
             )
+            self.registry.wire_exchange(self.exchange.address)
+            self.ob.wire_exchange(self.exchange.address)
+            self.market = deployer("Auction").deploy(
+                self.token.address, self.smb.address, self.ob.address, self.exchange.address, LEAD
+            )
+            self.exchange.wire_auction(self.market.address)
             for t in TRADERS:
                 self.token.transfer(t, BUDGET)
         self.smb.certify_installer("DK1", INSTALLER, sender=BODY)
@@ -81,7 +99,9 @@ class Auction(RuleBasedStateMachine):
         self.orders = {}  # id -> dict
         self.book = {}  # begin -> order ids in placement order
         self.cleared = {}  # begin -> model.Book over the live orders
-        self.paid = [0] * 4  # payments of released fills, per trader
+        self.released = set()  # (bid id, begin) whose escrow is released
+        self.delivered = set()  # begins delivered in full
+        self.deals = {}  # deal id -> dict(terms, buyer, escrow, begin, settled)
 
     def begin(self, h):
         return self.first_hour + h * HOUR
@@ -184,8 +204,81 @@ class Auction(RuleBasedStateMachine):
             n = len(done)
         self.market.release(order_id, n, sender=KEEPER)
         for b in done:
-            self.paid[o["t"]] += self.market.fill(order_id, b) * self.cleared[b].price
+            self.released.add((order_id, b))
         o["released"] += len(done)
+
+    @rule(n=pick)
+    def keeper_delivers_an_hour(self, n):
+        """Delivers one cleared hour: the others wait, some until they begin."""
+        now = boa.env.evm.patch.timestamp
+        waiting = sorted(b for b in self.cleared if b not in self.delivered)
+        if not waiting:
+            return
+        for begin in waiting[n % len(waiting) :][:1]:
+            ids = self.book.get(begin, [])
+            fills = {i: self.market.fill(i, begin) for i in ids}
+            bids = [[i, fills[i]] for i in ids if self.orders[i]["bid"] and fills[i]]
+            asks = [[i, fills[i]] for i in ids if not self.orders[i]["bid"] and fills[i]]
+            expected = []  # (bid id, offer id, Wh): the placement-order pairing
+            if now < begin:
+                b = a = 0
+                while b < len(bids) and a < len(asks):
+                    wh = min(bids[b][1], asks[a][1])
+                    expected.append((bids[b][0], asks[a][0], wh))
+                    bids[b][1] -= wh
+                    asks[a][1] -= wh
+                    b += bids[b][1] == 0
+                    a += asks[a][1] == 0
+                assert len(expected) <= max(len(bids) + len(asks) - 1, 0)
+            if ids:  # a keeper delivering another book, or another pairing of it
+                with boa.reverts("auction: book does not match the orders placed"):
+                    self.market.deliver(begin, [*ids[1:], 2**64], sender=KEEPER)
+            made = []
+            while True:
+                complete = self.market.deliver(begin, ids, sender=KEEPER)
+                made += [e for e in self.market.get_logs() if type(e).__name__ == "DealMade"]
+                if complete:
+                    break
+            assert [(e.buyer, e.seller, e.wh) for e in made] == [
+                (TRADERS[self.orders[b]["t"]], TRADERS[self.orders[a]["t"]], wh)
+                for b, a, wh in expected
+            ]
+            for e in made:
+                assert e.price == self.cleared[begin].price
+                self.deals[e.deal_id] = dict(
+                    terms=(e.order_id, e.seller, e.buyer, e.seller_meter, e.buyer_meter,
+                           e.interval_begin, e.wh, e.price, e.retire),
+                    buyer=TRADERS.index(e.buyer), escrow=e.wh * e.price, begin=begin,
+                    settled=False,
+                )  # fmt: skip
+            self.delivered.add(begin)
+            with boa.reverts("auction: interval already delivered"):
+                self.market.deliver(begin, ids, sender=KEEPER)
+
+    @rule(n=pick)
+    def anyone_settles(self, n):
+        now = boa.env.evm.patch.timestamp
+        pending = sorted(i for i, d in self.deals.items() if not d["settled"])
+        if not pending:
+            return
+        deal_id = pending[n % len(pending)]
+        deal = self.deals[deal_id]
+        if now < deal["begin"] + HOUR + TIMEOUT:
+            with boa.reverts("exchange: no measurement yet for this interval"):
+                self.exchange.settle(deal_id, deal["terms"], sender=KEEPER)
+            return
+        self.exchange.settle(deal_id, deal["terms"], sender=KEEPER)
+        event = next(e for e in self.exchange.get_logs() if type(e).__name__ == "DealSettled")
+        assert (event.payment, event.refund) == (0, deal["escrow"])  # nobody measured
+        deal["settled"] = True
+
+    @rule(t=trader)
+    def withdraw_from_the_exchange(self, t):
+        if self.exchange.credit_of(TRADERS[t]) == 0:
+            with boa.reverts("exchange: no credit to withdraw"):
+                self.exchange.withdraw_credit(sender=TRADERS[t])
+            return
+        self.exchange.withdraw_credit(sender=TRADERS[t])
 
     @rule(t=trader)
     def withdraw(self, t):
@@ -196,24 +289,41 @@ class Auction(RuleBasedStateMachine):
         self.market.withdraw_credit(sender=TRADERS[t])
 
     def escrow(self, t):
+        """What the Auction holds for trader ``t``'s bids, hour by hour: a bid hour's
+        escrow until it is released, less its fills' payment once delivered, plus
+        that payment until delivered (to the Exchange, or back as credit)."""
         total = 0
-        for o in self.orders.values():
-            if o["t"] == t and o["bid"] and o["last"] >= o["first"]:
-                hours = (o["last"] - o["first"]) // HOUR + 1
-                total += (hours - o["released"]) * o["wh"] * o["price"]
+        for order_id, o in self.orders.items():
+            if o["t"] != t or not o["bid"] or o["last"] < o["first"]:
+                continue
+            for begin in range(o["first"], o["last"] + 1, HOUR):
+                payment = 0
+                if begin in self.cleared:
+                    payment = self.market.fill(order_id, begin) * self.cleared[begin].price
+                if (order_id, begin) not in self.released:
+                    total += o["wh"] * o["price"] - payment
+                if begin not in self.delivered:
+                    total += payment
         return total
+
+    def open_deals(self, t):
+        return sum(d["escrow"] for d in self.deals.values() if d["buyer"] == t and not d["settled"])
 
     @invariant()
     def tokens_are_conserved(self):
         if not hasattr(self, "market"):
             return
         held = 0
+        in_exchange = 0
         for t in range(4):
             credit = self.market.credit_of(TRADERS[t])
-            mine = self.escrow(t) + self.paid[t] + credit
-            assert self.token.balanceOf(TRADERS[t]) + mine == BUDGET
+            exchange = self.exchange.credit_of(TRADERS[t]) + self.open_deals(t)
+            mine = self.escrow(t) + credit
+            assert self.token.balanceOf(TRADERS[t]) + mine + exchange == BUDGET
             held += mine
+            in_exchange += exchange
         assert self.token.balanceOf(self.market.address) == held
+        assert self.token.balanceOf(self.exchange.address) == in_exchange
 
     @invariant()
     def clearings_are_the_models(self):

@@ -31,9 +31,10 @@ def test_deploy_writes_the_deployments_file(anvil_connection, tmp_path):
         "GGORegistry",
         "Exchange",
         "MeasurementRoots",
+        "Auction",
         "EmissionsRegistry",
     ]
-    assert [entry["block"] for entry in contracts.values()] == [1, 2, 3, 4, 5, 6, 7]
+    assert [entry["block"] for entry in contracts.values()] == [1, 2, 3, 4, 5, 6, 7, 8]
     for entry in contracts.values():
         assert Web3.is_checksum_address(entry["address"])
     wallet_functions = {entry.get("name") for entry in contracts["Wallet"]["abi"]}
@@ -64,11 +65,17 @@ def test_deploy_wires_the_contracts(anvil_connection, tmp_path):
     roots = record["contracts"]["MeasurementRoots"]["address"]
     assert meters.functions.roots().call() == roots
     assert contract(w3, record, "MeasurementRoots").functions.backend().call() == backend
+    auction = contract(w3, record, "Auction")
+    assert exchange.functions.auction().call() == auction.address
+    assert auction.functions.exchange().call() == exchange.address
+    assert auction.functions.token().call() == record["contracts"]["Wallet"]["address"]
+    assert auction.functions.operator().call() == operator.address
+    assert auction.functions.lead_time().call() == 3_600
 
 
 def test_deploy_again_redeploys_the_market_together(anvil_connection, tmp_path):
     """The meter backend, operator, registry, Exchange and roots are wired once:
-    one gone means five new."""
+    one gone means six new."""
     first = deploy_all(anvil_connection, tmp_path)
     record = json.loads(deployments_path("anvil", tmp_path).read_text())
     record["contracts"]["Exchange"]["address"] = "0x" + "22" * 20  # nothing there
@@ -81,10 +88,13 @@ def test_deploy_again_redeploys_the_market_together(anvil_connection, tmp_path):
         "GGORegistry",
         "Exchange",
         "MeasurementRoots",
+        "Auction",
     ):
         assert second["contracts"][name]["address"] != first["contracts"][name]["address"]
     registry = contract(anvil_connection.w3, second, "GGORegistry")
     assert registry.functions.exchange().call() == second["contracts"]["Exchange"]["address"]
+    exchange = contract(anvil_connection.w3, second, "Exchange")
+    assert exchange.functions.auction().call() == second["contracts"]["Auction"]["address"]
     backend = contract(anvil_connection.w3, second, "SmartMeterBackend")
     operator = second["contracts"]["OperatorBackend"]["address"]
     assert backend.functions.operator().call() == operator

@@ -17,11 +17,12 @@ from openkwh.bench import gas as bench
 pytestmark = pytest.mark.anvil
 
 KEYS = {
-    "Auction.standing_order_24",  # issue 19
-    "Auction.standing_order_168",
+    "Exchange.standing_order_24",  # issue 19
+    "Exchange.standing_order_168",
     "Auction.clear_per_order_10",
     "Auction.clear_per_order_100",
     "Auction.clear_per_order_1000",
+    "Auction.deliver_per_deal",
     "Wallet.deploy",
     "Wallet.transfer_fresh",
     "Wallet.transfer_existing",

@@ -369,7 +369,7 @@ def test_release_refunds_unfilled_escrow_and_the_price_improvement(
 
 
 @pytest.fixture
-def hook_market(auction_deployer, smb, ob, installer, deployer, hour):
+def hook_market(auction_deployer, exchange_deployer, smb, registry, ob, installer, deployer, hour):
     """An Auction on HookToken, with a re-entrant maker owning a meter and holding tokens."""
     from tests.fixtures.meters import (
         CAPACITY_W,
@@ -385,8 +385,11 @@ def hook_market(auction_deployer, smb, ob, installer, deployer, hour):
     token = boa.load(
         TEST_CONTRACTS / "HookToken.vy", 10**24, override_address=None, sender=deployer
     )
+    hook_exchange = exchange_deployer.deploy(
+        token.address, smb.address, registry.address, ob.address, LEAD_TIME, 86_400, sender=deployer
+    )
     market = auction_deployer.deploy(
-        token.address, smb.address, ob.address, LEAD_TIME, sender=deployer
+        token.address, smb.address, ob.address, hook_exchange.address, LEAD_TIME, sender=deployer
     )
     owner = boa.env.generate_address("hook-owner")
     maker = boa.load(TEST_CONTRACTS / "ReentrantMaker.vy", override_address=None, sender=owner)
@@ -454,6 +457,22 @@ def test_a_token_hook_cannot_reenter_withdrawing(hook_market, hour):
     assert not maker.reentry_succeeded()
     assert token.balanceOf(market.address) == 0
     assert token.balanceOf(maker.address) == 10**22
+
+
+def test_a_token_hook_cannot_reenter_delivering(hook_market, hour):
+    market, _token, maker, owner, meter = hook_market
+    maker.execute(
+        market.address, market.place.prepare_calldata(meter, hour, hour, 100, P, True), sender=owner
+    )
+    close_gate(hour)
+    market.clear(hour, [0], P)
+    market.release(0, 1)
+    maker.arm(market.address, market.deliver.prepare_calldata(hour, [0]), sender=owner)
+    maker.execute(market.address, market.withdraw_credit.prepare_calldata(), sender=owner)
+    assert maker.reentry_attempted()
+    assert not maker.reentry_succeeded()
+    assert not market.delivered(hour)
+    assert market.deliver(hour, [0])  # the lock, not the delivery, refused it
 
 
 # ROLES

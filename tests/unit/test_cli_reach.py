@@ -1,6 +1,7 @@
 """Issue 13: every state-changing function of the contracts is reachable from the
 command line (`openkwh`) or named below with the reason it is not; issue 17 adds
-the EmissionsRegistry, whose commands are in openkwh/commands/emissions.py."""
+the EmissionsRegistry, whose commands are in openkwh/commands/emissions.py; issue 19
+the Auction."""
 
 import json
 import re
@@ -20,6 +21,7 @@ CONTRACTS = (
     "OperatorBackend",
     "GGORegistry",
     "Exchange",
+    "Auction",
     "EmissionsRegistry",
 )
 SOURCES = ("actions.py", "emissions.py")
@@ -41,6 +43,9 @@ NOT_COMMANDS = {
     "GGORegistry.safeBatchTransferFrom": "transfer-certificate moves one certificate",
     "Exchange.settle": "the keeper's settle-deals sends settle_many",
     "Exchange.bid_with_permit": "the dApp's bid with a permit; bid approves",
+    "Exchange.make_auction_deals": "called by the wired Auction at each delivery",
+    "Exchange.wire_auction": "make deploy wires it, once",
+    "Auction.place_with_permit": "the dApp's standing bid with a permit; standing-bid approves",
     "Exchange.onERC1155Received": "an ERC-1155 receiver hook",
     "Exchange.onERC1155BatchReceived": "an ERC-1155 receiver hook",
     "EmissionsRegistry.transferFrom": "statements are not transferable: it always reverts",

@@ -1,0 +1,124 @@
+"""Issue 19's commands against a real anvil: standing orders in the hourly auction
+(placed for a period or up to a forecast, listed with their fills, cancelled
+from an hour), and the keeper that clears every interval past gate closure and
+delivers its fills as Exchange deals, which settle as any deal does."""
+
+import json
+
+import pytest
+
+from openkwh.chain import Deployment, advance_time, contract
+from openkwh.commands import actions
+from tests.integration.test_actions_cli import _iso, _read, _registered, cli, deployment  # noqa: F401
+
+pytestmark = pytest.mark.anvil
+
+HOUR = 3_600  # seconds
+PRICE = 3 * 10**14  # 0.30 tokens per kWh, in base units per Wh
+
+
+def test_standing_orders_clear_deliver_and_settle_through_the_commands(
+    cli,  # noqa: F811
+    anvil_connection,
+    anvil_accounts,
+    deployment,  # noqa: F811
+    tmp_path,
+    caplog,
+):
+    w3 = anvil_connection.w3
+    record = Deployment.load(deployment)
+    admin, seller, buyer, keeper = (anvil_accounts[i] for i in (0, 1, 2, 7))
+    as_admin = actions.Actor(w3, admin, record)
+    solar, solar_key = _registered(as_admin, anvil_accounts, seller, "auction-solar", "production")
+    home, _ = _registered(as_admin, anvil_accounts, buyer, "auction-home", "consumption")
+    token, auction = contract(w3, record, "Wallet"), contract(w3, record, "Auction")
+    exchange = contract(w3, record, "Exchange")
+    as_admin.send(token.functions.transfer(buyer.address, 10 * 10**18))
+    now = w3.eth.get_block("latest")["timestamp"]
+    hour = now - now % HOUR + 3 * HOUR
+    _read(as_admin, keeper, solar_key, solar, now - now % HOUR, 0, 0)  # its baseline
+    caplog.set_level("INFO", logger="openkwh.commands.actions")
+    block = w3.eth.block_number
+
+    period = ("--from", _iso(hour), "--to", _iso(hour + 3 * HOUR))
+    code, out = cli(
+        "market", seller, "standing-offer", "--meter-id", solar.hex(), *period,
+        "--wh", "1000", "--price", "0.10",
+    )  # fmt: skip
+    assert code == 0, out.err
+    assert "1000 Wh an interval from" in caplog.text
+    forecast = tmp_path / "forecast.csv"
+    forecast.write_text(
+        f"# hour, Wh\n{_iso(hour)}Z,1500\n{hour + HOUR},1500\n{_iso(hour + 2 * HOUR)}Z,800\n"
+    )
+    code, out = cli(
+        "market", buyer, "standing-bid", "--meter-id", home.hex(), *period,
+        "--forecast", str(forecast), "--price", "0,30",
+    )  # fmt: skip
+    assert code == 0, out.err
+    assert len(out.out.splitlines()) == 4  # two approvals, two orders: 1,500 Wh x 2 h, 800 x 1 h
+    assert [tuple(auction.functions.order(i).call()[2:5]) for i in (1, 2)] == [
+        (hour, hour + HOUR, 1_500),
+        (hour + 2 * HOUR, hour + 2 * HOUR, 800),
+    ]
+    assert token.functions.balanceOf(auction.address).call() == (3_000 + 800) * PRICE
+
+    code, out = cli("market", buyer, "cancel-standing", "--order", "1", "--from", _iso(hour + HOUR))
+    assert code == 0, out.err
+    assert token.functions.balanceOf(auction.address).call() == (1_500 + 800) * PRICE
+
+    code, out = cli("keeper", keeper, "clear-auctions")
+    assert (code, "no auction interval to clear or deliver: nothing sent" in out.err) == (1, True)
+    advance_time(w3, hour - HOUR)  # the first hour's gate closes
+    code, out = cli("keeper", keeper, "clear-auctions")
+    assert code == 0, out.err
+    assert tuple(auction.functions.clearing(hour).call()[:2]) == (True, PRICE)
+    assert auction.functions.delivered(hour).call()
+    (deal,) = exchange.events.DealMade().get_logs(from_block=block)
+    assert (deal["args"]["seller"], deal["args"]["buyer"], deal["args"]["wh"]) == (
+        seller.address,
+        buyer.address,
+        1_000,
+    )
+
+    code, out = cli("market", buyer, "standing-orders")
+    assert code == 0, out.err
+    listed = json.loads(out.out)["orders"]
+    assert [(o["order_id"], o["side"], o["wh"]) for o in listed] == [
+        (1, "bid", 1_500),
+        (2, "bid", 800),
+    ]
+    first = listed[0]["intervals"]
+    assert [(h["interval_begin"], h["fill_wh"], h["delivered"]) for h in first] == [
+        (hour, 1_000, True)
+    ]
+
+    code, out = cli("market", buyer, "release-standing", "--order", "1")
+    assert code == 0, out.err
+    assert auction.functions.credit_of(buyer.address).call() == 500 * PRICE
+    code, out = cli("market", buyer, "withdraw-auction-credit")
+    assert code == 0, out.err
+
+    # The keeper's round reads the hour, clears and delivers the next, settles the deal.
+    for h in range(1, 4):
+        _read(as_admin, keeper, solar_key, solar, now - now % HOUR + h * HOUR, 0, 0)
+    _read(as_admin, keeper, solar_key, solar, hour + HOUR, 0, 600)  # 600 Wh of 1,000 sold
+    code, out = cli("keeper", keeper, "run", "--from", _iso(hour), "--to", _iso(hour + HOUR))
+    assert code == 0, out.err
+    assert auction.functions.clearing(hour + HOUR).call()[0]
+    assert exchange.functions.is_settled(deal["args"]["deal_id"]).call()
+    assert exchange.functions.credit_of(seller.address).call() == 600 * PRICE
+    assert exchange.functions.credit_of(buyer.address).call() == 400 * PRICE
+
+    for argv, message in (
+        (("cancel-standing", "--order", "2", "--from", _iso(hour)), "no open interval from"),
+        (("release-standing", "--order", "0"), "order 0 is an offer"),
+        (("withdraw-auction-credit",), "no credit on the Auction to withdraw: nothing sent"),
+        (
+            ("standing-bid", "--meter-id", home.hex(), "--from", "2030-01-01T00:30Z",
+             "--to", "2030-01-01T02:00Z", "--wh", "1", "--price", "0.3"),
+            "on the 3600 s interval grid",
+        ),
+    ):  # fmt: skip
+        code, out = cli("market", buyer, *argv)
+        assert (code, message in out.err) == (1, True), out.err
