@@ -4,10 +4,10 @@ forecast" standing orders (issue 19) fix at placement.
 The method, on the UTC interval grid (no daylight saving, every day the same
 ``86_400 // interval`` slots):
 
-* the history is the meter's on-chain measurements of the last ``days`` whole
-  days before ``now`` (intervals that began in ``[until - days x 86_400, until)``,
-  ``until`` being the start of ``now``'s UTC day, so a day half measured does not
-  count);
+* the history is the meter's on-chain measurements of the last ``days`` days
+  before ``now``: intervals that began in ``[until - days x 86_400, until)``,
+  ``until`` being the begin of the interval ``now`` is in, so every slot of the
+  day has at most ``days`` values;
 * an offer's amount per interval is the measured export (``produced_wh``): the
   surplus the connection fed into the grid after the household's own use, which
   is what the Exchange's settlement measures a seller's delivery against; a
@@ -50,7 +50,7 @@ class Forecast:
     side: str  # "offer" (export) or "bid" (import)
     interval: int  # seconds
     since: int  # unix seconds, first interval begin of the window
-    until: int  # unix seconds, end of the window (exclusive): a UTC midnight
+    until: int  # unix seconds, end of the window (exclusive): the begin of now's interval
     profile: tuple[int, ...]  # Wh per slot of the UTC day, slot = (begin % DAY) // interval
     samples: tuple[int, ...]  # measurements behind each slot's value
 
@@ -77,11 +77,11 @@ def median(values: list[int]) -> int:
     return (ordered[middle - 1] + ordered[middle]) // 2
 
 
-def window(now: int, days: int) -> tuple[int, int]:
-    """The history's [since, until): the ``days`` whole UTC days before ``now``'s day."""
+def window(now: int, days: int, interval: int) -> tuple[int, int]:
+    """The history's [since, until): the ``days`` days before the interval ``now`` is in."""
     if not 1 <= days <= MAX_DAYS:
         raise ForecastError(f"days must be between 1 and {MAX_DAYS}, got {days}")
-    until = now - now % DAY
+    until = now - now % interval
     return until - days * DAY, until
 
 
@@ -103,7 +103,7 @@ def forecast(
         raise ForecastError(f"side must be offer or bid, got {side!r}")
     if interval <= 0 or DAY % interval:
         raise ForecastError(f"the interval ({interval} s) must divide a day")
-    since, until = window(now, days)
+    since, until = window(now, days, interval)
     slots: list[list[int]] = [[] for _ in range(DAY // interval)]
     for begin, produced, consumed in measurements:
         if since <= begin < until and begin % interval == 0:
@@ -134,7 +134,9 @@ def from_index(
     days: int = DEFAULT_DAYS,
 ) -> Forecast:
     """``forecast()`` of a meter (0x-hex bytes32, lower case) from the dApp's index."""
-    since, until = window(now, days)
+    if interval <= 0 or DAY % interval:
+        raise ForecastError(f"the interval ({interval} s) must divide a day")
+    since, until = window(now, days, interval)
     rows = db.execute(
         "SELECT interval_begin, produced_wh, consumed_wh FROM measurements "
         "WHERE meter_id = ? AND interval_begin >= ? AND interval_begin < ?",

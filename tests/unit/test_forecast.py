@@ -1,6 +1,7 @@
 """The forecast behind "up to my forecast" (openkwh/forecast.py), on the shape of a
 real rooftop-solar prosumer's hourly registers: three days (sunny, cloudy, sunny
-with the meter off line for three hours), in whole Wh, on the UTC grid."""
+with the meter off line for three hours, and never reporting 23:00), in whole Wh,
+on the UTC grid."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ SUNNY_AGAIN = [100, 500, 1000, 2000, None, None, 3200, 2800, 2500, 1600, 950, 28
 # Import (consumed_wh) at hour 0 and 19; 250 Wh the other night hours, 0 by day.
 MIDNIGHT = [400, 380, 420]
 EVENING = [900, 1101, None]
-NOW = at("2026-06-04 10:30")
+NOW = at("2026-06-04 00:30")
 
 
 def history() -> list[tuple[int, int, int]]:
@@ -60,9 +61,8 @@ def history() -> list[tuple[int, int, int]]:
                     continue
                 consumed = evening
             rows.append((start + hour * HOUR, produced, consumed))
-    # Outside the window: the day before it, and today (not a whole day yet).
+    # Outside the window: the day before it.
     rows.append((at("2026-05-31 12:00"), 99_999, 99_999))
-    rows.append((at("2026-06-04 06:00"), 99_999, 99_999))
     return rows
 
 
@@ -114,7 +114,7 @@ def test_forecast_new_meter_has_no_history():
 
 
 def test_forecast_history_only_outside_the_window_is_none():
-    old = [(at("2026-05-01 12:00"), 3_000, 0), (at("2026-06-04 09:00"), 3_000, 0)]
+    old = [(at("2026-05-01 12:00"), 3_000, 0), (at("2026-05-20 23:00"), 3_000, 0)]
     with pytest.raises(NoHistory, match="no measurement in the 14 days"):
         forecast(old, "offer", NOW)
 
@@ -147,7 +147,7 @@ def test_runs_skip_zero_and_split_on_change():
 def test_forecast_utc_grid_has_no_daylight_saving_shift():
     # Europe's clocks went forward on 2026-03-29: UTC's 01:00 is the same slot on both days.
     rows = [(at("2026-03-28 01:00"), 700, 0), (at("2026-03-29 01:00"), 900, 0)]
-    fc = forecast(rows, "offer", at("2026-03-30 08:00"), days=2)
+    fc = forecast(rows, "offer", at("2026-03-30 00:00"), days=2)
     assert len(fc.profile) == 24
     assert fc.profile[1] == 800
     assert fc.samples[1] == 2
@@ -155,10 +155,10 @@ def test_forecast_utc_grid_has_no_daylight_saving_shift():
 
 
 def test_forecast_quarter_hour_grid():
-    rows = [(at("2026-06-03 00:15"), 50, 0), (at("2026-06-03 12:45"), 30, 0)]
+    rows = [(at("2026-06-03 12:15"), 50, 0), (at("2026-06-03 12:45"), 30, 0)]
     fc = forecast(rows, "offer", NOW, interval=900, days=1)
     assert len(fc.profile) == 96
-    assert (fc.profile[1], fc.profile[51], sum(fc.profile)) == (50, 30, 80)
+    assert (fc.profile[49], fc.profile[51], sum(fc.profile)) == (50, 30, 80)
 
 
 @pytest.mark.parametrize(
@@ -197,3 +197,15 @@ def test_from_index_reads_the_dapp_index(tmp_path):
     assert list(fc.profile) == OFFER_PROFILE
     with pytest.raises(NoHistory):
         from_index(db, "0x" + "ef" * 32, "bid", NOW)
+
+
+def test_forecast_window_is_the_last_days_up_to_the_current_interval():
+    rows = [
+        (at("2026-06-03 11:00"), 500, 0),  # 25 hours before now's interval: out
+        (at("2026-06-03 12:00"), 600, 0),  # first in
+        (at("2026-06-04 11:00"), 700, 0),  # last in
+        (at("2026-06-04 12:00"), 800, 0),  # now's interval, not over: out
+    ]
+    fc = forecast(rows, "offer", at("2026-06-04 12:30"), days=1)
+    assert (fc.since, fc.until) == (at("2026-06-03 12:00"), at("2026-06-04 12:00"))
+    assert (fc.profile[11], fc.profile[12], fc.samples[11], fc.samples[12]) == (700, 600, 1, 1)
