@@ -15,7 +15,10 @@
   (Chart.js is loaded and run only once the figures are on screen);
 - page_weight_kb_gzip: what such a first visit downloads of the page's own code,
   gzipped: the script chunks it loaded and the stylesheet (the chunk with the
-  wallet's classes loads only when the wallet is used, so it is not counted).
+  wallet's classes loads only when the wallet is used, so it is not counted);
+- market_page_weight_kb_gzip: the same for a first visit of the market page,
+  once drawn; where the deployment has an Auction, that includes the standing
+  orders' chunk and Chart.js for the clearing-price chart (issue 19).
 """
 
 from __future__ import annotations
@@ -194,6 +197,30 @@ def page_load(url: str, loads: int = LOADS) -> tuple[list[float], list[float], s
     return samples, charted, loaded
 
 
+def market_weight(url: str, auction: bool) -> set[str]:
+    """The paths under /static/ a first visit of the market page loads, once its data
+    (and, with an Auction, its clearing-price chart) is drawn."""
+    from playwright.sync_api import sync_playwright
+
+    loaded: set[str] = set()
+
+    def note(request) -> None:
+        path = request.url.split("://", 1)[1].split("/", 1)[1].split("?")[0]
+        if path.startswith("static/"):
+            loaded.add(path.removeprefix("static/"))
+
+    with sync_playwright() as playwright:
+        browser = chromium.launch(playwright)
+        page = browser.new_context().new_page()
+        page.on("request", note)
+        page.goto(url)
+        page.wait_for_selector("body[data-ready='true']", timeout=30_000)
+        if auction:
+            page.wait_for_selector("#clearing .chart[data-drawn]", timeout=30_000)
+        browser.close()
+    return loaded
+
+
 def measure(out: Path = DAPP_FILE, meters: int = METERS, hours: int = HOURS) -> dict:
     from waitress import create_server
 
@@ -228,6 +255,13 @@ def measure(out: Path = DAPP_FILE, meters: int = METERS, hours: int = HOURS) -> 
                 if chromium.CHROMIUM.exists()
                 else ([0.0], [0.0], None)
             )
+            market = (
+                market_weight(
+                    f"{base}/market?account={owner}", "Auction" in deployments["contracts"]
+                )
+                if chromium.CHROMIUM.exists()
+                else None
+            )
         finally:
             server.close()
     figures = {
@@ -237,6 +271,7 @@ def measure(out: Path = DAPP_FILE, meters: int = METERS, hours: int = HOURS) -> 
         "page_load_ms": round(statistics.median(loads)),
         "page_load_chart_ms": round(statistics.median(charted)),
         "page_weight_kb_gzip": round(page_weight_kb_gzip(loaded), 1),
+        "market_page_weight_kb_gzip": round(page_weight_kb_gzip(market), 1),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n")

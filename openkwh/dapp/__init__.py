@@ -82,6 +82,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         meters,
         notifications,
         operator,
+        standing,
         statements,
     )
 
@@ -91,6 +92,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         dashboard,
         meters,
         market,
+        standing,
         certificates,
         operator,
         emissions,

@@ -26,18 +26,28 @@ from web3 import Web3
 from web3._utils.events import get_event_data
 from web3.exceptions import MismatchedABI, Web3Exception
 
+from openkwh.auction import effective
 from openkwh.chain import Deployment, DeploymentError
 
 logger = logging.getLogger(__name__)
 
 SCHEMA = Path(__file__).with_name("schema.sql")
-CONTRACTS = ("SmartMeterBackend", "OperatorBackend", "GGORegistry", "Exchange", "EmissionsRegistry")
+# The Auction (issue 19) only where the deployments file has it: an older one indexes as before.
+CONTRACTS = (
+    "SmartMeterBackend",
+    "OperatorBackend",
+    "GGORegistry",
+    "Exchange",
+    "EmissionsRegistry",
+    "Auction",
+)
 ZERO = "0x0000000000000000000000000000000000000000"
 # 2: amounts as exact decimal TEXT (1 stored them as 64-bit INTEGER, and stopped on a bigger one).
 # 3: a meter's connection rating (connection_w).
 # 4: notifications, meter offers, approved signers, backends' trust and ledger consents.
 # 6: the EmissionsRegistry's factor publications, statements, attestations and requests.
-SCHEMA_VERSION = 6
+# 7: the Auction's standing orders, clearings and fills.
+SCHEMA_VERSION = 7
 KIND_HOURLY_DAY, KIND_LOCATION_YEAR, KIND_RESIDUAL_YEAR = 1, 2, 3
 ORIGIN_METER, ORIGIN_MERGED, ORIGIN_UTILITY = 1, 2, 3
 EVERYONE = "*"  # the account of a notification for every account
@@ -152,6 +162,10 @@ class Indexer:
             ("EmissionsRegistry", "StatementAttested"): self._statement_attested,
             ("EmissionsRegistry", "StatementRequested"): self._statement_requested,
             ("EmissionsRegistry", "UtilityStatementPublished"): self._utility_statement,
+            ("Auction", "StandingOrderPlaced"): self._standing_placed,
+            ("Auction", "StandingOrderCancelled"): self._standing_cancelled,
+            ("Auction", "IntervalCleared"): self._interval_cleared,
+            ("Auction", "Released"): self._released,
         }
         self._timestamps: dict[int, int] = {}
 
@@ -672,6 +686,87 @@ class Indexer:
 
     def _claimed(self, args, log) -> None:
         self._add("exchange_held", args["account"], args["id"], -args["wh"])
+
+    # AUCTION (issue 19)
+
+    def _standing_placed(self, args, log) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO standing_orders (order_id, maker, meter_id, first, last, "
+            "wh, price, is_bid, placed_at, tx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                small(args["order_id"]),
+                args["maker"],
+                hex32(args["meter_id"]),
+                small(args["first"]),
+                small(args["last"]),
+                amount(args["wh"]),
+                amount(args["price"]),
+                int(args["is_bid"]),
+                self.timestamp(log["blockNumber"]),
+                hex32(log["transactionHash"]),
+            ),
+        )
+
+    def _standing_cancelled(self, args, log) -> None:
+        # The order keeps its intervals before `from_interval`; a bid's escrow for the rest
+        # came back (`refund`, added up: an order can be cut short more than once).
+        order_id = small(args["order_id"])
+        row = self.db.execute(
+            "SELECT refunded FROM standing_orders WHERE order_id = ?", (order_id,)
+        ).fetchone()
+        if row is None:
+            return
+        self.db.execute(
+            "UPDATE standing_orders SET cancelled_from = min(coalesce(cancelled_from, ?1), ?1), "
+            "refunded = ?2 WHERE order_id = ?3",
+            (small(args["from_interval"]), amount(int(row[0]) + args["refund"]), order_id),
+        )
+
+    def _interval_cleared(self, args, log) -> None:
+        """The clearing, and every live order's fill in it, derived as the Auction's
+        ``_fill`` derives it: from the ratios its ``clearing`` view answers and the
+        tariff bounds its clearing read (``tariff_at`` the interval's begin, as of the
+        same block). An interval's orders cannot change once it is cleared."""
+        begin, block = small(args["interval_begin"]), log["blockNumber"]
+        clearing = self.view("Auction", "clearing", begin, block=block)
+        tariff = self.view("OperatorBackend", "tariff_at", begin, block=block)
+        price = args["price"]
+        bid_num, bid_den, ask_num, ask_den = clearing[4], clearing[5], clearing[6], clearing[7]
+        self.db.execute(
+            "INSERT OR REPLACE INTO auction_clearings (interval_begin, price, bought_wh, "
+            "sold_wh, orders, keeper, cleared_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                begin,
+                amount(price),
+                amount(args["bought_wh"]),
+                amount(args["sold_wh"]),
+                small(args["orders"]),
+                args["keeper"],
+                self.timestamp(block),
+            ),
+        )
+        live = self.db.execute(
+            "SELECT order_id, wh, price, is_bid FROM standing_orders WHERE first <= ?1 "
+            "AND last >= ?1 AND (cancelled_from IS NULL OR cancelled_from > ?1)",
+            (begin,),
+        ).fetchall()
+        for order_id, wh, limit, is_bid in live:
+            wh, limit = int(wh), int(limit)
+            limit = effective(bool(is_bid), limit, tariff[0], tariff[1])
+            if is_bid:
+                fill = wh if limit > price else wh * bid_num // bid_den if limit == price else 0
+            else:
+                fill = wh if limit < price else wh * ask_num // ask_den if limit == price else 0
+            self.db.execute(
+                "INSERT OR REPLACE INTO auction_fills VALUES (?, ?, ?)",
+                (order_id, begin, amount(fill)),
+            )
+
+    def _released(self, args, log) -> None:
+        self.db.execute(
+            "UPDATE standing_orders SET released = released + ? WHERE order_id = ?",
+            (small(args["intervals"]), small(args["order_id"])),
+        )
 
     # EMISSIONS (EmissionsRegistry)
 

@@ -9,6 +9,8 @@ MAX_WH = 2**64 - 1  # an order's Wh
 MAX_PRICE = 2**96 - 1  # token base units per Wh
 MAX_NOTIFICATION_ID = 2**63 - 1  # the index's row ids
 MAX_NOTIFICATIONS = 200  # notifications in one answer
+MAX_STANDING_INTERVALS = 24 * 7 * 4  # intervals of one standing order (Auction.MAX_INTERVALS)
+MAX_CLEARINGS = 24 * 31  # clearings in one answer: a month of hours
 
 ADDRESS = {"type": "string", "pattern": "^0x[0-9a-fA-F]{40}$", "example": "0x" + "ab" * 20}
 METER = {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}
@@ -159,6 +161,44 @@ def document(server: str, interval: int) -> dict:
                 ],
             ),
             "/api/v1/tariffs": _get("current and announced tariffs", []),
+            "/api/v1/accounts/{account}/standing-orders": _get(
+                "the account's standing orders on the Auction, newest first, each with the "
+                "intervals it still holds, the first it can still be cancelled from, and its "
+                "fill (Wh) and the uniform price in every cleared interval; auction null "
+                "where none is deployed",
+                [ACCOUNT],
+            ),
+            "/api/v1/meters/{meter}/forecast": _get(
+                "the meter's forecast: Wh per interval of the UTC day, the median of the "
+                "same interval over the last days' measurements (export for an offer, import "
+                "for a bid); with first, the vector of Wh per interval an 'up to my "
+                "forecast' order fixes, and the standing orders that place it",
+                [
+                    _path_param("meter", METER, "a meter id"),
+                    _query("side", {"type": "string", "enum": ["offer", "bid"]}, "offer or bid"),
+                    _query("days", _whole(1, 90), "days of history; default 14"),
+                    _query("first", begin, "the first interval's start, unix seconds"),
+                    _query(
+                        "intervals",
+                        _whole(1, MAX_STANDING_INTERVALS),
+                        "intervals of the vector from first; default 24",
+                    ),
+                ],
+                conflict="the meter has no measurement in the window: no forecast",
+            ),
+            "/api/v1/auction/clearings": _get(
+                "the Auction's uniform clearing price (token base units per Wh) and volumes "
+                "of each cleared interval, oldest first: the latest ones, or those from "
+                "'from' on",
+                [
+                    _query("from", begin, "the first interval's start, unix seconds"),
+                    _query(
+                        "intervals",
+                        _whole(1, MAX_CLEARINGS),
+                        f"at most this many; default 48, at most {MAX_CLEARINGS}",
+                    ),
+                ],
+            ),
             "/api/v1/accounts/{account}/emissions": _get(
                 "Scope 2, location- and market-based, hourly-matched share",
                 [ACCOUNT, *FACTORS],

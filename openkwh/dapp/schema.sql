@@ -273,3 +273,43 @@ CREATE TABLE IF NOT EXISTS emission_requests (
     statement INTEGER                     -- NULL while open
 );
 CREATE INDEX IF NOT EXISTS emission_requests_customer ON emission_requests (customer);
+
+-- The Auction's standing orders (issue 19): the intervals first to last (interval
+-- begins), the same Wh and limit in each; cut short at cancelled_from (its first
+-- interval no longer in the order) by StandingOrderCancelled.
+CREATE TABLE IF NOT EXISTS standing_orders (
+    order_id INTEGER PRIMARY KEY,
+    maker TEXT NOT NULL,
+    meter_id TEXT NOT NULL,
+    first INTEGER NOT NULL,
+    last INTEGER NOT NULL,                -- as placed
+    wh TEXT NOT NULL,                     -- per interval
+    price TEXT NOT NULL,                  -- limit, token base units per Wh
+    is_bid INTEGER NOT NULL,
+    cancelled_from INTEGER,               -- NULL: not cancelled
+    refunded TEXT NOT NULL DEFAULT '0',   -- escrow the cancellations returned
+    released INTEGER NOT NULL DEFAULT 0,  -- cleared intervals whose escrow is settled (release)
+    placed_at INTEGER NOT NULL,           -- block timestamp
+    tx TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS standing_orders_maker ON standing_orders (maker);
+CREATE INDEX IF NOT EXISTS standing_orders_range ON standing_orders (first, last);
+
+-- One row per cleared interval: the uniform price and the Wh each side traded.
+CREATE TABLE IF NOT EXISTS auction_clearings (
+    interval_begin INTEGER PRIMARY KEY,
+    price TEXT NOT NULL,                  -- token base units per Wh
+    bought_wh TEXT NOT NULL,
+    sold_wh TEXT NOT NULL,
+    orders INTEGER NOT NULL,
+    keeper TEXT NOT NULL,
+    cleared_at INTEGER NOT NULL           -- block timestamp
+);
+
+-- Each live order's fill in a cleared interval, as Auction.fill answers it.
+CREATE TABLE IF NOT EXISTS auction_fills (
+    order_id INTEGER NOT NULL,
+    interval_begin INTEGER NOT NULL,
+    wh TEXT NOT NULL,
+    PRIMARY KEY (order_id, interval_begin)
+) WITHOUT ROWID;

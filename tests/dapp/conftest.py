@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from vyper.compiler.output import build_abi_output
 from web3 import Web3
 from web3.logs import DISCARD
 
 from meter_bridge.signing import Reading, sign_reading
+from openkwh.auction import clear
 from openkwh.bench.gas import certified_installer, register_solar_and_home
 from openkwh.chain import advance_time, transact
 from openkwh.commands import actions
-from openkwh.commands.deploy import deploy_all
+from openkwh.commands.deploy import contract_partial, deploy_all
 from openkwh.commands.network import connected
 from openkwh.dapp import create_app
 from openkwh.dapp.indexer import Indexer, connect
@@ -55,6 +58,7 @@ class World:
     begin: int  # the traded hour
     registers: dict  # meter label -> (import Wh, export Wh) last signed
     last_end: int
+    auction_first: int = 0  # add_auction: the standing orders' first hour (cleared, with the next)
 
     def contract(self, name: str):
         return actions.Actor(self.w3, self.keeper, self.deployments).contract(name)
@@ -158,6 +162,70 @@ def build_world(url: str, folder) -> World:
     certificate = registry.functions.certificate_id(solar, begin).call()
     transact(w3, ben, registry.functions.retire(certificate, RETIRED_WH, home, b"dapp test"))
     return world
+
+
+# add_auction's standing orders: Anna offers 2,000 Wh at 0.12 per kWh for six hours and
+# 1,000 Wh at 0.10 in the first; Ben bids 1,500 Wh at 0.20 for six hours and 2,000 Wh
+# at 0.18 in the second. (is_bid, meter label, offset in hours, hours, Wh, price per Wh)
+STANDING = (
+    (False, "solar", 0, 6, 2_000, 12 * 10**13),
+    (False, "solar", 0, 1, 1_000, 10 * 10**13),
+    (True, "home", 0, 6, 1_500, 20 * 10**13),
+    (True, "home", 1, 1, 2_000, 18 * 10**13),
+)
+
+
+def add_auction(world: World) -> None:
+    """The Auction beside the Exchange (deployed here while the deploy script does not
+    deploy it), the standing orders of STANDING, and their first two hours cleared at
+    the price openkwh.auction.clear finds; the other four hours are still open."""
+    w3, admin = world.w3, dev_accounts(1)[0]
+    contracts = world.deployments["contracts"]
+    exchange = world.contract("Exchange")
+    if "Auction" not in contracts:
+        partial = contract_partial("Auction")
+        abi = build_abi_output(partial.compiler_data)
+        factory = w3.eth.contract(abi=abi, bytecode=partial.compiler_data.bytecode)
+        receipt = transact(
+            w3,
+            admin,
+            factory.constructor(
+                exchange.functions.token().call(),
+                contracts["SmartMeterBackend"]["address"],
+                contracts["OperatorBackend"]["address"],
+                exchange.functions.lead_time().call(),
+            ),
+        )
+        contracts["Auction"] = {
+            "address": receipt["contractAddress"],
+            "block": receipt["blockNumber"],
+            "abi": abi,
+        }
+        Path(world.deployments_file).write_text(json.dumps(world.deployments))
+    auction = world.contract("Auction")
+    token = w3.eth.contract(
+        address=exchange.functions.token().call(), abi=contracts["Wallet"]["abi"]
+    )
+    transact(w3, world.ben, token.functions.approve(auction.address, 2**256 - 1))
+    now = w3.eth.get_block("latest")["timestamp"]
+    first = now - now % HOUR + 3 * HOUR
+    meters = {"solar": (world.anna, world.solar), "home": (world.ben, world.home)}
+    placed = []  # (order id, is_bid, first, last, Wh, price), in placement order
+    for is_bid, label, offset, hours, wh, price in STANDING:
+        maker, meter = meters[label]
+        begin = first + offset * HOUR
+        end = begin + (hours - 1) * HOUR
+        receipt = transact(w3, maker, auction.functions.place(meter, begin, end, wh, price, is_bid))
+        (event,) = auction.events.StandingOrderPlaced().process_receipt(receipt, errors=DISCARD)
+        placed.append((event["args"]["order_id"], is_bid, begin, end, wh, price))
+    advance_time(w3, first)
+    retail, feed_in, _ = world.contract("OperatorBackend").functions.tariff_at(first).call()
+    for hour in (first, first + HOUR):
+        live = [order for order in placed if order[2] <= hour <= order[3]]
+        book = clear([(is_bid, wh, price) for _, is_bid, _, _, wh, price in live], retail, feed_in)
+        ids = [order[0] for order in live]
+        transact(w3, world.keeper, auction.functions.clear(hour, ids, book.price))
+    world.auction_first = first
 
 
 @pytest.fixture(scope="module")

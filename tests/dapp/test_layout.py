@@ -1,5 +1,7 @@
 """Every page on a phone (390 px) and a laptop, in Chromium, with a wallet and as a
-visitor: nothing scrolls sideways, the header stays compact, the chart is tall
+visitor, in the community with the Auction's standing orders (conftest.add_auction),
+so the market page carries its standing orders and clearing-price chart: nothing
+scrolls sideways, the header stays compact, the chart is tall
 enough to read, tables become labelled cards; axe-core (npm axe-core) finds no
 serious or critical violation. Screenshots of every page at both sizes go to
 out/screens/ for review."""
@@ -10,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.dapp.conftest import HANG_GUARD_MS, SIZES
+from openkwh.devtools.anvil import run_anvil
+from tests.dapp.conftest import HANG_GUARD_MS, SIZES, add_auction, build_world
 from tests.dapp.test_browser import browser, served, wallet_page  # noqa: F401
 
 pytestmark = pytest.mark.anvil
@@ -27,6 +30,15 @@ PAGES = {
     "emissions": "/emissions",
     "notifications": "/notifications",
 }
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    with run_anvil() as node:
+        world = build_world(node.url, tmp_path_factory.mktemp("world"))
+        add_auction(world)
+        world.index()
+        yield world
 
 
 def open_page(browser, world, served, size: str, who: str):  # noqa: F811
@@ -86,6 +98,29 @@ def test_the_chart_is_readable_and_a_table_a_labelled_card_on_a_phone(world, ser
         assert (label, display) == ('"meter"', "block")
     else:  # a table row, no labels
         assert (label, display) == ("none", "table-row")
+    page.context.close()
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_the_market_with_standing_orders_and_the_clearing_chart_fits(world, served, browser, size):  # noqa: F811
+    page = open_page(browser, world, served, size, "ben")
+    visit(page, "/market", "ben")
+    page.wait_for_selector("#clearing .chart[data-drawn]")
+    assert page.locator("#standing-form").is_visible()
+    page.locator("#standing-orders details.fills").first.wait_for()
+    canvas = page.locator("#clearing-chart").bounding_box()
+    assert canvas["height"] >= 240
+    assert canvas["width"] <= SIZES[size][0]
+    # Every part of the standing orders within the screen, the radios and their labels on one line.
+    overflow = page.evaluate(
+        """() => [...document.querySelectorAll('#standing *, #clearing *')]
+             .filter((e) => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+             .map((e) => e.tagName + (e.id ? '#' + e.id : ''))"""
+    )
+    assert overflow == []
+    radio = page.locator("#standing-form input[value='forecast']").bounding_box()
+    assert radio["width"] <= 24
+    assert page.evaluate("() => document.documentElement.scrollWidth") == SIZES[size][0]
     page.context.close()
 
 

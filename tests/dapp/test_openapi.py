@@ -13,8 +13,22 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import CHECKS, load_all_checks
 
 from openkwh.dapp.openapi import document
+from openkwh.devtools.anvil import run_anvil
+from tests.dapp.conftest import add_auction, build_world
 
 pytestmark = pytest.mark.anvil
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """The community with the Auction's standing orders, so the auction's routes answer
+    from an index that has them (without an Auction they answer auction: null)."""
+    with run_anvil() as node:
+        world = build_world(node.url, tmp_path_factory.mktemp("world"))
+        add_auction(world)
+        world.index()
+        yield world
+
 
 load_all_checks()
 EVERY_CHECK = CHECKS.get_all()

@@ -230,5 +230,6 @@ def test_dapp_bench_writes_the_keys_the_issue_names(tmp_path):
         "page_load_ms",
         "page_load_chart_ms",
         "page_weight_kb_gzip",
+        "market_page_weight_kb_gzip",
     }
     assert all(value > 0 for value in figures.values())

@@ -58,7 +58,7 @@ async function render() {
 function poll() {
   if (document.body.dataset.page !== "market") return;
   setInterval(async () => {
-    const typing = ["#book", "#order-form", "#orders", "#deals"].some((s) => $(s).contains(document.activeElement));
+    const typing = ["#book", "#order-form", "#orders", "#deals", "#standing"].some((s) => $(s).contains(document.activeElement));
     if (document.hidden || typing) return;
     try {
       const status = await api("/status");

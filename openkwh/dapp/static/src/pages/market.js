@@ -2,10 +2,18 @@
 // deals, with the forms that place, take, cancel and settle them.
 
 import { api } from "../api.js";
-import { escape, hourCell, hourText, kwh, perKwh, short, table, tokens, unitsPerWh, when } from "../format.js";
+import { escape, hourCell, hourText, kwh, perKwh, plainWords, short, table, tokens, unitsPerWh, when } from "../format.js";
 import { $, state } from "../state.js";
 import { notice, send, toast } from "../transactions.js";
 import { contract, reader } from "../wallet.js";
+
+// The standing orders' chunk, loaded only where an Auction is deployed, and what it uses
+// of the page's modules (see standing.js).
+const standingChunk = () => import("./standing.js");
+const kit = () => ({
+  api, escape, hourText, kwh, perKwh, plainWords, short, table, tokens, unitsPerWh, when,
+  $, state, notice, send, toast, ensureAllowance,
+});
 
 export async function market(account) {
   await marketPublic();
@@ -106,6 +114,7 @@ export async function market(account) {
   all.onclick = () =>
     send(`Settle ${mine.length} deals`, "Exchange", "settle_many",
       [mine.map((d) => ({ deal_id: BigInt(d.deal_id), deal: terms(d) }))], all.parentElement);
+  if (state.site.contracts.Auction) await (await standingChunk()).standing(account, kit());
 }
 
 // The public market: the delivery hours and, for the chosen one, a two-sided book. A
@@ -131,6 +140,7 @@ export async function marketPublic() {
   const remembered = Number(sessionStorage.getItem("openkwh.hour"));
   state.hour = hours.some((h) => h.interval_begin === remembered) ? remembered : hours[0]?.interval_begin;
   if (state.hour && !state.account) await showBook(state.hour);
+  if (state.site.contracts.Auction && !state.account) await (await standingChunk()).clearingPublic(kit());
 }
 
 
@@ -195,17 +205,17 @@ async function showBook(hour) {
 }
 
 // Before the wallet is asked to pay: the balance must cover it (else a notice and
-// false), and the Exchange may take it from the Exchange's own token.
-async function ensureAllowance(amount, near = null) {
+// false), and the Exchange (or the Auction) may take it from the Exchange's own token.
+export async function ensureAllowance(amount, near = null, spenderName = "Exchange") {
   const token = await contract("SettlementToken", await reader());
   const balance = await token.balanceOf(state.account);
   if (balance < amount) {
     toast(near, `This needs ${tokens(amount)}, and your wallet holds ${tokens(balance)}.`, "error");
     return false;
   }
-  const spender = state.site.contracts.Exchange.address;
+  const spender = state.site.contracts[spenderName].address;
   if ((await token.allowance(state.account, spender)) < amount) {
-    const approved = await send(`Allow the Exchange to take ${tokens(amount)}`, "SettlementToken", "approve", [spender, amount], near);
+    const approved = await send(`Allow the ${spenderName} to take ${tokens(amount)}`, "SettlementToken", "approve", [spender, amount], near);
     if (!approved) return false;
   }
   return true;
