@@ -10,12 +10,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from vyper.compiler.output import build_abi_output
 from web3 import Web3
 from web3.logs import DISCARD
 
@@ -24,7 +22,7 @@ from openkwh.auction import clear
 from openkwh.bench.gas import certified_installer, register_solar_and_home
 from openkwh.chain import advance_time, transact
 from openkwh.commands import actions
-from openkwh.commands.deploy import contract_partial, deploy_all
+from openkwh.commands.deploy import deploy_all
 from openkwh.commands.network import connected
 from openkwh.dapp import create_app
 from openkwh.dapp.indexer import Indexer, connect
@@ -176,35 +174,15 @@ STANDING = (
 
 
 def add_auction(world: World) -> None:
-    """The Auction beside the Exchange (deployed here while the deploy script does not
-    deploy it), the standing orders of STANDING, and their first two hours cleared at
-    the price openkwh.auction.clear finds; the other four hours are still open."""
-    w3, admin = world.w3, dev_accounts(1)[0]
-    contracts = world.deployments["contracts"]
+    """The deployed Auction's standing orders of STANDING, and their first two hours
+    cleared at the price openkwh.auction.clear finds; the other four hours are still
+    open."""
+    w3 = world.w3
     exchange = world.contract("Exchange")
-    if "Auction" not in contracts:
-        partial = contract_partial("Auction")
-        abi = build_abi_output(partial.compiler_data)
-        factory = w3.eth.contract(abi=abi, bytecode=partial.compiler_data.bytecode)
-        receipt = transact(
-            w3,
-            admin,
-            factory.constructor(
-                exchange.functions.token().call(),
-                contracts["SmartMeterBackend"]["address"],
-                contracts["OperatorBackend"]["address"],
-                exchange.functions.lead_time().call(),
-            ),
-        )
-        contracts["Auction"] = {
-            "address": receipt["contractAddress"],
-            "block": receipt["blockNumber"],
-            "abi": abi,
-        }
-        Path(world.deployments_file).write_text(json.dumps(world.deployments))
     auction = world.contract("Auction")
     token = w3.eth.contract(
-        address=exchange.functions.token().call(), abi=contracts["Wallet"]["abi"]
+        address=exchange.functions.token().call(),
+        abi=world.deployments["contracts"]["Wallet"]["abi"],
     )
     transact(w3, world.ben, token.functions.approve(auction.address, 2**256 - 1))
     now = w3.eth.get_block("latest")["timestamp"]
