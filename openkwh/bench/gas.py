@@ -32,6 +32,7 @@ from openkwh.chain import advance_time, contract, deploy_contract, permit_typed_
 from openkwh.commands import actions
 from openkwh.commands.deploy import deploy_all
 from openkwh.commands.network import connected
+from openkwh.merkle import pack_flags
 from openkwh.devtools.anvil import PROJECT_ROOT, dev_accounts, run_anvil
 
 GAS_FILE = PROJECT_ROOT / "bench" / "gas.json"
@@ -1111,7 +1112,9 @@ def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> 
     )
     as_hub.send(roots.functions.publish_hub_root("DK1", street_begin, street_root))
     receipt = relayer.send(
-        roots.functions.reveal_many(hub.address, [by_hash[h] for h in ordered], multiproof, flags)
+        roots.functions.reveal_many(
+            hub.address, [by_hash[h] for h in ordered], multiproof, pack_flags(flags)
+        )
     )
     gas["MeasurementRoots.reveal_many_24_per_leaf"] = {
         "gas": receipt["gasUsed"] // 24,
