@@ -758,3 +758,20 @@ def test_reveal_many_with_flags_that_take_missing_hashes_refused(roots, hub, roo
         roots.reveal_many(hub, ordered, proof, [*pack_flags(multiproof["proofFlags"]), 0])
     with boa.reverts("roots: the multiproof does not fit its leaves"):
         roots.reveal_many(hub, [], [], [])
+
+
+def test_reveal_bound_follows_a_corrected_connection_rating(
+    roots, smb, hub, operator, root_meter
+):
+    """A root-published meter's reveal bounds its import by the rating the
+    operator set last, as a reading is bounded."""
+    begin = grid_time(-1)
+    half = CONNECTION_W // 2
+    bound = 2 * half * (INTERVAL + smb.future_tolerance()) // 3_600
+    smb.set_connection_rating(root_meter, half, "fuse changed", sender=operator)
+    tree = publish_hub(roots, hub, [hub_leaf(root_meter, begin, 0, bound + 1)], begin)
+    with boa.reverts("meter: import beyond the meter's connection rating"):
+        roots.reveal(hub, hub_leaf(root_meter, begin, 0, bound + 1), tree.proofs[0])
+    smb.set_connection_rating(root_meter, CONNECTION_W, "fuse restored", sender=operator)
+    roots.reveal(hub, hub_leaf(root_meter, begin, 0, bound + 1), tree.proofs[0])
+    assert smb.measurement(root_meter, begin) == (begin + INTERVAL, 0, bound + 1)
