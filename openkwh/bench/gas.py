@@ -32,8 +32,8 @@ from openkwh.chain import advance_time, contract, deploy_contract, permit_typed_
 from openkwh.commands import actions
 from openkwh.commands.deploy import deploy_all
 from openkwh.commands.network import connected
-from openkwh.merkle import pack_flags
 from openkwh.devtools.anvil import PROJECT_ROOT, dev_accounts, run_anvil
+from openkwh.merkle import pack_flags
 
 GAS_FILE = PROJECT_ROOT / "bench" / "gas.json"
 HARDFORK = "cancun"
@@ -1074,6 +1074,7 @@ def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> 
         "home": [leaf_hashes["solar"], *siblings[1:]],
         "solar": [leaf_hashes["home"], *siblings[1:]],
     }
+    assert all(len(proof) == NATIONAL_PROOF for proof in proofs.values())
     hub_root = root_from_proof(leaf_hashes["home"], proofs["home"])
     assert hub_root == root_from_proof(leaf_hashes["solar"], proofs["solar"])
     published = as_hub.send(roots.functions.publish_hub_root("DK1", begin, hub_root))
@@ -1135,6 +1136,7 @@ def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> 
         "home": [leaf_hashes["solar"], *siblings[1:]],
         "solar": [leaf_hashes["home"], *siblings[1:]],
     }
+    assert all(len(proof) == NATIONAL_PROOF for proof in proofs.values())
     anyone_root = root_from_proof(leaf_hashes["home"], proofs["home"])
     published = relayer.send(
         roots.functions.publish_root("DK1", signed_begin, signed_begin + interval, anyone_root)

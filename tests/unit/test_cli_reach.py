@@ -21,8 +21,9 @@ CONTRACTS = (
     "GGORegistry",
     "Exchange",
     "EmissionsRegistry",
+    "MeasurementRoots",
 )
-SOURCES = ("actions.py", "emissions.py")
+SOURCES = ("actions.py", "emissions.py", "roots.py")
 
 # Not a person's command, each for its reason.
 NOT_COMMANDS = {
@@ -31,7 +32,7 @@ NOT_COMMANDS = {
     "SmartMeterBackend.submit_reading": "relayed by the meter bridge (meter-bridge)",
     "SmartMeterBackend.submit_readings": "relayed by the meter bridge (meter-bridge)",
     "SmartMeterBackend.record_revealed": "called by the wired MeasurementRoots at each reveal",
-    "SmartMeterBackend.wire_roots": "make deploy wires it; the hub's commands come later",
+    "SmartMeterBackend.wire_roots": "make deploy wires it (admin wire does the others)",
     "OperatorBackend.mark_traded": "called by the wired Exchange at each deal",
     "OperatorBackend.settle": "the keeper's settle sends settle_many, which settles each the same",
     "OperatorBackend.deposit_with_permit": "the dApp's deposit with a permit; deposit approves",

@@ -760,9 +760,7 @@ def test_reveal_many_with_flags_that_take_missing_hashes_refused(roots, hub, roo
         roots.reveal_many(hub, [], [], [])
 
 
-def test_reveal_bound_follows_a_corrected_connection_rating(
-    roots, smb, hub, operator, root_meter
-):
+def test_reveal_bound_follows_a_corrected_connection_rating(roots, smb, hub, operator, root_meter):
     """A root-published meter's reveal bounds its import by the rating the
     operator set last, as a reading is bounded."""
     begin = grid_time(-1)
