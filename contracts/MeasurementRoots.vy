@@ -57,6 +57,23 @@ exports: eip712_domain_separator.eip712Domain
 from .interfaces import ISmartMeterBackend
 
 
+interface IPeriodOwners:
+    def period_owner(meter_id: bytes32, period_begin: uint256, period_end: uint256) -> (address, uint256): view
+    def operator() -> address: view
+
+
+interface IAggregateSettler:
+    def settle_aggregate(
+        backend: address,
+        meter_id: bytes32,
+        period_begin: uint256,
+        period_end: uint256,
+        produced_wh: uint256,
+        consumed_wh: uint256,
+        owner: address,
+    ): nonpayable
+
+
 interface IRevealedStore:
     def record_revealed(
         meter_id: bytes32,
@@ -130,11 +147,16 @@ _QUEUE: constant(uint256) = 32  # hashes
 _RING: constant(uint256) = _QUEUE - 1
 
 # A publication packed in one slot: bits 0-63 interval begin, 64-127 interval
-# end (unix seconds), bit 128 published by a hub, bits 136-255 the sector tag.
+# end (unix seconds), bit 128 published by a hub, bit 129 a root of aggregate
+# leaves (a billing period's), bits 136-255 the sector tag.
 _UINT64_MASK: constant(uint256) = 2**64 - 1
 _BY_HUB: constant(uint256) = 1 << 128
+_AGGREGATE: constant(uint256) = 1 << 129
+# @dev The longest billing period of an aggregate root.
+MAX_PERIOD: public(constant(uint256)) = 31 * 86_400  # seconds
 _TAG_SHIFT: constant(uint256) = 136
 _TAG_BITS: constant(uint256) = 120
+_STATE_TAG_BITS: constant(uint256) = 110  # what the backend's meter state keeps of a tag
 
 
 # @dev The SmartMeterBackend whose meters the roots measure, and which
@@ -155,6 +177,10 @@ hub_root: public(HashMap[bytes32, HashMap[uint256, bytes32]])
 # Keyed by the publisher, so that nobody can take a root's place before its
 # publisher by publishing the same hash with another sector or interval.
 _publications: HashMap[address, HashMap[bytes32, uint256]]
+
+# @dev The hub's aggregate root of a sector and billing period:
+# keccak256(sector) => period begin (unix seconds) => root; empty until published.
+aggregate_root: public(HashMap[bytes32, HashMap[uint256, bytes32]])
 
 
 event HubAppointed:
@@ -205,7 +231,7 @@ def publish_root(sector: String[16], interval_begin: uint256, interval_end: uint
            and past.
     @param root The tree's root.
     """
-    self._publish(sector, interval_begin, interval_end, root, False)
+    self._publish(sector, interval_begin, interval_end, root, 0)
 
 
 @external
@@ -339,6 +365,7 @@ def reveal_many(
     published: uint256 = self._publications[publisher][root]
     assert published != 0, "roots: the proof does not lead to a root this publisher published"
     assert published & _BY_HUB != 0, "roots: a hub leaf is revealed only against a hub's root"
+    assert published & _AGGREGATE == 0, "roots: an hourly leaf is revealed only against an hourly root"
     for leaf: HubLeaf in leaves:
         self._check_covered(published, leaf.interval_begin, leaf.interval_end)
         extcall IRevealedStore(backend).record_revealed(
@@ -352,6 +379,57 @@ def reveal_many(
             empty(address),
             skip_contract_check=True,
         )
+
+
+@external
+def settle_aggregate(publisher: address, leaf: HubLeaf, proof: DynArray[bytes32, MAX_PROOF]):
+    """
+    @notice Settles a root-published meter's billing period with its
+            operator from the hub's aggregate leaf, proved against the
+            aggregate root `publisher` published; anyone may send it. The
+            operator bills and rewards the period's Wh net of the hours
+            settled on their own, and then no hour of it settles again.
+    @param publisher The hub that published the aggregate root.
+    @param leaf The aggregate leaf: its interval is the root's period, its
+           Wh the period's sums.
+    @param proof The sibling hashes from the leaf up to the root.
+    """
+    root: bytes32 = self._root_of(
+        keccak256(
+            abi_encode(
+                leaf.meter_id,
+                leaf.interval_begin,
+                leaf.interval_end,
+                leaf.produced_wh,
+                leaf.consumed_wh,
+                leaf.data_digest,
+                leaf.salt,
+            )
+        ),
+        proof,
+    )
+    packed: uint256 = self._publications[publisher][root]
+    assert packed != 0, "roots: the proof does not lead to a root this publisher published"
+    assert packed & _AGGREGATE != 0, "roots: an aggregate leaf is settled only against an aggregate root"
+    begin: uint256 = convert(leaf.interval_begin, uint256)
+    end: uint256 = convert(leaf.interval_end, uint256)
+    assert begin == packed & _UINT64_MASK and end == (packed >> 64) & _UINT64_MASK, "roots: the leaf is not of the root's period"
+    owner: address = empty(address)
+    tag: uint256 = 0
+    owner, tag = staticcall IPeriodOwners(backend).period_owner(leaf.meter_id, begin, end)
+    assert owner != empty(address), "roots: the meter has no one owner over the period, or does not publish by root"
+    assert tag == (packed >> _TAG_SHIFT) >> (_TAG_BITS - _STATE_TAG_BITS), "roots: the root is of another sector than the meter"
+    operator: address = staticcall IPeriodOwners(backend).operator()
+    assert operator != empty(address), "roots: the backend has no operator"
+    extcall IAggregateSettler(operator).settle_aggregate(
+        backend,
+        leaf.meter_id,
+        begin,
+        end,
+        convert(leaf.produced_wh, uint256),
+        convert(leaf.consumed_wh, uint256),
+        owner,
+    )
 
 
 # DATA HUB
@@ -371,7 +449,28 @@ def publish_hub_root(sector: String[16], interval_begin: uint256, root: bytes32)
     assert self._hubs[sector_key][msg.sender], "roots: caller is not a data hub of this sector"
     assert self.hub_root[sector_key][interval_begin] == empty(bytes32), "roots: the sector's hub root of this interval is already published"
     self.hub_root[sector_key][interval_begin] = root
-    self._publish(sector, interval_begin, interval_begin + interval_length, root, True)
+    self._publish(sector, interval_begin, interval_begin + interval_length, root, _BY_HUB)
+
+
+@external
+def publish_aggregate_root(sector: String[16], period_begin: uint256, period_end: uint256, root: bytes32):
+    """
+    @notice Publishes, once, the root of the aggregate leaves of `sector` for
+            the past billing period `[period_begin, period_end)`: a hub leaf
+            per meter whose interval is the period and whose Wh are the
+            period's sums. The operator settles a meter's period from it
+            (`settle_aggregate`), net of the hours settled on their own.
+    @param sector The bidding zone the caller is a data hub of.
+    @param period_begin Unix seconds, on the interval grid.
+    @param period_end Unix seconds, on the grid, at most MAX_PERIOD after the begin, and past.
+    @param root The tree's root.
+    """
+    sector_key: bytes32 = keccak256(sector)
+    assert self._hubs[sector_key][msg.sender], "roots: caller is not a data hub of this sector"
+    assert self.aggregate_root[sector_key][period_begin] == empty(bytes32), "roots: the sector's aggregate root of this period is already published"
+    assert period_end <= period_begin + MAX_PERIOD, "roots: the period is longer than MAX_PERIOD"
+    self.aggregate_root[sector_key][period_begin] = root
+    self._publish(sector, period_begin, period_end, root, _BY_HUB | _AGGREGATE)
 
 
 # ISSUING BODY
@@ -496,7 +595,7 @@ def measurement_digest(
 
 
 @internal
-def _publish(sector: String[16], interval_begin: uint256, interval_end: uint256, root: bytes32, by_hub: bool):
+def _publish(sector: String[16], interval_begin: uint256, interval_end: uint256, root: bytes32, kind: uint256):
     assert len(sector) != 0, "roots: sector is empty"
     assert root != empty(bytes32), "roots: root is empty"
     assert interval_begin % interval_length == 0 and interval_end % interval_length == 0, "roots: interval not on the interval grid"
@@ -507,8 +606,7 @@ def _publish(sector: String[16], interval_begin: uint256, interval_end: uint256,
     packed: uint256 = interval_begin | (interval_end << 64) | (
         (convert(keccak256(sector), uint256) >> (256 - _TAG_BITS)) << _TAG_SHIFT
     )
-    if by_hub:
-        packed |= _BY_HUB
+    packed |= kind
     self._publications[msg.sender][root] = packed
     log RootPublished(
         root=root,
@@ -516,7 +614,7 @@ def _publish(sector: String[16], interval_begin: uint256, interval_end: uint256,
         sector=sector,
         interval_begin=interval_begin,
         interval_end=interval_end,
-        by_hub=by_hub,
+        by_hub=kind != 0,
     )
 
 
@@ -529,6 +627,7 @@ def _published(publisher: address, root: bytes32, leaf_begin: uint64, leaf_end: 
     """
     packed: uint256 = self._publications[publisher][root]
     assert packed != 0, "roots: the proof does not lead to a root this publisher published"
+    assert packed & _AGGREGATE == 0, "roots: an hourly leaf is revealed only against an hourly root"
     self._check_covered(packed, leaf_begin, leaf_end)
     return packed
 

@@ -623,10 +623,8 @@ def record_revealed(
     epoch: uint256 = self._epoch_at(meter_id, state, interval_begin)
     assert epoch != 0, "meter: no owner had accepted the meter by this interval"
     certifiable: bool = state & _PRODUCES != 0
-    # The connection bound of `_check_bounds`, from the rating in the state.
-    if consumed_wh != 0:
-        assert consumed_wh * 3_600 <= CONNECTION_HEADROOM * ((state >> _CONNECTION_SHIFT) & _CONNECTION_MASK) * (interval_end - interval_begin + future_tolerance), "meter: import beyond the meter's connection rating"
-    self._check_bounds(meter_id, produced_wh, 0, interval_end - interval_begin, certifiable)
+    # The connection rating from the state: no read of the meter's record.
+    self._check_bounds(meter_id, produced_wh, consumed_wh, interval_end - interval_begin, certifiable, (state >> _CONNECTION_SHIFT) & _CONNECTION_MASK)
     # The measurement slots are the bitmap of revealed intervals: nonzero for
     # every interval a recorded measurement covers.
     assert self._measurements[meter_id][interval_begin] == 0, "meter: an interval of this measurement is already revealed"
@@ -885,6 +883,23 @@ def publishes_by_root(meter_id: bytes32) -> bool:
 
 @external
 @view
+def period_owner(meter_id: bytes32, period_begin: uint256, period_end: uint256) -> (address, uint256):
+    """
+    @notice Who owned a root-published meter over a whole billing period
+            `[period_begin, period_end)` (unix seconds), and its sector tag's
+            top 110 bits, for its settlement from an aggregate leaf; the zero
+            address when it is not root-published or not one owner's over
+            the period.
+    """
+    state: uint256 = self._state[meter_id]
+    epoch: uint256 = self._epoch_at(meter_id, state, period_begin)
+    if state & _BY_ROOT == 0 or epoch != self._epoch_at(meter_id, state, period_end - 1):
+        return empty(address), 0
+    return self._owners[meter_id][epoch], (state >> _STATE_TAG_SHIFT) & _STATE_TAG_MASK
+
+
+@external
+@view
 def is_revealed(meter_id: bytes32, interval_begin: uint256) -> bool:
     """
     @return bool Whether a recorded measurement of the meter covers the
@@ -1022,11 +1037,13 @@ def reading_digest(
 
 @internal
 @view
-def _check_bounds(meter_id: bytes32, produced: uint256, consumed: uint256, seconds: uint256, certifiable: bool):
+def _check_bounds(meter_id: bytes32, produced: uint256, consumed: uint256, seconds: uint256, certifiable: bool, connection_w: uint256):
     """
     @dev Refuses a measurement of `seconds` that no honest meter could report.
     @param produced The exported Wh; bounded only when `certifiable`.
     @param consumed The imported Wh.
+    @param connection_w The meter's connection rating in W, if the caller has
+           it; 0 to read it from the meter's record.
     """
     if certifiable:
         # A stolen or faulty key cannot mint certificates beyond what the
@@ -1041,7 +1058,10 @@ def _check_bounds(meter_id: bytes32, produced: uint256, consumed: uint256, secon
     # carries up to 1.45 times its rating for an hour, at up to 10 % above
     # the nominal voltage, and no honest reading may be refused.
     if consumed != 0:
-        assert consumed * 3_600 <= CONNECTION_HEADROOM * self._meters[meter_id].connection_w * (seconds + future_tolerance), "meter: import beyond the meter's connection rating"
+        rating: uint256 = connection_w
+        if rating == 0:
+            rating = self._meters[meter_id].connection_w
+        assert consumed * 3_600 <= CONNECTION_HEADROOM * rating * (seconds + future_tolerance), "meter: import beyond the meter's connection rating"
 
 
 @internal
@@ -1252,7 +1272,7 @@ def _record(reading: Reading):
     produced: uint256 = unsafe_sub(export_wh, last_export)
     consumed: uint256 = unsafe_sub(import_wh, last_import)
     certifiable: bool = state & _PRODUCES != 0
-    self._check_bounds(reading.meter_id, produced, consumed, end - last_end, certifiable)
+    self._check_bounds(reading.meter_id, produced, consumed, end - last_end, certifiable, 0)
     self._state[reading.meter_id] = new_state
     self._measurements[reading.meter_id][last_end] = self._pack_measurement(end, produced, consumed, epoch, certifiable)
     log MeasurementRecorded(

@@ -127,6 +127,49 @@ def publish_root(
     return receipt
 
 
+def publish_aggregate_root(actor: Actor, tree_file: Path, sector: str, begin: int, end: int):
+    """Publishes, as the sector's data hub, the root of a billing period's
+    aggregate leaves (a hub leaf per meter over ``[begin, end)``)."""
+    types, values, nodes = merkle.load_dump(_read(tree_file))
+    roots = actor.contract(CONTRACT)
+    length = roots.functions.interval_length().call()
+    if begin % length or end % length or end <= begin:
+        raise ValueError(f"--from and --to must lie on the {length} s grid, --to after --from")
+    if end - begin > roots.functions.MAX_PERIOD().call():
+        raise ValueError("a billing period is at most 31 days: nothing sent")
+    if types != merkle.HUB_LEAF_TYPES:
+        raise ValueError("aggregate leaves are hub leaves: nothing sent")
+    for i, value in enumerate(values):
+        if (value[1], value[2]) != (begin, end):
+            raise ValueError(f"leaf {i} is not of the period {_when(begin)} to {_when(end)}")
+    if not roots.functions.is_hub(sector, actor.account.address).call():
+        raise ValueError(f"{actor.account.address} is not a data hub of {sector}: nothing sent")
+    receipt = actor.send(roots.functions.publish_aggregate_root(sector, begin, end, nodes[0]))
+    logger.info(
+        "published aggregate root 0x%s of %d meters of %s, %s to %s",
+        nodes[0].hex(), len(values), sector, _when(begin), _when(end),
+    )  # fmt: skip
+    return receipt
+
+
+def settle_aggregate(actor: Actor, proof_file: Path):
+    """Settles a meter's billing period with its operator from the aggregate
+    leaf of a proof file."""
+    proof = merkle.load_proof(_read(proof_file))
+    if proof["types"] != merkle.HUB_LEAF_TYPES:
+        raise ValueError("an aggregate leaf is a hub leaf: nothing sent")
+    publisher = _publisher(proof["publisher"])
+    roots = actor.contract(CONTRACT)
+    value = proof["value"]
+    receipt = actor.send(roots.functions.settle_aggregate(publisher, value, proof["proof"]))
+    logger.info(
+        "settled meter 0x%s from %s to %s from its aggregate: %s consumed, %s produced "
+        "(net of the hours settled on their own)",
+        value[0].hex(), _when(value[1]), _when(value[2]), kwh(value[4]), kwh(value[3]),
+    )  # fmt: skip
+    return receipt
+
+
 def make_proof(
     actor: Actor, tree_file: Path, meter_id: bytes, begin: int, publisher: str, out: Path
 ) -> Report:
@@ -282,6 +325,29 @@ COMMANDS = {
                 a, args.tree, args.sector, args.start, args.end, args.as_hub
             ),
         ),
+        "publish-aggregate-root": (
+            "publish, as the sector's data hub, the root of a billing period's aggregate "
+            "leaves (Wh per meter over the period), for billing without hourly reveals",
+            lambda p: (
+                p.add_argument("--tree", type=Path, required=True, help=TREE_HELP),
+                p.add_argument("--sector", type=SECTOR, required=True, help='e.g. "DK1"'),
+                p.add_argument(
+                    "--from",
+                    dest="start",
+                    type=_time,
+                    required=True,
+                    help="the period's begin: ISO 8601 or unix seconds",
+                ),
+                p.add_argument(
+                    "--to",
+                    dest="end",
+                    type=_time,
+                    required=True,
+                    help="the period's end (excluded), at most 31 days later",
+                ),
+            ),
+            lambda a, args: publish_aggregate_root(a, args.tree, args.sector, args.start, args.end),
+        ),
         "make-proof": (
             "write the proof file of one meter's leaf from a tree file (sends nothing)",
             lambda p: (
@@ -304,6 +370,14 @@ COMMANDS = {
             lambda a, args: make_proof(
                 a, args.tree, _meter_id(args), args.interval, args.publisher, args.out
             ),
+        ),
+    },
+    "keeper": {
+        "settle-aggregate": (
+            "settle a root-published meter's billing period with its operator from the "
+            "hub's aggregate leaf, net of the hours settled on their own",
+            lambda p: p.add_argument("--proof", type=Path, required=True, help=PROOF_HELP),
+            lambda a, args: settle_aggregate(a, args.proof),
         ),
     },
     "prosumer": {
@@ -335,6 +409,9 @@ EXAMPLES = {
     ("data-hub", "make-proof"): "--tree tree.json --gsrn 571313115100000006 --salt-file salt "
     "--interval 2026-06-20T10:00Z --publisher 0x… --out proof.json",
     ("prosumer", "reveal"): "--proof proof.json",
+    ("data-hub", "publish-aggregate-root"): "--tree june.json --sector DK1 --from 2026-06-01 "
+    "--to 2026-07-01",
+    ("keeper", "settle-aggregate"): "--proof june-proof.json",
     ("prosumer", "reveal-many"): "--proof multiproof.json",
 }
 

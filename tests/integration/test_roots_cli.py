@@ -201,3 +201,46 @@ def test_reveal_many_by_command(cli, anvil_connection, anvil_accounts, deploymen
     assert code == 0, out.err
     for i, meter in enumerate(meters):
         assert smb.functions.measurement(meter, begin).call() == (begin + length, 0, 500 + i)
+
+
+def test_billing_period_settled_from_its_aggregate_by_command(
+    cli, anvil_connection, anvil_accounts, deployment, tmp_path
+):
+    admin, body, installer, owner, signer, hub = (anvil_accounts[i] for i in (0, 4, 5, 6, 7, 9))
+    w3 = anvil_connection.w3
+    deployed = Deployment.load(deployment)
+    smb = deployed.contract(w3, "SmartMeterBackend")
+    ob = deployed.contract(w3, "OperatorBackend")
+    as_admin = actions.Actor(w3, admin, deployed)
+    actions.set_issuing_body(as_admin, "DK1", body.address)
+    actions.certify_installer(as_admin.with_account(body), "DK1", installer.address)
+    assert cli("issuing_body", body, "appoint-hub", "--sector", "DK1", "--hub", hub.address)[0] == 0
+    meter = keccak(text="aggregate-household")
+    as_installer = as_admin.with_account(installer)
+    actions.register_meter(
+        as_installer, meter, signer.address, owner.address, "DK1", "consumption", by_root=True
+    )
+    actions.accept_meter(as_installer.with_account(owner), meter)
+    length = smb.functions.interval_length().call()
+    now = w3.eth.get_block("latest")["timestamp"]
+    begin = now - now % length + length
+    end = begin + 24 * length
+    advance_time(w3, end + length)
+    tree = build_tree(
+        merkle.HUB_LEAF_TYPES,
+        [leaf(meter, begin, 0, 9_870, 24 * length), *fillers(begin, 24 * length, 3)],
+    )
+    tree_file = tmp_path / "day.json"
+    tree_file.write_text(json.dumps(tree.dump))
+    code, out = cli("data_hub", hub, "publish-aggregate-root", "--tree", str(tree_file),
+                    "--sector", "DK1", "--from", str(begin), "--to", str(end))  # fmt: skip
+    assert code == 0, out.err
+    proof_file = tmp_path / "proof.json"
+    code, out = cli("data_hub", hub, "make-proof", "--tree", str(tree_file), "--meter-id",
+                    meter.hex(), "--interval", str(begin), "--publisher", hub.address,
+                    "--out", str(proof_file))  # fmt: skip
+    assert code == 0, out.err
+    code, out = cli("keeper", admin, "settle-aggregate", "--proof", str(proof_file))
+    assert code == 0, out.err
+    assert ob.functions.aggregated_until(smb.address, meter).call() == end
+    assert ob.functions.is_settled(smb.address, meter, begin + length).call()

@@ -34,6 +34,7 @@ NOT_COMMANDS = {
     "SmartMeterBackend.record_revealed": "called by the wired MeasurementRoots at each reveal",
     "SmartMeterBackend.wire_roots": "make deploy wires it (admin wire does the others)",
     "OperatorBackend.mark_traded": "called by the wired Exchange at each deal",
+    "OperatorBackend.settle_aggregate": "called by MeasurementRoots.settle_aggregate (keeper settle-aggregate)",
     "OperatorBackend.settle": "the keeper's settle sends settle_many, which settles each the same",
     "OperatorBackend.deposit_with_permit": "the dApp's deposit with a permit; deposit approves",
     "GGORegistry.issue": "the keeper's issue sends issue_many, which issues each the same",
