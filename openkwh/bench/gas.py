@@ -1154,6 +1154,25 @@ def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> 
             "state": f"{'a household' if name == 'home' else 'a 6 kW prosumer'}'s meter-signed "
             f"hour, {NATIONAL_PROOF}-hash proof, signature checked",
         }
+
+    # The household's month billed from its aggregate leaf: two of its hours
+    # were revealed above (not settled), the rest never go on chain.
+    month_end = begin + 30 * 86_400
+    advance_time(w3, month_end + interval)
+    aggregate = (
+        ids["home"], begin, month_end, 0, 251_000,
+        keccak(text="digest-home-month"), keccak(text="salt-home-month"),
+    )  # fmt: skip
+    proof = [keccak(text="another-meter-month"), *siblings[1:]]
+    assert len(proof) == NATIONAL_PROOF
+    month_root = root_from_proof(standard_leaf_hash(HUB_LEAF_TYPES, aggregate), proof)
+    as_hub.send(roots.functions.publish_aggregate_root("DK1", begin, month_end, month_root))
+    receipt = relayer.send(roots.functions.settle_aggregate(hub.address, aggregate, proof))
+    gas["MeasurementRoots.settle_aggregate_month"] = {
+        "gas": receipt["gasUsed"],
+        "state": f"a household's 30 days settled from its aggregate leaf, {NATIONAL_PROOF}-hash "
+        "proof: the operator's bitmap of 2,880 quarter hours read and sealed",
+    }
     return gas
 
 
