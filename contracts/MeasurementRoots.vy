@@ -421,12 +421,17 @@ def settle_aggregate(publisher: address, leaf: HubLeaf, proof: DynArray[bytes32,
     assert tag == (packed >> _TAG_SHIFT) >> (_TAG_BITS - _STATE_TAG_BITS), "roots: the root is of another sector than the meter"
     operator: address = staticcall IPeriodOwners(backend).operator()
     assert operator != empty(address), "roots: the backend has no operator"
+    # A meter not registered as producing has its export measured, never
+    # rewarded, as the backend's settlement data has it for single hours.
+    produced: uint256 = 0
+    if ISmartMeterBackend.MeterKind.PRODUCTION in (staticcall ISmartMeterBackend(backend).trading_data(leaf.meter_id)).kind:
+        produced = convert(leaf.produced_wh, uint256)
     extcall IAggregateSettler(operator).settle_aggregate(
         backend,
         leaf.meter_id,
         begin,
         end,
-        convert(leaf.produced_wh, uint256),
+        produced,
         convert(leaf.consumed_wh, uint256),
         owner,
     )

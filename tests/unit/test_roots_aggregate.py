@@ -20,7 +20,7 @@ import boa
 import pytest
 
 from tests.fixtures.exchange import PRICE
-from tests.fixtures.meters import INTERVAL, SECTOR, advance_to, grid_time
+from tests.fixtures.meters import CONSUMPTION, INTERVAL, SECTOR, advance_to, grid_time
 from tests.fixtures.operator import FEED_IN, RETAIL
 from tests.fixtures.roots import (
     HUB_LEAF_TYPES,
@@ -28,6 +28,7 @@ from tests.fixtures.roots import (
     build_tree,
     filler_leaves,
     hub_leaf,
+    register_root_meter,
     signed_leaf,
 )
 from tests.helpers import made_deal, only_event
@@ -190,3 +191,19 @@ def test_settle_aggregate_over_two_owners_refused(roots, smb, hub, root_meter, a
         "roots: the meter has no one owner over the period, or does not publish by root"
     ):
         roots.settle_aggregate(hub, leaf, proof)
+
+
+def test_settle_aggregate_rewards_no_export_of_a_meter_not_producing(
+    ob, smb, roots, hub, installer, alice, root_meter_key
+):
+    """As for a single hour: a consumption-only meter's export is measured,
+    never rewarded."""
+    meter = register_root_meter(
+        smb, installer, alice, root_meter_key.address, name="balcony", kind=CONSUMPTION
+    )
+    begin = grid_time(1)
+    advance_to(begin + DAY + INTERVAL)
+    leaf, proof = publish_aggregate(roots, hub, meter, begin, begin + DAY, 900, 3_000)
+    roots.settle_aggregate(hub, leaf, proof)
+    (event,) = settled_events(ob, roots)
+    assert (event.feed_in_wh, event.retail_wh, event.reward) == (0, 3_000, 0)
