@@ -725,8 +725,11 @@ def test_reveal_many_with_a_wrong_flag_refused(roots, hub, root_meter):
     ordered = [from_js(HUB_LEAF_TYPES, value) for value in multiproof["leaves"]]
     proof = [bytes.fromhex(h[2:]) for h in multiproof["proof"]]
     flags = list(multiproof["proofFlags"])
-    with boa.reverts("roots: the proof does not lead to a root this publisher published"):
-        roots.reveal_many(hub, list(reversed(ordered)), proof, pack_flags(flags))
+    # Two leaves that are siblings (the first flag set) hash to the same parent
+    # in either order (pairs are sorted), so only then is their order free.
+    if not flags[0]:
+        with boa.reverts("roots: the proof does not lead to a root this publisher published"):
+            roots.reveal_many(hub, list(reversed(ordered)), proof, pack_flags(flags))
     flipped = [not flags[0], *flags[1:]]
     with boa.reverts("roots: the multiproof does not fit its leaves"):
         roots.reveal_many(hub, ordered, proof, pack_flags(flipped))
