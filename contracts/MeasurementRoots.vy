@@ -57,6 +57,23 @@ exports: eip712_domain_separator.eip712Domain
 from .interfaces import ISmartMeterBackend
 
 
+interface IPeriodOwners:
+    def period_owner(meter_id: bytes32, period_begin: uint256, period_end: uint256) -> (address, uint256): view
+    def operator() -> address: view
+
+
+interface IAggregateSettler:
+    def settle_aggregate(
+        backend: address,
+        meter_id: bytes32,
+        period_begin: uint256,
+        period_end: uint256,
+        produced_wh: uint256,
+        consumed_wh: uint256,
+        owner: address,
+    ): nonpayable
+
+
 interface IRevealedStore:
     def record_revealed(
         meter_id: bytes32,
@@ -123,14 +140,23 @@ MAX_PROOF: constant(uint256) = 40  # hashes
 # leaves of a 2**22-leaf tree need at most 24 x 22 hashes.
 MAX_MULTI: constant(uint256) = 24  # leaves
 MAX_MULTI_PROOF: constant(uint256) = 528  # hashes
-MAX_MULTI_FLAGS: constant(uint256) = MAX_MULTI + MAX_MULTI_PROOF  # flags
+MAX_MULTI_FLAGS: constant(uint256) = MAX_MULTI + MAX_MULTI_PROOF - 1  # flags
+MAX_FLAG_WORDS: constant(uint256) = (MAX_MULTI_FLAGS + 255) // 256  # words of 256 flags
+# The multiproof's queue of leaf and computed hashes: a ring of 32 (>= MAX_MULTI).
+_QUEUE: constant(uint256) = 32  # hashes
+_RING: constant(uint256) = _QUEUE - 1
 
 # A publication packed in one slot: bits 0-63 interval begin, 64-127 interval
-# end (unix seconds), bit 128 published by a hub, bits 136-255 the sector tag.
+# end (unix seconds), bit 128 published by a hub, bit 129 a root of aggregate
+# leaves (a billing period's), bits 136-255 the sector tag.
 _UINT64_MASK: constant(uint256) = 2**64 - 1
 _BY_HUB: constant(uint256) = 1 << 128
+_AGGREGATE: constant(uint256) = 1 << 129
+# @dev The longest billing period of an aggregate root.
+MAX_PERIOD: public(constant(uint256)) = 31 * 86_400  # seconds
 _TAG_SHIFT: constant(uint256) = 136
 _TAG_BITS: constant(uint256) = 120
+_STATE_TAG_BITS: constant(uint256) = 110  # what the backend's meter state keeps of a tag
 
 
 # @dev The SmartMeterBackend whose meters the roots measure, and which
@@ -151,6 +177,10 @@ hub_root: public(HashMap[bytes32, HashMap[uint256, bytes32]])
 # Keyed by the publisher, so that nobody can take a root's place before its
 # publisher by publishing the same hash with another sector or interval.
 _publications: HashMap[address, HashMap[bytes32, uint256]]
+
+# @dev The hub's aggregate root of a sector and billing period:
+# keccak256(sector) => period begin (unix seconds) => root; empty until published.
+aggregate_root: public(HashMap[bytes32, HashMap[uint256, bytes32]])
 
 
 event HubAppointed:
@@ -201,7 +231,7 @@ def publish_root(sector: String[16], interval_begin: uint256, interval_end: uint
            and past.
     @param root The tree's root.
     """
-    self._publish(sector, interval_begin, interval_end, root, False)
+    self._publish(sector, interval_begin, interval_end, root, 0)
 
 
 @external
@@ -308,24 +338,36 @@ def reveal_many(
     publisher: address,
     leaves: DynArray[HubLeaf, MAX_MULTI],
     proof: DynArray[bytes32, MAX_MULTI_PROOF],
-    proof_flags: DynArray[bool, MAX_MULTI_FLAGS],
+    proof_flags: DynArray[uint256, MAX_FLAG_WORDS],
 ):
     """
     @notice `reveal` for several hub leaves of one root at once, with one
             OpenZeppelin multiproof (`tree.getMultiProof(indexes)`: its
-            `leaves` in its order, `proof` and `proofFlags`).
+            `leaves` in its order, `proof`, and `proofFlags` as a bitmap).
+    @dev The flags come as bits, not as a bool array: flag i is bit i % 256
+         of word i // 256, and there are len(leaves) + len(proof) - 1 of
+         them. A bool array costs a calldata word and a validity check per
+         flag, about 2,000 gas a leaf in a national tree.
     @param publisher The hub that published the root.
     @param leaves The leaves, in the multiproof's order.
     @param proof The multiproof's sibling hashes.
-    @param proof_flags The multiproof's flags.
+    @param proof_flags The multiproof's flags as a bitmap, ceil(flags / 256)
+           words (`openkwh.roots.pack_flags`); bits past the last flag are
+           ignored.
     """
-    hashes: DynArray[bytes32, MAX_MULTI] = []
+    queue: bytes32[_QUEUE] = empty(bytes32[_QUEUE])
+    count: uint256 = 0
     for leaf: HubLeaf in leaves:
-        hashes.append(self._hub_leaf_hash(leaf))
-    root: bytes32 = self._multi_root(hashes, proof, proof_flags)
+        queue[count] = self._hub_leaf_hash(leaf)
+        count += 1
+    root: bytes32 = self._multi_root(queue, count, proof, proof_flags)
+    # One root, so one publication: each leaf must lie in its interval.
+    published: uint256 = self._publications[publisher][root]
+    assert published != 0, "roots: the proof does not lead to a root this publisher published"
+    assert published & _BY_HUB != 0, "roots: a hub leaf is revealed only against a hub's root"
+    assert published & _AGGREGATE == 0, "roots: an hourly leaf is revealed only against an hourly root"
     for leaf: HubLeaf in leaves:
-        published: uint256 = self._published(publisher, root, leaf.interval_begin, leaf.interval_end)
-        assert published & _BY_HUB != 0, "roots: a hub leaf is revealed only against a hub's root"
+        self._check_covered(published, leaf.interval_begin, leaf.interval_end)
         extcall IRevealedStore(backend).record_revealed(
             leaf.meter_id,
             convert(leaf.interval_begin, uint256),
@@ -337,6 +379,62 @@ def reveal_many(
             empty(address),
             skip_contract_check=True,
         )
+
+
+@external
+def settle_aggregate(publisher: address, leaf: HubLeaf, proof: DynArray[bytes32, MAX_PROOF]):
+    """
+    @notice Settles a root-published meter's billing period with its
+            operator from the hub's aggregate leaf, proved against the
+            aggregate root `publisher` published; anyone may send it. The
+            operator bills and rewards the period's Wh net of the hours
+            settled on their own, and then no hour of it settles again.
+    @param publisher The hub that published the aggregate root.
+    @param leaf The aggregate leaf: its interval is the root's period, its
+           Wh the period's sums.
+    @param proof The sibling hashes from the leaf up to the root.
+    """
+    root: bytes32 = self._root_of(
+        keccak256(
+            abi_encode(
+                leaf.meter_id,
+                leaf.interval_begin,
+                leaf.interval_end,
+                leaf.produced_wh,
+                leaf.consumed_wh,
+                leaf.data_digest,
+                leaf.salt,
+            )
+        ),
+        proof,
+    )
+    packed: uint256 = self._publications[publisher][root]
+    assert packed != 0, "roots: the proof does not lead to a root this publisher published"
+    assert packed & _AGGREGATE != 0, "roots: an aggregate leaf is settled only against an aggregate root"
+    begin: uint256 = convert(leaf.interval_begin, uint256)
+    end: uint256 = convert(leaf.interval_end, uint256)
+    assert begin == packed & _UINT64_MASK and end == (packed >> 64) & _UINT64_MASK, "roots: the leaf is not of the root's period"
+    owner: address = empty(address)
+    tag: uint256 = 0
+    owner, tag = staticcall IPeriodOwners(backend).period_owner(leaf.meter_id, begin, end)
+    assert owner != empty(address), "roots: the meter has no one owner over the period, or does not publish by root"
+    assert tag == (packed >> _TAG_SHIFT) >> (_TAG_BITS - _STATE_TAG_BITS), "roots: the root is of another sector than the meter"
+    operator: address = staticcall IPeriodOwners(backend).operator()
+    assert operator != empty(address), "roots: the backend has no operator"
+    # A meter not registered as producing has its export measured, never
+    # rewarded, as the backend's settlement data has it for single hours.
+    produced: uint256 = 0
+    if ISmartMeterBackend.MeterKind.PRODUCTION in (staticcall ISmartMeterBackend(backend).trading_data(leaf.meter_id)).kind:
+        produced = convert(leaf.produced_wh, uint256)
+    extcall IAggregateSettler(operator).settle_aggregate(
+        backend,
+        leaf.meter_id,
+        begin,
+        end,
+        produced,
+        convert(leaf.consumed_wh, uint256),
+        owner,
+    )
 
 
 # DATA HUB
@@ -356,7 +454,28 @@ def publish_hub_root(sector: String[16], interval_begin: uint256, root: bytes32)
     assert self._hubs[sector_key][msg.sender], "roots: caller is not a data hub of this sector"
     assert self.hub_root[sector_key][interval_begin] == empty(bytes32), "roots: the sector's hub root of this interval is already published"
     self.hub_root[sector_key][interval_begin] = root
-    self._publish(sector, interval_begin, interval_begin + interval_length, root, True)
+    self._publish(sector, interval_begin, interval_begin + interval_length, root, _BY_HUB)
+
+
+@external
+def publish_aggregate_root(sector: String[16], period_begin: uint256, period_end: uint256, root: bytes32):
+    """
+    @notice Publishes, once, the root of the aggregate leaves of `sector` for
+            the past billing period `[period_begin, period_end)`: a hub leaf
+            per meter whose interval is the period and whose Wh are the
+            period's sums. The operator settles a meter's period from it
+            (`settle_aggregate`), net of the hours settled on their own.
+    @param sector The bidding zone the caller is a data hub of.
+    @param period_begin Unix seconds, on the interval grid.
+    @param period_end Unix seconds, on the grid, at most MAX_PERIOD after the begin, and past.
+    @param root The tree's root.
+    """
+    sector_key: bytes32 = keccak256(sector)
+    assert self._hubs[sector_key][msg.sender], "roots: caller is not a data hub of this sector"
+    assert self.aggregate_root[sector_key][period_begin] == empty(bytes32), "roots: the sector's aggregate root of this period is already published"
+    assert period_end <= period_begin + MAX_PERIOD, "roots: the period is longer than MAX_PERIOD"
+    self.aggregate_root[sector_key][period_begin] = root
+    self._publish(sector, period_begin, period_end, root, _BY_HUB | _AGGREGATE)
 
 
 # ISSUING BODY
@@ -481,7 +600,7 @@ def measurement_digest(
 
 
 @internal
-def _publish(sector: String[16], interval_begin: uint256, interval_end: uint256, root: bytes32, by_hub: bool):
+def _publish(sector: String[16], interval_begin: uint256, interval_end: uint256, root: bytes32, kind: uint256):
     assert len(sector) != 0, "roots: sector is empty"
     assert root != empty(bytes32), "roots: root is empty"
     assert interval_begin % interval_length == 0 and interval_end % interval_length == 0, "roots: interval not on the interval grid"
@@ -492,8 +611,7 @@ def _publish(sector: String[16], interval_begin: uint256, interval_end: uint256,
     packed: uint256 = interval_begin | (interval_end << 64) | (
         (convert(keccak256(sector), uint256) >> (256 - _TAG_BITS)) << _TAG_SHIFT
     )
-    if by_hub:
-        packed |= _BY_HUB
+    packed |= kind
     self._publications[msg.sender][root] = packed
     log RootPublished(
         root=root,
@@ -501,7 +619,7 @@ def _publish(sector: String[16], interval_begin: uint256, interval_end: uint256,
         sector=sector,
         interval_begin=interval_begin,
         interval_end=interval_end,
-        by_hub=by_hub,
+        by_hub=kind != 0,
     )
 
 
@@ -514,8 +632,18 @@ def _published(publisher: address, root: bytes32, leaf_begin: uint64, leaf_end: 
     """
     packed: uint256 = self._publications[publisher][root]
     assert packed != 0, "roots: the proof does not lead to a root this publisher published"
-    assert convert(leaf_begin, uint256) >= packed & _UINT64_MASK and convert(leaf_end, uint256) <= (packed >> 64) & _UINT64_MASK, "roots: the leaf is not of the root's interval"
+    assert packed & _AGGREGATE == 0, "roots: an hourly leaf is revealed only against an hourly root"
+    self._check_covered(packed, leaf_begin, leaf_end)
     return packed
+
+
+@internal
+@pure
+def _check_covered(packed: uint256, leaf_begin: uint64, leaf_end: uint64):
+    """
+    @dev Refuses a leaf whose interval lies outside the publication `packed`'s.
+    """
+    assert convert(leaf_begin, uint256) >= packed & _UINT64_MASK and convert(leaf_end, uint256) <= (packed >> 64) & _UINT64_MASK, "roots: the leaf is not of the root's interval"
 
 
 @internal
@@ -538,54 +666,65 @@ def _hub_leaf_hash(leaf: HubLeaf) -> bytes32:
 
 @internal
 @pure
-def _hash_pair(a: bytes32, b: bytes32) -> bytes32:
-    if convert(a, uint256) < convert(b, uint256):
-        return keccak256(concat(a, b))
-    return keccak256(concat(b, a))
-
-
-@internal
-@pure
 def _multi_root(
-    leaves: DynArray[bytes32, MAX_MULTI],
+    queue: bytes32[_QUEUE],
+    count: uint256,
     proof: DynArray[bytes32, MAX_MULTI_PROOF],
-    flags: DynArray[bool, MAX_MULTI_FLAGS],
+    flag_words: DynArray[uint256, MAX_FLAG_WORDS],
 ) -> bytes32:
     """
-    @dev OpenZeppelin's `MerkleProof.processMultiProof`: each flag hashes the
-         next leaf or computed hash with the next leaf or computed hash (true)
-         or with the next proof hash (false).
+    @dev OpenZeppelin's `MerkleProof.processMultiProof` on the `count` leaf
+         hashes in `queue`: each flag hashes the next leaf or computed hash
+         with the next leaf or computed hash (set) or with the next proof
+         hash (clear). Leaves and computed hashes are taken in the order
+         they come, so one queue holds both, as a ring: each step takes one
+         or two and puts one, so it never holds more than `count` <= 24.
+         Exactly `count` - 1 flags set (and `len(proof)` clear) is checked
+         first, and makes the steps' reads safe: before a set flag at most
+         `count` - 2 were set, so the queue holds two or more; before a
+         clear one at most `count` - 1, so it holds one or more; and the
+         proof is read to its end, never past it.
     """
-    assert len(leaves) + len(proof) == len(flags) + 1, "roots: the multiproof does not fit its leaves"
-    hashes: DynArray[bytes32, MAX_MULTI_FLAGS] = []
-    leaf_at: uint256 = 0
-    hash_at: uint256 = 0
+    assert count != 0, "roots: the multiproof does not fit its leaves"
+    flags: uint256 = count + len(proof) - 1
+    assert len(flag_words) == unsafe_div(flags + 255, 256), "roots: the multiproof does not fit its leaves"
+    set_flags: uint256 = 0
+    for i: uint256 in range(len(flag_words), bound=MAX_FLAG_WORDS):
+        word: uint256 = flag_words[i]
+        if i == len(flag_words) - 1 and flags & 255 != 0:
+            assert word >> (flags & 255) == 0, "roots: the multiproof does not fit its leaves"
+        for _: uint256 in range(MAX_MULTI):
+            if word == 0:
+                break
+            word &= word - 1
+            set_flags += 1
+        assert word == 0, "roots: the multiproof does not fit its leaves"
+    assert set_flags == count - 1, "roots: the multiproof does not fit its leaves"
+    read: uint256 = 0
+    write: uint256 = count
     proof_at: uint256 = 0
-    for flag: bool in flags:
-        a: bytes32 = empty(bytes32)
-        if leaf_at < len(leaves):
-            a = leaves[leaf_at]
-            leaf_at += 1
-        else:
-            a = hashes[hash_at]
-            hash_at += 1
+    node: bytes32 = queue[0]
+    word: uint256 = 0
+    for i: uint256 in range(flags, bound=MAX_MULTI_FLAGS):
+        if i & 255 == 0:
+            word = flag_words[i >> 8]
+        a: bytes32 = queue[read & _RING]
         b: bytes32 = empty(bytes32)
-        if not flag:
-            b = proof[proof_at]
-            proof_at += 1
-        elif leaf_at < len(leaves):
-            b = leaves[leaf_at]
-            leaf_at += 1
+        if word & 1 != 0:
+            b = queue[unsafe_add(read, 1) & _RING]
+            read = unsafe_add(read, 2)
         else:
-            b = hashes[hash_at]
-            hash_at += 1
-        hashes.append(self._hash_pair(a, b))
-    if len(flags) != 0:
-        assert proof_at == len(proof), "roots: the multiproof does not fit its leaves"
-        return hashes[len(flags) - 1]
-    if len(leaves) != 0:
-        return leaves[0]
-    return proof[0]
+            b = proof[proof_at]
+            proof_at = unsafe_add(proof_at, 1)
+            read = unsafe_add(read, 1)
+        word >>= 1
+        if convert(a, uint256) < convert(b, uint256):
+            node = keccak256(abi_encode(a, b))
+        else:
+            node = keccak256(abi_encode(b, a))
+        queue[write & _RING] = node
+        write = unsafe_add(write, 1)
+    return node
 
 
 @internal
@@ -598,10 +737,12 @@ def _root_of(encoded_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> byte
     """
     node: bytes32 = keccak256(encoded_hash)
     for sibling: bytes32 in proof:
+        # abi_encode of two words is their concatenation, and costs about
+        # 50 gas a level less than concat, which copies through a Bytes buffer.
         if convert(node, uint256) < convert(sibling, uint256):
-            node = keccak256(concat(node, sibling))
+            node = keccak256(abi_encode(node, sibling))
         else:
-            node = keccak256(concat(sibling, node))
+            node = keccak256(abi_encode(sibling, node))
     return node
 
 

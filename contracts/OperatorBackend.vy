@@ -43,6 +43,11 @@ exports: (
 from .interfaces import ISmartMeterBackend
 from .interfaces import IOperatorBackend
 from .interfaces import IExchange
+
+
+interface IRootsBackend:
+    def roots() -> address: view
+    def is_revealed(meter_id: bytes32, interval_begin: uint256) -> bool: view
 implements: IOperatorBackend
 
 
@@ -79,6 +84,8 @@ MAX_NET_WORDS: public(constant(uint256)) = 1_000
 MAX_NET_CALLS: public(constant(uint256)) = 96
 # @dev A measurement no longer than this many quarter hours always nets in one go.
 _SHORT_SPAN: constant(uint256) = 96
+# @dev Bitmap words of a billing period of 31 days (MeasurementRoots.MAX_PERIOD), at most.
+_PERIOD_WORDS: constant(uint256) = 25
 _UINT40_MASK: constant(uint256) = 2**40 - 1
 _UINT108_MASK: constant(uint256) = 2**108 - 1
 
@@ -149,6 +156,11 @@ _settled: HashMap[address, HashMap[bytes32, HashMap[uint256, uint256]]]
 # meter => begin => packed (bits 0-39 the next quarter-hour index to read, plus
 # one; 40-147 Wh sold; 148-255 Wh bought, so far).
 _netting: HashMap[address, HashMap[bytes32, HashMap[uint256, uint256]]]
+
+# @dev backend => root-published meter => the end (unix seconds) of the last
+# billing period settled from its aggregate leaf: periods settle in order,
+# and never overlap.
+aggregated_until: public(HashMap[address, HashMap[bytes32, uint256]])
 
 
 event TariffAnnounced:
@@ -563,6 +575,79 @@ def wire_exchange(exchange_: address):
     log ExchangeWired(exchange=exchange_, backend=backend, admin=msg.sender)
 
 
+# MEASUREMENT ROOTS
+
+
+@external
+def settle_aggregate(
+    backend: address,
+    meter_id: bytes32,
+    period_begin: uint256,
+    period_end: uint256,
+    produced_wh: uint256,
+    consumed_wh: uint256,
+    owner: address,
+):
+    """
+    @notice Settles a root-published meter's billing period from its data
+            hub's aggregate leaf, as the backend's MeasurementRoots proved it
+            (`settle_aggregate` there): the period's Wh net of the
+            measurements of it settled on their own, once; then every
+            quarter hour of the period is marked settled, so none settles
+            again. Each hour is thus counted once, on its own or in the
+            aggregate.
+    @dev Refused: a period before the end of one settled so (periods settle
+         in order), a traded quarter hour of the period not settled (its
+         deals' Wh would be billed as retail), a revealed measurement
+         crossing the period's begin or end, an aggregate below the Wh
+         settled on their own. Reads one bitmap word per 128 quarter hours
+         (24 for 31 days) and the backend once per measurement settled in
+         the period.
+    @param backend The trusted SmartMeterBackend the roots contract is wired to.
+    @param meter_id The meter.
+    @param period_begin Unix seconds, on the backend's interval grid.
+    @param period_end Unix seconds, on the grid, after the begin.
+    @param produced_wh The period's exported Wh, the aggregate leaf's.
+    @param consumed_wh The period's imported Wh, the aggregate leaf's.
+    @param owner Who owned the meter over the whole period (the backend's `period_owner`).
+    """
+    assert msg.sender == staticcall IRootsBackend(backend).roots() and msg.sender != empty(address), "operator: caller is not the backend's roots contract"
+    window: uint256 = self._trust[backend]
+    assert self._trusted(window), "operator: backend not trusted"
+    assert period_begin >= self.aggregated_until[backend][meter_id], "operator: the period overlaps one already settled from its aggregate"
+    for edge: uint256 in [period_begin, period_end]:
+        if staticcall IRootsBackend(backend).is_revealed(meter_id, edge):
+            assert (staticcall ISmartMeterBackend(backend).settlement_data(meter_id, edge)).interval_end != 0, "operator: a revealed measurement crosses the period's begin or end"
+    self.aggregated_until[backend][meter_id] = period_end
+    settled_produced: uint256 = 0
+    settled_consumed: uint256 = 0
+    first: uint256 = period_begin // _MIN_INTERVAL
+    last: uint256 = (period_end - 1) // _MIN_INTERVAL
+    for w: uint256 in range(first >> 7, (last >> 7) + 1, bound=_PERIOD_WORDS):
+        low: uint256 = max(first, w << 7) & 127
+        high: uint256 = min(last, (w << 7) | 127) & 127
+        # Both bits of quarter hours low..high of the word.
+        mask: uint256 = (max_value(uint256) >> (254 - (high << 1))) & ~((1 << (low << 1)) - 1)
+        bits: uint256 = self._settled[backend][meter_id][w]
+        # Traded implies settled: (traded bits >> 1) must lie in the settled bits.
+        assert ((bits & mask & _TRADED_BITS) >> 1) & ~bits == 0, "operator: a traded hour of the period is not settled"
+        settled: uint256 = (bits & mask & ~_TRADED_BITS) >> (low << 1)
+        index: uint256 = (w << 7) | low
+        for _: uint256 in range(128):
+            if settled == 0:
+                break
+            if settled & 1 != 0:
+                measured: ISmartMeterBackend.Settlement = staticcall ISmartMeterBackend(backend).settlement_data(meter_id, index * _MIN_INTERVAL)
+                assert measured.interval_end <= period_end, "operator: a revealed measurement crosses the period's begin or end"
+                settled_produced += measured.produced_wh
+                settled_consumed += measured.consumed_wh
+            settled = settled >> 2
+            index += 1
+        self._settled[backend][meter_id][w] = bits | (mask & ~_TRADED_BITS)
+    assert produced_wh >= settled_produced and consumed_wh >= settled_consumed, "operator: the aggregate is below the hours already settled"
+    self._pay(backend, window, meter_id, period_begin, period_end, owner, unsafe_sub(produced_wh, settled_produced), unsafe_sub(consumed_wh, settled_consumed))
+
+
 # EXCHANGE
 
 
@@ -707,6 +792,16 @@ def _settle(backend: address, window: uint256, meter_id: bytes32, interval_begin
         feed_in_wh = produced - min(sold, produced) + bought
         retail_wh = consumed
 
+    self._pay(backend, window, meter_id, interval_begin, end, account, feed_in_wh, retail_wh)
+    return True
+
+
+@internal
+def _pay(backend: address, window: uint256, meter_id: bytes32, interval_begin: uint256, end: uint256, account: address, feed_in_wh: uint256, retail_wh: uint256):
+    """
+    @dev Credits `account` the feed-in reward of `feed_in_wh` and debits the
+         bill of `retail_wh`, at the tariff over `[interval_begin, end)`.
+    """
     retail_price: uint256 = 0
     feed_in_reward: uint256 = 0
     retail_price, feed_in_reward = self._tariff_over(interval_begin, end)
@@ -756,7 +851,6 @@ def _settle(backend: address, window: uint256, meter_id: bytes32, interval_begin
         reward=reward,
         bill=bill,
     )
-    return True
 
 
 @internal

@@ -94,12 +94,21 @@ _HAS_BASELINE: constant(uint256) = 1 << 194
 _PRODUCES: constant(uint256) = 1 << 195  # registered as a producing meter
 # @dev Registered to publish by root (MeasurementRoots): no readings, its
 # measurements come revealed from published Merkle roots. For such a meter
-# bits 0-63 of `_state` hold the current owner epoch's first interval begin
-# and bits 64-183 its sector tag (see `_TAG_BITS`); it has no registers.
+# bits 0-39 of `_state` hold the current owner epoch's first interval begin
+# (unix seconds), bits 40-73 its connection rating (W, as in `_meters`, kept
+# here so that a reveal reads one slot of the meter, not two) and bits
+# 74-183 the top 110 bits of its sector tag (see `_TAG_BITS`); it has no
+# registers.
 _BY_ROOT: constant(uint256) = 1 << 196
+_BEGIN_MASK: constant(uint256) = 2**40 - 1
+_CONNECTION_SHIFT: constant(uint256) = 40
+_CONNECTION_MASK: constant(uint256) = 2**34 - 1  # W; MAX_CAPACITY_W < 2**34
 # @dev The top 120 bits of keccak256(sector): what a root names its sector by.
 _TAG_BITS: constant(uint256) = 120
-_TAG_MASK: constant(uint256) = 2**120 - 1
+# @dev A root-published meter's state keeps the tag's top 110 bits.
+_STATE_TAG_SHIFT: constant(uint256) = 74
+_STATE_TAG_BITS: constant(uint256) = 110
+_STATE_TAG_MASK: constant(uint256) = 2**110 - 1
 _EPOCH_SHIFT: constant(uint256) = 200
 _CERTIFIABLE: constant(uint256) = 1 << 224  # in a measurement: see `_measurements`
 # @dev In a measurement slot of a root-published meter: the interval lies
@@ -402,11 +411,12 @@ def accept_meter(meter_id: bytes32, max_debt: uint256):
     epoch: uint256 = self._epoch_of(state)
     assert epoch < MAX_OWNER_EPOCH, "meter: meter changed owner too often"
     epoch += 1
+    effective_from: uint256 = state & _UINT64_MASK
     if state & _BY_ROOT != 0:
-        # Bits 0-63 of a root-published meter's state: where this epoch begins.
-        effective_from: uint256 = (block.timestamp + interval_length - 1) // interval_length * interval_length
+        # Bits 0-39 of a root-published meter's state: where this epoch begins.
+        effective_from = (block.timestamp + interval_length - 1) // interval_length * interval_length
         self._epoch_from[meter_id][epoch] = effective_from
-        state = (state & ~_UINT64_MASK) | effective_from
+        state = (state & ~_BEGIN_MASK) | effective_from
     elif state & _HAS_BASELINE != 0:
         assert (state & _UINT64_MASK) + interval_length > block.timestamp, "meter: the meter's readings are behind: relay them up to the current interval first"
     self._state[meter_id] = self._with_epoch(state, epoch)
@@ -421,7 +431,7 @@ def accept_meter(meter_id: bytes32, max_debt: uint256):
         previous_owner=previous,
         new_owner=msg.sender,
         epoch=epoch,
-        effective_from=state & _UINT64_MASK,
+        effective_from=effective_from,
         debt=debt,
     )
 
@@ -515,7 +525,9 @@ def register_meter(
     if ISmartMeterBackend.MeterKind.PRODUCTION in kind:
         flags |= _PRODUCES
     if by_root:
-        flags |= _BY_ROOT | (self._sector_tag(sector) << 64)
+        flags |= _BY_ROOT | (connection_w << _CONNECTION_SHIFT) | (
+            (self._sector_tag(sector) >> (_TAG_BITS - _STATE_TAG_BITS)) << _STATE_TAG_SHIFT
+        )
     self._state[meter_id] = flags
     self.pending_owner_of[meter_id] = owner
     log MeterRegistered(
@@ -601,7 +613,7 @@ def record_revealed(
     assert state & _REGISTERED != 0, "meter: unknown meter"
     assert state & _BY_ROOT != 0, "meter: the meter is read on chain, not published by root"
     assert state & _SUSPENDED == 0, "meter: meter is suspended"
-    assert (state >> 64) & _TAG_MASK == sector_tag, "meter: the root is of another sector than the meter"
+    assert (state >> _STATE_TAG_SHIFT) & _STATE_TAG_MASK == sector_tag >> (_TAG_BITS - _STATE_TAG_BITS), "meter: the root is of another sector than the meter"
     if signer != empty(address):
         assert signer == self._meters[meter_id].signer, "meter: signer does not match meter"
     assert interval_begin % interval_length == 0 and interval_end % interval_length == 0, "meter: interval not on the interval grid"
@@ -611,7 +623,8 @@ def record_revealed(
     epoch: uint256 = self._epoch_at(meter_id, state, interval_begin)
     assert epoch != 0, "meter: no owner had accepted the meter by this interval"
     certifiable: bool = state & _PRODUCES != 0
-    self._check_bounds(meter_id, produced_wh, consumed_wh, interval_end - interval_begin, certifiable)
+    # The connection rating from the state: no read of the meter's record.
+    self._check_bounds(meter_id, produced_wh, consumed_wh, interval_end - interval_begin, certifiable, (state >> _CONNECTION_SHIFT) & _CONNECTION_MASK)
     # The measurement slots are the bitmap of revealed intervals: nonzero for
     # every interval a recorded measurement covers.
     assert self._measurements[meter_id][interval_begin] == 0, "meter: an interval of this measurement is already revealed"
@@ -698,6 +711,9 @@ def set_connection_rating(meter_id: bytes32, connection_w: uint256, reason: Stri
     assert connection_w != 0, "meter: a meter needs its connection rating"
     assert connection_w <= MAX_CAPACITY_W, "meter: connection rating above 10 GW"
     self._meters[meter_id].connection_w = connection_w
+    state: uint256 = self._state[meter_id]
+    if state & _BY_ROOT != 0:
+        self._state[meter_id] = (state & ~(_CONNECTION_MASK << _CONNECTION_SHIFT)) | (connection_w << _CONNECTION_SHIFT)
     log ConnectionRatingSet(meter_id=meter_id, connection_w=connection_w, operator=msg.sender, reason=reason)
 
 
@@ -867,6 +883,23 @@ def publishes_by_root(meter_id: bytes32) -> bool:
 
 @external
 @view
+def period_owner(meter_id: bytes32, period_begin: uint256, period_end: uint256) -> (address, uint256):
+    """
+    @notice Who owned a root-published meter over a whole billing period
+            `[period_begin, period_end)` (unix seconds), and its sector tag's
+            top 110 bits, for its settlement from an aggregate leaf; the zero
+            address when it is not root-published or not one owner's over
+            the period.
+    """
+    state: uint256 = self._state[meter_id]
+    epoch: uint256 = self._epoch_at(meter_id, state, period_begin)
+    if state & _BY_ROOT == 0 or epoch != self._epoch_at(meter_id, state, period_end - 1):
+        return empty(address), 0
+    return self._owners[meter_id][epoch], (state >> _STATE_TAG_SHIFT) & _STATE_TAG_MASK
+
+
+@external
+@view
 def is_revealed(meter_id: bytes32, interval_begin: uint256) -> bool:
     """
     @return bool Whether a recorded measurement of the meter covers the
@@ -1004,11 +1037,13 @@ def reading_digest(
 
 @internal
 @view
-def _check_bounds(meter_id: bytes32, produced: uint256, consumed: uint256, seconds: uint256, certifiable: bool):
+def _check_bounds(meter_id: bytes32, produced: uint256, consumed: uint256, seconds: uint256, certifiable: bool, connection_w: uint256):
     """
     @dev Refuses a measurement of `seconds` that no honest meter could report.
     @param produced The exported Wh; bounded only when `certifiable`.
     @param consumed The imported Wh.
+    @param connection_w The meter's connection rating in W, if the caller has
+           it; 0 to read it from the meter's record.
     """
     if certifiable:
         # A stolen or faulty key cannot mint certificates beyond what the
@@ -1023,7 +1058,10 @@ def _check_bounds(meter_id: bytes32, produced: uint256, consumed: uint256, secon
     # carries up to 1.45 times its rating for an hour, at up to 10 % above
     # the nominal voltage, and no honest reading may be refused.
     if consumed != 0:
-        assert consumed * 3_600 <= CONNECTION_HEADROOM * self._meters[meter_id].connection_w * (seconds + future_tolerance), "meter: import beyond the meter's connection rating"
+        rating: uint256 = connection_w
+        if rating == 0:
+            rating = self._meters[meter_id].connection_w
+        assert consumed * 3_600 <= CONNECTION_HEADROOM * rating * (seconds + future_tolerance), "meter: import beyond the meter's connection rating"
 
 
 @internal
@@ -1046,7 +1084,7 @@ def _epoch_at(meter_id: bytes32, state: uint256, interval_begin: uint256) -> uin
          earlier one a binary search over `_epoch_from` (at most 32 reads).
     """
     epoch: uint256 = self._epoch_of(state)
-    if interval_begin >= state & _UINT64_MASK:
+    if interval_begin >= state & _BEGIN_MASK:
         return epoch
     low: uint256 = 0
     high: uint256 = epoch - 1
@@ -1234,7 +1272,7 @@ def _record(reading: Reading):
     produced: uint256 = unsafe_sub(export_wh, last_export)
     consumed: uint256 = unsafe_sub(import_wh, last_import)
     certifiable: bool = state & _PRODUCES != 0
-    self._check_bounds(reading.meter_id, produced, consumed, end - last_end, certifiable)
+    self._check_bounds(reading.meter_id, produced, consumed, end - last_end, certifiable, 0)
     self._state[reading.meter_id] = new_state
     self._measurements[reading.meter_id][last_end] = self._pack_measurement(end, produced, consumed, epoch, certifiable)
     log MeasurementRecorded(

@@ -33,6 +33,7 @@ from openkwh.commands import actions
 from openkwh.commands.deploy import deploy_all
 from openkwh.commands.network import connected
 from openkwh.devtools.anvil import PROJECT_ROOT, dev_accounts, run_anvil
+from openkwh.merkle import pack_flags
 
 GAS_FILE = PROJECT_ROOT / "bench" / "gas.json"
 HARDFORK = "cancun"
@@ -1076,6 +1077,7 @@ def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> 
         "home": [leaf_hashes["solar"], *siblings[1:]],
         "solar": [leaf_hashes["home"], *siblings[1:]],
     }
+    assert all(len(proof) == NATIONAL_PROOF for proof in proofs.values())
     hub_root = root_from_proof(leaf_hashes["home"], proofs["home"])
     assert hub_root == root_from_proof(leaf_hashes["solar"], proofs["solar"])
     published = as_hub.send(roots.functions.publish_hub_root("DK1", begin, hub_root))
@@ -1114,7 +1116,9 @@ def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> 
     )
     as_hub.send(roots.functions.publish_hub_root("DK1", street_begin, street_root))
     receipt = relayer.send(
-        roots.functions.reveal_many(hub.address, [by_hash[h] for h in ordered], multiproof, flags)
+        roots.functions.reveal_many(
+            hub.address, [by_hash[h] for h in ordered], multiproof, pack_flags(flags)
+        )
     )
     gas["MeasurementRoots.reveal_many_24_per_leaf"] = {
         "gas": receipt["gasUsed"] // 24,
@@ -1135,6 +1139,7 @@ def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> 
         "home": [leaf_hashes["solar"], *siblings[1:]],
         "solar": [leaf_hashes["home"], *siblings[1:]],
     }
+    assert all(len(proof) == NATIONAL_PROOF for proof in proofs.values())
     anyone_root = root_from_proof(leaf_hashes["home"], proofs["home"])
     published = relayer.send(
         roots.functions.publish_root("DK1", signed_begin, signed_begin + interval, anyone_root)
@@ -1152,6 +1157,25 @@ def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> 
             "state": f"{'a household' if name == 'home' else 'a 6 kW prosumer'}'s meter-signed "
             f"hour, {NATIONAL_PROOF}-hash proof, signature checked",
         }
+
+    # The household's month billed from its aggregate leaf: two of its hours
+    # were revealed above (not settled), the rest never go on chain.
+    month_end = begin + 30 * 86_400
+    advance_time(w3, month_end + interval)
+    aggregate = (
+        ids["home"], begin, month_end, 0, 251_000,
+        keccak(text="digest-home-month"), keccak(text="salt-home-month"),
+    )  # fmt: skip
+    proof = [keccak(text="another-meter-month"), *siblings[1:]]
+    assert len(proof) == NATIONAL_PROOF
+    month_root = root_from_proof(standard_leaf_hash(HUB_LEAF_TYPES, aggregate), proof)
+    as_hub.send(roots.functions.publish_aggregate_root("DK1", begin, month_end, month_root))
+    receipt = relayer.send(roots.functions.settle_aggregate(hub.address, aggregate, proof))
+    gas["MeasurementRoots.settle_aggregate_month"] = {
+        "gas": receipt["gasUsed"],
+        "state": f"a household's 30 days settled from its aggregate leaf, {NATIONAL_PROOF}-hash "
+        "proof: the operator's bitmap of 2,880 quarter hours read and sealed",
+    }
     return gas
 
 

@@ -1787,6 +1787,13 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
                 p.add_argument(
                     "--fuel-code", type=CODE, default="", help='AIB EECS, e.g. "F01050100"'
                 ),
+                p.add_argument(
+                    "--by-root",
+                    action="store_true",
+                    help="the meter publishes by Merkle root through its sector's data hub "
+                    "(MeasurementRoots), for good: it takes no readings, and its hours go on "
+                    "chain only when revealed (`openkwh prosumer reveal`)",
+                ),
             ),
             lambda a, args: register_meter(
                 a,
@@ -1799,6 +1806,7 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
                 args.tech_code,
                 args.fuel_code,
                 args.connection_w,
+                args.by_root,
             ),
         ),
         "rotate-signer": (
@@ -1946,8 +1954,10 @@ def run_command(
 
 
 # The emissions commands (auditor, factor publisher, statements) add themselves
-# to COMMANDS and ROLE_TITLES: they use the helpers above.
+# to COMMANDS and ROLE_TITLES: they use the helpers above; so do the
+# MeasurementRoots commands (data hubs, publishing roots, reveals).
 from openkwh.commands import emissions as _emissions  # noqa: E402, F401
+from openkwh.commands import roots as _roots  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main(sys.argv[1]))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from openkwh.commands import emissions
+from openkwh.commands import emissions, roots
 from openkwh.commands.actions import COMMANDS, ROLE_TITLES, add_shared_arguments, run_command
 
 PROG = "openkwh"
@@ -30,6 +30,7 @@ ROLES = {
     "keeper": "keeper",
     "publisher": "publisher",
     "auditor": "auditor",
+    "data-hub": "data_hub",
 }
 
 # One example per command, shown by its --help.
@@ -112,6 +113,7 @@ EXAMPLES = {
 
 
 EXAMPLES.update(emissions.EXAMPLES)
+EXAMPLES.update(roots.EXAMPLES)
 
 
 def build_parser() -> argparse.ArgumentParser:

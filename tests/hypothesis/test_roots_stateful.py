@@ -3,7 +3,8 @@ SmartMeterBackend and the OperatorBackend together.
 
 A data hub publishes each interval's root; anyone publishes roots of
 meter-signed leaves, over one to three intervals, whose values may differ
-from the hub's. Leaves are revealed in any order, again, forged or through
+from the hub's; and billing periods' aggregate leaves, settled net of the
+hours settled on their own. Leaves are revealed in any order, again, forged or through
 the wrong publisher; meters change owners and are suspended; the operator
 settles what was revealed. A plain Python model predicts every outcome.
 Invariants: every interval of a meter counts once, whichever root it came
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 import boa
 from eth_utils import keccak
+from hypothesis import event as statistic
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
@@ -54,6 +56,13 @@ class MeterModel:
     covered: dict = field(default_factory=dict)  # interval begin -> begin of its measurement
     revealed: dict = field(default_factory=dict)  # begin -> (end, produced, consumed, owner)
     settled: set = field(default_factory=set)
+    sealed: list = field(default_factory=list)  # (begin, end) settled from an aggregate
+
+    def epoch_at(self, begin):
+        return sum(1 for start, _ in self.epochs if start <= begin)
+
+    def is_settled(self, begin):
+        return begin in self.settled or any(s <= begin < e for s, e in self.sealed)
 
     def owner_at(self, begin):
         owners = [owner for start, owner in self.epochs if start <= begin]
@@ -105,6 +114,7 @@ class RootsAndMeters(RuleBasedStateMachine):
         # interval: all of them owned (test_roots.py tests the unowned).
         self.next_begin = self.boundary() + 5 * HOUR
         self.published: list[Published] = []
+        self.aggregated_until = self.boundary()  # the next billing period's begin
         self.touched = set()  # (meter, begin) revealed or settled since the last check
 
     # helpers
@@ -260,7 +270,7 @@ class RootsAndMeters(RuleBasedStateMachine):
             return
         begins = sorted(meter.revealed)
         begin = begins[pick % len(begins)]
-        if begin in meter.settled:
+        if meter.is_settled(begin):
             with boa.reverts("operator: interval already settled"):
                 self.ob.settle(self.smb.address, METER_IDS[i], begin)
             return
@@ -274,6 +284,57 @@ class RootsAndMeters(RuleBasedStateMachine):
             consumed,
         )
         meter.settled.add(begin)
+
+    @rule(hours=st.integers(min_value=1, max_value=12), values=flows)
+    def bill_a_period_from_aggregates(self, hours, values):
+        """The hub publishes the next billing period's aggregate leaves (every
+        meter's, any Wh) and each meter's period is settled from its own: net
+        of its hours settled on their own, once, or refused with its reason."""
+        begin = self.aggregated_until
+        end = begin + hours * HOUR
+        self.aggregated_until = end
+        self.advance_to(end)
+        leaves = [
+            (METER_IDS[i], begin, end, produced, consumed, keccak(text=f"agg{begin}"),
+             keccak(text=f"salt-agg-{i}-{begin}"))
+            for i, (produced, consumed) in enumerate(values)
+        ]  # fmt: skip
+        tree = python_tree(HUB_LEAF_TYPES, leaves)
+        self.roots.publish_aggregate_root("DK1", begin, end, tree.root, sender=HUB)
+        for i, meter in enumerate(self.meters):
+            epoch = meter.epoch_at(begin)
+            settled = [b for b in meter.settled if begin <= b < end]
+            settled_p = sum(meter.revealed[b][1] for b in settled) if KINDS[i] & 1 else 0
+            settled_c = sum(meter.revealed[b][2] for b in settled)
+            produced = values[i][0] if KINDS[i] & 1 else 0
+            crossing = any(
+                b < edge < e for b, (e, *_) in meter.revealed.items() for edge in (begin, end)
+            )
+            if epoch == 0 or epoch != meter.epoch_at(end - 1):
+                reason = (
+                    "roots: the meter has no one owner over the period, or does not publish by root"
+                )
+            elif crossing:
+                reason = "operator: a revealed measurement crosses the period's begin or end"
+            elif produced < settled_p or values[i][1] < settled_c:
+                reason = "operator: the aggregate is below the hours already settled"
+            else:
+                reason = None
+            statistic(f"aggregate: {reason or 'settled'}")
+            if reason:
+                with boa.reverts(reason):
+                    self.roots.settle_aggregate(HUB, leaves[i], tree.proofs[i])
+                continue
+            self.roots.settle_aggregate(HUB, leaves[i], tree.proofs[i])
+            logs = self.ob.get_logs(self.roots._computation, strict=False)
+            (event,) = [e for e in logs if type(e).__name__ == "IntervalSettled"]
+            owner = meter.epochs[epoch - 1][1]
+            assert (event.account, event.feed_in_wh, event.retail_wh) == (
+                OWNERS[owner],
+                produced - settled_p,
+                values[i][1] - settled_c,
+            )
+            meter.sealed.append((begin, end))
 
     @rule(seconds=st.integers(min_value=1, max_value=3 * HOUR))
     def time_passes(self, seconds):

@@ -3,7 +3,8 @@
 // and proves a published root. Reads {"types": [...], "values": [[...], ...],
 // "multiproof": [indexes] (optional)} on stdin, numbers as decimal strings and
 // bytes as 0x-hex; prints {"root", "proofs" (one per value, in input order),
-// "multiproof" ({leaves, proof, proofFlags}, when asked)} as JSON.
+// "multiproof" ({leaves, proof, proofFlags}, when asked), "dump" (the
+// library's tree.dump(), the tree file `openkwh data-hub` reads)} as JSON.
 import { StandardMerkleTree } from '@openzeppelin/merkle-tree'
 
 const chunks = []
@@ -16,6 +17,6 @@ for (const [index, value] of values.entries()) {
     throw new Error(`the library refuses its own proof of value ${index}`)
   }
 }
-const result = { root: tree.root, proofs }
+const result = { root: tree.root, proofs, dump: tree.dump() }
 if (multiproof) result.multiproof = tree.getMultiProof(multiproof)
 process.stdout.write(JSON.stringify(result) + '\n')

@@ -23,8 +23,9 @@ CONTRACTS = (
     "Exchange",
     "Auction",
     "EmissionsRegistry",
+    "MeasurementRoots",
 )
-SOURCES = ("actions.py", "emissions.py")
+SOURCES = ("actions.py", "emissions.py", "roots.py")
 
 # Not a person's command, each for its reason.
 NOT_COMMANDS = {
@@ -33,8 +34,9 @@ NOT_COMMANDS = {
     "SmartMeterBackend.submit_reading": "relayed by the meter bridge (meter-bridge)",
     "SmartMeterBackend.submit_readings": "relayed by the meter bridge (meter-bridge)",
     "SmartMeterBackend.record_revealed": "called by the wired MeasurementRoots at each reveal",
-    "SmartMeterBackend.wire_roots": "make deploy wires it; the hub's commands come later",
+    "SmartMeterBackend.wire_roots": "make deploy wires it (admin wire does the others)",
     "OperatorBackend.mark_traded": "called by the wired Exchange at each deal",
+    "OperatorBackend.settle_aggregate": "called by MeasurementRoots.settle_aggregate (keeper settle-aggregate)",
     "OperatorBackend.settle": "the keeper's settle sends settle_many, which settles each the same",
     "OperatorBackend.deposit_with_permit": "the dApp's deposit with a permit; deposit approves",
     "GGORegistry.issue": "the keeper's issue sends issue_many, which issues each the same",

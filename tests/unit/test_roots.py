@@ -6,6 +6,7 @@ import pytest
 from eth_abi import encode
 from eth_utils import keccak
 
+from openkwh.merkle import pack_flags
 from tests.fixtures.meters import (
     CAPACITY_W,
     CONNECTION_W,
@@ -709,7 +710,7 @@ def test_reveal_many_records_each_leaf(roots, smb, hub, installer, alice, bob, r
     multiproof = tree.multiproof
     ordered = [from_js(HUB_LEAF_TYPES, value) for value in multiproof["leaves"]]
     proof = [bytes.fromhex(h[2:]) for h in multiproof["proof"]]
-    roots.reveal_many(hub, ordered, proof, multiproof["proofFlags"])
+    roots.reveal_many(hub, ordered, proof, pack_flags(multiproof["proofFlags"]))
     for i, meter in enumerate(meters):
         assert smb.measurement(meter, begin) == (begin + INTERVAL, 0, 100 + i)
     assert smb.settlement_data(meters[1], begin)[0] == bob
@@ -724,10 +725,54 @@ def test_reveal_many_with_a_wrong_flag_refused(roots, hub, root_meter):
     ordered = [from_js(HUB_LEAF_TYPES, value) for value in multiproof["leaves"]]
     proof = [bytes.fromhex(h[2:]) for h in multiproof["proof"]]
     flags = list(multiproof["proofFlags"])
+    # Two leaves that are siblings (the first flag set) hash to the same parent
+    # in either order (pairs are sorted), so only then is their order free.
+    if not flags[0]:
+        with boa.reverts("roots: the proof does not lead to a root this publisher published"):
+            roots.reveal_many(hub, list(reversed(ordered)), proof, pack_flags(flags))
+    flipped = [not flags[0], *flags[1:]]
     with boa.reverts("roots: the multiproof does not fit its leaves"):
-        roots.reveal_many(hub, ordered, proof, [*flags, True])
-    # Not the leaves reversed: OpenZeppelin hashes each pair sorted, so two sibling leaves
-    # swapped still lead to the root (the flake CI met). A changed proof hash never does.
-    tampered = [bytes(32) if i == 0 else h for i, h in enumerate(proof)]
+        roots.reveal_many(hub, ordered, proof, pack_flags(flipped))
+    swapped = list(flags)
+    first_set, first_clear = swapped.index(True), swapped.index(False)
+    swapped[first_set], swapped[first_clear] = False, True
     with boa.reverts("roots: the proof does not lead to a root this publisher published"):
-        roots.reveal_many(hub, ordered, tampered, flags)
+        roots.reveal_many(hub, ordered, proof, pack_flags(swapped))
+
+
+def test_reveal_many_with_flags_that_take_missing_hashes_refused(roots, hub, root_meter):
+    """Every flag set takes two leaves or computed hashes; more than the queue
+    holds is refused, not read from stale memory."""
+    begin = grid_time(-1)
+    leaves = [*filler_leaves(5, begin), hub_leaf(root_meter, begin, 0, 100)]
+    tree = build_tree(HUB_LEAF_TYPES, leaves, multiproof=[4, 5])
+    roots.publish_hub_root(SECTOR, begin, tree.root, sender=hub)
+    multiproof = tree.multiproof
+    ordered = [from_js(HUB_LEAF_TYPES, value) for value in multiproof["leaves"]]
+    proof = [bytes.fromhex(h[2:]) for h in multiproof["proof"]]
+    every_flag_set = [2**256 - 1]
+    with boa.reverts("roots: the multiproof does not fit its leaves"):
+        roots.reveal_many(hub, ordered, proof, every_flag_set)
+    with boa.reverts("roots: the multiproof does not fit its leaves"):
+        roots.reveal_many(hub, ordered, proof, [0])
+    with boa.reverts("roots: the multiproof does not fit its leaves"):
+        roots.reveal_many(hub, ordered, proof, [])
+    with boa.reverts("roots: the multiproof does not fit its leaves"):
+        roots.reveal_many(hub, ordered, proof, [*pack_flags(multiproof["proofFlags"]), 0])
+    with boa.reverts("roots: the multiproof does not fit its leaves"):
+        roots.reveal_many(hub, [], [], [])
+
+
+def test_reveal_bound_follows_a_corrected_connection_rating(roots, smb, hub, operator, root_meter):
+    """A root-published meter's reveal bounds its import by the rating the
+    operator set last, as a reading is bounded."""
+    begin = grid_time(-1)
+    half = CONNECTION_W // 2
+    bound = 2 * half * (INTERVAL + smb.future_tolerance()) // 3_600
+    smb.set_connection_rating(root_meter, half, "fuse changed", sender=operator)
+    tree = publish_hub(roots, hub, [hub_leaf(root_meter, begin, 0, bound + 1)], begin)
+    with boa.reverts("meter: import beyond the meter's connection rating"):
+        roots.reveal(hub, hub_leaf(root_meter, begin, 0, bound + 1), tree.proofs[0])
+    smb.set_connection_rating(root_meter, CONNECTION_W, "fuse restored", sender=operator)
+    roots.reveal(hub, hub_leaf(root_meter, begin, 0, bound + 1), tree.proofs[0])
+    assert smb.measurement(root_meter, begin) == (begin + INTERVAL, 0, bound + 1)
