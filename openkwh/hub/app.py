@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import Blueprint, Flask, current_app, jsonify, request
 from siwe import SiweMessage, VerificationError, generate_nonce
@@ -125,7 +125,7 @@ def login():
         return refuse(401, f"the sign-in must expire within {SIWE_MAX_SECONDS} s")
     try:
         message.verify(signature, domain=hub().domain,
-                       timestamp=datetime.fromtimestamp(now, timezone.utc))  # fmt: skip
+                       timestamp=datetime.fromtimestamp(now, UTC))  # fmt: skip
     except VerificationError as exc:
         reason = {"DomainMismatch": "the sign-in is for another domain",
                   "ExpiredMessage": "the sign-in has expired",

@@ -38,7 +38,7 @@ import hashlib
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from openkwh.hub.leaves import (
     UINT64_MAX,
@@ -81,7 +81,9 @@ def salt_for(salt_key: bytes, meter_id: bytes, interval_begin: int) -> bytes:
 
 
 class Ingestor:
-    def __init__(self, store: Store, interval_length: int, domain_separator: bytes, salt_key: bytes):
+    def __init__(
+        self, store: Store, interval_length: int, domain_separator: bytes, salt_key: bytes
+    ):
         self.store = store
         self.interval_length = interval_length
         self.domain_separator = domain_separator
@@ -141,7 +143,10 @@ class Ingestor:
         self._check_interval(begin, end)
         self._check_wh(meter["max_w"], produced_wh=values["produced_wh"],
                        consumed_wh=values["consumed_wh"])  # fmt: skip
-        if values["import_wh"] < values["consumed_wh"] or values["export_wh"] < values["produced_wh"]:
+        if (
+            values["import_wh"] < values["consumed_wh"]
+            or values["export_wh"] < values["produced_wh"]
+        ):
             raise Refused("bad field: the registers are below the measurement")
         digest_712 = measurement_digest(
             self.domain_separator, meter_id, begin, end, values["produced_wh"],
@@ -152,7 +157,9 @@ class Ingestor:
         except SignatureError as exc:
             raise Refused(f"bad signature: {exc}") from exc
         if signer.lower() != meter["signer"].lower():
-            raise Refused(f"bad signature: signed by {signer}, the meter's key is {meter['signer']}")
+            raise Refused(
+                f"bad signature: signed by {signer}, the meter's key is {meter['signer']}"
+            )
         return Leaf(
             meter_id, begin, end, values["produced_wh"], values["consumed_wh"], digest,
             salt_for(self.salt_key, meter_id, begin), values["import_wh"], values["export_wh"],
@@ -165,7 +172,9 @@ class Ingestor:
         outcome, leaves = Outcome(), []
         for index, reading in enumerate(readings):
             try:
-                leaves.append((index, self.signed_leaf(reading if isinstance(reading, dict) else {})))
+                leaves.append(
+                    (index, self.signed_leaf(reading if isinstance(reading, dict) else {}))
+                )
             except Refused as exc:
                 outcome.refuse(index, str(exc))
         self._store(leaves, outcome, "meter")
@@ -195,7 +204,9 @@ class Ingestor:
         outcome = Outcome()
         header = [column.strip().lower() for column in next(reader, [])]
         if tuple(header[:5]) != CSV_COLUMNS:
-            outcome.refuse(1, f"bad header: expected {';'.join(CSV_COLUMNS)}[;type], got {';'.join(header)}")
+            outcome.refuse(
+                1, f"bad header: expected {';'.join(CSV_COLUMNS)}[;type], got {';'.join(header)}"
+            )
             return outcome
         with_type = len(header) > 5 and header[5] == "type"
         rows, times = [], {}
@@ -243,15 +254,21 @@ class Ingestor:
         gsrn, begin_text, end_text, quantity_text, quality = (cell.strip() for cell in row[:5])
         kind = row[5].strip().lower() if with_type else "e17"
         if kind not in TYPES:
-            raise Refused(f"bad field: type must be E17 (consumption) or E18 (production), got {row[5]!r}")
+            raise Refused(
+                f"bad field: type must be E17 (consumption) or E18 (production), got {row[5]!r}"
+            )
         if quality.lower() == "missing" or quality.upper() == "QM":
             raise Refused("missing: the row has no measurement (quality missing)")
         if quality.lower() not in QUALITIES:
-            raise Refused(f"bad field: quality must be measured, estimated or calculated, got {quality!r}")
+            raise Refused(
+                f"bad field: quality must be measured, estimated or calculated, got {quality!r}"
+            )
         try:
             quantity = int(quantity_text)
         except ValueError:
-            raise Refused(f"bad field: quantity_wh must be an integer in Wh, got {quantity_text!r}") from None
+            raise Refused(
+                f"bad field: quantity_wh must be an integer in Wh, got {quantity_text!r}"
+            ) from None
         begin, end = self._time(begin_text, times), self._time(end_text, times)
         self._check_interval(begin, end)
         return gsrn, begin, end, TYPES[kind], quantity, ";".join(row)
@@ -265,5 +282,5 @@ class Ingestor:
                 raise Refused(f"bad field: {text!r} is not an ISO 8601 time") from None
             if moment.tzinfo is None or moment.utcoffset().total_seconds() != 0:
                 raise Refused(f"bad field: {text!r} must be UTC (end in Z)")
-            times[text] = int(moment.replace(tzinfo=timezone.utc).timestamp())
+            times[text] = int(moment.replace(tzinfo=UTC).timestamp())
         return times[text]

@@ -256,7 +256,17 @@ class Store:
             self.execute(
                 "INSERT INTO roots (sector, interval_begin, kind, interval_end, root, cid, "
                 "leaves_cid, leaves, tx_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sector, interval_begin, kind, interval_end, root, cid, leaves_cid, leaves, tx_hash),
+                (
+                    sector,
+                    interval_begin,
+                    kind,
+                    interval_end,
+                    root,
+                    cid,
+                    leaves_cid,
+                    leaves,
+                    tx_hash,
+                ),
             )
 
     def roots(self, sector: str, interval_begin: int) -> list[dict]:
@@ -286,7 +296,9 @@ class Store:
 
     def add_nonce(self, nonce: str, now: int) -> None:
         with self.transaction():
-            self.execute("INSERT INTO nonces (nonce, issued_at, used) VALUES (?, ?, 0)", (nonce, now))
+            self.execute(
+                "INSERT INTO nonces (nonce, issued_at, used) VALUES (?, ?, 0)", (nonce, now)
+            )
 
     def use_nonce(self, nonce: str) -> bool:
         """Marks ``nonce`` used; False if the hub never issued it or it was used."""
