@@ -26,7 +26,7 @@ XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 .PHONY: help setup demo test fuzz chain deploy bench bench-scale lint clean postgresql
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 	@echo '  PYTEST_ARGS passes arguments to pytest in test and fuzz, e.g. make test PYTEST_ARGS="-k wallet"'
 
 # The hub's Sign-In with Ethereum, without its dependencies: siwe pins web3<8 in
@@ -82,8 +82,11 @@ chain: setup  ## anvil on 127.0.0.1:CHAIN_PORT (default 8545) in the foreground 
 deploy: setup  ## deploy to NETWORK (default: anvil, the chain of `make chain`), at RPC_URL if given
 	$(PY) -m openkwh.commands.deploy --network $(NETWORK) $(if $(RPC_URL),--rpc-url $(RPC_URL))
 
-bench: setup $(CHROMIUM)  ## gas per operation (bench/gas.json), the bridge's and the dApp's timings
+bench: setup $(CHROMIUM)  ## gas per operation (bench/gas.json), the bridge's and the dApp's timings, the national replay (bench/scale.json)
 	$(PY) -m openkwh.bench
+
+bench-scale: setup  ## the national replay alone: 3.3 M metering points through the data hub (bench/scale.json, a few minutes)
+	$(PY) -m openkwh.bench.scale
 
 lint: setup  ## ruff, and every contract compiled
 	$(BIN)/ruff check .

@@ -12,10 +12,11 @@ input is refused with a reason, never silently dropped:
 - ``bad interval`` / ``bad field``: not one interval of the grid, or a field
   out of its range.
 
-Each leaf gets a salt: keccak256(the hub's salt key, meter id, interval
-begin), so it is reproducible by the hub alone and unguessable by anyone
-else (without the key, an unrevealed leaf's values cannot be tried against
-the root).
+Each leaf gets a salt: HMAC-SHA256 under the hub's salt key of the meter id
+and the interval begin (32 bytes), so it is reproducible by the hub alone and
+unguessable by anyone else (without the key, an unrevealed leaf's values
+cannot be tried against the root). HMAC rather than keccak256: it is a PRF
+by design, and hashlib's C makes it 20 times faster in Python.
 
 The bulk file (`openkwh hub import`) is the shape of Energinet's DataHub
 time-series exports (Eloverblik, DataHub 3's measurements): one row per
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -44,7 +46,6 @@ from openkwh.hub.leaves import (
     UINT64_MAX,
     Leaf,
     SignatureError,
-    keccak,
     measurement_digest,
     recover,
     word,
@@ -77,7 +78,7 @@ class Refused(ValueError):
 
 
 def salt_for(salt_key: bytes, meter_id: bytes, interval_begin: int) -> bytes:
-    return keccak(salt_key + meter_id + word(interval_begin))
+    return hmac.new(salt_key, meter_id + word(interval_begin), hashlib.sha256).digest()
 
 
 class Ingestor:
