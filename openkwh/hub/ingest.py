@@ -23,7 +23,7 @@ time-series exports (Eloverblik, DataHub 3's measurements): one row per
 metering point and interval, ``;``-separated, a header row, UTC times:
 
     metering_point_id;begin;end;quantity_wh;quality;type
-    571313180400012345;2026-06-01T10:00:00Z;2026-06-01T11:00:00Z;512;measured;E17
+    571313180400012349;2026-06-01T10:00:00Z;2026-06-01T11:00:00Z;512;measured;E17
 
 ``quantity_wh`` is an integer in Wh (DataHub's kWh with three decimals are
 Wh: multiply by 1000); ``quality`` is ``measured``, ``estimated`` or

@@ -20,7 +20,7 @@ from tests.fixtures.hub import (
 )
 from tests.fixtures.roots import HUB_LEAF_TYPES, SIGNED_LEAF_TYPES, build_tree
 
-GSRN = "571313180400012347"
+GSRN = "571313180400012349"
 
 
 def sample_leaves(count: int, signed: bool = False) -> list[Leaf]:

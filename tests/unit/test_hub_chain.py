@@ -50,14 +50,14 @@ def test_hub_root_published_and_the_served_proof_reveals(
     assert hub_service.ingestor.ingest_signed(readings).as_json() == {"accepted": 1, "refused": []}
     csv_meter = keccak(text="hub-csv-meter")
     hub_service.store.add_meter(csv_meter, "0x" + "00" * 20, owner_key.address, SECTOR, 17_250,
-                                "571313180400012347")  # fmt: skip
+                                "571313180400012349")  # fmt: skip
     start = boa.env.evm.patch.timestamp - boa.env.evm.patch.timestamp % INTERVAL - INTERVAL
 
     def iso(t):
         return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
     csv = "metering_point_id;begin;end;quantity_wh;quality\n"
-    csv += f"571313180400012347;{iso(start)};{iso(start + INTERVAL)};333;measured\n"
+    csv += f"571313180400012349;{iso(start)};{iso(start + INTERVAL)};333;measured\n"
     assert hub_service.ingestor.ingest_csv(csv).accepted == 1
     kubo = FakeKuboRPC()
     published = publish_interval(hub_service.store, SECTOR, begin, INTERVAL, send_as(roots, hub),
