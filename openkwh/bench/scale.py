@@ -93,8 +93,15 @@ def calldata_gas(data: bytes) -> int:
 
 
 def tx_gas(function, *args, **kwargs) -> int:
-    """The whole transaction's gas of calling ``function`` (a boa contract function)."""
+    """The whole transaction's gas of calling ``function`` (a boa contract function).
+
+    titanoboa keeps the EIP-2929 warm sets from one call to the next (it resets
+    them only with ``reset_gas_used``): every account and slot an earlier call
+    touched would be warm, as in no real transaction. They are reset first."""
+    import boa
+
     data = function.prepare_calldata(*args)
+    boa.env.evm.reset_access_counters()
     function(*args, **kwargs)
     return TX_BASE + calldata_gas(data) + function.contract._computation.get_gas_used()
 
