@@ -10,7 +10,9 @@ input is refused with a reason, never silently dropped:
 - ``negative Wh`` / ``absurd Wh``: a quantity below 0, or above what the
   meter's connection can carry over the interval (``max_w`` x the interval);
 - ``bad interval`` / ``bad field``: not one interval of the grid, or a field
-  out of its range.
+  out of its range;
+- ``published interval``: the hub has published its sector's roots of that
+  interval already; a leaf added later could never be proved against them.
 
 Each leaf gets a salt: HMAC-SHA256 under the hub's salt key of the meter id
 and the interval begin (32 bytes), so it is reproducible by the hub alone and
@@ -173,19 +175,27 @@ class Ingestor:
         outcome, leaves = Outcome(), []
         for index, reading in enumerate(readings):
             try:
-                leaves.append(
-                    (index, self.signed_leaf(reading if isinstance(reading, dict) else {}))
-                )
+                leaf = self.signed_leaf(reading if isinstance(reading, dict) else {})
+                leaves.append((index, leaf, self._meter(leaf.meter_id)["sector"]))
             except Refused as exc:
                 outcome.refuse(index, str(exc))
         self._store(leaves, outcome, "meter")
         return outcome
 
     def _store(self, leaves: list[tuple], outcome: Outcome, source: str) -> None:
-        """Stores the leaves whose interval the meter has no measurement of yet."""
-        stored = self.store.stored([(leaf.meter_id, leaf.interval_begin) for _, leaf in leaves])
+        """Stores the leaves (at, leaf, sector) whose interval the meter has no
+        measurement of yet and whose sector's roots of it are not published yet
+        (a leaf added later could never be proved against them)."""
+        stored = self.store.stored([(leaf.meter_id, leaf.interval_begin) for _, leaf, _ in leaves])
+        published = {}
+        for begin in {leaf.interval_begin for _, leaf, _ in leaves}:
+            published[begin] = self.store.published_sectors(begin)
         fresh, seen = [], set()
-        for at, leaf in leaves:
+        for at, leaf, sector in leaves:
+            if sector in published[leaf.interval_begin]:
+                outcome.refuse(at, f"published interval: the {sector} roots of "
+                               f"[{leaf.interval_begin}, {leaf.interval_end}) are on chain already")  # fmt: skip
+                continue
             key = (leaf.meter_id, leaf.interval_begin)
             if key in stored or key in seen:
                 outcome.refuse(at, f"overlapping interval: meter 0x{leaf.meter_id.hex()} already "
@@ -225,14 +235,14 @@ class Ingestor:
             if meter is None:
                 outcome.refuse(line, f"unknown meter: metering point {gsrn} is not one of this hub")
                 continue
-            meter_id, _, max_w = meter
+            meter_id, sector, max_w = meter
             try:
                 self._check_wh(max_w, **{column: quantity})
             except Refused as exc:
                 outcome.refuse(line, str(exc))
                 continue
             key = (meter_id, begin)
-            entry = merged.setdefault(key, [line, end, {}, []])
+            entry = merged.setdefault(key, [line, end, {}, [], sector])
             if column in entry[2]:
                 outcome.refuse(line, f"overlapping interval: metering point {gsrn} has two "
                                f"{column} rows for [{begin}, {end})")  # fmt: skip
@@ -240,12 +250,12 @@ class Ingestor:
             entry[2][column] = quantity
             entry[3].append(raw)
         leaves = []
-        for (meter_id, begin), (line, end, quantities, raws) in merged.items():
+        for (meter_id, begin), (line, end, quantities, raws, sector) in merged.items():
             digest = hashlib.sha256("\n".join(raws).encode()).digest()
             leaves.append((line, Leaf(
                 meter_id, begin, end, quantities.get("produced_wh", 0),
                 quantities.get("consumed_wh", 0), digest, salt_for(self.salt_key, meter_id, begin),
-            )))  # fmt: skip
+            ), sector))  # fmt: skip
         self._store(leaves, outcome, "datahub")
         return outcome
 

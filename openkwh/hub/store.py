@@ -278,6 +278,11 @@ class Store:
         return [{"kind": k, "interval_end": e, "root": bytes(r), "cid": c, "leaves_cid": f,
                  "leaves": n, "tx_hash": t} for k, e, r, c, f, n, t in rows]  # fmt: skip
 
+    def published_sectors(self, interval_begin: int) -> set[str]:
+        """The sectors whose roots of the interval the hub has published."""
+        rows = self.execute("SELECT sector FROM roots WHERE interval_begin = ?", (interval_begin,))
+        return {row[0] for row in rows}
+
     def mark_revealed(self, meter_id: bytes, interval_begin: int) -> None:
         with self.transaction():
             if not self.is_revealed(meter_id, interval_begin):

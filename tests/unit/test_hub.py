@@ -347,3 +347,14 @@ def test_sign_in_signed_by_another_key_is_refused(hub, owner_key):
     answer = sign_in(hub_client(hub), Impostor)
     assert answer.status_code == 401
     assert answer.get_json()["error"] == "the signature is not the address's"
+
+
+def test_ingest_after_the_interval_is_published_is_refused(hub, hub_meter_key, meter_id):
+    hub.store.add_root("DK1", BEGIN, "hub", BEGIN + HOUR, keccak(text="root"), "c", "f", 1, None)
+    outcome = hub.ingestor.ingest_signed([signed_reading(hub_meter_key, meter_id, BEGIN, 0, 740)])
+    assert outcome.refused[0]["reason"] == (
+        f"published interval: the DK1 roots of [{BEGIN}, {BEGIN + HOUR}) are on chain already"
+    )
+    late = hub.ingestor.ingest_csv(HEADER + row())
+    assert late.refused[0]["reason"].startswith("published interval: the DK1 roots")
+    assert hub.store.leaf(meter_id, BEGIN) is None
