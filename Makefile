@@ -55,8 +55,8 @@ $(DAPP_JS): $(DAPP_SRC) node_modules/.installed
 
 setup: $(VENV)/.installed node_modules/.installed $(DAPP_JS) postgresql  ## install the Python and node dependencies, build the dApp's script
 
-demo: setup  ## the main job: a local chain, the contracts, a token sale
-	$(PY) -m openkwh.demo
+demo: setup  ## the main job: a local chain, the contracts, a token sale (HUB=1: one household through the data hub)
+	$(PY) -m openkwh.demo $(if $(filter 1,$(HUB)),--hub)
 
 # The dApp's browser tests and bench drive the system's Chromium (Debian's package).
 CHROMIUM := /usr/bin/chromium
