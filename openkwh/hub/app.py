@@ -189,7 +189,7 @@ def proof(meter_hex: str, begin: int):
     root = published[kind]
     return jsonify({
         "kind": kind,
-        "publisher": the_hub.publisher if not signed else root.get("publisher", the_hub.publisher),
+        "publisher": the_hub.publisher,  # the hub publishes both of its trees
         "root": "0x" + root["root"].hex(),
         "cid": root["cid"],
         "leaf": leaf_json(leaf, signed),
