@@ -5,9 +5,11 @@ runs in hub relay mode. She offers an hour's surplus on the Exchange and Erik
 (a root-published household too) takes it. Through that hour the bridges post
 each interval's signed measurement to the hub (`openkwh hub`, served on
 loopback); after it the hub publishes the sector's root on MeasurementRoots.
-Dana and Erik sign in to the hub (Sign-In with Ethereum), fetch their leaves'
-proofs and reveal them; the keeper then settles the deal and the operator both
-intervals exactly as for meters that send readings.
+Dana signs in to the hub (Sign-In with Ethereum), fetches her leaf's proof and
+reveals it; Erik's hour is public since he traded it (issue 18: traded hours
+are revealed, always), so the keeper fetches his proof without signing in and
+reveals it. The keeper then settles the deal and the operator both intervals
+exactly as for meters that send readings.
 """
 
 from __future__ import annotations
@@ -71,8 +73,11 @@ def _sign_in(url: str, key, now: int) -> str:
 
 
 def _proof(url: str, token: str, meter: bytes, begin: int) -> dict:
+    """The leaf and proof the hub serves: to the owner signed in (``token``), or to
+    anyone (no token) once the hour is revealed or traded."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     request = urllib.request.Request(f"{url}/api/v1/proofs/0x{meter.hex()}/{begin}",
-                                     headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+                                     headers=headers)  # fmt: skip
     with urllib.request.urlopen(request, timeout=30) as answer:
         return json.load(answer)
 
@@ -147,7 +152,8 @@ def run(say=print) -> dict:
             store.add_meter(ids[name], keys[name].address, owner.address, SECTOR, 17_250)
         the_hub = Hub(store, ingestor, hub_account.address, DOMAIN,
                       clock=lambda: w3.eth.get_block("latest")["timestamp"],
-                      revealed_on_chain=lambda m, b: smb.functions.is_revealed(m, b).call())  # fmt: skip
+                      revealed_on_chain=lambda m, b: smb.functions.is_revealed(m, b).call(),
+                      traded_on_chain=lambda m, b: ob.functions.is_traded(smb.address, m, b).call())  # fmt: skip
         server = make_server("127.0.0.1", 0, create_app(the_hub), threaded=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{server.server_port}"
@@ -180,12 +186,15 @@ def run(say=print) -> dict:
                 f"leaves; leaf hashes {published[0].cid}")  # fmt: skip
             the_hub.keep_tree(SECTOR, hour, "hub", published[0].tree)
 
-            say("5. Dana and Erik sign in, fetch their proofs and reveal their traded hour")
-            for name, owner in (("dana", dana), ("erik", erik)):
-                token_ = _sign_in(url, owner, w3.eth.get_block("latest")["timestamp"])
+            say("5. Dana signs in, fetches her proof and reveals her traded hour; Erik's traded")
+            say("   hour is public: the keeper fetches its proof without signing in and reveals it")
+            for name, sender in (("dana", dana), ("erik", keeper)):
+                token_ = ""
+                if name == "dana":
+                    token_ = _sign_in(url, dana, w3.eth.get_block("latest")["timestamp"])
                 proof = _proof(url, token_, ids[name], hour)
                 leaf = _leaf_args(proof["leaf"]["values"], proof["leaf"]["types"])
-                actions.Actor(w3, owner, deployments).send(roots.functions.reveal(
+                actions.Actor(w3, sender, deployments).send(roots.functions.reveal(
                     proof["publisher"], leaf, [bytes.fromhex(h[2:]) for h in proof["proof"]]))  # fmt: skip
         finally:
             server.shutdown()

@@ -8,7 +8,8 @@
                                      {token, address, expires}
     GET  /api/v1/proofs/<meter_id>/<begin>?kind=hub|signed
                                      a leaf and its proof: to its meter's owner (Authorization:
-                                     Bearer <token>), to anyone once the leaf is revealed on chain
+                                     Bearer <token>), to anyone once the leaf is revealed on
+                                     chain or its meter traded the interval on the Exchange
 
 A sign-in is refused unless its domain is the hub's, its nonce one the hub
 issued and never accepted before (a replayed sign-in is refused), its
@@ -41,7 +42,7 @@ class Hub:
     """What the service holds: the store, the checks, the trees it built, the sessions."""
 
     def __init__(self, store: Store, ingestor: Ingestor, publisher: str, domain: str,
-                 clock=time.time, revealed_on_chain=None):  # fmt: skip
+                 clock=time.time, revealed_on_chain=None, traded_on_chain=None):  # fmt: skip
         self.store = store
         self.ingestor = ingestor
         self.publisher = publisher  # the hub's address: the `publisher` of reveal calls
@@ -49,6 +50,10 @@ class Hub:
         self.clock = clock
         # (meter_id, begin) -> bool: whether the backend recorded it (is_revealed); None: ask nobody
         self.revealed_on_chain = revealed_on_chain
+        # (meter_id, begin) -> bool: whether the meter traded the interval (the operator's
+        # is_traded); a traded hour's leaf is served to anyone (issue 18: traded hours are
+        # revealed, always, so no seller stays unmeasured by hiding its leaf)
+        self.traded_on_chain = traded_on_chain
         self.trees: dict[tuple, tuple[MerkleTree, dict]] = {}
         self.sessions: dict[str, tuple[str, int]] = {}  # token -> (address, expires)
 
@@ -61,6 +66,12 @@ class Hub:
             leaves = self.store.leaves(sector, begin, signed=kind == "signed")
             self.trees[key] = build(leaves, kind == "signed")[0]
         return self.trees[key]
+
+    def public(self, meter_id: bytes, begin: int) -> bool:
+        """Whether anyone may have the leaf's proof: revealed, or traded."""
+        if self.revealed(meter_id, begin):
+            return True
+        return self.traded_on_chain is not None and bool(self.traded_on_chain(meter_id, begin))
 
     def revealed(self, meter_id: bytes, begin: int) -> bool:
         if self.store.is_revealed(meter_id, begin):
@@ -173,7 +184,7 @@ def proof(meter_hex: str, begin: int):
     meter = the_hub.store.meter(meter_id)
     if meter is None:
         return refuse(404, "not a meter of this hub")
-    if not the_hub.revealed(meter_id, begin):
+    if not the_hub.public(meter_id, begin):
         address = _session_address()
         if address is None:
             return refuse(401, "sign in with the meter owner's address (Sign-In with Ethereum)")

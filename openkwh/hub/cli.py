@@ -115,8 +115,14 @@ def command_serve(args) -> int:
     def revealed_on_chain(meter: bytes, begin: int) -> bool:
         return bool(backend.functions.is_revealed(meter, begin).call())
 
+    operator = deployment.contract(conn.w3, "OperatorBackend")
+
+    def traded_on_chain(meter: bytes, begin: int) -> bool:
+        return bool(operator.functions.is_traded(backend.address, meter, begin).call())
+
     the_hub = Hub(store, _ingestor(args, store), Web3.to_checksum_address(conn.account.address),
-                  args.domain or f"{args.host}:{args.port}", revealed_on_chain=revealed_on_chain)  # fmt: skip
+                  args.domain or f"{args.host}:{args.port}", revealed_on_chain=revealed_on_chain,
+                  traded_on_chain=traded_on_chain)  # fmt: skip
     logger.info("hub serving on http://%s:%d", args.host, args.port)
     serve(create_app(the_hub), host=args.host, port=args.port, threads=4)
     return 0

@@ -358,3 +358,18 @@ def test_ingest_after_the_interval_is_published_is_refused(hub, hub_meter_key, m
     late = hub.ingestor.ingest_csv(HEADER + row())
     assert late.refused[0]["reason"].startswith("published interval: the DK1 roots")
     assert hub.store.leaf(meter_id, BEGIN) is None
+
+
+def test_proof_public_when_the_meter_traded_the_interval(hub_store, hub_meter_key, owner_key,
+                                                         meter_id):  # fmt: skip
+    hub_store.add_meter(meter_id, hub_meter_key.address, owner_key.address, "DK1", 17_250, GSRN)
+    hub = make_hub(hub_store, revealed_on_chain=lambda m, b: False)
+    hub.traded_on_chain = lambda m, b: (m, b) == (meter_id, BEGIN)
+    hub.ingestor.ingest_signed([signed_reading(hub_meter_key, meter_id, BEGIN, 0, 740)])
+    tree = MerkleTree([leaf.hub_hash() for leaf in hub_store.leaves("DK1", BEGIN)])
+    hub_store.add_root("DK1", BEGIN, "hub", BEGIN + HOUR, tree.root, "c", "f", 1, None)
+    answer = hub_client(hub).get(proof_path(meter_id))
+    assert answer.status_code == 200
+    assert answer.get_json()["root"] == "0x" + tree.root.hex()
+    hub.traded_on_chain = lambda m, b: False
+    assert hub_client(hub).get(proof_path(meter_id)).status_code == 401
