@@ -23,15 +23,20 @@ FUZZ_WORKERS ?= 4
 XDIST := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test fuzz chain deploy bench lint clean
+.PHONY: help setup demo test fuzz chain deploy bench bench-scale lint clean postgresql
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 	@echo '  PYTEST_ARGS passes arguments to pytest in test and fuzz, e.g. make test PYTEST_ARGS="-k wallet"'
+
+# The hub's Sign-In with Ethereum, without its dependencies: siwe pins web3<8 in
+# its metadata only (pyproject.toml, the hub extra, says why).
+NO_DEPS := siwe==4.4.0 abnf==2.2.0
 
 $(VENV)/.installed: pyproject.toml meter_bridge/requirements.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(NO_DEPS)
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -48,15 +53,20 @@ $(DAPP_JS): $(DAPP_SRC) node_modules/.installed
 	rm -rf openkwh/dapp/static/build
 	node_modules/.bin/esbuild openkwh/dapp/static/src/app.js --bundle --splitting --format=esm --minify --target=es2020 --log-level=warning --outdir=openkwh/dapp/static/build --chunk-names=chunks/[name]-[hash]
 
-setup: $(VENV)/.installed node_modules/.installed $(DAPP_JS)  ## install the Python and node dependencies, build the dApp's script
+setup: $(VENV)/.installed node_modules/.installed $(DAPP_JS) postgresql  ## install the Python and node dependencies, build the dApp's script
 
-demo: setup  ## the main job: a local chain, the contracts, a token sale
-	$(PY) -m openkwh.demo
+demo: setup  ## the main job: a local chain, the contracts, a token sale (HUB=1: one household through the data hub)
+	$(PY) -m openkwh.demo $(if $(filter 1,$(HUB)),--hub)
 
 # The dApp's browser tests and bench drive the system's Chromium (Debian's package).
 CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -qq && apt-get install -y -qq chromium > /dev/null
+
+# The hub's tests start a PostgreSQL server of their own from Debian's package
+# (initdb refuses root: run as root, they hand it to a dedicated system user).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql > /dev/null)
 
 test: setup $(CHROMIUM)  ## every test: contracts in-process, then against a real anvil, the dApp in Chromium
 	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
@@ -72,8 +82,11 @@ chain: setup  ## anvil on 127.0.0.1:CHAIN_PORT (default 8545) in the foreground 
 deploy: setup  ## deploy to NETWORK (default: anvil, the chain of `make chain`), at RPC_URL if given
 	$(PY) -m openkwh.commands.deploy --network $(NETWORK) $(if $(RPC_URL),--rpc-url $(RPC_URL))
 
-bench: setup $(CHROMIUM)  ## gas per operation (bench/gas.json), the bridge's and the dApp's timings
+bench: setup $(CHROMIUM)  ## gas per operation (bench/gas.json), the bridge's and the dApp's timings, the national replay (bench/scale.json)
 	$(PY) -m openkwh.bench
+
+bench-scale: setup  ## the national replay alone: 3.3 M metering points through the data hub (bench/scale.json, a few minutes)
+	$(PY) -m openkwh.bench.scale
 
 lint: setup  ## ruff, and every contract compiled
 	$(BIN)/ruff check .

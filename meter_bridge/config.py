@@ -64,6 +64,16 @@ class IpfsConfig:
 
 
 @dataclass(frozen=True)
+class HubConfig:
+    # A root-published meter's data hub (issue 18), e.g. https://hub.example: the
+    # bridge posts its signed measurements there instead of sending transactions.
+    # Empty: chain mode, readings go to the SmartMeterBackend.
+    url: str = ""
+    max_batch: int = 24  # measurements a post
+    timeout: float = 30.0  # seconds a post may take
+
+
+@dataclass(frozen=True)
 class ClockConfig:
     interval_length: int = 3_600
     max_skew: int = 60
@@ -91,6 +101,7 @@ class Config:
     chain: ChainConfig = field(default_factory=ChainConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     ipfs: IpfsConfig = field(default_factory=IpfsConfig)
+    hub: HubConfig = field(default_factory=HubConfig)
     clock: ClockConfig = field(default_factory=ClockConfig)
 
     @property
@@ -104,6 +115,7 @@ SECTIONS = {
     "chain": ChainConfig,
     "store": StoreConfig,
     "ipfs": IpfsConfig,
+    "hub": HubConfig,
     "clock": ClockConfig,
 }
 
@@ -205,6 +217,10 @@ def parse(data: dict, need_id: bool = True) -> Config:
         raise ConfigError("[clock] interval_length must be 900 or 3600, as the contract's")
     if config.chain.max_fee_gwei <= 0:
         raise ConfigError("[chain] max_fee_gwei must be above 0")
+    if config.hub.url and not config.hub.url.startswith(("http://", "https://")):
+        raise ConfigError("[hub] url must be an http:// or https:// URL")
+    if config.hub.max_batch < 1:
+        raise ConfigError("[hub] max_batch must be at least 1")
     if config.chain.confirmations < 1:
         raise ConfigError("[chain] confirmations must be at least 1")
     return config

@@ -26,6 +26,7 @@ from web3.exceptions import Web3Exception, Web3RPCError
 
 from meter_bridge.config import Config, ConfigError, load_meter_keys
 from meter_bridge.content import BlobStore, Kubo, KuboError
+from meter_bridge.hub_relay import HubRelayer
 from meter_bridge.keys import load_key, passphrase
 from meter_bridge.plausibility import Bounds, Plausibility, Point
 from meter_bridge.protocols import decoder
@@ -209,8 +210,9 @@ class Bridge:
 
     # RELAYING
 
-    def relayer(self) -> Relayer:
-        """The outbox, with its own connection to the store (SQLite's are per thread)."""
+    def relayer(self) -> Relayer | HubRelayer:
+        """The outbox, with its own connection to the store (SQLite's are per thread):
+        to the chain, or to the data hub when ``[hub] url`` is set."""
         chain = self.config.chain
         meter_key = load_key(
             Path(self.config.meter.keystore),
@@ -220,6 +222,8 @@ class Bridge:
                 else None
             ),
         )
+        if self.config.hub.url:
+            return self.hub_relayer(meter_key)
         relayer_key = meter_key
         if chain.relayer_keystore:
             relayer_key = load_key(
@@ -254,7 +258,29 @@ class Bridge:
             chain_id=deployment.chain_id,
         )
 
-    def relay_round(self, relayer: Relayer) -> None:
+    def hub_relayer(self, meter_key) -> HubRelayer:
+        """The hub relay mode: measurements signed under the deployment's
+        MeasurementRoots domain, posted to ``[hub] url``."""
+        try:
+            deployment = Deployment.load(self.config.chain.deployments)
+            roots = deployment["MeasurementRoots"]
+        except DeploymentError as exc:
+            raise ConfigError(f"[chain] deployments: {exc}") from exc
+        hub = self.config.hub
+        return HubRelayer(
+            hub.url,
+            self.config.meter_id,
+            meter_key,
+            Store(self.config.store.path, self.config.clock.interval_length),
+            deployment.chain_id,
+            roots.address,
+            self.config.clock.interval_length,
+            clock=self.now,
+            max_batch=hub.max_batch,
+            timeout=hub.timeout,
+        )
+
+    def relay_round(self, relayer: Relayer | HubRelayer) -> None:
         try:
             relayer.step()
         except NETWORK_ERRORS as exc:

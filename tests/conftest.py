@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.emissions",
     "tests.fixtures.roots",
     "tests.fixtures.auction",
+    "tests.fixtures.hub",
 ]
 
 

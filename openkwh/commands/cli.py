@@ -1,6 +1,7 @@
 """`openkwh`: one command line for every role that acts on a deployment.
 
     openkwh ROLE COMMAND [OPTIONS]
+    openkwh hub COMMAND [OPTIONS]    the data hub service (openkwh.hub.cli)
 
 The roles and their commands are those of ``openkwh.commands.actions.COMMANDS``; the
 options every command shares (network, account, deployments file, ``--json``)
@@ -156,6 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["hub"]:  # the data hub service: openkwh.hub.cli
+        from openkwh.hub.cli import main as hub_main
+
+        return hub_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     return run_command(parser, ROLES[args.role], args, human=True)

@@ -28,6 +28,11 @@ mix: made up for the demo, not any source's figures); Ben has the
 EmissionsRegistry compute his statement from his meter's 48 measured hours and
 the certificates retired against them, and the auditor attests it.
 
+With --hub (``make demo HUB=1``) the demo runs instead one household through
+the data hub (``openkwh.demo.hub``): its bridge posts to the hub, the hub
+publishes the root, the household reveals its traded hour, and the deal and
+the operator settle it unchanged.
+
 Then the dApp is served on the demo's chain (an indexer process, waitress on
 127.0.0.1:5000) until Ctrl-C; with --headless or DEMO_HEADLESS=1 the demo
 exits after the scenario instead.
@@ -777,10 +782,21 @@ def main(argv: list[str] | None = None) -> int:
         help="run the scenario and exit, without serving the dApp (also DEMO_HEADLESS=1)",
     )
     parser.add_argument("--port", type=int, default=DAPP_PORT, help="the dApp's port on loopback")
+    parser.add_argument(
+        "--hub",
+        action="store_true",
+        default=os.environ.get("DEMO_HUB") == "1",
+        help="instead: one household through the data hub (openkwh.demo.hub; also DEMO_HUB=1)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     # The demo tells its story in its own words: the role commands' lines stay out.
     logging.getLogger("openkwh.commands.actions").setLevel(logging.WARNING)
     logging.getLogger("openkwh.commands.emissions").setLevel(logging.WARNING)
+    if args.hub:
+        from openkwh.demo import hub
+
+        hub.run()
+        return 0
     run(serve=not args.headless, port=args.port)
     return 0

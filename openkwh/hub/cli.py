@@ -1,0 +1,181 @@
+"""`openkwh hub`: the data hub service of a sector (issue 18).
+
+    openkwh hub add-meter  --gsrn G --salt-file F --signer 0x… --owner 0x… --sector DK1 [--max-w W]
+    openkwh hub import     FILE.csv            a DataHub time-series file (openkwh.hub.ingest)
+    openkwh hub publish    --sector DK1 --interval 2026-06-20T10:00Z
+    openkwh hub serve      [--host 127.0.0.1] [--port 8600] [--domain hub.example]
+
+Every command takes ``--store`` (an SQLite path or a ``postgresql://`` URL;
+default $OPENKWH_HUB_STORE, else hub.sqlite) and the network options of the
+other commands (``--network``, ``--account``, ``--deployments``): the hub signs
+its roots with its account, appointed by the sector's issuing body
+(MeasurementRoots' ``appoint_hub``). ``--salt-key-file`` holds the hub's 32
+secret bytes from which each leaf's salt is derived (``head -c 32
+/dev/urandom > hub-salt``): lose it and the hub can no longer rebuild its
+leaves; leak it and unrevealed leaves can be tried against the roots.
+``--kubo`` puts each interval's leaf hashes to an IPFS node's RPC API;
+``--blobs`` keeps the leaf sets by CID (default hub-blobs/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from meter_bridge.content import BlobStore, Kubo
+from meter_bridge.signing import meter_id, read_salt
+from openkwh.hub.ingest import Ingestor
+from openkwh.hub.leaves import roots_domain_separator
+from openkwh.hub.store import open_store
+
+logger = logging.getLogger(__name__)
+DEFAULT_MAX_W = 55_000  # a meter's connection rating when none is given, W
+
+
+def _deployment(args):
+    from openkwh.chain.deployment import Deployment
+    from openkwh.commands.deploy import DEPLOYMENTS_DIR, deployments_path
+
+    network = getattr(args, "network", None) or os.environ.get("NETWORK", "anvil")
+    return Deployment.load(args.deployments or deployments_path(network, DEPLOYMENTS_DIR))
+
+
+def _ingestor(args, store) -> Ingestor:
+    deployment = _deployment(args)
+    roots = deployment["MeasurementRoots"].address
+    salt_key = Path(args.salt_key_file).read_bytes()
+    if len(salt_key) < 32:
+        raise SystemExit(f"--salt-key-file: expected 32 bytes at least, got {len(salt_key)}")
+    interval = int(args.interval_length)
+    return Ingestor(store, interval, roots_domain_separator(deployment.chain_id, roots), salt_key)
+
+
+def command_add_meter(args) -> int:
+    store = open_store(args.store)
+    if args.meter_id:
+        meter = bytes.fromhex(args.meter_id.removeprefix("0x"))
+    else:
+        meter = meter_id(args.gsrn, read_salt(args.salt_file))
+    store.add_meter(meter, args.signer, args.owner, args.sector, args.max_w, args.gsrn)
+    print(json.dumps({"meter_id": "0x" + meter.hex(), "gsrn": args.gsrn}))
+    return 0
+
+
+def command_import(args) -> int:
+    store = open_store(args.store)
+    with open(args.file, newline="", encoding="utf-8") as lines:
+        outcome = _ingestor(args, store).ingest_csv(lines)
+    print(json.dumps(outcome.as_json()))
+    return 0 if not outcome.refused else 3
+
+
+def command_publish(args) -> int:
+    from openkwh.commands.actions import Actor
+    from openkwh.commands.network import connect_from_args
+    from openkwh.hub.publish import publish_interval
+
+    store = open_store(args.store)
+    begin = int(datetime.fromisoformat(args.interval).timestamp())
+    conn = connect_from_args(args)
+    actor = Actor(conn.w3, conn.account, _deployment(args))
+    roots = actor.contract("MeasurementRoots")
+
+    def send(function: str, call_args: tuple) -> str:
+        receipt = actor.send(getattr(roots.functions, function)(*call_args))
+        return receipt["transactionHash"].to_0x_hex()
+
+    published = publish_interval(
+        store, args.sector, begin, int(args.interval_length), send, BlobStore(args.blobs),
+        Kubo(args.kubo) if args.kubo else None,
+    )  # fmt: skip
+    for each in published:
+        print(json.dumps({"kind": each.kind, "root": "0x" + each.tree.root.hex(),
+                          "leaves": len(each.leaves), "cid": each.cid,
+                          "leaves_cid": each.leaves_cid, "tx": each.tx_hash}))  # fmt: skip
+    return 0
+
+
+def command_serve(args) -> int:
+    from waitress import serve
+    from web3 import Web3
+
+    from openkwh.commands.network import connect_from_args
+    from openkwh.hub.app import Hub, create_app
+
+    store = open_store(args.store)
+    conn = connect_from_args(args)
+    deployment = _deployment(args)
+    backend = deployment.contract(conn.w3, "SmartMeterBackend")
+
+    def revealed_on_chain(meter: bytes, begin: int) -> bool:
+        return bool(backend.functions.is_revealed(meter, begin).call())
+
+    operator = deployment.contract(conn.w3, "OperatorBackend")
+
+    def traded_on_chain(meter: bytes, begin: int) -> bool:
+        return bool(operator.functions.is_traded(backend.address, meter, begin).call())
+
+    the_hub = Hub(store, _ingestor(args, store), Web3.to_checksum_address(conn.account.address),
+                  args.domain or f"{args.host}:{args.port}", revealed_on_chain=revealed_on_chain,
+                  traded_on_chain=traded_on_chain)  # fmt: skip
+    logger.info("hub serving on http://%s:%d", args.host, args.port)
+    serve(create_app(the_hub), host=args.host, port=args.port, threads=4)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    from openkwh.commands.actions import add_shared_arguments
+
+    shared = argparse.ArgumentParser(add_help=False)
+    add_shared_arguments(shared, defaults=True)
+    shared.add_argument("--store", default=os.environ.get("OPENKWH_HUB_STORE", "hub.sqlite"),
+                        help="SQLite path or postgresql:// URL (default $OPENKWH_HUB_STORE or hub.sqlite)")  # fmt: skip
+    shared.add_argument("--salt-key-file", default="hub-salt", help="the hub's secret salt key")
+    shared.add_argument(
+        "--interval-length", type=int, default=3_600, help="seconds (the backend's)"
+    )
+    shared.add_argument("--blobs", default="hub-blobs", help="folder of the leaf sets by CID")
+    shared.add_argument(
+        "--kubo", default="", help="an IPFS node's RPC API, e.g. http://127.0.0.1:5001"
+    )
+    top = argparse.ArgumentParser(prog="openkwh hub", description=__doc__.split("\n\n")[0],
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add = commands.add_parser("add-meter", parents=[shared], help="serve a metering point")
+    who = add.add_mutually_exclusive_group(required=True)
+    who.add_argument("--meter-id", help="the meter id (0x + 64 hex digits)")
+    who.add_argument("--gsrn", help="the 18-digit GSRN (with --salt-file: its meter id)")
+    add.add_argument("--salt-file", type=Path, help="the operator's salt of meter ids")
+    add.add_argument("--signer", required=True, help="the meter key's address")
+    add.add_argument("--owner", required=True, help="the owner's address: who may fetch its proofs")
+    add.add_argument("--sector", required=True)
+    add.add_argument("--max-w", type=int, default=DEFAULT_MAX_W, help="connection rating, W")
+    add.set_defaults(run=command_add_meter)
+    imported = commands.add_parser("import", parents=[shared], help="import a DataHub CSV file")
+    imported.add_argument("file", type=Path)
+    imported.set_defaults(run=command_import)
+    publish = commands.add_parser("publish", parents=[shared], help="publish an interval's roots")
+    publish.add_argument("--sector", required=True)
+    publish.add_argument("--interval", required=True, help="its begin, UTC, e.g. 2026-06-20T10:00Z")
+    publish.set_defaults(run=command_publish)
+    serve = commands.add_parser("serve", parents=[shared], help="the HTTP service")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8600)
+    serve.add_argument("--domain", help="the Sign-In with Ethereum domain (default host:port)")
+    serve.set_defaults(run=command_serve)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
