@@ -45,6 +45,7 @@ from meter_bridge.signing import gs1_check_digit
 from openkwh.devtools.anvil import PROJECT_ROOT
 from openkwh.hub.leaves import keccak, measurement_digest, roots_domain_separator
 from openkwh.hub.tree import process_proof, stderr_progress
+from openkwh.merkle import pack_flags
 
 SCALE_FILE = PROJECT_ROOT / "bench" / "scale.json"
 CONTRACTS = PROJECT_ROOT / "contracts"
@@ -230,7 +231,7 @@ def run(meters: int = METERS, out: Path = SCALE_FILE, postgres: bool = True) -> 
     by_hash = {by_id[meter_id_of(i)].hub_hash(): by_id[meter_id_of(i)] for i in street[1:]}
     ordered, multiproof, flags = tree.multiproof(list(by_hash))
     gas_24 = tx_gas(roots.reveal_many, hub, [by_hash[h].hub_values() for h in ordered],
-                    multiproof, flags, sender=hub)  # fmt: skip
+                    multiproof, pack_flags(flags), sender=hub)  # fmt: skip
     figures["reveal_gas_per_leaf_24"] = gas_24 // len(ordered)
     log(f"publish {publish_gas:,} gas; reveal {figures['reveal_gas_hub']:,}; "
         f"reveal_many {gas_24:,} for {len(ordered)}")  # fmt: skip

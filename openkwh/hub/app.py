@@ -26,10 +26,11 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from siwe import SiweMessage, VerificationError, generate_nonce
 
 from openkwh.hub.ingest import Ingestor
-from openkwh.hub.leaves import HUB_LEAF_TYPES, SIGNED_LEAF_TYPES, Leaf
+from openkwh.hub.leaves import Leaf
 from openkwh.hub.publish import build
 from openkwh.hub.store import Store
 from openkwh.hub.tree import MerkleTree
+from openkwh.merkle import HUB_LEAF_TYPES, PROOF_FORMAT, SIGNED_LEAF_TYPES
 
 SIWE_MAX_SECONDS = 86_400  # the longest session a sign-in opens
 NONCE_SECONDS = 600  # a nonce not used within this is refused
@@ -198,12 +199,18 @@ def proof(meter_hex: str, begin: int):
     signed = kind == "signed"
     hashes = tree.proof(leaf.signed_hash() if signed else leaf.hub_hash())
     root = published[kind]
+    # An openkwh-proof-v1 file as it stands (format, publisher, root, leafEncoding,
+    # value, proof): saved, it is what `openkwh prosumer reveal --proof` sends.
+    served = leaf_json(leaf, signed)
     return jsonify({
+        "format": PROOF_FORMAT,
+        "leafEncoding": served["types"],
+        "value": served["values"],
         "kind": kind,
         "publisher": the_hub.publisher,  # the hub publishes both of its trees
         "root": "0x" + root["root"].hex(),
         "cid": root["cid"],
-        "leaf": leaf_json(leaf, signed),
+        "leaf": served,
         "proof": ["0x" + h.hex() for h in hashes],
     })  # fmt: skip
 

@@ -29,10 +29,6 @@ UINT64_MAX = 2**64 - 1
 # secp256k1's group order; a signature's s must be in its lower half (EIP-2), as snekmate's ecdsa wants.
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
-HUB_LEAF_TYPES = ["bytes32", "uint64", "uint64", "uint64", "uint64", "bytes32", "bytes32"]
-SIGNED_LEAF_TYPES = [*HUB_LEAF_TYPES[:5], "uint64", "uint64", "bytes32", "bytes32", "uint8"]
-SIGNED_LEAF_TYPES += ["bytes32", "bytes32"]
-
 
 def keccak(data: bytes) -> bytes:
     return _keccak.new(digest_bits=256, data=data).digest()

@@ -1,6 +1,7 @@
 """The hub on the real contracts (titanoboa): it publishes an interval's roots,
 the leaf hashes go to kubo by CID, and the proofs it serves reveal on chain."""
 
+import json
 from datetime import UTC, datetime
 
 import boa
@@ -13,6 +14,7 @@ from openkwh.hub.ingest import Ingestor
 from openkwh.hub.leaves import roots_domain_separator
 from openkwh.hub.publish import publish_interval
 from openkwh.hub.store import open_store
+from openkwh.merkle import load_proof
 from tests.fixtures.hub import DOMAIN, SALT_KEY, hub_client, sign_in, signed_reading
 from tests.fixtures.kubo import FakeKuboRPC
 from tests.fixtures.meters import INTERVAL, SECTOR, grid_time
@@ -77,9 +79,11 @@ def test_hub_root_published_and_the_served_proof_reveals(
     answer = client.get(f"/api/v1/proofs/0x{root_meter.hex()}/{begin}",
                         headers={"Authorization": f"Bearer {token}"}).get_json()  # fmt: skip
     leaf = hub_service.store.leaf(root_meter, begin)
-    proof = [bytes.fromhex(h[2:]) for h in answer["proof"]]
     assert answer["publisher"] == str(hub)
-    roots.reveal(answer["publisher"], leaf.hub_values(), proof, sender=alice)
+    # the answer is a proof file as `openkwh prosumer reveal --proof` reads it
+    document = load_proof(json.dumps(answer))
+    assert document["value"] == tuple(leaf.hub_values())
+    roots.reveal(document["publisher"], document["value"], document["proof"], sender=alice)
     assert smb.measurement(root_meter, begin) == (begin + INTERVAL, 120, 480)
     # revealed: the proof is public now, no sign-in needed
     public = client.get(f"/api/v1/proofs/0x{root_meter.hex()}/{begin}")
