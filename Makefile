@@ -69,7 +69,7 @@ postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb > /dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq postgresql > /dev/null)
 
 test: setup $(CHROMIUM)  ## every test: contracts in-process, then against a real anvil, the dApp in Chromium
-	$(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+	OPENKWH_REQUIRE_POSTGRES=1 $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 fuzz: setup  ## the contracts' state machines, long: each for OPENKWH_FUZZ_MINUTES of wall-clock time (default 60), FUZZ_WORKERS machines at a time (default 4)
 	rm -rf out/fuzz
