@@ -44,11 +44,14 @@ import argparse
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -388,9 +391,34 @@ def bridge_summary(meter: DemoMeter) -> str:
     )
 
 
+@contextmanager
+def stopping_on_sigterm():
+    """SIGTERM (systemd, docker, ``kill``) stops the demo as Ctrl-C does: the dApp,
+    the indexer, the bridges and the chain are stopped on the way out. Python's
+    default SIGTERM ends the process at once, leaving the demo's anvil running on
+    its port. Only the main thread may set a handler: elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(say=print, serve: bool = False, port: int = DAPP_PORT) -> dict:
     """Runs the scenario; returns the final figures per meter label, for tests. With
-    ``serve``, then serves the dApp on the demo's chain until Ctrl-C."""
+    ``serve``, then serves the dApp on the demo's chain until Ctrl-C or SIGTERM."""
+    with stopping_on_sigterm():
+        return _run(say, serve, port)
+
+
+def _run(say, serve: bool, port: int) -> dict:
     began = time.monotonic()
     accounts = dev_accounts(10)
     operator, body, installer, relayer, keeper = (accounts[i] for i in (0, 4, 5, 6, 7))
@@ -796,7 +824,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.hub:
         from openkwh.demo import hub
 
-        hub.run()
+        with stopping_on_sigterm():
+            hub.run()
         return 0
     run(serve=not args.headless, port=args.port)
     return 0
