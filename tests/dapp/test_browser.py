@@ -31,6 +31,7 @@ OFFER_WH = 800
 
 WALLET_SCRIPT = """
 (() => {
+  const listeners = {};
   const provider = {
     async request({ method, params }) {
       const answer = await window.__testWallet(method, params || []);
@@ -42,9 +43,15 @@ WALLET_SCRIPT = """
       }
       return answer.result;
     },
-    on() {},
-    removeListener() {},
+    on(event, listener) {
+      (listeners[event] ||= []).push(listener);
+    },
+    removeListener(event, listener) {
+      listeners[event] = (listeners[event] || []).filter((l) => l !== listener);
+    },
   };
+  // what a wallet does when its user picks another account: the test calls it
+  window.__testWalletEmit = (event, value) => (listeners[event] || []).forEach((l) => l(value));
   const info = {
     uuid: "0b7c1f0e-5a43-4c1e-9d55-0c0e2e6f7a11",
     name: "Test wallet",

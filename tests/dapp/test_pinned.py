@@ -40,6 +40,7 @@ AHEAD = {
     ("depth", "phone"): 11,
     ("history", "desktop"): 20,
     ("history", "phone"): 21,
+    ("switch", "desktop"): 22,
 }
 
 # Records every text Chromium draws on a canvas, and whether it was drawn turned
@@ -262,6 +263,52 @@ def test_the_history_kept_in_a_browser_is_per_account(world, served, browser, si
     page.reload()
     page.wait_for_selector("body[data-ready='true']")
     annas.wait_for()
+    page.context.close()
+
+
+def test_a_transaction_stays_in_the_history_of_the_account_that_sent_it(world, served, browser):  # noqa: F811
+    """The wallet switches to Ben while Anna's offer waits for its block: its
+    confirmation goes to Anna's history, not to Ben's list on screen."""
+    from playwright.sync_api import expect
+
+    width, height = SIZES["desktop"]
+    context = browser.new_context(base_url=served, viewport={"width": width, "height": height})
+    wallet = InjectedWallet(world.w3, world.anna)
+    context.expose_function("__testWallet", wallet)
+    context.add_init_script(WALLET_SCRIPT)
+    page = context.new_page()
+    page.set_default_timeout(HANG_GUARD_MS)
+    connect_wallet(page, "/market", world.anna)
+    hour = fresh_hour(world, AHEAD[("switch", "desktop")])
+    form = page.locator("#order-form")
+    form.locator("select[name=side]").select_option("offer")
+    form.locator("input[name=begin]").fill(strftime("%Y-%m-%dT%H:%M", gmtime(hour)))
+    form.locator("input[name=wh]").fill("321")
+    form.locator("input[name=price]").fill("0.15")
+    provider = world.w3.provider
+    provider.make_request("evm_setAutomine", [False])  # the offer waits in the pool
+    try:
+        form.locator("button[type=submit]").click()
+        page.locator(".transactions li.pending", has_text="Offer 321 Wh: pending").wait_for()
+        wallet.account = world.ben
+        page.evaluate("a => window.__testWalletEmit('accountsChanged', [a])", world.ben.address)
+        page.wait_for_function(
+            "address => document.querySelector('#account').textContent.startsWith(address)",
+            arg=world.ben.address[:8],
+        )
+    finally:
+        provider.make_request("evm_setAutomine", [True])
+    provider.make_request("evm_mine", [])
+    kept = """a => Object.keys(localStorage)
+        .filter((k) => k.toLowerCase() === `openkwh.history.${a.toLowerCase()}`)
+        .flatMap((k) => JSON.parse(localStorage.getItem(k)))
+        .map((e) => `${e.kind} ${e.label}`)"""
+    page.wait_for_function(
+        f"a => ({kept})(a).some((e) => e.startsWith('confirmed Offer 321 Wh'))",
+        arg=world.anna.address,
+    )
+    assert not any("Offer 321 Wh" in e for e in page.evaluate(kept, world.ben.address))
+    expect(page.locator(".transactions li", has_text="Offer 321 Wh")).to_have_count(0)
     page.context.close()
 
 

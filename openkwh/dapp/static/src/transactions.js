@@ -15,20 +15,22 @@ export function notice(message, kind = "info") {
 // THE HISTORY: each account's transactions, with their outcome, kept in this browser.
 
 const HISTORY = 30;
-const historyKey = () => `openkwh.history.${state.account}`;
+const historyKey = (account) => `openkwh.history.${account}`;
 
-export function history() {
+export function history(account = state.account) {
   try {
-    return JSON.parse(localStorage.getItem(historyKey()) || "[]");
+    return JSON.parse(localStorage.getItem(historyKey(account)) || "[]");
   } catch {
     return [];
   }
 }
 
-function remember(entry) {
-  const kept = [{ ...entry }, ...history().filter((e) => e.id !== entry.id)].slice(0, HISTORY);
-  localStorage.setItem(historyKey(), JSON.stringify(kept));
-  showHistory();
+// An entry stays with the account that sent it, even when the wallet switches
+// account before the transaction is confirmed.
+function remember(entry, account) {
+  const kept = [{ ...entry }, ...history(account).filter((e) => e.id !== entry.id)];
+  localStorage.setItem(historyKey(account), JSON.stringify(kept.slice(0, HISTORY)));
+  if (account === state.account) showHistory();
 }
 
 export function showHistory() {
@@ -68,10 +70,11 @@ export async function send(label, name, method, args, near = null) {
     return null;
   }
   const entry = { id: `${Date.now()}-${Math.random().toString(36).slice(2)}`, label };
+  const account = state.account;
   const show = (kind, text) => {
     Object.assign(entry, { kind, text, at: Math.floor(Date.now() / 1000) });
-    remember(entry);
-    if (near) toast(near, text, kind);
+    remember(entry, account);
+    if (near && account === state.account) toast(near, text, kind);
   };
   show("pending", `${label}: waiting for your wallet…`);
   try {
