@@ -271,7 +271,7 @@ MAX_MULTI = 24  # MeasurementRoots.MAX_MULTI, leaves
 TREE_HELP = "the tree: OpenZeppelin's StandardMerkleTree.dump() JSON (format standard-v1)"
 PROOF_HELP = (
     "the proof, as the data hub serves it: JSON with format openkwh-proof-v1, publisher, "
-    "root, leafEncoding, value, proof (see openkwh/merkle.py)"
+    "root, leafEncoding, value, proof (see openkwh/chain/merkle.py)"
 )
 
 COMMANDS = {
