@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
 
 from eth_utils import keccak
@@ -340,17 +339,18 @@ def fetch_proof(actor: Actor, hub_url: str, meter_id: bytes, begin: int, kind: s
     sector = smb.functions.meter(meter_id).call()[3]
     hour = f"meter 0x{meter_id.hex()}'s {kind} leaf of {_when(begin)}"
     try:
-        token = client.sign_in(hub_url, actor.account, actor.w3.eth.chain_id, time.time())
+        now = actor.w3.eth.get_block("latest")["timestamp"]  # the hub's clock, within a block
+        token = client.sign_in(hub_url, actor.account, actor.w3.eth.chain_id, now)
         document = client.fetch_proof(hub_url, meter_id, begin, kind, token)
         proof = _served(roots, document, meter_id, begin, kind, sector)
     except client.HubError as exc:
         raise ValueError(
-            f"{exc} the proof of {hour}; {_fallback(sector, begin, begin + length)}; "
+            f"the proof of {hour}: {exc}; {_fallback(sector, begin, begin + length)}; "
             "nothing written"
         ) from None
     except merkle.ProofFileError as exc:
         raise ValueError(
-            f"the hub at {hub_url} served a bad proof of {hour}: {exc}; "
+            f"the proof of {hour}: the hub at {hub_url} served a bad proof: {exc}; "
             f"{_fallback(sector, begin, begin + length)}; nothing written"
         ) from None
     Path(out).write_text(json.dumps(document, indent=2) + "\n")
