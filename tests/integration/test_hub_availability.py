@@ -8,6 +8,7 @@ bitmap; and `keeper reveal-traded` reveals a traded hour of a root-published
 seller and buyer from the hub's public proofs, so that the deal settles."""
 
 import json
+import logging
 import socket
 import threading
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from meter_bridge.daemon import Bridge
 from meter_bridge.hub_relay import HubRelayer
 from meter_bridge.keys import create_keystore, load_key
 from meter_bridge.simulator import SimulatedMeter
+from openkwh import merkle
 from openkwh.chain import Deployment, advance_time
 from openkwh.commands import actions
 from openkwh.commands.deploy import deploy_all
@@ -195,6 +197,10 @@ def test_fetch_proof_writes_the_owners_proof_checked_against_the_chain(cli, worl
     assert document["format"] == "openkwh-proof-v1"
     assert document["root"] == "0x" + world["tree"].root.hex()
     assert document["value"][0] == "0x" + world["ids"]["dana"].hex()
+    signed = tmp_path / "dana-signed.json"
+    code, said = fetch(cli, world, "dana", signed, "--kind", "signed")
+    assert code == 0, said.err
+    assert json.loads(signed.read_text())["leafEncoding"] == merkle.SIGNED_LEAF_TYPES
 
 
 def test_fetch_proof_reports_a_hub_that_refuses_and_writes_nothing(cli, world, tmp_path):
@@ -315,3 +321,33 @@ def test_keeper_reveals_traded_hours_from_the_hub_and_the_deal_settles(cli, worl
                      str(hour), "--to", str(hour + world["length"]))  # fmt: skip
     assert code == 1
     assert "no traded hour of a root-published meter waits for its reveal" in said.err
+
+
+def test_keeper_lists_the_hours_the_hub_refuses_and_reveals_the_rest(
+    cli, world, monkeypatch, caplog
+):
+    hour, ids, smb = world["hour"], world["ids"], world["smb"]
+    store = world["hub"].store
+    real = store.leaf
+    monkeypatch.setattr(store, "leaf", lambda m, b: None if m == ids["erik"] else real(m, b))
+    caplog.set_level(logging.INFO, logger="openkwh.commands.roots")
+    code, said = cli("keeper", world["keeper"], "reveal-traded", "--hub", world["url"], "--from",
+                     str(hour), "--to", str(hour + world["length"]))  # fmt: skip
+    assert code == 0, said.err
+    assert smb.functions.is_revealed(ids["dana"], hour).call()
+    assert not smb.functions.is_revealed(ids["erik"], hour).call()
+    assert "revealed 1 traded hour(s) of 2; the hub refused 1" in caplog.messages
+    assert (
+        f"  refused: meter 0x{ids['erik'].hex()}, {when(hour)}: the hub at {world['url']} "
+        "refused: HTTP 404: no published hub leaf of this meter for this interval"
+    ) in caplog.messages
+
+
+def test_keeper_run_with_a_hub_reveals_traded_hours_then_settles_the_deal(cli, world):
+    hour, ids, exchange = world["hour"], world["ids"], world["exchange"]
+    code, said = cli("keeper", world["keeper"], "run", "--from", str(hour), "--to",
+                     str(hour + world["length"]), "--hub", world["url"])  # fmt: skip
+    assert code == 0, said.err
+    for name in ("dana", "erik"):
+        assert world["smb"].functions.is_revealed(ids[name], hour).call()
+    assert exchange.functions.is_settled(world["deal"]["args"]["deal_id"]).call()
