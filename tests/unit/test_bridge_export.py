@@ -6,6 +6,8 @@ bad input is refused with a message that says what is wrong."""
 import itertools
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -171,3 +173,22 @@ def test_export_leaves_refuses_a_period_off_the_grid_or_backwards(
         export(path, "--from", str(start), "--to", str(end), "--out", str(tmp_path / "t.json"))
     assert str(refused.value) == f"meter-bridge: {reason}"
     assert not os.path.exists(tmp_path / "t.json")
+
+
+def test_export_leaves_needs_nothing_of_openkwh_but_its_chain_client(setup, tmp_path):
+    """A Pi installs `openkwh.chain` alone (test_bridge_install): the export runs on it."""
+    path, _, config = setup
+    fill(config).store.close()
+    argv = ["export-leaves", "--config", str(path), "--from", str(T0), "--to", str(T0 + HOUR),
+            "--out", str(tmp_path / "t.json")]  # fmt: skip
+    probe = (
+        f"import sys; from meter_bridge import cli; code = cli.main({argv!r}); "
+        "print(code, sorted(m for m in sys.modules if m.startswith(('openkwh', 'flask', 'boa'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    code, _, loaded = done.stdout.splitlines()[-1].partition(" ")
+    assert code == "0"
+    assert set(json.loads(loaded.replace("'", '"'))) == {
+        "openkwh", "openkwh.chain", "openkwh.chain.merkle",
+        *(f"openkwh.chain.{m}" for m in ("deployment", "transactions", "typed_data", "types")),
+    }  # fmt: skip
