@@ -439,7 +439,10 @@ def reveal_traded(actor: Actor, hub_url: str, start: int, end: int):
             revealed += 1
             logger.info("revealed meter 0x%s…'s hour %s", value[0].hex()[:8], _when(value[1]))
     logger.info(
-        "revealed %d traded hour(s) of %d; the hub refused %d", revealed, len(hours), len(refused)
+        "revealed %d traded hour(s) of %d; %d refused (by the hub, or the chain)",
+        revealed,
+        len(hours),
+        len(refused),
     )
     for meter_id, begin, reason in refused:
         logger.info("  refused: meter 0x%s, %s: %s", meter_id.hex(), _when(begin), reason)
