@@ -4,6 +4,7 @@
     meter-bridge keygen    make the meter key on this device; prints only its address
     meter-bridge status    whether it runs, checks, funds, last telegram and reading, outbox
     meter-bridge replay    sign and send stored readings again (those on chain are skipped)
+    meter-bridge export-leaves  the meter's own signed measurements as a Merkle tree file
     meter-bridge meter-id  the on-chain meter id of a GSRN/EAN and the operator's salt
     meter-bridge probe     what a meter sends, telegram by telegram; stores and signs nothing
     meter-bridge simulate  a meter writing real-format telegrams into a pseudo-terminal
@@ -294,6 +295,58 @@ def command_replay(args) -> int:
     return 0
 
 
+def command_export_leaves(args) -> int:
+    from meter_bridge.hub_relay import ExportError, export_leaves
+    from meter_bridge.keys import load_key
+    from meter_bridge.store import Store
+    from openkwh.chain import merkle
+    from openkwh.chain.deployment import Deployment, DeploymentError
+
+    config = load_config(args)
+    length = config.clock.interval_length
+    if args.start % length or args.end % length:
+        raise SystemExit(f"meter-bridge: --from and --to must lie on the {length} s interval grid")
+    if args.end <= args.start:
+        raise SystemExit("meter-bridge: --to must come after --from")
+    out = Path(args.out)
+    if out.exists():
+        raise SystemExit(
+            f"meter-bridge: {out} exists: not overwritten (a published root's salts are "
+            "only in its tree file); choose another --out"
+        )
+    if not out.parent.is_dir():
+        raise SystemExit(f"meter-bridge: no folder {out.parent} for --out")
+    if not Path(config.store.path).exists():
+        raise SystemExit(f"meter-bridge: no store at {config.store.path}: has the bridge run?")
+    try:
+        deployment = Deployment.load(config.chain.deployments)
+        roots = deployment["MeasurementRoots"]
+    except DeploymentError as exc:
+        raise SystemExit(f"meter-bridge: [chain] deployments: {exc}") from exc
+    secret_file = Path(config.meter.passphrase_file) if config.meter.passphrase_file else None
+    try:
+        signer = load_key(Path(config.meter.keystore), passphrase(secret_file))
+    except KeystoreError as exc:
+        raise SystemExit(f"meter-bridge: {exc}") from exc
+    store = Store(config.store.path, length)
+    try:
+        leaves = export_leaves(store, config.meter_id, signer, deployment.chain_id,
+                               roots.address, args.start, args.end)  # fmt: skip
+    except ExportError as exc:
+        raise SystemExit(f"meter-bridge: {exc}") from exc
+    finally:
+        store.close()
+    nodes = merkle.build_tree(merkle.SIGNED_LEAF_TYPES, leaves)
+    document = merkle.dump_document(merkle.SIGNED_LEAF_TYPES, leaves, nodes)
+    out.write_text(json.dumps(document, indent=2) + "\n")
+    os.chmod(out, 0o600)  # the salts keep the unrevealed hours private
+    print(
+        f"{len(leaves)} signed measurement(s), {_when(leaves[0][1])} to {_when(leaves[-1][2])}: "
+        f"root 0x{nodes[0].hex()} written to {out}"
+    )
+    return 0
+
+
 def command_probe(args) -> int:
     import serial
 
@@ -436,6 +489,29 @@ def parser() -> argparse.ArgumentParser:
         "(2026-12-01, 2026-12-01T06:00+01:00; UTC unless it says otherwise)",
     )
     replay.set_defaults(func=command_replay)
+    export = command(
+        "export-leaves",
+        "the meter's own signed measurements as a Merkle tree file",
+        "The owner's fallback when the data hub refuses a proof (issue 18): writes the "
+        "stored measurements of [--from, --to) as an OpenZeppelin StandardMerkleTree "
+        "dump (format standard-v1) of meter-signed leaves, each signed with the meter "
+        "key under the deployment's MeasurementRoots domain, as the hub relay signs "
+        "them. Each leaf gets a fresh random salt: the signature covers the values, "
+        "not the salt, so the file is the only copy of the salts, and a leaf differs "
+        "from the hub's only in it. Then: `openkwh data-hub publish-root --tree FILE "
+        "--sector S --from ... --to ...` (anyone's root), `openkwh data-hub make-proof` "
+        "and `openkwh prosumer reveal`. Sends nothing; never overwrites a file.",
+    )
+    export.add_argument(
+        "--from", dest="start", type=since, required=True,
+        help="the first interval's begin: unix seconds or an ISO date (UTC unless zoned)",
+    )  # fmt: skip
+    export.add_argument(
+        "--to", dest="end", type=since, required=True,
+        help="the end (excluded) of the last interval",
+    )  # fmt: skip
+    export.add_argument("--out", required=True, help="the tree file to write (mode 0600)")
+    export.set_defaults(func=command_export_leaves)
     meter_id = command(
         "meter-id",
         "the on-chain meter id of a GSRN/EAN",

@@ -20,16 +20,23 @@ from the deployments file), and posts batches of them as JSON to
 A hub that cannot be reached, or answers anything but its JSON, raises an
 OSError the daemon logs and retries next round: the readings wait in the
 store. The first stored reading is a baseline (no interval ends at it) and is
-marked delivered at once. The signed readings stay in the store: if the hub
-refuses to serve its proof later, the owner has the meter's own signed
-measurement (`meter-bridge status`, the store) to publish with anyone's root
-(MeasurementRoots' ``publish_root``) and reveal with ``reveal_signed``.
+marked delivered at once. The readings stay in the store: if the hub refuses to
+serve a proof later (``openkwh prosumer fetch-proof`` says so), the owner
+falls back on them. ``meter-bridge export-leaves`` (``export_leaves`` here)
+signs the same measurements again with the meter key (the same signature: it
+is deterministic) and writes them as an OpenZeppelin tree dump of meter-signed
+leaves, each with a fresh salt; ``openkwh data-hub publish-root`` publishes its
+root as anyone's (MeasurementRoots' ``publish_root``), ``data-hub make-proof``
+writes a leaf's proof and ``prosumer reveal`` reveals it with ``reveal_signed``.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import os
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -44,6 +51,78 @@ logger = logging.getLogger(__name__)
 
 MAX_ANSWER = 4 * 1_024 * 1_024  # bytes of the hub's answer read at most
 ALREADY_THERE = "overlapping interval"
+
+
+NOT_SENT = ("set aside", "unregistered")  # readings never turned into measurements
+
+
+def measurement_between(
+    meter_id: bytes, previous: StoredReading, reading: StoredReading
+) -> Measurement:
+    """The meter's measurement from ``previous`` to ``reading`` (consecutive stored
+    readings); ReadingError if the registers went back."""
+    consumed = reading.import_wh - previous.import_wh
+    produced = reading.export_wh - previous.export_wh
+    if consumed < 0 or produced < 0:
+        raise ReadingError(
+            f"registers went back between {previous.interval_end} and {reading.interval_end}"
+        )
+    return Measurement(
+        meter_id, previous.interval_end, reading.interval_end, produced, consumed,
+        reading.import_wh, reading.export_wh, reading.digest,
+    )  # fmt: skip
+
+
+def _utc(unix: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(unix))
+
+
+class ExportError(ValueError):
+    """Nothing to export, or not as asked: says what the store holds."""
+
+
+def export_leaves(
+    store: Store,
+    meter_id: bytes,
+    signer: LocalAccount,
+    chain_id: int,
+    roots_address: str,
+    begin: int,
+    end: int,
+    salt: Callable[[], bytes] = lambda: os.urandom(32),
+) -> list[tuple]:
+    """The meter-signed leaves (``SIGNED_LEAF_TYPES`` order) of the stored
+    measurements that lie in ``[begin, end)`` (unix seconds), signed as the hub
+    relay signs them. Each gets a fresh ``salt()``: the signature covers the
+    values, not the salt, so the hub's leaf and this one differ only in it."""
+    readings = [r for r in store.readings() if r.status not in NOT_SENT]
+    if len(readings) < 2:
+        raise ExportError(
+            f"the store holds {len(readings)} reading(s): a measurement needs two, "
+            "one interval apart; has the bridge run?"
+        )
+    leaves = []
+    for previous, reading in itertools.pairwise(readings):
+        if previous.interval_end < begin or reading.interval_end > end:
+            continue
+        try:
+            measurement = measurement_between(meter_id, previous, reading)
+        except ReadingError:
+            continue  # set aside by the relay too: never signed
+        v, r, s = sign_measurement(signer, measurement, chain_id, roots_address)
+        leaves.append((
+            meter_id, measurement.interval_begin, measurement.interval_end,
+            measurement.produced_wh, measurement.consumed_wh, measurement.import_wh,
+            measurement.export_wh, measurement.data_digest, salt(), v,
+            r.to_bytes(32, "big"), s.to_bytes(32, "big"),
+        ))  # fmt: skip
+    if not leaves:
+        raise ExportError(
+            f"no measurement of the store lies between {_utc(begin)} and {_utc(end)}: its "
+            f"readings end from {_utc(readings[0].interval_end)} to "
+            f"{_utc(readings[-1].interval_end)}"
+        )
+    return leaves
 
 
 class HubAnswerError(OSError):
@@ -80,22 +159,13 @@ class HubRelayer:
 
     def measurement(self, previous: StoredReading, reading: StoredReading) -> Measurement:
         """The interval from ``previous`` to ``reading``; ReadingError if the registers went back."""
-        consumed = reading.import_wh - previous.import_wh
-        produced = reading.export_wh - previous.export_wh
-        if consumed < 0 or produced < 0:
-            raise ReadingError(
-                f"registers went back between {previous.interval_end} and {reading.interval_end}"
-            )
-        return Measurement(
-            self.meter_id, previous.interval_end, reading.interval_end, produced, consumed,
-            reading.import_wh, reading.export_wh, reading.digest,
-        )  # fmt: skip
+        return measurement_between(self.meter_id, previous, reading)
 
     def pending(self) -> list[tuple[StoredReading, dict]]:
         """The readings to post, each with its signed measurement as the hub takes it."""
         out, previous = [], None
         for reading in self.store.readings():
-            if reading.status in ("set aside", "unregistered"):
+            if reading.status in NOT_SENT:
                 continue
             if reading.status == "new":
                 if previous is None:

@@ -683,9 +683,11 @@ def settle_deals(actor: Actor, from_block: int, to_block: int | str = "latest"):
     return receipts
 
 
-def keeper_run(actor: Actor, start: int, end: int):
+def keeper_run(actor: Actor, start: int, end: int, hub: str | None = None):
     """What a keeper does for every meter of the deployment over ``[start, end)``,
-    in the order that lets each step go through: issue the certificates of the
+    in the order that lets each step go through: with ``hub`` (a data hub's URL),
+    reveal the traded hours of root-published meters from its public proofs
+    (``reveal-traded``) first; issue the certificates of the
     hourly production (so that settled deals hand them on), clear and deliver
     the Auction's intervals past gate closure, settle the deals
     whose interval is measured or past the timeout, then settle the measured
@@ -709,6 +711,10 @@ def keeper_run(actor: Actor, start: int, end: int):
         receipts.extend(done)
         return len(done)
 
+    if hub:
+        from openkwh.commands.roots import reveal_traded
+
+        step(reveal_traded, hub, start, end)
     for number, meter_id in enumerate(meters, 1):
         if MeterKind.PRODUCTION in MeterKind(smb.functions.trading_data(meter_id).call()[1]):
             step(issue_certificates, meter_id, start, end)
@@ -1707,10 +1713,18 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
             lambda a, args: clear_auctions(a),
         ),
         "run": (
-            "for every meter over a period: issue certificates, settle deals, then settle "
-            "intervals with the operator; what is done already is skipped",
-            lambda p: _add_period_options(p),
-            lambda a, args: keeper_run(a, *_period(args)),
+            "for every meter over a period: (with --hub) reveal traded hours, issue "
+            "certificates, settle deals, then settle intervals with the operator; what is "
+            "done already is skipped",
+            lambda p: (
+                _add_period_options(p),
+                p.add_argument(
+                    "--hub",
+                    help="a data hub's URL: first reveal the traded hours of root-published "
+                    "meters from its public proofs (keeper reveal-traded)",
+                ),
+            ),
+            lambda a, args: keeper_run(a, *_period(args), hub=args.hub),
         ),
         "expire": (
             "log a certificate's expiry once its validity has passed",

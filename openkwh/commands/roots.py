@@ -22,9 +22,11 @@ import json
 import logging
 from pathlib import Path
 
+from eth_utils import keccak
 from web3 import Web3
 
 from openkwh import merkle
+from openkwh.chain import TransactionFailed
 from openkwh.commands import actions
 from openkwh.commands.actions import (
     SECTOR,
@@ -36,6 +38,7 @@ from openkwh.commands.actions import (
     _time,
     _when,
 )
+from openkwh.hub import client
 
 logger = logging.getLogger(__name__)
 
@@ -268,10 +271,218 @@ def reveal_many(actor: Actor, proof_file: Path):
 
 MAX_MULTI = 24  # MeasurementRoots.MAX_MULTI, leaves
 
+
+# THE DATA HUB'S PROOFS: THE OWNER FETCHES ITS OWN, A KEEPER REVEALS TRADED HOURS
+
+
+def _fallback(sector: str, begin: int, end: int) -> str:
+    return (
+        "fall back on your bridge's own signed readings: `meter-bridge export-leaves "
+        f"--from {begin} --to {end} --out tree.json` on the bridge, then `openkwh data-hub "
+        f"publish-root --tree tree.json --sector {sector} --from {begin} --to {end}`, "
+        "`openkwh data-hub make-proof` and `openkwh prosumer reveal`"
+    )
+
+
+def _served(roots, document, meter_id: bytes, begin: int, kind: str, sector: str) -> dict:
+    """The proof the hub served, checked: its leaf is the meter's of the interval,
+    of the kind asked, and leads to the root its publisher published on chain
+    for the meter's sector and that interval (for a hub leaf: the sector's hub
+    root of the interval). ProofFileError (a ValueError) says what is wrong."""
+    proof = merkle.load_proof(json.dumps(document))
+    value, types = proof["value"], proof["types"]
+    wanted = merkle.HUB_LEAF_TYPES if kind == "hub" else merkle.SIGNED_LEAF_TYPES
+    if types != wanted:
+        raise merkle.ProofFileError(f"a proof of a {'signed' if kind == 'hub' else 'hub'} leaf, "
+                                    f"not of the {kind} leaf asked")  # fmt: skip
+    if value[0] != meter_id or value[1] != begin:
+        raise merkle.ProofFileError(
+            f"a proof of meter 0x{value[0].hex()}'s leaf from {_when(value[1])}, not of the "
+            f"meter and hour asked"
+        )
+    publisher, root = _publisher(proof["publisher"]), proof["root"]
+    tag, first, last, by_hub = roots.functions.publication(publisher, root).call()
+    if last == 0 or tag != roots.functions.sector_tag(sector).call():
+        raise merkle.ProofFileError(
+            f"its root 0x{root.hex()} is not one {publisher} published on chain for {sector}"
+        )
+    if not first <= begin < last or value[2] > last:
+        raise merkle.ProofFileError(f"its root 0x{root.hex()} is of another interval")
+    if kind == "hub":
+        on_chain = roots.functions.hub_root(keccak(text=sector), begin).call()
+        if not by_hub or on_chain != root:
+            raise merkle.ProofFileError(
+                f"its root 0x{root.hex()} is not {sector}'s hub root of the hour on chain, "
+                f"0x{on_chain.hex()}"
+            )
+    return proof
+
+
+def fetch_proof(actor: Actor, hub_url: str, meter_id: bytes, begin: int, kind: str,
+                out: Path) -> Report:  # fmt: skip
+    """Signs in to the data hub as the meter's owner, fetches the proof of its
+    leaf of the interval beginning at ``begin``, checks it against the chain and
+    writes it to ``out``. A hub that refuses, cannot be reached, or serves a
+    proof that does not lead to the published root is reported (which hour,
+    which hub, what it answered) with the fallback, and nothing is written."""
+    if not Path(out).parent.is_dir():
+        raise ValueError(f"no folder {Path(out).parent} for --out: nothing fetched")
+    smb, roots = actor.contract("SmartMeterBackend"), actor.contract(CONTRACT)
+    length = roots.functions.interval_length().call()
+    if begin % length:
+        raise ValueError(f"--interval must lie on the {length} s interval grid: nothing fetched")
+    if not smb.functions.publishes_by_root(meter_id).call():
+        raise ValueError(
+            f"meter 0x{meter_id.hex()} is not registered to publish by root: no hub holds "
+            "its proofs; nothing fetched"
+        )
+    sector = smb.functions.meter(meter_id).call()[3]
+    hour = f"meter 0x{meter_id.hex()}'s {kind} leaf of {_when(begin)}"
+    try:
+        now = actor.w3.eth.get_block("latest")["timestamp"]  # the hub's clock, within a block
+        token = client.sign_in(hub_url, actor.account, actor.w3.eth.chain_id, now)
+        document = client.fetch_proof(hub_url, meter_id, begin, kind, token)
+        proof = _served(roots, document, meter_id, begin, kind, sector)
+    except client.HubError as exc:
+        raise ValueError(
+            f"the proof of {hour}: {exc}; {_fallback(sector, begin, begin + length)}; "
+            "nothing written"
+        ) from None
+    except merkle.ProofFileError as exc:
+        raise ValueError(
+            f"the proof of {hour}: the hub at {hub_url} served a bad proof: {exc}; "
+            f"{_fallback(sector, begin, begin + length)}; nothing written"
+        ) from None
+    Path(out).write_text(json.dumps(document, indent=2) + "\n")
+    value = proof["value"]
+    logger.info(
+        "fetched the proof of %s from %s (root 0x%s, %d hashes): %s consumed, %s produced; "
+        "wrote %s",
+        hour, hub_url, proof["root"].hex(), len(proof["proof"]), kwh(value[4]), kwh(value[3]),
+        out,
+    )  # fmt: skip
+    return Report(proof=str(out), root="0x" + proof["root"].hex(), kind=kind,
+                  hashes=len(proof["proof"]))  # fmt: skip
+
+
+def _traded_hours(actor: Actor, start: int, end: int) -> list[tuple[bytes, int]]:
+    """(meter, interval begin) of every deal's root-published seller and buyer
+    meters over ``[start, end)``, not revealed yet, in deal order. Auction fills
+    are delivered as Exchange deals, so they are among them."""
+    exchange, smb = actor.contract("Exchange"), actor.contract("SmartMeterBackend")
+    first = actor.deployment["Exchange"].block or actor.deployment["SmartMeterBackend"].block
+    hours: dict[tuple[bytes, int], None] = {}
+    for event in exchange.events.DealMade().get_logs(from_block=first):
+        begin = event["args"]["interval_begin"]
+        if not start <= begin < end:
+            continue
+        for meter_id in (event["args"]["seller_meter"], event["args"]["buyer_meter"]):
+            if meter_id != bytes(32):
+                hours.setdefault((meter_id, begin))
+    return [
+        (meter_id, begin)
+        for meter_id, begin in hours
+        if smb.functions.publishes_by_root(meter_id).call()
+        and not smb.functions.is_revealed(meter_id, begin).call()
+    ]
+
+
+def reveal_traded(actor: Actor, hub_url: str, start: int, end: int):
+    """Reveals, from the data hub's public proofs, every traded hour of a
+    root-published meter over ``[start, end)`` not revealed yet (issue 18:
+    traded hours are revealed, always). The hub leaves of one sector and hour
+    go together with ``reveal_many`` when the hub serves their multiproof,
+    the others one by one; hours the hub refuses are listed, not fatal."""
+    smb, roots = actor.contract("SmartMeterBackend"), actor.contract(CONTRACT)
+    hours = _traded_hours(actor, start, end)
+    if not hours:
+        raise ValueError(
+            f"no traded hour of a root-published meter waits for its reveal between "
+            f"{_when(start)} and {_when(end)}: nothing sent"
+        )
+    proofs, refused = {}, []
+    for number, (meter_id, begin) in enumerate(hours, 1):
+        sector = smb.functions.meter(meter_id).call()[3]
+        hour = f"meter 0x{meter_id.hex()[:8]}…'s hour {_when(begin)}"
+        try:
+            document = client.fetch_proof(hub_url, meter_id, begin, "hub")
+            proofs[(meter_id, begin)] = (sector, _served(roots, document, meter_id, begin,
+                                                         "hub", sector))  # fmt: skip
+            logger.info("%d of %d: fetched the proof of %s", number, len(hours), hour)
+        except (client.HubError, merkle.ProofFileError) as exc:
+            refused.append((meter_id, begin, str(exc)))
+            logger.warning("%d of %d: %s: refused: %s", number, len(hours), hour, exc)
+    groups: dict[tuple, list] = {}
+    for (_, begin), (sector, proof) in proofs.items():
+        groups.setdefault((sector, begin, proof["publisher"], proof["root"]), []).append(proof)
+    receipts, revealed = [], 0
+    for (sector, begin, _, _), group in groups.items():
+        singles = group
+        if len(group) > 1:
+            singles = []
+            for i in range(0, len(group), MAX_MULTI):
+                batch = group[i : i + MAX_MULTI]
+                sent = _reveal_together(actor, hub_url, sector, begin, batch)
+                if sent is None:
+                    singles.extend(batch)
+                else:
+                    receipts.append(sent)
+                    revealed += len(batch)
+        for proof in singles:
+            value = proof["value"]
+            try:
+                receipts.append(actor.send(roots.functions.reveal(
+                    _publisher(proof["publisher"]), value, proof["proof"])))  # fmt: skip
+            except TransactionFailed as exc:
+                refused.append((value[0], value[1], f"the chain refused it: {exc}"))
+                continue
+            revealed += 1
+            logger.info("revealed meter 0x%s…'s hour %s", value[0].hex()[:8], _when(value[1]))
+    logger.info(
+        "revealed %d traded hour(s) of %d; %d refused (by the hub, or the chain)",
+        revealed,
+        len(hours),
+        len(refused),
+    )
+    for meter_id, begin, reason in refused:
+        logger.info("  refused: meter 0x%s, %s: %s", meter_id.hex(), _when(begin), reason)
+    if not receipts:
+        raise ValueError(
+            f"the hub at {hub_url} served none of the {len(hours)} traded hour(s) waiting "
+            "for their reveal: nothing sent"
+        )
+    return receipts
+
+
+def _reveal_together(actor: Actor, hub_url: str, sector: str, begin: int, group: list):
+    """``reveal_many`` of a group of hub leaves of one root, from the hub's
+    multiproof of them; None when the hub does not serve it or it does not fit."""
+    roots = actor.contract(CONTRACT)
+    meters = ",".join("0x" + proof["value"][0].hex() for proof in group)
+    try:
+        document = client.fetch_multiproof(hub_url, sector, begin, meters)
+        multi = merkle.load_multiproof(json.dumps(document))
+    except (client.HubError, merkle.ProofFileError) as exc:
+        logger.warning("no multiproof of %s's hour %s (%s): one by one", sector, _when(begin), exc)
+        return None
+    if multi["root"] != group[0]["root"] or sorted(v[0] for v in multi["leaves"]) != sorted(
+        p["value"][0] for p in group
+    ):
+        logger.warning("the hub's multiproof is not of the leaves asked: one by one")
+        return None
+    receipt = actor.send(roots.functions.reveal_many(
+        _publisher(multi["publisher"]), multi["leaves"], multi["proof"],
+        merkle.pack_flags(multi["flags"])))  # fmt: skip
+    logger.info("revealed %d hours of %s, %s, in one transaction", len(group), sector,
+                _when(begin))  # fmt: skip
+    return receipt
+
+
+HUB_HELP = "the data hub's URL, e.g. https://hub.example (its /api/v1 is appended)"
 TREE_HELP = "the tree: OpenZeppelin's StandardMerkleTree.dump() JSON (format standard-v1)"
 PROOF_HELP = (
     "the proof, as the data hub serves it: JSON with format openkwh-proof-v1, publisher, "
-    "root, leafEncoding, value, proof (see openkwh/merkle.py)"
+    "root, leafEncoding, value, proof (see openkwh/chain/merkle.py)"
 )
 
 COMMANDS = {
@@ -373,6 +584,16 @@ COMMANDS = {
         ),
     },
     "keeper": {
+        "reveal-traded": (
+            "reveal, from the data hub's public proofs, every traded hour of a root-published "
+            "seller or buyer over a period not revealed yet, so its deals settle; hours the "
+            "hub refuses are listed",
+            lambda p: (
+                p.add_argument("--hub", required=True, help=HUB_HELP),
+                actions._add_period_options(p),
+            ),
+            lambda a, args: reveal_traded(a, args.hub, *actions._period(args)),
+        ),
         "settle-aggregate": (
             "settle a root-published meter's billing period with its operator from the "
             "hub's aggregate leaf, net of the hours settled on their own",
@@ -381,6 +602,31 @@ COMMANDS = {
         ),
     },
     "prosumer": {
+        "fetch-proof": (
+            "sign in to the data hub as the meter's owner, fetch a leaf's proof, check it "
+            "against the root on chain and write it; a hub that refuses is reported with "
+            "the fallback (meter-bridge export-leaves) and nothing is written",
+            lambda p: (
+                p.add_argument("--hub", required=True, help=HUB_HELP),
+                _add_meter_arguments(p),
+                p.add_argument(
+                    "--interval",
+                    type=_time,
+                    required=True,
+                    help="the hour's begin: ISO 8601 (UTC unless zoned) or unix seconds",
+                ),
+                p.add_argument(
+                    "--kind",
+                    choices=("hub", "signed"),
+                    default="hub",
+                    help="the hub's leaf (default) or the meter-signed one",
+                ),
+                p.add_argument("--out", type=Path, required=True, help="the proof file to write"),
+            ),
+            lambda a, args: fetch_proof(
+                a, args.hub, _meter_id(args), args.interval, args.kind, args.out
+            ),
+        ),
         "reveal": (
             "put one measurement on chain from its proof file, once: from then on the "
             "operator, the registry and the Exchange use it",
@@ -409,6 +655,9 @@ EXAMPLES = {
     ("data-hub", "make-proof"): "--tree tree.json --gsrn 571313115100000006 --salt-file salt "
     "--interval 2026-06-20T10:00Z --publisher 0x… --out proof.json",
     ("prosumer", "reveal"): "--proof proof.json",
+    ("prosumer", "fetch-proof"): "--hub https://hub.example --meter-id 0x… "
+    "--interval 2026-06-20T10:00Z --out proof.json",
+    ("keeper", "reveal-traded"): "--hub https://hub.example --from 2026-06-20 --to 2026-06-21",
     ("data-hub", "publish-aggregate-root"): "--tree june.json --sector DK1 --from 2026-06-01 "
     "--to 2026-07-01",
     ("keeper", "settle-aggregate"): "--proof june-proof.json",

@@ -6,26 +6,22 @@ runs in hub relay mode. She offers an hour's surplus on the Exchange and Erik
 each interval's signed measurement to the hub (`openkwh hub`, served on
 loopback); after it the hub publishes the sector's root on MeasurementRoots.
 Dana signs in to the hub (Sign-In with Ethereum), fetches her leaf's proof and
-reveals it; Erik's hour is public since he traded it (issue 18: traded hours
-are revealed, always), so the keeper fetches his proof without signing in and
-reveals it. The keeper then settles the deal and the operator both intervals
+reveals it (`openkwh prosumer fetch-proof`, `prosumer reveal`); Erik's hour is
+public since he traded it (issue 18: traded hours are revealed, always), so the
+keeper reveals it from the hub without signing in (`keeper reveal-traded`). The keeper then settles the deal and the operator both intervals
 exactly as for meters that send readings.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import threading
-import urllib.request
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_utils import keccak
-from siwe import SiweMessage
 from web3.logs import DISCARD
 from werkzeug.serving import make_server
 
@@ -35,6 +31,7 @@ from meter_bridge.hub_relay import HubRelayer
 from meter_bridge.simulator import SimulatedMeter
 from openkwh.chain import advance_time
 from openkwh.commands import actions
+from openkwh.commands import roots as roots_commands
 from openkwh.commands.deploy import deploy_all
 from openkwh.commands.network import connected
 from openkwh.devtools.anvil import dev_accounts, run_anvil
@@ -50,41 +47,6 @@ GENESIS = 1_781_935_200  # the main demo's start
 DOMAIN = "hub.demo"
 OFFER_WH = 500
 PRICE = 10**14  # token base units per Wh (0.10 a kWh at 18 decimals)
-
-
-def _sign_in(url: str, key, now: int) -> str:
-    with urllib.request.urlopen(f"{url}/api/v1/siwe/nonce", timeout=30) as answer:
-        nonce = json.load(answer)["nonce"]
-    moment = datetime.fromtimestamp(now, UTC)
-    text = SiweMessage(
-        domain=DOMAIN, address=key.address, uri=f"https://{DOMAIN}/api/v1/siwe/login",
-        version="1", chain_id=1, nonce=nonce, issued_at=moment.isoformat().replace("+00:00", "Z"),
-        expiration_time=(moment + timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
-        statement="Fetch my meter's proofs",
-    ).prepare_message()  # fmt: skip
-    signature = "0x" + key.sign_message(encode_defunct(text=text)).signature.hex().removeprefix(
-        "0x"
-    )
-    body = json.dumps({"message": text, "signature": signature}).encode()
-    request = urllib.request.Request(f"{url}/api/v1/siwe/login", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})  # fmt: skip
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.load(answer)["token"]
-
-
-def _proof(url: str, token: str, meter: bytes, begin: int) -> dict:
-    """The leaf and proof the hub serves: to the owner signed in (``token``), or to
-    anyone (no token) once the hour is revealed or traded."""
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(f"{url}/api/v1/proofs/0x{meter.hex()}/{begin}",
-                                     headers=headers)  # fmt: skip
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return json.load(answer)
-
-
-def _leaf_args(values: list[str], types: list[str]) -> tuple:
-    return tuple(bytes.fromhex(v[2:]) if t.startswith("bytes") else int(v)
-                 for v, t in zip(values, types, strict=True))  # fmt: skip
 
 
 def run(say=print) -> dict:
@@ -186,16 +148,14 @@ def run(say=print) -> dict:
                 f"leaves; leaf hashes {published[0].cid}")  # fmt: skip
             the_hub.keep_tree(SECTOR, hour, "hub", published[0].tree)
 
-            say("5. Dana signs in, fetches her proof and reveals her traded hour; Erik's traded")
-            say("   hour is public: the keeper fetches its proof without signing in and reveals it")
-            for name, sender in (("dana", dana), ("erik", keeper)):
-                token_ = ""
-                if name == "dana":
-                    token_ = _sign_in(url, dana, w3.eth.get_block("latest")["timestamp"])
-                proof = _proof(url, token_, ids[name], hour)
-                leaf = _leaf_args(proof["leaf"]["values"], proof["leaf"]["types"])
-                actions.Actor(w3, sender, deployments).send(roots.functions.reveal(
-                    proof["publisher"], leaf, [bytes.fromhex(h[2:]) for h in proof["proof"]]))  # fmt: skip
+            say("5. Dana signs in, fetches her proof and reveals her traded hour (prosumer")
+            say("   fetch-proof, reveal); Erik's traded hour is public: the keeper reveals it")
+            say("   from the hub without signing in (keeper reveal-traded)")
+            proof_file = Path(folder) / "dana-proof.json"
+            roots_commands.fetch_proof(as_dana, url, ids["dana"], hour, "hub", proof_file)
+            roots_commands.reveal(as_dana, proof_file)
+            roots_commands.reveal_traded(actions.Actor(w3, keeper, deployments), url, hour,
+                                         hour + interval)  # fmt: skip
         finally:
             server.shutdown()
             store.close()

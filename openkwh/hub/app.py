@@ -10,6 +10,10 @@
                                      a leaf and its proof: to its meter's owner (Authorization:
                                      Bearer <token>), to anyone once the leaf is revealed on
                                      chain or its meter traded the interval on the Exchange
+    GET  /api/v1/multiproofs/<sector>/<begin>?meters=0x…,0x…
+                                     the hub leaves of several meters of the interval and one
+                                     multiproof (openkwh-multiproof-v1), public leaves only: what
+                                     a keeper reveals traded hours with (`reveal_many`)
 
 A sign-in is refused unless its domain is the hub's, its nonce one the hub
 issued and never accepted before (a replayed sign-in is refused), its
@@ -30,11 +34,12 @@ from openkwh.hub.leaves import Leaf
 from openkwh.hub.publish import build
 from openkwh.hub.store import Store
 from openkwh.hub.tree import MerkleTree
-from openkwh.merkle import HUB_LEAF_TYPES, PROOF_FORMAT, SIGNED_LEAF_TYPES
+from openkwh.merkle import HUB_LEAF_TYPES, MULTIPROOF_FORMAT, PROOF_FORMAT, SIGNED_LEAF_TYPES
 
 SIWE_MAX_SECONDS = 86_400  # the longest session a sign-in opens
 NONCE_SECONDS = 600  # a nonce not used within this is refused
 MAX_READINGS = 10_000  # per request
+MAX_MULTI = 24  # leaves a multiproof, as MeasurementRoots.reveal_many takes them
 
 api = Blueprint("hub", __name__, url_prefix="/api/v1")
 
@@ -212,6 +217,42 @@ def proof(meter_hex: str, begin: int):
         "cid": root["cid"],
         "leaf": served,
         "proof": ["0x" + h.hex() for h in hashes],
+    })  # fmt: skip
+
+
+@api.get("/multiproofs/<sector>/<int:begin>")
+def multiproof(sector: str, begin: int):
+    try:
+        meters = [bytes.fromhex(m.removeprefix("0x")) for m in
+                  request.args.get("meters", "").split(",") if m]  # fmt: skip
+    except ValueError:
+        return refuse(400, "meters: a comma-separated list of 32-byte meter ids in hex")
+    if not 2 <= len(set(meters)) == len(meters) <= MAX_MULTI:
+        return refuse(400, f"meters: 2 to {MAX_MULTI} distinct meter ids")
+    the_hub = hub()
+    published = {root["kind"]: root for root in the_hub.store.roots(sector, begin)}
+    if "hub" not in published:
+        return refuse(404, f"no published hub root of {sector} for this interval")
+    leaves = []
+    for meter_id in meters:
+        meter = the_hub.store.meter(meter_id)
+        leaf = the_hub.store.leaf(meter_id, begin)
+        if meter is None or meter["sector"] != sector or leaf is None:
+            return refuse(404, f"no hub leaf of meter 0x{meter_id.hex()} in this root")
+        if not the_hub.public(meter_id, begin):
+            return refuse(403, f"meter 0x{meter_id.hex()}'s leaf is neither revealed nor "
+                               "traded: only its owner gets it, on its own")  # fmt: skip
+        leaves.append(leaf)
+    by_hash = {leaf.hub_hash(): leaf for leaf in leaves}
+    ordered, hashes, flags = the_hub.tree(sector, begin, "hub").multiproof(list(by_hash))
+    return jsonify({
+        "format": MULTIPROOF_FORMAT,
+        "publisher": the_hub.publisher,
+        "root": "0x" + published["hub"]["root"].hex(),
+        "leafEncoding": HUB_LEAF_TYPES,
+        "leaves": [leaf_json(by_hash[h], False)["values"] for h in ordered],
+        "proof": ["0x" + h.hex() for h in hashes],
+        "proofFlags": flags,
     })  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from openkwh.hub.ingest import salt_for
 from openkwh.hub.leaves import Leaf
 from openkwh.hub.store import open_store
 from openkwh.hub.tree import MerkleTree, TreeError, process_proof
+from openkwh.merkle import load_multiproof
 from tests.fixtures.accounts import keyed_account
 from tests.fixtures.hub import (
     BEGIN,
@@ -373,3 +374,63 @@ def test_proof_public_when_the_meter_traded_the_interval(hub_store, hub_meter_ke
     assert answer.get_json()["root"] == "0x" + tree.root.hex()
     hub.traded_on_chain = lambda m, b: False
     assert hub_client(hub).get(proof_path(meter_id)).status_code == 401
+
+
+# MULTIPROOFS OF TRADED HOURS (keeper reveal-traded)
+
+
+@pytest.fixture
+def three_traded(hub_store, owner_key):
+    """Three meters' hours of BEGIN under one hub root; the first two traded it."""
+    keys = [keyed_account(f"multi-key-{i}") for i in range(3)]
+    ids = [keccak(text=f"multi-meter-{i}") for i in range(3)]
+    for key, meter in zip(keys, ids, strict=True):
+        hub_store.add_meter(meter, key.address, owner_key.address, "DK1", 17_250)
+    hub = make_hub(hub_store, revealed_on_chain=lambda m, b: False)
+    hub.traded_on_chain = lambda m, b: m in ids[:2] and b == BEGIN
+    for i, (key, meter) in enumerate(zip(keys, ids, strict=True)):
+        hub.ingestor.ingest_signed([signed_reading(key, meter, BEGIN, 0, 500 + i)])
+    tree = MerkleTree([leaf.hub_hash() for leaf in hub_store.leaves("DK1", BEGIN)])
+    hub_store.add_root("DK1", BEGIN, "hub", BEGIN + HOUR, tree.root, "c", "f", 3, None)
+    return hub, ids, tree
+
+
+def multiproof_path(*meters):
+    return f"/api/v1/multiproofs/DK1/{BEGIN}?meters=" + ",".join("0x" + m.hex() for m in meters)
+
+
+def test_multiproof_of_traded_hours_is_served_to_anyone(three_traded):
+    hub, ids, tree = three_traded
+    answer = hub_client(hub).get(multiproof_path(ids[1], ids[0]))
+    assert answer.status_code == 200
+    multi = load_multiproof(answer.get_data(as_text=True))
+    assert multi["root"] == tree.root
+    assert sorted(leaf[0] for leaf in multi["leaves"]) == sorted(ids[:2])
+    assert sorted(leaf[4] for leaf in multi["leaves"]) == [500, 501]
+
+
+def test_multiproof_refuses_a_leaf_neither_revealed_nor_traded(three_traded):
+    hub, ids, _ = three_traded
+    answer = hub_client(hub).get(multiproof_path(ids[0], ids[2]))
+    assert answer.status_code == 403
+    assert answer.get_json()["error"] == (
+        f"meter 0x{ids[2].hex()}'s leaf is neither revealed nor traded: only its owner gets "
+        "it, on its own"
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "reason"),
+    [
+        ("meters=0xzz", 400, "meters: a comma-separated list of 32-byte meter ids in hex"),
+        ("meters=", 400, "meters: 2 to 24 distinct meter ids"),
+        ("sector", 404, "no published hub root of SE3 for this interval"),
+    ],
+)
+def test_multiproof_refuses_bad_requests(three_traded, query, status, reason):
+    hub, ids, _ = three_traded
+    path = multiproof_path(ids[0], ids[1])
+    path = path.replace("/DK1/", "/SE3/") if query == "sector" else f"{path.split('?')[0]}?{query}"
+    answer = hub_client(hub).get(path)
+    assert answer.status_code == status
+    assert answer.get_json()["error"] == reason
