@@ -119,8 +119,8 @@ class BoundsInForce:
         self.error = error
         if not news:
             return None
-        kept = "the last registered values" if self.registration else "the fallback"
-        return f"reading the registered bounds failed ({error}); {kept} stay in force"
+        kept = "the last registered values stay" if self.registration else "the fallback stays"
+        return f"reading the registered bounds failed ({error}); {kept} in force"
 
     def state(self) -> dict:
         """What `status` shows (JSON)."""
