@@ -56,7 +56,9 @@ class ChainConfig:
     bump_after: int = 60
     bump_percent: int = 25
     max_fee_gwei: float = 100.0  # no transaction offers more per gas
-    check_every: int = 600  # seconds between checks of registration, signer, chain and funds
+    # seconds between checks of registration, signer, chain and funds, and between
+    # reads of the registered plausibility bounds
+    check_every: int = 600
     max_batch: int = 24
     poll_seconds: float = 5.0
     relayer_keystore: str = ""  # empty: the meter key relays
