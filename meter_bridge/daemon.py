@@ -300,8 +300,8 @@ class Bridge:
             if said:
                 logger.warning("%s", said)
         else:
-            if said:
-                logger.info("%s", said)
+            if said:  # the bounds changed, or the meter is not registered yet
+                logger.log(logging.WARNING if self.bounds.error else logging.INFO, "%s", said)
         state = self.bounds.state()
         if state != self._bounds_saved:  # a write when something changed, not each round
             store.put_state("bounds", state, now)
