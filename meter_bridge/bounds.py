@@ -74,6 +74,7 @@ class BoundsInForce:
         self.read_at: int | None = None  # the last successful read
         self.tried_at: int | None = None
         self.error: str | None = None  # why the last read failed, if it did
+        self._failure: str | None = None  # what was last logged of a failure
         self.bounds = self._bounds()
 
     @property
@@ -105,18 +106,20 @@ class BoundsInForce:
         self.tried_at = now
         if registration is None:
             return self.failed(now, "the meter is not registered on chain")
-        self.read_at, self.error = now, None
+        self.read_at, self.error, self._failure = now, None, None
         if registration == self.registration:
             return None
         self.registration = registration
         self.bounds = self._bounds()
         return f"plausibility bounds now {describe(self.state())}"
 
-    def failed(self, now: int, error: str) -> str | None:
-        """Notes a read that failed; returns what to log, once for the same error."""
+    def failed(self, now: int, error: str, kind: str | None = None) -> str | None:
+        """Notes a read that failed; returns what to log, once for the same
+        ``kind`` of failure (an exception's type: a node that is down words the
+        same refusal differently from one try to the next), else the same error."""
         self.tried_at = now
-        news = error != self.error
-        self.error = error
+        news = (kind or error) != self._failure
+        self.error, self._failure = error, kind or error
         if not news:
             return None
         kept = "the last registered values stay" if self.registration else "the fallback stays"

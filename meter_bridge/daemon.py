@@ -296,7 +296,8 @@ class Bridge:
             said = self.bounds.read(self.registration(), now)
         except (*NETWORK_ERRORS, ValueError) as exc:
             detail = refusal(exc) if isinstance(exc, Web3RPCError) else str(exc)
-            said = self.bounds.failed(now, f"{type(exc).__name__}: {detail}")
+            kind = type(exc).__name__
+            said = self.bounds.failed(now, f"{kind}: {detail}", kind)
             if said:
                 logger.warning("%s", said)
         else:

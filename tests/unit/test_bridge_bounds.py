@@ -35,12 +35,13 @@ def test_the_fallback_is_in_force_until_a_read_succeeds_and_a_failure_is_said_on
     bounds = in_force(fallback_w=20_000, max_export_w=4_000)
     assert (bounds.bounds.max_import_w, bounds.bounds.max_export_w) == (20_000, 4_000)
     assert bounds.due(T0)
-    assert bounds.failed(T0, "ConnectionError: refused") == (
+    assert bounds.failed(T0, "ConnectionError: refused", "ConnectionError") == (
         "reading the registered bounds failed (ConnectionError: refused); "
         "the fallback stays in force"
     )
     assert bounds.due(T0 + 5)  # each round until one succeeds
-    assert bounds.failed(T0 + 5, "ConnectionError: refused") is None
+    assert bounds.failed(T0 + 5, "ConnectionError: reset", "ConnectionError") is None
+    assert bounds.state()["error"] == "ConnectionError: reset"  # the latest words
     assert bounds.read(None, T0 + 10) is not None  # not registered yet: its own words
     assert bounds.state()["import"] == {"w": 20_000, "source": "fallback"}
     assert bounds.read(Registration(3_000, 0, 2), T0 + 15) is not None
