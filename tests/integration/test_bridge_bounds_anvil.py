@@ -4,6 +4,7 @@ set_connection_rating reaches a running bridge, and a node down at start leaves
 the fallback in force and said in `status`."""
 
 import argparse
+import dataclasses
 import json
 import logging
 
@@ -151,3 +152,24 @@ def test_a_node_down_at_start_leaves_the_fallback_in_force_and_said_in_status(
     assert bridge.store.summary()["skipped"] == {"implausible import jump": 1}
     status = cli.status_of(load(path), T0)["bounds"]
     assert (status["import"], status["error"]) == ({"w": 6_000, "source": "registered"}, None)
+
+
+def test_a_consumption_only_meter_exports_within_its_import_bound(
+    anvil, anvil_connection, anvil_accounts, meter, tmp_path
+):
+    """Registered with capacity 0: its export (a balcony panel nobody registered)
+    is recorded, not certified, so it is bounded as its import, not by 0 W."""
+    installer = actions.Actor(anvil_connection.w3, anvil_accounts[5], meter.deployments)
+    household = meter.meter_id[:31] + b"\x01"
+    actions.register_meter(
+        installer, household, meter.key.address, anvil_accounts[6].address, "DK1", "consumption"
+    )
+    bridge, _ = bridge_for(dataclasses.replace(meter, meter_id=household), tmp_path, anvil.url)
+    bridge.now = lambda: T0
+    bridge.bounds_round(bridge.store)
+    assert bridge.store.state("bounds")[0]["export"] == {"w": 34_500, "source": "registered"}
+    bridge.ingest(crafted.sml(10_000, export=0, sequence=1))
+    bridge.now = lambda: T0 + HOUR
+    bridge.ingest(crafted.sml(10_500, export=800, sequence=2))  # 800 Wh in an hour
+    assert stored(bridge) == [10_000, 10_500]
+    assert bridge.store.summary()["skipped"] == {}
