@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from meter_bridge import config as config_module
+from meter_bridge.bounds import BoundsInForce, describe
 from meter_bridge.keys import KeystoreError, create_keystore, passphrase
 from meter_bridge.protocols import PROTOCOLS, SML_CRCS
 
@@ -132,6 +133,7 @@ def status_of(config: config_module.Config, now: float) -> dict:
         checks = store.state("checks")
         relayer = store.state("relayer")
         heartbeat = store.state("heartbeat")
+        bounds = store.state("bounds")
     finally:
         store.close()
     telegram = summary["last_telegram"]
@@ -156,6 +158,11 @@ def status_of(config: config_module.Config, now: float) -> dict:
             "port": config.serial.port,
         },
         "daemon": daemon_state(heartbeat, now),
+        # In force: as the daemon last kept them, else as the configuration sets
+        # them before any read (a bridge that has not run since this version).
+        "bounds": bounds[0]
+        if bounds
+        else BoundsInForce(config.meter, config.chain.check_every).state(),
         "checks": {
             "problems": checks[0]["problems"] if checks else {},
             "warnings": checks[0]["warnings"] if checks else {},
@@ -250,6 +257,12 @@ def command_status(args) -> int:
     )
     skipped = ", ".join(f"{reason} {count}" for reason, count in sorted(status["skipped"].items()))
     print(f"skipped        {skipped or 'none'} ({status['evidence']} frames kept as evidence)")
+    bounds = status["bounds"]
+    print(f"bounds         {describe(bounds)}")
+    if bounds["read_at"] is not None:
+        print(f"               registration read {_when(bounds['read_at'])}")
+    if bounds["error"]:
+        print(f"               last read failed: {bounds['error']}")
     rebase = status["last_rebase"]
     if rebase:
         print(f"last re-base   {_when(rebase['at'])}: {rebase['message']}")

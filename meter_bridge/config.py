@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from meter_bridge.protocols import PROTOCOLS, SML_CRCS, Keys
@@ -15,13 +15,24 @@ class ConfigError(ValueError):
     """A configuration that cannot work; the message names the option."""
 
 
+# A plausibility bound read from the meter's registration on chain (bounds.py).
+REGISTERED = "registered"
+# The bounds of hub relay mode, where no registration is read, and until the
+# first read of a registered bound: a 3 x 80 A connection's 55 kW.
+DEFAULT_BOUND_W = 55_000
+
+
 @dataclass(frozen=True)
 class MeterConfig:
     id: str  # 0x-prefixed bytes32, the meter id registered on chain
     protocol: str = "dsmr5"  # one of protocols.PROTOCOLS, or "auto"
     sml_crc: str = "x25"  # x25, or kermit (Holley DTZ541)
-    max_import_w: int = 55_000  # the connection's rating, W: import grows no faster
-    max_export_w: int = 55_000  # the installation's capacity, W: export grows no faster
+    # W, or "registered" (the default in chain relay mode, DEFAULT_BOUND_W in hub
+    # relay mode): import grows no faster than the connection's rating allows,
+    # export no faster than the installation's capacity (see bounds.py)
+    max_import_w: int | str = REGISTERED
+    max_export_w: int | str = REGISTERED
+    fallback_w: int = DEFAULT_BOUND_W  # a registered bound's, until the chain is read
     rebase_after: int = 10  # consistent telegrams in a row that re-base after a jump
     keys_file: str = ""  # an encrypted meter's keys (TOML), readable by its owner only
     keystore: str = "/var/lib/meter-bridge/meter-key.json"
@@ -45,7 +56,9 @@ class ChainConfig:
     bump_after: int = 60
     bump_percent: int = 25
     max_fee_gwei: float = 100.0  # no transaction offers more per gas
-    check_every: int = 600  # seconds between checks of registration, signer, chain and funds
+    # seconds between checks of registration, signer, chain and funds, and between
+    # reads of the registered plausibility bounds
+    check_every: int = 600
     max_batch: int = 24
     poll_seconds: float = 5.0
     relayer_keystore: str = ""  # empty: the meter key relays
@@ -181,6 +194,29 @@ def load(path: Path, need_id: bool = True) -> Config:
     return parse(data, need_id)
 
 
+def _bounds(meter: MeterConfig, given: dict, hub: HubConfig) -> MeterConfig:
+    """Checks the plausibility bounds: each a number of W, or ``registered`` in
+    chain relay mode; left out, ``registered`` there and DEFAULT_BOUND_W in hub
+    relay mode (the hub's --max-w is what bounds its meters there)."""
+    for name in ("max_import_w", "max_export_w"):
+        value = getattr(meter, name)
+        if isinstance(value, str):
+            if value != REGISTERED:
+                raise ConfigError(
+                    f'[meter] {name} must be a number of W or "{REGISTERED}", got {value!r}'
+                )
+            if hub.url and name in given:
+                raise ConfigError(
+                    f'[meter] {name} = "{REGISTERED}" needs chain relay mode: with [hub] url '
+                    "the bridge reads no registration; give a number of W"
+                )
+            if hub.url:
+                meter = replace(meter, **{name: DEFAULT_BOUND_W})
+        elif value < 1:
+            raise ConfigError(f'[meter] {name} must be at least 1 W, or "{REGISTERED}"')
+    return meter
+
+
 def parse(data: dict, need_id: bool = True) -> Config:
     unknown = set(data) - set(SECTIONS)
     if unknown:
@@ -196,17 +232,23 @@ def parse(data: dict, need_id: bool = True) -> Config:
         for key, value in values.items():
             if key not in known:
                 raise ConfigError(f"[{name}] has no option {key!r}")
-            expected = {"str": str, "int": int, "float": (int, float)}[known[key]]
+            expected = {"str": str, "int": int, "float": (int, float), "int | str": (int, str)}[
+                known[key]
+            ]
             if not isinstance(value, expected) or isinstance(value, bool):
-                raise ConfigError(f"[{name}] {key} must be a {known[key]}, got {value!r}")
+                kind_said = {"int | str": f'number of W or "{REGISTERED}"'}.get(
+                    known[key], known[key]
+                )
+                raise ConfigError(f"[{name}] {key} must be a {kind_said}, got {value!r}")
         sections[name] = kind(**values)
+    sections["meter"] = _bounds(sections["meter"], data.get("meter", {}), sections["hub"])
     config = Config(**sections)
     meter_id = config.meter.id.removeprefix("0x")
     if len(meter_id) != 64 or any(c not in "0123456789abcdefABCDEF" for c in meter_id):
         raise ConfigError("[meter] id must be 32 bytes in hex (0x and 64 digits)")
     if config.meter.protocol not in PROTOCOLS:
         raise ConfigError(f"[meter] protocol must be one of {', '.join(PROTOCOLS)}")
-    for name in ("max_import_w", "max_export_w", "rebase_after"):
+    for name in ("fallback_w", "rebase_after"):
         if getattr(config.meter, name) < 1:
             raise ConfigError(f"[meter] {name} must be at least 1")
     if config.meter.sml_crc not in SML_CRCS:

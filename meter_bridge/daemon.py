@@ -16,6 +16,7 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 
@@ -24,11 +25,12 @@ import serial
 from web3 import Web3
 from web3.exceptions import Web3Exception, Web3RPCError
 
+from meter_bridge.bounds import BoundsInForce, Registration, registration_of
 from meter_bridge.config import Config, ConfigError, load_meter_keys
 from meter_bridge.content import BlobStore, Kubo, KuboError
 from meter_bridge.hub_relay import HubRelayer
 from meter_bridge.keys import load_key, passphrase
-from meter_bridge.plausibility import Bounds, Plausibility, Point
+from meter_bridge.plausibility import Plausibility, Point
 from meter_bridge.protocols import decoder
 from meter_bridge.relay import GWEI, NodeProvider, RelayConfig, Relayer, refusal
 from meter_bridge.store import Reading, Store
@@ -55,6 +57,13 @@ class Bridge:
         self.failed = False  # the reader stopped on an error: the process exits non-zero
         self._skips_saved: Counter[str] = Counter()
         self._protocol_saved: str | None = None
+        # The plausibility bounds: set by the relayer's thread (bounds_round),
+        # taken by the reader's before each telegram.
+        self.bounds = BoundsInForce(config.meter, config.chain.check_every)
+        # Reads the meter's registration (None: no bound is "registered", or hub
+        # relay mode); run() makes it, see registration_reader().
+        self.registration: Callable[[], Registration | None] | None = None
+        self._bounds_saved: dict | None = None
 
     # Opened on first use: a bridge that exits at start (its port taken) touches nothing.
     @cached_property
@@ -64,12 +73,8 @@ class Bridge:
     @cached_property
     def plausibility(self) -> Plausibility:
         """The bounds on the registers, from the last registers stored."""
-        meter = self.config.meter
         last = self.store.last_registers()
-        return Plausibility(
-            Bounds(meter.max_import_w, meter.max_export_w, meter.rebase_after),
-            Point(*last) if last is not None else None,
-        )
+        return Plausibility(self.bounds.bounds, Point(*last) if last is not None else None)
 
     @cached_property
     def blobs(self) -> BlobStore:
@@ -134,6 +139,7 @@ class Bridge:
         """Judges a telegram against the last one stored (see plausibility.py)."""
         exported = telegram.export_wh if telegram.export_wh is not None else 0
         point = Point(received_at, telegram.import_wh, exported)
+        self.plausibility.bounds = self.bounds.bounds  # as the relayer's thread last read them
         reason, rebased = self.plausibility.judge(point)
         if reason is not None:
             self.store.count_skipped({reason: 1})
@@ -258,6 +264,50 @@ class Bridge:
             chain_id=deployment.chain_id,
         )
 
+    def registration_reader(self) -> Callable[[], Registration | None] | None:
+        """What reads the meter's registration from the SmartMeterBackend, for the
+        bounds that are ``registered``; None in hub relay mode or when every bound
+        is a number. Nothing is read here: the node may be down at start."""
+        if self.config.hub.url or not self.bounds.wanted:
+            return None
+        chain = self.config.chain
+        try:
+            entry = Deployment.load(chain.deployments)["SmartMeterBackend"]
+        except DeploymentError as exc:
+            raise ConfigError(f"[chain] deployments: {exc}") from exc
+        w3 = Web3(NodeProvider(chain.rpc_url, request_kwargs={"timeout": 30}))
+        backend = w3.eth.contract(address=entry.address, abi=entry.abi)
+        meter_id = self.config.meter_id
+
+        def read() -> Registration | None:
+            headroom = backend.functions.CONNECTION_HEADROOM().call()
+            return registration_of(backend.functions.meter(meter_id).call(), headroom)
+
+        return read
+
+    def bounds_round(self, store: Store) -> None:
+        """Reads the registered bounds when due (at start, then every
+        ``check_every`` seconds; each round until a read succeeds) and keeps them
+        for `status`. A chain error is logged once and leaves the bounds in force."""
+        now = self.now()
+        if self.registration is None or not self.bounds.due(now):
+            return
+        try:
+            said = self.bounds.read(self.registration(), now)
+        except (*NETWORK_ERRORS, ValueError) as exc:
+            detail = refusal(exc) if isinstance(exc, Web3RPCError) else str(exc)
+            kind = type(exc).__name__
+            said = self.bounds.failed(now, f"{kind}: {detail}", kind)
+            if said:
+                logger.warning("%s", said)
+        else:
+            if said:  # the bounds changed, or the meter is not registered yet
+                logger.log(logging.WARNING if self.bounds.error else logging.INFO, "%s", said)
+        state = self.bounds.state()
+        if state != self._bounds_saved:  # a write when something changed, not each round
+            store.put_state("bounds", state, now)
+            self._bounds_saved = state
+
     def hub_relayer(self, meter_key) -> HubRelayer:
         """The hub relay mode: measurements signed under the deployment's
         MeasurementRoots domain, posted to ``[hub] url``."""
@@ -324,6 +374,8 @@ class Bridge:
             logger.error("serial port: %s", exc)
         try:
             relayer = self.relayer()
+            self.registration = self.registration_reader()
+            relayer.store.put_state("bounds", self.bounds.state(), self.now())
         except BaseException:
             if port is not None:
                 port.close()
@@ -336,6 +388,7 @@ class Bridge:
         beaten = 0.0
         try:
             while not self.stop.is_set():
+                self.bounds_round(relayer.store)
                 self.relay_round(relayer)
                 if time.time() - beaten >= HEARTBEAT_EVERY:  # a write a minute, not a round
                     beaten = time.time()

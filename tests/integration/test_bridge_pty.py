@@ -156,6 +156,12 @@ def test_meter_to_chain_through_a_pseudo_terminal(anvil, bridge_setup, tmp_path,
     assert running["relayer"]["address"] == meter.key.address
     assert running["relayer"]["meter_key"] == meter.key.address
     assert running["relayer"]["days_left"] > 1
+    # The default bounds, read from the registration: 2 x the household's 17,250 W
+    # connection, the 6,000 W capacity.
+    assert (running["bounds"]["import"], running["bounds"]["export"]) == (
+        {"w": 34_500, "source": "registered"},
+        {"w": 6_000, "source": "registered"},
+    )
     assert status_json(str(tmp_path / "bridge.toml"))["daemon"]["running"] is False
     events = meter.backend.events
     baseline = events.BaselineRecorded().get_logs(from_block=0)

@@ -102,6 +102,52 @@ def test_bad_configuration_is_explained(data, message):
         config_module.parse(data)
 
 
+ID = "0x" + "00" * 32
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"max_import_w": "registred"}, 'max_import_w must be a number of W or "registered", got'),
+        ({"max_export_w": "55000"}, 'max_export_w must be a number of W or "registered", got'),
+        ({"max_import_w": 5.5}, 'max_import_w must be a number of W or "registered", got 5.5'),
+        ({"max_export_w": True}, 'max_export_w must be a number of W or "registered", got True'),
+        ({"max_export_w": -1}, 'max_export_w must be at least 1 W, or "registered"'),
+        ({"fallback_w": 0}, "fallback_w must be at least 1"),
+        ({"fallback_w": "registered"}, "fallback_w must be a int"),
+    ],
+)
+def test_a_bad_plausibility_bound_is_explained(data, message):
+    with pytest.raises(config_module.ConfigError, match=re.escape(f"[meter] {message}")):
+        config_module.parse({"meter": {"id": ID, **data}})
+
+
+def test_the_bounds_are_registered_by_default_in_chain_relay_mode_and_numbers_stay_numbers():
+    chain = config_module.parse({"meter": {"id": ID}}).meter
+    assert (chain.max_import_w, chain.max_export_w, chain.fallback_w) == (
+        "registered",
+        "registered",
+        55_000,
+    )
+    mixed = config_module.parse(
+        {"meter": {"id": ID, "max_import_w": 17_250, "max_export_w": "registered"}}
+    ).meter
+    assert (mixed.max_import_w, mixed.max_export_w) == (17_250, "registered")
+
+
+def test_hub_relay_mode_bounds_by_numbers_and_refuses_registered():
+    hub = {"url": "https://hub.example"}
+    meter = config_module.parse({"meter": {"id": ID}, "hub": hub}).meter
+    assert (meter.max_import_w, meter.max_export_w) == (55_000, 55_000)
+    meter = config_module.parse({"meter": {"id": ID, "max_import_w": 9_000}, "hub": hub}).meter
+    assert (meter.max_import_w, meter.max_export_w) == (9_000, 55_000)
+    with pytest.raises(
+        config_module.ConfigError,
+        match=re.escape('[meter] max_export_w = "registered" needs chain relay mode'),
+    ):
+        config_module.parse({"meter": {"id": ID, "max_export_w": "registered"}, "hub": hub})
+
+
 def test_a_shaded_hour_exports_the_dimmed_sun_and_no_other_hour_changes():
     noon = T0 + 12 * HOUR
     clear = SimulatedMeter("dsmr4", peak_w=4_000)
