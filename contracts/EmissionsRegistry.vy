@@ -16,8 +16,9 @@
         reporting). Statements are non-transferable ERC-721 tokens (ERC-5192
         locked). Auditors, appointed per sector, attest statements, and
         publish statements from a customer's utility data at its request.
-        A statement is computed over at most MAX_INTERVALS intervals in one
-        transaction, whatever their length; `merge` joins them up to a year.
+        A statement is computed from at most MAX_INTERVALS measurements in
+        one transaction (a gap in readings is one), over at most 366 days;
+        `merge` joins them up to a year.
         Its holder can `restate` a statement computed from meters: computed
         anew (later retirements, current factors), it supersedes the old.
         An auditor attests neither its own statement nor one that used a
@@ -142,14 +143,17 @@ MAX_SOURCE: constant(uint256) = 64  # characters
 MAX_CID: constant(uint256) = 64  # characters: a CIDv1 in base32 is 59
 MAX_NOTE: constant(uint256) = 128  # characters
 MAX_FUELS: constant(uint256) = 16  # fuel factors in one publication
-# @dev The most intervals a statement computed in one transaction covers,
-# whatever the interval's length: a 31-day month of hours, 7.75 days of
-# quarter hours (a month of them in four statements). A month of hours
-# with a certificate retired against every hour takes about half of
-# EIP-7825's 2**24 gas a transaction (bench/gas.json), leaving room for the
-# four non-renewable fuels an interval can have. The longest statement of
-# all (366 days) is a merge of up to MAX_PARTS: a year of quarter hours in
-# statements of MAX_INTERVALS is 48.
+# @dev The most measurements a statement computed in one transaction reads:
+# a 31-day month of hours, 7.75 days of quarter hours (a month of them in
+# four statements). A gap in a meter's readings is one measurement, however
+# long (bounding intervals instead left a gap of more than MAX_INTERVALS
+# intervals out of every statement, and its year unmerged); the period is
+# bounded by MAX_PERIOD, which bounds the coverage words it marks. A month
+# of hours with a certificate retired against every hour takes about half
+# of EIP-7825's 2**24 gas a transaction (bench/gas.json), leaving room for
+# the four non-renewable fuels an interval can have. A year of quarter hours
+# in statements of MAX_INTERVALS measurements is a merge of up to MAX_PARTS,
+# 48.
 MAX_INTERVALS: public(constant(uint256)) = 744
 MAX_PERIOD: public(constant(uint256)) = 366 * 86_400  # seconds
 MAX_PARTS: public(constant(uint256)) = 48
@@ -439,19 +443,19 @@ def make_statement(meter_id: bytes32, begin: uint256, end: uint256) -> uint256:
             meter's Scope 2 emissions over [begin, end).
     @dev Every interval of the period must be measured, by measurements
          recorded while the caller owned the meter, and in no other live
-         statement. At most MAX_INTERVALS intervals (a month of hours is
-         one statement, of quarter hours four); `merge` joins them.
+         statement. At most MAX_INTERVALS measurements (a month of hours is
+         one statement, of quarter hours four), at most 366 days; `merge`
+         joins them.
     @param begin Unix seconds on the interval grid.
     @param end Unix seconds on the interval grid, after `begin`.
     @return uint256 The statement's id.
     """
     assert begin % interval_length == 0 and end % interval_length == 0, "emissions: period not on the interval grid"
     assert end > begin, "emissions: empty period"
-    count: uint256 = (end - begin) // interval_length
-    assert count <= MAX_INTERVALS, "emissions: more than MAX_INTERVALS intervals"
+    assert end - begin <= MAX_PERIOD, "emissions: period longer than 366 days"
     info: ISmartMeterBackend.MeterInfo = staticcall backend.meter(meter_id)
     assert info.owner != empty(address), "emissions: unknown meter"
-    self._cover(meter_id, begin // interval_length, count)
+    self._cover(meter_id, begin // interval_length, (end - begin) // interval_length)
     return self._make(meter_id, info.sector, begin, end, 0)
 
 
@@ -1017,9 +1021,9 @@ def _compute(id: uint256, meter_id: bytes32, sector_key: bytes32, begin: uint256
             s.consumed_wh += c
             s.matched_wh += retired
         t = m.interval_end
-    # Each pass advances one interval or more, so MAX_INTERVALS passes reach
-    # the end; never mint a partial statement.
-    assert t == end, "dev: period not walked to its end"
+    # Each pass reads one measurement: a period of more is refused, never
+    # minted partial.
+    assert t == end, "emissions: more than MAX_INTERVALS measurements"
     for w: uint256 in range(5):
         if w * 8 >= used_count:
             break

@@ -21,7 +21,7 @@ from tests.fixtures.emissions import (
     PRODUCERS,
     next_midnight,
 )
-from tests.fixtures.meters import SECTOR, hand_over
+from tests.fixtures.meters import SECTOR, advance_to, hand_over
 from tests.helpers import events, only_event
 
 NOT_TRANSFERABLE = "emissions: statements are not transferable"
@@ -342,7 +342,7 @@ def test_a_period_must_be_measured_whole(emissions, world, alice, month):
         emissions.make_statement(world.home, month, month + 2 * HOUR, sender=alice)
     with boa.reverts("emissions: period not on the interval grid"):
         emissions.make_statement(world.home, month + 1, month + HOUR, sender=alice)
-    with boa.reverts("emissions: more than MAX_INTERVALS intervals"):
+    with boa.reverts("emissions: an interval of the period has no measurement"):
         emissions.make_statement(world.home, month, month + 745 * HOUR, sender=alice)
     id_ = emissions.make_statement(world.home, month, month + 4 * HOUR, sender=alice)
     assert emissions.statement(id_).location_ug == 500 * 200_000  # the gap at the year's factor
@@ -897,7 +897,9 @@ def test_review_a_statement_is_bounded_by_its_intervals(
 ):
     """A statement was bounded by 31 days whatever the interval: a month of
     quarter hours is 2,976 intervals, past a transaction's gas. It is bounded by
-    MAX_INTERVALS intervals now: 31 days of hours, 7.75 days of quarter hours."""
+    MAX_INTERVALS measurements now (review-17c: not intervals, see
+    test_review_a_gap_longer_than_max_intervals_is_stated): 31 days of hours,
+    7.75 days of quarter hours, and its period by 366 days."""
     from tests.fixtures.meters import FUTURE_TOLERANCE
 
     with boa.env.prank(deployer):
@@ -906,12 +908,10 @@ def test_review_a_statement_is_bounded_by_its_intervals(
         contract = emissions_deployer.deploy(reg.address, backend.address)
     assert contract.MAX_INTERVALS() == 744
     begin = next_midnight()
-    with boa.reverts("emissions: more than MAX_INTERVALS intervals"):
-        contract.make_statement(b"\x01" * 32, begin, begin + 31 * DAY)
-    with boa.reverts("emissions: more than MAX_INTERVALS intervals"):
-        contract.make_statement(b"\x01" * 32, begin, begin + 745 * 900)
+    with boa.reverts("emissions: period longer than 366 days"):
+        contract.make_statement(b"\x01" * 32, begin, begin + 366 * DAY + 900)
     with boa.reverts("emissions: unknown meter"):  # past the bound's check
-        contract.make_statement(b"\x01" * 32, begin, begin + 744 * 900)
+        contract.make_statement(b"\x01" * 32, begin, begin + 366 * DAY)
 
 
 def test_review_a_statement_of_max_intervals_fits_one_transaction(
@@ -1044,3 +1044,47 @@ def test_review_nobody_requests_a_statement_for_someone_else(emissions, auditor,
     )
     assert emissions.statement(id_).account == bob
     assert emissions.balanceOf(carol) == 0
+
+
+# Review of issue 17 (review-17c): an attacker's and an auditor's second look.
+
+
+def test_review_a_gap_longer_than_max_intervals_is_stated(emissions, world, alice, month):
+    """alice's meter was offline 32 days (a quarter-hour meter: 8 days): its next
+    reading made one measurement of 768 intervals. A statement was bounded by
+    MAX_INTERVALS intervals and cannot end inside a measurement, so no statement
+    could ever cover those hours, nor could her year be merged. A statement is
+    bounded by the measurements it walks now, its period by 366 days."""
+    world.hour(1_000)
+    world.skip_to(month + 769 * HOUR)  # one measurement of 768 hours
+    with boa.reverts("emissions: a measurement runs past the period's end"):
+        emissions.make_statement(world.home, month, month + 744 * HOUR, sender=alice)
+    id_ = emissions.make_statement(world.home, month, month + 769 * HOUR, sender=alice)
+    s = emissions.statement(id_)
+    assert (s.begin, s.end, s.consumed_wh, s.location_ug) == (
+        month,
+        month + 769 * HOUR,
+        1_000,
+        1_000 * 200_000,
+    )
+    assert emissions.is_covered(world.home, month + 768 * HOUR)
+    assert not emissions.is_covered(world.home, month + 769 * HOUR)
+
+
+def test_review_a_statement_walks_at_most_max_intervals_measurements(
+    emissions, world, smb, sign, alice, month
+):
+    """The bound that keeps a statement inside one transaction's gas is on the
+    measurements it reads: 745 of them are refused with a reason, as is a period
+    longer than 366 days (the coverage bitmap's bound)."""
+    with boa.reverts("emissions: period longer than 366 days"):
+        emissions.make_statement(world.home, month, month + 367 * DAY, sender=alice)
+    key, end = world.keys["home"], month
+    for _ in range(745):  # 1 Wh, then nothing: no factor needed past the year's end
+        end += HOUR
+        advance_to(end)
+        smb.submit_reading(*sign(key, world.home, end, 1, 0).contract_args())
+    with boa.reverts("emissions: more than MAX_INTERVALS measurements"):
+        emissions.make_statement(world.home, month, month + 745 * HOUR, sender=alice)
+    id_ = emissions.make_statement(world.home, month, month + 744 * HOUR, sender=alice)
+    assert emissions.statement(id_).consumed_wh == 1
