@@ -22,7 +22,8 @@
         Its holder can `restate` a statement computed from meters: computed
         anew (later retirements, current factors), it supersedes the old.
         An auditor attests neither its own statement nor one that used a
-        factor publication superseded since (its holder restates it first);
+        factor publication superseded since, or the year's factor on a day
+        whose hourly factors came later (its holder restates it first);
         one bill's raw data (its sha256) makes one statement, whatever the
         utility is called. A fuel table lists each fuel once, and its
         correction lists every fuel of the table it corrects.
@@ -451,8 +452,7 @@ def make_statement(meter_id: bytes32, begin: uint256, end: uint256) -> uint256:
     @return uint256 The statement's id.
     """
     assert begin % interval_length == 0 and end % interval_length == 0, "emissions: period not on the interval grid"
-    assert end > begin, "emissions: empty period"
-    assert end - begin <= MAX_PERIOD, "emissions: period longer than 366 days"
+    self._check_period(begin, end)
     info: ISmartMeterBackend.MeterInfo = staticcall backend.meter(meter_id)
     assert info.owner != empty(address), "emissions: unknown meter"
     self._cover(meter_id, begin // interval_length, (end - begin) // interval_length)
@@ -531,8 +531,7 @@ def request_utility_statement(auditor: address, sector: String[16], utility: Str
     assert self._auditors[keccak256(sector)][auditor], "emissions: not an auditor of this sector"
     assert auditor != msg.sender, "emissions: an auditor does not state its own emissions"
     assert begin % HOUR == 0 and end % HOUR == 0, "emissions: period not on the hour"
-    assert end > begin, "emissions: empty period"
-    assert end - begin <= MAX_PERIOD, "emissions: period longer than 366 days"
+    self._check_period(begin, end)
     assert len(utility) != 0, "emissions: utility is empty"
     id: uint256 = self.request_count + 1
     self.request_count = id
@@ -621,8 +620,9 @@ def attest(statement_id: uint256, note: String[MAX_NOTE], cid: String[MAX_CID]):
             the content id of the working papers; once per auditor. Not the
             caller's own statement (an auditor is independent of what it
             attests), and not one computed on a factor publication that was
-            superseded since (a correction it was made ahead of): its holder
-            restates it first.
+            superseded since (a correction it was made ahead of), nor one
+            with a day whose hourly factors were published after it was made
+            (it counted the year's factor): its holder restates it first.
     """
     account: address = self._statements[statement_id].account
     assert account != empty(address), "emissions: no such statement"
@@ -855,6 +855,13 @@ def _live_account(id: uint256) -> address:
 
 @internal
 @pure
+def _check_period(begin: uint256, end: uint256):
+    assert end > begin, "emissions: empty period"
+    assert end - begin <= MAX_PERIOD, "emissions: period longer than 366 days"
+
+
+@internal
+@pure
 def _check_year(year: uint256):
     assert year >= 1970 and year <= 9999, "emissions: year out of range"
 
@@ -1036,10 +1043,24 @@ def _compute(id: uint256, meter_id: bytes32, sector_key: bytes32, begin: uint256
 @view
 def _check_current(id: uint256):
     """
-    @dev Reverts if a publication a computed statement used was superseded.
+    @dev Reverts if a publication a computed statement used was superseded,
+         or if a day of its period got hourly factors after it was made: it
+         counted the year's factor then, and its holder would choose the
+         lower by timing. A statement from utility data used none.
     """
+    stale: bool = False
     for i: uint256 in range(self._used_count[id], bound=_MAX_USED):
-        assert self._publications[self._unpack_hour(self._used[id][i // 8], i % 8)].superseded_by == 0, "emissions: a factor it used was corrected; restate it"
+        stale = stale or self._publications[self._unpack_hour(self._used[id][i // 8], i % 8)].superseded_by != 0
+    if self._used_count[id] != 0:
+        sector_key: bytes32 = keccak256(self._statements[id].sector)
+        day: uint256 = self._statements[id].begin // DAY * DAY
+        for d: uint256 in range(MAX_PERIOD // DAY + 1):
+            if day >= self._statements[id].end:
+                break
+            # Publication 0 (none) was published at 0.
+            stale = stale or self._publications[self._current[sector_key][KIND_HOURLY_DAY][day]].published_at > self._statements[id].made_at
+            day += DAY
+    assert not stale, "emissions: a factor changed since it was made; restate it"
 
 
 @internal

@@ -681,7 +681,7 @@ def test_role_matrix(
 
 # Review of issue 17 (review-17): attacks that succeeded before its fixes.
 
-SUPERSEDED_FACTOR = "emissions: a factor it used was corrected; restate it"
+SUPERSEDED_FACTOR = "emissions: a factor changed since it was made; restate it"
 
 
 def test_review_a_revoked_certificate_does_not_lower_the_market_figure(
@@ -1088,3 +1088,55 @@ def test_review_a_statement_walks_at_most_max_intervals_measurements(
         emissions.make_statement(world.home, month, month + 745 * HOUR, sender=alice)
     id_ = emissions.make_statement(world.home, month, month + 744 * HOUR, sender=alice)
     assert emissions.statement(id_).consumed_wh == 1
+
+
+def test_review_a_statement_made_before_its_days_hourly_factors_is_not_attested(
+    emissions, world, alice, bob, auditor, issuing_body, publisher, month
+):
+    """Timing: alice consumes at night, when the hourly factors (here 900 g/kWh)
+    are above the year's (200 g/kWh). She states her hour before the publisher
+    publishes its day: the statement takes the year's factor, and no publication
+    it used is ever superseded, so the auditor attested 200 g where the
+    contract's own rule (the hour's factor once its day is published) says 900.
+    The attestation is refused now; restated, the statement uses the hour's."""
+    world.hour(1_000)
+    early = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    assert emissions.statement(early).location_g == 200
+    boa.env.time_travel(seconds=60)
+    emissions.publish_day(SECTOR, month, [900_000] * 24, "Energinet", CID, 0, sender=publisher)
+    with boa.reverts(SUPERSEDED_FACTOR):
+        emissions.attest(early, "reviewed", CID, sender=auditor)
+    new = emissions.restate(early, sender=alice)
+    assert emissions.statement(new).location_g == 900
+    # Neither a day after its period, nor one published before it was made,
+    # blocks it; nor do hourly factors a statement from utility data never used.
+    request = emissions.request_utility_statement(
+        auditor, SECTOR, "Ørsted", month, month + 2 * DAY, sender=bob
+    )
+    bill = emissions.publish_utility_statement(
+        request, 1_000, 1, 1, "CSV", b"\x04" * 32, CID, sender=auditor
+    )
+    boa.env.time_travel(seconds=60)
+    emissions.publish_day(
+        SECTOR, month + DAY, [900_000] * 24, "Energinet", CID, 0, sender=publisher
+    )
+    other = boa.env.generate_address("other-auditor")
+    emissions.set_auditor(SECTOR, other, True, sender=issuing_body)
+    emissions.attest(new, "reviewed", CID, sender=auditor)
+    emissions.attest(bill, "reviewed", CID, sender=other)
+    assert emissions.statement(new).attestations == 1
+
+
+def test_review_a_merged_statement_made_before_hourly_factors_is_not_attested(
+    emissions, world, alice, auditor, publisher, month
+):
+    """The same through a merge: each part is checked against its own making."""
+    world.hour(1_000)
+    world.hour(1_000)
+    a = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    b = emissions.make_statement(world.home, month + HOUR, month + 2 * HOUR, sender=alice)
+    boa.env.time_travel(seconds=60)
+    emissions.publish_day(SECTOR, month, [900_000] * 24, "Energinet", CID, 0, sender=publisher)
+    ab = emissions.merge([a, b], sender=alice)
+    with boa.reverts(SUPERSEDED_FACTOR):
+        emissions.attest(ab, "reviewed", CID, sender=auditor)
