@@ -201,8 +201,9 @@ _fuels_listed: HashMap[uint256, uint256]
 
 statement_count: public(uint256)
 _statements: HashMap[uint256, Statement]
-# @dev The publications a computed statement used, eight 32-bit ids a word,
-# their count; a merged statement's parts, likewise.
+# @dev The publications a computed statement used, eight 32-bit ids a word;
+# their count (bits 0-31) and the publication count when it was computed
+# (bits 32 on); a merged statement's parts, eight ids a word, and their count.
 _used: HashMap[uint256, HashMap[uint256, uint256]]
 _used_count: HashMap[uint256, uint256]
 _parts: HashMap[uint256, HashMap[uint256, uint256]]
@@ -1035,7 +1036,7 @@ def _compute(id: uint256, meter_id: bytes32, sector_key: bytes32, begin: uint256
         if w * 8 >= used_count:
             break
         self._used[id][w] = used[w]
-    self._used_count[id] = used_count
+    self._used_count[id] = used_count | self.publication_count << 32
     return s
 
 
@@ -1049,16 +1050,19 @@ def _check_current(id: uint256):
          lower by timing. A statement from utility data used none.
     """
     stale: bool = False
-    for i: uint256 in range(self._used_count[id], bound=_MAX_USED):
+    count: uint256 = self._used_count[id] & _UINT32
+    for i: uint256 in range(count, bound=_MAX_USED):
         stale = stale or self._publications[self._unpack_hour(self._used[id][i // 8], i % 8)].superseded_by != 0
-    if self._used_count[id] != 0:
+    if count != 0:
+        # Ids grow: a day's publication after the last one it knew came later,
+        # in the same block too (a front-run statement).
+        known: uint256 = self._used_count[id] >> 32
         sector_key: bytes32 = keccak256(self._statements[id].sector)
         day: uint256 = self._statements[id].begin // DAY * DAY
         for d: uint256 in range(MAX_PERIOD // DAY + 1):
             if day >= self._statements[id].end:
                 break
-            # Publication 0 (none) was published at 0.
-            stale = stale or self._publications[self._current[sector_key][KIND_HOURLY_DAY][day]].published_at > self._statements[id].made_at
+            stale = stale or self._current[sector_key][KIND_HOURLY_DAY][day] > known
             day += DAY
     assert not stale, "emissions: a factor changed since it was made; restate it"
 
@@ -1128,7 +1132,7 @@ def _used_ids(id: uint256) -> DynArray[uint256, _MAX_USED]:
     @dev The publications a computed statement used, unpacked.
     """
     ids: DynArray[uint256, _MAX_USED] = []
-    for i: uint256 in range(self._used_count[id], bound=_MAX_USED):
+    for i: uint256 in range(self._used_count[id] & _UINT32, bound=_MAX_USED):
         ids.append(self._unpack_hour(self._used[id][i // 8], i % 8))
     return ids
 

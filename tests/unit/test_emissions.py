@@ -1098,11 +1098,11 @@ def test_review_a_statement_made_before_its_days_hourly_factors_is_not_attested(
     publishes its day: the statement takes the year's factor, and no publication
     it used is ever superseded, so the auditor attested 200 g where the
     contract's own rule (the hour's factor once its day is published) says 900.
-    The attestation is refused now; restated, the statement uses the hour's."""
+    Here she front-runs the publication in its block (same timestamp). The
+    attestation is refused now; restated, the statement uses the hour's."""
     world.hour(1_000)
     early = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
     assert emissions.statement(early).location_g == 200
-    boa.env.time_travel(seconds=60)
     emissions.publish_day(SECTOR, month, [900_000] * 24, "Energinet", CID, 0, sender=publisher)
     with boa.reverts(SUPERSEDED_FACTOR):
         emissions.attest(early, "reviewed", CID, sender=auditor)
@@ -1116,7 +1116,6 @@ def test_review_a_statement_made_before_its_days_hourly_factors_is_not_attested(
     bill = emissions.publish_utility_statement(
         request, 1_000, 1, 1, "CSV", b"\x04" * 32, CID, sender=auditor
     )
-    boa.env.time_travel(seconds=60)
     emissions.publish_day(
         SECTOR, month + DAY, [900_000] * 24, "Energinet", CID, 0, sender=publisher
     )
@@ -1135,7 +1134,6 @@ def test_review_a_merged_statement_made_before_hourly_factors_is_not_attested(
     world.hour(1_000)
     a = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
     b = emissions.make_statement(world.home, month + HOUR, month + 2 * HOUR, sender=alice)
-    boa.env.time_travel(seconds=60)
     emissions.publish_day(SECTOR, month, [900_000] * 24, "Energinet", CID, 0, sender=publisher)
     ab = emissions.merge([a, b], sender=alice)
     with boa.reverts(SUPERSEDED_FACTOR):
