@@ -23,7 +23,8 @@
         anew (later retirements, current factors), it supersedes the old.
         An auditor attests neither its own statement nor one that used a
         factor publication superseded since, or the year's factor on a day
-        whose hourly factors came later (its holder restates it first);
+        whose hourly factors came later, or that counts a retirement voided
+        since (its holder restates it first);
         one bill's raw data (its sha256) makes one statement, whatever the
         utility is called. A fuel table lists each fuel once, and its
         correction lists every fuel of the table it corrects.
@@ -48,8 +49,8 @@
                  only a statement's holder merges or restates it. A revoked
                  certificate's Wh stop counting as matched once the issuing
                  body voids its retirements on the GGORegistry; a statement
-                 made before keeps them. Anyone may address requests to an
-                 auditor, at its own gas.
+                 made before keeps them, and is not attested until restated.
+                 Anyone may address requests to an auditor, at its own gas.
 """
 
 
@@ -202,8 +203,9 @@ _fuels_listed: HashMap[uint256, uint256]
 statement_count: public(uint256)
 _statements: HashMap[uint256, Statement]
 # @dev The publications a computed statement used, eight 32-bit ids a word;
-# their count (bits 0-31) and the publication count when it was computed
-# (bits 32 on); a merged statement's parts, eight ids a word, and their count.
+# their count (bits 0-31), and when it was computed the publication count
+# (bits 32-63) and the registry's void count (bits 64 on); a merged
+# statement's parts, eight ids a word, and their count.
 _used: HashMap[uint256, HashMap[uint256, uint256]]
 _used_count: HashMap[uint256, uint256]
 _parts: HashMap[uint256, HashMap[uint256, uint256]]
@@ -467,7 +469,8 @@ def restate(id: uint256) -> uint256:
             same meter and period, with the retirements and the current
             factor publications of today, and supersedes (burns) it: for a
             certificate retired against the period after the statement was
-            made, or a factor corrected since. The new statement starts
+            made, a retirement voided or a factor corrected since, or hourly
+            factors published since for its days. The new statement starts
             unattested (the old one keeps its attestations).
     @dev A merged statement is not restated: restate its months, then merge.
     @return uint256 The new statement's id.
@@ -623,7 +626,8 @@ def attest(statement_id: uint256, note: String[MAX_NOTE], cid: String[MAX_CID]):
             attests), and not one computed on a factor publication that was
             superseded since (a correction it was made ahead of), nor one
             with a day whose hourly factors were published after it was made
-            (it counted the year's factor): its holder restates it first.
+            (it counted the year's factor), or whose meter had a retirement
+            voided that day since: its holder restates it first.
     """
     account: address = self._statements[statement_id].account
     assert account != empty(address), "emissions: no such statement"
@@ -1036,7 +1040,7 @@ def _compute(id: uint256, meter_id: bytes32, sector_key: bytes32, begin: uint256
         if w * 8 >= used_count:
             break
         self._used[id][w] = used[w]
-    self._used_count[id] = used_count | self.publication_count << 32
+    self._used_count[id] = used_count | self.publication_count << 32 | (staticcall registry.void_count()) << 64
     return s
 
 
@@ -1054,17 +1058,19 @@ def _check_current(id: uint256):
     for i: uint256 in range(count, bound=_MAX_USED):
         stale = stale or self._publications[self._unpack_hour(self._used[id][i // 8], i % 8)].superseded_by != 0
     if count != 0:
-        # Ids grow: a day's publication after the last one it knew came later,
-        # in the same block too (a front-run statement).
+        # Ids grow: a day's publication, or a void of a retirement against
+        # its meter that day, numbered after the last it knew came later, in
+        # the same block too (a front-run statement).
         known: uint256 = self._used_count[id] >> 32
+        meter_id: bytes32 = self._statements[id].meter_id
         sector_key: bytes32 = keccak256(self._statements[id].sector)
         day: uint256 = self._statements[id].begin // DAY * DAY
         for d: uint256 in range(MAX_PERIOD // DAY + 1):
             if day >= self._statements[id].end:
                 break
-            stale = stale or self._current[sector_key][KIND_HOURLY_DAY][day] > known
+            stale = stale or self._current[sector_key][KIND_HOURLY_DAY][day] > known & _UINT32 or staticcall registry.voided_in(meter_id, day) > known >> 32
             day += DAY
-    assert not stale, "emissions: a factor changed since it was made; restate it"
+    assert not stale, "emissions: its factors or retirements changed since; restate it"
 
 
 @internal

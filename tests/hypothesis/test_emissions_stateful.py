@@ -238,7 +238,7 @@ class Emissions(RuleBasedStateMachine):
                 self.emissions.attest(id_, "ok", CID, sender=AUDITOR)
             return
         if self.used[id_] & self.superseded:
-            with boa.reverts("emissions: a factor changed since it was made; restate it"):
+            with boa.reverts("emissions: its factors or retirements changed since; restate it"):
                 self.emissions.attest(id_, "ok", CID, sender=AUDITOR)
             return
         self.emissions.attest(id_, "ok", CID, sender=AUDITOR)

@@ -681,7 +681,7 @@ def test_role_matrix(
 
 # Review of issue 17 (review-17): attacks that succeeded before its fixes.
 
-SUPERSEDED_FACTOR = "emissions: a factor changed since it was made; restate it"
+STALE = "emissions: its factors or retirements changed since; restate it"
 
 
 def test_review_a_revoked_certificate_does_not_lower_the_market_figure(
@@ -836,7 +836,7 @@ def test_review_a_statement_on_superseded_factors_is_not_attested(
     emissions.publish_year(
         SECTOR, KIND_LOCATION_YEAR, year, 300_000, "eGRID, corrected", CID, old, sender=publisher
     )
-    with boa.reverts(SUPERSEDED_FACTOR):
+    with boa.reverts(STALE):
         emissions.attest(id_, "reviewed", CID, sender=auditor)
     new = emissions.restate(id_, sender=alice)
     assert emissions.statement(new).location_g == 300
@@ -857,7 +857,7 @@ def test_review_a_merged_statement_on_superseded_factors_is_not_attested(
     b = emissions.make_statement(world.home, month + HOUR, month + 2 * HOUR, sender=alice)
     ab = emissions.merge([a, b], sender=alice)
     emissions.publish_day(SECTOR, month, [90_000] * 24, "Energinet", CID, day, sender=publisher)
-    with boa.reverts(SUPERSEDED_FACTOR):
+    with boa.reverts(STALE):
         emissions.attest(ab, "reviewed", CID, sender=auditor)
 
 
@@ -1104,7 +1104,7 @@ def test_review_a_statement_made_before_its_days_hourly_factors_is_not_attested(
     early = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
     assert emissions.statement(early).location_g == 200
     emissions.publish_day(SECTOR, month, [900_000] * 24, "Energinet", CID, 0, sender=publisher)
-    with boa.reverts(SUPERSEDED_FACTOR):
+    with boa.reverts(STALE):
         emissions.attest(early, "reviewed", CID, sender=auditor)
     new = emissions.restate(early, sender=alice)
     assert emissions.statement(new).location_g == 900
@@ -1136,5 +1136,36 @@ def test_review_a_merged_statement_made_before_hourly_factors_is_not_attested(
     b = emissions.make_statement(world.home, month + HOUR, month + 2 * HOUR, sender=alice)
     emissions.publish_day(SECTOR, month, [900_000] * 24, "Energinet", CID, 0, sender=publisher)
     ab = emissions.merge([a, b], sender=alice)
-    with boa.reverts(SUPERSEDED_FACTOR):
+    with boa.reverts(STALE):
         emissions.attest(ab, "reviewed", CID, sender=auditor)
+
+
+def test_review_a_statement_counting_a_voided_retirement_is_not_attested(
+    emissions, world, alice, auditor, registry, issuing_body, month
+):
+    """The issuing body revokes a solar certificate retired against alice's hour
+    (a tampered meter), then voids the retirement: two transactions. alice
+    states the hour between them, matched, at zero market-based grams; the
+    auditor attested it, the void on chain or not. It is refused now once the
+    void lands, until she restates it (at the residual mix). A void on another
+    day of her meter leaves her statement attestable."""
+    from tests.fixtures.registry import certificate_id
+
+    t = world.hour(1_000, {"solar": 1_000}, {"solar": 1_000})
+    cert = certificate_id(world.ids["solar"], t)
+    registry.revoke(cert, "seal broken", sender=issuing_body)
+    id_ = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    assert (emissions.statement(id_).matched_wh, emissions.statement(id_).market_g) == (1_000, 0)
+    registry.void_retirement(cert, world.home, 1_000, sender=issuing_body)
+    assert (registry.void_count(), registry.voided_in(world.home, month)) == (1, 1)
+    with boa.reverts(STALE):
+        emissions.attest(id_, "reviewed", CID, sender=auditor)
+    new = emissions.restate(id_, sender=alice)
+    assert (emissions.statement(new).matched_wh, emissions.statement(new).market_g) == (0, 400)
+    world.skip_to(month + DAY)
+    t = world.hour(500, {"solar": 500}, {"solar": 500})
+    other = certificate_id(world.ids["solar"], t)
+    registry.revoke(other, "seal broken", sender=issuing_body)
+    registry.void_retirement(other, world.home, 500, sender=issuing_body)
+    emissions.attest(new, "reviewed", CID, sender=auditor)
+    assert emissions.statement(new).attestations == 1
