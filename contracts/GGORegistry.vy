@@ -418,7 +418,8 @@ def void_retirement(id: uint256, consumption_meter_id: bytes32, wh: uint256):
          consumption meter and the Wh; this registry does not index them,
          so that retiring costs what it did). Bounded: at most the
          certificate's issued Wh in all, and at most what is retired against
-         the interval (of the certificate's fuel, for a non-renewable one).
+         the interval (of the certificate's fuel, for a non-renewable one),
+         of a consumption meter of the certificate's sector.
     @param id The revoked certificate.
     @param consumption_meter_id The consumption meter it was retired against.
     @param wh Whole Wh retired against it.
@@ -429,6 +430,9 @@ def void_retirement(id: uint256, consumption_meter_id: bytes32, wh: uint256):
     voided: uint256 = self.voided[id] + wh
     assert voided <= self._cert_issued(cert), "registry: voiding more than the certificate's Wh"
     begin: uint256 = self._cert_begin(cert)
+    # Its own sector's meters only: another sector's retirements in the same
+    # interval are not the body's to void.
+    assert (staticcall backend.consumption_data(consumption_meter_id, begin)).sector_hash == self._sector_keys[self._cert_sector(cert)], "registry: consumption is in another sector"
     retired: uint256 = self.retired_against[consumption_meter_id][begin]
     assert wh <= retired, "registry: voiding more than was retired against the interval"
     self.voided[id] = voided
