@@ -1169,3 +1169,35 @@ def test_review_a_statement_counting_a_voided_retirement_is_not_attested(
     registry.void_retirement(other, world.home, 500, sender=issuing_body)
     emissions.attest(new, "reviewed", CID, sender=auditor)
     assert emissions.statement(new).attestations == 1
+
+
+def test_review_merges_and_attestations_that_hold(
+    emissions, world, alice, auditor, deployer, month
+):
+    """Attacks that held, pinned: merging statements of two meters (or past 366
+    days, reachable since statements span gaps), attesting a statement already
+    restated, or attesting as an auditor of another sector."""
+    world.hour(1_000)
+    world.hour(1_000)
+    home = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    solar = emissions.make_statement(
+        world.ids["solar"], month + HOUR, month + 2 * HOUR, sender=alice
+    )
+    with boa.reverts("emissions: statements of different meters"):
+        emissions.merge([home, solar], sender=alice)
+    restated = emissions.restate(home, sender=alice)
+    with boa.reverts("emissions: statement already superseded"):
+        emissions.attest(home, "reviewed", CID, sender=auditor)
+    swede = boa.env.generate_address("se3-auditor")
+    emissions.set_auditor("SE3", swede, True, sender=deployer)
+    with boa.reverts(NOT_AUDITOR):
+        emissions.attest(restated, "reviewed", CID, sender=swede)
+    world.skip_to(month + 200 * DAY)
+    world.skip_to(month + 367 * DAY)
+    first = emissions.make_statement(world.home, month + HOUR, month + 200 * DAY, sender=alice)
+    second = emissions.make_statement(
+        world.home, month + 200 * DAY, month + 367 * DAY, sender=alice
+    )
+    with boa.reverts("emissions: merged period longer than 366 days"):
+        emissions.merge([restated, first, second], sender=alice)
+    emissions.merge([restated, first], sender=alice)
