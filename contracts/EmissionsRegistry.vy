@@ -1040,7 +1040,7 @@ def _compute(id: uint256, meter_id: bytes32, sector_key: bytes32, begin: uint256
         if w * 8 >= used_count:
             break
         self._used[id][w] = used[w]
-    self._used_count[id] = used_count | self.publication_count << 32 | (staticcall registry.void_count()) << 64
+    self._used_count[id] = used_count | (self.publication_count << 32) | ((staticcall registry.void_count()) << 64)
     return s
 
 
@@ -1049,9 +1049,11 @@ def _compute(id: uint256, meter_id: bytes32, sector_key: bytes32, begin: uint256
 def _check_current(id: uint256):
     """
     @dev Reverts if a publication a computed statement used was superseded,
-         or if a day of its period got hourly factors after it was made: it
+         if a day of its period got hourly factors after it was made (it
          counted the year's factor then, and its holder would choose the
-         lower by timing. A statement from utility data used none.
+         lower by timing), or if a retirement against its meter on a day of
+         its period was voided since. A statement from utility data, or one
+         that consumed nothing, used no publication and is not checked.
     """
     stale: bool = False
     count: uint256 = self._used_count[id] & _UINT32
@@ -1068,7 +1070,7 @@ def _check_current(id: uint256):
         for d: uint256 in range(MAX_PERIOD // DAY + 1):
             if day >= self._statements[id].end:
                 break
-            stale = stale or self._current[sector_key][KIND_HOURLY_DAY][day] > known & _UINT32 or staticcall registry.voided_in(meter_id, day) > known >> 32
+            stale = stale or self._current[sector_key][KIND_HOURLY_DAY][day] > (known & _UINT32) or staticcall registry.voided_in(meter_id, day) > (known >> 32)
             day += DAY
     assert not stale, "emissions: its factors or retirements changed since; restate it"
 

@@ -79,6 +79,7 @@ implements: IGGORegistry
 MAX_BATCH: constant(uint256) = 96
 MAX_CLAIM_DATA: constant(uint256) = 256  # bytes
 MAX_REASON: constant(uint256) = 128  # characters
+DAY: constant(uint256) = 86_400  # seconds: `voided_in` notes voids per UTC day
 ENERGY_TOPIC: constant(int256) = 1  # ERC-1888 topic of these claims: energy attribute certificates
 
 _SUPPORTED_INTERFACES: constant(bytes4[4]) = [
@@ -439,7 +440,7 @@ def void_retirement(id: uint256, consumption_meter_id: bytes32, wh: uint256):
     self.retired_against[consumption_meter_id][begin] = unsafe_sub(retired, wh)
     count: uint256 = self.void_count + 1
     self.void_count = count
-    self.voided_in[consumption_meter_id][begin // 86_400 * 86_400] = count
+    self.voided_in[consumption_meter_id][begin // DAY * DAY] = count
     fuel: uint256 = self._cert_fuel(cert)
     if fuel != 0:
         # The fuel's pair keeps its number at zero Wh: pairs never move.
