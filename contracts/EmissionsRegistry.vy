@@ -16,12 +16,15 @@
         reporting). Statements are non-transferable ERC-721 tokens (ERC-5192
         locked). Auditors, appointed per sector, attest statements, and
         publish statements from a customer's utility data at its request.
-        A statement is computed over at most MAX_INTERVALS intervals in one
-        transaction, whatever their length; `merge` joins them up to a year.
+        A statement is computed from at most MAX_INTERVALS measurements in
+        one transaction (a gap in readings is one), over at most 366 days;
+        `merge` joins them up to a year.
         Its holder can `restate` a statement computed from meters: computed
         anew (later retirements, current factors), it supersedes the old.
         An auditor attests neither its own statement nor one that used a
-        factor publication superseded since (its holder restates it first);
+        factor publication superseded since, or the year's factor on a day
+        whose hourly factors came later, or that counts a retirement voided
+        since (its holder restates it first);
         one bill's raw data (its sha256) makes one statement, whatever the
         utility is called. A fuel table lists each fuel once, and its
         correction lists every fuel of the table it corrects.
@@ -46,8 +49,8 @@
                  only a statement's holder merges or restates it. A revoked
                  certificate's Wh stop counting as matched once the issuing
                  body voids its retirements on the GGORegistry; a statement
-                 made before keeps them. Anyone may address requests to an
-                 auditor, at its own gas.
+                 made before keeps them, and is not attested until restated.
+                 Anyone may address requests to an auditor, at its own gas.
 """
 
 
@@ -142,14 +145,17 @@ MAX_SOURCE: constant(uint256) = 64  # characters
 MAX_CID: constant(uint256) = 64  # characters: a CIDv1 in base32 is 59
 MAX_NOTE: constant(uint256) = 128  # characters
 MAX_FUELS: constant(uint256) = 16  # fuel factors in one publication
-# @dev The most intervals a statement computed in one transaction covers,
-# whatever the interval's length: a 31-day month of hours, 7.75 days of
-# quarter hours (a month of them in four statements). A month of hours
-# with a certificate retired against every hour takes about half of
-# EIP-7825's 2**24 gas a transaction (bench/gas.json), leaving room for the
-# four non-renewable fuels an interval can have. The longest statement of
-# all (366 days) is a merge of up to MAX_PARTS: a year of quarter hours in
-# statements of MAX_INTERVALS is 48.
+# @dev The most measurements a statement computed in one transaction reads:
+# a 31-day month of hours, 7.75 days of quarter hours (a month of them in
+# four statements). A gap in a meter's readings is one measurement, however
+# long (bounding intervals instead left a gap of more than MAX_INTERVALS
+# intervals out of every statement, and its year unmerged); the period is
+# bounded by MAX_PERIOD, which bounds the coverage words it marks. A month
+# of hours with a certificate retired against every hour takes about half
+# of EIP-7825's 2**24 gas a transaction (bench/gas.json), leaving room for
+# the four non-renewable fuels an interval can have. A year of quarter hours
+# in statements of MAX_INTERVALS measurements is a merge of up to MAX_PARTS,
+# 48.
 MAX_INTERVALS: public(constant(uint256)) = 744
 MAX_PERIOD: public(constant(uint256)) = 366 * 86_400  # seconds
 MAX_PARTS: public(constant(uint256)) = 48
@@ -196,8 +202,10 @@ _fuels_listed: HashMap[uint256, uint256]
 
 statement_count: public(uint256)
 _statements: HashMap[uint256, Statement]
-# @dev The publications a computed statement used, eight 32-bit ids a word,
-# their count; a merged statement's parts, likewise.
+# @dev The publications a computed statement used, eight 32-bit ids a word;
+# their count (bits 0-31), and when it was computed the publication count
+# (bits 32-63) and the registry's void count (bits 64 on); a merged
+# statement's parts, eight ids a word, and their count.
 _used: HashMap[uint256, HashMap[uint256, uint256]]
 _used_count: HashMap[uint256, uint256]
 _parts: HashMap[uint256, HashMap[uint256, uint256]]
@@ -439,19 +447,18 @@ def make_statement(meter_id: bytes32, begin: uint256, end: uint256) -> uint256:
             meter's Scope 2 emissions over [begin, end).
     @dev Every interval of the period must be measured, by measurements
          recorded while the caller owned the meter, and in no other live
-         statement. At most MAX_INTERVALS intervals (a month of hours is
-         one statement, of quarter hours four); `merge` joins them.
+         statement. At most MAX_INTERVALS measurements (a month of hours is
+         one statement, of quarter hours four), at most 366 days; `merge`
+         joins them.
     @param begin Unix seconds on the interval grid.
     @param end Unix seconds on the interval grid, after `begin`.
     @return uint256 The statement's id.
     """
     assert begin % interval_length == 0 and end % interval_length == 0, "emissions: period not on the interval grid"
-    assert end > begin, "emissions: empty period"
-    count: uint256 = (end - begin) // interval_length
-    assert count <= MAX_INTERVALS, "emissions: more than MAX_INTERVALS intervals"
+    self._check_period(begin, end)
     info: ISmartMeterBackend.MeterInfo = staticcall backend.meter(meter_id)
     assert info.owner != empty(address), "emissions: unknown meter"
-    self._cover(meter_id, begin // interval_length, count)
+    self._cover(meter_id, begin // interval_length, (end - begin) // interval_length)
     return self._make(meter_id, info.sector, begin, end, 0)
 
 
@@ -462,7 +469,8 @@ def restate(id: uint256) -> uint256:
             same meter and period, with the retirements and the current
             factor publications of today, and supersedes (burns) it: for a
             certificate retired against the period after the statement was
-            made, or a factor corrected since. The new statement starts
+            made, a retirement voided or a factor corrected since, or hourly
+            factors published since for its days. The new statement starts
             unattested (the old one keeps its attestations).
     @dev A merged statement is not restated: restate its months, then merge.
     @return uint256 The new statement's id.
@@ -527,8 +535,7 @@ def request_utility_statement(auditor: address, sector: String[16], utility: Str
     assert self._auditors[keccak256(sector)][auditor], "emissions: not an auditor of this sector"
     assert auditor != msg.sender, "emissions: an auditor does not state its own emissions"
     assert begin % HOUR == 0 and end % HOUR == 0, "emissions: period not on the hour"
-    assert end > begin, "emissions: empty period"
-    assert end - begin <= MAX_PERIOD, "emissions: period longer than 366 days"
+    self._check_period(begin, end)
     assert len(utility) != 0, "emissions: utility is empty"
     id: uint256 = self.request_count + 1
     self.request_count = id
@@ -617,8 +624,10 @@ def attest(statement_id: uint256, note: String[MAX_NOTE], cid: String[MAX_CID]):
             the content id of the working papers; once per auditor. Not the
             caller's own statement (an auditor is independent of what it
             attests), and not one computed on a factor publication that was
-            superseded since (a correction it was made ahead of): its holder
-            restates it first.
+            superseded since (a correction it was made ahead of), nor one
+            with a day whose hourly factors were published after it was made
+            (it counted the year's factor), or whose meter had a retirement
+            voided that day since: its holder restates it first.
     """
     account: address = self._statements[statement_id].account
     assert account != empty(address), "emissions: no such statement"
@@ -851,6 +860,13 @@ def _live_account(id: uint256) -> address:
 
 @internal
 @pure
+def _check_period(begin: uint256, end: uint256):
+    assert end > begin, "emissions: empty period"
+    assert end - begin <= MAX_PERIOD, "emissions: period longer than 366 days"
+
+
+@internal
+@pure
 def _check_year(year: uint256):
     assert year >= 1970 and year <= 9999, "emissions: year out of range"
 
@@ -1017,14 +1033,14 @@ def _compute(id: uint256, meter_id: bytes32, sector_key: bytes32, begin: uint256
             s.consumed_wh += c
             s.matched_wh += retired
         t = m.interval_end
-    # Each pass advances one interval or more, so MAX_INTERVALS passes reach
-    # the end; never mint a partial statement.
-    assert t == end, "dev: period not walked to its end"
+    # Each pass reads one measurement: a period of more is refused, never
+    # minted partial.
+    assert t == end, "emissions: more than MAX_INTERVALS measurements"
     for w: uint256 in range(5):
         if w * 8 >= used_count:
             break
         self._used[id][w] = used[w]
-    self._used_count[id] = used_count
+    self._used_count[id] = used_count | (self.publication_count << 32) | ((staticcall registry.void_count()) << 64)
     return s
 
 
@@ -1032,10 +1048,31 @@ def _compute(id: uint256, meter_id: bytes32, sector_key: bytes32, begin: uint256
 @view
 def _check_current(id: uint256):
     """
-    @dev Reverts if a publication a computed statement used was superseded.
+    @dev Reverts if a publication a computed statement used was superseded,
+         if a day of its period got hourly factors after it was made (it
+         counted the year's factor then, and its holder would choose the
+         lower by timing), or if a retirement against its meter on a day of
+         its period was voided since. A statement from utility data, or one
+         that consumed nothing, used no publication and is not checked.
     """
-    for i: uint256 in range(self._used_count[id], bound=_MAX_USED):
-        assert self._publications[self._unpack_hour(self._used[id][i // 8], i % 8)].superseded_by == 0, "emissions: a factor it used was corrected; restate it"
+    stale: bool = False
+    count: uint256 = self._used_count[id] & _UINT32
+    for i: uint256 in range(count, bound=_MAX_USED):
+        stale = stale or self._publications[self._unpack_hour(self._used[id][i // 8], i % 8)].superseded_by != 0
+    if count != 0:
+        # Ids grow: a day's publication, or a void of a retirement against
+        # its meter that day, numbered after the last it knew came later, in
+        # the same block too (a front-run statement).
+        known: uint256 = self._used_count[id] >> 32
+        meter_id: bytes32 = self._statements[id].meter_id
+        sector_key: bytes32 = keccak256(self._statements[id].sector)
+        day: uint256 = self._statements[id].begin // DAY * DAY
+        for d: uint256 in range(MAX_PERIOD // DAY + 1):
+            if day >= self._statements[id].end:
+                break
+            stale = stale or self._current[sector_key][KIND_HOURLY_DAY][day] > (known & _UINT32) or staticcall registry.voided_in(meter_id, day) > (known >> 32)
+            day += DAY
+    assert not stale, "emissions: its factors or retirements changed since; restate it"
 
 
 @internal
@@ -1103,7 +1140,7 @@ def _used_ids(id: uint256) -> DynArray[uint256, _MAX_USED]:
     @dev The publications a computed statement used, unpacked.
     """
     ids: DynArray[uint256, _MAX_USED] = []
-    for i: uint256 in range(self._used_count[id], bound=_MAX_USED):
+    for i: uint256 in range(self._used_count[id] & _UINT32, bound=_MAX_USED):
         ids.append(self._unpack_hour(self._used[id][i // 8], i % 8))
     return ids
 

@@ -79,6 +79,7 @@ implements: IGGORegistry
 MAX_BATCH: constant(uint256) = 96
 MAX_CLAIM_DATA: constant(uint256) = 256  # bytes
 MAX_REASON: constant(uint256) = 128  # characters
+DAY: constant(uint256) = 86_400  # seconds: `voided_in` notes voids per UTC day
 ENERGY_TOPIC: constant(int256) = 1  # ERC-1888 topic of these claims: energy attribute certificates
 
 _SUPPORTED_INTERFACES: constant(bytes4[4]) = [
@@ -164,6 +165,12 @@ _fuel_numbers: HashMap[bytes32, uint256]  # keccak256(fuel code) => fuel number
 # @dev Wh of a revoked certificate taken out of `retired_against` (see
 # `void_retirement`), in all; at most its issued Wh.
 voided: public(HashMap[uint256, uint256])
+# @dev Voids so far, and per consumption meter and UTC day (its begin, unix
+# seconds) the number of the last void of a retirement against an interval
+# of that day: an EmissionsRegistry tells a statement computed before a
+# void of its period from one computed after.
+void_count: public(uint256)
+voided_in: public(HashMap[bytes32, HashMap[uint256, uint256]])
 _fuel_codes: HashMap[uint256, String[16]]
 _fuel_count: uint256
 
@@ -403,14 +410,17 @@ def void_retirement(id: uint256, consumption_meter_id: bytes32, wh: uint256):
     @notice Takes `wh` Wh of a revoked certificate, retired against a
             consumption meter's interval, out of what counts as retired
             against it (`retired_against`, `retirement_data`): Scope 2
-            statements made from then on count those Wh as unmatched. The
-            claim stays (`claimedBalanceOf`: what was retired stays retired).
+            statements made from then on count those Wh as unmatched, and
+            one made before is not attested until restated (`void_count`,
+            `voided_in`). The claim stays (`claimedBalanceOf`: what was
+            retired stays retired).
     @dev The issuing body of the certificate's sector, after `revoke`, once
          per CertificateRetired log of the certificate (which names the
          consumption meter and the Wh; this registry does not index them,
          so that retiring costs what it did). Bounded: at most the
          certificate's issued Wh in all, and at most what is retired against
-         the interval (of the certificate's fuel, for a non-renewable one).
+         the interval (of the certificate's fuel, for a non-renewable one),
+         of a consumption meter of the certificate's sector.
     @param id The revoked certificate.
     @param consumption_meter_id The consumption meter it was retired against.
     @param wh Whole Wh retired against it.
@@ -421,10 +431,16 @@ def void_retirement(id: uint256, consumption_meter_id: bytes32, wh: uint256):
     voided: uint256 = self.voided[id] + wh
     assert voided <= self._cert_issued(cert), "registry: voiding more than the certificate's Wh"
     begin: uint256 = self._cert_begin(cert)
+    # Its own sector's meters only: another sector's retirements in the same
+    # interval are not the body's to void.
+    assert (staticcall backend.consumption_data(consumption_meter_id, begin)).sector_hash == self._sector_keys[self._cert_sector(cert)], "registry: consumption is in another sector"
     retired: uint256 = self.retired_against[consumption_meter_id][begin]
     assert wh <= retired, "registry: voiding more than was retired against the interval"
     self.voided[id] = voided
     self.retired_against[consumption_meter_id][begin] = unsafe_sub(retired, wh)
+    count: uint256 = self.void_count + 1
+    self.void_count = count
+    self.voided_in[consumption_meter_id][begin // DAY * DAY] = count
     fuel: uint256 = self._cert_fuel(cert)
     if fuel != 0:
         # The fuel's pair keeps its number at zero Wh: pairs never move.

@@ -57,7 +57,7 @@ KIND_WORDS = {
 }
 ORIGIN_WORDS = {1: "from meters", 2: "from meters (merged)", 3: "from utility data"}
 DAY = 86_400  # seconds
-MAX_INTERVALS = 744  # EmissionsRegistry.MAX_INTERVALS: 31 days of hours, 7.75 of quarter hours
+MAX_INTERVALS = 744  # EmissionsRegistry.MAX_INTERVALS, measurements: 31 days of hours
 MAX_PERIOD = 366 * DAY  # EmissionsRegistry.MAX_PERIOD
 SOURCE, NOTE = _text(64), _text(128)  # the contract's MAX_SOURCE and MAX_NOTE, bytes
 DEFAULT_BLOBS = Path("blobs")
@@ -423,11 +423,13 @@ def make_statement(actor: Actor, meter_id: bytes, begin: int, end: int) -> Repor
         raise ValueError(
             f"the period must begin and end on the {length} s interval grid: nothing sent"
         )
-    if (end - begin) // length > MAX_INTERVALS:
+    # The chain bounds the measurements a statement reads (MAX_INTERVALS: a gap in
+    # the readings is one) and refuses more with its reason; the period is checked here.
+    if end - begin > MAX_PERIOD:
         raise ValueError(
-            f"a statement is computed over {MAX_INTERVALS:,} intervals at most "
-            f"({MAX_INTERVALS * length // DAY} days of {length} s): make shorter ones, then "
-            "`prosumer merge-statements`; nothing sent"
+            f"a statement covers 366 days at most, and {MAX_INTERVALS:,} measurements "
+            f"({MAX_INTERVALS * length // DAY} days of {length} s without a gap): make "
+            "shorter ones, then `prosumer merge-statements`; nothing sent"
         )
     receipt = actor.send(registry(actor).functions.make_statement(meter_id, begin, end))
     id_ = _made(actor, receipt)
@@ -868,7 +870,7 @@ COMMANDS = {
     "prosumer": {
         "make-statement": (
             "compute and record your Scope 2 statement of a consumption meter over a period "
-            "(744 intervals at most: a month of hours), or over a calendar year (--year: "
+            "(744 measurements at most: a month of hours), or over a calendar year (--year: "
             "its months, merged)",
             lambda p: (_add_meter_arguments(p), _add_period(p, "the period", year=True)),
             lambda a, args: (

@@ -83,6 +83,10 @@ class Emissions(RuleBasedStateMachine):
         self.used = {}  # live statement id -> publication ids it (or its parts) used
         self.merged = set()  # live merged statements
         self.superseded = set()  # publication ids corrected since
+        # live statement id -> (begin, end, used any publication) of it, or of
+        # each of its parts; and the live statements with a void since
+        self.spans = {}
+        self.voided_since = set()
         self.covered = set()
         self.publish(LOCATION, location)
         self.publish(RESIDUAL, residual)
@@ -133,6 +137,25 @@ class Emissions(RuleBasedStateMachine):
             for kind in (LOCATION, RESIDUAL):
                 self.publish(kind, 100_000, self.year_of(begin))
 
+    @rule(n=pick)
+    def void(self, n):
+        """The issuing body revokes a certificate retired against an hour and
+        voids the retirement: a statement computed before, with a factor used
+        (a consumption), over a day of it (its own or a part's) is stale."""
+        retired = sorted(t for t, (_, r) in self.hours.items() if r)
+        if not retired:
+            return
+        t = retired[n % len(retired)]
+        consumed, r = self.hours[t]
+        cert = certificate_id(METERS[1], t)
+        self.registry.revoke(cert, "seal broken", sender=BODY)
+        self.registry.void_retirement(cert, METERS[0], r, sender=BODY)
+        self.hours[t] = (consumed, 0)
+        day = t - t % 86_400
+        for id_, spans in self.spans.items():
+            if any(used and b - b % 86_400 <= day < e for b, e, used in spans):
+                self.voided_since.add(id_)
+
     @rule(kind=st.sampled_from((LOCATION, RESIDUAL)), value=factor)
     def correct(self, kind, value):
         self.publish(kind, value)
@@ -173,6 +196,7 @@ class Emissions(RuleBasedStateMachine):
                 used.add(self.factors[RESIDUAL, self.year_of(t)][0])
         self.live[id_] = (begin, end, location, market, consumed)
         self.used[id_] = used
+        self.spans[id_] = [(begin, end, bool(used))]
         s = self.emissions.statement(id_)
         assert (s.location_ug, s.market_ug, s.consumed_wh) == (location, market, consumed)
         assert (s.location_g, s.market_g) == (grams(location), grams(market))
@@ -193,6 +217,8 @@ class Emissions(RuleBasedStateMachine):
         new = self.emissions.restate(id_, sender=OWNER)
         begin, end, *_ = self.live.pop(id_)
         del self.used[id_]
+        del self.spans[id_]
+        self.voided_since.discard(id_)
         assert self.emissions.statement(id_).superseded_by == new
         self.computed(new, begin, end)
 
@@ -214,12 +240,17 @@ class Emissions(RuleBasedStateMachine):
             return
         merged = self.emissions.merge(ids, sender=OWNER)
         sums = [sum(part[k] for _, part in run) for k in (2, 3, 4)]
-        used = set()
+        used, spans = set(), []
         for i in ids:
             del self.live[i]
             used |= self.used.pop(i)
+            spans += self.spans.pop(i)
+            if i in self.voided_since:
+                self.voided_since.discard(i)
+                self.voided_since.add(merged)
         self.live[merged] = (run[0][1][0], run[-1][1][1], *sums)
         self.used[merged] = used
+        self.spans[merged] = spans
         self.merged.add(merged)
         s = self.emissions.statement(merged)
         assert (s.location_g, s.market_g, s.consumed_wh) == (
@@ -237,8 +268,8 @@ class Emissions(RuleBasedStateMachine):
             with boa.reverts("emissions: caller already attested this statement"):
                 self.emissions.attest(id_, "ok", CID, sender=AUDITOR)
             return
-        if self.used[id_] & self.superseded:
-            with boa.reverts("emissions: a factor it used was corrected; restate it"):
+        if self.used[id_] & self.superseded or id_ in self.voided_since:
+            with boa.reverts("emissions: its factors or retirements changed since; restate it"):
                 self.emissions.attest(id_, "ok", CID, sender=AUDITOR)
             return
         self.emissions.attest(id_, "ok", CID, sender=AUDITOR)

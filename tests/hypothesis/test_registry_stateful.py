@@ -69,6 +69,7 @@ class Registry(RuleBasedStateMachine):
         self.claimed = {}  # (holder, id) -> Wh
         self.retired = {}  # (consumption meter, begin) -> Wh, less the voided
         self.voided = {}  # id -> Wh voided
+        self.voids = 0  # successful void_retirement calls
         self.touched = set()  # certificates changed since the last check
         self.steps = 0
 
@@ -207,6 +208,10 @@ class Registry(RuleBasedStateMachine):
             call()
             self.retired[against, begin] = done - amount
             self.voided[id_] = voided + amount
+            # Numbered, and noted on the meter's day, for emissions statements.
+            self.voids += 1
+            assert self.registry.void_count() == self.voids
+            assert self.registry.voided_in(METERS[against], begin - begin % 86_400) == self.voids
             return
         with boa.reverts(reason):
             call()

@@ -539,9 +539,9 @@ def test_bad_inputs_are_messages_and_send_nothing(
         (customer, ["prosumer", "make-statement", *meter, "--month", "2026-13"], 2, "not a month"),
         (
             customer,
-            ["prosumer", "make-statement", *meter, "--from", "2026-01-01", "--to", "2026-03-01"],
+            ["prosumer", "make-statement", *meter, "--from", "2026-01-01", "--to", "2027-01-03"],
             1,
-            "744 intervals at most (31 days of 3600 s)",
+            "366 days at most, and 744 measurements (31 days of 3600 s without a gap)",
         ),
         (
             customer,

@@ -21,7 +21,7 @@ from tests.fixtures.emissions import (
     PRODUCERS,
     next_midnight,
 )
-from tests.fixtures.meters import SECTOR, hand_over
+from tests.fixtures.meters import SECTOR, advance_to, hand_over
 from tests.helpers import events, only_event
 
 NOT_TRANSFERABLE = "emissions: statements are not transferable"
@@ -342,7 +342,7 @@ def test_a_period_must_be_measured_whole(emissions, world, alice, month):
         emissions.make_statement(world.home, month, month + 2 * HOUR, sender=alice)
     with boa.reverts("emissions: period not on the interval grid"):
         emissions.make_statement(world.home, month + 1, month + HOUR, sender=alice)
-    with boa.reverts("emissions: more than MAX_INTERVALS intervals"):
+    with boa.reverts("emissions: an interval of the period has no measurement"):
         emissions.make_statement(world.home, month, month + 745 * HOUR, sender=alice)
     id_ = emissions.make_statement(world.home, month, month + 4 * HOUR, sender=alice)
     assert emissions.statement(id_).location_ug == 500 * 200_000  # the gap at the year's factor
@@ -681,7 +681,7 @@ def test_role_matrix(
 
 # Review of issue 17 (review-17): attacks that succeeded before its fixes.
 
-SUPERSEDED_FACTOR = "emissions: a factor it used was corrected; restate it"
+STALE = "emissions: its factors or retirements changed since; restate it"
 
 
 def test_review_a_revoked_certificate_does_not_lower_the_market_figure(
@@ -836,7 +836,7 @@ def test_review_a_statement_on_superseded_factors_is_not_attested(
     emissions.publish_year(
         SECTOR, KIND_LOCATION_YEAR, year, 300_000, "eGRID, corrected", CID, old, sender=publisher
     )
-    with boa.reverts(SUPERSEDED_FACTOR):
+    with boa.reverts(STALE):
         emissions.attest(id_, "reviewed", CID, sender=auditor)
     new = emissions.restate(id_, sender=alice)
     assert emissions.statement(new).location_g == 300
@@ -857,7 +857,7 @@ def test_review_a_merged_statement_on_superseded_factors_is_not_attested(
     b = emissions.make_statement(world.home, month + HOUR, month + 2 * HOUR, sender=alice)
     ab = emissions.merge([a, b], sender=alice)
     emissions.publish_day(SECTOR, month, [90_000] * 24, "Energinet", CID, day, sender=publisher)
-    with boa.reverts(SUPERSEDED_FACTOR):
+    with boa.reverts(STALE):
         emissions.attest(ab, "reviewed", CID, sender=auditor)
 
 
@@ -897,7 +897,9 @@ def test_review_a_statement_is_bounded_by_its_intervals(
 ):
     """A statement was bounded by 31 days whatever the interval: a month of
     quarter hours is 2,976 intervals, past a transaction's gas. It is bounded by
-    MAX_INTERVALS intervals now: 31 days of hours, 7.75 days of quarter hours."""
+    MAX_INTERVALS measurements now (review-17c: not intervals, see
+    test_review_a_gap_longer_than_max_intervals_is_stated): 31 days of hours,
+    7.75 days of quarter hours, and its period by 366 days."""
     from tests.fixtures.meters import FUTURE_TOLERANCE
 
     with boa.env.prank(deployer):
@@ -906,12 +908,10 @@ def test_review_a_statement_is_bounded_by_its_intervals(
         contract = emissions_deployer.deploy(reg.address, backend.address)
     assert contract.MAX_INTERVALS() == 744
     begin = next_midnight()
-    with boa.reverts("emissions: more than MAX_INTERVALS intervals"):
-        contract.make_statement(b"\x01" * 32, begin, begin + 31 * DAY)
-    with boa.reverts("emissions: more than MAX_INTERVALS intervals"):
-        contract.make_statement(b"\x01" * 32, begin, begin + 745 * 900)
+    with boa.reverts("emissions: period longer than 366 days"):
+        contract.make_statement(b"\x01" * 32, begin, begin + 366 * DAY + 900)
     with boa.reverts("emissions: unknown meter"):  # past the bound's check
-        contract.make_statement(b"\x01" * 32, begin, begin + 744 * 900)
+        contract.make_statement(b"\x01" * 32, begin, begin + 366 * DAY)
 
 
 def test_review_a_statement_of_max_intervals_fits_one_transaction(
@@ -1044,3 +1044,160 @@ def test_review_nobody_requests_a_statement_for_someone_else(emissions, auditor,
     )
     assert emissions.statement(id_).account == bob
     assert emissions.balanceOf(carol) == 0
+
+
+# Review of issue 17 (review-17c): an attacker's and an auditor's second look.
+
+
+def test_review_a_gap_longer_than_max_intervals_is_stated(emissions, world, alice, month):
+    """alice's meter was offline 32 days (a quarter-hour meter: 8 days): its next
+    reading made one measurement of 768 intervals. A statement was bounded by
+    MAX_INTERVALS intervals and cannot end inside a measurement, so no statement
+    could ever cover those hours, nor could her year be merged. A statement is
+    bounded by the measurements it walks now, its period by 366 days."""
+    world.hour(1_000)
+    world.skip_to(month + 769 * HOUR)  # one measurement of 768 hours
+    with boa.reverts("emissions: a measurement runs past the period's end"):
+        emissions.make_statement(world.home, month, month + 744 * HOUR, sender=alice)
+    id_ = emissions.make_statement(world.home, month, month + 769 * HOUR, sender=alice)
+    s = emissions.statement(id_)
+    assert (s.begin, s.end, s.consumed_wh, s.location_ug) == (
+        month,
+        month + 769 * HOUR,
+        1_000,
+        1_000 * 200_000,
+    )
+    assert emissions.is_covered(world.home, month + 768 * HOUR)
+    assert not emissions.is_covered(world.home, month + 769 * HOUR)
+
+
+def test_review_a_statement_walks_at_most_max_intervals_measurements(
+    emissions, world, smb, sign, alice, month
+):
+    """The bound that keeps a statement inside one transaction's gas is on the
+    measurements it reads: 745 of them are refused with a reason, as is a period
+    longer than 366 days (the coverage bitmap's bound)."""
+    with boa.reverts("emissions: period longer than 366 days"):
+        emissions.make_statement(world.home, month, month + 367 * DAY, sender=alice)
+    key, end = world.keys["home"], month
+    for _ in range(745):  # 1 Wh, then nothing: no factor needed past the year's end
+        end += HOUR
+        advance_to(end)
+        smb.submit_reading(*sign(key, world.home, end, 1, 0).contract_args())
+    with boa.reverts("emissions: more than MAX_INTERVALS measurements"):
+        emissions.make_statement(world.home, month, month + 745 * HOUR, sender=alice)
+    id_ = emissions.make_statement(world.home, month, month + 744 * HOUR, sender=alice)
+    assert emissions.statement(id_).consumed_wh == 1
+
+
+def test_review_a_statement_made_before_its_days_hourly_factors_is_not_attested(
+    emissions, world, alice, bob, auditor, issuing_body, publisher, month
+):
+    """Timing: alice consumes at night, when the hourly factors (here 900 g/kWh)
+    are above the year's (200 g/kWh). She states her hour before the publisher
+    publishes its day: the statement takes the year's factor, and no publication
+    it used is ever superseded, so the auditor attested 200 g where the
+    contract's own rule (the hour's factor once its day is published) says 900.
+    Here she front-runs the publication in its block (same timestamp). The
+    attestation is refused now; restated, the statement uses the hour's."""
+    world.hour(1_000)
+    early = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    assert emissions.statement(early).location_g == 200
+    emissions.publish_day(SECTOR, month, [900_000] * 24, "Energinet", CID, 0, sender=publisher)
+    with boa.reverts(STALE):
+        emissions.attest(early, "reviewed", CID, sender=auditor)
+    new = emissions.restate(early, sender=alice)
+    assert emissions.statement(new).location_g == 900
+    # Neither a day after its period, nor one published before it was made,
+    # blocks it; nor do hourly factors a statement from utility data never used.
+    request = emissions.request_utility_statement(
+        auditor, SECTOR, "Ørsted", month, month + 2 * DAY, sender=bob
+    )
+    bill = emissions.publish_utility_statement(
+        request, 1_000, 1, 1, "CSV", b"\x04" * 32, CID, sender=auditor
+    )
+    emissions.publish_day(
+        SECTOR, month + DAY, [900_000] * 24, "Energinet", CID, 0, sender=publisher
+    )
+    other = boa.env.generate_address("other-auditor")
+    emissions.set_auditor(SECTOR, other, True, sender=issuing_body)
+    emissions.attest(new, "reviewed", CID, sender=auditor)
+    emissions.attest(bill, "reviewed", CID, sender=other)
+    assert emissions.statement(new).attestations == 1
+
+
+def test_review_a_merged_statement_made_before_hourly_factors_is_not_attested(
+    emissions, world, alice, auditor, publisher, month
+):
+    """The same through a merge: each part is checked against its own making."""
+    world.hour(1_000)
+    world.hour(1_000)
+    a = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    b = emissions.make_statement(world.home, month + HOUR, month + 2 * HOUR, sender=alice)
+    emissions.publish_day(SECTOR, month, [900_000] * 24, "Energinet", CID, 0, sender=publisher)
+    ab = emissions.merge([a, b], sender=alice)
+    with boa.reverts(STALE):
+        emissions.attest(ab, "reviewed", CID, sender=auditor)
+
+
+def test_review_a_statement_counting_a_voided_retirement_is_not_attested(
+    emissions, world, alice, auditor, registry, issuing_body, month
+):
+    """The issuing body revokes a solar certificate retired against alice's hour
+    (a tampered meter), then voids the retirement: two transactions. alice
+    states the hour between them, matched, at zero market-based grams; the
+    auditor attested it, the void on chain or not. It is refused now once the
+    void lands, until she restates it (at the residual mix). A void on another
+    day of her meter leaves her statement attestable."""
+    from tests.fixtures.registry import certificate_id
+
+    t = world.hour(1_000, {"solar": 1_000}, {"solar": 1_000})
+    cert = certificate_id(world.ids["solar"], t)
+    registry.revoke(cert, "seal broken", sender=issuing_body)
+    id_ = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    assert (emissions.statement(id_).matched_wh, emissions.statement(id_).market_g) == (1_000, 0)
+    registry.void_retirement(cert, world.home, 1_000, sender=issuing_body)
+    assert (registry.void_count(), registry.voided_in(world.home, month)) == (1, 1)
+    with boa.reverts(STALE):
+        emissions.attest(id_, "reviewed", CID, sender=auditor)
+    new = emissions.restate(id_, sender=alice)
+    assert (emissions.statement(new).matched_wh, emissions.statement(new).market_g) == (0, 400)
+    world.skip_to(month + DAY)
+    t = world.hour(500, {"solar": 500}, {"solar": 500})
+    other = certificate_id(world.ids["solar"], t)
+    registry.revoke(other, "seal broken", sender=issuing_body)
+    registry.void_retirement(other, world.home, 500, sender=issuing_body)
+    emissions.attest(new, "reviewed", CID, sender=auditor)
+    assert emissions.statement(new).attestations == 1
+
+
+def test_review_merges_and_attestations_that_hold(
+    emissions, world, alice, auditor, deployer, month
+):
+    """Attacks that held, pinned: merging statements of two meters (or past 366
+    days, reachable since statements span gaps), attesting a statement already
+    restated, or attesting as an auditor of another sector."""
+    world.hour(1_000)
+    world.hour(1_000)
+    home = emissions.make_statement(world.home, month, month + HOUR, sender=alice)
+    solar = emissions.make_statement(
+        world.ids["solar"], month + HOUR, month + 2 * HOUR, sender=alice
+    )
+    with boa.reverts("emissions: statements of different meters"):
+        emissions.merge([home, solar], sender=alice)
+    restated = emissions.restate(home, sender=alice)
+    with boa.reverts("emissions: statement already superseded"):
+        emissions.attest(home, "reviewed", CID, sender=auditor)
+    swede = boa.env.generate_address("se3-auditor")
+    emissions.set_auditor("SE3", swede, True, sender=deployer)
+    with boa.reverts(NOT_AUDITOR):
+        emissions.attest(restated, "reviewed", CID, sender=swede)
+    world.skip_to(month + 200 * DAY)
+    world.skip_to(month + 367 * DAY)
+    first = emissions.make_statement(world.home, month + HOUR, month + 200 * DAY, sender=alice)
+    second = emissions.make_statement(
+        world.home, month + 200 * DAY, month + 367 * DAY, sender=alice
+    )
+    with boa.reverts("emissions: merged period longer than 366 days"):
+        emissions.merge([restated, first, second], sender=alice)
+    emissions.merge([restated, first], sender=alice)

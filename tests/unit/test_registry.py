@@ -333,6 +333,43 @@ def test_retire_in_another_sector_reverts(
         registry.retire(cert, 1, swede, b"", sender=alice)
 
 
+def test_void_retirement_in_another_sector_reverts(
+    registry, smb, deployer, issuing_body, installer, cert, sign, alice, hour
+):
+    """Review-17c: DK1's issuing body voided, with a revoked DK1 certificate, Wh
+    of an SE3 certificate retired against a Swedish meter in the same hour (the
+    registry keeps no list of where a certificate was retired): the Swedish
+    meter's statements lost matched Wh in a sector the body has no say in."""
+    from tests.fixtures.accounts import keyed_account
+    from tests.fixtures.meters import CAPACITY_W
+
+    se3_body = boa.env.generate_address("se3-issuing-body")
+    smb.set_issuing_body("SE3", se3_body, True, sender=deployer)
+    smb.certify_installer("SE3", installer, sender=se3_body)
+    keys = {name: keyed_account(f"se3-{name}") for name in ("consumer", "plant")}
+    ids = {name: meter_id_for(f"se3-{name}") for name in keys}
+    smb.register_meter(
+        ids["consumer"], keys["consumer"].address, alice, "SE3", "", "", 0, CONNECTION_W, 2,
+        sender=installer,
+    )  # fmt: skip
+    smb.register_meter(
+        ids["plant"], keys["plant"].address, alice, "SE3", SOLAR_TECH, SOLAR_FUEL, CAPACITY_W,
+        CONNECTION_W, 3, sender=installer,
+    )  # fmt: skip
+    for name, (imported, exported) in {"consumer": (500, 0), "plant": (0, 500)}.items():
+        smb.accept_meter(ids[name], 0, sender=alice)
+        smb.submit_reading(*sign(keys[name], ids[name], hour, 0, 0).contract_args())
+        smb.submit_reading(
+            *sign(keys[name], ids[name], hour + INTERVAL, imported, exported).contract_args()
+        )
+    registry.issue(ids["plant"], hour)
+    registry.retire(certificate_id(ids["plant"], hour), 500, ids["consumer"], b"", sender=alice)
+    registry.revoke(cert, "seal broken", sender=issuing_body)
+    with boa.reverts("registry: consumption is in another sector"):
+        registry.void_retirement(cert, ids["consumer"], 500, sender=issuing_body)
+    assert registry.retired_against(ids["consumer"], hour) == 500
+
+
 @pytest.mark.parametrize(
     ("wh", "reason"),
     [(0, "registry: nothing to retire"), (2_001, "registry: retiring more than was consumed")],
