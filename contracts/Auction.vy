@@ -56,8 +56,8 @@
         whoever failed to call `deliver`: a delivery is never half made.
         A deal's seller and buyer are the orders' makers; the Exchange pays
         the owner of the seller meter during the interval, as for its own
-        deals. `deliver` makes at most 64 deals a call and goes on where it
-        stopped; the clearing itself writes no deal, so that it stays within
+        deals. `deliver` makes at most 64 deals, or pays back at most 256
+        fills, a call and goes on where it stopped; the clearing itself writes no deal, so that it stays within
         15,000 gas per order (a deal costs the Exchange about 100,000).
 @custom:security Payments and refunds are pull credits (`withdraw_credit`).
         Every state change comes before the one token transfer of a call,
@@ -106,6 +106,7 @@ MAX_BOOK: constant(uint256) = 2000  # orders in one interval's book
 MAX_INTERVALS: public(constant(uint256)) = 24 * 7 * 4  # a standing order spans at most four weeks of hours
 MAX_RELEASE: constant(uint256) = 24 * 7 * 4
 MAX_DEALS: public(constant(uint256)) = 64  # deals one `deliver` makes
+MAX_REFUNDS: public(constant(uint256)) = 256  # unpaired bid fills one `deliver` pays back
 
 _UINT40: constant(uint256) = 2**40 - 1
 _UINT64: constant(uint256) = 2**64 - 1
@@ -461,9 +462,9 @@ def deliver(interval_begin: uint256, order_ids: DynArray[uint256, MAX_BOOK]) -> 
             MAX_DEALS a call, going on where the last call stopped; anyone
             may. Pairs buy fills with sell fills in placement order (see the
             contract's notice), and once the walk ends credits back the
-            payment of the bid fills left unpaired. From the interval's
-            begin on it makes no deal: every fill not delivered is credited
-            back to its bidder instead.
+            payment of the bid fills left unpaired, up to MAX_REFUNDS a
+            call. From the interval's begin on it makes no deal: every fill
+            not delivered is credited back to its bidder instead.
     @param interval_begin The interval, cleared and not yet delivered.
     @param order_ids Every order placed in the interval, in placement order,
            as for `clear`.
@@ -516,12 +517,14 @@ def deliver(interval_begin: uint256, order_ids: DynArray[uint256, MAX_BOOK]) -> 
             ask = self._next_fill(order_ids, ask + 1, False, interval_begin, clearing)
             ask_used = 0
 
-    complete: bool = late or bid == n or ask == n
-    if complete:
-        self._delivery[interval_begin] = _DELIVERED
-        # No offer left to pair (or too late): the bids' fills from `bid` on
-        # are paid back.
-        for _: uint256 in range(MAX_BOOK):
+    # The walk is over when the interval has begun or a side has no fill
+    # left; the bids' fills from `bid` on are then paid back, at most
+    # MAX_REFUNDS a call (a 2,000-order book's refunds in one call would
+    # take about 68 million gas, past any block: the interval could never
+    # be delivered and its bids' payments would stay here for good).
+    walked: bool = late or bid == n or ask == n
+    if walked:
+        for _: uint256 in range(MAX_REFUNDS):
             if bid == n:
                 break
             bid_id: uint256 = order_ids[bid]
@@ -531,6 +534,12 @@ def deliver(interval_begin: uint256, order_ids: DynArray[uint256, MAX_BOOK]) -> 
             log FillRefunded(order_id=bid_id, interval_begin=interval_begin, wh=wh, refund=wh * price)
             bid = self._next_fill(order_ids, bid + 1, True, interval_begin, clearing)
             bid_used = 0
+    complete: bool = bid == n
+    if complete:
+        self._delivery[interval_begin] = _DELIVERED
+    elif walked:
+        # The offer index at the book's end: the next call pairs nothing and goes on paying back.
+        self._delivery[interval_begin] = bid | (bid_used << 32) | (n << 96)
     else:
         self._delivery[interval_begin] = bid | (bid_used << 32) | (ask << 96) | (ask_used << 128)
     log IntervalDelivered(interval_begin=interval_begin, keeper=msg.sender, deals=len(deals), complete=complete)

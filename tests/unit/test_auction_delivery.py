@@ -9,7 +9,15 @@ import pytest
 
 from tests.fixtures.auction import LEAD_TIME
 from tests.fixtures.exchange import TIMEOUT
-from tests.fixtures.meters import INTERVAL, advance_to, grid_time
+from tests.fixtures.meters import (
+    CONNECTION_W,
+    CONSUMPTION,
+    INTERVAL,
+    SECTOR,
+    advance_to,
+    grid_time,
+    meter_id_for,
+)
 from tests.fixtures.registry import certificate_id
 from tests.helpers import events, only_event
 
@@ -387,3 +395,42 @@ def test_the_exchange_takes_no_auction_deal_once_the_interval_began(
     advance_to(hour)
     with boa.reverts("exchange: the interval has begun"):
         exchange.make_auction_deals([deal], sender=auction.address)
+
+
+# GAS: a 2,000-order hour stays deliverable
+
+
+def test_a_late_delivery_pays_back_at_most_256_fills_a_call(
+    auction, wallet, smb, installer, deployer, traders, trader_meters, hour
+):
+    """Paying back every unpaired fill in one call cost about 34,000 gas a bidder
+    (a fresh credit slot, the maker's cold read, the event): a 2,000-order hour
+    took 68 million gas once it had begun, past any block, and its bids'
+    payments stayed in the Auction for good. Now 256 a call, going on."""
+    ids, bidders = [], []
+    for i in range(300):
+        who = boa.env.generate_address(f"late-bidder-{i}")
+        bidders.append(who)
+        meter = meter_id_for(f"late-bidder-meter-{i}")
+        key = boa.env.generate_address(f"late-bidder-key-{i}")
+        smb.register_meter(meter, key, who, SECTOR, "", "", 0, CONNECTION_W, CONSUMPTION, sender=installer)
+        smb.accept_meter(meter, 0, sender=who)
+        wallet.transfer(who, 2 * P, sender=deployer)
+        wallet.approve(auction.address, 2 * P, sender=who)
+        ids.append(auction.place(meter, hour, hour, 1, 2 * P, True, sender=who))
+    ids.append(place(auction, traders, trader_meters, 2, hour, hour, 300, P, False))
+    advance_to(hour - LEAD_TIME)
+    auction.clear(hour, ids, P)
+    advance_to(hour)
+    held = wallet.balanceOf(auction.address)
+    assert not auction.deliver(hour, ids)
+    assert len(events(auction, "FillRefunded")) == 256
+    assert auction._computation.get_gas_used() < 2**24  # EIP-7825's cap on one transaction
+    assert not auction.delivered(hour)
+    assert auction.deliver(hour, ids)
+    assert len(events(auction, "FillRefunded")) == 44
+    assert events(auction, "DealMade") == []
+    with boa.reverts("auction: interval already delivered"):
+        auction.deliver(hour, ids)
+    assert {auction.credit_of(b) for b in bidders} == {P}
+    assert wallet.balanceOf(auction.address) == held
