@@ -413,7 +413,9 @@ def test_a_late_delivery_pays_back_at_most_256_fills_a_call(
         bidders.append(who)
         meter = meter_id_for(f"late-bidder-meter-{i}")
         key = boa.env.generate_address(f"late-bidder-key-{i}")
-        smb.register_meter(meter, key, who, SECTOR, "", "", 0, CONNECTION_W, CONSUMPTION, sender=installer)
+        smb.register_meter(
+            meter, key, who, SECTOR, "", "", 0, CONNECTION_W, CONSUMPTION, sender=installer
+        )
         smb.accept_meter(meter, 0, sender=who)
         wallet.transfer(who, 2 * P, sender=deployer)
         wallet.approve(auction.address, 2 * P, sender=who)
