@@ -783,6 +783,19 @@ def forecast_runs(path: Path, length: int, start: int, end: int) -> list[tuple[i
     return runs
 
 
+def split_runs(
+    runs: list[tuple[int, int, int]], length: int, most: int
+) -> list[tuple[int, int, int]]:
+    """(first, last, wh) runs cut into pieces of at most ``most`` intervals: the
+    Auction refuses an order longer than its MAX_INTERVALS (four weeks of
+    hours), so a month takes two orders."""
+    pieces: list[tuple[int, int, int]] = []
+    for first, last, wh in runs:
+        for begin in range(first, last + 1, most * length):
+            pieces.append((begin, min(last, begin + (most - 1) * length), wh))
+    return pieces
+
+
 def place_standing_order(
     actor: Actor,
     side: str,
@@ -795,8 +808,10 @@ def place_standing_order(
 ):
     """A standing offer or bid on the Auction for every interval of ``[start,
     end)``: ``wh`` Wh an interval, or up to the ``forecast`` (one order per run
-    of hours with the same Wh), at a limit of ``price`` tokens per kWh. A bid
-    escrows Wh x price for every interval now (approved first if short)."""
+    of hours with the same Wh), at a limit of ``price`` tokens per kWh; a
+    period longer than the Auction's MAX_INTERVALS takes one order per
+    MAX_INTERVALS. A bid escrows Wh x price for every interval now (approved
+    first if short)."""
     token = _Token(actor, "Auction")
     auction = actor.contract("Auction")
     per_wh = _price_per_wh(token, price)
@@ -808,8 +823,11 @@ def place_standing_order(
             raise ValueError("the forecast names no Wh in that period: nothing sent")
     elif wh:
         runs = [(first, last, wh)]
+    elif wh == 0:
+        raise ValueError("--wh must be at least 1 Wh: nothing sent")
     else:
         raise ValueError("give the Wh per interval (--wh) or a --forecast: nothing sent")
+    runs = split_runs(runs, length, auction.functions.MAX_INTERVALS().call())
     is_bid = side == "bid"
     receipts = []
     for run_first, run_last, run_wh in runs:

@@ -119,6 +119,23 @@ def test_standing_orders_clear_deliver_and_settle_through_the_commands(
              "--to", "2030-01-01T02:00Z", "--wh", "1", "--price", "0.3"),
             "on the 3600 s interval grid",
         ),
+        (
+            ("standing-bid", "--meter-id", home.hex(), *period, "--wh", "0", "--price", "0.3"),
+            "--wh must be at least 1 Wh: nothing sent",
+        ),
     ):  # fmt: skip
         code, out = cli("market", buyer, *argv)
         assert (code, message in out.err) == (1, True), out.err
+
+    # A month is longer than one order may be (MAX_INTERVALS, four weeks of
+    # hours): the command places it as two, where one was refused whole.
+    start = hour + 24 * HOUR
+    code, out = cli(
+        "market", seller, "standing-offer", "--meter-id", solar.hex(), "--from", _iso(start),
+        "--to", _iso(start + 31 * 24 * HOUR), "--wh", "10", "--price", "0.10",
+    )  # fmt: skip
+    assert code == 0, out.err
+    assert [tuple(auction.functions.order(i).call()[2:4]) for i in (3, 4)] == [
+        (start, start + 671 * HOUR),
+        (start + 672 * HOUR, start + 743 * HOUR),
+    ]
