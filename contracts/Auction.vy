@@ -274,6 +274,10 @@ def place_with_permit(
             instead of a prior approval; a permit already used is fine if the
             allowance is there.
     """
+    # `place`'s bounds, before the escrow's arithmetic could overflow without a reason.
+    assert wh != 0 and wh <= _UINT64, "auction: Wh out of range"
+    assert price != 0 and price <= _UINT96, "auction: price out of range"
+    assert last >= first and last <= _UINT40, "auction: bad interval range"
     escrow: uint256 = wh * price * ((last - first) // interval_length + 1)
     permitted: bool = raw_call(
         token.address,
