@@ -733,6 +733,10 @@ def keeper_run(actor: Actor, start: int, end: int):
 # AUCTION (issue 19): standing orders, the hourly call auction and its delivery
 
 
+def _intervals(count: int) -> str:
+    return f"{count} interval{'' if count == 1 else 's'}"
+
+
 def _standing_placed(actor: Actor, maker: str | None = None) -> list:
     """The Auction's StandingOrderPlaced events, in placement order (their ids
     rise), of ``maker`` or everyone's."""
@@ -841,13 +845,13 @@ def place_standing_order(
             receipt = actor.send(call)
         (event,) = auction.events.StandingOrderPlaced().process_receipt(receipt, errors=DISCARD)
         logger.info(
-            "standing %s %d: %d Wh an interval from %s to %s (%d intervals) at %s/kWh%s",
+            "standing %s %d: %d Wh an interval from %s to %s (%s) at %s/kWh%s",
             side,
             event["args"]["order_id"],
             run_wh,
             _when(run_first),
             _when(run_last + length),
-            hours,
+            _intervals(hours),
             token.show(per_wh * 1_000),
             f", {token.show(hours * run_wh * per_wh)} in escrow" if is_bid else "",
         )
@@ -886,7 +890,16 @@ def standing_orders(actor: Actor) -> Report:
             order_id,
             wh,
             token.show(price * 1_000),
-            f"{len(hours)} intervals from {_when(first)}" if hours else "cancelled",
+            (
+                f"{_intervals(len(hours))} from {_when(first)}"
+                + (
+                    f", cancelled from {_when(last + length)}"
+                    if last < event["args"]["last"]
+                    else ""
+                )
+            )
+            if hours
+            else "cancelled",
         )
         for hour in hours:
             if hour["cleared"]:
@@ -954,7 +967,7 @@ def release_standing_bid(actor: Actor, order_id: int, intervals: int | None = No
     if count == 0:
         raise ValueError(f"order {order_id} has no cleared interval left to release: nothing sent")
     receipt = actor.send(auction.functions.release(order_id, count))
-    logger.info("released %d intervals of standing bid %d", count, order_id)
+    logger.info("released %s of standing bid %d", _intervals(count), order_id)
     return receipt
 
 

@@ -81,8 +81,14 @@ def test_standing_orders_clear_deliver_and_settle_through_the_commands(
         1_000,
     )
 
+    caplog.clear()
     code, out = cli("market", buyer, "standing-orders")
     assert code == 0, out.err
+    assert (
+        f"1 interval from {actions._when(hour)}, cancelled from {actions._when(hour + HOUR)}"
+        in caplog.text
+    )
+    assert "standing bid 2: 800 Wh an interval at 0.3 OKWH/kWh, 1 interval from" in caplog.text
     listed = json.loads(out.out)["orders"]
     assert [(o["order_id"], o["side"], o["wh"]) for o in listed] == [
         (1, "bid", 1_500),
