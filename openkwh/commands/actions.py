@@ -30,6 +30,7 @@ from web3.logs import DISCARD
 from meter_bridge.signing import meter_id as meter_id_from_gsrn
 from meter_bridge.signing import read_salt
 from openkwh import auction as auction_model
+from openkwh import forecast as forecasting
 from openkwh.chain import (
     Deployment,
     DeploymentError,
@@ -800,6 +801,26 @@ def split_runs(
     return pieces
 
 
+def forecast_from_chain(actor: Actor, meter_id: bytes, side: str) -> forecasting.Forecast:
+    """The meter's forecast (openkwh.forecast, 14 days of history) from its
+    measurements on chain (MeasurementRecorded), as the dApp's index holds them."""
+    smb = actor.contract("SmartMeterBackend")
+    recorded = smb.events.MeasurementRecorded().get_logs(
+        from_block=actor.deployment["SmartMeterBackend"].block,
+        argument_filters={"meter_id": meter_id},
+    )
+    measured = {
+        e["args"]["interval_begin"]: (e["args"]["produced_wh"], e["args"]["consumed_wh"])
+        for e in recorded
+    }
+    return forecasting.forecast(
+        ((begin, produced, consumed) for begin, (produced, consumed) in measured.items()),
+        side,
+        actor.w3.eth.get_block("latest")["timestamp"],
+        smb.functions.interval_length().call(),
+    )
+
+
 def place_standing_order(
     actor: Actor,
     side: str,
@@ -809,10 +830,12 @@ def place_standing_order(
     price: str,
     wh: int | None = None,
     forecast: Path | None = None,
+    from_history: bool = False,
 ):
     """A standing offer or bid on the Auction for every interval of ``[start,
     end)``: ``wh`` Wh an interval, or up to the ``forecast`` (one order per run
-    of hours with the same Wh), at a limit of ``price`` tokens per kWh; a
+    of hours with the same Wh), or up to the meter's forecast from its own
+    measurements (``from_history``), at a limit of ``price`` tokens per kWh; a
     period longer than the Auction's MAX_INTERVALS takes one order per
     MAX_INTERVALS. A bid escrows Wh x price for every interval now (approved
     first if short)."""
@@ -825,6 +848,16 @@ def place_standing_order(
         runs = forecast_runs(forecast, length, first, last + length)
         if not runs:
             raise ValueError("the forecast names no Wh in that period: nothing sent")
+    elif from_history:
+        fc = forecast_from_chain(actor, meter_id, side)
+        runs = forecasting.standing_orders(fc, first, last)
+        logger.info(
+            "forecast from the meter's measurements of %s to %s, Wh per interval of the UTC "
+            "day from 00:00: %s",
+            _when(fc.since),
+            _when(fc.until),
+            " ".join(str(wh) for wh in fc.profile),
+        )
     elif wh:
         runs = [(first, last, wh)]
     elif wh == 0:
@@ -1327,6 +1360,12 @@ def _add_standing_arguments(parser: argparse.ArgumentParser, bid: bool) -> None:
         type=Path,
         help="up to a forecast: a file of 'interval,wh' lines (one order per run of equal Wh)",
     )
+    amount.add_argument(
+        "--up-to-forecast",
+        action="store_true",
+        help="up to the meter's forecast from its own measurements: each hour of the day's "
+        "median over the last 14 days (one order per run of equal Wh)",
+    )
     parser.add_argument(
         "--price",
         required=True,
@@ -1336,7 +1375,15 @@ def _add_standing_arguments(parser: argparse.ArgumentParser, bid: bool) -> None:
 
 def _standing_command(side: str) -> Callable:
     return lambda a, args: place_standing_order(
-        a, side, _meter_id(args), args.start, args.end, args.price, args.wh, args.forecast
+        a,
+        side,
+        _meter_id(args),
+        args.start,
+        args.end,
+        args.price,
+        args.wh,
+        args.forecast,
+        args.up_to_forecast,
     )
 
 

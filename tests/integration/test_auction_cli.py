@@ -129,6 +129,11 @@ def test_standing_orders_clear_deliver_and_settle_through_the_commands(
             ("standing-bid", "--meter-id", home.hex(), *period, "--wh", "0", "--price", "0.3"),
             "--wh must be at least 1 Wh: nothing sent",
         ),
+        (
+            ("standing-bid", "--meter-id", home.hex(), *period, "--up-to-forecast",
+             "--price", "0.3"),
+            "has no history to forecast from; give the Wh per interval instead",
+        ),
     ):  # fmt: skip
         code, out = cli("market", buyer, *argv)
         assert (code, message in out.err) == (1, True), out.err
@@ -145,3 +150,14 @@ def test_standing_orders_clear_deliver_and_settle_through_the_commands(
         (start, start + 671 * HOUR),
         (start + 672 * HOUR, start + 743 * HOUR),
     ]
+
+    # Up to the meter's forecast from its own measurements: the 600 Wh it fed
+    # in at `hour` is that hour of the day's median; the next hour, never
+    # measured, forecasts 0 Wh and gets no order.
+    code, out = cli(
+        "market", seller, "standing-offer", "--meter-id", solar.hex(), "--from", _iso(start),
+        "--to", _iso(start + 2 * HOUR), "--up-to-forecast", "--price", "0.10",
+    )  # fmt: skip
+    assert code == 0, out.err
+    assert auction.functions.order_count().call() == 6
+    assert tuple(auction.functions.order(5).call()[2:5]) == (start, start, 600)
