@@ -59,6 +59,11 @@
         deals. `deliver` makes at most 64 deals, or pays back at most 256
         fills, a call and goes on where it stopped; the clearing itself writes no deal, so that it stays within
         15,000 gas per order (a deal costs the Exchange about 100,000).
+@custom:books An interval's book holds at most MAX_BOOK (2,000) orders, what
+        one `clear` takes, and one meter places at most MAX_PER_METER (16) of
+        them: an offer escrows nothing, so one meter could otherwise fill a
+        book alone and every standing order spanning that interval would be
+        refused.
 @custom:security Payments and refunds are pull credits (`withdraw_credit`).
         Every state change comes before the one token transfer of a call,
         and the external functions are non-reentrant, so a token with hooks
@@ -103,6 +108,9 @@ struct Clearing:
 
 
 MAX_BOOK: constant(uint256) = 2000  # orders in one interval's book
+# Orders of one meter in one interval: an offer escrows nothing, so without it
+# one meter could fill a book alone and lock everyone else out of the interval.
+MAX_PER_METER: public(constant(uint256)) = 16
 MAX_INTERVALS: public(constant(uint256)) = 24 * 7 * 4  # a standing order spans at most four weeks of hours
 MAX_RELEASE: constant(uint256) = 24 * 7 * 4
 MAX_DEALS: public(constant(uint256)) = 64  # deals one `deliver` makes
@@ -143,6 +151,11 @@ _meter: HashMap[uint256, bytes32]
 # @dev Per interval begin: the hash chain of its orders (top 192 bits of
 # keccak256(previous slot, order id)) and their count (bits 0-63).
 accumulator: public(HashMap[uint256, uint256])
+
+# @dev Per meter and group of 32 consecutive intervals (interval begin //
+# (32 x interval length)): the meter's orders placed in each, 8 bits apiece
+# (at most MAX_PER_METER, 16).
+_placed: HashMap[bytes32, HashMap[uint256, uint256]]
 
 # @dev Per interval begin: cleared (bit 255) | price (0-95) | Wh bought (96-159) | Wh sold (160-223).
 _clearing: HashMap[uint256, uint256]
@@ -633,13 +646,24 @@ def _place(meter_id: bytes32, first: uint256, last: uint256, wh: uint256, price:
     self._terms[order_id] = price | (wh << 96) | (first << 160) | (last << 200) | flags
     self._owner[order_id] = convert(msg.sender, uint256)
     self._meter[order_id] = meter_id
+    # The meter's counts, one slot per 32 intervals, read and written once per slot.
+    group: uint256 = first // (32 * interval_length)
+    placed: uint256 = self._placed[meter_id][group]
     for i: uint256 in range(MAX_INTERVALS):
         if i == count:
             break
         begin: uint256 = first + i * interval_length
         acc: uint256 = self.accumulator[begin]
         assert acc & _COUNT < MAX_BOOK, "auction: the interval's book is full"
+        if begin // (32 * interval_length) != group:
+            self._placed[meter_id][group] = placed
+            group = begin // (32 * interval_length)
+            placed = self._placed[meter_id][group]
+        bit: uint256 = (begin // interval_length % 32) * 8
+        assert (placed >> bit) & 255 < MAX_PER_METER, "auction: the meter has too many orders in the interval"
+        placed += 1 << bit
         self.accumulator[begin] = (convert(keccak256(abi_encode(acc, order_id)), uint256) & _HASH) | ((acc & _COUNT) + 1)
+    self._placed[meter_id][group] = placed
     log StandingOrderPlaced(order_id=order_id, maker=msg.sender, meter_id=meter_id, first=first, last=last, wh=wh,
                             price=price, is_bid=is_bid)
     if is_bid:

@@ -7,7 +7,7 @@ Wh the floors leave out, a token hook, and who may call the Exchange's entry."""
 import boa
 import pytest
 
-from tests.fixtures.auction import LEAD_TIME
+from tests.fixtures.auction import LEAD_TIME, register_meters
 from tests.fixtures.exchange import TIMEOUT
 from tests.fixtures.meters import (
     CONNECTION_W,
@@ -129,13 +129,13 @@ def test_a_deal_of_the_auction_settles_metered_with_certificates_to_the_buyer(
 
 
 def test_deliver_goes_on_where_it_stopped_64_deals_a_call(
-    auction, exchange, wallet, traders, trader_meters, hour
+    auction, exchange, wallet, many_meters, hour
 ):
     ids = []
-    for _ in range(33):
-        for seller, buyer in ((2, 0), (3, 1)):
-            ids.append(place(auction, traders, trader_meters, buyer, hour, hour, 1, 2 * P, True))
-            ids.append(place(auction, traders, trader_meters, seller, hour, hour, 1, P, False))
+    for k in range(66):  # traders 0 and 1 bid, 2 and 3 offer, from 8 meters each
+        (buyer, home), (seller, solar) = many_meters[k % 8], many_meters[8 + k % 8]
+        ids.append(auction.place(home, hour, hour, 1, 2 * P, True, sender=buyer))
+        ids.append(auction.place(solar, hour, hour, 1, P, False, sender=seller))
     advance_to(hour - LEAD_TIME)
     auction.clear(hour, ids, P)
     assert not auction.deliver(hour, ids)
@@ -251,13 +251,13 @@ def test_a_keeper_who_waits_it_out_delivers_nothing_and_bidders_get_their_fills_
 
 
 def test_a_delivery_half_made_when_the_interval_begins_pays_the_rest_back(
-    auction, exchange, wallet, traders, trader_meters, hour
+    auction, exchange, wallet, many_meters, hour
 ):
     ids = []
-    for _ in range(33):
-        for seller, buyer in ((2, 0), (3, 1)):
-            ids.append(place(auction, traders, trader_meters, buyer, hour, hour, 1, 2 * P, True))
-            ids.append(place(auction, traders, trader_meters, seller, hour, hour, 1, P, False))
+    for k in range(66):  # traders 0 and 1 bid, 2 and 3 offer, from 8 meters each
+        (buyer, home), (seller, solar) = many_meters[k % 8], many_meters[8 + k % 8]
+        ids.append(auction.place(home, hour, hour, 1, 2 * P, True, sender=buyer))
+        ids.append(auction.place(solar, hour, hour, 1, P, False, sender=seller))
     advance_to(hour - LEAD_TIME)
     auction.clear(hour, ids, P)
     auction.deliver(hour, ids)
@@ -342,16 +342,37 @@ def test_orders_need_a_meter_of_their_side(auction, smb, installer, hour):
         auction.place(consumer, hour, hour, 1, P, False, sender=owner)
 
 
-def test_a_full_book_refuses_the_next_order(auction, traders, trader_meters, hour):
+def test_a_full_book_refuses_the_next_order(auction, smb, installer, traders, hour):
     """A book clear cannot take (more than 2,000 orders) would lock every bid's escrow."""
+    meters = register_meters(smb, installer, traders[2], "full-book", 126)
     last = hour + 99 * INTERVAL
-    for _ in range(20):
-        place(auction, traders, trader_meters, 2, hour, last, 1, P, False)  # 20 x 100 orders
-    for _ in range(1_980):
-        place(auction, traders, trader_meters, 2, hour, hour, 1, P, False)
+    for meter in meters[:20]:  # 20 x 100 orders
+        auction.place(meter, hour, last, 1, P, False, sender=traders[2])
+    for k, meter in enumerate(meters[:125]):
+        for _ in range(15 if k < 20 else 16):
+            auction.place(meter, hour, hour, 1, P, False, sender=traders[2])
     with boa.reverts("auction: the interval's book is full"):
-        place(auction, traders, trader_meters, 2, hour, hour, 1, P, False)
-    place(auction, traders, trader_meters, 2, hour + INTERVAL, hour + INTERVAL, 1, P, False)
+        auction.place(meters[125], hour, hour, 1, P, False, sender=traders[2])
+    auction.place(meters[125], hour + INTERVAL, hour + INTERVAL, 1, P, False, sender=traders[2])
+
+
+def test_one_meter_cannot_fill_a_book(auction, traders, trader_meters, hour):
+    """An offer escrows nothing: one meter's 2,000 orders of 1 Wh filled an hour's
+    book alone, and every standing order spanning that hour was refused whole."""
+    for _ in range(16):  # a standing order over hour and the next counts in both
+        place(auction, traders, trader_meters, 2, hour, hour + INTERVAL, 1, P, False)
+    for begin in (hour, hour + INTERVAL):
+        with boa.reverts("auction: the meter has too many orders in the interval"):
+            place(auction, traders, trader_meters, 2, begin, begin, 1, P, False)
+        with boa.reverts("auction: the meter has too many orders in the interval"):
+            place(auction, traders, trader_meters, 2, begin, begin, 1, P, True)  # a bid too
+    week = hour + 167 * INTERVAL
+    with boa.reverts("auction: the meter has too many orders in the interval"):
+        place(auction, traders, trader_meters, 2, hour, week, 1, P, False)
+    place(auction, traders, trader_meters, 2, hour + 2 * INTERVAL, week, 1, P, False)
+    place(
+        auction, traders, trader_meters, 3, hour, week, 100, P, True
+    )  # another meter, the same hours
 
 
 # RE-ENTRANCY AND ROLES
