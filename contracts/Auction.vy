@@ -56,9 +56,14 @@
         whoever failed to call `deliver`: a delivery is never half made.
         A deal's seller and buyer are the orders' makers; the Exchange pays
         the owner of the seller meter during the interval, as for its own
-        deals. `deliver` makes at most 64 deals a call and goes on where it
-        stopped; the clearing itself writes no deal, so that it stays within
+        deals. `deliver` makes at most 64 deals, or pays back at most 256
+        fills, a call and goes on where it stopped; the clearing itself writes no deal, so that it stays within
         15,000 gas per order (a deal costs the Exchange about 100,000).
+@custom:books An interval's book holds at most MAX_BOOK (2,000) orders, what
+        one `clear` takes, and one meter places at most MAX_PER_METER (16) of
+        them: an offer escrows nothing, so one meter could otherwise fill a
+        book alone and every standing order spanning that interval would be
+        refused.
 @custom:security Payments and refunds are pull credits (`withdraw_credit`).
         Every state change comes before the one token transfer of a call,
         and the external functions are non-reentrant, so a token with hooks
@@ -103,9 +108,13 @@ struct Clearing:
 
 
 MAX_BOOK: constant(uint256) = 2000  # orders in one interval's book
+# Orders of one meter in one interval: an offer escrows nothing, so without it
+# one meter could fill a book alone and lock everyone else out of the interval.
+MAX_PER_METER: public(constant(uint256)) = 16
 MAX_INTERVALS: public(constant(uint256)) = 24 * 7 * 4  # a standing order spans at most four weeks of hours
 MAX_RELEASE: constant(uint256) = 24 * 7 * 4
 MAX_DEALS: public(constant(uint256)) = 64  # deals one `deliver` makes
+MAX_REFUNDS: public(constant(uint256)) = 256  # unpaired bid fills one `deliver` pays back
 
 _UINT40: constant(uint256) = 2**40 - 1
 _UINT64: constant(uint256) = 2**64 - 1
@@ -142,6 +151,11 @@ _meter: HashMap[uint256, bytes32]
 # @dev Per interval begin: the hash chain of its orders (top 192 bits of
 # keccak256(previous slot, order id)) and their count (bits 0-63).
 accumulator: public(HashMap[uint256, uint256])
+
+# @dev Per meter and group of 32 consecutive intervals (interval begin //
+# (32 x interval length)): the meter's orders placed in each, 8 bits apiece
+# (at most MAX_PER_METER, 16).
+_placed: HashMap[bytes32, HashMap[uint256, uint256]]
 
 # @dev Per interval begin: cleared (bit 255) | price (0-95) | Wh bought (96-159) | Wh sold (160-223).
 _clearing: HashMap[uint256, uint256]
@@ -273,6 +287,10 @@ def place_with_permit(
             instead of a prior approval; a permit already used is fine if the
             allowance is there.
     """
+    # `place`'s bounds, before the escrow's arithmetic could overflow without a reason.
+    assert wh != 0 and wh <= _UINT64, "auction: Wh out of range"
+    assert price != 0 and price <= _UINT96, "auction: price out of range"
+    assert last >= first and last <= _UINT40, "auction: bad interval range"
     escrow: uint256 = wh * price * ((last - first) // interval_length + 1)
     permitted: bool = raw_call(
         token.address,
@@ -461,9 +479,9 @@ def deliver(interval_begin: uint256, order_ids: DynArray[uint256, MAX_BOOK]) -> 
             MAX_DEALS a call, going on where the last call stopped; anyone
             may. Pairs buy fills with sell fills in placement order (see the
             contract's notice), and once the walk ends credits back the
-            payment of the bid fills left unpaired. From the interval's
-            begin on it makes no deal: every fill not delivered is credited
-            back to its bidder instead.
+            payment of the bid fills left unpaired, up to MAX_REFUNDS a
+            call. From the interval's begin on it makes no deal: every fill
+            not delivered is credited back to its bidder instead.
     @param interval_begin The interval, cleared and not yet delivered.
     @param order_ids Every order placed in the interval, in placement order,
            as for `clear`.
@@ -516,12 +534,14 @@ def deliver(interval_begin: uint256, order_ids: DynArray[uint256, MAX_BOOK]) -> 
             ask = self._next_fill(order_ids, ask + 1, False, interval_begin, clearing)
             ask_used = 0
 
-    complete: bool = late or bid == n or ask == n
-    if complete:
-        self._delivery[interval_begin] = _DELIVERED
-        # No offer left to pair (or too late): the bids' fills from `bid` on
-        # are paid back.
-        for _: uint256 in range(MAX_BOOK):
+    # The walk is over when the interval has begun or a side has no fill
+    # left; the bids' fills from `bid` on are then paid back, at most
+    # MAX_REFUNDS a call (a 2,000-order book's refunds in one call would
+    # take about 68 million gas, past any block: the interval could never
+    # be delivered and its bids' payments would stay here for good).
+    walked: bool = late or bid == n or ask == n
+    if walked:
+        for _: uint256 in range(MAX_REFUNDS):
             if bid == n:
                 break
             bid_id: uint256 = order_ids[bid]
@@ -531,6 +551,12 @@ def deliver(interval_begin: uint256, order_ids: DynArray[uint256, MAX_BOOK]) -> 
             log FillRefunded(order_id=bid_id, interval_begin=interval_begin, wh=wh, refund=wh * price)
             bid = self._next_fill(order_ids, bid + 1, True, interval_begin, clearing)
             bid_used = 0
+    complete: bool = bid == n
+    if complete:
+        self._delivery[interval_begin] = _DELIVERED
+    elif walked:
+        # The offer index at the book's end: the next call pairs nothing and goes on paying back.
+        self._delivery[interval_begin] = bid | (bid_used << 32) | (n << 96)
     else:
         self._delivery[interval_begin] = bid | (bid_used << 32) | (ask << 96) | (ask_used << 128)
     log IntervalDelivered(interval_begin=interval_begin, keeper=msg.sender, deals=len(deals), complete=complete)
@@ -620,13 +646,24 @@ def _place(meter_id: bytes32, first: uint256, last: uint256, wh: uint256, price:
     self._terms[order_id] = price | (wh << 96) | (first << 160) | (last << 200) | flags
     self._owner[order_id] = convert(msg.sender, uint256)
     self._meter[order_id] = meter_id
+    # The meter's counts, one slot per 32 intervals, read and written once per slot.
+    group: uint256 = first // (32 * interval_length)
+    placed: uint256 = self._placed[meter_id][group]
     for i: uint256 in range(MAX_INTERVALS):
         if i == count:
             break
         begin: uint256 = first + i * interval_length
         acc: uint256 = self.accumulator[begin]
         assert acc & _COUNT < MAX_BOOK, "auction: the interval's book is full"
+        if begin // (32 * interval_length) != group:
+            self._placed[meter_id][group] = placed
+            group = begin // (32 * interval_length)
+            placed = self._placed[meter_id][group]
+        bit: uint256 = (begin // interval_length % 32) * 8
+        assert (placed >> bit) & 255 < MAX_PER_METER, "auction: the meter has too many orders in the interval"
+        placed += 1 << bit
         self.accumulator[begin] = (convert(keccak256(abi_encode(acc, order_id)), uint256) & _HASH) | ((acc & _COUNT) + 1)
+    self._placed[meter_id][group] = placed
     log StandingOrderPlaced(order_id=order_id, maker=msg.sender, meter_id=meter_id, first=first, last=last, wh=wh,
                             price=price, is_bid=is_bid)
     if is_bid:

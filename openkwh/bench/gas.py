@@ -694,7 +694,7 @@ def measure_auction(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -
     (each hour's accumulator slot is written fresh) and then as a second order
     there; the issue names them Exchange.standing_order_*, the market's. A book
     of n orders (half bids, half offers, 100 Wh each, at n/2 prices a base
-    unit apart) is cleared at the price the plain Python auction
+    unit apart, each side from one owner's meters, MAX_PER_METER orders each) is cleared at the price the plain Python auction
     (openkwh.auction) finds; its gas is given per order. The 100-order book's
     fills are then delivered as Exchange deals in one call; its gas is given
     per deal (making the deals inside `clear` would cost the sum of both).
@@ -712,6 +712,15 @@ def measure_auction(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -
     register_solar_and_home(
         as_installer, ids, {name: key.address for name, key in keys.items()}, seller, buyer
     )
+    # A meter places at most MAX_PER_METER orders in an interval: the books'
+    # orders come from as many meters of the same two owners as that takes.
+    per_meter = auction.functions.MAX_PER_METER().call()
+    meters = [ids]
+    for j in range(1, -(-max(AUCTION_BOOKS) // 2 // per_meter)):
+        more = {name: keccak(text=f"bench-auction-{name}-{j}") for name in keys}
+        signers = {name: fresh_account(f"auction-{name}-{j}").address for name in keys}
+        register_solar_and_home(as_installer, more, signers, seller, buyer)
+        meters.append(more)
     as_seller = actions.Actor(w3, seller, deployments)
     as_buyer = actions.Actor(w3, buyer, deployments)
     as_admin.send(token.functions.transfer(buyer.address, 10**24))
@@ -739,7 +748,8 @@ def measure_auction(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -
         for k in range(n):
             is_bid = k % 2 == 0
             price = low + k // 2
-            who, meter = (as_buyer, ids["home"]) if is_bid else (as_seller, ids["solar"])
+            pair = meters[k // 2 // per_meter]
+            who, meter = (as_buyer, pair["home"]) if is_bid else (as_seller, pair["solar"])
             who.send(fn.place(meter, begin, begin, 100, price, is_bid))
             placed.append(fn.order_count().call() - 1)
             orders.append((is_bid, 100, price))

@@ -30,6 +30,7 @@ from web3.logs import DISCARD
 from meter_bridge.signing import meter_id as meter_id_from_gsrn
 from meter_bridge.signing import read_salt
 from openkwh import auction as auction_model
+from openkwh import forecast as forecasting
 from openkwh.chain import (
     Deployment,
     DeploymentError,
@@ -739,6 +740,10 @@ def keeper_run(actor: Actor, start: int, end: int, hub: str | None = None):
 # AUCTION (issue 19): standing orders, the hourly call auction and its delivery
 
 
+def _intervals(count: int) -> str:
+    return f"{count} interval{'' if count == 1 else 's'}"
+
+
 def _standing_placed(actor: Actor, maker: str | None = None) -> list:
     """The Auction's StandingOrderPlaced events, in placement order (their ids
     rise), of ``maker`` or everyone's."""
@@ -789,6 +794,39 @@ def forecast_runs(path: Path, length: int, start: int, end: int) -> list[tuple[i
     return runs
 
 
+def split_runs(
+    runs: list[tuple[int, int, int]], length: int, most: int
+) -> list[tuple[int, int, int]]:
+    """(first, last, wh) runs cut into pieces of at most ``most`` intervals: the
+    Auction refuses an order longer than its MAX_INTERVALS (four weeks of
+    hours), so a month takes two orders."""
+    pieces: list[tuple[int, int, int]] = []
+    for first, last, wh in runs:
+        for begin in range(first, last + 1, most * length):
+            pieces.append((begin, min(last, begin + (most - 1) * length), wh))
+    return pieces
+
+
+def forecast_from_chain(actor: Actor, meter_id: bytes, side: str) -> forecasting.Forecast:
+    """The meter's forecast (openkwh.forecast, 14 days of history) from its
+    measurements on chain (MeasurementRecorded), as the dApp's index holds them."""
+    smb = actor.contract("SmartMeterBackend")
+    recorded = smb.events.MeasurementRecorded().get_logs(
+        from_block=actor.deployment["SmartMeterBackend"].block,
+        argument_filters={"meter_id": meter_id},
+    )
+    measured = {
+        e["args"]["interval_begin"]: (e["args"]["produced_wh"], e["args"]["consumed_wh"])
+        for e in recorded
+    }
+    return forecasting.forecast(
+        ((begin, produced, consumed) for begin, (produced, consumed) in measured.items()),
+        side,
+        actor.w3.eth.get_block("latest")["timestamp"],
+        smb.functions.interval_length().call(),
+    )
+
+
 def place_standing_order(
     actor: Actor,
     side: str,
@@ -798,11 +836,15 @@ def place_standing_order(
     price: str,
     wh: int | None = None,
     forecast: Path | None = None,
+    from_history: bool = False,
 ):
     """A standing offer or bid on the Auction for every interval of ``[start,
     end)``: ``wh`` Wh an interval, or up to the ``forecast`` (one order per run
-    of hours with the same Wh), at a limit of ``price`` tokens per kWh. A bid
-    escrows Wh x price for every interval now (approved first if short)."""
+    of hours with the same Wh), or up to the meter's forecast from its own
+    measurements (``from_history``), at a limit of ``price`` tokens per kWh; a
+    period longer than the Auction's MAX_INTERVALS takes one order per
+    MAX_INTERVALS. A bid escrows Wh x price for every interval now (approved
+    first if short)."""
     token = _Token(actor, "Auction")
     auction = actor.contract("Auction")
     per_wh = _price_per_wh(token, price)
@@ -812,10 +854,23 @@ def place_standing_order(
         runs = forecast_runs(forecast, length, first, last + length)
         if not runs:
             raise ValueError("the forecast names no Wh in that period: nothing sent")
+    elif from_history:
+        fc = forecast_from_chain(actor, meter_id, side)
+        runs = forecasting.standing_orders(fc, first, last)
+        logger.info(
+            "forecast from the meter's measurements of %s to %s, Wh per interval of the UTC "
+            "day from 00:00: %s",
+            _when(fc.since),
+            _when(fc.until),
+            " ".join(str(wh) for wh in fc.profile),
+        )
     elif wh:
         runs = [(first, last, wh)]
+    elif wh == 0:
+        raise ValueError("--wh must be at least 1 Wh: nothing sent")
     else:
         raise ValueError("give the Wh per interval (--wh) or a --forecast: nothing sent")
+    runs = split_runs(runs, length, auction.functions.MAX_INTERVALS().call())
     is_bid = side == "bid"
     receipts = []
     for run_first, run_last, run_wh in runs:
@@ -829,13 +884,13 @@ def place_standing_order(
             receipt = actor.send(call)
         (event,) = auction.events.StandingOrderPlaced().process_receipt(receipt, errors=DISCARD)
         logger.info(
-            "standing %s %d: %d Wh an interval from %s to %s (%d intervals) at %s/kWh%s",
+            "standing %s %d: %d Wh an interval from %s to %s (%s) at %s/kWh%s",
             side,
             event["args"]["order_id"],
             run_wh,
             _when(run_first),
             _when(run_last + length),
-            hours,
+            _intervals(hours),
             token.show(per_wh * 1_000),
             f", {token.show(hours * run_wh * per_wh)} in escrow" if is_bid else "",
         )
@@ -874,7 +929,16 @@ def standing_orders(actor: Actor) -> Report:
             order_id,
             wh,
             token.show(price * 1_000),
-            f"{len(hours)} intervals from {_when(first)}" if hours else "cancelled",
+            (
+                f"{_intervals(len(hours))} from {_when(first)}"
+                + (
+                    f", cancelled from {_when(last + length)}"
+                    if last < event["args"]["last"]
+                    else ""
+                )
+            )
+            if hours
+            else "cancelled",
         )
         for hour in hours:
             if hour["cleared"]:
@@ -942,7 +1006,7 @@ def release_standing_bid(actor: Actor, order_id: int, intervals: int | None = No
     if count == 0:
         raise ValueError(f"order {order_id} has no cleared interval left to release: nothing sent")
     receipt = actor.send(auction.functions.release(order_id, count))
-    logger.info("released %d intervals of standing bid %d", count, order_id)
+    logger.info("released %s of standing bid %d", _intervals(count), order_id)
     return receipt
 
 
@@ -1302,6 +1366,12 @@ def _add_standing_arguments(parser: argparse.ArgumentParser, bid: bool) -> None:
         type=Path,
         help="up to a forecast: a file of 'interval,wh' lines (one order per run of equal Wh)",
     )
+    amount.add_argument(
+        "--up-to-forecast",
+        action="store_true",
+        help="up to the meter's forecast from its own measurements: each hour of the day's "
+        "median over the last 14 days (one order per run of equal Wh)",
+    )
     parser.add_argument(
         "--price",
         required=True,
@@ -1311,7 +1381,15 @@ def _add_standing_arguments(parser: argparse.ArgumentParser, bid: bool) -> None:
 
 def _standing_command(side: str) -> Callable:
     return lambda a, args: place_standing_order(
-        a, side, _meter_id(args), args.start, args.end, args.price, args.wh, args.forecast
+        a,
+        side,
+        _meter_id(args),
+        args.start,
+        args.end,
+        args.price,
+        args.wh,
+        args.forecast,
+        args.up_to_forecast,
     )
 
 

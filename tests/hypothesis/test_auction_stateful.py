@@ -118,6 +118,13 @@ class Auction(RuleBasedStateMachine):
             with boa.reverts("auction: gate closed for this interval"):
                 self.market.place(METERS[t], first, last, w, p, is_bid, sender=TRADERS[t])
             return
+        hours_of = range(first, last + 1, HOUR)
+        if any(
+            sum(1 for i in self.book.get(b, []) if self.orders[i]["t"] == t) >= 16 for b in hours_of
+        ):
+            with boa.reverts("auction: the meter has too many orders in the interval"):
+                self.market.place(METERS[t], first, last, w, p, is_bid, sender=TRADERS[t])
+            return
         order_id = self.market.place(METERS[t], first, last, w, p, is_bid, sender=TRADERS[t])
         self.orders[order_id] = dict(
             t=t, bid=is_bid, wh=w, price=p, first=first, last=last, released=0

@@ -81,8 +81,14 @@ def test_standing_orders_clear_deliver_and_settle_through_the_commands(
         1_000,
     )
 
+    caplog.clear()
     code, out = cli("market", buyer, "standing-orders")
     assert code == 0, out.err
+    assert (
+        f"1 interval from {actions._when(hour)}, cancelled from {actions._when(hour + HOUR)}"
+        in caplog.text
+    )
+    assert "standing bid 2: 800 Wh an interval at 0.3 OKWH/kWh, 1 interval from" in caplog.text
     listed = json.loads(out.out)["orders"]
     assert [(o["order_id"], o["side"], o["wh"]) for o in listed] == [
         (1, "bid", 1_500),
@@ -119,6 +125,39 @@ def test_standing_orders_clear_deliver_and_settle_through_the_commands(
              "--to", "2030-01-01T02:00Z", "--wh", "1", "--price", "0.3"),
             "on the 3600 s interval grid",
         ),
+        (
+            ("standing-bid", "--meter-id", home.hex(), *period, "--wh", "0", "--price", "0.3"),
+            "--wh must be at least 1 Wh: nothing sent",
+        ),
+        (
+            ("standing-bid", "--meter-id", home.hex(), *period, "--up-to-forecast",
+             "--price", "0.3"),
+            "has no history to forecast from; give the Wh per interval instead",
+        ),
     ):  # fmt: skip
         code, out = cli("market", buyer, *argv)
         assert (code, message in out.err) == (1, True), out.err
+
+    # A month is longer than one order may be (MAX_INTERVALS, four weeks of
+    # hours): the command places it as two, where one was refused whole.
+    start = hour + 24 * HOUR
+    code, out = cli(
+        "market", seller, "standing-offer", "--meter-id", solar.hex(), "--from", _iso(start),
+        "--to", _iso(start + 31 * 24 * HOUR), "--wh", "10", "--price", "0.10",
+    )  # fmt: skip
+    assert code == 0, out.err
+    assert [tuple(auction.functions.order(i).call()[2:4]) for i in (3, 4)] == [
+        (start, start + 671 * HOUR),
+        (start + 672 * HOUR, start + 743 * HOUR),
+    ]
+
+    # Up to the meter's forecast from its own measurements: the 600 Wh it fed
+    # in at `hour` is that hour of the day's median; the next hour, never
+    # measured, forecasts 0 Wh and gets no order.
+    code, out = cli(
+        "market", seller, "standing-offer", "--meter-id", solar.hex(), "--from", _iso(start),
+        "--to", _iso(start + 2 * HOUR), "--up-to-forecast", "--price", "0.10",
+    )  # fmt: skip
+    assert code == 0, out.err
+    assert auction.functions.order_count().call() == 6
+    assert tuple(auction.functions.order(5).call()[2:5]) == (start, start, 600)

@@ -182,6 +182,27 @@ def test_a_standing_bid_with_a_permit_needs_no_approval(
         auction.place_with_permit(*args, sender=buyer.address)  # used, and no allowance left
 
 
+@pytest.mark.parametrize(
+    ("last_shift", "wh", "price", "reason"),
+    [
+        (-INTERVAL, 1, P, "auction: bad interval range"),
+        (2**100 * INTERVAL, 2**64 - 1, 2**96 - 1, "auction: bad interval range"),
+        (0, 2**200, 2**60, "auction: Wh out of range"),
+        (0, 2**60, 2**200, "auction: price out of range"),
+    ],
+)
+def test_a_permit_bid_out_of_bounds_says_why(
+    auction, traders, trader_meters, hour, last_shift, wh, price, reason
+):
+    """The permit's escrow is computed first: a range ending before it begins, or
+    terms whose product overflows, reverted there with no reason."""
+    with boa.reverts(reason):
+        auction.place_with_permit(
+            trader_meters[0], hour, hour + last_shift, wh, price, 0, 27, b"\0" * 32, b"\0" * 32,
+            sender=traders[0],
+        )  # fmt: skip
+
+
 # CLEARING
 
 

@@ -7,9 +7,17 @@ Wh the floors leave out, a token hook, and who may call the Exchange's entry."""
 import boa
 import pytest
 
-from tests.fixtures.auction import LEAD_TIME
+from tests.fixtures.auction import LEAD_TIME, register_meters
 from tests.fixtures.exchange import TIMEOUT
-from tests.fixtures.meters import INTERVAL, advance_to, grid_time
+from tests.fixtures.meters import (
+    CONNECTION_W,
+    CONSUMPTION,
+    INTERVAL,
+    SECTOR,
+    advance_to,
+    grid_time,
+    meter_id_for,
+)
 from tests.fixtures.registry import certificate_id
 from tests.helpers import events, only_event
 
@@ -121,13 +129,13 @@ def test_a_deal_of_the_auction_settles_metered_with_certificates_to_the_buyer(
 
 
 def test_deliver_goes_on_where_it_stopped_64_deals_a_call(
-    auction, exchange, wallet, traders, trader_meters, hour
+    auction, exchange, wallet, many_meters, hour
 ):
     ids = []
-    for _ in range(33):
-        for seller, buyer in ((2, 0), (3, 1)):
-            ids.append(place(auction, traders, trader_meters, buyer, hour, hour, 1, 2 * P, True))
-            ids.append(place(auction, traders, trader_meters, seller, hour, hour, 1, P, False))
+    for k in range(66):  # traders 0 and 1 bid, 2 and 3 offer, from 8 meters each
+        (buyer, home), (seller, solar) = many_meters[k % 8], many_meters[8 + k % 8]
+        ids.append(auction.place(home, hour, hour, 1, 2 * P, True, sender=buyer))
+        ids.append(auction.place(solar, hour, hour, 1, P, False, sender=seller))
     advance_to(hour - LEAD_TIME)
     auction.clear(hour, ids, P)
     assert not auction.deliver(hour, ids)
@@ -243,13 +251,13 @@ def test_a_keeper_who_waits_it_out_delivers_nothing_and_bidders_get_their_fills_
 
 
 def test_a_delivery_half_made_when_the_interval_begins_pays_the_rest_back(
-    auction, exchange, wallet, traders, trader_meters, hour
+    auction, exchange, wallet, many_meters, hour
 ):
     ids = []
-    for _ in range(33):
-        for seller, buyer in ((2, 0), (3, 1)):
-            ids.append(place(auction, traders, trader_meters, buyer, hour, hour, 1, 2 * P, True))
-            ids.append(place(auction, traders, trader_meters, seller, hour, hour, 1, P, False))
+    for k in range(66):  # traders 0 and 1 bid, 2 and 3 offer, from 8 meters each
+        (buyer, home), (seller, solar) = many_meters[k % 8], many_meters[8 + k % 8]
+        ids.append(auction.place(home, hour, hour, 1, 2 * P, True, sender=buyer))
+        ids.append(auction.place(solar, hour, hour, 1, P, False, sender=seller))
     advance_to(hour - LEAD_TIME)
     auction.clear(hour, ids, P)
     auction.deliver(hour, ids)
@@ -334,16 +342,37 @@ def test_orders_need_a_meter_of_their_side(auction, smb, installer, hour):
         auction.place(consumer, hour, hour, 1, P, False, sender=owner)
 
 
-def test_a_full_book_refuses_the_next_order(auction, traders, trader_meters, hour):
+def test_a_full_book_refuses_the_next_order(auction, smb, installer, traders, hour):
     """A book clear cannot take (more than 2,000 orders) would lock every bid's escrow."""
+    meters = register_meters(smb, installer, traders[2], "full-book", 126)
     last = hour + 99 * INTERVAL
-    for _ in range(20):
-        place(auction, traders, trader_meters, 2, hour, last, 1, P, False)  # 20 x 100 orders
-    for _ in range(1_980):
-        place(auction, traders, trader_meters, 2, hour, hour, 1, P, False)
+    for meter in meters[:20]:  # 20 x 100 orders
+        auction.place(meter, hour, last, 1, P, False, sender=traders[2])
+    for k, meter in enumerate(meters[:125]):
+        for _ in range(15 if k < 20 else 16):
+            auction.place(meter, hour, hour, 1, P, False, sender=traders[2])
     with boa.reverts("auction: the interval's book is full"):
-        place(auction, traders, trader_meters, 2, hour, hour, 1, P, False)
-    place(auction, traders, trader_meters, 2, hour + INTERVAL, hour + INTERVAL, 1, P, False)
+        auction.place(meters[125], hour, hour, 1, P, False, sender=traders[2])
+    auction.place(meters[125], hour + INTERVAL, hour + INTERVAL, 1, P, False, sender=traders[2])
+
+
+def test_one_meter_cannot_fill_a_book(auction, traders, trader_meters, hour):
+    """An offer escrows nothing: one meter's 2,000 orders of 1 Wh filled an hour's
+    book alone, and every standing order spanning that hour was refused whole."""
+    for _ in range(16):  # a standing order over hour and the next counts in both
+        place(auction, traders, trader_meters, 2, hour, hour + INTERVAL, 1, P, False)
+    for begin in (hour, hour + INTERVAL):
+        with boa.reverts("auction: the meter has too many orders in the interval"):
+            place(auction, traders, trader_meters, 2, begin, begin, 1, P, False)
+        with boa.reverts("auction: the meter has too many orders in the interval"):
+            place(auction, traders, trader_meters, 2, begin, begin, 1, P, True)  # a bid too
+    week = hour + 167 * INTERVAL
+    with boa.reverts("auction: the meter has too many orders in the interval"):
+        place(auction, traders, trader_meters, 2, hour, week, 1, P, False)
+    place(auction, traders, trader_meters, 2, hour + 2 * INTERVAL, week, 1, P, False)
+    place(
+        auction, traders, trader_meters, 3, hour, week, 100, P, True
+    )  # another meter, the same hours
 
 
 # RE-ENTRANCY AND ROLES
@@ -387,3 +416,44 @@ def test_the_exchange_takes_no_auction_deal_once_the_interval_began(
     advance_to(hour)
     with boa.reverts("exchange: the interval has begun"):
         exchange.make_auction_deals([deal], sender=auction.address)
+
+
+# GAS: a 2,000-order hour stays deliverable
+
+
+def test_a_late_delivery_pays_back_at_most_256_fills_a_call(
+    auction, wallet, smb, installer, deployer, traders, trader_meters, hour
+):
+    """Paying back every unpaired fill in one call cost about 34,000 gas a bidder
+    (a fresh credit slot, the maker's cold read, the event): a 2,000-order hour
+    took 68 million gas once it had begun, past any block, and its bids'
+    payments stayed in the Auction for good. Now 256 a call, going on."""
+    ids, bidders = [], []
+    for i in range(300):
+        who = boa.env.generate_address(f"late-bidder-{i}")
+        bidders.append(who)
+        meter = meter_id_for(f"late-bidder-meter-{i}")
+        key = boa.env.generate_address(f"late-bidder-key-{i}")
+        smb.register_meter(
+            meter, key, who, SECTOR, "", "", 0, CONNECTION_W, CONSUMPTION, sender=installer
+        )
+        smb.accept_meter(meter, 0, sender=who)
+        wallet.transfer(who, 2 * P, sender=deployer)
+        wallet.approve(auction.address, 2 * P, sender=who)
+        ids.append(auction.place(meter, hour, hour, 1, 2 * P, True, sender=who))
+    ids.append(place(auction, traders, trader_meters, 2, hour, hour, 300, P, False))
+    advance_to(hour - LEAD_TIME)
+    auction.clear(hour, ids, P)
+    advance_to(hour)
+    held = wallet.balanceOf(auction.address)
+    assert not auction.deliver(hour, ids)
+    assert len(events(auction, "FillRefunded")) == 256
+    assert auction._computation.get_gas_used() < 2**24  # EIP-7825's cap on one transaction
+    assert not auction.delivered(hour)
+    assert auction.deliver(hour, ids)
+    assert len(events(auction, "FillRefunded")) == 44
+    assert events(auction, "DealMade") == []
+    with boa.reverts("auction: interval already delivered"):
+        auction.deliver(hour, ids)
+    assert {auction.credit_of(b) for b in bidders} == {P}
+    assert wallet.balanceOf(auction.address) == held

@@ -4,7 +4,7 @@ forecast" is fixed at placement, as issue 19 asks."""
 
 import pytest
 
-from openkwh.commands.actions import forecast_runs
+from openkwh.commands.actions import forecast_runs, split_runs
 
 H = 3_600  # seconds
 T0 = 1_781_913_600  # 2026-06-20T00:00Z
@@ -43,3 +43,14 @@ def test_a_bad_line_is_refused_with_its_number(tmp_path, line, says):
     path.write_text(f"# header\n{line}\n")
     with pytest.raises(ValueError, match=f"line 2: {says}"):
         forecast_runs(path, H, T0, T0 + H)
+
+
+def test_a_run_longer_than_an_order_may_be_is_split():
+    """The Auction takes at most MAX_INTERVALS (672) intervals an order; a month is two."""
+    month = (T0, T0 + 743 * H, 500)
+    assert split_runs([month, (T0 + 800 * H, T0 + 800 * H, 9)], H, 672) == [
+        (T0, T0 + 671 * H, 500),
+        (T0 + 672 * H, T0 + 743 * H, 500),
+        (T0 + 800 * H, T0 + 800 * H, 9),
+    ]
+    assert split_runs([(T0, T0 + 671 * H, 1)], H, 672) == [(T0, T0 + 671 * H, 1)]
