@@ -867,7 +867,7 @@ def place_standing_order(
     elif wh:
         runs = [(first, last, wh)]
     elif wh == 0:
-        raise ValueError("--wh must be at least 1 Wh: nothing sent")
+        raise ValueError("an order is of 1 Wh an interval at least (--kwh 0,001): nothing sent")
     else:
         raise ValueError("give the Wh per interval (--wh) or a --forecast: nothing sent")
     runs = split_runs(runs, length, auction.functions.MAX_INTERVALS().call())
@@ -1360,6 +1360,7 @@ def _add_standing_arguments(parser: argparse.ArgumentParser, bid: bool) -> None:
     _add_meter_arguments(parser)
     _add_period_options(parser)
     amount = parser.add_mutually_exclusive_group(required=True)
+    amount.add_argument("--kwh", help='kWh in every interval, e.g. "1,5" (exact to the Wh)')
     amount.add_argument("--wh", type=_natural, help="whole Wh in every interval, e.g. 1500")
     amount.add_argument(
         "--forecast",
@@ -1387,7 +1388,7 @@ def _standing_command(side: str) -> Callable:
         args.start,
         args.end,
         args.price,
-        args.wh,
+        _wh(args.kwh) if args.kwh is not None else args.wh,
         args.forecast,
         args.up_to_forecast,
     )

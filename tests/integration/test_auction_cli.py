@@ -43,7 +43,7 @@ def test_standing_orders_clear_deliver_and_settle_through_the_commands(
     period = ("--from", _iso(hour), "--to", _iso(hour + 3 * HOUR))
     code, out = cli(
         "market", seller, "standing-offer", "--meter-id", solar.hex(), *period,
-        "--wh", "1000", "--price", "0.10",
+        "--kwh", "1,0", "--price", "0.10",
     )  # fmt: skip
     assert code == 0, out.err
     assert "1000 Wh an interval from" in caplog.text
@@ -127,7 +127,12 @@ def test_standing_orders_clear_deliver_and_settle_through_the_commands(
         ),
         (
             ("standing-bid", "--meter-id", home.hex(), *period, "--wh", "0", "--price", "0.3"),
-            "--wh must be at least 1 Wh: nothing sent",
+            "an order is of 1 Wh an interval at least (--kwh 0,001): nothing sent",
+        ),
+        (
+            ("standing-bid", "--meter-id", home.hex(), *period, "--kwh", "0,0005",
+             "--price", "0.3"),
+            "0,0005 kWh is finer than the 3 decimals kWh have",
         ),
         (
             ("standing-bid", "--meter-id", home.hex(), *period, "--up-to-forecast",
