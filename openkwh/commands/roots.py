@@ -585,8 +585,8 @@ COMMANDS = {
     },
     "keeper": {
         "reveal-traded": (
-            "reveal, from the data hub's public proofs, every traded hour of a root-published "
-            "seller or buyer over a period not revealed yet, so its deals settle; hours the "
+            "reveal, from the data hub's public proofs, every traded hour not revealed yet of "
+            "a seller or buyer whose meter publishes by root, so its deals settle; hours the "
             "hub refuses are listed",
             lambda p: (
                 p.add_argument("--hub", required=True, help=HUB_HELP),
