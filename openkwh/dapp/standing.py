@@ -179,6 +179,9 @@ def api_clearings():
     )
     since = request.args.get("from")
     since = None if since is None else natural("from", since, maximum=MAX_BEGIN)
+    interval = chain.interval_length()
+    if since is not None and since % interval:
+        abort(400, f"from must be the start of an interval ({interval} s), got {since}")
     auction = auction_address()
     if auction is None:
         return jsonify(auction=None, clearings=[])
@@ -197,7 +200,7 @@ def api_clearings():
         ).fetchall()
     return jsonify(
         auction=auction,
-        interval_length=chain.interval_length(),
+        interval_length=interval,
         clearings=[
             {
                 "interval_begin": row["interval_begin"],

@@ -99,6 +99,10 @@ def test_clearing_price_per_hour(client, world):
     ]
     later = client.get(f"/api/v1/auction/clearings?from={first + HOUR}&intervals=5").get_json()
     assert [c["interval_begin"] for c in later["clearings"]] == [first + HOUR]
+    # off the grid, as the OpenAPI document says (schemathesis found it accepted)
+    off = client.get(f"/api/v1/auction/clearings?from={first + 1}")
+    assert off.status_code == 400
+    assert f"from must be the start of an interval (3600 s), got {first + 1}" in off.text
 
 
 def test_a_cancellation_cuts_the_order_short(client, world):
