@@ -9,7 +9,7 @@ import pytest
 
 from openkwh.chain import Deployment, advance_time, contract
 from openkwh.commands import actions
-from tests.integration.test_actions_cli import _iso, _read, _registered, cli, deployment  # noqa: F401
+from tests.integration.test_actions_cli import _iso, _read, _registered
 
 pytestmark = pytest.mark.anvil
 
@@ -18,10 +18,10 @@ PRICE = 3 * 10**14  # 0.30 tokens per kWh, in base units per Wh
 
 
 def test_standing_orders_clear_deliver_and_settle_through_the_commands(
-    cli,  # noqa: F811
+    cli,
     anvil_connection,
     anvil_accounts,
-    deployment,  # noqa: F811
+    deployment,
     tmp_path,
     caplog,
 ):

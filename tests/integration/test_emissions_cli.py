@@ -15,7 +15,6 @@ import pytest
 from openkwh.chain import Deployment, contract
 from openkwh.commands import actions
 from openkwh.commands import cli as openkwh
-from openkwh.commands.deploy import deploy_all
 from openkwh.commands.network import PRIVATE_KEY_ENV
 from openkwh.emissions import bill
 from tests.integration.test_actions_cli import _read, _registered
@@ -25,12 +24,6 @@ pytestmark = pytest.mark.anvil
 BILL = Path(__file__).resolve().parents[1] / "fixtures" / "greenbutton" / "espi_15min_one_day.xml"
 BILL_BEGIN, BILL_END = "2012-03-01T05:00Z", "2012-03-02T05:00Z"  # the sample's day, UTC
 BILL_WH = 93_846
-
-
-@pytest.fixture
-def deployment(anvil_connection, tmp_path):
-    deploy_all(anvil_connection, tmp_path)
-    return tmp_path / "anvil.json"
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import socket
 import threading
 from datetime import UTC, datetime
 
-import boa
 import pytest
 from eth_account import Account
 from eth_utils import keccak
@@ -30,8 +29,6 @@ from meter_bridge.simulator import SimulatedMeter
 from openkwh import merkle
 from openkwh.chain import Deployment, advance_time
 from openkwh.commands import actions
-from openkwh.commands.deploy import deploy_all
-from openkwh.commands.network import PRIVATE_KEY_ENV
 from openkwh.hub.app import Hub, create_app
 from openkwh.hub.ingest import Ingestor
 from openkwh.hub.leaves import roots_domain_separator
@@ -45,32 +42,6 @@ SECTOR = "DK1"
 OFFER_WH = 500
 PRICE = 10**14  # token base units per Wh
 SECRET = "fallback-test-passphrase"
-
-
-@pytest.fixture
-def deployment(anvil_connection, tmp_path):
-    deploy_all(anvil_connection, tmp_path)
-    return tmp_path / "anvil.json"
-
-
-@pytest.fixture
-def cli(anvil, deployment, monkeypatch, capsys):
-    """Runs ``python -m openkwh.commands.<role> …`` in-process as the given dev account."""
-    previous = boa.env
-
-    def run(role, account, *argv):
-        monkeypatch.setenv(PRIVATE_KEY_ENV, account.key.hex())
-        try:
-            code = actions.main(
-                role, ["--rpc-url", anvil.url, "--deployments", str(deployment), *argv]
-            )
-        except SystemExit as exit_:
-            code = exit_.code
-        finally:
-            boa.set_env(previous)
-        return code, capsys.readouterr()
-
-    return run
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ sent."""
 
 import json
 
-import boa
 import pytest
 from eth_utils import keccak
 
@@ -14,40 +13,12 @@ from meter_bridge.signing import gs1_check_digit, meter_id
 from openkwh import merkle
 from openkwh.chain import Deployment, advance_time
 from openkwh.commands import actions
-from openkwh.commands.deploy import deploy_all
-from openkwh.commands.network import PRIVATE_KEY_ENV
 from tests.fixtures.roots import build_tree
 
 pytestmark = pytest.mark.anvil
 
 GSRN_BODY = "57131310000000077"
 DIGEST = bytes.fromhex("cd" * 32)
-
-
-@pytest.fixture
-def deployment(anvil_connection, tmp_path):
-    deploy_all(anvil_connection, tmp_path)
-    return tmp_path / "anvil.json"
-
-
-@pytest.fixture
-def cli(anvil, deployment, monkeypatch, capsys):
-    """Runs ``python -m openkwh.commands.<role> …`` in-process as the given dev account."""
-    previous = boa.env
-
-    def run(role, account, *argv):
-        monkeypatch.setenv(PRIVATE_KEY_ENV, account.key.hex())
-        try:
-            code = actions.main(
-                role, ["--rpc-url", anvil.url, "--deployments", str(deployment), *argv]
-            )
-        except SystemExit as exit_:
-            code = exit_.code
-        finally:
-            boa.set_env(previous)
-        return code, capsys.readouterr()
-
-    return run
 
 
 def leaf(meter: bytes, begin: int, produced: int, consumed: int, length: int) -> tuple:
