@@ -341,16 +341,21 @@ def withdraw(actor: Actor, amount: str):
     return receipt
 
 
+def _withdraw_credit(actor: Actor, name: str):
+    """Collects the actor's credit on the Exchange or the Auction (their same API)."""
+    token = _Token(actor, name)
+    market = actor.contract(name)
+    credit = market.functions.credit_of(actor.account.address).call()
+    if credit == 0:
+        raise ValueError(f"no credit on the {name} to withdraw: nothing sent")
+    receipt = actor.send(market.functions.withdraw_credit())
+    logger.info("withdrew %s of %s credit", token.show(credit), name)
+    return receipt
+
+
 def withdraw_credit(actor: Actor):
     """Collects the actor's credit on the Exchange: payments for Wh sold, refunds."""
-    token = _Token(actor, "Exchange")
-    exchange = actor.contract("Exchange")
-    credit = exchange.functions.credit_of(actor.account.address).call()
-    if credit == 0:
-        raise ValueError("no credit on the Exchange to withdraw: nothing sent")
-    receipt = actor.send(exchange.functions.withdraw_credit())
-    logger.info("withdrew %s of Exchange credit", token.show(credit))
-    return receipt
+    return _withdraw_credit(actor, "Exchange")
 
 
 def pay_meter_debt(actor: Actor, meter_id: bytes, amount: str | None = None):
@@ -1012,14 +1017,7 @@ def release_standing_bid(actor: Actor, order_id: int, intervals: int | None = No
 
 def withdraw_auction_credit(actor: Actor):
     """Collects the actor's credit on the Auction: escrow released and fills paid back."""
-    token = _Token(actor, "Auction")
-    auction = actor.contract("Auction")
-    credit = auction.functions.credit_of(actor.account.address).call()
-    if credit == 0:
-        raise ValueError("no credit on the Auction to withdraw: nothing sent")
-    receipt = actor.send(auction.functions.withdraw_credit())
-    logger.info("withdrew %s of Auction credit", token.show(credit))
-    return receipt
+    return _withdraw_credit(actor, "Auction")
 
 
 def auction_books(actor: Actor) -> dict[int, list[int]]:
