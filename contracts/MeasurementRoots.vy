@@ -205,15 +205,18 @@ event RootPublished:
 
 
 @deploy
-def __init__(backend_: address):
+def __init__(interval_length_: uint256):
     """
-    @param backend_ The SmartMeterBackend; its admin wires this contract
-           with `wire_roots`.
+    @notice Created by its SmartMeterBackend's constructor, from a blueprint
+            (`create_from_blueprint`): the creator is the backend, and the
+            backend knows this contract's address without a storage read.
+    @dev The backend has no code yet while it creates this contract, so its
+         interval length comes as an argument and nothing is read from it.
+    @param interval_length_ The backend's interval length in seconds.
     """
-    assert backend_.is_contract, "roots: backend is not a contract"
     eip712_domain_separator.__init__("OpenKWh MeasurementRoots", "1")
-    backend = backend_
-    interval_length = staticcall ISmartMeterBackend(backend_).interval_length()
+    backend = msg.sender
+    interval_length = interval_length_
 
 
 # PERMISSIONLESS

@@ -603,7 +603,7 @@ def settle_aggregate(
          settled on their own. Reads one bitmap word per 128 quarter hours
          (24 for 31 days) and the backend once per measurement settled in
          the period.
-    @param backend The trusted SmartMeterBackend the roots contract is wired to.
+    @param backend The trusted SmartMeterBackend that created the roots contract.
     @param meter_id The meter.
     @param period_begin Unix seconds, on the backend's interval grid.
     @param period_end Unix seconds, on the grid, after the begin.

@@ -50,9 +50,6 @@ from .interfaces import IOperatorBackend
 implements: ISmartMeterBackend
 
 
-interface IMeasurementRoots:
-    def backend() -> address: view
-
 struct Reading:
     meter_id: bytes32
     interval_begin: uint64
@@ -157,8 +154,10 @@ _owners: HashMap[bytes32, HashMap[uint256, address]]
 _epoch_from: HashMap[bytes32, HashMap[uint256, uint256]]
 
 # @dev The MeasurementRoots contract whose revealed measurements this
-# backend records, wired once by the admin; the zero address until then.
-roots: public(address)
+# backend records: created by this backend's constructor from a blueprint,
+# so it is known without a storage read; the zero address when the backend
+# was deployed without one.
+roots: public(immutable(address))
 
 # @dev Who may accept a meter: named by its installer at registration or by
 # its owner offering it; the zero address when no offer is open.
@@ -240,11 +239,6 @@ event OperatorWired:
     admin: indexed(address)
 
 
-event RootsWired:
-    roots: indexed(address)
-    admin: indexed(address)
-
-
 event MeterPublishesByRoot:
     meter_id: indexed(bytes32)
     installer: indexed(address)
@@ -287,12 +281,15 @@ event MeasurementRecorded:
 
 
 @deploy
-def __init__(interval_length_: uint256, future_tolerance_: uint256):
+def __init__(interval_length_: uint256, future_tolerance_: uint256, roots_blueprint: address):
     """
     @dev The deployer becomes admin and operator.
     @param interval_length_ Interval length in seconds: 3600 or 900.
     @param future_tolerance_ Seconds a reading may be dated after block time
            (clock drift between the meter and the chain).
+    @param roots_blueprint An ERC-5202 blueprint of MeasurementRoots.vy, from
+           which this backend creates its roots contract; the zero address
+           for a backend without one (no meter can then be revealed).
     """
     assert interval_length_ == 3_600 or interval_length_ == 900, "meter: interval must be 3600 or 900 seconds"
     assert future_tolerance_ < interval_length_, "meter: future tolerance must be under one interval"
@@ -301,6 +298,12 @@ def __init__(interval_length_: uint256, future_tolerance_: uint256):
     eip712_domain_separator.__init__("OpenKWh SmartMeterBackend", "1")
     interval_length = interval_length_
     future_tolerance = future_tolerance_
+    # Created here, so that `record_revealed` knows its caller from the code
+    # (an immutable) and not from a storage slot: 2,100 gas a reveal.
+    roots_: address = empty(address)
+    if roots_blueprint != empty(address):
+        roots_ = create_from_blueprint(roots_blueprint, interval_length_, code_offset=3)
+    roots = roots_
 
 
 # PERMISSIONLESS
@@ -588,7 +591,7 @@ def record_revealed(
     signer: address,
 ):
     """
-    @notice Records a measurement of a root-published meter that the wired
+    @notice Records a measurement of a root-published meter that this backend's
             MeasurementRoots proved against a published root; from then on it
             is a measurement like any other. Each interval of a meter is
             recorded once, whichever root it comes from: a measurement that
@@ -608,7 +611,7 @@ def record_revealed(
     @param signer The meter key that signed the measurement, checked against
            the meter's; the zero address for a data hub's leaf.
     """
-    assert msg.sender == self.roots and msg.sender != empty(address), "meter: caller is not the wired roots contract"
+    assert msg.sender == roots and msg.sender != empty(address), "meter: caller is not the backend's roots contract"
     state: uint256 = self._state[meter_id]
     assert state & _REGISTERED != 0, "meter: unknown meter"
     assert state & _BY_ROOT != 0, "meter: the meter is read on chain, not published by root"
@@ -748,21 +751,6 @@ def wire_operator(operator_: address):
     assert staticcall IOperatorBackend(operator_).is_trusted(self), "meter: the operator does not trust this backend"
     self.operator = operator_
     log OperatorWired(operator=operator_, admin=msg.sender)
-
-
-@external
-def wire_roots(roots_: address):
-    """
-    @notice Names, once, the MeasurementRoots contract whose revealed
-            measurements of root-published meters this backend records.
-    @param roots_ A MeasurementRoots built on this backend.
-    """
-    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
-    assert self.roots == empty(address), "meter: roots already wired"
-    assert roots_.is_contract, "meter: roots is not a contract"
-    assert staticcall IMeasurementRoots(roots_).backend() == self, "meter: the roots contract is built on another backend"
-    self.roots = roots_
-    log RootsWired(roots=roots_, admin=msg.sender)
 
 
 @external

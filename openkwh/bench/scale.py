@@ -137,10 +137,12 @@ def deploy(registered: list[bytes], meter_keys: dict[bytes, str]):
     admin, body, installer = (boa.env.generate_address(n) for n in ("admin", "body", "installer"))
     owner, hub = boa.env.generate_address("owner"), boa.env.generate_address("hub")
     with boa.env.prank(admin):
-        smb = boa.load_partial(CONTRACTS / "SmartMeterBackend.vy").deploy(HOUR, 300)
+        roots_partial = boa.load_partial(CONTRACTS / "MeasurementRoots.vy")
+        smb = boa.load_partial(CONTRACTS / "SmartMeterBackend.vy").deploy(
+            HOUR, 300, roots_partial.deploy_as_blueprint()
+        )
         smb.set_issuing_body(SECTOR, body, True)
-        roots = boa.load_partial(CONTRACTS / "MeasurementRoots.vy").deploy(smb.address)
-        smb.wire_roots(roots.address)
+        roots = roots_partial.at(smb.roots())
     smb.certify_installer(SECTOR, installer, sender=body)
     roots.appoint_hub(SECTOR, hub, sender=body)
     for meter in registered:

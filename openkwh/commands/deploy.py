@@ -18,9 +18,7 @@ the Auction (issue 19) comes after the Exchange, which its admin wires to it onc
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
-import io
 import json
 import logging
 import os
@@ -29,8 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import boa
-from boa.deployments import DeploymentsDB, set_deployments_db
-from vyper.compiler.output import build_abi_output
+from vyper.compiler.output import build_abi_output, build_blueprint_bytecode_output
 
 from openkwh.chain import Deployment, transact
 from openkwh.commands.network import (
@@ -101,11 +98,17 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
     fresh = not all(deployer.reusable(name, needs) for name, needs in together.items())
 
     meters = conn.extra_data["meters"]
+    # The backend creates its MeasurementRoots from a blueprint, in its constructor.
     backend = deployer.deploy(
         "SmartMeterBackend",
-        lambda: (meters["interval_length"], meters["future_tolerance"]),
+        lambda: (
+            meters["interval_length"],
+            meters["future_tolerance"],
+            deployer.blueprint("MeasurementRoots"),
+        ),
         fresh=fresh,
     )
+    deployer.created("MeasurementRoots", by="SmartMeterBackend", getter="roots")
 
     operator = conn.extra_data["operator"]
     operator_address = deployer.deploy(
@@ -143,12 +146,6 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
         depends_on=together["Exchange"],
         fresh=fresh,
     )
-    roots_address = deployer.deploy(
-        "MeasurementRoots",
-        lambda: (backend,),
-        depends_on=together["MeasurementRoots"],
-        fresh=fresh,
-    )
     # Delivers its cleared fills as the Exchange's deals: a new Exchange, a new Auction.
     auction_address = deployer.deploy(
         "Auction",
@@ -169,7 +166,6 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
     for name, address in (("GGORegistry", registry_address), ("OperatorBackend", operator_address)):
         deployer.wire(name, address, "exchange", exchange_address)
     deployer.wire("SmartMeterBackend", backend, "operator", operator_address)
-    deployer.wire("SmartMeterBackend", backend, "roots", roots_address)
     deployer.wire("Exchange", exchange_address, "auction", auction_address)
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -221,31 +217,56 @@ class _Deployer:
             self.out[name] = {**known, "abi": abi}
             return known["address"]
 
-        # boa prints each transaction it broadcasts; that goes to the debug log.
-        with (
-            set_deployments_db(DeploymentsDB(":memory:")) as db,
-            contextlib.redirect_stdout(io.StringIO()) as chatter,
-        ):
-            contract = partial.deploy(*args())
-            receipt = next(db.get_deployments()).receipt_dict
-        logger.debug(chatter.getvalue().rstrip())
-        address = str(contract.address)
-        block = int(receipt["blockNumber"], 16)
+        # Sent through web3, as `wire` is: boa's local simulation of a
+        # constructor that creates a contract from a blueprint deployed a
+        # block before sees other code there, and fails.
+        w3 = self.conn.w3
+        constructor = w3.eth.contract(abi=abi, bytecode=partial.compiler_data.bytecode).constructor
+        receipt = transact(w3, self.conn.account, constructor(*args()))
+        address, block = receipt["contractAddress"], receipt["blockNumber"]
         logger.info(
-            "%s: deployed at %s (block %d, %d gas)",
-            name,
-            address,
-            block,
-            int(receipt["gasUsed"], 16),
+            "%s: deployed at %s (block %d, %d gas)", name, address, block, receipt["gasUsed"]
         )
         self.fresh.add(name)
         self.out[name] = {"address": address, "block": block, "abi": abi}
         return address
 
+    def blueprint(self, name: str) -> str:
+        """Deploys an ERC-5202 blueprint of ``name`` (code another contract
+        creates copies from, never called itself) and returns its address."""
+        code = build_blueprint_bytecode_output(contract_partial(name).compiler_data)
+        receipt = transact(
+            self.conn.w3,
+            self.conn.account,
+            self.conn.w3.eth.contract(abi=[], bytecode=code).constructor(),
+        )
+        logger.info("%s: blueprint deployed at %s", name, receipt["contractAddress"])
+        return receipt["contractAddress"]
+
+    def created(self, name: str, by: str, getter: str) -> str:
+        """Records ``name``, the contract that ``by`` created and names with
+        ``getter``, at ``by``'s block."""
+        creator = self.out[by]
+        w3 = self.conn.w3
+        address = getattr(
+            w3.eth.contract(address=creator["address"], abi=creator["abi"]).functions, getter
+        )().call()
+        partial = contract_partial(name)
+        if not self._on_chain({"address": address}, partial.compiler_data.bytecode_runtime):
+            raise RuntimeError(f"{by} at {creator['address']} names no {name} as its {getter}")
+        if by in self.fresh:
+            self.fresh.add(name)
+            logger.info("%s: created by the %s at %s", name, by, address)
+        self.out[name] = {
+            "address": address,
+            "block": creator["block"],
+            "abi": build_abi_output(partial.compiler_data),
+        }
+        return address
+
     def wire(self, name: str, address: str, peer: str, peer_address: str) -> None:
-        """Wires ``name`` at ``address`` to its ``peer`` (its "exchange", "operator",
-        "roots" or "auction")
-        at ``peer_address`` with ``wire_<peer>``, unless it already is.
+        """Wires ``name`` at ``address`` to its ``peer`` (its "exchange", "operator"
+        or "auction") at ``peer_address`` with ``wire_<peer>``, unless it already is.
 
         Sent through web3, not boa: boa's local replay of a call into a contract
         deployed a few blocks before reads that contract's storage stale."""

@@ -23,7 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from openkwh import auction as model
 from tests.fixtures.accounts import keyed_account
-from tests.fixtures.meters import CONNECTION_W
+from tests.fixtures.meters import CONNECTION_W, ZERO_ADDRESS
 from tests.hypothesis import campaign, deployer, timed_campaign
 
 HOUR = 3_600  # seconds
@@ -56,7 +56,7 @@ class Auction(RuleBasedStateMachine):
             self.token = deployer("Wallet").deploy(
                 "OpenKWh Token", "OKWH", 18, 10**30, 0, 1, now + 1
             )
-            self.smb = deployer("SmartMeterBackend").deploy(HOUR, 300)
+            self.smb = deployer("SmartMeterBackend").deploy(HOUR, 300, ZERO_ADDRESS)
             self.smb.set_issuing_body("DK1", BODY, True)
             self.ob = deployer("OperatorBackend").deploy(
                 self.token.address, 86_400, RETAIL, FEED_IN, [self.smb.address]

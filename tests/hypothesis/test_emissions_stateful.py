@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
-from tests.fixtures.meters import CONNECTION_W
+from tests.fixtures.meters import CONNECTION_W, ZERO_ADDRESS
 from tests.fixtures.registry import certificate_id
 from tests.hypothesis import campaign, deployer, timed_campaign
 
@@ -49,7 +49,7 @@ class Emissions(RuleBasedStateMachine):
     @initialize(location=factor, residual=factor)
     def deploy(self, location, residual):
         with boa.env.prank(ADMIN):
-            self.smb = deployer("SmartMeterBackend").deploy(HOUR, 300)
+            self.smb = deployer("SmartMeterBackend").deploy(HOUR, 300, ZERO_ADDRESS)
             self.smb.set_issuing_body("DK1", BODY, True)
             self.registry = deployer("GGORegistry").deploy(self.smb.address, 30 * 86_400)
             self.emissions = deployer("EmissionsRegistry").deploy(

@@ -18,7 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
-from tests.fixtures.meters import CONNECTION_W
+from tests.fixtures.meters import CONNECTION_W, ZERO_ADDRESS
 from tests.helpers import made_deal
 from tests.hypothesis import campaign, deployer, timed_campaign
 
@@ -53,7 +53,7 @@ class Market(RuleBasedStateMachine):
             self.token = deployer("Wallet").deploy(
                 "OpenKWh Token", "OKWH", 18, 10**30, 0, 1, now + 1
             )
-            self.smb = deployer("SmartMeterBackend").deploy(HOUR, 300)
+            self.smb = deployer("SmartMeterBackend").deploy(HOUR, 300, ZERO_ADDRESS)
             self.smb.set_issuing_body("DK1", BODY, True)
             self.registry = deployer("GGORegistry").deploy(self.smb.address, 365 * 86_400)
             self.ob = deployer("OperatorBackend").deploy(

@@ -20,6 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from meter_bridge.signing import Reading, sign_reading
 from openkwh.chain.types import BOTH, MeterKind
 from tests.fixtures.accounts import keyed_account
+from tests.fixtures.meters import ZERO_ADDRESS
 from tests.hypothesis import campaign, deployer, timed_campaign
 
 HOUR = 3_600  # seconds
@@ -65,7 +66,7 @@ class MetersAndOperator(RuleBasedStateMachine):
             self.token = deployer("Wallet").deploy(
                 "OpenKWh Token", "OKWH", 18, 10**27, 0, 1, boa.env.evm.patch.timestamp + 1
             )
-            self.smb = deployer("SmartMeterBackend").deploy(HOUR, TOLERANCE)
+            self.smb = deployer("SmartMeterBackend").deploy(HOUR, TOLERANCE, ZERO_ADDRESS)
             self.ob = deployer("OperatorBackend").deploy(
                 self.token.address, NOTICE, RETAIL, FEED_IN, [self.smb.address]
             )

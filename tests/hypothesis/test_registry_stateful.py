@@ -15,7 +15,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from meter_bridge.signing import Reading, sign_reading
 from tests.fixtures.accounts import keyed_account
-from tests.fixtures.meters import CONNECTION_W
+from tests.fixtures.meters import CONNECTION_W, ZERO_ADDRESS
 from tests.fixtures.registry import certificate_id
 from tests.hypothesis import campaign, deployer, timed_campaign
 
@@ -40,7 +40,7 @@ class Registry(RuleBasedStateMachine):
     @initialize()
     def deploy(self):
         with boa.env.prank(ADMIN):
-            self.smb = deployer("SmartMeterBackend").deploy(HOUR, 300)
+            self.smb = deployer("SmartMeterBackend").deploy(HOUR, 300, ZERO_ADDRESS)
             self.smb.set_issuing_body("DK1", BODY, True)
             self.registry = deployer("GGORegistry").deploy(self.smb.address, VALIDITY)
         self.smb.certify_installer("DK1", INSTALLER, sender=BODY)

@@ -85,13 +85,14 @@ class RootsAndMeters(RuleBasedStateMachine):
             token = deployer("Wallet").deploy(
                 "OpenKWh Token", "OKWH", 18, 10**27, 0, 1, boa.env.evm.patch.timestamp + 1
             )
-            self.smb = deployer("SmartMeterBackend").deploy(HOUR, TOLERANCE)
+            self.smb = deployer("SmartMeterBackend").deploy(
+                HOUR, TOLERANCE, deployer("MeasurementRoots").deploy_as_blueprint()
+            )
             self.ob = deployer("OperatorBackend").deploy(
                 token.address, NOTICE, RETAIL, FEED_IN, [self.smb.address]
             )
-            self.roots = deployer("MeasurementRoots").deploy(self.smb.address)
+            self.roots = deployer("MeasurementRoots").at(self.smb.roots())
             self.smb.wire_operator(self.ob.address)
-            self.smb.wire_roots(self.roots.address)
             self.smb.set_issuing_body("DK1", BODY, True)
         self.smb.certify_installer("DK1", INSTALLER, sender=BODY)
         self.roots.appoint_hub("DK1", HUB, sender=BODY)

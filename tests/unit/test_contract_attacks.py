@@ -24,6 +24,7 @@ from tests.fixtures.meters import (
     SECTOR,
     SOLAR_FUEL,
     SOLAR_TECH,
+    ZERO_ADDRESS,
     accept,
     advance_to,
     grid_time,
@@ -895,7 +896,7 @@ def unwired_backend(smb_deployer, deployer, operator, issuing_body, installer, o
     """A second SmartMeterBackend the operator trusts after its deployment (a new
     region's, say) whose admin has not wired it to the operator."""
     with boa.env.prank(deployer):
-        backend = smb_deployer.deploy(INTERVAL, FUTURE_TOLERANCE)
+        backend = smb_deployer.deploy(INTERVAL, FUTURE_TOLERANCE, ZERO_ADDRESS)
         backend.set_issuing_body(SECTOR, issuing_body, True)
     backend.certify_installer(SECTOR, installer, sender=issuing_body)
     ob.announce_backend_trust(backend.address, True, sender=operator)
@@ -954,7 +955,7 @@ def test_wire_operator_once_by_the_admin_to_an_operator_that_trusts_the_backend(
     smb_deployer, ob_deployer, wallet, deployer, alice
 ):
     with boa.env.prank(deployer):
-        fresh = smb_deployer.deploy(INTERVAL, 300)
+        fresh = smb_deployer.deploy(INTERVAL, 300, ZERO_ADDRESS)
         stranger = ob_deployer.deploy(wallet.address, NOTICE, RETAIL, FEED_IN, [alice])
         own = ob_deployer.deploy(wallet.address, NOTICE, RETAIL, FEED_IN, [fresh.address])
     assert fresh.meter_debt(meter_id_for("any")) == 0  # nothing wired: no debt

@@ -21,7 +21,7 @@ from tests.fixtures.emissions import (
     PRODUCERS,
     next_midnight,
 )
-from tests.fixtures.meters import SECTOR, advance_to, hand_over
+from tests.fixtures.meters import SECTOR, ZERO_ADDRESS, advance_to, hand_over
 from tests.helpers import events, only_event
 
 NOT_TRANSFERABLE = "emissions: statements are not transferable"
@@ -870,7 +870,7 @@ def test_review_is_covered_answers_for_utility_hours_on_a_quarter_hour_chain(
     from tests.fixtures.meters import FUTURE_TOLERANCE
 
     with boa.env.prank(deployer):
-        backend = smb_deployer.deploy(900, FUTURE_TOLERANCE)
+        backend = smb_deployer.deploy(900, FUTURE_TOLERANCE, ZERO_ADDRESS)
         reg = registry_deployer.deploy(backend.address, 86_400 * 365)
         contract = emissions_deployer.deploy(reg.address, backend.address)
         contract.set_auditor(SECTOR, auditor, True)
@@ -903,7 +903,7 @@ def test_review_a_statement_is_bounded_by_its_intervals(
     from tests.fixtures.meters import FUTURE_TOLERANCE
 
     with boa.env.prank(deployer):
-        backend = smb_deployer.deploy(900, FUTURE_TOLERANCE)
+        backend = smb_deployer.deploy(900, FUTURE_TOLERANCE, ZERO_ADDRESS)
         reg = registry_deployer.deploy(backend.address, 86_400 * 365)
         contract = emissions_deployer.deploy(reg.address, backend.address)
     assert contract.MAX_INTERVALS() == 744

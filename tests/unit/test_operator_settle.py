@@ -3,7 +3,7 @@
 import boa
 import pytest
 
-from tests.fixtures.meters import CONNECTION_W, INTERVAL, meter_id_for
+from tests.fixtures.meters import CONNECTION_W, INTERVAL, ZERO_ADDRESS, meter_id_for
 from tests.fixtures.operator import FEED_IN, NOTICE, RETAIL, TOKENS
 from tests.helpers import events, only_event
 
@@ -160,7 +160,7 @@ def test_settle_unknown_meter_reverts(ob, smb):
 
 
 def test_settle_from_untrusted_backend_reverts(ob, smb_deployer, solar_meter):
-    rogue = smb_deployer.deploy(INTERVAL, 0)
+    rogue = smb_deployer.deploy(INTERVAL, 0, ZERO_ADDRESS)
     with boa.reverts("operator: backend not trusted"):
         ob.settle(rogue.address, solar_meter, 0)
 
@@ -202,7 +202,7 @@ def test_settle_many_skips_what_is_not_measured_yet(
 
 
 def test_settle_many_reverts_for_untrusted_backend(ob, smb_deployer):
-    rogue = smb_deployer.deploy(INTERVAL, 0)
+    rogue = smb_deployer.deploy(INTERVAL, 0, ZERO_ADDRESS)
     with boa.reverts("operator: backend not trusted"):
         ob.settle_many(rogue.address, [])
 
@@ -214,7 +214,7 @@ def test_quarter_hour_intervals_settle_separately(
     from meter_bridge.signing import Reading, sign_reading
 
     with boa.env.prank(deployer):
-        smb = smb_deployer.deploy(900, 60)
+        smb = smb_deployer.deploy(900, 60, ZERO_ADDRESS)
         smb.set_issuing_body("DK1", issuing_body, True)
         ob = ob_deployer.deploy(wallet.address, NOTICE, RETAIL, FEED_IN, [smb.address])
     smb.certify_installer("DK1", installer, sender=issuing_body)

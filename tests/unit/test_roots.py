@@ -13,6 +13,7 @@ from tests.fixtures.meters import (
     DIGEST,
     INTERVAL,
     SECTOR,
+    ZERO_ADDRESS,
     advance_to,
     grid_time,
     meter_id_for,
@@ -564,39 +565,52 @@ def test_accept_root_meter_logs_the_next_boundary(smb, installer, alice, root_me
     assert (event.epoch, event.effective_from) == (1, grid_time(1))
 
 
-# Wiring and roles
+# The backend's own roots contract, and roles
 
 
 def test_record_revealed_by_anyone_but_roots_refused(
     smb, roots, root_meter, alice, deployer, operator
 ):
     for caller in (alice, deployer, operator):
-        with boa.reverts("meter: caller is not the wired roots contract"):
+        with boa.reverts("meter: caller is not the backend's roots contract"):
             smb.record_revealed(
                 root_meter, grid_time(-1), grid_time(0), 0, 100, DIGEST, 0, alice, sender=caller
             )
 
 
-def test_record_revealed_before_wiring_refused(smb, alice):
-    with boa.reverts("meter: caller is not the wired roots contract"):
-        smb.record_revealed(meter_id_for("x"), 0, INTERVAL, 0, 0, DIGEST, 0, alice, sender=alice)
+def test_backend_creates_its_roots(smb, roots):
+    """The backend's constructor creates its MeasurementRoots from the blueprint:
+    the roots name the backend and share its interval, and sign their own domain."""
+    assert smb.roots() == roots.address
+    assert boa.env.get_code(roots.address) != b""
+    assert roots.backend() == smb.address
+    assert roots.interval_length() == smb.interval_length()
+    assert roots.eip712Domain()[4] == roots.address
 
 
-def test_wire_roots_twice_refused(smb, roots, roots_deployer, deployer):
-    other = roots_deployer.deploy(smb.address)
-    with boa.reverts("meter: roots already wired"):
-        smb.wire_roots(other.address, sender=deployer)
+def test_record_revealed_without_roots_refused(smb_deployer, deployer, alice):
+    with boa.env.prank(deployer):
+        backend = smb_deployer.deploy(INTERVAL, 300, ZERO_ADDRESS)
+    assert backend.roots() == ZERO_ADDRESS
+    for caller in (alice, deployer):
+        with boa.reverts("meter: caller is not the backend's roots contract"):
+            backend.record_revealed(
+                meter_id_for("x"), 0, INTERVAL, 0, 0, DIGEST, 0, alice, sender=caller
+            )
 
 
-@pytest.mark.parametrize("caller", ["operator", "issuing_body", "installer", "hub", "alice"])
-def test_wire_roots_by_non_admin_refused(
-    smb, roots_deployer, request, caller, operator, issuing_body, installer, hub, alice
+def test_another_backends_roots_cannot_record(
+    smb, roots, smb_deployer, roots_blueprint, root_meter, deployer, alice
 ):
-    """Session actors are asked for by name here (a session fixture first made
-    inside a test would be torn down outside its boa anchor)."""
-    contract = roots_deployer.deploy(smb.address)
-    with boa.reverts("access_control: account is missing role"):
-        smb.wire_roots(contract.address, sender=request.getfixturevalue(caller))
+    """A MeasurementRoots created by another backend (or deployed on its own,
+    naming its deployer as backend) is not this backend's: its calls are refused."""
+    with boa.env.prank(deployer):
+        other = smb_deployer.deploy(INTERVAL, 300, roots_blueprint)
+    for rogue in (other.roots(), roots.deployer.deploy(INTERVAL, sender=alice).address):
+        with boa.reverts("meter: caller is not the backend's roots contract"):
+            smb.record_revealed(
+                root_meter, grid_time(-1), grid_time(0), 0, 100, DIGEST, 0, alice, sender=rogue
+            )
 
 
 @pytest.mark.parametrize("caller", ["operator", "issuing_body", "hub", "deployer", "alice"])
@@ -617,22 +631,6 @@ def test_register_meter_by_root_only_by_certified_installer(
             True,
             sender=request.getfixturevalue(caller),
         )
-
-
-def test_wire_roots_built_on_another_backend_refused(smb, smb_deployer, roots_deployer, deployer):
-    with boa.env.prank(deployer):
-        other_backend = smb_deployer.deploy(INTERVAL, 300)
-    contract = roots_deployer.deploy(other_backend.address)
-    with boa.reverts("meter: the roots contract is built on another backend"):
-        smb.wire_roots(contract.address, sender=deployer)
-
-
-def test_wire_roots_logs(smb, roots_deployer, deployer):
-    contract = roots_deployer.deploy(smb.address)
-    smb.wire_roots(contract.address, sender=deployer)
-    (event,) = [e for e in smb.get_logs() if type(e).__name__ == "RootsWired"]
-    assert (event.roots, event.admin) == (contract.address, deployer)
-    assert smb.roots() == contract.address
 
 
 @pytest.mark.parametrize("caller", ["hub", "installer", "operator", "deployer", "alice"])

@@ -16,6 +16,7 @@ from tests.fixtures.meters import (
     SECTOR,
     SOLAR_FUEL,
     SOLAR_TECH,
+    ZERO_ADDRESS,
     advance_to,
     grid_time,
     meter_id_for,
@@ -202,7 +203,7 @@ def test_reading_replayed_on_second_deployment_is_rejected(
     smb_deployer, smb, solar_meter, meter_key, sign, deployer, issuing_body, installer, alice
 ):
     with boa.env.prank(deployer):
-        twin = smb_deployer.deploy(INTERVAL, FUTURE_TOLERANCE)
+        twin = smb_deployer.deploy(INTERVAL, FUTURE_TOLERANCE, ZERO_ADDRESS)
         twin.set_issuing_body(SECTOR, issuing_body, True)
     twin.certify_installer(SECTOR, installer, sender=issuing_body)
     twin.register_meter(

@@ -12,6 +12,7 @@ from tests.fixtures.meters import (
     SECTOR,
     SOLAR_FUEL,
     SOLAR_TECH,
+    ZERO_ADDRESS,
     meter_id_for,
 )
 from tests.helpers import only_event
@@ -69,11 +70,11 @@ def test_init_sets_grid_admin_and_operator(smb, deployer):
 )
 def test_init_reverts_on_bad_grid(smb_deployer, interval, tolerance, reason):
     with boa.reverts(reason):
-        smb_deployer.deploy(interval, tolerance)
+        smb_deployer.deploy(interval, tolerance, ZERO_ADDRESS)
 
 
 def test_init_accepts_quarter_hours(smb_deployer):
-    assert smb_deployer.deploy(900, 60).interval_length() == 900
+    assert smb_deployer.deploy(900, 60, ZERO_ADDRESS).interval_length() == 900
 
 
 def test_set_issuing_body_appoints_and_logs(smb, deployer, bob):
