@@ -63,7 +63,8 @@ TARGETS = {
     "GGORegistry.retire": 80_000,
     # Issue 18: one leaf of a 3.3 M-leaf tree (22 proof hashes); the floor is
     # about 63,000: 21,000, a fresh slot, the leaf and proof as calldata, the
-    # root's cold read, hashing, the log.
+    # root's cold read, hashing, the log. RevealFloor.* measure the floor of a
+    # correct reveal in Vyper (the meter's state read too) on the same inputs.
     "MeasurementRoots.reveal_hub": 70_000,
     "MeasurementRoots.reveal_meter_signed": 78_000,
     "MeasurementRoots.reveal_many_24_per_leaf": 45_000,
