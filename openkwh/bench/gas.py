@@ -26,7 +26,13 @@ from vyper.compiler.output import build_abi_output
 from web3 import Web3
 from web3.logs import DISCARD
 
-from meter_bridge.signing import Measurement, Reading, sign_measurement, sign_reading
+from meter_bridge.signing import (
+    Measurement,
+    Reading,
+    measurement_typed_data,
+    sign_measurement,
+    sign_reading,
+)
 from openkwh import auction as auction_model
 from openkwh.chain import advance_time, contract, deploy_contract, permit_typed_data, transact
 from openkwh.commands import actions
@@ -57,7 +63,8 @@ TARGETS = {
     "GGORegistry.retire": 80_000,
     # Issue 18: one leaf of a 3.3 M-leaf tree (22 proof hashes); the floor is
     # about 63,000: 21,000, a fresh slot, the leaf and proof as calldata, the
-    # root's cold read, hashing, the log.
+    # root's cold read, hashing, the log. RevealFloor.* measure the floor of a
+    # correct reveal in Vyper (the meter's state read too) on the same inputs.
     "MeasurementRoots.reveal_hub": 70_000,
     "MeasurementRoots.reveal_meter_signed": 78_000,
     "MeasurementRoots.reveal_many_24_per_leaf": 45_000,
@@ -1012,6 +1019,21 @@ def national_multiproof(leaf_hashes: list[bytes], depth: int, seed: str) -> tupl
     return leaves, proof, flags, hashes[-1]
 
 
+REVEAL_FLOOR = PROJECT_ROOT / "bench" / "contracts" / "RevealFloor.vy"
+FLOOR_DOMAIN_NAME = "OpenKWh RevealFloor"
+
+
+def sign_for_floor(
+    account: LocalAccount, measurement: Measurement, chain_id: int, floor_address: str
+) -> tuple[int, int, int]:
+    """A meter key's signature of ``measurement`` under RevealFloor's EIP-712 domain:
+    MeasurementRoots' typed data with the floor's name and address."""
+    typed = measurement_typed_data(measurement, chain_id, floor_address)
+    typed["domain"] = {**typed["domain"], "name": FLOOR_DOMAIN_NAME}
+    signed = account.sign_typed_data(full_message=typed)
+    return signed.v, signed.r, signed.s
+
+
 def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> dict:
     """Gas of publishing a sector's root and revealing one measurement from it.
 
@@ -1061,12 +1083,15 @@ def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> 
             keccak(text=f"digest-{name}-{start}"), keccak(text=f"salt-{name}-{start}"),
         )  # fmt: skip
 
-    def signed_leaf(name: str, start: int, produced: int, consumed: int) -> tuple:
+    def signed_leaf(name: str, start: int, produced: int, consumed: int, floor=None) -> tuple:
         measurement = Measurement(
             ids[name], start, start + interval, produced, consumed,
             1_000_000 + consumed, 200_000 + produced, keccak(text=f"digest-{name}-{start}"),
         )  # fmt: skip
-        v, r, s = sign_measurement(keys[name], measurement, chain_id, roots.address)
+        if floor is None:
+            v, r, s = sign_measurement(keys[name], measurement, chain_id, roots.address)
+        else:
+            v, r, s = sign_for_floor(keys[name], measurement, chain_id, floor.address)
         return (
             *hub_leaf(name, start, produced, consumed)[:5], measurement.import_wh,
             measurement.export_wh, measurement.data_digest, keccak(text=f"salt-s-{name}-{start}"),
@@ -1083,13 +1108,13 @@ def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> 
     leaf_hashes = {
         name: standard_leaf_hash(HUB_LEAF_TYPES, leaf) for name, leaf in hub_leaves.items()
     }
-    proofs = {
+    hub_proofs = {
         "home": [leaf_hashes["solar"], *siblings[1:]],
         "solar": [leaf_hashes["home"], *siblings[1:]],
     }
-    assert all(len(proof) == NATIONAL_PROOF for proof in proofs.values())
-    hub_root = root_from_proof(leaf_hashes["home"], proofs["home"])
-    assert hub_root == root_from_proof(leaf_hashes["solar"], proofs["solar"])
+    assert all(len(proof) == NATIONAL_PROOF for proof in hub_proofs.values())
+    hub_root = root_from_proof(leaf_hashes["home"], hub_proofs["home"])
+    assert hub_root == root_from_proof(leaf_hashes["solar"], hub_proofs["solar"])
     published = as_hub.send(roots.functions.publish_hub_root("DK1", begin, hub_root))
     gas["MeasurementRoots.publish_hub_root"] = {
         "gas": published["gasUsed"],
@@ -1097,7 +1122,9 @@ def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> 
         f"per measurement of {NATIONAL_METERS:,} metering points",
     }
     for name, key in (("home", "reveal_hub"), ("solar", "reveal_hub_prosumer")):
-        receipt = relayer.send(roots.functions.reveal(hub.address, hub_leaves[name], proofs[name]))
+        receipt = relayer.send(
+            roots.functions.reveal(hub.address, hub_leaves[name], hub_proofs[name])
+        )
         gas[f"MeasurementRoots.{key}"] = {
             "gas": receipt["gasUsed"],
             "state": f"{'a household' if name == 'home' else 'a 6 kW prosumer'}'s hour from the "
@@ -1167,6 +1194,53 @@ def measure_roots(w3: Web3, deployments: dict, accounts: list[LocalAccount]) -> 
             "state": f"{'a household' if name == 'home' else 'a 6 kW prosumer'}'s meter-signed "
             f"hour, {NATIONAL_PROOF}-hash proof, signature checked",
         }
+
+    # The same three reveals in RevealFloor: the least a correct reveal does,
+    # in one contract (bench/contracts/RevealFloor.vy).
+    floor_code = boa.load_partial(REVEAL_FLOOR).compiler_data
+    floor, _ = deploy_contract(
+        w3, admin, build_abi_output(floor_code), floor_code.bytecode, interval
+    )
+    tag = int.from_bytes(keccak(text="DK1"), "big") >> (256 - 120)
+    floor_signed = signed_leaf("home", signed_begin, 0, 690, floor=floor)
+    floor_signed_proof = [standard_leaf_hash(SIGNED_LEAF_TYPES, signed["solar"]), *siblings[1:]]
+    floor_meters = [
+        (meter, tag, True, False, keys["home"].address) for meter in [ids["home"], *street]
+    ]
+    as_admin.send(
+        floor.functions.setup(
+            floor_meters,
+            [
+                (hub_root, tag, begin, begin + interval, True),
+                (street_root, tag, street_begin, street_begin + interval, True),
+                (
+                    root_from_proof(
+                        standard_leaf_hash(SIGNED_LEAF_TYPES, floor_signed), floor_signed_proof
+                    ),
+                    tag, signed_begin, signed_begin + interval, False,
+                ),
+            ],
+        )
+    )  # fmt: skip
+    receipt = relayer.send(floor.functions.reveal(hub_leaves["home"], hub_proofs["home"]))
+    gas["RevealFloor.reveal_hub"] = {
+        "gas": receipt["gasUsed"],
+        "state": "MeasurementRoots.reveal_hub's leaf and proof, in one contract: the hub root "
+        "and the meter's state read, the measurement written, no call",
+    }
+    receipt = relayer.send(floor.functions.reveal_signed(floor_signed, floor_signed_proof))
+    gas["RevealFloor.reveal_meter_signed"] = {
+        "gas": receipt["gasUsed"],
+        "state": "the same meter-signed leaf, signed under the floor's domain, "
+        f"{NATIONAL_PROOF}-hash proof, signature checked",
+    }
+    receipt = relayer.send(
+        floor.functions.reveal_many([by_hash[h] for h in ordered], multiproof, pack_flags(flags))
+    )
+    gas["RevealFloor.reveal_many_24_per_leaf"] = {
+        "gas": receipt["gasUsed"] // 24,
+        "state": f"the same 24 leaves and multiproof ({receipt['gasUsed']:,} gas / 24, floored)",
+    }
 
     # The household's month billed from its aggregate leaf: two of its hours
     # were revealed above (not settled), the rest never go on chain.
@@ -1247,6 +1321,32 @@ def format_side_by_side(gas: dict) -> str:
     return "\n".join(lines)
 
 
+# Our reveals beside their peer in RevealFloor: the same leaves and proofs in
+# one contract, with no call into a backend (issue 18's bars).
+FLOOR_PEERS = [
+    ("hub leaf", "MeasurementRoots.reveal_hub", "RevealFloor.reveal_hub"),
+    (
+        "meter-signed leaf",
+        "MeasurementRoots.reveal_meter_signed",
+        "RevealFloor.reveal_meter_signed",
+    ),
+    (
+        "24 by multiproof, per leaf",
+        "MeasurementRoots.reveal_many_24_per_leaf",
+        "RevealFloor.reveal_many_24_per_leaf",
+    ),
+]
+
+
+def format_floor_peers(gas: dict) -> str:
+    lines = [f"{'':<28} {'OpenKWh':>10} {'floor peer':>11} {'above':>7} {'bar':>7}"]
+    for label, ours, peer in FLOOR_PEERS:
+        if ours in gas and peer in gas:
+            a, b = gas[ours]["gas"], gas[peer]["gas"]
+            lines.append(f"{label:<28} {a:>10,} {b:>11,} {a - b:>7,} {TARGETS[ours]:>7,}")
+    return "\n".join(lines)
+
+
 def run(out: Path = GAS_FILE) -> dict:
     with (
         run_anvil(hardfork=HARDFORK, extra_args=["--timestamp", str(GENESIS_TIME)]) as node,
@@ -1293,6 +1393,11 @@ def main(argv: list[str] | None = None) -> int:
         "Energy Web's claim has none):\n"
     )
     print(format_side_by_side(gas))
+    print(
+        "\nReveals beside their floor peer (bench/contracts/RevealFloor.vy: the same leaves "
+        "and proofs, the least a correct reveal does, in one contract):\n"
+    )
+    print(format_floor_peers(gas))
     print(
         f"\nExchange floors: 21,000 + calldata + the storage writes and events each operation "
         f"cannot do without ({FRESH:,} a fresh slot, {UPDATE:,} an update, cold); target "

@@ -21,6 +21,10 @@ run to run; progress goes to stderr. Writes bench/scale.json:
     reveal_gas_hub              reveal: one hub leaf of the national tree
     reveal_gas_meter_signed     reveal_signed: one meter-signed leaf, 22-hash proof
     reveal_gas_per_leaf_24      reveal_many: 24 leaves of the national tree, per leaf
+    reveal_gas_hub_floor, reveal_gas_meter_signed_floor, reveal_gas_per_leaf_24_floor
+                                the same reveals (the meter-signed leaf signed
+                                under its domain) in RevealFloor, their floor
+                                peer of openkwh.bench.gas: one contract, no call
     proof_bytes                 a proof's hashes, in bytes
     proof_p95_ms                p95 of serving a proof (GET, signed in), ms
     sqlite_ingest_per_s         DataHub rows ingested per second, SQLite store
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import hashlib
 import json
 import random
@@ -49,6 +54,7 @@ from openkwh.merkle import pack_flags
 
 SCALE_FILE = PROJECT_ROOT / "bench" / "scale.json"
 CONTRACTS = PROJECT_ROOT / "contracts"
+REVEAL_FLOOR = PROJECT_ROOT / "bench" / "contracts" / "RevealFloor.vy"
 METERS = 3_300_000
 SIGNED = 10_000
 SAMPLE_POSTGRES = 200_000
@@ -269,6 +275,36 @@ def run(meters: int = METERS, out: Path = SCALE_FILE, postgres: bool = True) -> 
     figures["reveal_gas_meter_signed"] = tx_gas(roots.reveal_signed, publisher,
                                                 first.signed_values(), signed_proof)  # fmt: skip
     assert smb.is_revealed(first_meter, BEGIN)
+
+    # The same reveals in RevealFloor, set up with the same meters and roots; the
+    # meter-signed leaf signed again under the floor's domain, on the same path.
+    floor = boa.load_partial(REVEAL_FLOOR).deploy(HOUR)
+    tag = int.from_bytes(keccak(SECTOR.encode()), "big") >> (256 - 120)
+    floor_meters = [(meter_id_of(i), tag, True, False, str(owner_key.address)) for i in street]
+    floor_meters.append((first_meter, tag, True, False, first_address))
+    floor_message = measurement_digest(
+        floor.DOMAIN_SEPARATOR(), first.meter_id, first.interval_begin, first.interval_end,
+        first.produced_wh, first.consumed_wh, first.import_wh, first.export_wh, first.data_digest,
+    )  # fmt: skip
+    signature = first_key.sign_recoverable(floor_message, hasher=None)
+    floor_first = dataclasses.replace(
+        first, v=27 + signature[64], r=signature[:32], s=signature[32:64]
+    )
+    floor.setup(floor_meters, [
+        (tree.root, tag, BEGIN, BEGIN + HOUR, True),
+        (process_proof(floor_first.signed_hash(), signed_proof), tag, BEGIN, BEGIN + HOUR, False),
+    ])  # fmt: skip
+    figures["reveal_gas_hub_floor"] = tx_gas(floor.reveal, one.hub_values(), proof)
+    figures["reveal_gas_per_leaf_24_floor"] = tx_gas(
+        floor.reveal_many, [by_hash[h].hub_values() for h in ordered], multiproof,
+        pack_flags(flags),
+    ) // len(ordered)  # fmt: skip
+    figures["reveal_gas_meter_signed_floor"] = tx_gas(
+        floor.reveal_signed, floor_first.signed_values(), signed_proof
+    )
+    log(f"RevealFloor: reveal {figures['reveal_gas_hub_floor']:,}; signed "
+        f"{figures['reveal_gas_meter_signed_floor']:,}; per leaf of 24 "
+        f"{figures['reveal_gas_per_leaf_24_floor']:,}")  # fmt: skip
     chain.close()
 
     log(f"serving {PROOF_SAMPLES:,} proofs of the national tree")
@@ -306,8 +342,10 @@ def run(meters: int = METERS, out: Path = SCALE_FILE, postgres: bool = True) -> 
             log(f"PostgreSQL skipped: {exc}")
 
     keys = ["meters", "ingest_per_s", "tree_build_s", "publish_gas_per_measurement",
-            "reveal_gas_hub", "reveal_gas_meter_signed", "reveal_gas_per_leaf_24", "proof_bytes",
-            "proof_p95_ms", "sqlite_ingest_per_s", "postgres_ingest_per_s"]  # fmt: skip
+            "reveal_gas_hub", "reveal_gas_meter_signed", "reveal_gas_per_leaf_24",
+            "reveal_gas_hub_floor", "reveal_gas_meter_signed_floor",
+            "reveal_gas_per_leaf_24_floor", "proof_bytes", "proof_p95_ms",
+            "sqlite_ingest_per_s", "postgres_ingest_per_s"]  # fmt: skip
     result = {key: figures[key] for key in keys}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

@@ -56,6 +56,12 @@ KEYS = {
     "EnergyWebRegistry.batchIssueMultiple_24_per_cert",
     "EnergyWebRegistry.transfer_fresh",
     "EnergyWebRegistry.claim",
+    "MeasurementRoots.reveal_hub",  # issue 18
+    "MeasurementRoots.reveal_meter_signed",
+    "MeasurementRoots.reveal_many_24_per_leaf",
+    "RevealFloor.reveal_hub",  # their floor peer
+    "RevealFloor.reveal_meter_signed",
+    "RevealFloor.reveal_many_24_per_leaf",
 }
 
 
@@ -192,6 +198,12 @@ def test_bench_writes_every_key_the_issues_name(tmp_path):
     # The continuous book's operations, each beside its floor (a standing order has none).
     exchange = [k for k in KEYS if k.startswith("Exchange.") and "standing_order" not in k]
     assert all(21_000 < saved[key]["floor"] < saved[key]["gas"] for key in exchange)
+    # Issue 18's reveals, each above its peer in RevealFloor (the same leaves, one contract).
+    reveals = [k.removeprefix("RevealFloor.") for k in KEYS if k.startswith("RevealFloor.")]
+    assert all(
+        21_000 < saved[f"RevealFloor.{key}"]["gas"] < saved[f"MeasurementRoots.{key}"]["gas"]
+        for key in reveals
+    )
 
 
 @pytest.mark.slow(seconds=80)

@@ -9,8 +9,9 @@ from openkwh.bench import scale
 
 KEYS = [
     "meters", "ingest_per_s", "tree_build_s", "publish_gas_per_measurement", "reveal_gas_hub",
-    "reveal_gas_meter_signed", "reveal_gas_per_leaf_24", "proof_bytes", "proof_p95_ms",
-    "sqlite_ingest_per_s", "postgres_ingest_per_s",
+    "reveal_gas_meter_signed", "reveal_gas_per_leaf_24", "reveal_gas_hub_floor",
+    "reveal_gas_meter_signed_floor", "reveal_gas_per_leaf_24_floor", "proof_bytes",
+    "proof_p95_ms", "sqlite_ingest_per_s", "postgres_ingest_per_s",
 ]  # fmt: skip
 
 
@@ -29,4 +30,8 @@ def test_scale_bench_writes_exactly_the_issue_keys(tmp_path, monkeypatch):
     # slots cold, so the root costs more than 21,000 + 2 x 22,100
     assert saved["publish_gas_per_measurement"] * 1_024 > 21_000 + 2 * 22_100
     assert saved["reveal_gas_meter_signed"] > saved["reveal_gas_hub"] > 21_000 + 22_100
+    # each reveal above its floor peer (the same leaf and proof in one contract), which
+    # writes the fresh slot of each measurement
+    for key in ("reveal_gas_hub", "reveal_gas_meter_signed", "reveal_gas_per_leaf_24"):
+        assert saved[key] > saved[f"{key}_floor"] > 22_100
     assert saved["postgres_ingest_per_s"] is None
