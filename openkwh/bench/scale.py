@@ -49,8 +49,8 @@ from coincurve import PrivateKey
 from meter_bridge.signing import gs1_check_digit
 from openkwh.devtools.anvil import PROJECT_ROOT
 from openkwh.hub.leaves import keccak, measurement_digest, roots_domain_separator
-from openkwh.hub.tree import process_proof, stderr_progress
-from openkwh.merkle import pack_flags
+from openkwh.hub.tree import stderr_progress
+from openkwh.merkle import pack_flags, root_from_proof
 
 SCALE_FILE = PROJECT_ROOT / "bench" / "scale.json"
 CONTRACTS = PROJECT_ROOT / "contracts"
@@ -269,7 +269,7 @@ def run(meters: int = METERS, out: Path = SCALE_FILE, postgres: bool = True) -> 
                  for i in range(NATIONAL_PROOF - signed_tree.depth)]  # fmt: skip
     first = next(leaf for leaf in signed_leaves if leaf.meter_id == first_meter)
     signed_proof = signed_tree.proof(first.signed_hash()) + stand_ins
-    signed_root = process_proof(first.signed_hash(), signed_proof)
+    signed_root = root_from_proof(first.signed_hash(), signed_proof)
     publisher = boa.env.generate_address("anyone")
     roots.publish_root(SECTOR, BEGIN, BEGIN + HOUR, signed_root, sender=publisher)
     figures["reveal_gas_meter_signed"] = tx_gas(roots.reveal_signed, publisher,
@@ -292,7 +292,7 @@ def run(meters: int = METERS, out: Path = SCALE_FILE, postgres: bool = True) -> 
     )
     floor.setup(floor_meters, [
         (tree.root, tag, BEGIN, BEGIN + HOUR, True),
-        (process_proof(floor_first.signed_hash(), signed_proof), tag, BEGIN, BEGIN + HOUR, False),
+        (root_from_proof(floor_first.signed_hash(), signed_proof), tag, BEGIN, BEGIN + HOUR, False),
     ])  # fmt: skip
     figures["reveal_gas_hub_floor"] = tx_gas(floor.reveal, one.hub_values(), proof)
     figures["reveal_gas_per_leaf_24_floor"] = tx_gas(

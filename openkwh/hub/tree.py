@@ -1,4 +1,6 @@
-"""OpenZeppelin's StandardMerkleTree (npm ``@openzeppelin/merkle-tree``), in pure Python.
+"""The hub's trees: OpenZeppelin's StandardMerkleTree (npm ``@openzeppelin/merkle-tree``)
+over leaf hashes, found by hash. The layout and proofs are ``openkwh.chain.merkle``'s
+(``tree_nodes``, ``tree_proof``), which the meter bridge and the commands use too.
 
 The library's layout, so that its proofs are the library's proofs: the leaf hashes
 sorted ascending, laid out from the end of a heap array of ``2n - 1`` nodes (the
@@ -14,16 +16,9 @@ index beside the tree is needed.
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable, Sequence
 
-from Crypto.Hash import keccak as _keccak
-
-PROGRESS_EVERY = 500_000  # nodes between progress lines
-
-
-def _hash(data: bytes) -> bytes:
-    return _keccak.new(digest_bits=256, data=data).digest()
+from openkwh.chain.merkle import tree_nodes, tree_proof
 
 
 class TreeError(ValueError):
@@ -35,22 +30,8 @@ class MerkleTree:
         """Builds the tree of ``leaf_hashes`` (StandardMerkleTree leaf hashes, any order)."""
         if not leaf_hashes:
             raise TreeError("a tree needs at least one leaf")
-        count = len(leaf_hashes)
-        ordered = sorted(leaf_hashes)
-        nodes: list[bytes] = [b""] * (count - 1)
-        nodes.extend(reversed(ordered))  # rank r (ascending) at 2n - 2 - r
-        new = _keccak.new
-        started = time.monotonic()
-        for node in range(count - 2, -1, -1):
-            left, right = nodes[2 * node + 1], nodes[2 * node + 2]
-            nodes[node] = new(
-                digest_bits=256, data=left + right if left < right else right + left
-            ).digest()
-            if progress is not None and node % PROGRESS_EVERY == 0:
-                progress(f"tree: {count - 1 - node:,} of {count - 1:,} inner nodes, "
-                         f"{time.monotonic() - started:.0f} s")  # fmt: skip
-        self.nodes = nodes
-        self.count = count
+        self.nodes = tree_nodes(leaf_hashes, progress)
+        self.count = len(leaf_hashes)
 
     @property
     def root(self) -> bytes:
@@ -77,11 +58,7 @@ class MerkleTree:
 
     def proof(self, leaf_hash: bytes) -> list[bytes]:
         """The library's ``getProof``: sibling hashes from the leaf up."""
-        node, proof = self.index_of(leaf_hash), []
-        while node > 0:
-            proof.append(self.nodes[node - 1 if node % 2 == 0 else node + 1])
-            node = (node - 1) // 2
-        return proof
+        return tree_proof(self.nodes, self.index_of(leaf_hash))
 
     def multiproof(self, leaf_hashes: Sequence[bytes]) -> tuple[list, list, list]:
         """The library's ``getMultiProof``: (leaf hashes in the proof's order, proof, flags)."""
@@ -102,14 +79,6 @@ class MerkleTree:
         if not indices:
             proof.append(self.root)
         return [self.nodes[i] for i in indices], proof, flags
-
-
-def process_proof(leaf_hash: bytes, proof: Sequence[bytes]) -> bytes:
-    """OpenZeppelin's ``MerkleProof.processProof``: the root a proof leads to."""
-    node = leaf_hash
-    for sibling in proof:
-        node = _hash(node + sibling if node < sibling else sibling + node)
-    return node
 
 
 def stderr_progress(message: str) -> None:

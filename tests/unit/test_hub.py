@@ -7,8 +7,8 @@ from eth_utils import keccak
 from openkwh.hub.ingest import salt_for
 from openkwh.hub.leaves import Leaf
 from openkwh.hub.store import open_store
-from openkwh.hub.tree import MerkleTree, TreeError, process_proof
-from openkwh.merkle import load_multiproof
+from openkwh.hub.tree import MerkleTree, TreeError
+from openkwh.merkle import load_multiproof, root_from_proof
 from tests.fixtures.accounts import keyed_account
 from tests.fixtures.hub import (
     BEGIN,
@@ -83,7 +83,7 @@ def test_tree_proofs_lead_to_the_root():
     tree = MerkleTree([leaf.hub_hash() for leaf in leaves])
     assert tree.depth == 10
     for leaf in leaves[::97]:
-        assert process_proof(leaf.hub_hash(), tree.proof(leaf.hub_hash())) == tree.root
+        assert root_from_proof(leaf.hub_hash(), tree.proof(leaf.hub_hash())) == tree.root
 
 
 # INGEST: METER-SIGNED READINGS
@@ -281,7 +281,7 @@ def test_proof_served_to_the_signed_in_owner(hub, published, owner_key, meter_id
     assert body["root"] == "0x" + published.root.hex()
     leaf = hub.store.leaf(meter_id, BEGIN)
     proof = [bytes.fromhex(h[2:]) for h in body["proof"]]
-    assert process_proof(leaf.hub_hash(), proof) == published.root
+    assert root_from_proof(leaf.hub_hash(), proof) == published.root
     assert body["leaf"]["values"][4] == "740"
 
 
