@@ -8,9 +8,11 @@ Writes ``deployments/<network>.json``::
 The meter bridge and the dApp read only this file. Deploying is idempotent:
 a contract whose code is already on chain at the recorded address (and whose
 dependencies were reused too) is reused and said so; anything else is deployed.
-The OperatorBackend, the GGORegistry, the Exchange and the MeasurementRoots
-are wired to each other once, so they are reused together or deployed together;
-the Auction (issue 19) comes after the Exchange, which its admin wires to it once.
+The SmartMeterBackend, the OperatorBackend, the GGORegistry and the Exchange
+are wired to each other once, and the backend creates its MeasurementRoots in
+its constructor (from a blueprint deployed just before it; recorded at the
+backend's block), so they are reused together or deployed together; the
+Auction (issue 19) comes after the Exchange, which its admin wires to it once.
 
     python -m openkwh.commands.deploy --network anvil      # what `make deploy` runs
 """
@@ -123,7 +125,8 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
         ),
     )
 
-    # Wired once to each other: all six are reused, or all six deployed.
+    # Wired once to each other, or created by the backend (its roots): all six
+    # are reused, or all six deployed.
     together = {
         "SmartMeterBackend": [],
         "OperatorBackend": ["Wallet", "SmartMeterBackend"],

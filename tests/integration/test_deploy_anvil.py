@@ -82,8 +82,8 @@ def test_deploy_wires_the_contracts(anvil_connection, tmp_path):
 
 
 def test_deploy_again_redeploys_the_market_together(anvil_connection, tmp_path):
-    """The meter backend, operator, registry, Exchange and roots are wired once:
-    one gone means six new."""
+    """The meter backend, operator, registry and Exchange are wired once, and the
+    backend creates its roots: one gone means six new."""
     first = deploy_all(anvil_connection, tmp_path)
     record = json.loads(deployments_path("anvil", tmp_path).read_text())
     record["contracts"]["Exchange"]["address"] = "0x" + "22" * 20  # nothing there
