@@ -493,7 +493,8 @@ def register_meter(
            False (the default) by its signed readings (`submit_reading`),
            True revealed one by one from Merkle roots published for its
            sector and interval (MeasurementRoots), so that nothing of its
-           consumption is on chain until it is used.
+           consumption is on chain until it is used; refused by a backend
+           deployed without roots.
     """
     assert self._installers[keccak256(sector)][msg.sender], "meter: caller is not a certified installer for this sector"
     assert meter_id != empty(bytes32), "meter: meter id is empty"
@@ -528,6 +529,8 @@ def register_meter(
     if ISmartMeterBackend.MeterKind.PRODUCTION in kind:
         flags |= _PRODUCES
     if by_root:
+        # Else the meter could take neither readings nor reveals, for life.
+        assert roots != empty(address), "meter: this backend has no roots contract, so no meter publishes by root"
         flags |= _BY_ROOT | (connection_w << _CONNECTION_SHIFT) | (
             (self._sector_tag(sector) >> (_TAG_BITS - _STATE_TAG_BITS)) << _STATE_TAG_SHIFT
         )

@@ -42,7 +42,7 @@ from openkwh.chain import (
     transact_all,
 )
 from openkwh.chain.types import KIND_CHOICES, as_dict
-from openkwh.commands.deploy import DEPLOYMENTS_DIR, deployments_path
+from openkwh.commands.deploy import DEPLOYMENTS_DIR, backend_problem, deployments_path
 from openkwh.commands.network import ConnectionSetupError, add_network_arguments, connect_from_args
 
 logger = logging.getLogger(__name__)
@@ -1222,6 +1222,13 @@ def resume_meter(actor: Actor, meter_id: bytes, reason: str):
 
 
 def announce_backend_trust(actor: Actor, backend: str, trusted: bool):
+    """Announces trusting ``backend`` (or no longer); refuses to trust one whose
+    code or roots contract is not today's, since settlements would pay on
+    whatever it records."""
+    if trusted:
+        problem = backend_problem(actor.w3, backend)
+        if problem:
+            raise ValueError(f"not trusted: {problem}")
     ob = actor.contract("OperatorBackend")
     return actor.send(ob.functions.announce_backend_trust(backend, trusted))
 
@@ -1524,7 +1531,8 @@ COMMANDS: dict[str, dict[str, tuple[str, Callable, Callable]]] = {
             ),
         ),
         "trust-backend": (
-            "announce trusting a SmartMeterBackend, effective after the notice period",
+            "announce trusting a SmartMeterBackend, effective after the notice period; "
+            "refused unless it runs today's code and its roots are its own MeasurementRoots",
             lambda p: p.add_argument("--backend", type=_address, required=True),
             lambda a, args: announce_backend_trust(a, args.backend, True),
         ),

@@ -8,9 +8,11 @@ Writes ``deployments/<network>.json``::
 The meter bridge and the dApp read only this file. Deploying is idempotent:
 a contract whose code is already on chain at the recorded address (and whose
 dependencies were reused too) is reused and said so; anything else is deployed.
-The OperatorBackend, the GGORegistry, the Exchange and the MeasurementRoots
-are wired to each other once, so they are reused together or deployed together;
-the Auction (issue 19) comes after the Exchange, which its admin wires to it once.
+The SmartMeterBackend, the OperatorBackend, the GGORegistry and the Exchange
+are wired to each other once, and the backend creates its MeasurementRoots in
+its constructor (from a blueprint deployed just before it; recorded at the
+backend's block), so they are reused together or deployed together; the
+Auction (issue 19) comes after the Exchange, which its admin wires to it once.
 
     python -m openkwh.commands.deploy --network anvil      # what `make deploy` runs
 """
@@ -50,6 +52,43 @@ def contract_partial(name: str):
     return boa.load_partial(CONTRACTS_DIR / f"{name}.vy")
 
 
+def runs_today_code(w3, address: str, name: str) -> bool:
+    """Whether the code at ``address`` is today's ``contracts/<name>.vy``.
+
+    Vyper appends immutables after the runtime code, so a prefix match means
+    "this very source was deployed here"."""
+    runtime = contract_partial(name).compiler_data.bytecode_runtime
+    return bytes(w3.eth.get_code(address)).startswith(runtime)
+
+
+def backend_problem(w3, backend: str) -> str | None:
+    """What is wrong with ``backend`` as a SmartMeterBackend whose measurements
+    may be trusted, or None: it must run today's code, and its roots contract
+    (if it has one) today's MeasurementRoots, created for it. Whatever its
+    roots contract is, the backend records as revealed measurements what that
+    contract sends it, so a roots contract of other code (from another
+    blueprint) could record any Wh for any of its meters."""
+    if not runs_today_code(w3, backend, "SmartMeterBackend"):
+        return f"{backend} does not run today's SmartMeterBackend code"
+    abi = build_abi_output(contract_partial("SmartMeterBackend").compiler_data)
+    meters = w3.eth.contract(address=backend, abi=abi).functions
+    roots = meters.roots().call()
+    if int(roots, 16) == 0:
+        return None
+    if not runs_today_code(w3, roots, "MeasurementRoots"):
+        return (
+            f"the roots contract of {backend}, {roots}, does not run today's MeasurementRoots code"
+        )
+    abi = build_abi_output(contract_partial("MeasurementRoots").compiler_data)
+    named = w3.eth.contract(address=roots, abi=abi).functions
+    if (named.backend().call().lower(), named.interval_length().call()) != (
+        backend.lower(),
+        meters.interval_length().call(),
+    ):
+        return f"the roots contract of {backend}, {roots}, was made for another backend"
+    return None
+
+
 def deployments_path(network: str, directory: Path = DEPLOYMENTS_DIR) -> Path:
     return directory / f"{network}.json"
 
@@ -86,7 +125,8 @@ def deploy_all(conn: Connection, directory: Path = DEPLOYMENTS_DIR) -> dict:
         ),
     )
 
-    # Wired once to each other: all six are reused, or all six deployed.
+    # Wired once to each other, or created by the backend (its roots): all six
+    # are reused, or all six deployed.
     together = {
         "SmartMeterBackend": [],
         "OperatorBackend": ["Wallet", "SmartMeterBackend"],
@@ -254,6 +294,11 @@ class _Deployer:
         partial = contract_partial(name)
         if not self._on_chain({"address": address}, partial.compiler_data.bytecode_runtime):
             raise RuntimeError(f"{by} at {creator['address']} names no {name} as its {getter}")
+        # Today's code with another creator's immutables (a reused backend
+        # made from a foreign blueprint) would pass the check above.
+        problem = backend_problem(w3, creator["address"])
+        if problem:
+            raise RuntimeError(problem)
         if by in self.fresh:
             self.fresh.add(name)
             logger.info("%s: created by the %s at %s", name, by, address)

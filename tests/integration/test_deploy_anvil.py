@@ -5,11 +5,18 @@ import subprocess
 import sys
 
 import pytest
+from vyper.compiler.output import build_abi_output
 from web3 import Web3
 from web3.logs import DISCARD
 
 from openkwh.chain import contract, transact
-from openkwh.commands.deploy import deploy_all, deployments_path
+from openkwh.commands import actions
+from openkwh.commands.deploy import (
+    backend_problem,
+    contract_partial,
+    deploy_all,
+    deployments_path,
+)
 from openkwh.devtools.anvil import PROJECT_ROOT
 
 pytestmark = pytest.mark.anvil
@@ -75,8 +82,8 @@ def test_deploy_wires_the_contracts(anvil_connection, tmp_path):
 
 
 def test_deploy_again_redeploys_the_market_together(anvil_connection, tmp_path):
-    """The meter backend, operator, registry, Exchange and roots are wired once:
-    one gone means six new."""
+    """The meter backend, operator, registry and Exchange are wired once, and the
+    backend creates its roots: one gone means six new."""
     first = deploy_all(anvil_connection, tmp_path)
     record = json.loads(deployments_path("anvil", tmp_path).read_text())
     record["contracts"]["Exchange"]["address"] = "0x" + "22" * 20  # nothing there
@@ -123,6 +130,101 @@ def test_deploy_again_after_chain_reset_deploys_anew(anvil_connection, tmp_path)
     # the meter backend, wired to it once, too.
     assert second["contracts"]["OperatorBackend"] != first["contracts"]["OperatorBackend"]
     assert second["contracts"]["SmartMeterBackend"] != first["contracts"]["SmartMeterBackend"]
+
+
+ZERO_ADDRESS = "0x" + "00" * 20
+
+
+def returning(code: bytes) -> bytes:
+    """Init code that returns ``code``, which follows it: PUSH2 size, PUSH1 14,
+    PUSH1 0, CODECOPY, PUSH2 size, PUSH1 0, RETURN."""
+    size = len(code).to_bytes(2, "big")
+    return b"\x61" + size + b"\x60\x0e\x60\x00\x39\x61" + size + b"\x60\x00\xf3" + code
+
+
+def deployed(conn, name: str, *args) -> str:
+    """The address of ``contracts/<name>.vy``, deployed with ``args``."""
+    data = contract_partial(name).compiler_data
+    factory = conn.w3.eth.contract(abi=build_abi_output(data), bytecode=data.bytecode)
+    return transact(conn.w3, conn.account, factory.constructor(*args))["contractAddress"]
+
+
+def backend_with(conn, roots_code: bytes | None) -> str:
+    """A SmartMeterBackend of today's code whose roots run ``roots_code``
+    (created from a blueprint that returns it), or with no roots (None)."""
+    blueprint = ZERO_ADDRESS
+    if roots_code is not None:
+        # ERC-5202: the preamble 0xFE7100, then the init code.
+        preamble = b"\xfe\x71\x00" + returning(roots_code)
+        factory = conn.w3.eth.contract(abi=[], bytecode=returning(preamble))
+        blueprint = transact(conn.w3, conn.account, factory.constructor())["contractAddress"]
+    return deployed(conn, "SmartMeterBackend", 3_600, 300, blueprint)
+
+
+def rogue_roots_code(conn, rogue: str) -> bytes:
+    """Other code than the backend's own roots: a single STOP, or today's
+    MeasurementRoots code copied from one an account deployed on its own (its
+    immutables name that account as the backend)."""
+    if rogue == "stop":
+        return b"\x00"
+    made = deployed(conn, "MeasurementRoots", 3_600)
+    return bytes(conn.w3.eth.get_code(made))
+
+
+@pytest.mark.parametrize(
+    ("rogue", "problem"),
+    [
+        ("stop", "does not run today's MeasurementRoots code"),
+        ("copied", "was made for another backend"),
+    ],
+)
+def test_trust_backend_with_rogue_roots_refused(anvil_connection, tmp_path, rogue, problem):
+    """A backend records whatever its roots contract sends as measurements, and
+    the blueprint is its deployer's choice: the operator's command refuses to
+    trust one whose roots are not today's MeasurementRoots, made for it."""
+    record = deploy_all(anvil_connection, tmp_path)
+    w3 = anvil_connection.w3
+    operator = actions.Actor(w3, anvil_connection.account, record)
+    backend = backend_with(anvil_connection, rogue_roots_code(anvil_connection, rogue))
+    nonce = w3.eth.get_transaction_count(anvil_connection.account.address)
+    with pytest.raises(
+        ValueError,
+        match=f"not trusted: the roots contract of {backend}, 0x[0-9a-fA-F]{{40}}, {problem}",
+    ):
+        actions.announce_backend_trust(operator, backend, True)
+    assert w3.eth.get_transaction_count(anvil_connection.account.address) == nonce
+    # Its own roots, or none at all, are fine.
+    for fine in (
+        record["contracts"]["SmartMeterBackend"]["address"],
+        backend_with(anvil_connection, None),
+    ):
+        assert backend_problem(w3, fine) is None
+    actions.announce_backend_trust(operator, backend_with(anvil_connection, None), True)
+
+
+def test_trust_backend_of_other_code_refused(anvil_connection, tmp_path):
+    record = deploy_all(anvil_connection, tmp_path)
+    operator = actions.Actor(anvil_connection.w3, anvil_connection.account, record)
+    wallet = record["contracts"]["Wallet"]["address"]
+    with pytest.raises(
+        ValueError, match=f"not trusted: {wallet} does not run today's SmartMeterBackend code"
+    ):
+        actions.announce_backend_trust(operator, wallet, True)
+
+
+def test_deploy_again_refuses_a_recorded_backend_with_copied_roots(anvil_connection, tmp_path):
+    """A recorded backend of today's code whose roots run today's MeasurementRoots
+    code with another backend's immutables is not taken for the market's."""
+    deploy_all(anvil_connection, tmp_path)
+    record = json.loads(deployments_path("anvil", tmp_path).read_text())
+    backend = backend_with(anvil_connection, rogue_roots_code(anvil_connection, "copied"))
+    record["contracts"]["SmartMeterBackend"]["address"] = backend
+    deployments_path("anvil", tmp_path).write_text(json.dumps(record))
+    with pytest.raises(
+        RuntimeError,
+        match=f"the roots contract of {backend}, 0x[0-9a-fA-F]{{40}}, was made for another backend",
+    ):
+        deploy_all(anvil_connection, tmp_path)
 
 
 def test_buy_tokens_over_json_rpc(anvil_connection, anvil_accounts, tmp_path):

@@ -10,6 +10,7 @@ from openkwh.merkle import pack_flags
 from tests.fixtures.meters import (
     CAPACITY_W,
     CONNECTION_W,
+    CONSUMPTION,
     DIGEST,
     INTERVAL,
     SECTOR,
@@ -597,6 +598,36 @@ def test_record_revealed_without_roots_refused(smb_deployer, deployer, alice):
             backend.record_revealed(
                 meter_id_for("x"), 0, INTERVAL, 0, 0, DIGEST, 0, alice, sender=caller
             )
+
+
+def test_register_meter_by_root_without_roots_refused(
+    smb_deployer, deployer, issuing_body, installer, alice, root_meter_key
+):
+    """A backend deployed without roots never gets any: a meter registered
+    there to publish by root could take neither readings nor reveals, for
+    life, and its id could not be registered again."""
+    with boa.env.prank(deployer):
+        backend = smb_deployer.deploy(INTERVAL, 300, ZERO_ADDRESS)
+        backend.set_issuing_body(SECTOR, issuing_body, True)
+    backend.certify_installer(SECTOR, installer, sender=issuing_body)
+    with boa.reverts("meter: this backend has no roots contract, so no meter publishes by root"):
+        register_root_meter(backend, installer, alice, root_meter_key.address)
+    # A meter read on chain is still welcome there.
+    meter = meter_id_for("read")
+    backend.register_meter(
+        meter,
+        root_meter_key.address,
+        alice,
+        SECTOR,
+        "",
+        "",
+        0,
+        CONNECTION_W,
+        CONSUMPTION,
+        False,
+        sender=installer,
+    )
+    assert not backend.publishes_by_root(meter)
 
 
 def test_another_backends_roots_cannot_record(
