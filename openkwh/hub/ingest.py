@@ -79,6 +79,15 @@ class Refused(ValueError):
     """One input's refusal; its message is the reason."""
 
 
+def span(begin: int, end: int) -> str:
+    """An interval in the words a refusal shows: UTC times as the DataHub file writes them."""
+    return f"{_iso(begin)} to {_iso(end)}"
+
+
+def _iso(unix: int) -> str:
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def salt_for(salt_key: bytes, meter_id: bytes, interval_begin: int) -> bytes:
     return hmac.new(salt_key, meter_id + word(interval_begin), hashlib.sha256).digest()
 
@@ -101,7 +110,7 @@ class Ingestor:
     def _check_interval(self, begin: int, end: int) -> None:
         if begin % self.interval_length or end - begin != self.interval_length:
             raise Refused(
-                f"bad interval: [{begin}, {end}) is not one interval of the "
+                f"bad interval: {span(begin, end)} is not one interval of the "
                 f"{self.interval_length} s grid"
             )
 
@@ -194,12 +203,12 @@ class Ingestor:
         for at, leaf, sector in leaves:
             if sector in published[leaf.interval_begin]:
                 outcome.refuse(at, f"published interval: the {sector} roots of "
-                               f"[{leaf.interval_begin}, {leaf.interval_end}) are on chain already")  # fmt: skip
+                               f"{span(leaf.interval_begin, leaf.interval_end)} are on chain already")  # fmt: skip
                 continue
             key = (leaf.meter_id, leaf.interval_begin)
             if key in stored or key in seen:
                 outcome.refuse(at, f"overlapping interval: meter 0x{leaf.meter_id.hex()} already "
-                               f"has a measurement of [{leaf.interval_begin}, {leaf.interval_end})")  # fmt: skip
+                               f"has a measurement of {span(leaf.interval_begin, leaf.interval_end)}")  # fmt: skip
                 continue
             seen.add(key)
             fresh.append(leaf)
@@ -245,7 +254,7 @@ class Ingestor:
             entry = merged.setdefault(key, [line, end, {}, [], sector])
             if column in entry[2]:
                 outcome.refuse(line, f"overlapping interval: metering point {gsrn} has two "
-                               f"{column} rows for [{begin}, {end})")  # fmt: skip
+                               f"{column} rows for {span(begin, end)}")  # fmt: skip
                 continue
             entry[2][column] = quantity
             entry[3].append(raw)

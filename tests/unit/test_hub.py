@@ -129,7 +129,8 @@ def forged(key, meter_id):
         (lambda key, m: {**signed_reading(key, m, BEGIN, 0, 740), "produced_wh": -5},
          "negative Wh: produced_wh is -5"),
         (lambda key, m: signed_reading(key, m, BEGIN + 60, 0, 740),
-         "bad interval: [1779998460, 1780002060) is not one interval of the 3600 s grid"),
+         "bad interval: 2026-05-28T20:01:00Z to 2026-05-28T21:01:00Z is not one interval of the "
+         "3600 s grid"),
         (lambda key, m: signed_reading(key, m, BEGIN, 0, 740, end=BEGIN + 2 * HOUR),
          "bad interval"),
         (lambda key, m: {**signed_reading(key, m, BEGIN, 0, 740), "v": 29},
@@ -199,7 +200,8 @@ def test_csv_without_a_type_column_is_consumption(hub, meter_id):
         (row(wh="90000"), "absurd Wh: consumed_wh is 90000 Wh"),
         (row(wh="0,512"), "bad field: quantity_wh must be an integer in Wh"),
         (row(quality="missing"), "missing: the row has no measurement"),
-        (row(end="2026-05-28T20:15:00Z"), "bad interval"),
+        (row(end="2026-05-28T20:15:00Z"),
+         "bad interval: 2026-05-28T20:00:00Z to 2026-05-28T20:15:00Z is not one interval"),
         (row(begin="2026-05-28T22:00:00+02:00", end="2026-05-28T23:00:00+02:00"),
          "bad field: '2026-05-28T22:00:00+02:00' must be UTC"),
         (row(kind="E20"), "bad field: type must be E17"),
@@ -216,9 +218,15 @@ def test_csv_overlapping_rows_are_refused(hub, meter_id):
     outcome = hub.ingestor.ingest_csv(HEADER + row() + row(wh="600"))
     assert outcome.accepted == 1
     assert outcome.refused[0]["at"] == 3
-    assert outcome.refused[0]["reason"].startswith("overlapping interval: metering point")
+    assert outcome.refused[0]["reason"] == (
+        "overlapping interval: metering point 571313180400012349 has two consumed_wh rows for "
+        "2026-05-28T20:00:00Z to 2026-05-28T21:00:00Z"
+    )
     again = hub.ingestor.ingest_csv(HEADER + row(wh="2100", kind="E18"))
     assert again.refused[0]["reason"].startswith("overlapping interval: meter 0x")
+    assert again.refused[0]["reason"].endswith(
+        "has a measurement of 2026-05-28T20:00:00Z to 2026-05-28T21:00:00Z"
+    )
 
 
 def test_csv_bad_header_is_refused(hub):
@@ -354,7 +362,8 @@ def test_ingest_after_the_interval_is_published_is_refused(hub, hub_meter_key, m
     hub.store.add_root("DK1", BEGIN, "hub", BEGIN + HOUR, keccak(text="root"), "c", "f", 1, None)
     outcome = hub.ingestor.ingest_signed([signed_reading(hub_meter_key, meter_id, BEGIN, 0, 740)])
     assert outcome.refused[0]["reason"] == (
-        f"published interval: the DK1 roots of [{BEGIN}, {BEGIN + HOUR}) are on chain already"
+        "published interval: the DK1 roots of 2026-05-28T20:00:00Z to 2026-05-28T21:00:00Z "
+        "are on chain already"
     )
     late = hub.ingestor.ingest_csv(HEADER + row())
     assert late.refused[0]["reason"].startswith("published interval: the DK1 roots")
