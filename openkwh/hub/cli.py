@@ -65,11 +65,18 @@ def _ingestor(args, store) -> Ingestor:
 
 
 def command_add_meter(args) -> int:
+    if args.gsrn and not args.salt_file:
+        raise HubError("--gsrn needs --salt-file (the operator's salt of meter ids)")
     store = open_store(args.store)
     if args.meter_id:
         meter = bytes.fromhex(args.meter_id.removeprefix("0x"))
+        if len(meter) != 32:
+            raise HubError(f"--meter-id: expected 32 bytes (0x + 64 hex digits), got {len(meter)}")
     else:
         meter = meter_id(args.gsrn, read_salt(args.salt_file))
+    if store.meter(meter) is not None or (args.gsrn and store.meters_by_gsrn([args.gsrn])):
+        raise HubError(f"meter 0x{meter.hex()}" + (f" (metering point {args.gsrn})" if args.gsrn
+                       else "") + " is served already: nothing changed")  # fmt: skip
     store.add_meter(meter, args.signer, args.owner, args.sector, args.max_w, args.gsrn)
     print(json.dumps({"meter_id": "0x" + meter.hex(), "gsrn": args.gsrn}))
     return 0
@@ -77,7 +84,8 @@ def command_add_meter(args) -> int:
 
 def command_import(args) -> int:
     store = open_store(args.store)
-    with open(args.file, newline="", encoding="utf-8") as lines:
+    # utf-8-sig: a file saved by a spreadsheet opens with a byte order mark
+    with open(args.file, newline="", encoding="utf-8-sig") as lines:
         outcome = _ingestor(args, store).ingest_csv(lines)
     print(json.dumps(outcome.as_json()))
     return 0 if not outcome.refused else 3
@@ -186,7 +194,7 @@ def _wrapped(text: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    from openkwh.commands.actions import _time, add_shared_arguments
+    from openkwh.commands.actions import _address, _time, add_shared_arguments
 
     shared = argparse.ArgumentParser(add_help=False)
     add_shared_arguments(shared, defaults=True)
@@ -218,8 +226,10 @@ def parser() -> argparse.ArgumentParser:
     who.add_argument("--meter-id", help="the meter id (0x + 64 hex digits)")
     who.add_argument("--gsrn", help="the 18-digit GSRN (with --salt-file: its meter id)")
     add.add_argument("--salt-file", type=Path, help="the operator's salt of meter ids")
-    add.add_argument("--signer", required=True, help="the meter key's address")
-    add.add_argument("--owner", required=True, help="the owner's address: who may fetch its proofs")
+    add.add_argument("--signer", required=True, type=_address,
+                     help="the meter key's address (EIP-55 checksummed)")  # fmt: skip
+    add.add_argument("--owner", required=True, type=_address,
+                     help="the owner's address (EIP-55 checksummed): who may fetch its proofs")  # fmt: skip
     add.add_argument("--sector", required=True, help="the meter's sector, e.g. DK1")
     add.add_argument("--max-w", type=int, default=DEFAULT_MAX_W,
                      help=f"connection rating, W (default {DEFAULT_MAX_W:,})")  # fmt: skip
@@ -253,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     prog = f"openkwh hub {args.command}"
     try:
         return args.run(args)
-    except (HubError, TransactionFailed, ConnectionSetupError, DeploymentError) as exc:
+    except (HubError, TransactionFailed, ConnectionSetupError, DeploymentError, ValueError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
     except OSError as exc:  # a file missing or unreadable, a port in use
         what = f"{exc.strerror}: {exc.filename}" if exc.filename else str(exc)

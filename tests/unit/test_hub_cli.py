@@ -144,3 +144,60 @@ def test_hub_publish_of_nothing_says_so_before_sending(tmp_path, capsys, interva
     answer = capsys.readouterr()
     assert answer.out == ""
     assert answer.err == f"openkwh hub publish: {reason.format(store=tmp_path / 'hub.sqlite')}\n"
+
+
+def test_hub_add_meter_twice_says_it_is_served_already(tmp_path, capsys):
+    common = hub_files(tmp_path)
+    served = json.loads(capsys.readouterr().out)["meter_id"]
+    assert main(["hub", "add-meter", "--gsrn", GSRN, "--salt-file", str(tmp_path / "salt"),
+                 "--signer", "0x" + "03" * 20, "--owner", "0x" + "04" * 20, "--sector", "DK1",
+                 *common]) == 1  # fmt: skip
+    assert capsys.readouterr().err == (
+        f"openkwh hub add-meter: meter {served} (metering point {GSRN}) is served already: "
+        "nothing changed\n"
+    )
+    store = open_store(tmp_path / "hub.sqlite")
+    assert store.meter(bytes.fromhex(served[2:]))["owner"] == "0x" + "02" * 20
+    store.close()
+
+
+SIGNER, OWNER, METER = "0x" + "01" * 20, "0x" + "02" * 20, "0x" + "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("who", "signer", "owner", "reason"),
+    [
+        (["--gsrn", GSRN], SIGNER, OWNER, "openkwh hub add-meter: --gsrn needs --salt-file"),
+        (["--meter-id", "0x" + "ab" * 20], SIGNER, OWNER,
+         "openkwh hub add-meter: --meter-id: expected 32 bytes"),
+        (["--meter-id", METER], SIGNER, "nobody",
+         "argument --owner: not a checksummed address: 'nobody'"),
+        (["--meter-id", METER], "0x13f8", OWNER,
+         "argument --signer: not a checksummed address: '0x13f8'"),
+        (["--meter-id", METER], SIGNER, "0x14dc79964da2c08b23698b3d3cc7ca32193d9955",
+         "argument --owner: 0x14dc79964da2c08b23698b3d3cc7ca32193d9955 has no checksum"),
+    ],
+)  # fmt: skip
+def test_hub_add_meter_refuses_what_it_could_never_serve(tmp_path, capsys, who, signer, owner,
+                                                         reason):  # fmt: skip
+    try:
+        code = main(["hub", "add-meter", *who, "--signer", signer, "--owner", owner,
+                     "--sector", "DK1", "--store", str(tmp_path / "hub.sqlite")])  # fmt: skip
+    except SystemExit as exited:  # argparse's refusal of an argument
+        code = exited.code
+    assert code in (1, 2)
+    assert reason in capsys.readouterr().err
+    store = open_store(tmp_path / "hub.sqlite")
+    assert store.execute("SELECT COUNT(*) FROM meters") == [(0,)]
+    store.close()
+
+
+def test_hub_import_takes_a_file_with_a_byte_order_mark(tmp_path, capsys):
+    common = hub_files(tmp_path)
+    csv = tmp_path / "hour.csv"
+    csv.write_bytes(b"\xef\xbb\xbf" + (  # as a spreadsheet saves UTF-8
+        "metering_point_id;begin;end;quantity_wh;quality\n"
+        f"{GSRN};2026-05-28T20:00:00Z;2026-05-28T21:00:00Z;512;measured\n").encode())  # fmt: skip
+    capsys.readouterr()
+    assert main(["hub", "import", str(csv), *common]) == 0
+    assert json.loads(capsys.readouterr().out) == {"accepted": 1, "refused": []}
