@@ -104,6 +104,10 @@ def command_publish(args) -> int:
     if not store.has_leaves(args.sector, begin):
         raise HubError(f"no measurement of a {args.sector} meter for {_utc(begin)} to "
                        f"{_utc(begin + length)} in {args.store}: nothing published")  # fmt: skip
+    done = {root["kind"] for root in store.roots(args.sector, begin)}
+    if "hub" in done and ("signed" in done or not store.leaves(args.sector, begin, signed=True)):
+        raise HubError(f"the {args.sector} roots of {_utc(begin)} to {_utc(begin + length)} "
+                       f"are published already (see {args.store}): nothing sent")  # fmt: skip
     conn = connect_from_args(args)
     actor = Actor(conn.w3, conn.account, _deployment(args))
     roots = actor.contract("MeasurementRoots")

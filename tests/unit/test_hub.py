@@ -443,3 +443,33 @@ def test_multiproof_refuses_bad_requests(three_traded, query, status, reason):
     answer = hub_client(hub).get(path)
     assert answer.status_code == status
     assert answer.get_json()["error"] == reason
+
+
+def test_publish_cut_off_after_the_hub_root_completes_when_run_again(hub, hub_meter_key,
+                                                                      meter_id):  # fmt: skip
+    """The node goes down between the hub root and the signed one: run again,
+    the hub root is not sent twice (the contract would refuse it) and the
+    signed root goes out."""
+    from openkwh.hub.publish import publish_interval
+
+    hub.ingestor.ingest_signed([signed_reading(hub_meter_key, meter_id, BEGIN, 0, 740)])
+    sent = []
+
+    def node_down_after_one(function, args):
+        if sent:
+            raise ConnectionError("the node went away")
+        sent.append(function)
+        return "0x01"
+
+    with pytest.raises(ConnectionError):
+        publish_interval(hub.store, "DK1", BEGIN, HOUR, node_down_after_one)
+    assert [root["kind"] for root in hub.store.roots("DK1", BEGIN)] == ["hub"]
+
+    def send(function, args):
+        sent.append(function)
+        return "0x02"
+
+    (again,) = publish_interval(hub.store, "DK1", BEGIN, HOUR, send)
+    assert (again.kind, sent) == ("signed", ["publish_hub_root", "publish_root"])
+    assert [root["kind"] for root in hub.store.roots("DK1", BEGIN)] == ["hub", "signed"]
+    assert publish_interval(hub.store, "DK1", BEGIN, HOUR, send) == []

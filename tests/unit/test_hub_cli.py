@@ -129,14 +129,20 @@ def test_hub_publish_interval_is_utc_unless_it_names_a_zone(copenhagen, given):
          "interval of the 3600 s grid"),
         ("2026-05-28T21:00Z", "no measurement of a DK1 meter for 2026-05-28 21:00 UTC to "
          "2026-05-28 22:00 UTC in {store}: nothing published"),
+        ("2026-05-28T22:00Z", "the DK1 roots of 2026-05-28 22:00 UTC to 2026-05-28 23:00 UTC are "
+         "published already (see {store}): nothing sent"),
     ],
 )  # fmt: skip
 def test_hub_publish_of_nothing_says_so_before_sending(tmp_path, capsys, interval, reason):
     common = hub_files(tmp_path)
     csv = tmp_path / "hour.csv"
     csv.write_text("metering_point_id;begin;end;quantity_wh;quality\n"
-                   f"{GSRN};2026-05-28T20:00:00Z;2026-05-28T21:00:00Z;512;measured\n")  # fmt: skip
+                   f"{GSRN};2026-05-28T20:00:00Z;2026-05-28T21:00:00Z;512;measured\n"
+                   f"{GSRN};2026-05-28T22:00:00Z;2026-05-28T23:00:00Z;512;measured\n")  # fmt: skip
     assert main(["hub", "import", str(csv), *common]) == 0
+    store = open_store(tmp_path / "hub.sqlite")  # 22:00 is published: a hub root, no signed leaf
+    store.add_root("DK1", BEGIN + 7_200, "hub", BEGIN + 10_800, b"r" * 32, "c", "f", 1, "0x01")
+    store.close()
     capsys.readouterr()
     no_node = ["--rpc-url", "http://127.0.0.1:9"]  # the discard port: nothing is sent
     assert main(["hub", "publish", "--sector", "DK1", "--interval", interval,
