@@ -266,6 +266,7 @@ class Ingestor:
                 quantities.get("consumed_wh", 0), digest, salt_for(self.salt_key, meter_id, begin),
             ), sector))  # fmt: skip
         self._store(leaves, outcome, "datahub")
+        outcome.refused.sort(key=lambda refusal: refusal["at"])  # checked in stages: file order
         return outcome
 
     def _csv_row(self, row: list[str], with_type: bool, times: dict) -> tuple:

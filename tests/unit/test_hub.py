@@ -473,3 +473,18 @@ def test_publish_cut_off_after_the_hub_root_completes_when_run_again(hub, hub_me
     assert (again.kind, sent) == ("signed", ["publish_hub_root", "publish_root"])
     assert [root["kind"] for root in hub.store.roots("DK1", BEGIN)] == ["hub", "signed"]
     assert publish_interval(hub.store, "DK1", BEGIN, HOUR, send) == []
+
+
+def test_csv_refusals_come_in_the_file_order(hub, meter_id):
+    hub.ingestor.ingest_csv(HEADER + row(begin="2026-05-28T19:00:00Z", end="2026-05-28T20:00:00Z"))
+    outcome = hub.ingestor.ingest_csv(
+        HEADER
+        + row(begin="2026-05-28T19:00:00Z", end="2026-05-28T20:00:00Z")  # 2: stored already
+        + row(gsrn="571313180400099999")  # 3: unknown meter
+        + row(wh="90000")  # 4: absurd
+        + row(wh="0,5")  # 5: bad field
+        + row()  # 6: accepted
+    )
+    assert outcome.accepted == 1
+    assert [(r["at"], r["reason"].split(":")[0]) for r in outcome.refused] == [
+        (2, "overlapping interval"), (3, "unknown meter"), (4, "absurd Wh"), (5, "bad field")]  # fmt: skip
