@@ -138,6 +138,19 @@ def command_serve(args) -> int:
     conn = connect_from_args(args)
     deployment = _deployment(args)
     backend = deployment.contract(conn.w3, "SmartMeterBackend")
+    # Every proof served names this account as its root's publisher: served as
+    # another account than the one that publishes, each would be refused.
+    publisher = Web3.to_checksum_address(conn.account.address)
+    roots = deployment.contract(conn.w3, "MeasurementRoots")
+    sectors = sorted({row[0] for row in store.execute("SELECT DISTINCT sector FROM meters")})
+    foreign = [sector for sector in sectors if not roots.functions.is_hub(sector, publisher).call()]
+    if foreign:
+        raise HubError(
+            f"{publisher} is not a data hub of {', '.join(foreign)}: the proofs it served would "
+            "name it as the publisher of roots it cannot publish. Serve with the account that "
+            "publishes (--account), once the sector's issuing body has appointed it "
+            "(openkwh issuing-body appoint-hub)"
+        )
 
     def revealed_on_chain(meter: bytes, begin: int) -> bool:
         return bool(backend.functions.is_revealed(meter, begin).call())
@@ -147,7 +160,7 @@ def command_serve(args) -> int:
     def traded_on_chain(meter: bytes, begin: int) -> bool:
         return bool(operator.functions.is_traded(backend.address, meter, begin).call())
 
-    the_hub = Hub(store, _ingestor(args, store), Web3.to_checksum_address(conn.account.address),
+    the_hub = Hub(store, _ingestor(args, store), publisher,
                   args.domain or f"{args.host}:{args.port}", revealed_on_chain=revealed_on_chain,
                   traded_on_chain=traded_on_chain)  # fmt: skip
     logger.info("hub serving on http://%s:%d", args.host, args.port)

@@ -245,3 +245,31 @@ def test_hub_publish_refused_on_chain_says_why_in_one_line(
         "openkwh hub publish: publish_hub_root would revert: "
         "roots: caller is not a data hub of this sector\n"
     ))  # fmt: skip
+
+
+def test_hub_serve_as_an_account_that_is_not_the_sectors_hub_is_refused(
+    anvil, deployment, anvil_accounts, tmp_path, monkeypatch, capsys
+):
+    """Served as another account than the publishing one (the README's example
+    once left --account off `serve`), every proof would name a publisher whose
+    roots are not on chain, and every owner's fetch-proof would call the hub
+    a forger. The hub refuses to start instead."""
+    import waitress
+
+    from openkwh.commands.cli import main
+    from openkwh.commands.network import PRIVATE_KEY_ENV
+
+    served = []
+    monkeypatch.setattr(waitress, "serve", lambda *args, **kwargs: served.append(kwargs))
+    common = ["--store", str(tmp_path / "hub.sqlite"), "--deployments", str(deployment),
+              "--rpc-url", anvil.url]  # fmt: skip
+    assert main(["hub", "add-meter", "--meter-id", "0x" + "ab" * 32, "--signer", "0x" + "01" * 20,
+                 "--owner", "0x" + "02" * 20, "--sector", "DK1", *common]) == 0  # fmt: skip
+    capsys.readouterr()
+    stranger = anvil_accounts[8]
+    monkeypatch.setenv(PRIVATE_KEY_ENV, stranger.key.hex())
+    assert main(["hub", "serve", "--port", "0", *common]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"openkwh hub serve: {stranger.address} is not a data hub of DK1: "
+    )
+    assert served == []
