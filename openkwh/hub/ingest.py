@@ -6,7 +6,11 @@ input is refused with a reason, never silently dropped:
 
 - ``unknown meter``: the meter id (or metering point id) is not one the hub serves;
 - ``bad signature``: the meter key did not sign this measurement;
-- ``overlapping interval``: the meter already has a measurement of the interval;
+- ``overlapping interval``: the meter already has a measurement of the interval
+  (for a meter-signed reading: one of the same Wh, so a bridge may count it delivered);
+- ``conflicting measurement``: a meter-signed reading of an interval whose
+  measurement the hub holds with other Wh (from a DataHub file, say): the
+  hub keeps the first, and the bridge marks its reading rejected;
 - ``negative Wh`` / ``absurd Wh``: a quantity below 0, or above what the
   meter's connection can carry over the interval (``max_w`` x the interval);
 - ``bad interval`` / ``bad field``: not one interval of the grid, or a field
@@ -86,6 +90,10 @@ def span(begin: int, end: int) -> str:
 
 def _iso(unix: int) -> str:
     return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _wh(leaf: Leaf) -> tuple[int, int]:
+    return (leaf.produced_wh, leaf.consumed_wh)
 
 
 def salt_for(salt_key: bytes, meter_id: bytes, interval_begin: int) -> bytes:
@@ -199,7 +207,7 @@ class Ingestor:
         published = {}
         for begin in {leaf.interval_begin for _, leaf, _ in leaves}:
             published[begin] = self.store.published_sectors(begin)
-        fresh, seen = [], set()
+        fresh, seen = [], {}
         for at, leaf, sector in leaves:
             if sector in published[leaf.interval_begin]:
                 outcome.refuse(at, f"published interval: the {sector} roots of "
@@ -207,10 +215,18 @@ class Ingestor:
                 continue
             key = (leaf.meter_id, leaf.interval_begin)
             if key in stored or key in seen:
+                held = seen.get(key) or self.store.leaf(*key)
+                if source == "meter" and _wh(held) != _wh(leaf):
+                    # Not "overlapping interval", which a bridge counts as delivered: its
+                    # reading is not what the hub will publish, and its status must say so.
+                    outcome.refuse(at, f"conflicting measurement: the hub holds {_wh(held)} Wh "
+                                   f"(produced, consumed) of {span(leaf.interval_begin, leaf.interval_end)} "
+                                   f"for meter 0x{leaf.meter_id.hex()}, this reading {_wh(leaf)}")  # fmt: skip
+                    continue
                 outcome.refuse(at, f"overlapping interval: meter 0x{leaf.meter_id.hex()} already "
                                f"has a measurement of {span(leaf.interval_begin, leaf.interval_end)}")  # fmt: skip
                 continue
-            seen.add(key)
+            seen[key] = leaf
             fresh.append(leaf)
         self.store.add_leaves(fresh, source)
         outcome.accepted += len(fresh)

@@ -149,13 +149,32 @@ def test_ingest_signed_refuses_with_a_reason(hub, hub_meter_key, meter_id, make,
 
 def test_ingest_signed_overlapping_interval_is_refused(hub, hub_meter_key, meter_id):
     first = signed_reading(hub_meter_key, meter_id, BEGIN, 0, 740)
-    again = signed_reading(hub_meter_key, meter_id, BEGIN, 0, 750)
-    outcome = hub.ingestor.ingest_signed([first, again])
+    other = signed_reading(hub_meter_key, meter_id, BEGIN, 0, 750)
+    outcome = hub.ingestor.ingest_signed([first, first, other])
     assert outcome.accepted == 1
     assert outcome.refused[0]["reason"].startswith("overlapping interval: meter 0x")
-    later = hub.ingestor.ingest_signed([again])
-    assert later.refused[0]["reason"].startswith("overlapping interval")
+    assert outcome.refused[1]["reason"] == (
+        "conflicting measurement: the hub holds (0, 740) Wh (produced, consumed) of "
+        f"2026-05-28T20:00:00Z to 2026-05-28T21:00:00Z for meter 0x{meter_id.hex()}, "
+        "this reading (0, 750)"
+    )
+    later = hub.ingestor.ingest_signed([first, other])
+    assert [r["reason"].split(":")[0] for r in later.refused] == [
+        "overlapping interval", "conflicting measurement"]  # fmt: skip
     assert hub.store.leaf(meter_id, BEGIN).consumed_wh == 740
+
+
+def test_ingest_signed_after_a_datahub_row_of_other_wh_is_a_conflict(hub, hub_meter_key,
+                                                                     meter_id):  # fmt: skip
+    """The bridge counts "overlapping interval" as delivered: a reading the hub
+    will not publish, because a DataHub row of other Wh came first, must not be."""
+    assert hub.ingestor.ingest_csv(HEADER + row(wh="512")).accepted == 1
+    outcome = hub.ingestor.ingest_signed([signed_reading(hub_meter_key, meter_id, BEGIN, 0, 740)])
+    assert outcome.refused[0]["reason"].startswith(
+        "conflicting measurement: the hub holds (0, 512) Wh"
+    )
+    same = hub.ingestor.ingest_signed([signed_reading(hub_meter_key, meter_id, BEGIN, 0, 512)])
+    assert same.refused[0]["reason"].startswith("overlapping interval")
 
 
 def test_readings_endpoint_answers_per_reading(hub, hub_meter_key, meter_id):
@@ -249,7 +268,9 @@ def test_postgres_store_takes_and_gives_leaves(postgres_url, hub_meter_key, owne
             signed_reading(hub_meter_key, meter_id, BEGIN, 0, 741),
         ])  # fmt: skip
         assert outcome.accepted == 1
-        assert outcome.refused[0]["reason"].startswith("overlapping interval")
+        assert outcome.refused[0]["reason"].startswith("conflicting measurement")
+        again = hub.ingestor.ingest_signed([signed_reading(hub_meter_key, meter_id, BEGIN, 0, 740)])
+        assert again.refused[0]["reason"].startswith("overlapping interval")
         (leaf,) = store.leaves("DK1", BEGIN)
         assert leaf == store.leaf(meter_id, BEGIN)
         assert (leaf.consumed_wh, leaf.signed) == (740, True)
