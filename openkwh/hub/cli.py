@@ -211,10 +211,13 @@ def _wrapped(text: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    from openkwh.commands.actions import _address, _time, add_shared_arguments
+    from openkwh.commands.actions import _address, _time
+    from openkwh.commands.network import add_network_arguments
 
     shared = argparse.ArgumentParser(add_help=False)
-    add_shared_arguments(shared, defaults=True)
+    add_network_arguments(shared, defaults=True)  # not --json: every hub command prints JSON
+    shared.add_argument("--deployments", type=Path,
+                        help="deployments file (default: deployments/<network>.json)")  # fmt: skip
     shared.add_argument("--store", default=os.environ.get("OPENKWH_HUB_STORE", "hub.sqlite"),
                         help="SQLite path or postgresql:// URL (default $OPENKWH_HUB_STORE or hub.sqlite)")  # fmt: skip
     shared.add_argument("--salt-key-file", default="hub-salt",

@@ -65,6 +65,7 @@ def test_hub_command_help_describes_it_with_an_example(command, capsys):
     assert exited.value.code == 0
     text = capsys.readouterr().out
     assert f"\nexample: openkwh hub {command} " in text
+    assert "--json" not in text  # the role commands' option: the hub's print JSON anyway
     assert text.count("\n\n") >= 3  # usage, a description of its own, options, example
 
 
