@@ -200,7 +200,9 @@ DESCRIPTIONS = {
     "serve": "Serve the hub's HTTP API: bridges post signed readings, anyone reads roots, "
     "owners sign in with Ethereum and fetch their proofs. --domain is the host the owners' "
     "wallets sign in to (the public name behind a proxy). Reads the chain to learn which "
-    "leaves are revealed or traded, and so public.",
+    "leaves are revealed or traded, and so public. Run it as the account that publishes "
+    "(--account): every proof names that account as its root's publisher, so it refuses "
+    "to start as one that is not a data hub of each sector of its meters.",
 }
 
 
