@@ -74,7 +74,11 @@ def command_add_meter(args) -> int:
             raise HubError(f"--meter-id: expected 32 bytes (0x + 64 hex digits), got {len(meter)}")
     else:
         meter = meter_id(args.gsrn, read_salt(args.salt_file))
-    if store.meter(meter) is not None or (args.gsrn and store.meters_by_gsrn([args.gsrn])):
+    held = store.meters_by_gsrn([args.gsrn]).get(args.gsrn) if args.gsrn else None
+    if held is not None and bytes(held[0]) != meter:  # another salt, another id
+        raise HubError(f"metering point {args.gsrn} is served already as meter "
+                       f"0x{bytes(held[0]).hex()}, not 0x{meter.hex()}: nothing changed")  # fmt: skip
+    if store.meter(meter) is not None:
         raise HubError(f"meter 0x{meter.hex()}" + (f" (metering point {args.gsrn})" if args.gsrn
                        else "") + " is served already: nothing changed")  # fmt: skip
     store.add_meter(meter, args.signer, args.owner, args.sector, args.max_w, args.gsrn)

@@ -163,6 +163,14 @@ def test_hub_add_meter_twice_says_it_is_served_already(tmp_path, capsys):
         f"openkwh hub add-meter: meter {served} (metering point {GSRN}) is served already: "
         "nothing changed\n"
     )
+    (tmp_path / "salt-2").write_bytes(b"t" * 32)  # another salt: another meter id, same point
+    assert main(["hub", "add-meter", "--gsrn", GSRN, "--salt-file", str(tmp_path / "salt-2"),
+                 "--signer", "0x" + "03" * 20, "--owner", "0x" + "04" * 20, "--sector", "DK1",
+                 *common]) == 1  # fmt: skip
+    assert capsys.readouterr().err == (
+        f"openkwh hub add-meter: metering point {GSRN} is served already as meter {served}, "
+        f"not 0x{meter_id(GSRN, b't' * 32).hex()}: nothing changed\n"
+    )
     store = open_store(tmp_path / "hub.sqlite")
     assert store.meter(bytes.fromhex(served[2:]))["owner"] == "0x" + "02" * 20
     store.close()
