@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="OpenKWh on chain: a command for every action of every role, on the "
         "deployment in deployments/<network>.json. Options may stand anywhere on the line.",
         epilog=f"example: {PROG} prosumer deposit --amount 12,5 --account anna\n"
-        f"each role lists its commands: {PROG} ROLE --help",
+        f"each role lists its commands: {PROG} ROLE --help\n"
+        f"the data hub service (ingest, publish roots, serve proofs): {PROG} hub --help",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     roles = parser.add_subparsers(dest="role", required=True, metavar="ROLE")

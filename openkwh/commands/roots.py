@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import UTC, datetime
 from pathlib import Path
 
 from eth_utils import keccak
@@ -275,13 +276,21 @@ MAX_MULTI = 24  # MeasurementRoots.MAX_MULTI, leaves
 # THE DATA HUB'S PROOFS: THE OWNER FETCHES ITS OWN, A KEEPER REVEALS TRADED HOURS
 
 
-def _fallback(sector: str, begin: int, end: int) -> str:
+def _fallback(sector: str, meter_id: bytes, begin: int, end: int, owner: str) -> str:
+    """The commands that put the bridge's own signed leaf on chain, ready to paste."""
+    since, until = _iso(begin), _iso(end)
     return (
         "fall back on your bridge's own signed readings: `meter-bridge export-leaves "
-        f"--from {begin} --to {end} --out tree.json` on the bridge, then `openkwh data-hub "
-        f"publish-root --tree tree.json --sector {sector} --from {begin} --to {end}`, "
-        "`openkwh data-hub make-proof` and `openkwh prosumer reveal`"
+        f"--from {since} --to {until} --out tree.json` on the bridge, then `openkwh data-hub "
+        f"publish-root --tree tree.json --sector {sector} --from {since} --to {until}`, "
+        f"`openkwh data-hub make-proof --tree tree.json --meter-id 0x{meter_id.hex()} "
+        f"--interval {since} --publisher {owner} --out proof.json` and `openkwh prosumer "
+        "reveal --proof proof.json`"
     )
+
+
+def _iso(unix: int) -> str:
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def _served(roots, document, meter_id: bytes, begin: int, kind: str, sector: str) -> dict:
@@ -338,20 +347,18 @@ def fetch_proof(actor: Actor, hub_url: str, meter_id: bytes, begin: int, kind: s
         )
     sector = smb.functions.meter(meter_id).call()[3]
     hour = f"meter 0x{meter_id.hex()}'s {kind} leaf of {_when(begin)}"
+    fallback = _fallback(sector, meter_id, begin, begin + length, actor.account.address)
     try:
         now = actor.w3.eth.get_block("latest")["timestamp"]  # the hub's clock, within a block
         token = client.sign_in(hub_url, actor.account, actor.w3.eth.chain_id, now)
         document = client.fetch_proof(hub_url, meter_id, begin, kind, token)
         proof = _served(roots, document, meter_id, begin, kind, sector)
     except client.HubError as exc:
-        raise ValueError(
-            f"the proof of {hour}: {exc}; {_fallback(sector, begin, begin + length)}; "
-            "nothing written"
-        ) from None
+        raise ValueError(f"the proof of {hour}: {exc}; {fallback}; nothing written") from None
     except merkle.ProofFileError as exc:
         raise ValueError(
             f"the proof of {hour}: the hub at {hub_url} served a bad proof: {exc}; "
-            f"{_fallback(sector, begin, begin + length)}; nothing written"
+            f"{fallback}; nothing written"
         ) from None
     Path(out).write_text(json.dumps(document, indent=2) + "\n")
     value = proof["value"]

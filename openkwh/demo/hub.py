@@ -18,6 +18,7 @@ import logging
 import tempfile
 import threading
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 from eth_account import Account
@@ -94,7 +95,7 @@ def run(say=print) -> dict:
             day + 12 * interval if day + 12 * interval > now + 2 * interval else day + 36 * interval
         )
         say(
-            f"2. Dana offers {OFFER_WH} Wh of the hour {datetime.fromtimestamp(hour, UTC):%Y-%m-%d %H:%M} UTC; Erik takes it"
+            f"2. Dana offers {roots_commands.kwh(OFFER_WH)} of the hour {datetime.fromtimestamp(hour, UTC):%Y-%m-%d %H:%M} UTC; Erik takes it"
         )
         as_dana, as_erik = (actions.Actor(w3, a, deployments) for a in (dana, erik))
         as_erik.send(token.functions.buyTokens(), value=ETHER // 10)
@@ -160,7 +161,10 @@ def run(say=print) -> dict:
             server.shutdown()
             store.close()
         measured = {name: smb.functions.measurement(ids[name], hour).call() for name in ids}
-        say(f"   Dana produced {measured['dana'][1]} Wh, Erik consumed {measured['erik'][2]} Wh")
+        kwh = roots_commands.kwh
+        say(
+            f"   Dana produced {kwh(measured['dana'][1])}, Erik consumed {kwh(measured['erik'][2])}"
+        )
 
         say("6. Settlement, unchanged: the deal, then both intervals with the operator")
         as_keeper = actions.Actor(w3, keeper, deployments)
@@ -169,8 +173,9 @@ def run(say=print) -> dict:
         receipt = as_keeper.send(ob.functions.settle_many(smb.address, [(ids["dana"], hour),
                                                                         (ids["erik"], hour)]))  # fmt: skip
         intervals = ob.events.IntervalSettled().process_receipt(receipt, errors=DISCARD)
-        say(f"   deal: {settled['args']['delivered_wh']} of {OFFER_WH} Wh delivered, "
-            f"{settled['args']['payment']} base units paid; {len(intervals)} intervals settled")  # fmt: skip
+        paid = Decimal(settled["args"]["payment"]).scaleb(-token.functions.decimals().call())
+        say(f"   deal: {kwh(settled['args']['delivered_wh'])} of {kwh(OFFER_WH)} delivered, "
+            f"{paid:,.4f} tokens paid; {len(intervals)} intervals settled")  # fmt: skip
         return {"delivered_wh": settled["args"]["delivered_wh"],
                 "payment": settled["args"]["payment"], "intervals_settled": len(intervals),
                 "measured": measured}  # fmt: skip

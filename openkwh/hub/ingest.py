@@ -6,7 +6,11 @@ input is refused with a reason, never silently dropped:
 
 - ``unknown meter``: the meter id (or metering point id) is not one the hub serves;
 - ``bad signature``: the meter key did not sign this measurement;
-- ``overlapping interval``: the meter already has a measurement of the interval;
+- ``overlapping interval``: the meter already has a measurement of the interval
+  (for a meter-signed reading: one of the same Wh, so a bridge may count it delivered);
+- ``conflicting measurement``: a meter-signed reading of an interval whose
+  measurement the hub holds with other Wh (from a DataHub file, say): the
+  hub keeps the first, and the bridge marks its reading rejected;
 - ``negative Wh`` / ``absurd Wh``: a quantity below 0, or above what the
   meter's connection can carry over the interval (``max_w`` x the interval);
 - ``bad interval`` / ``bad field``: not one interval of the grid, or a field
@@ -79,6 +83,19 @@ class Refused(ValueError):
     """One input's refusal; its message is the reason."""
 
 
+def span(begin: int, end: int) -> str:
+    """An interval in the words a refusal shows: UTC times as the DataHub file writes them."""
+    return f"{_iso(begin)} to {_iso(end)}"
+
+
+def _iso(unix: int) -> str:
+    return datetime.fromtimestamp(unix, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _wh(leaf: Leaf) -> tuple[int, int]:
+    return (leaf.produced_wh, leaf.consumed_wh)
+
+
 def salt_for(salt_key: bytes, meter_id: bytes, interval_begin: int) -> bytes:
     return hmac.new(salt_key, meter_id + word(interval_begin), hashlib.sha256).digest()
 
@@ -101,7 +118,7 @@ class Ingestor:
     def _check_interval(self, begin: int, end: int) -> None:
         if begin % self.interval_length or end - begin != self.interval_length:
             raise Refused(
-                f"bad interval: [{begin}, {end}) is not one interval of the "
+                f"bad interval: {span(begin, end)} is not one interval of the "
                 f"{self.interval_length} s grid"
             )
 
@@ -190,18 +207,26 @@ class Ingestor:
         published = {}
         for begin in {leaf.interval_begin for _, leaf, _ in leaves}:
             published[begin] = self.store.published_sectors(begin)
-        fresh, seen = [], set()
+        fresh, seen = [], {}
         for at, leaf, sector in leaves:
             if sector in published[leaf.interval_begin]:
                 outcome.refuse(at, f"published interval: the {sector} roots of "
-                               f"[{leaf.interval_begin}, {leaf.interval_end}) are on chain already")  # fmt: skip
+                               f"{span(leaf.interval_begin, leaf.interval_end)} are on chain already")  # fmt: skip
                 continue
             key = (leaf.meter_id, leaf.interval_begin)
             if key in stored or key in seen:
+                held = seen.get(key) or self.store.leaf(*key)
+                if source == "meter" and _wh(held) != _wh(leaf):
+                    # Not "overlapping interval", which a bridge counts as delivered: its
+                    # reading is not what the hub will publish, and its status must say so.
+                    outcome.refuse(at, f"conflicting measurement: the hub holds {_wh(held)} Wh "
+                                   f"(produced, consumed) of {span(leaf.interval_begin, leaf.interval_end)} "
+                                   f"for meter 0x{leaf.meter_id.hex()}, this reading {_wh(leaf)}")  # fmt: skip
+                    continue
                 outcome.refuse(at, f"overlapping interval: meter 0x{leaf.meter_id.hex()} already "
-                               f"has a measurement of [{leaf.interval_begin}, {leaf.interval_end})")  # fmt: skip
+                               f"has a measurement of {span(leaf.interval_begin, leaf.interval_end)}")  # fmt: skip
                 continue
-            seen.add(key)
+            seen[key] = leaf
             fresh.append(leaf)
         self.store.add_leaves(fresh, source)
         outcome.accepted += len(fresh)
@@ -245,7 +270,7 @@ class Ingestor:
             entry = merged.setdefault(key, [line, end, {}, [], sector])
             if column in entry[2]:
                 outcome.refuse(line, f"overlapping interval: metering point {gsrn} has two "
-                               f"{column} rows for [{begin}, {end})")  # fmt: skip
+                               f"{column} rows for {span(begin, end)}")  # fmt: skip
                 continue
             entry[2][column] = quantity
             entry[3].append(raw)
@@ -257,6 +282,7 @@ class Ingestor:
                 quantities.get("consumed_wh", 0), digest, salt_for(self.salt_key, meter_id, begin),
             ), sector))  # fmt: skip
         self._store(leaves, outcome, "datahub")
+        outcome.refused.sort(key=lambda refusal: refusal["at"])  # checked in stages: file order
         return outcome
 
     def _csv_row(self, row: list[str], with_type: bool, times: dict) -> tuple:

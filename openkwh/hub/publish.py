@@ -65,10 +65,15 @@ def publish_interval(
 ) -> list[Published]:
     """Builds and publishes the interval's trees; ``send(function, args)`` sends a
     MeasurementRoots transaction and returns its hash. A tree with no leaves is
-    not published."""
+    not published, nor one whose root the store holds already: a publication cut
+    off between the hub root and the signed one (the node down, say) completes
+    when run again, instead of failing on the hub root forever."""
     published = []
     interval_end = interval_begin + interval_length
+    done = {root["kind"] for root in store.roots(sector, interval_begin)}
     for kind, signed in (("hub", False), ("signed", True)):
+        if kind in done:
+            continue
         leaves = store.leaves(sector, interval_begin, signed=signed)
         if not leaves:
             continue

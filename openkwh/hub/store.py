@@ -241,6 +241,13 @@ class Store:
         )
         return [row_leaf(row) for row in rows]
 
+    def has_leaves(self, sector: str, interval_begin: int) -> bool:
+        """Whether any of ``sector``'s meters has a leaf of the interval."""
+        return bool(self.execute(
+            "SELECT 1 FROM measurements m JOIN meters k ON k.meter_id = m.meter_id "
+            "WHERE m.interval_begin = ? AND k.sector = ? LIMIT 1", (interval_begin, sector),
+        ))  # fmt: skip
+
     def leaf(self, meter_id: bytes, interval_begin: int) -> Leaf | None:
         rows = self.execute(
             f"SELECT {LEAF_COLUMNS} FROM measurements WHERE meter_id = ? AND interval_begin = ?",

@@ -183,8 +183,16 @@ def test_fetch_proof_reports_a_hub_that_refuses_and_writes_nothing(cli, world, t
         f"the hub at {world['url']} refused: HTTP 403: only the meter's owner gets an "
         "unrevealed leaf's proof; "
     ) in said.err
-    assert "fall back on your bridge's own signed readings: `meter-bridge export-leaves" in said.err
-    assert said.err.rstrip().endswith("nothing written")
+    since, until = (datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%MZ")
+                    for t in (world["hour"], world["hour"] + world["length"]))  # fmt: skip
+    assert said.err.rstrip().endswith(
+        f"fall back on your bridge's own signed readings: `meter-bridge export-leaves --from "
+        f"{since} --to {until} --out tree.json` on the bridge, then `openkwh data-hub publish-root "
+        f"--tree tree.json --sector DK1 --from {since} --to {until}`, `openkwh data-hub "
+        f"make-proof --tree tree.json --meter-id 0x{world['ids']['fay'].hex()} --interval "
+        f"{since} --publisher {world['owners']['fay'].address} --out proof.json` and "
+        "`openkwh prosumer reveal --proof proof.json`; nothing written"
+    )
     assert not out.exists()
 
 

@@ -215,3 +215,61 @@ def test_billing_period_settled_from_its_aggregate_by_command(
     assert code == 0, out.err
     assert ob.functions.aggregated_until(smb.address, meter).call() == end
     assert ob.functions.is_settled(smb.address, meter, begin + length).call()
+
+
+def test_hub_publish_refused_on_chain_says_why_in_one_line(
+    anvil, deployment, anvil_accounts, tmp_path, monkeypatch, capsys
+):
+    """`openkwh hub publish` from an account the sector's issuing body never
+    appointed: the contract's reason on one line, exit 1, no traceback."""
+    from openkwh.commands.cli import main
+    from openkwh.commands.network import PRIVATE_KEY_ENV
+
+    gsrn = GSRN_BODY + str(gs1_check_digit(GSRN_BODY))
+    (tmp_path / "salt").write_bytes(b"s" * 32)
+    (tmp_path / "hub-salt").write_bytes(b"h" * 32)
+    common = ["--store", str(tmp_path / "hub.sqlite"), "--deployments", str(deployment),
+              "--salt-key-file", str(tmp_path / "hub-salt"), "--blobs", str(tmp_path / "blobs"),
+              "--rpc-url", anvil.url]  # fmt: skip
+    assert main(["hub", "add-meter", "--gsrn", gsrn, "--salt-file", str(tmp_path / "salt"),
+                 "--signer", "0x" + "01" * 20, "--owner", "0x" + "02" * 20, "--sector", "DK1",
+                 *common]) == 0  # fmt: skip
+    csv = tmp_path / "hour.csv"
+    csv.write_text("metering_point_id;begin;end;quantity_wh;quality\n"
+                   f"{gsrn};2026-05-28T20:00:00Z;2026-05-28T21:00:00Z;512;measured\n")  # fmt: skip
+    assert main(["hub", "import", str(csv), *common]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv(PRIVATE_KEY_ENV, anvil_accounts[8].key.hex())
+    code = main(["hub", "publish", "--sector", "DK1", "--interval", "2026-05-28T20:00Z", *common])
+    assert (code, capsys.readouterr().err) == (1, (
+        "openkwh hub publish: publish_hub_root would revert: "
+        "roots: caller is not a data hub of this sector\n"
+    ))  # fmt: skip
+
+
+def test_hub_serve_as_an_account_that_is_not_the_sectors_hub_is_refused(
+    anvil, deployment, anvil_accounts, tmp_path, monkeypatch, capsys
+):
+    """Served as another account than the publishing one (the README's example
+    once left --account off `serve`), every proof would name a publisher whose
+    roots are not on chain, and every owner's fetch-proof would call the hub
+    a forger. The hub refuses to start instead."""
+    import waitress
+
+    from openkwh.commands.cli import main
+    from openkwh.commands.network import PRIVATE_KEY_ENV
+
+    served = []
+    monkeypatch.setattr(waitress, "serve", lambda *args, **kwargs: served.append(kwargs))
+    common = ["--store", str(tmp_path / "hub.sqlite"), "--deployments", str(deployment),
+              "--rpc-url", anvil.url]  # fmt: skip
+    assert main(["hub", "add-meter", "--meter-id", "0x" + "ab" * 32, "--signer", "0x" + "01" * 20,
+                 "--owner", "0x" + "02" * 20, "--sector", "DK1", *common]) == 0  # fmt: skip
+    capsys.readouterr()
+    stranger = anvil_accounts[8]
+    monkeypatch.setenv(PRIVATE_KEY_ENV, stranger.key.hex())
+    assert main(["hub", "serve", "--port", "0", *common]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"openkwh hub serve: {stranger.address} is not a data hub of DK1: "
+    )
+    assert served == []

@@ -129,7 +129,8 @@ def forged(key, meter_id):
         (lambda key, m: {**signed_reading(key, m, BEGIN, 0, 740), "produced_wh": -5},
          "negative Wh: produced_wh is -5"),
         (lambda key, m: signed_reading(key, m, BEGIN + 60, 0, 740),
-         "bad interval: [1779998460, 1780002060) is not one interval of the 3600 s grid"),
+         "bad interval: 2026-05-28T20:01:00Z to 2026-05-28T21:01:00Z is not one interval of the "
+         "3600 s grid"),
         (lambda key, m: signed_reading(key, m, BEGIN, 0, 740, end=BEGIN + 2 * HOUR),
          "bad interval"),
         (lambda key, m: {**signed_reading(key, m, BEGIN, 0, 740), "v": 29},
@@ -148,13 +149,32 @@ def test_ingest_signed_refuses_with_a_reason(hub, hub_meter_key, meter_id, make,
 
 def test_ingest_signed_overlapping_interval_is_refused(hub, hub_meter_key, meter_id):
     first = signed_reading(hub_meter_key, meter_id, BEGIN, 0, 740)
-    again = signed_reading(hub_meter_key, meter_id, BEGIN, 0, 750)
-    outcome = hub.ingestor.ingest_signed([first, again])
+    other = signed_reading(hub_meter_key, meter_id, BEGIN, 0, 750)
+    outcome = hub.ingestor.ingest_signed([first, first, other])
     assert outcome.accepted == 1
     assert outcome.refused[0]["reason"].startswith("overlapping interval: meter 0x")
-    later = hub.ingestor.ingest_signed([again])
-    assert later.refused[0]["reason"].startswith("overlapping interval")
+    assert outcome.refused[1]["reason"] == (
+        "conflicting measurement: the hub holds (0, 740) Wh (produced, consumed) of "
+        f"2026-05-28T20:00:00Z to 2026-05-28T21:00:00Z for meter 0x{meter_id.hex()}, "
+        "this reading (0, 750)"
+    )
+    later = hub.ingestor.ingest_signed([first, other])
+    assert [r["reason"].split(":")[0] for r in later.refused] == [
+        "overlapping interval", "conflicting measurement"]  # fmt: skip
     assert hub.store.leaf(meter_id, BEGIN).consumed_wh == 740
+
+
+def test_ingest_signed_after_a_datahub_row_of_other_wh_is_a_conflict(hub, hub_meter_key,
+                                                                     meter_id):  # fmt: skip
+    """The bridge counts "overlapping interval" as delivered: a reading the hub
+    will not publish, because a DataHub row of other Wh came first, must not be."""
+    assert hub.ingestor.ingest_csv(HEADER + row(wh="512")).accepted == 1
+    outcome = hub.ingestor.ingest_signed([signed_reading(hub_meter_key, meter_id, BEGIN, 0, 740)])
+    assert outcome.refused[0]["reason"].startswith(
+        "conflicting measurement: the hub holds (0, 512) Wh"
+    )
+    same = hub.ingestor.ingest_signed([signed_reading(hub_meter_key, meter_id, BEGIN, 0, 512)])
+    assert same.refused[0]["reason"].startswith("overlapping interval")
 
 
 def test_readings_endpoint_answers_per_reading(hub, hub_meter_key, meter_id):
@@ -199,7 +219,8 @@ def test_csv_without_a_type_column_is_consumption(hub, meter_id):
         (row(wh="90000"), "absurd Wh: consumed_wh is 90000 Wh"),
         (row(wh="0,512"), "bad field: quantity_wh must be an integer in Wh"),
         (row(quality="missing"), "missing: the row has no measurement"),
-        (row(end="2026-05-28T20:15:00Z"), "bad interval"),
+        (row(end="2026-05-28T20:15:00Z"),
+         "bad interval: 2026-05-28T20:00:00Z to 2026-05-28T20:15:00Z is not one interval"),
         (row(begin="2026-05-28T22:00:00+02:00", end="2026-05-28T23:00:00+02:00"),
          "bad field: '2026-05-28T22:00:00+02:00' must be UTC"),
         (row(kind="E20"), "bad field: type must be E17"),
@@ -216,9 +237,15 @@ def test_csv_overlapping_rows_are_refused(hub, meter_id):
     outcome = hub.ingestor.ingest_csv(HEADER + row() + row(wh="600"))
     assert outcome.accepted == 1
     assert outcome.refused[0]["at"] == 3
-    assert outcome.refused[0]["reason"].startswith("overlapping interval: metering point")
+    assert outcome.refused[0]["reason"] == (
+        "overlapping interval: metering point 571313180400012349 has two consumed_wh rows for "
+        "2026-05-28T20:00:00Z to 2026-05-28T21:00:00Z"
+    )
     again = hub.ingestor.ingest_csv(HEADER + row(wh="2100", kind="E18"))
     assert again.refused[0]["reason"].startswith("overlapping interval: meter 0x")
+    assert again.refused[0]["reason"].endswith(
+        "has a measurement of 2026-05-28T20:00:00Z to 2026-05-28T21:00:00Z"
+    )
 
 
 def test_csv_bad_header_is_refused(hub):
@@ -241,7 +268,9 @@ def test_postgres_store_takes_and_gives_leaves(postgres_url, hub_meter_key, owne
             signed_reading(hub_meter_key, meter_id, BEGIN, 0, 741),
         ])  # fmt: skip
         assert outcome.accepted == 1
-        assert outcome.refused[0]["reason"].startswith("overlapping interval")
+        assert outcome.refused[0]["reason"].startswith("conflicting measurement")
+        again = hub.ingestor.ingest_signed([signed_reading(hub_meter_key, meter_id, BEGIN, 0, 740)])
+        assert again.refused[0]["reason"].startswith("overlapping interval")
         (leaf,) = store.leaves("DK1", BEGIN)
         assert leaf == store.leaf(meter_id, BEGIN)
         assert (leaf.consumed_wh, leaf.signed) == (740, True)
@@ -354,7 +383,8 @@ def test_ingest_after_the_interval_is_published_is_refused(hub, hub_meter_key, m
     hub.store.add_root("DK1", BEGIN, "hub", BEGIN + HOUR, keccak(text="root"), "c", "f", 1, None)
     outcome = hub.ingestor.ingest_signed([signed_reading(hub_meter_key, meter_id, BEGIN, 0, 740)])
     assert outcome.refused[0]["reason"] == (
-        f"published interval: the DK1 roots of [{BEGIN}, {BEGIN + HOUR}) are on chain already"
+        "published interval: the DK1 roots of 2026-05-28T20:00:00Z to 2026-05-28T21:00:00Z "
+        "are on chain already"
     )
     late = hub.ingestor.ingest_csv(HEADER + row())
     assert late.refused[0]["reason"].startswith("published interval: the DK1 roots")
@@ -434,3 +464,48 @@ def test_multiproof_refuses_bad_requests(three_traded, query, status, reason):
     answer = hub_client(hub).get(path)
     assert answer.status_code == status
     assert answer.get_json()["error"] == reason
+
+
+def test_publish_cut_off_after_the_hub_root_completes_when_run_again(hub, hub_meter_key,
+                                                                      meter_id):  # fmt: skip
+    """The node goes down between the hub root and the signed one: run again,
+    the hub root is not sent twice (the contract would refuse it) and the
+    signed root goes out."""
+    from openkwh.hub.publish import publish_interval
+
+    hub.ingestor.ingest_signed([signed_reading(hub_meter_key, meter_id, BEGIN, 0, 740)])
+    sent = []
+
+    def node_down_after_one(function, args):
+        if sent:
+            raise ConnectionError("the node went away")
+        sent.append(function)
+        return "0x01"
+
+    with pytest.raises(ConnectionError):
+        publish_interval(hub.store, "DK1", BEGIN, HOUR, node_down_after_one)
+    assert [root["kind"] for root in hub.store.roots("DK1", BEGIN)] == ["hub"]
+
+    def send(function, args):
+        sent.append(function)
+        return "0x02"
+
+    (again,) = publish_interval(hub.store, "DK1", BEGIN, HOUR, send)
+    assert (again.kind, sent) == ("signed", ["publish_hub_root", "publish_root"])
+    assert [root["kind"] for root in hub.store.roots("DK1", BEGIN)] == ["hub", "signed"]
+    assert publish_interval(hub.store, "DK1", BEGIN, HOUR, send) == []
+
+
+def test_csv_refusals_come_in_the_file_order(hub, meter_id):
+    hub.ingestor.ingest_csv(HEADER + row(begin="2026-05-28T19:00:00Z", end="2026-05-28T20:00:00Z"))
+    outcome = hub.ingestor.ingest_csv(
+        HEADER
+        + row(begin="2026-05-28T19:00:00Z", end="2026-05-28T20:00:00Z")  # 2: stored already
+        + row(gsrn="571313180400099999")  # 3: unknown meter
+        + row(wh="90000")  # 4: absurd
+        + row(wh="0,5")  # 5: bad field
+        + row()  # 6: accepted
+    )
+    assert outcome.accepted == 1
+    assert [(r["at"], r["reason"].split(":")[0]) for r in outcome.refused] == [
+        (2, "overlapping interval"), (3, "unknown meter"), (4, "absurd Wh"), (5, "bad field")]  # fmt: skip
