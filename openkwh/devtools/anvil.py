@@ -10,7 +10,9 @@ import collections
 import os
 import queue
 import re
+import shutil
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -63,6 +65,7 @@ class Anvil:
     port: int
     process: subprocess.Popen
     output: collections.deque = field(repr=False)
+    cache_path: Path | None = None  # where it persists old states; removed when it stops
 
     @property
     def chain_id(self) -> int:
@@ -77,8 +80,15 @@ def run_anvil(
 
     ``port=0`` lets the kernel pick a free port; the node's own "Listening on"
     line says which, so there is no race between choosing and binding a port.
+
+    Past a few hundred blocks anvil persists old states on disk, by default
+    under ``~/.foundry/anvil/tmp``, and never removes them: a long run (the
+    dApp's tests, the bench) left 2.3 GB there each time, until the disk was
+    full. They go to a directory of this run's own, removed when it stops.
     """
     args = [anvil_executable(), "--host", "127.0.0.1", "--port", str(port)]
+    cache_path = Path(tempfile.mkdtemp(prefix="openkwh-anvil-"))
+    args += ["--cache-path", str(cache_path)]
     if hardfork:
         args += ["--hardfork", hardfork]
     args += list(extra_args)
@@ -114,7 +124,11 @@ def run_anvil(
             raise AnvilError(f"anvil did not start (exit code {process.poll()}):\n{tail}")
         host, bound_port = address
         yield Anvil(
-            url=f"http://{host}:{bound_port}", port=bound_port, process=process, output=output
+            url=f"http://{host}:{bound_port}",
+            port=bound_port,
+            process=process,
+            output=output,
+            cache_path=cache_path,
         )
     finally:
         process.terminate()
@@ -123,3 +137,4 @@ def run_anvil(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        shutil.rmtree(cache_path, ignore_errors=True)
