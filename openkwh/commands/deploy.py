@@ -291,14 +291,14 @@ class _Deployer:
         address = getattr(
             w3.eth.contract(address=creator["address"], abi=creator["abi"]).functions, getter
         )().call()
-        partial = contract_partial(name)
-        if not self._on_chain({"address": address}, partial.compiler_data.bytecode_runtime):
+        if int(address, 16) == 0:
             raise RuntimeError(f"{by} at {creator['address']} names no {name} as its {getter}")
-        # Today's code with another creator's immutables (a reused backend
-        # made from a foreign blueprint) would pass the check above.
+        # Today's code there, made for this creator (not only a prefix of it:
+        # a reused backend made from a foreign blueprint would pass that).
         problem = backend_problem(w3, creator["address"])
         if problem:
             raise RuntimeError(problem)
+        partial = contract_partial(name)
         if by in self.fresh:
             self.fresh.add(name)
             logger.info("%s: created by the %s at %s", name, by, address)

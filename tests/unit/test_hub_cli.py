@@ -15,16 +15,7 @@ GSRN = "571313180400012349"
 
 
 def test_hub_add_meter_and_import(tmp_path, capsys):
-    deployments = tmp_path / "deployments.json"
-    deployments.write_text(json.dumps({"chain_id": 31_337, "network": "anvil", "contracts": {
-        "MeasurementRoots": {"address": ROOTS_ADDRESS, "abi": []}}}))  # fmt: skip
-    (tmp_path / "salt").write_bytes(b"s" * 32)
-    (tmp_path / "hub-salt").write_bytes(b"h" * 32)
-    common = ["--store", str(tmp_path / "hub.sqlite"), "--deployments", str(deployments),
-              "--salt-key-file", str(tmp_path / "hub-salt")]  # fmt: skip
-    assert main(["hub", "add-meter", "--gsrn", GSRN, "--salt-file", str(tmp_path / "salt"),
-                 "--signer", "0x" + "01" * 20, "--owner", "0x" + "02" * 20, "--sector", "DK1",
-                 *common]) == 0  # fmt: skip
+    common = hub_files(tmp_path)
     added = json.loads(capsys.readouterr().out)
     assert added["meter_id"] == "0x" + meter_id(GSRN, b"s" * 32).hex()
     csv = tmp_path / "hour.csv"
